@@ -1,0 +1,151 @@
+//! Email addresses as the console resolves them (SPEC §1): an ASCII dot-atom local part, an LDH
+//! domain of two or more labels checked on its IDNA form, an alphabetic top-level label.
+
+use email_address::{EmailAddress, Options};
+
+/// Why an address is not valid, with the ASCII-folded address when that would be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailProblem {
+    pub reason: String,
+    pub suggestion: Option<String>,
+}
+
+fn problem(reason: impl Into<String>) -> EmailProblem {
+    EmailProblem {
+        reason: reason.into(),
+        suggestion: None,
+    }
+}
+
+/// Checks a trimmed address. Case is not judged: it is lower-cased by normalization.
+pub fn check(addr: &str) -> Result<(), EmailProblem> {
+    let Some((local, domain)) = addr.rsplit_once('@') else {
+        return Err(problem("it has no `@`"));
+    };
+    if local.is_empty() {
+        return Err(problem("the part before `@` is empty"));
+    }
+    if !local.is_ascii() {
+        let folded = super::fold_accents(local);
+        let suggestion = folded
+            .is_ascii()
+            .then(|| format!("{folded}@{domain}"))
+            .filter(|s| check(s).is_ok())
+            .map(|s| format!("Use `{s}`"));
+        return Err(EmailProblem {
+            reason: "the part before `@` has non-ASCII letters".into(),
+            suggestion,
+        });
+    }
+    if local.starts_with('"')
+        || local.contains([
+            '(', ')', ' ', '<', '>', '[', ']', ',', ':', ';', '\\', '"', '@',
+        ])
+    {
+        return Err(problem(
+            "quoted local parts, comments, spaces and display names are not accepted",
+        ));
+    }
+    if local.len() > 64 {
+        return Err(problem("the part before `@` is longer than 64 characters"));
+    }
+    let ascii_domain = idna::domain_to_ascii(domain)
+        .map_err(|_| problem(format!("`{domain}` is not a valid domain")))?;
+    let labels: Vec<&str> = ascii_domain.split('.').collect();
+    if labels.len() < 2 {
+        return Err(problem(format!(
+            "the domain `{domain}` needs at least two labels (like `acme.com`)"
+        )));
+    }
+    for label in &labels {
+        if label.is_empty() || label.len() > 63 {
+            return Err(problem(format!(
+                "the domain `{domain}` has an empty or over-long label"
+            )));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            || label.starts_with('-')
+            || label.ends_with('-')
+        {
+            return Err(problem(format!(
+                "the domain `{domain}` may hold only letters, digits and inner hyphens"
+            )));
+        }
+    }
+    let tld = labels[labels.len() - 1];
+    if !tld.starts_with("xn--") && !tld.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(problem(format!("`{tld}` is not a top-level domain")));
+    }
+    if local.len() + 1 + ascii_domain.len() > 254 {
+        return Err(problem("the address is longer than 254 characters"));
+    }
+    let options = Options::default()
+        .without_display_text()
+        .without_domain_literal()
+        .with_required_tld();
+    EmailAddress::parse_with_options(&format!("{local}@{ascii_domain}"), options)
+        .map_err(|e| problem(e.to_string().trim_end_matches('.').to_lowercase()))?;
+    Ok(())
+}
+
+/// The form addresses are compared on: lower-cased, the domain in its IDNA form.
+pub fn key(addr: &str) -> String {
+    let lower = addr.to_lowercase();
+    match lower.rsplit_once('@') {
+        Some((local, domain)) => match idna::domain_to_ascii(domain) {
+            Ok(d) => format!("{local}@{d}"),
+            Err(_) => lower,
+        },
+        None => lower,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_enterprise_addresses() {
+        for ok in [
+            "jane@acme.com",
+            "jane.doe+q3@mail.acme.co.uk",
+            "jane@münchen.de",
+            "a-b@x-y.io",
+            "Jane@ACME.com",
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_the_console_would_not_resolve() {
+        for bad in [
+            "jane",
+            "@acme.com",
+            "jane@localhost",
+            "jane..doe@x.com",
+            ".jane@x.com",
+            "Jane <jane@x.com>",
+            "jane@[192.168.0.1]",
+            "\"jane doe\"@x.com",
+            "jane@exa_mple.com",
+            "jane@x.com.",
+            "jane@@x.com",
+            "jane@x.c0m",
+            "jane@-x.com",
+        ] {
+            assert!(check(bad).is_err(), "{bad}");
+        }
+        assert!(check(&format!("{}@x.com", "a".repeat(65))).is_err());
+        assert!(check(&format!("a@{}.com", ["b".repeat(60)].repeat(5).join("."))).is_err());
+        let e = check("jürgen@acme.com").unwrap_err();
+        assert_eq!(e.suggestion.as_deref(), Some("Use `jurgen@acme.com`"));
+    }
+
+    #[test]
+    fn keys_compare_idna_form() {
+        assert_eq!(key("Jane@München.de"), "jane@xn--mnchen-3ya.de");
+    }
+}

@@ -1,0 +1,294 @@
+//! Checks and normalizations of single values: enums, tags, timezones, countries, and the
+//! raw-cell checks for formulas (V007), control characters (V008) and mangled ids (V009).
+
+use regex::Regex;
+use std::sync::LazyLock;
+
+pub const WORK_STATUSES: [&str; 4] = ["UNKNOWN_WORK_STATUS", "CONTINGENT", "INTERN", "FULL_TIME"];
+
+pub const USER_TAGS: [&str; 14] = [
+    "UNKNOWN_USER_TAG",
+    "BASIC_USER",
+    "VIP",
+    "FIELD_AGENT",
+    "KNOWLEDGE_WORKER",
+    "IT_AGENT",
+    "TESTER",
+    "SUPPORTED_LANGUAGE_USER",
+    "SERVICE_ACCOUNT",
+    "CALL_CENTER",
+    "HAS_ACCESS_TO_BOT",
+    "DIRECTOR",
+    "EXECUTIVE",
+    "SOCIAL_AUTH_USER",
+];
+
+/// Excel's limit on a cell's length.
+pub const MAX_CELL_CHARS: usize = 32_767;
+
+/// The enum value of a work status or one of its aliases (SPEC §4).
+pub fn work_status(value: &str) -> Option<&'static str> {
+    let f = crate::input::headers::fold(value);
+    if let Some(exact) = WORK_STATUSES
+        .iter()
+        .find(|s| crate::input::headers::fold(s) == f)
+    {
+        return Some(exact);
+    }
+    Some(match f.as_str() {
+        "fulltime" | "ft" | "employee" | "permanent" => "FULL_TIME",
+        "contractor" | "contingent" | "contingentworker" | "contract" | "temp" | "temporary"
+        | "consultant" => "CONTINGENT",
+        "intern" | "internship" => "INTERN",
+        "unknown" => "UNKNOWN_WORK_STATUS",
+        _ => return None,
+    })
+}
+
+/// Splits a multi-valued cell on `;`, `,` and line breaks, dropping empty parts.
+pub fn split_multi(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split([';', ',', '\n', '\r'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// Result of a timezone lookup.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Tz {
+    Exact,
+    /// Known but spelled in another case: the canonical spelling (N007).
+    Recased(String),
+    /// Unknown, with the closest known name if any (V005).
+    Unknown(Option<String>),
+}
+
+static TZ_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    jiff::tz::db()
+        .available()
+        .map(|n| n.as_str().to_string())
+        .filter(|n| n != "Factory")
+        .collect()
+});
+
+pub fn timezone(value: &str) -> Tz {
+    if let Some(name) = TZ_NAMES.iter().find(|n| n.eq_ignore_ascii_case(value)) {
+        return if name == value {
+            Tz::Exact
+        } else {
+            Tz::Recased(name.clone())
+        };
+    }
+    let spaced = value.replace(' ', "_");
+    let suggestion = TZ_NAMES
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(&spaced))
+        .cloned()
+        .or_else(|| {
+            super::did_you_mean(value, TZ_NAMES.iter().map(String::as_str)).map(str::to_string)
+        });
+    Tz::Unknown(suggestion)
+}
+
+/// Result of a country lookup.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Country {
+    Exact,
+    /// A lower-case code or a name, mapped to its code (N005).
+    Mapped(&'static str),
+    Unknown(Option<String>),
+}
+
+/// Short names people write that the ISO names do not match.
+const COUNTRY_ALIASES: &[(&str, &str)] = &[
+    ("united states", "US"),
+    ("usa", "US"),
+    ("united kingdom", "GB"),
+    ("great britain", "GB"),
+    ("england", "GB"),
+    ("scotland", "GB"),
+    ("wales", "GB"),
+    ("south korea", "KR"),
+    ("korea", "KR"),
+    ("north korea", "KP"),
+    ("russia", "RU"),
+    ("vietnam", "VN"),
+    ("czech republic", "CZ"),
+    ("ivory coast", "CI"),
+    ("turkey", "TR"),
+    ("türkiye", "TR"),
+    ("iran", "IR"),
+    ("syria", "SY"),
+    ("laos", "LA"),
+    ("bolivia", "BO"),
+    ("venezuela", "VE"),
+    ("tanzania", "TZ"),
+    ("moldova", "MD"),
+    ("taiwan", "TW"),
+    ("the netherlands", "NL"),
+    ("holland", "NL"),
+    ("deutschland", "DE"),
+    ("uae", "AE"),
+    ("macedonia", "MK"),
+    ("brunei", "BN"),
+    ("cape verde", "CV"),
+    ("vatican", "VA"),
+];
+
+pub fn country(value: &str) -> Country {
+    use isocountry::CountryCode;
+    if value.len() == 2 {
+        if let Ok(code) = CountryCode::for_alpha2_caseless(value) {
+            return if code.alpha2() == value {
+                Country::Exact
+            } else {
+                Country::Mapped(code.alpha2())
+            };
+        }
+    }
+    let lower = value.to_lowercase();
+    if let Some((_, code)) = COUNTRY_ALIASES.iter().find(|(n, _)| *n == lower) {
+        return Country::Mapped(code);
+    }
+    if let Some(code) = CountryCode::iter().find(|c| c.name().to_lowercase() == lower) {
+        return Country::Mapped(code.alpha2());
+    }
+    if value.len() == 3 {
+        if let Ok(code) = CountryCode::for_alpha3_caseless(value) {
+            return Country::Unknown(Some(code.alpha2().to_string()));
+        }
+    }
+    let suggestion = match value.to_ascii_uppercase().as_str() {
+        "UK" => Some("GB".to_string()),
+        _ => {
+            let names = CountryCode::iter()
+                .map(|c| c.name())
+                .chain(COUNTRY_ALIASES.iter().map(|(n, _)| *n));
+            super::did_you_mean(value, names).map(|n| match country(n) {
+                Country::Mapped(code) => code.to_string(),
+                _ => n.to_string(),
+            })
+        }
+    };
+    Country::Unknown(suggestion)
+}
+
+static FORMULA_AFTER_SIGN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[+\-@]\s*(?:[A-Za-z_][A-Za-z0-9_.]*\s*\(|\$?[A-Za-z]{1,3}\$?[0-9]+|.*!)")
+        .expect("valid regex")
+});
+
+/// V007: text a spreadsheet would run as a formula.
+pub fn runs_as_formula(value: &str) -> bool {
+    value.starts_with('=') || FORMULA_AFTER_SIGN.is_match(value)
+}
+
+/// V008: the first control character, if any. Multi-valued cells may hold line breaks.
+pub fn control_character(value: &str, multi_valued: bool) -> Option<char> {
+    value
+        .chars()
+        .find(|&c| c.is_control() && !(multi_valued && matches!(c, '\n' | '\r')))
+}
+
+static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[+-]?[0-9](?:[.,][0-9]+)?[eE][+-]?[0-9]+$").expect("valid regex")
+});
+static DATE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}|[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4})$")
+        .expect("valid regex")
+});
+
+/// V009 for text: scientific notation or a date as spreadsheets write one.
+pub fn mangled_text(value: &str) -> Option<&'static str> {
+    if SCIENTIFIC.is_match(value) {
+        Some("is in scientific notation: a spreadsheet turned the id into a number and dropped digits")
+    } else if DATE_TEXT.is_match(value) {
+        Some("is a date: a spreadsheet turned the id into a date")
+    } else {
+        None
+    }
+}
+
+/// V010: every word of `part` is a word of `full`, case- and accent-folded.
+pub fn words_in(part: &str, full: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        super::fold_accents(s)
+            .split([' ', '-'])
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let full_words = words(full);
+    words(part).iter().all(|w| full_words.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_status_aliases() {
+        assert_eq!(work_status("Contractor"), Some("CONTINGENT"));
+        assert_eq!(work_status("full-time"), Some("FULL_TIME"));
+        assert_eq!(work_status("FULL_TIME"), Some("FULL_TIME"));
+        assert_eq!(work_status("PART_TIME"), None);
+    }
+
+    #[test]
+    fn timezones() {
+        assert_eq!(timezone("America/Danmarkshavn"), Tz::Exact);
+        assert_eq!(timezone("Asia/Calcutta"), Tz::Exact);
+        assert_eq!(
+            timezone("america/new_york"),
+            Tz::Recased("America/New_York".into())
+        );
+        assert_eq!(
+            timezone("America/New York"),
+            Tz::Unknown(Some("America/New_York".into()))
+        );
+        assert_eq!(
+            timezone("Americas/New_York"),
+            Tz::Unknown(Some("America/New_York".into()))
+        );
+        assert!(matches!(timezone("Factory"), Tz::Unknown(_)));
+    }
+
+    #[test]
+    fn countries() {
+        assert_eq!(country("DE"), Country::Exact);
+        assert_eq!(country("de"), Country::Mapped("DE"));
+        assert_eq!(country("Germany"), Country::Mapped("DE"));
+        assert_eq!(country("United Kingdom"), Country::Mapped("GB"));
+        assert_eq!(country("UK"), Country::Unknown(Some("GB".into())));
+        assert!(matches!(country("XK"), Country::Unknown(_)));
+        assert_eq!(country("Germny"), Country::Unknown(Some("DE".into())));
+    }
+
+    #[test]
+    fn formulas_and_mangling() {
+        for f in [
+            "=1+1",
+            "@SUM(A1)",
+            "+cmd|' /C calc'!A0",
+            "-A1",
+            "=HYPERLINK(\"x\")",
+        ] {
+            assert!(runs_as_formula(f), "{f}");
+        }
+        for ok in ["+1 555 0100", "-5", "jane@acme.com", "O'Brien"] {
+            assert!(!runs_as_formula(ok), "{ok}");
+        }
+        assert!(mangled_text("1.23457E+11").is_some());
+        assert!(mangled_text("2026-03-01").is_some());
+        assert!(mangled_text("3/1/2026").is_some());
+        assert!(mangled_text("01.03.2026").is_some());
+        assert!(mangled_text("CTR-1042").is_none());
+        assert!(words_in("Mary Kate", "Mary Kate O'Neil"));
+        assert!(words_in("van der Berg", "Jan van der Berg"));
+        assert!(words_in("Anne", "Anne-Marie Dupont"));
+        assert!(words_in("José", "jose alvarez"));
+        assert!(!words_in("John", "Jane Doe"));
+        assert_eq!(control_character("a\tb", false), Some('\t'));
+        assert_eq!(control_character("a\nb", true), None);
+    }
+}

@@ -1,0 +1,87 @@
+//! The command line (clap derive). Arguments stay close to the flags; `cmd/` turns them into work.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "muster", version, about = "Validate, annotate and normalize spreadsheets of manual users", long_about = None)]
+pub struct Cli {
+    /// When to colour the terminal output.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a batch (workbook, CSV directory or flat CSV) and report every problem with its cell.
+    #[command(
+        after_help = "Examples:\n  muster validate q3-contractors.xlsx --report findings.csv --out records.jsonl\n  muster validate vendor-batch/ --format json\n  muster validate flat.csv --deny R001 --allow N001\n\nExit codes: 0 no errors, 1 findings at error severity, 2 muster could not do its job."
+    )]
+    Validate(ValidateArgs),
+    /// List the rules, or explain one (`muster rules V002`).
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Batch files or directories.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Write every finding to FILE (.csv or .json).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Write the normalized records of the valid users to FILE (.jsonl or .json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Configuration file (default: $MUSTER_CONFIG, else ./muster.toml, else built-in).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Header renames for vendor files: a TOML file with a [columns] table.
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+    /// CSV delimiter, instead of sniffing it (`,` `;` `|` or `tab`).
+    #[arg(long, value_name = "C")]
+    pub delimiter: Option<String>,
+    /// Raise rules to error (code or name).
+    #[arg(long, value_name = "CODE", value_delimiter = ',')]
+    pub deny: Vec<String>,
+    /// Lower rules to warning.
+    #[arg(long, value_name = "CODE", value_delimiter = ',')]
+    pub warn: Vec<String>,
+    /// Silence rules.
+    #[arg(long, value_name = "CODE", value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// Terminal output: a text summary, or the JSON report on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// No summary; only file-level problems and a closing line on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Threads (default: all cores, or RAYON_NUM_THREADS).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// A rule code or name to explain.
+    pub code: Option<String>,
+    /// Print the rule table as Markdown (docs/rules.md).
+    #[arg(long)]
+    pub markdown: bool,
+}

@@ -1,0 +1,121 @@
+//! `muster validate`: read → validate → report.
+
+use crate::cli::{Format, ValidateArgs};
+use crate::config::{load_renames, Config};
+use crate::report::{self, Style, Summary};
+use crate::rules::{Severity, UnknownRule};
+use crate::validate::validate;
+use crate::{input, ExitStatus};
+use anyhow::{bail, Context};
+use std::path::Path;
+
+pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
+    refuse_overwriting_inputs(args)?;
+    let mut config = Config::find(args.config.as_deref())?;
+    apply_rule_flags(&mut config, args)?;
+    let renames = match &args.map {
+        Some(path) => load_renames(path)?,
+        None => Default::default(),
+    };
+    let delimiter = args.delimiter.as_deref().map(parse_delimiter).transpose()?;
+    if let Some(n) = args.jobs {
+        // A second build of the global pool fails harmlessly (tests run several commands).
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+
+    let batch = input::read_batch(&args.inputs, delimiter)?;
+    let outcome = validate(&batch, &config, &renames);
+
+    let failed = outcome
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error);
+    let status = if failed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    };
+    let summary = Summary::new(&batch.files, &outcome, status as u8);
+    if let Some(path) = &args.report {
+        report::write_report(path, &summary, &outcome.findings)?;
+    }
+    if let Some(path) = &args.out {
+        report::write_records(path, &outcome)?;
+    }
+    match (args.format, args.quiet) {
+        (Format::Json, _) => {
+            let json = serde_json::to_string_pretty(&report::JsonReport {
+                summary: &summary,
+                findings: &outcome.findings,
+            })?;
+            println!("{json}");
+        }
+        (Format::Text, false) => {
+            let encodings: Vec<String> = batch
+                .sheets
+                .iter()
+                .filter_map(|s| s.encoding.map(|e| format!("{} decoded as {e}", s.file)))
+                .collect();
+            print!(
+                "{}",
+                report::summary_text(&batch.files, &config.source, &encodings, &outcome, style)
+            );
+        }
+        (Format::Text, true) => {
+            for f in outcome
+                .findings
+                .iter()
+                .filter(|f| matches!(f.code, "F001" | "F002" | "F007"))
+            {
+                eprintln!("muster: {}: {}", report::location(f), f.message);
+            }
+            if failed {
+                eprintln!("{}", report::closing_line(&batch.files, &outcome.findings));
+            }
+        }
+    }
+    Ok(status)
+}
+
+fn apply_rule_flags(config: &mut Config, args: &ValidateArgs) -> Result<(), UnknownRule> {
+    for (keys, severity) in [
+        (&args.deny, Some(Severity::Error)),
+        (&args.warn, Some(Severity::Warning)),
+        (&args.allow, None),
+    ] {
+        for key in keys {
+            config.rules.set(key, severity)?;
+        }
+    }
+    Ok(())
+}
+
+fn parse_delimiter(s: &str) -> anyhow::Result<u8> {
+    Ok(match s {
+        "tab" | "\\t" | "\t" => b'\t',
+        "," | ";" | "|" => s.as_bytes()[0],
+        _ => bail!("--delimiter must be one of , ; | tab (got `{s}`)"),
+    })
+}
+
+/// An output path equal to an input is refused before anything is read or written.
+fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    };
+    for out in args.report.iter().chain(&args.out) {
+        for input in &args.inputs {
+            if same(out, input) {
+                return Err(anyhow::anyhow!(
+                    "output {} is also an input; refusing to overwrite it",
+                    out.display()
+                ))
+                .context("checking outputs");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! A [`Finding`] is data, not an error: the eleven report fields of SPEC §5 in report order,
+//! plus what muster needs internally to sort them and to decide which users are valid.
+
+use crate::rules::Severity;
+use serde::Serialize;
+
+/// Who a finding makes invalid when it is an error.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum Owner {
+    /// A user row, by index in the validator's user list.
+    User(usize),
+    /// Every user with this record id (an ID-info row).
+    Record(String),
+    /// Every user read from this file (an error about a whole file or column).
+    File(String),
+    #[default]
+    Nobody,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub file: String,
+    pub sheet: Option<String>,
+    pub row: Option<u32>,
+    pub column: Option<String>,
+    pub field: Option<String>,
+    pub record_id: Option<String>,
+    pub value: Option<String>,
+    pub message: String,
+    pub suggestion: Option<String>,
+    #[serde(skip)]
+    pub owner: Owner,
+    /// (file order, sheet order, row, column index): SPEC §5's report order.
+    #[serde(skip)]
+    pub position: (usize, usize, u32, usize),
+}
+
+impl Finding {
+    pub fn sort_key(&self) -> ((usize, usize, u32, usize), &'static str) {
+        (self.position, self.code)
+    }
+}
+
+/// `0` → `A`, `25` → `Z`, `26` → `AA`.
+pub fn column_letter(index: usize) -> String {
+    let mut n = index + 1;
+    let mut out = Vec::new();
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        out.push(b'A' + rem as u8);
+        n = (n - 1) / 26;
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII letters")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn column_letters() {
+        assert_eq!(super::column_letter(0), "A");
+        assert_eq!(super::column_letter(25), "Z");
+        assert_eq!(super::column_letter(26), "AA");
+        assert_eq!(super::column_letter(16383), "XFD");
+    }
+}

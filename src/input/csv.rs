@@ -1,0 +1,186 @@
+//! CSV/TSV reading: encoding detection (BOM, UTF-16, Windows-1252 fallback), delimiter sniffing,
+//! and row numbers that count every record, blank ones included, as a spreadsheet does.
+
+use super::{sniff_format, Cell, ReadProblem, Row};
+use std::path::Path;
+use unicode_normalization::UnicodeNormalization;
+
+const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// Reads a CSV file into rows; returns the encoding when it was not UTF-8.
+pub fn read(
+    path: &Path,
+    shown: &str,
+    delimiter: Option<u8>,
+) -> Result<(Vec<Row>, Option<&'static str>), ReadProblem> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ReadProblem::unreadable(format!("cannot read `{shown}`: {e}")))?;
+    let (text, encoding) =
+        decode(&bytes).map_err(|why| ReadProblem::unreadable(format!("`{shown}` {why}")))?;
+    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&text));
+    let rows = parse(&text, delimiter)
+        .map_err(|e| ReadProblem::unreadable(format!("`{shown}` is not valid CSV: {e}")))?;
+    Ok((rows, encoding))
+}
+
+/// Decodes bytes to NFC text. Binary content is refused with what it looks like.
+pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
+    let (text, encoding) = if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        (String::from_utf8_lossy(rest).into_owned(), None)
+    } else if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        let enc = if bytes[0] == 0xFF {
+            encoding_rs::UTF_16LE
+        } else {
+            encoding_rs::UTF_16BE
+        };
+        let (text, _, _) = enc.decode(bytes);
+        (text.into_owned(), Some(enc.name()))
+    } else {
+        if let Some(kind) = sniff_format(bytes) {
+            return Err(format!("is not a CSV file: it looks like {kind}"));
+        }
+        let head = &bytes[..bytes.len().min(8192)];
+        let nuls = head.iter().filter(|&&b| b == 0).count();
+        if nuls > 0 {
+            return Err(if nuls * 3 >= head.len() {
+                "is not a CSV file: it looks like UTF-16 text without a byte-order mark; save it as UTF-8".to_string()
+            } else {
+                "is not a CSV file: it holds NUL bytes (binary data)".to_string()
+            });
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(s) => (s.to_string(), None),
+            Err(_) => {
+                let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
+                (text.into_owned(), Some(encoding_rs::WINDOWS_1252.name()))
+            }
+        }
+    };
+    Ok((text.nfc().collect(), encoding))
+}
+
+/// The delimiter among `,` `;` tab `|` that splits the widest of the first ten non-blank lines,
+/// outside quotes, into the most fields; ties go to the earlier one. Looking at ten lines rather
+/// than only the first keeps a title row above the header from hiding the delimiter.
+pub fn sniff_delimiter(text: &str) -> u8 {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(10)
+        .collect();
+    let mut best = (b',', 0usize);
+    for d in DELIMITERS {
+        let most = lines.iter().map(|l| count_fields(l, d)).max().unwrap_or(0);
+        if most > best.1 {
+            best = (d, most);
+        }
+    }
+    best.0
+}
+
+fn count_fields(line: &str, delimiter: u8) -> usize {
+    let mut quoted = false;
+    let mut n = 1;
+    for b in line.bytes() {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if b == delimiter && !quoted {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Parses text into rows numbered as a spreadsheet numbers them: the csv crate skips blank
+/// lines, so the line breaks between two records' start positions are counted to restore them.
+pub fn parse(text: &str, delimiter: u8) -> Result<Vec<Row>, csv::Error> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let bytes = text.as_bytes();
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut number = 0u32;
+    let mut prev_start: Option<usize> = None;
+    // Blank lines before the first record are rows too.
+    while reader.read_record(&mut record)? {
+        let start = record.position().map_or(0, |p| p.byte() as usize);
+        number += match prev_start {
+            None => blank_rows_before(&bytes[..start]) + 1,
+            Some(prev) => trailing_breaks(&bytes[prev..start]).max(1),
+        };
+        prev_start = Some(start);
+        rows.push(Row {
+            number,
+            cells: record.iter().map(Cell::text).collect(),
+        });
+    }
+    Ok(rows)
+}
+
+/// Line breaks at the end of a record's span: its own terminator plus one per blank record.
+fn trailing_breaks(span: &[u8]) -> u32 {
+    let mut n = 0;
+    let mut i = span.len();
+    while i > 0 && matches!(span[i - 1], b'\n' | b'\r') {
+        // `\r\n` counts once.
+        if span[i - 1] == b'\n' || i == span.len() || span[i] != b'\n' {
+            n += 1;
+        }
+        i -= 1;
+    }
+    n
+}
+
+fn blank_rows_before(span: &[u8]) -> u32 {
+    trailing_breaks(span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbers(text: &str) -> Vec<u32> {
+        parse(text, b',')
+            .unwrap()
+            .iter()
+            .map(|r| r.number)
+            .collect()
+    }
+
+    #[test]
+    fn rows_count_blank_lines_and_not_quoted_breaks() {
+        assert_eq!(numbers("a,b\n1,2\n"), vec![1, 2]);
+        assert_eq!(numbers("a,b\n\n1,2\r\n\r\n\r\n3,4"), vec![1, 3, 6]);
+        assert_eq!(numbers("a,b\n\"x\ny\",2\n3,4\n"), vec![1, 2, 3]);
+        assert_eq!(numbers("\n\na,b\n1,2"), vec![3, 4]);
+    }
+
+    #[test]
+    fn sniffs_the_delimiter_that_splits_most() {
+        assert_eq!(sniff_delimiter("a;b;c\n1;2;3"), b';');
+        assert_eq!(sniff_delimiter("a\tb\n"), b'\t');
+        assert_eq!(sniff_delimiter("\"a;b\",c\n"), b',');
+        assert_eq!(sniff_delimiter("Title row\nemail|record_id|name\n"), b'|');
+        assert_eq!(sniff_delimiter("one\n"), b',');
+    }
+
+    #[test]
+    fn decodes_boms_and_windows_1252() {
+        assert_eq!(decode(b"\xEF\xBB\xBFa").unwrap(), ("a".to_string(), None));
+        let (t, e) = decode(b"\xFF\xFEa\0b\0").unwrap();
+        assert_eq!((t.as_str(), e), ("ab", Some("UTF-16LE")));
+        let (t, e) = decode(b"Jos\xe9").unwrap();
+        assert_eq!((t.as_str(), e), ("José", Some("windows-1252")));
+        assert!(decode(b"PK\x03\x04rest").unwrap_err().contains("zip"));
+        assert!(decode(b"a\0b\0c\0").unwrap_err().contains("UTF-16"));
+    }
+
+    #[test]
+    fn text_is_nfc() {
+        let (t, _) = decode("Jose\u{301}".as_bytes()).unwrap();
+        assert_eq!(t, "Jos\u{e9}");
+    }
+}

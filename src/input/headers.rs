@@ -1,0 +1,457 @@
+//! Header mapping: finds the header row, maps each column to a [`Field`] through the standard
+//! names, the console's labels and a user's `--map` file, and reports F002, F003, F004, F006 and
+//! X001 about columns.
+
+use super::{Sheet, SheetKind};
+use std::collections::HashMap;
+
+/// Folds a header for matching: lower-case, without spaces, dashes and underscores.
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '_') && !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+macro_rules! attrs {
+    ($($variant:ident $name:literal [$($alias:literal),*]),* $(,)?) => {
+        /// A standard attribute of a manual user (User Attribute Reference).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Attr { $($variant),* }
+        impl Attr {
+            pub const ALL: &'static [Attr] = &[$(Attr::$variant),*];
+            pub fn name(self) -> &'static str { match self { $(Attr::$variant => $name),* } }
+            fn aliases(self) -> &'static [&'static str] { match self { $(Attr::$variant => &[$($alias),*]),* } }
+        }
+    };
+}
+
+attrs! {
+    EmailAddr "email_addr" ["Email Address", "Email", "E-mail", "Primary Email", "Work Email"],
+    RecordId "record_id" ["Unique Record ID", "Record ID", "Joining Key"],
+    FullName "full_name" ["Full Name", "Name", "Display Name"],
+    FirstName "first_name" ["Given Name"],
+    LastName "last_name" ["Surname", "Family Name"],
+    Role "role" [],
+    Department "department" [],
+    ManagerEmail "manager_email" ["Manager"],
+    EmployeeId "employee_id" [],
+    CostCenterId "cost_center_id" [],
+    CostCenterName "cost_center_name" [],
+    WorkStatus "work_status" [],
+    CountryCode "country_code" ["Country"],
+    Timezone "timezone" ["Time Zone"],
+    Region "region" [],
+    City "city" [],
+    State "state" [],
+    UserTags "user_tags" ["Tags"],
+}
+
+/// The three ID-info lists of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IdList {
+    Itsm,
+    Channel,
+    Idm,
+}
+
+impl IdList {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            IdList::Itsm => "itsm",
+            IdList::Channel => "channel",
+            IdList::Idm => "idm",
+        }
+    }
+    pub fn of_sheet(kind: SheetKind) -> Option<IdList> {
+        match kind {
+            SheetKind::Itsm => Some(IdList::Itsm),
+            SheetKind::Channel => Some(IdList::Channel),
+            SheetKind::Idm => Some(IdList::Idm),
+            _ => None,
+        }
+    }
+}
+
+/// A column of an ID-info sheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdPart {
+    RecordId,
+    Integration,
+    UserId,
+    ExternalId,
+}
+
+impl IdPart {
+    pub fn name(self) -> &'static str {
+        match self {
+            IdPart::RecordId => "record_id",
+            IdPart::Integration => "integration",
+            IdPart::UserId => "user_id",
+            IdPart::ExternalId => "external_id",
+        }
+    }
+}
+
+/// What a column holds after mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Field {
+    Attr(Attr),
+    EmailAliases,
+    Custom(String),
+    /// `itsm.<integration>.user_id` and its kin on a user sheet.
+    Inline {
+        list: IdList,
+        integration: String,
+        part: IdPart,
+    },
+    /// A column of an ID-info sheet.
+    Id(IdPart),
+    RowVersion,
+    /// A credential-looking column (X001): its values are never read.
+    Credential,
+    /// Ignored (F004), e.g. an unknown column on an ID-info sheet.
+    Ignored,
+}
+
+impl Field {
+    /// The report's `field` value for this column on a sheet of `kind`.
+    pub fn report_name(&self, kind: SheetKind) -> String {
+        match self {
+            Field::Attr(a) => a.name().to_string(),
+            Field::EmailAliases => "email_aliases".to_string(),
+            Field::Custom(name) => format!("custom_attributes.{name}"),
+            Field::Inline { list, part, .. } => format!("{}.{}", list.prefix(), part.name()),
+            Field::Id(IdPart::RecordId) => "record_id".to_string(),
+            Field::Id(part) => match IdList::of_sheet(kind) {
+                Some(list) => format!("{}.{}", list.prefix(), part.name()),
+                None => part.name().to_string(),
+            },
+            Field::RowVersion => "row_version".to_string(),
+            Field::Credential | Field::Ignored => String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// 0-based column index on the sheet.
+    pub index: usize,
+    pub header: String,
+    pub field: Field,
+}
+
+/// A problem about a column or a row above the header, found while mapping.
+#[derive(Debug, Clone)]
+pub struct HeaderProblem {
+    pub code: &'static str,
+    pub column: Option<usize>,
+    pub row: Option<u32>,
+    pub header: Option<String>,
+    pub message: String,
+    pub suggestion: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Mapping {
+    /// Index into `Sheet::rows` of the header row; data rows follow it.
+    pub header_at: usize,
+    pub columns: Vec<Column>,
+    pub problems: Vec<HeaderProblem>,
+}
+
+impl Mapping {
+    pub fn column_of(&self, field: &Field) -> Option<&Column> {
+        self.columns.iter().find(|c| &c.field == field)
+    }
+}
+
+/// A user's renames from `--map`: folded vendor header → muster column name.
+pub type Renames = HashMap<String, String>;
+
+const CREDENTIAL_WORDS: [&str; 8] = [
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "credential",
+    "privatekey",
+];
+
+fn required(kind: SheetKind) -> [Field; 3] {
+    if kind.is_user_sheet() {
+        [
+            Field::Attr(Attr::EmailAddr),
+            Field::Attr(Attr::RecordId),
+            Field::Attr(Attr::FullName),
+        ]
+    } else {
+        [
+            Field::Id(IdPart::RecordId),
+            Field::Id(IdPart::Integration),
+            Field::Id(IdPart::UserId),
+        ]
+    }
+}
+
+/// Maps one header cell to its field on a sheet of `kind`.
+pub fn map_header(header: &str, kind: SheetKind, renames: &Renames) -> Field {
+    let trimmed = header.trim();
+    let renamed = renames
+        .get(&fold(trimmed))
+        .map(String::as_str)
+        .unwrap_or(trimmed);
+    let folded = fold(renamed);
+    if CREDENTIAL_WORDS.iter().any(|w| folded.contains(w)) {
+        return Field::Credential;
+    }
+    if folded == "rowversion" {
+        return Field::RowVersion;
+    }
+    if !kind.is_user_sheet() {
+        return match folded.as_str() {
+            "recordid" | "uniquerecordid" | "joiningkey" => Field::Id(IdPart::RecordId),
+            "integration" | "integrationid" | "connector" => Field::Id(IdPart::Integration),
+            "userid" => Field::Id(IdPart::UserId),
+            "externalid" if kind != SheetKind::Channel => Field::Id(IdPart::ExternalId),
+            _ => Field::Ignored,
+        };
+    }
+    if let Some(inline) = inline_field(renamed) {
+        return inline;
+    }
+    if let Some(name) = renamed
+        .strip_prefix("custom.")
+        .or_else(|| renamed.strip_prefix("Custom."))
+    {
+        return Field::Custom(name.trim().to_string());
+    }
+    if matches!(
+        folded.as_str(),
+        "useremail" | "useremails" | "emailaliases" | "aliases"
+    ) {
+        return Field::EmailAliases;
+    }
+    for &attr in Attr::ALL {
+        if fold(attr.name()) == folded || attr.aliases().iter().any(|a| fold(a) == folded) {
+            return Field::Attr(attr);
+        }
+    }
+    Field::Custom(renamed.to_string())
+}
+
+/// `itsm.<integration>.user_id`: prefix and suffix folded, the integration kept verbatim.
+fn inline_field(header: &str) -> Option<Field> {
+    let (prefix, rest) = header.split_once('.')?;
+    let (integration, suffix) = rest.rsplit_once('.')?;
+    let list = match fold(prefix).as_str() {
+        "itsm" => IdList::Itsm,
+        "channel" => IdList::Channel,
+        "idm" => IdList::Idm,
+        _ => return None,
+    };
+    let part = match fold(suffix).as_str() {
+        "userid" => IdPart::UserId,
+        "externalid" if list != IdList::Channel => IdPart::ExternalId,
+        _ => return None,
+    };
+    Some(Field::Inline {
+        list,
+        integration: integration.trim().to_string(),
+        part,
+    })
+}
+
+/// Finds the header row and maps every column of a sheet.
+pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
+    let required = required(sheet.kind);
+    let non_blank: Vec<usize> = (0..sheet.rows.len())
+        .filter(|&i| !sheet.rows[i].is_blank())
+        .take(10)
+        .collect();
+    let Some(&first) = non_blank.first() else {
+        return Mapping::default();
+    };
+    let header_at = non_blank
+        .iter()
+        .copied()
+        .find(|&i| {
+            let fields: Vec<Field> = sheet.rows[i]
+                .cells
+                .iter()
+                .map(|c| map_header(&c.text, sheet.kind, renames))
+                .collect();
+            required.iter().filter(|r| fields.contains(r)).count() >= 2
+        })
+        .unwrap_or(first);
+    let mut mapping = Mapping {
+        header_at,
+        ..Mapping::default()
+    };
+    for row in &sheet.rows[..header_at] {
+        if !row.is_blank() {
+            mapping.problems.push(HeaderProblem {
+                code: "F004",
+                column: None,
+                row: Some(row.number),
+                header: None,
+                message: format!("row {} above the header row was ignored", row.number),
+                suggestion: None,
+            });
+        }
+    }
+    let header_row = &sheet.rows[header_at];
+    let mut seen: HashMap<Field, String> = HashMap::new();
+    for (index, cell) in header_row.cells.iter().enumerate() {
+        let header = cell.text.trim().to_string();
+        if header.is_empty() {
+            let has_data = sheet.rows[header_at + 1..]
+                .iter()
+                .any(|r| r.cell(index).is_some_and(|c| !c.text.trim().is_empty()));
+            if has_data {
+                mapping.problems.push(column_problem(
+                    "F004",
+                    index,
+                    &header,
+                    "a column without a header was ignored".to_string(),
+                    None,
+                ));
+            }
+            continue;
+        }
+        let mut field = map_header(&header, sheet.kind, renames);
+        match &field {
+            Field::Credential => mapping.problems.push(column_problem(
+                "X001",
+                index,
+                &header,
+                format!("column `{header}` looks like it holds credentials; its values are never read or copied"),
+                Some("Remove the column and share credentials through a secrets manager".to_string()),
+            )),
+            Field::Ignored => mapping.problems.push(column_problem(
+                "F004",
+                index,
+                &header,
+                format!("column `{header}` is not a column of the {} sheet and was ignored", sheet.kind.sheet_name()),
+                None,
+            )),
+            Field::Custom(name) if !header.to_ascii_lowercase().starts_with("custom.") => {
+                if let Some(attr) = near_miss(name) {
+                    mapping.problems.push(column_problem(
+                        "F006",
+                        index,
+                        &header,
+                        format!("column `{header}` is not a standard attribute and was mapped to `custom_attributes.{name}`"),
+                        Some(format!("Rename it to `{}` if it holds the {}", attr.name(), attr.name())),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if !matches!(field, Field::Credential | Field::Ignored) {
+            if let Some(first) = seen.get(&field) {
+                mapping.problems.push(column_problem(
+                    "F003",
+                    index,
+                    &header,
+                    format!(
+                        "column `{header}` maps to `{}`, as column `{first}` already does; this one was ignored",
+                        field.report_name(sheet.kind)
+                    ),
+                    Some("Remove or rename one of the two columns".to_string()),
+                ));
+                field = Field::Ignored;
+            } else {
+                seen.insert(field.clone(), header.clone());
+            }
+        }
+        mapping.columns.push(Column {
+            index,
+            header,
+            field,
+        });
+    }
+    for req in &required {
+        if !seen.contains_key(req) {
+            let name = req.report_name(sheet.kind);
+            let alias_hint = (req == &Field::Attr(Attr::EmailAddr)
+                && seen.contains_key(&Field::EmailAliases))
+            .then(|| {
+                "The `User Email` column holds aliases; rename it to `email_addr` if it holds the primary address".to_string()
+            });
+            mapping.problems.push(HeaderProblem {
+                code: "F002",
+                column: None,
+                row: None,
+                header: None,
+                message: format!("required column `{name}` is missing"),
+                suggestion: alias_hint.or_else(|| Some(format!("Add a `{name}` column"))),
+            });
+        }
+    }
+    mapping
+}
+
+fn column_problem(
+    code: &'static str,
+    index: usize,
+    header: &str,
+    message: String,
+    suggestion: Option<String>,
+) -> HeaderProblem {
+    HeaderProblem {
+        code,
+        column: Some(index),
+        row: None,
+        header: Some(header.to_string()),
+        message,
+        suggestion,
+    }
+}
+
+/// F006: an unknown column whose folded name is within Jaro-Winkler 0.85 of a standard one.
+fn near_miss(name: &str) -> Option<Attr> {
+    let folded = fold(name);
+    Attr::ALL
+        .iter()
+        .map(|&a| (a, strsim::jaro_winkler(&folded, &fold(a.name()))))
+        .filter(|&(_, score)| score >= 0.85)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(a, _)| a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users(h: &str) -> Field {
+        map_header(h, SheetKind::Users, &Renames::new())
+    }
+
+    #[test]
+    fn maps_names_and_aliases() {
+        assert_eq!(users("Email Address"), Field::Attr(Attr::EmailAddr));
+        assert_eq!(users("E-mail"), Field::Attr(Attr::EmailAddr));
+        assert_eq!(users("RECORD_ID"), Field::Attr(Attr::RecordId));
+        assert_eq!(users("User Email"), Field::EmailAliases);
+        assert_eq!(users("custom.office"), Field::Custom("office".into()));
+        assert_eq!(users("Office"), Field::Custom("Office".into()));
+        assert_eq!(users("API Token"), Field::Credential);
+        assert_eq!(
+            users("ITSM.ServiceNow.User_ID"),
+            Field::Inline {
+                list: IdList::Itsm,
+                integration: "ServiceNow".into(),
+                part: IdPart::UserId
+            }
+        );
+    }
+
+    #[test]
+    fn near_misses_are_found() {
+        assert_eq!(near_miss("deparment"), Some(Attr::Department));
+        assert_eq!(near_miss("office"), None);
+    }
+}

@@ -1,0 +1,308 @@
+//! Reading batches: files become [`Sheet`]s of typed [`Cell`]s with the row and column numbers a
+//! spreadsheet program shows. Nothing here judges values; it only records what the file held.
+
+pub mod csv;
+pub mod headers;
+pub mod workbook;
+
+use std::path::{Path, PathBuf};
+
+/// How a cell's text came to be, for the raw-cell checks (V007, V009, N009).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CellOrigin {
+    /// Text as written (CSV, or a text cell).
+    #[default]
+    Text,
+    /// A numeric cell; the text is the number as a spreadsheet shows it.
+    Number,
+    /// A numeric cell of 16 or more significant digits: beyond a double's precision.
+    ImpreciseNumber,
+    /// A date-typed or date-formatted cell; the text is the ISO date.
+    Date,
+    /// A formula cell; the text is `=` and the formula.
+    Formula,
+    /// A numeric cell whose number format pads with zeros; the text has the padding restored.
+    Padded,
+}
+
+/// One cell as read. `col` is the 0-based column index on its sheet.
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    pub text: String,
+    pub origin: CellOrigin,
+}
+
+impl Cell {
+    pub fn text(text: impl Into<String>) -> Self {
+        Cell {
+            text: text.into(),
+            origin: CellOrigin::Text,
+        }
+    }
+}
+
+/// One row of a sheet: its spreadsheet row number (1-based) and its cells by 0-based column.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub number: u32,
+    pub cells: Vec<Cell>,
+}
+
+impl Row {
+    pub fn cell(&self, col: usize) -> Option<&Cell> {
+        self.cells.get(col)
+    }
+    pub fn is_blank(&self) -> bool {
+        self.cells.iter().all(|c| c.text.trim().is_empty())
+    }
+}
+
+/// What a sheet holds, from its name (workbook) or file name (CSV directory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SheetKind {
+    Users,
+    Itsm,
+    Channel,
+    Idm,
+    Bot,
+}
+
+impl SheetKind {
+    pub fn sheet_name(self) -> &'static str {
+        match self {
+            SheetKind::Users => "Users",
+            SheetKind::Itsm => "ITSM IDs",
+            SheetKind::Channel => "Channel IDs",
+            SheetKind::Idm => "IDM IDs",
+            SheetKind::Bot => "Bot Account",
+        }
+    }
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            SheetKind::Users => "users",
+            SheetKind::Itsm => "itsm_ids",
+            SheetKind::Channel => "channel_ids",
+            SheetKind::Idm => "idm_ids",
+            SheetKind::Bot => "bot_account",
+        }
+    }
+    pub const ALL: [SheetKind; 5] = [
+        SheetKind::Users,
+        SheetKind::Itsm,
+        SheetKind::Channel,
+        SheetKind::Idm,
+        SheetKind::Bot,
+    ];
+    /// Matches a sheet name or file stem, ignoring case, spaces, dashes and underscores.
+    pub fn from_name(name: &str) -> Option<SheetKind> {
+        let f = headers::fold(name);
+        SheetKind::ALL
+            .into_iter()
+            .find(|k| headers::fold(k.sheet_name()) == f || headers::fold(k.file_stem()) == f)
+    }
+    pub fn is_user_sheet(self) -> bool {
+        matches!(self, SheetKind::Users | SheetKind::Bot)
+    }
+}
+
+/// A table read from one file or one sheet, before header mapping.
+#[derive(Debug, Clone)]
+pub struct Sheet {
+    /// The file as given on the command line, or `dir/users.csv` for a directory batch.
+    pub file: String,
+    /// The sheet name; `None` for CSV.
+    pub sheet: Option<String>,
+    pub kind: SheetKind,
+    /// Position of the file in the batch, then of the sheet in its workbook, for sorting findings.
+    pub order: (usize, usize),
+    pub rows: Vec<Row>,
+    /// The encoding when it was not UTF-8 (F005).
+    pub encoding: Option<&'static str>,
+}
+
+/// A problem with a whole file or sheet, found while reading (F001, F004, F007).
+#[derive(Debug, Clone)]
+pub struct FileProblem {
+    pub file: String,
+    pub sheet: Option<String>,
+    pub order: (usize, usize),
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Everything read from the inputs.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub sheets: Vec<Sheet>,
+    pub problems: Vec<FileProblem>,
+    /// Files given, with whether each held a users table (F007 otherwise).
+    pub files: Vec<String>,
+}
+
+/// Reads every input into one batch. A file that cannot be read becomes an F001 problem and the
+/// others are still read; only a path that does not exist is an error (exit code 2).
+pub fn read_batch(inputs: &[PathBuf], delimiter: Option<u8>) -> Result<Batch, InputError> {
+    let mut batch = Batch::default();
+    for (i, path) in inputs.iter().enumerate() {
+        if !path.exists() {
+            return Err(InputError::NotFound(path.clone()));
+        }
+        let shown = path.display().to_string();
+        batch.files.push(shown.clone());
+        let before = batch.sheets.len();
+        if path.is_dir() {
+            read_dir(&mut batch, path, i, delimiter);
+        } else {
+            read_file(&mut batch, path, &shown, i, delimiter, None);
+        }
+        let has_users = batch.sheets[before..]
+            .iter()
+            .any(|s| s.kind == SheetKind::Users && s.rows.iter().any(|r| !r.is_blank()));
+        let failed = batch
+            .problems
+            .iter()
+            .any(|p| p.order.0 == i && p.code == "F001");
+        if !has_users && !failed {
+            let what = if path.is_dir() {
+                "holds no users.csv with user rows"
+            } else {
+                "holds no user rows"
+            };
+            batch.problems.push(FileProblem {
+                file: shown.clone(),
+                sheet: None,
+                order: (i, 0),
+                code: "F007",
+                message: format!("`{shown}` {what}"),
+            });
+        }
+    }
+    Ok(batch)
+}
+
+fn read_dir(batch: &mut Batch, dir: &Path, i: usize, delimiter: Option<u8>) {
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            batch.problems.push(FileProblem {
+                file: dir.display().to_string(),
+                sheet: None,
+                order: (i, 0),
+                code: "F001",
+                message: format!("cannot read directory `{}`: {e}", dir.display()),
+            });
+            return;
+        }
+    };
+    entries.sort();
+    for path in entries {
+        let shown = path.display().to_string();
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        let is_csv = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv"));
+        match SheetKind::from_name(stem) {
+            Some(kind) if is_csv && path.is_file() => {
+                read_file(batch, &path, &shown, i, delimiter, Some(kind))
+            }
+            _ => batch.problems.push(FileProblem {
+                file: shown.clone(),
+                sheet: None,
+                order: (i, 10),
+                code: "F004",
+                message: format!(
+                    "`{shown}` is not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv and was ignored"
+                ),
+            }),
+        }
+    }
+}
+
+fn read_file(
+    batch: &mut Batch,
+    path: &Path,
+    shown: &str,
+    i: usize,
+    delimiter: Option<u8>,
+    kind: Option<SheetKind>,
+) {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let sub = kind.map_or(0, |k| k as usize);
+    let result = match ext.as_str() {
+        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => workbook::read(path, shown, i).map(|(sheets, ignored)| {
+            for name in ignored {
+                batch.problems.push(FileProblem {
+                    file: shown.to_string(),
+                    sheet: Some(name.clone()),
+                    order: (i, 100),
+                    code: "F004",
+                    message: format!("sheet `{name}` is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account and was ignored"),
+                });
+            }
+            sheets
+        }),
+        _ => csv::read(path, shown, delimiter).map(|(rows, encoding)| {
+            vec![Sheet {
+                file: shown.to_string(),
+                sheet: None,
+                kind: kind.unwrap_or(SheetKind::Users),
+                order: (i, sub),
+                rows,
+                encoding,
+            }]
+        }),
+    };
+    match result {
+        Ok(sheets) => batch.sheets.extend(sheets),
+        Err(err) => batch.problems.push(FileProblem {
+            file: shown.to_string(),
+            sheet: err.sheet.clone(),
+            order: (i, sub),
+            code: err.code,
+            message: err.message,
+        }),
+    }
+}
+
+/// A file-level problem found by a reader.
+#[derive(Debug, Clone)]
+pub struct ReadProblem {
+    pub code: &'static str,
+    pub sheet: Option<String>,
+    pub message: String,
+}
+
+impl ReadProblem {
+    pub fn unreadable(message: String) -> Self {
+        ReadProblem {
+            code: "F001",
+            sheet: None,
+            message,
+        }
+    }
+}
+
+/// Errors that stop the tool (exit code 2) rather than becoming findings.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{}: no such file or directory", .0.display())]
+    NotFound(PathBuf),
+}
+
+/// Recognizes a file's real format from its first bytes, for F001 messages.
+pub fn sniff_format(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        Some("a zip archive (an XLSX/ODS workbook)")
+    } else if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        Some("an OLE compound file (a legacy XLS, or a password-protected workbook)")
+    } else if bytes.starts_with(b"%PDF") {
+        Some("a PDF document")
+    } else {
+        None
+    }
+}

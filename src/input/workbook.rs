@@ -1,0 +1,213 @@
+//! Workbook reading through calamine (XLSX, XLSM, XLS, XLSB, ODS): each known sheet becomes a
+//! [`Sheet`] numbered as the spreadsheet shows it, with formulas, dates and zero-padding formats
+//! recorded in each cell's [`CellOrigin`].
+
+use super::{sniff_format, Cell, CellOrigin, ReadProblem, Row, Sheet, SheetKind};
+use calamine::{open_workbook_auto, Data, Range, Reader, StyleRange};
+use std::path::Path;
+use unicode_normalization::UnicodeNormalization;
+
+/// Sheets a workbook annotated by muster carries; skipped silently on the way back in.
+const ANNOTATION_SHEETS: [&str; 2] = ["Issues", "Summary"];
+
+/// Returns the known sheets and the names of the sheets it ignored (F004).
+pub fn read(
+    path: &Path,
+    shown: &str,
+    file_index: usize,
+) -> Result<(Vec<Sheet>, Vec<String>), ReadProblem> {
+    let mut head = [0u8; 8];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(|e| ReadProblem::unreadable(format!("cannot read `{shown}`: {e}")))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let zipped = ext != "xls";
+    match sniff_format(&head[..n]) {
+        _ if n == 0 => return Err(ReadProblem::unreadable(format!("`{shown}` is empty"))),
+        Some(kind) if zipped && !kind.starts_with("a zip") => {
+            return Err(ReadProblem::unreadable(format!(
+                "`{shown}` cannot be read as a workbook: it is {kind}"
+            )))
+        }
+        None if zipped => {
+            return Err(ReadProblem::unreadable(format!(
+                "`{shown}` is not a workbook: it looks like text (a CSV saved with the wrong extension?)"
+            )))
+        }
+        _ => {}
+    }
+    let mut wb = open_workbook_auto(path).map_err(|e| {
+        ReadProblem::unreadable(format!("`{shown}` is not a readable workbook: {e}"))
+    })?;
+    let names = wb.sheet_names();
+    let single = names.len() == 1;
+    let mut sheets = Vec::new();
+    let mut ignored = Vec::new();
+    for (sheet_index, name) in names.iter().enumerate() {
+        if ANNOTATION_SHEETS.contains(&name.as_str()) {
+            continue;
+        }
+        let kind = match SheetKind::from_name(name) {
+            Some(kind) => kind,
+            // A single-sheet workbook is the flat layout, whatever its sheet is called.
+            None if single => SheetKind::Users,
+            None => {
+                ignored.push(name.clone());
+                continue;
+            }
+        };
+        let range = wb.worksheet_range(name).map_err(|e| ReadProblem {
+            code: "F001",
+            sheet: Some(name.clone()),
+            message: format!("`{shown}` sheet `{name}` cannot be read: {e}"),
+        })?;
+        let formulas = wb.worksheet_formula(name).ok();
+        let styles = wb.worksheet_style(name).ok();
+        sheets.push(Sheet {
+            file: shown.to_string(),
+            sheet: Some(name.clone()),
+            kind,
+            order: (file_index, sheet_index),
+            rows: rows(&range, formulas.as_ref(), styles.as_ref()),
+            encoding: None,
+        });
+    }
+    Ok((sheets, ignored))
+}
+
+fn rows(
+    range: &Range<Data>,
+    formulas: Option<&Range<String>>,
+    styles: Option<&StyleRange>,
+) -> Vec<Row> {
+    let Some((r0, c0)) = range.start() else {
+        return Vec::new();
+    };
+    range
+        .rows()
+        .enumerate()
+        .map(|(i, data)| {
+            let r = r0 + i as u32;
+            let mut cells = vec![Cell::default(); c0 as usize];
+            cells.extend(data.iter().enumerate().map(|(j, value)| {
+                let c = c0 + j as u32;
+                let formula = formulas
+                    .and_then(|f| f.get_value((r, c)))
+                    .filter(|f| !f.is_empty());
+                if let Some(f) = formula {
+                    return Cell {
+                        text: format!("={f}"),
+                        origin: CellOrigin::Formula,
+                    };
+                }
+                let format = styles
+                    .and_then(|s| s.get((r, c)))
+                    .and_then(|s| s.number_format.as_ref())
+                    .map(|n| n.format_code.as_str());
+                cell(value, format)
+            }));
+            Row {
+                number: r + 1,
+                cells,
+            }
+        })
+        .collect()
+}
+
+/// Converts a calamine value to text the way the spreadsheet shows it.
+pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
+    match value {
+        Data::Empty => Cell::default(),
+        Data::String(s) => Cell::text(s.nfc().collect::<String>()),
+        Data::Int(i) => number_cell(*i as f64, Some(*i), number_format),
+        Data::Float(f) => number_cell(*f, None, number_format),
+        Data::Bool(b) => Cell::text(if *b { "TRUE" } else { "FALSE" }),
+        Data::DateTime(dt) => {
+            if dt.is_datetime() {
+                let (y, m, d, hh, mm, ss, _) = dt.to_ymd_hms_milli();
+                let text = if (hh, mm, ss) == (0, 0, 0) {
+                    format!("{y:04}-{m:02}-{d:02}")
+                } else {
+                    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}")
+                };
+                Cell {
+                    text,
+                    origin: CellOrigin::Date,
+                }
+            } else {
+                number_cell(dt.as_f64(), None, number_format)
+            }
+        }
+        Data::DateTimeIso(s) => Cell {
+            text: s.clone(),
+            origin: CellOrigin::Date,
+        },
+        Data::DurationIso(s) => Cell::text(s.clone()),
+        Data::Error(e) => Cell::text(format!("{e}")),
+    }
+}
+
+fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
+    let integral = f.is_finite() && f.fract() == 0.0;
+    let digits = if integral {
+        format!("{:.0}", f.abs()).trim_start_matches('0').len()
+    } else {
+        0
+    };
+    if integral && digits >= 16 && int.is_none() {
+        return Cell {
+            text: format!("{f:.0}"),
+            origin: CellOrigin::ImpreciseNumber,
+        };
+    }
+    let text = match int {
+        Some(i) => i.to_string(),
+        None if integral => format!("{f:.0}"),
+        None => f.to_string(),
+    };
+    // A format of zeros only ("000000") pads the shown number: restore it (N009).
+    if let Some(code) = number_format {
+        let width = code.len();
+        if integral
+            && f >= 0.0
+            && width > 1
+            && code.bytes().all(|b| b == b'0')
+            && text.len() < width
+        {
+            return Cell {
+                text: format!("{text:0>width$}"),
+                origin: CellOrigin::Padded,
+            };
+        }
+    }
+    Cell {
+        text,
+        origin: CellOrigin::Number,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_shown() {
+        assert_eq!(cell(&Data::Float(123.0), None).text, "123");
+        assert_eq!(cell(&Data::Float(1.5), None).text, "1.5");
+        let padded = cell(&Data::Float(123.0), Some("000000"));
+        assert_eq!(
+            (padded.text.as_str(), padded.origin),
+            ("000123", CellOrigin::Padded)
+        );
+        let big = cell(&Data::Float(1.181818878783451e20), None);
+        assert_eq!(big.origin, CellOrigin::ImpreciseNumber);
+        assert_eq!(
+            cell(&Data::Float(123456789012345.0), None).origin,
+            CellOrigin::Number
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! muster: reads spreadsheets of manual users, validates every row, reports each problem with its
+//! cell, and turns the valid rows into normalized records.
+//!
+//! Stages, each in its own module, with data flowing one way:
+//! [`input`] (read and map headers) → [`validate`] (per-row in parallel, then cross-row) →
+//! [`report`] (findings, records, terminal summary). [`rules`] is the one registry of rules.
+
+pub mod check;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod finding;
+pub mod input;
+pub mod record;
+pub mod report;
+pub mod rules;
+pub mod validate;
+
+/// How a run ended (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// No finding at error severity.
+    Success = 0,
+    /// Findings at error severity.
+    Failure = 1,
+    /// muster could not do its job.
+    Error = 2,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
+    let color = match cli.color {
+        cli::Color::Always => true,
+        cli::Color::Never => false,
+        cli::Color::Auto => {
+            use std::io::IsTerminal;
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    };
+    match cli.command {
+        cli::Command::Validate(args) => cmd::validate::run(&args, report::Style { color }),
+        cli::Command::Rules(args) => cmd::rules::run(&args),
+    }
+}

@@ -1,0 +1,21 @@
+//! The muster binary: parse the command line, run, map the outcome to an exit code.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = muster::cli::Cli::parse();
+    match muster::run(cli) {
+        Ok(status) => ExitCode::from(status as u8),
+        Err(err) => {
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("muster: {err:#}");
+            ExitCode::from(muster::ExitStatus::Error as u8)
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! Outputs: the findings report (CSV, JSON), the normalized records (JSONL, JSON), and the
+//! terminal summary. Every file is written to a temporary file beside it and renamed into place.
+
+use crate::finding::Finding;
+use crate::validate::{Outcome, Stats};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: unsupported extension (use {expected})", path.display())]
+    Extension {
+        path: std::path::PathBuf,
+        expected: &'static str,
+    },
+}
+
+/// Writes `path` whole or not at all: a temporary file in the same directory, then a rename.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), OutputError> {
+    let err = |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    {
+        let mut buf = std::io::BufWriter::new(tmp.as_file_mut());
+        write(&mut buf).map_err(err)?;
+        buf.flush().map_err(err)?;
+    }
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+/// The summary block of the JSON report.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub muster_version: &'static str,
+    pub files: Vec<String>,
+    pub rows: usize,
+    pub users: usize,
+    pub valid: usize,
+    pub with_errors: usize,
+    pub with_warnings: usize,
+    pub by_code: BTreeMap<&'static str, usize>,
+    pub exit_code: u8,
+}
+
+impl Summary {
+    pub fn new(files: &[String], outcome: &Outcome, exit_code: u8) -> Summary {
+        let Stats {
+            rows,
+            users,
+            valid,
+            with_errors,
+            with_warnings,
+        } = outcome.stats.clone();
+        Summary {
+            muster_version: env!("CARGO_PKG_VERSION"),
+            files: files.to_vec(),
+            rows,
+            users,
+            valid,
+            with_errors,
+            with_warnings,
+            by_code: by_code(&outcome.findings),
+            exit_code,
+        }
+    }
+}
+
+pub fn by_code(findings: &[Finding]) -> BTreeMap<&'static str, usize> {
+    let mut m = BTreeMap::new();
+    for f in findings {
+        *m.entry(f.code).or_insert(0) += 1;
+    }
+    m
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// `--report FILE.csv|.json`.
+pub fn write_report(
+    path: &Path,
+    summary: &Summary,
+    findings: &[Finding],
+) -> Result<(), OutputError> {
+    match extension(path).as_str() {
+        "csv" => write_atomic(path, |w| write_csv(w, findings)),
+        "json" => write_atomic(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, &JsonReport { summary, findings })?;
+            writeln!(w)
+        }),
+        _ => Err(OutputError::Extension {
+            path: path.to_path_buf(),
+            expected: ".csv or .json",
+        }),
+    }
+}
+
+#[derive(Serialize)]
+pub struct JsonReport<'a> {
+    pub summary: &'a Summary,
+    pub findings: &'a [Finding],
+}
+
+pub fn write_csv(w: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
+    let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(w);
+    out.write_record([
+        "severity",
+        "code",
+        "file",
+        "sheet",
+        "row",
+        "column",
+        "field",
+        "record_id",
+        "value",
+        "message",
+        "suggestion",
+    ])?;
+    for f in findings {
+        let row = f.row.map(|r| r.to_string()).unwrap_or_default();
+        let o = |s: &Option<String>| s.as_deref().map(guard_formula).unwrap_or_default();
+        out.write_record([
+            f.severity.as_str(),
+            f.code,
+            &guard_formula(&f.file),
+            &o(&f.sheet),
+            &row,
+            f.column.as_deref().unwrap_or(""),
+            &o(&f.field),
+            &o(&f.record_id),
+            &o(&f.value),
+            &guard_formula(&f.message),
+            &o(&f.suggestion),
+        ])?;
+    }
+    out.flush()
+}
+
+/// A cell a spreadsheet would run as a formula gets a leading `'` (SPEC §6).
+pub fn guard_formula(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// `--out FILE.jsonl|.json`.
+pub fn write_records(path: &Path, outcome: &Outcome) -> Result<(), OutputError> {
+    match extension(path).as_str() {
+        "jsonl" | "ndjson" => write_atomic(path, |w| {
+            for r in &outcome.records {
+                serde_json::to_writer(&mut *w, &r.json)?;
+                writeln!(w)?;
+            }
+            Ok(())
+        }),
+        "json" => write_atomic(path, |w| {
+            let all: Vec<&serde_json::Value> = outcome.records.iter().map(|r| &r.json).collect();
+            serde_json::to_writer_pretty(&mut *w, &all)?;
+            writeln!(w)
+        }),
+        _ => Err(OutputError::Extension {
+            path: path.to_path_buf(),
+            expected: ".jsonl or .json",
+        }),
+    }
+}
+
+/// Colours for the terminal summary, when stderr/stdout is a terminal and NO_COLOR is unset.
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// How many findings the summary lists before "… and N more".
+const SHOWN: usize = 10;
+
+/// The terminal summary.
+pub fn summary_text(
+    files: &[String],
+    config_source: &str,
+    encodings: &[String],
+    outcome: &Outcome,
+    style: Style,
+) -> String {
+    let s = &outcome.stats;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "muster {} — {}\n",
+        env!("CARGO_PKG_VERSION"),
+        files.join(", ")
+    ));
+    out.push_str(&format!("configuration: {config_source}\n"));
+    for e in encodings {
+        out.push_str(&format!("encoding: {e}\n"));
+    }
+    out.push_str(&format!(
+        "rows read: {}   users: {}   valid: {}   with errors: {}   with warnings: {}\n",
+        s.rows,
+        s.users,
+        style.paint("32", &s.valid.to_string()),
+        style.paint("31", &s.with_errors.to_string()),
+        style.paint("33", &s.with_warnings.to_string())
+    ));
+    let counts = by_code(&outcome.findings);
+    if !counts.is_empty() {
+        let list: Vec<String> = counts.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        out.push_str(&format!("findings by code: {}\n", list.join(", ")));
+    }
+    let notable: Vec<&Finding> = outcome
+        .findings
+        .iter()
+        .filter(|f| f.severity != crate::rules::Severity::Info)
+        .collect();
+    if !notable.is_empty() {
+        out.push('\n');
+    }
+    for f in notable.iter().take(SHOWN) {
+        let sev = match f.severity {
+            crate::rules::Severity::Error => style.paint("31;1", "error"),
+            _ => style.paint("33;1", "warning"),
+        };
+        out.push_str(&format!("{sev} {} {}: {}", f.code, location(f), f.message));
+        if let Some(s) = &f.suggestion {
+            out.push_str(&format!(" ({s})"));
+        }
+        out.push('\n');
+    }
+    if notable.len() > SHOWN {
+        out.push_str(&format!(
+            "… and {} more (write them all with --report FILE.csv)\n",
+            notable.len() - SHOWN
+        ));
+    }
+    out
+}
+
+/// `vendor.xlsx:Users!C7` or `users.csv:7:C`.
+pub fn location(f: &Finding) -> String {
+    let mut s = f.file.clone();
+    match (&f.sheet, f.row, &f.column) {
+        (Some(sheet), Some(r), Some(c)) => s.push_str(&format!(":{sheet}!{c}{r}")),
+        (Some(sheet), None, Some(c)) => s.push_str(&format!(":{sheet}!{c} (column)")),
+        (Some(sheet), Some(r), None) => s.push_str(&format!(":{sheet} row {r}")),
+        (Some(sheet), None, None) => s.push_str(&format!(":{sheet}")),
+        (None, Some(r), Some(c)) => s.push_str(&format!(":{r}:{c}")),
+        (None, None, Some(c)) => s.push_str(&format!(" column {c}")),
+        (None, Some(r), None) => s.push_str(&format!(":{r}")),
+        (None, None, None) => {}
+    }
+    s
+}
+
+/// The closing line under `--quiet` when there are errors: `muster: 3 errors in vendor.xlsx (V002 2, D001 1)`.
+pub fn closing_line(files: &[String], findings: &[Finding]) -> String {
+    let errors: Vec<Finding> = findings
+        .iter()
+        .filter(|f| f.severity == crate::rules::Severity::Error)
+        .cloned()
+        .collect();
+    let counts: Vec<String> = by_code(&errors)
+        .iter()
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
+    let n = errors.len();
+    format!(
+        "muster: {n} error{} in {} ({})",
+        if n == 1 { "" } else { "s" },
+        files.join(", "),
+        counts.join(", ")
+    )
+}

@@ -1,0 +1,1446 @@
+//! Validation: per-row rules run in parallel over the rows of each sheet (rayon keeps row order),
+//! then the cross-row rules (D, R, B) run once over hash indexes, then the valid users become
+//! records. Order inside a cell follows SPEC §4: raw-cell checks, normalization, value rules.
+
+use crate::check::{did_you_mean, email, ids, values};
+use crate::config::{Config, ConnectorKind};
+use crate::finding::{column_letter, Finding, Owner};
+use crate::input::headers::{map_sheet, Attr, Field, IdList, IdPart, Mapping, Renames};
+use crate::input::{Batch, Cell, CellOrigin, Row, Sheet, SheetKind};
+use crate::record::{IdEntry, Record};
+use crate::rules::{Rule, Severity};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What validation produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    pub records: Vec<Record>,
+    pub stats: Stats,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Stats {
+    pub rows: usize,
+    pub users: usize,
+    pub valid: usize,
+    pub with_errors: usize,
+    pub with_warnings: usize,
+}
+
+/// Where a value sits: enough to build a finding.
+#[derive(Debug, Clone)]
+struct Place<'a> {
+    sheet: &'a Sheet,
+    row: Option<u32>,
+    col: Option<usize>,
+    field: String,
+}
+
+/// Builds findings with the severities in force; a silenced rule builds nothing.
+struct Reporter<'a> {
+    config: &'a Config,
+}
+
+impl Reporter<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn make(
+        &self,
+        rule: Rule,
+        place: &Place,
+        record_id: Option<&str>,
+        value: Option<&str>,
+        message: String,
+        suggestion: Option<String>,
+        owner: Owner,
+    ) -> Option<Finding> {
+        let severity = self.config.rules.severity(rule)?;
+        let sheet = place.sheet;
+        Some(Finding {
+            severity,
+            code: rule.code(),
+            file: sheet.file.clone(),
+            sheet: sheet.sheet.clone(),
+            row: place.row,
+            column: place.col.map(column_letter),
+            field: (!place.field.is_empty()).then(|| place.field.clone()),
+            record_id: record_id.filter(|r| !r.is_empty()).map(str::to_string),
+            value: value.map(str::to_string),
+            message,
+            suggestion,
+            owner,
+            position: (
+                sheet.order.0,
+                sheet.order.1,
+                place.row.unwrap_or(0),
+                place.col.map_or(0, |c| c + 1),
+            ),
+        })
+    }
+}
+
+/// Per-row work: findings plus what the cross-row pass needs.
+struct RowCx<'a> {
+    rep: &'a Reporter<'a>,
+    findings: Vec<Finding>,
+    owner: Owner,
+    record_id: String,
+}
+
+impl<'a> RowCx<'a> {
+    fn report(
+        &mut self,
+        rule: Rule,
+        place: &Place,
+        value: &str,
+        message: String,
+        suggestion: Option<String>,
+    ) {
+        if let Some(f) = self.rep.make(
+            rule,
+            place,
+            Some(&self.record_id),
+            Some(value),
+            message,
+            suggestion,
+            self.owner.clone(),
+        ) {
+            self.findings.push(f);
+        }
+    }
+
+    /// The raw-cell checks (V007, V008, V009) and N001/N009. Returns the trimmed text, or `None`
+    /// when the cell is empty or a raw check flagged it (it then takes part in no other rule).
+    fn raw(
+        &mut self,
+        place: &Place,
+        cell: Option<&Cell>,
+        multi: bool,
+        identifier: bool,
+    ) -> Option<String> {
+        let cell = cell?;
+        let text = cell.text.as_str();
+        if text.trim().is_empty() {
+            return None;
+        }
+        if cell.origin == CellOrigin::Formula || values::runs_as_formula(text.trim_start()) {
+            let what = if cell.origin == CellOrigin::Formula {
+                "is a formula"
+            } else {
+                "would run as a formula in a spreadsheet"
+            };
+            self.report(
+                Rule::FormulaCell,
+                place,
+                text,
+                format!("`{}` {what}", clip(text)),
+                Some("Enter the value itself, not a formula".into()),
+            );
+            return None;
+        }
+        if text.chars().count() > values::MAX_CELL_CHARS {
+            self.report(
+                Rule::ControlCharacters,
+                place,
+                &clip(text),
+                format!(
+                    "the value is longer than {} characters",
+                    values::MAX_CELL_CHARS
+                ),
+                None,
+            );
+            return None;
+        }
+        if let Some(c) = values::control_character(text, multi) {
+            self.report(
+                Rule::ControlCharacters,
+                place,
+                text,
+                format!(
+                    "`{}` holds the control character U+{:04X}",
+                    clip(text).escape_debug(),
+                    c as u32
+                ),
+                Some("Remove the control character".into()),
+            );
+            return None;
+        }
+        let trimmed = text.trim();
+        if identifier {
+            let why = match cell.origin {
+                CellOrigin::Date => Some("is a date cell: a spreadsheet turned the id into a date"),
+                CellOrigin::ImpreciseNumber => Some(
+                    "has 16 or more digits in a number cell: a spreadsheet lost its last digits",
+                ),
+                _ => values::mangled_text(trimmed),
+            };
+            if let Some(why) = why {
+                self.report(
+                    Rule::MangledIdentifier,
+                    place,
+                    text,
+                    format!("`{trimmed}` {why}"),
+                    Some("Format the column as text and enter the id again from its source".into()),
+                );
+                return None;
+            }
+        }
+        if cell.origin == CellOrigin::Padded {
+            self.report(
+                Rule::PaddingRestored,
+                place,
+                text,
+                format!("read as `{trimmed}` with the zero padding its number format shows"),
+                None,
+            );
+        }
+        if trimmed != text {
+            self.report(
+                Rule::WhitespaceTrimmed,
+                place,
+                text,
+                "leading or trailing whitespace trimmed".into(),
+                None,
+            );
+        }
+        Some(trimmed.to_string())
+    }
+
+    fn required(&mut self, place: &Place, value: Option<String>, flagged: bool) -> Option<String> {
+        if value.is_none() && !flagged {
+            self.report(
+                Rule::RequiredValueEmpty,
+                place,
+                "",
+                format!("`{}` is required", place.field),
+                None,
+            );
+        }
+        value
+    }
+
+    /// V002 and N002 for one address; the lower-cased address when valid.
+    fn email(&mut self, place: &Place, raw: &str, value: &str) -> Option<String> {
+        if let Err(p) = email::check(value) {
+            self.report(
+                Rule::InvalidEmail,
+                place,
+                raw,
+                format!("`{value}` is not a valid email address: {}", p.reason),
+                p.suggestion,
+            );
+            return None;
+        }
+        let lower = value.to_lowercase();
+        if lower != value {
+            self.report(
+                Rule::EmailLowercased,
+                place,
+                raw,
+                format!("`{value}` lower-cased to `{lower}`"),
+                None,
+            );
+        }
+        Some(lower)
+    }
+}
+
+fn clip(s: &str) -> String {
+    if s.chars().count() > 80 {
+        format!("{}…", s.chars().take(80).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+/// A user row after the per-row rules.
+struct UserRow {
+    sheet: usize,
+    row: u32,
+    bot: bool,
+    record_id: String,
+    record_col: Option<usize>,
+    email: Option<(String, Option<usize>)>,
+    aliases: Vec<(String, Option<usize>)>,
+    manager: Option<(String, Option<usize>)>,
+    attrs: BTreeMap<Attr, String>,
+    tags: Vec<String>,
+    custom: BTreeMap<String, String>,
+    entries: Vec<EntryRow>,
+}
+
+/// An ID-info entry, from an ID sheet row or a user row's inline columns.
+#[derive(Clone)]
+struct EntryRow {
+    sheet: usize,
+    row: u32,
+    list: IdList,
+    record_id: String,
+    record_col: Option<usize>,
+    integration: String,
+    integration_col: Option<usize>,
+    user_id: Option<String>,
+    user_id_col: Option<usize>,
+    external_id: Option<String>,
+    /// Whether the entry came from an ID sheet (D005 applies) rather than inline columns.
+    from_sheet: bool,
+    /// An error on this entry's own cells.
+    broken: bool,
+}
+
+/// Validates a batch against the configuration.
+pub fn validate(batch: &Batch, config: &Config, renames: &Renames) -> Outcome {
+    let rep = Reporter { config };
+    let mut findings: Vec<Finding> = Vec::new();
+    for p in &batch.problems {
+        let rule = Rule::from_code(p.code);
+        let severity = config.rules.severity(rule);
+        if let Some(severity) = severity {
+            findings.push(Finding {
+                severity,
+                code: rule.code(),
+                file: p.file.clone(),
+                sheet: p.sheet.clone(),
+                row: None,
+                column: None,
+                field: None,
+                record_id: None,
+                value: None,
+                message: p.message.clone(),
+                suggestion: None,
+                owner: Owner::File(p.file.clone()),
+                position: (p.order.0, p.order.1, 0, 0),
+            });
+        }
+    }
+    let mappings: Vec<Mapping> = batch.sheets.iter().map(|s| map_sheet(s, renames)).collect();
+    let mut stats = Stats::default();
+    let mut users: Vec<UserRow> = Vec::new();
+    let mut entries: Vec<EntryRow> = Vec::new();
+    for (si, (sheet, mapping)) in batch.sheets.iter().zip(&mappings).enumerate() {
+        findings.extend(sheet_findings(&rep, sheet, mapping));
+        let blocked_inline: HashSet<(IdList, String)> = findings
+            .iter()
+            .filter(|f| f.code == "I001" || f.code == "I006")
+            .filter(|f| f.file == sheet.file && f.sheet == sheet.sheet && f.row.is_none())
+            .filter_map(|f| inline_key(mapping, f))
+            .collect();
+        let data: Vec<&Row> = if mapping.columns.is_empty() {
+            Vec::new()
+        } else {
+            sheet.rows[mapping.header_at + 1..]
+                .iter()
+                .filter(|r| !r.is_blank())
+                .collect()
+        };
+        stats.rows += data.len();
+        let base = users.len();
+        if sheet.kind.is_user_sheet() {
+            let results: Vec<(Option<UserRow>, Vec<Finding>)> = data
+                .par_iter()
+                .with_min_len(256)
+                .enumerate()
+                .map(|(i, row)| user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline))
+                .collect();
+            for (user, f) in results {
+                findings.extend(f);
+                users.extend(user);
+            }
+        } else if let Some(list) = IdList::of_sheet(sheet.kind) {
+            let results: Vec<(EntryRow, Vec<Finding>)> = data
+                .par_iter()
+                .with_min_len(256)
+                .map(|row| id_row(&rep, si, sheet, mapping, list, row))
+                .collect();
+            for (entry, f) in results {
+                findings.extend(f);
+                entries.push(entry);
+            }
+        }
+    }
+    cross_row(&rep, batch, &users, &entries, &mut findings);
+    let records = finish(batch, &users, &entries, &mut findings, &mut stats);
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    Outcome {
+        findings,
+        records,
+        stats,
+    }
+}
+
+fn inline_key(mapping: &Mapping, f: &Finding) -> Option<(IdList, String)> {
+    mapping.columns.iter().find_map(|c| match &c.field {
+        Field::Inline {
+            list, integration, ..
+        } if Some(column_letter(c.index)) == f.column => Some((*list, integration.clone())),
+        _ => None,
+    })
+}
+
+/// Column-level findings of a sheet: header mapping, encoding, inline integrations.
+fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let file_owner = Owner::File(sheet.file.clone());
+    let place = |row: Option<u32>, col: Option<usize>| Place {
+        sheet,
+        row,
+        col,
+        field: String::new(),
+    };
+    if let Some(enc) = sheet.encoding {
+        out.extend(rep.make(
+            Rule::NonUtf8Encoding,
+            &place(None, None),
+            None,
+            None,
+            format!("decoded as {enc}"),
+            None,
+            Owner::Nobody,
+        ));
+    }
+    for p in &mapping.problems {
+        let rule = Rule::from_code(p.code);
+        let owner = if rep.config.rules.severity(rule) == Some(Severity::Error) {
+            file_owner.clone()
+        } else {
+            Owner::Nobody
+        };
+        out.extend(rep.make(
+            rule,
+            &place(p.row, p.column),
+            None,
+            p.header.as_deref(),
+            p.message.clone(),
+            p.suggestion.clone(),
+            owner,
+        ));
+    }
+    for col in &mapping.columns {
+        if let Field::Inline {
+            list, integration, ..
+        } = &col.field
+        {
+            let p = Place {
+                sheet,
+                row: None,
+                col: Some(col.index),
+                field: col.field.report_name(sheet.kind),
+            };
+            if let Some((rule, message, suggestion)) =
+                integration_problem(rep.config, *list, integration)
+            {
+                out.extend(rep.make(
+                    rule,
+                    &p,
+                    None,
+                    Some(&col.header),
+                    message,
+                    suggestion,
+                    file_owner.clone(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// I001 or I006 for an integration id in a list.
+fn integration_problem(
+    config: &Config,
+    list: IdList,
+    integration: &str,
+) -> Option<(Rule, String, Option<String>)> {
+    match config.connectors.get(integration) {
+        Some(c) => {
+            let expected = match list {
+                IdList::Itsm => ConnectorKind::Itsm,
+                IdList::Channel => ConnectorKind::Chat,
+                IdList::Idm => ConnectorKind::Idm,
+            };
+            let sheet = |k| match k {
+                ConnectorKind::Itsm => "ITSM IDs",
+                ConnectorKind::Chat => "Channel IDs",
+                ConnectorKind::Idm => "IDM IDs",
+            };
+            (c.kind != expected).then(|| {
+                (
+                    Rule::WrongIdList,
+                    format!(
+                        "`{integration}` is a connector of {}, not of {}",
+                        sheet(c.kind),
+                        sheet(expected)
+                    ),
+                    Some(format!("Move the entry to {}", sheet(c.kind))),
+                )
+            })
+        }
+        None => {
+            let case = config
+                .connectors
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case(integration));
+            let (message, suggestion) = match case {
+                Some(k) => (format!("`{integration}` differs from the connector `{k}` only in case; integration ids are case-sensitive"), Some(format!("Use `{k}`"))),
+                None => (
+                    format!("`{integration}` is not a configured connector"),
+                    did_you_mean(integration, config.connectors.keys().map(String::as_str)).map(|k| format!("Use `{k}`")),
+                ),
+            };
+            Some((Rule::UnknownIntegration, message, suggestion))
+        }
+    }
+}
+
+fn user_row(
+    rep: &Reporter,
+    si: usize,
+    sheet: &Sheet,
+    mapping: &Mapping,
+    row: &Row,
+    index: usize,
+    blocked_inline: &HashSet<(IdList, String)>,
+) -> (Option<UserRow>, Vec<Finding>) {
+    let mut cx = RowCx {
+        rep,
+        findings: Vec::new(),
+        owner: Owner::User(index),
+        record_id: String::new(),
+    };
+    let place = |col: &crate::input::headers::Column| Place {
+        sheet,
+        row: Some(row.number),
+        col: Some(col.index),
+        field: col.field.report_name(sheet.kind),
+    };
+    let missing = |field: &str| Place {
+        sheet,
+        row: Some(row.number),
+        col: None,
+        field: field.to_string(),
+    };
+    // The record id first, so every other finding of the row can name it.
+    let rid_col = mapping.column_of(&Field::Attr(Attr::RecordId));
+    if let Some(c) = rid_col {
+        cx.record_id = row
+            .cell(c.index)
+            .map(|c| c.text.trim().to_string())
+            .unwrap_or_default();
+    }
+    let mut user = UserRow {
+        sheet: si,
+        row: row.number,
+        bot: sheet.kind == SheetKind::Bot,
+        record_id: String::new(),
+        record_col: rid_col.map(|c| c.index),
+        email: None,
+        aliases: Vec::new(),
+        manager: None,
+        attrs: BTreeMap::new(),
+        tags: Vec::new(),
+        custom: BTreeMap::new(),
+        entries: Vec::new(),
+    };
+    let mut inline: BTreeMap<(IdList, String), EntryRow> = BTreeMap::new();
+    let mut seen_required: HashSet<Attr> = HashSet::new();
+    for col in &mapping.columns {
+        let p = place(col);
+        let cell = row.cell(col.index);
+        let raw_text = cell.map(|c| c.text.as_str()).unwrap_or("");
+        let identifier = matches!(
+            col.field,
+            Field::Attr(Attr::RecordId | Attr::EmployeeId | Attr::CostCenterId)
+        ) || matches!(
+            col.field,
+            Field::Inline {
+                part: IdPart::UserId,
+                ..
+            }
+        );
+        let multi = matches!(col.field, Field::Attr(Attr::UserTags) | Field::EmailAliases);
+        match &col.field {
+            Field::Credential | Field::Ignored | Field::RowVersion | Field::Id(_) => continue,
+            Field::Inline {
+                list,
+                integration,
+                part,
+            } => {
+                if blocked_inline.contains(&(*list, integration.clone())) {
+                    continue;
+                }
+                let external_email = *part == IdPart::ExternalId && raw_text.contains('@');
+                let identifier = identifier || (*part == IdPart::ExternalId && !external_email);
+                let flagged_before = cx.findings.len();
+                let value = cx.raw(&p, cell, false, identifier);
+                let flagged = cx.findings[flagged_before..]
+                    .iter()
+                    .any(|f| f.severity == Severity::Error);
+                if value.is_none() && !flagged {
+                    continue;
+                }
+                let e = inline
+                    .entry((*list, integration.clone()))
+                    .or_insert_with(|| EntryRow {
+                        sheet: si,
+                        row: row.number,
+                        list: *list,
+                        record_id: String::new(),
+                        record_col: None,
+                        integration: integration.clone(),
+                        integration_col: None,
+                        user_id: None,
+                        user_id_col: None,
+                        external_id: None,
+                        from_sheet: false,
+                        broken: false,
+                    });
+                e.broken |= flagged;
+                match part {
+                    IdPart::UserId => {
+                        e.user_id = value;
+                        e.user_id_col = Some(col.index);
+                    }
+                    _ => e.external_id = value,
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let flagged_before = cx.findings.len();
+        let value = cx.raw(&p, cell, multi, identifier);
+        let flagged = cx.findings[flagged_before..]
+            .iter()
+            .any(|f| f.code != "N001" && f.code != "N009");
+        match &col.field {
+            Field::Attr(attr @ (Attr::EmailAddr | Attr::RecordId | Attr::FullName)) => {
+                seen_required.insert(*attr);
+                let Some(v) = cx.required(&p, value, flagged) else {
+                    continue;
+                };
+                match attr {
+                    Attr::EmailAddr => {
+                        user.email = cx.email(&p, raw_text, &v).map(|e| (e, Some(col.index)))
+                    }
+                    Attr::RecordId => user.record_id = v,
+                    _ => {
+                        user.attrs.insert(*attr, v);
+                    }
+                }
+            }
+            Field::EmailAliases => {
+                for alias in values::split_multi(value.as_deref().unwrap_or("")) {
+                    if let Some(a) = cx.email(&p, raw_text, alias) {
+                        if !user.aliases.iter().any(|(x, _)| x == &a) {
+                            user.aliases.push((a, Some(col.index)));
+                        }
+                    }
+                }
+            }
+            Field::Attr(Attr::ManagerEmail) => {
+                if let Some(v) = value {
+                    user.manager = cx.email(&p, raw_text, &v).map(|e| (e, Some(col.index)));
+                    if let Some((m, _)) = &user.manager {
+                        user.attrs.insert(Attr::ManagerEmail, m.clone());
+                    }
+                }
+            }
+            Field::Attr(Attr::WorkStatus) => {
+                let Some(v) = value else { continue };
+                match values::work_status(&v) {
+                    Some(status) => {
+                        if status != v {
+                            cx.report(
+                                Rule::WorkStatusMapped,
+                                &p,
+                                raw_text,
+                                format!("`{v}` mapped to `{status}`"),
+                                None,
+                            );
+                        }
+                        user.attrs.insert(Attr::WorkStatus, status.to_string());
+                    }
+                    None => {
+                        let suggestion = did_you_mean(&v, values::WORK_STATUSES)
+                            .map(|s| format!("Use `{s}`"))
+                            .or_else(|| {
+                                Some(format!("Use one of {}", values::WORK_STATUSES.join(", ")))
+                            });
+                        cx.report(
+                            Rule::InvalidWorkStatus,
+                            &p,
+                            raw_text,
+                            format!("`{v}` is not a work status"),
+                            suggestion,
+                        );
+                    }
+                }
+            }
+            Field::Attr(Attr::UserTags) => {
+                let Some(v) = value else { continue };
+                let mut tags: Vec<String> = Vec::new();
+                let mut changed = false;
+                for tag in values::split_multi(&v) {
+                    let upper = tag.to_uppercase();
+                    changed |= upper != tag;
+                    if !values::USER_TAGS.contains(&upper.as_str()) {
+                        let suggestion =
+                            did_you_mean(&upper, values::USER_TAGS).map(|s| format!("Use `{s}`"));
+                        cx.report(
+                            Rule::UnknownUserTag,
+                            &p,
+                            raw_text,
+                            format!("`{tag}` is not a user tag"),
+                            suggestion,
+                        );
+                    } else if tags.contains(&upper) {
+                        changed = true;
+                    } else {
+                        tags.push(upper);
+                    }
+                }
+                if changed {
+                    cx.report(
+                        Rule::TagsNormalized,
+                        &p,
+                        raw_text,
+                        format!("tags written as `{}`", tags.join(";")),
+                        None,
+                    );
+                }
+                user.tags = tags;
+            }
+            Field::Attr(Attr::Timezone) => {
+                let Some(v) = value else { continue };
+                match values::timezone(&v) {
+                    values::Tz::Exact => {
+                        user.attrs.insert(Attr::Timezone, v);
+                    }
+                    values::Tz::Recased(canon) => {
+                        cx.report(
+                            Rule::TimezoneCanonical,
+                            &p,
+                            raw_text,
+                            format!("`{v}` written as `{canon}`"),
+                            None,
+                        );
+                        user.attrs.insert(Attr::Timezone, canon);
+                    }
+                    values::Tz::Unknown(s) => {
+                        cx.report(
+                            Rule::UnknownTimezone,
+                            &p,
+                            raw_text,
+                            format!("`{v}` is not an IANA timezone"),
+                            s.map(|s| format!("Use `{s}`")),
+                        );
+                    }
+                }
+            }
+            Field::Attr(Attr::CountryCode) => {
+                let Some(v) = value else { continue };
+                match values::country(&v) {
+                    values::Country::Exact => {
+                        user.attrs.insert(Attr::CountryCode, v);
+                    }
+                    values::Country::Mapped(code) => {
+                        cx.report(
+                            Rule::CountryMapped,
+                            &p,
+                            raw_text,
+                            format!("`{v}` mapped to `{code}`"),
+                            None,
+                        );
+                        user.attrs.insert(Attr::CountryCode, code.to_string());
+                    }
+                    values::Country::Unknown(s) => {
+                        cx.report(Rule::InvalidCountry, &p, raw_text, format!("`{v}` is not an assigned ISO 3166-1 alpha-2 code or a known country name"), s.map(|s| format!("Use `{s}`")));
+                    }
+                }
+            }
+            Field::Attr(attr) => {
+                if let Some(v) = value {
+                    user.attrs.insert(*attr, v);
+                }
+            }
+            Field::Custom(name) => {
+                if let Some(v) = value {
+                    user.custom.insert(name.clone(), v);
+                }
+            }
+            _ => {}
+        }
+    }
+    for attr in [Attr::EmailAddr, Attr::RecordId, Attr::FullName] {
+        if mapping.column_of(&Field::Attr(attr)).is_some() && !seen_required.contains(&attr) {
+            cx.report(
+                Rule::RequiredValueEmpty,
+                &missing(attr.name()),
+                "",
+                format!("`{}` is required", attr.name()),
+                None,
+            );
+        }
+    }
+    // V010: the first and last names are words of the full name.
+    if let Some(full) = user.attrs.get(&Attr::FullName) {
+        let fc = mapping
+            .column_of(&Field::Attr(Attr::FullName))
+            .map(|c| c.index);
+        for attr in [Attr::FirstName, Attr::LastName] {
+            if let Some(part) = user.attrs.get(&attr) {
+                if !values::words_in(part, full) {
+                    let p = Place {
+                        sheet,
+                        row: Some(row.number),
+                        col: fc,
+                        field: "full_name".into(),
+                    };
+                    cx.report(
+                        Rule::NameMismatch,
+                        &p,
+                        full,
+                        format!(
+                            "{} `{part}` is not a word of full_name `{full}`",
+                            attr.name()
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+    // Inline entries get the same checks as ID-sheet rows.
+    for (_, mut e) in inline {
+        e.record_id = cx.record_id.clone();
+        entry_checks(&mut cx, sheet, &mut e, mapping);
+        user.entries.push(e);
+    }
+    (Some(user), cx.findings)
+}
+
+fn id_row(
+    rep: &Reporter,
+    si: usize,
+    sheet: &Sheet,
+    mapping: &Mapping,
+    list: IdList,
+    row: &Row,
+) -> (EntryRow, Vec<Finding>) {
+    let col_of = |part| mapping.column_of(&Field::Id(part));
+    let record_id = col_of(IdPart::RecordId)
+        .and_then(|c| row.cell(c.index))
+        .map(|c| c.text.trim().to_string())
+        .unwrap_or_default();
+    let mut cx = RowCx {
+        rep,
+        findings: Vec::new(),
+        owner: Owner::Record(record_id.clone()),
+        record_id,
+    };
+    let mut entry = EntryRow {
+        sheet: si,
+        row: row.number,
+        list,
+        record_id: String::new(),
+        record_col: col_of(IdPart::RecordId).map(|c| c.index),
+        integration: String::new(),
+        integration_col: col_of(IdPart::Integration).map(|c| c.index),
+        user_id: None,
+        user_id_col: col_of(IdPart::UserId).map(|c| c.index),
+        external_id: None,
+        from_sheet: true,
+        broken: false,
+    };
+    let mut values: HashMap<IdPart, Option<String>> = HashMap::new();
+    for part in [
+        IdPart::RecordId,
+        IdPart::Integration,
+        IdPart::UserId,
+        IdPart::ExternalId,
+    ] {
+        let Some(col) = col_of(part) else { continue };
+        let p = Place {
+            sheet,
+            row: Some(row.number),
+            col: Some(col.index),
+            field: col.field.report_name(sheet.kind),
+        };
+        let cell = row.cell(col.index);
+        let raw_text = cell.map(|c| c.text.as_str()).unwrap_or("");
+        let identifier =
+            part == IdPart::UserId || (part == IdPart::ExternalId && !raw_text.contains('@'));
+        let before = cx.findings.len();
+        let v = cx.raw(&p, cell, false, identifier);
+        let flagged = cx.findings[before..]
+            .iter()
+            .any(|f| f.severity == Severity::Error);
+        entry.broken |= flagged;
+        let v = if part == IdPart::ExternalId {
+            v
+        } else {
+            cx.required(&p, v, flagged)
+        };
+        values.insert(part, v);
+    }
+    let take = |values: &mut HashMap<IdPart, Option<String>>, p| values.remove(&p).flatten();
+    entry.record_id = take(&mut values, IdPart::RecordId).unwrap_or_default();
+    entry.integration = take(&mut values, IdPart::Integration).unwrap_or_default();
+    entry.user_id = take(&mut values, IdPart::UserId);
+    entry.external_id = take(&mut values, IdPart::ExternalId);
+    if entry.integration.is_empty() {
+        entry.broken = true;
+    } else {
+        let p = Place {
+            sheet,
+            row: Some(row.number),
+            col: entry.integration_col,
+            field: format!("{}.integration", list.prefix()),
+        };
+        if let Some((rule, message, suggestion)) =
+            integration_problem(rep.config, list, &entry.integration)
+        {
+            let integration = entry.integration.clone();
+            cx.report(rule, &p, &integration, message, suggestion);
+            entry.broken = true;
+        } else {
+            entry_checks(&mut cx, sheet, &mut entry, mapping);
+        }
+    }
+    (entry, cx.findings)
+}
+
+/// The per-system checks of one entry's user_id and external_id (I002–I005, I007, N006, N008).
+fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mapping) {
+    let Some(connector) = cx.rep.config.connectors.get(&e.integration) else {
+        return;
+    };
+    let system = connector.system.clone();
+    let prefix = e.list.prefix();
+    let uid_place = Place {
+        sheet,
+        row: Some(e.row),
+        col: e.user_id_col,
+        field: format!("{prefix}.user_id"),
+    };
+    if let Some(uid) = e.user_id.clone() {
+        let c = ids::user_id(&system, &uid);
+        if let Some((message, suggestion)) = c.error {
+            let rule = match e.list {
+                IdList::Itsm => Rule::MalformedItsmUserId,
+                IdList::Channel => Rule::MalformedChannelUserId,
+                IdList::Idm => Rule::MalformedIdmUserId,
+            };
+            cx.report(
+                rule,
+                &uid_place,
+                &uid,
+                format!("`{uid}` is not a valid {system} user id: {message}"),
+                suggestion,
+            );
+            e.broken = true;
+        } else {
+            if let Some(w) = c.warning {
+                cx.report(
+                    Rule::UnusualId,
+                    &uid_place,
+                    &uid,
+                    format!("`{uid}`: {w}"),
+                    None,
+                );
+            }
+            if let Some(code) = c.change {
+                cx.report(
+                    Rule::from_code(code),
+                    &uid_place,
+                    &uid,
+                    format!("`{uid}` written as `{}`", c.normalized),
+                    None,
+                );
+            }
+            e.user_id = Some(c.normalized);
+        }
+    } else if !e.from_sheet && !e.broken {
+        cx.report(
+            Rule::RequiredValueEmpty,
+            &uid_place,
+            "",
+            format!(
+                "`{prefix}.{}.user_id` is required when the entry has other values",
+                e.integration
+            ),
+            None,
+        );
+        e.broken = true;
+    }
+    if e.list != IdList::Channel {
+        let ext_col = if e.from_sheet {
+            mapping
+                .column_of(&Field::Id(IdPart::ExternalId))
+                .map(|c| c.index)
+        } else {
+            mapping.columns.iter().find(|c| matches!(&c.field, Field::Inline { list, integration, part: IdPart::ExternalId } if *list == e.list && *integration == e.integration)).map(|c| c.index)
+        };
+        let p = Place {
+            sheet,
+            row: Some(e.row),
+            col: ext_col,
+            field: format!("{prefix}.external_id"),
+        };
+        match &e.external_id {
+            None => cx.report(
+                Rule::MalformedExternalId,
+                &p,
+                "",
+                format!("the {system} entry has no external_id"),
+                Some("Add the name the system shows for the user (usually the email)".into()),
+            ),
+            Some(x) => {
+                if let Some(problem) = ids::external_id(&system, x) {
+                    let x = x.clone();
+                    cx.report(
+                        Rule::MalformedExternalId,
+                        &p,
+                        &x,
+                        format!("`{x}`: {problem}"),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// D001–D005, R001, R002, B001, B002 over hash indexes.
+fn cross_row(
+    rep: &Reporter,
+    batch: &Batch,
+    users: &[UserRow],
+    entries: &[EntryRow],
+    findings: &mut Vec<Finding>,
+) {
+    let sheet_of = |si: usize| &batch.sheets[si];
+    let where_ = |si: usize, row: u32| {
+        let s = sheet_of(si);
+        format!("{} row {row}", s.sheet.as_deref().unwrap_or(&s.file))
+    };
+    let mut push = |rule: Rule,
+                    si: usize,
+                    row: u32,
+                    col: Option<usize>,
+                    field: &str,
+                    rid: &str,
+                    value: &str,
+                    message: String,
+                    owner: Owner| {
+        let p = Place {
+            sheet: sheet_of(si),
+            row: Some(row),
+            col,
+            field: field.to_string(),
+        };
+        findings.extend(rep.make(rule, &p, Some(rid), Some(value), message, None, owner));
+    };
+    let others = |group: &[(usize, u32)], me: (usize, u32)| -> String {
+        group
+            .iter()
+            .filter(|g| **g != me)
+            .map(|&(si, r)| where_(si, r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // D001
+    let mut by_rid: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, u) in users.iter().enumerate() {
+        if !u.record_id.is_empty() {
+            by_rid.entry(&u.record_id).or_default().push(i);
+        }
+    }
+    for group in by_rid.values().filter(|g| g.len() > 1) {
+        let locs: Vec<(usize, u32)> = group
+            .iter()
+            .map(|&i| (users[i].sheet, users[i].row))
+            .collect();
+        for &i in group {
+            let u = &users[i];
+            push(
+                Rule::DuplicateRecordId,
+                u.sheet,
+                u.row,
+                u.record_col,
+                "record_id",
+                &u.record_id,
+                &u.record_id,
+                format!(
+                    "record id `{}` is also on {}",
+                    u.record_id,
+                    others(&locs, (u.sheet, u.row))
+                ),
+                Owner::User(i),
+            );
+        }
+    }
+    // D002: primary addresses and aliases, compared on their IDNA form.
+    let mut by_email: HashMap<String, Vec<(usize, bool, Option<usize>, &str)>> = HashMap::new();
+    for (i, u) in users.iter().enumerate() {
+        if let Some((e, col)) = &u.email {
+            by_email
+                .entry(email::key(e))
+                .or_default()
+                .push((i, true, *col, e));
+        }
+        for (a, col) in &u.aliases {
+            if u.email.as_ref().is_some_and(|(e, _)| e == a) {
+                continue;
+            }
+            by_email
+                .entry(email::key(a))
+                .or_default()
+                .push((i, false, *col, a));
+        }
+    }
+    for group in by_email.values() {
+        let distinct: HashSet<usize> = group.iter().map(|g| g.0).collect();
+        if distinct.len() < 2 {
+            continue;
+        }
+        let locs: Vec<(usize, u32)> = group
+            .iter()
+            .map(|g| (users[g.0].sheet, users[g.0].row))
+            .collect();
+        for &(i, primary, col, e) in group {
+            let u = &users[i];
+            let field = if primary {
+                "email_addr"
+            } else {
+                "email_aliases"
+            };
+            push(
+                Rule::DuplicateEmail,
+                u.sheet,
+                u.row,
+                col,
+                field,
+                &u.record_id,
+                e,
+                format!("`{e}` is also used on {}", others(&locs, (u.sheet, u.row))),
+                Owner::User(i),
+            );
+        }
+    }
+    // Entries from sheets and inline columns, with the owning user when known.
+    let all_entries: Vec<(&EntryRow, Owner)> = users
+        .iter()
+        .enumerate()
+        .flat_map(|(i, u)| u.entries.iter().map(move |e| (e, Owner::User(i))))
+        .chain(
+            entries
+                .iter()
+                .map(|e| (e, Owner::Record(e.record_id.clone()))),
+        )
+        .collect();
+    // D003
+    let mut by_integration: HashMap<(&str, IdList, &str), Vec<usize>> = HashMap::new();
+    for (k, (e, _)) in all_entries.iter().enumerate() {
+        if !e.record_id.is_empty() && !e.integration.is_empty() {
+            by_integration
+                .entry((&e.record_id, e.list, &e.integration))
+                .or_default()
+                .push(k);
+        }
+    }
+    for group in by_integration.values().filter(|g| g.len() > 1) {
+        let locs: Vec<(usize, u32)> = group
+            .iter()
+            .map(|&k| (all_entries[k].0.sheet, all_entries[k].0.row))
+            .collect();
+        for &k in group {
+            let (e, owner) = &all_entries[k];
+            let field = format!("{}.integration", e.list.prefix());
+            push(
+                Rule::DuplicateIntegrationEntry,
+                e.sheet,
+                e.row,
+                e.integration_col,
+                &field,
+                &e.record_id,
+                &e.integration,
+                format!(
+                    "`{}` has another `{}` entry on {}; one entry per integration",
+                    e.record_id,
+                    e.integration,
+                    others(&locs, (e.sheet, e.row))
+                ),
+                owner.clone(),
+            );
+        }
+    }
+    // D004
+    let mut by_identity: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (k, (e, _)) in all_entries.iter().enumerate() {
+        if let Some(uid) = &e.user_id {
+            if !e.broken && !e.record_id.is_empty() {
+                by_identity
+                    .entry((&e.integration, uid))
+                    .or_default()
+                    .push(k);
+            }
+        }
+    }
+    for group in by_identity.values() {
+        let distinct: HashSet<&str> = group
+            .iter()
+            .map(|&k| all_entries[k].0.record_id.as_str())
+            .collect();
+        if distinct.len() < 2 {
+            continue;
+        }
+        let locs: Vec<(usize, u32)> = group
+            .iter()
+            .map(|&k| (all_entries[k].0.sheet, all_entries[k].0.row))
+            .collect();
+        for &k in group {
+            let (e, owner) = &all_entries[k];
+            let uid = e.user_id.as_deref().unwrap_or("");
+            let field = format!("{}.user_id", e.list.prefix());
+            push(
+                Rule::DuplicateExternalIdentity,
+                e.sheet,
+                e.row,
+                e.user_id_col,
+                &field,
+                &e.record_id,
+                uid,
+                format!(
+                    "`{}` user `{uid}` is also given to another user on {}",
+                    e.integration,
+                    others(&locs, (e.sheet, e.row))
+                ),
+                owner.clone(),
+            );
+        }
+    }
+    // D005
+    for e in entries {
+        if !e.record_id.is_empty() && !by_rid.contains_key(e.record_id.as_str()) {
+            push(
+                Rule::UnknownRecordReference,
+                e.sheet,
+                e.row,
+                e.record_col,
+                "record_id",
+                &e.record_id,
+                &e.record_id,
+                format!("no user in the batch has record id `{}`", e.record_id),
+                Owner::Record(e.record_id.clone()),
+            );
+        }
+    }
+    // R001 and R002.
+    let mut known: HashMap<String, usize> = HashMap::new();
+    for (i, u) in users.iter().enumerate() {
+        for (e, _) in u.email.iter().chain(&u.aliases) {
+            known.entry(email::key(e)).or_insert(i);
+        }
+    }
+    let mut manager_of: Vec<Option<usize>> = vec![None; users.len()];
+    for (i, u) in users.iter().enumerate() {
+        let Some((m, col)) = &u.manager else { continue };
+        match known.get(&email::key(m)) {
+            Some(&j) => manager_of[i] = Some(j),
+            None => push(
+                Rule::UnknownManager,
+                u.sheet,
+                u.row,
+                *col,
+                "manager_email",
+                &u.record_id,
+                m,
+                format!("manager `{m}` is not the address of any user in the batch"),
+                Owner::User(i),
+            ),
+        }
+    }
+    for i in in_cycles(&manager_of) {
+        let u = &users[i];
+        let (m, col) = u.manager.as_ref().expect("users in a cycle have a manager");
+        let message = if manager_of[i] == Some(i) {
+            format!("`{}` is their own manager", u.record_id)
+        } else {
+            format!(
+                "manager `{m}` leads back to `{}` through a cycle of managers",
+                u.record_id
+            )
+        };
+        push(
+            Rule::ManagerCycle,
+            u.sheet,
+            u.row,
+            *col,
+            "manager_email",
+            &u.record_id,
+            m,
+            message,
+            Owner::User(i),
+        );
+    }
+    // B001 and B002.
+    let bots: Vec<usize> = (0..users.len()).filter(|&i| users[i].bot).collect();
+    if bots.len() > 1 {
+        let locs: Vec<(usize, u32)> = bots
+            .iter()
+            .map(|&i| (users[i].sheet, users[i].row))
+            .collect();
+        for &i in &bots {
+            let u = &users[i];
+            push(
+                Rule::MultipleBots,
+                u.sheet,
+                u.row,
+                u.record_col,
+                "record_id",
+                &u.record_id,
+                &u.record_id,
+                format!(
+                    "there is one bot account per organization; another is on {}",
+                    others(&locs, (u.sheet, u.row))
+                ),
+                Owner::User(i),
+            );
+        }
+    }
+    if rep.config.declared {
+        for &i in &bots {
+            let u = &users[i];
+            for (id, c) in &rep.config.connectors {
+                if c.kind != ConnectorKind::Itsm {
+                    continue;
+                }
+                let has = all_entries.iter().any(|(e, _)| {
+                    e.list == IdList::Itsm && e.record_id == u.record_id && &e.integration == id
+                });
+                if !has {
+                    push(
+                        Rule::BotMissingItsm,
+                        u.sheet,
+                        u.row,
+                        u.record_col,
+                        "record_id",
+                        &u.record_id,
+                        &u.record_id,
+                        format!("the bot account has no ITSM entry for the `{id}` connector"),
+                        Owner::User(i),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Users on a manager cycle (including their own manager), in O(n).
+fn in_cycles(manager_of: &[Option<usize>]) -> Vec<usize> {
+    let mut state = vec![0u8; manager_of.len()]; // 0 new, 1 on the current path, 2 done
+    let mut out = Vec::new();
+    for start in 0..manager_of.len() {
+        let mut path = Vec::new();
+        let mut at = Some(start);
+        while let Some(i) = at {
+            match state[i] {
+                0 => {
+                    state[i] = 1;
+                    path.push(i);
+                    at = manager_of[i];
+                }
+                1 => {
+                    let from = path.iter().position(|&p| p == i).expect("on the path");
+                    out.extend_from_slice(&path[from..]);
+                    break;
+                }
+                _ => break,
+            }
+        }
+        for p in path {
+            state[p] = 2;
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Decides which users are valid and builds their records.
+fn finish(
+    batch: &Batch,
+    users: &[UserRow],
+    entries: &[EntryRow],
+    findings: &mut [Finding],
+    stats: &mut Stats,
+) -> Vec<Record> {
+    let mut error_users: HashSet<usize> = HashSet::new();
+    let mut warn_users: HashSet<usize> = HashSet::new();
+    let mut error_records: HashSet<&str> = HashSet::new();
+    let mut warn_records: HashSet<&str> = HashSet::new();
+    let mut error_files: HashSet<&str> = HashSet::new();
+    for f in findings.iter() {
+        let (u, r) = match f.severity {
+            Severity::Error => (&mut error_users, &mut error_records),
+            Severity::Warning => (&mut warn_users, &mut warn_records),
+            Severity::Info => continue,
+        };
+        match &f.owner {
+            Owner::User(i) => {
+                u.insert(*i);
+            }
+            Owner::Record(rid) => {
+                r.insert(rid.as_str());
+            }
+            Owner::File(file) if f.severity == Severity::Error => {
+                error_files.insert(file.as_str());
+            }
+            _ => {}
+        }
+    }
+    stats.users = users.len();
+    let mut records = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        let file = batch.sheets[u.sheet].file.as_str();
+        let bad = error_users.contains(&i)
+            || error_records.contains(u.record_id.as_str())
+            || error_files.contains(file);
+        if bad {
+            stats.with_errors += 1;
+            continue;
+        }
+        if warn_users.contains(&i) || warn_records.contains(u.record_id.as_str()) {
+            stats.with_warnings += 1;
+        }
+        stats.valid += 1;
+        let mut ids: Vec<IdEntry> = u.entries.iter().map(to_entry).collect();
+        ids.extend(
+            entries
+                .iter()
+                .filter(|e| e.record_id == u.record_id)
+                .map(to_entry),
+        );
+        records.push(Record::new(
+            u.record_id.clone(),
+            u.bot,
+            u.email.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
+            &u.attrs,
+            &u.tags,
+            &u.custom,
+            u.aliases.iter().map(|a| a.0.clone()).collect(),
+            ids,
+        ));
+    }
+    // Bots after users, as the Bot Account sheet comes after Users.
+    records.sort_by_key(|r| r.bot_account);
+    records
+}
+
+fn to_entry(e: &EntryRow) -> IdEntry {
+    IdEntry {
+        list: e.list,
+        integration: e.integration.clone(),
+        user_id: e.user_id.clone().unwrap_or_default(),
+        external_id: e.external_id.clone(),
+    }
+}
