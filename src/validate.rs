@@ -599,6 +599,8 @@ fn user_row(
                     IdPart::UserId => {
                         e.user_id = value;
                         e.user_id_col = Some(col.index);
+                        // The integration is in the header: findings about it point at the id.
+                        e.integration_col = Some(col.index);
                     }
                     _ => e.external_id = value,
                 }
@@ -1148,7 +1150,12 @@ fn cross_row(
                 .push(k);
         }
     }
-    for group in by_integration.values().filter(|g| g.len() > 1) {
+    // Rows sharing a record id are D001 already; their entries are not one user's.
+    let duplicated = |rid: &str| by_rid.get(rid).is_some_and(|g| g.len() > 1);
+    for group in by_integration
+        .values()
+        .filter(|g| g.len() > 1 && !duplicated(&all_entries[g[0]].0.record_id))
+    {
         let locs: Vec<(usize, u32)> = group
             .iter()
             .map(|&k| (all_entries[k].0.sheet, all_entries[k].0.row))

@@ -22,6 +22,9 @@ pub fn check(addr: &str) -> Result<(), EmailProblem> {
     let Some((local, domain)) = addr.rsplit_once('@') else {
         return Err(problem("it has no `@`"));
     };
+    if local.contains('@') && !local.starts_with('"') {
+        return Err(problem("it has more than one `@`"));
+    }
     if local.is_empty() {
         return Err(problem("the part before `@` is empty"));
     }
@@ -139,7 +142,7 @@ mod tests {
             assert!(check(bad).is_err(), "{bad}");
         }
         assert!(check(&format!("{}@x.com", "a".repeat(65))).is_err());
-        assert!(check(&format!("a@{}.com", ["b".repeat(60)].repeat(5).join("."))).is_err());
+        assert!(check(&format!("a@{}.com", vec!["b".repeat(60); 5].join("."))).is_err());
         let e = check("jürgen@acme.com").unwrap_err();
         assert_eq!(e.suggestion.as_deref(), Some("Use `jurgen@acme.com`"));
     }

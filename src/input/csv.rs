@@ -92,7 +92,7 @@ fn count_fields(line: &str, delimiter: u8) -> usize {
 }
 
 /// Parses text into rows numbered as a spreadsheet numbers them: the csv crate skips blank
-/// lines, so the line breaks between two records' start positions are counted to restore them.
+/// lines, so they are counted back from each record's start position.
 pub fn parse(text: &str, delimiter: u8) -> Result<Vec<Row>, csv::Error> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -103,15 +103,9 @@ pub fn parse(text: &str, delimiter: u8) -> Result<Vec<Row>, csv::Error> {
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut number = 0u32;
-    let mut prev_start: Option<usize> = None;
-    // Blank lines before the first record are rows too.
     while reader.read_record(&mut record)? {
         let start = record.position().map_or(0, |p| p.byte() as usize);
-        number += match prev_start {
-            None => blank_rows_before(&bytes[..start]) + 1,
-            Some(prev) => trailing_breaks(&bytes[prev..start]).max(1),
-        };
-        prev_start = Some(start);
+        number += 1 + leading_breaks(bytes, start);
         rows.push(Row {
             number,
             cells: record.iter().map(Cell::text).collect(),
@@ -120,22 +114,28 @@ pub fn parse(text: &str, delimiter: u8) -> Result<Vec<Row>, csv::Error> {
     Ok(rows)
 }
 
-/// Line breaks at the end of a record's span: its own terminator plus one per blank record.
-fn trailing_breaks(span: &[u8]) -> u32 {
+/// Blank lines the csv crate skipped before the record starting at `start`: its position points
+/// at the first of them (or at the `\n` of the previous record's `\r\n`).
+fn leading_breaks(bytes: &[u8], start: usize) -> u32 {
+    let mut i = start;
+    if i > 0 && bytes[i - 1] == b'\r' && bytes.get(i) == Some(&b'\n') {
+        i += 1;
+    }
     let mut n = 0;
-    let mut i = span.len();
-    while i > 0 && matches!(span[i - 1], b'\n' | b'\r') {
-        // `\r\n` counts once.
-        if span[i - 1] == b'\n' || i == span.len() || span[i] != b'\n' {
-            n += 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\r' => {
+                n += 1;
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' => n += 1,
+            _ => break,
         }
-        i -= 1;
+        i += 1;
     }
     n
-}
-
-fn blank_rows_before(span: &[u8]) -> u32 {
-    trailing_breaks(span)
 }
 
 #[cfg(test)]

@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Writes the sample batches and rule fixtures in testdata/. Deterministic (fixed seed).
+
+The files are committed; tests read them and never run this script. Re-run it after changing a
+fixture here:  pip install openpyxl && python3 testdata/make_testdata.py
+"""
+import csv, os, random, shutil, uuid
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+rnd = random.Random(20261124)
+
+FIRST = ["Jane", "Omar", "Li", "Priya", "Lukas", "Sofia", "Mateo", "Aiko", "Chen", "Fatima", "Noah", "Emma",
+         "Kwame", "Ines", "Mary Kate", "Anne-Marie", "José", "Björn", "Zoë", "Ravi"]
+LAST = ["Doe", "Haddad", "Wei", "Sharma", "Becker", "Rossi", "Garcia", "Tanaka", "Zhang", "Khan", "Smith",
+        "Martin", "Mensah", "Silva", "O'Neil", "van der Berg", "Müller", "Larsen", "Dubois", "Iyer"]
+PLACES = [("DE", "Europe/Berlin", "EMEA", "Berlin", "BE"), ("US", "America/New_York", "NA-East", "New York", "NY"),
+          ("GB", "Europe/London", "EMEA", "London", ""), ("IN", "Asia/Kolkata", "APAC", "Bengaluru", "KA"),
+          ("JP", "Asia/Tokyo", "APAC", "Tokyo", ""), ("BR", "America/Sao_Paulo", "LATAM", "São Paulo", "SP")]
+ROLES = [("Contract Engineer", "Engineering"), ("IT Support Contractor", "Global IT"),
+         ("Data Analyst", "Finance"), ("Service Desk Agent", "Global IT"), ("Consultant", "Operations")]
+TAGS = ["HAS_ACCESS_TO_BOT", "HAS_ACCESS_TO_BOT;TESTER", "HAS_ACCESS_TO_BOT;KNOWLEDGE_WORKER", "BASIC_USER"]
+
+
+def ascii_fold(s):
+    import unicodedata
+    return "".join(c for c in unicodedata.normalize("NFD", s) if not unicodedata.combining(c))
+
+
+def hexid(n):
+    return "".join(rnd.choice("0123456789abcdef") for _ in range(n))
+
+
+def alnum(n, chars="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"):
+    return "".join(rnd.choice(chars) for _ in range(n))
+
+
+def guid():
+    return str(uuid.UUID(int=rnd.getrandbits(128)))
+
+
+USER_HEADER = ["email_addr", "record_id", "full_name", "first_name", "last_name", "role", "department",
+               "manager_email", "employee_id", "cost_center_id", "cost_center_name", "work_status",
+               "country_code", "timezone", "region", "city", "state", "user_tags", "email_aliases",
+               "custom.office", "custom.vendor"]
+
+
+def clean_users(n):
+    users = []
+    for i in range(n):
+        first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
+        local = ascii_fold(f"{first}.{last}").lower().replace(" ", "").replace("'", "")
+        email = f"{local}.{1001 + i}@partners.acme.com"
+        role, dept = ROLES[i % len(ROLES)]
+        country, tz, region, city, state = PLACES[i % len(PLACES)]
+        manager = "" if i < 5 else users[i % 5]["email_addr"]
+        users.append(dict(zip(USER_HEADER, [
+            email, f"CTR-{1001 + i}", f"{first} {last}", first, last, role, dept, manager,
+            f"{700000 + i * 13}", f"CC-{100 + i % 9}", f"{dept} Contractors", "CONTINGENT", country, tz,
+            region, city, state, TAGS[i % len(TAGS)], f"{local}.{1001 + i}@vendor-{i % 3}.example.com" if i % 4 == 0 else "",
+            f"Building {i % 6 + 1}", ["Northwind Staffing", "Contoso Talent", "Fabrikam Partners"][i % 3]])))
+    return users
+
+
+def id_rows(users):
+    itsm, channel, idm = [], [], []
+    for i, u in enumerate(users):
+        rid, email = u["record_id"], u["email_addr"]
+        itsm.append([rid, "servicenow", hexid(32), email.split("@")[0][:40]])
+        if i % 2 == 0:
+            itsm.append([rid, "jira_service_desk", f"712020:{guid()}", email])
+        if i % 5 == 0:
+            itsm.append([rid, "freshservice", str(19000000000 + i), email])
+        channel.append([rid, "slack", "U0" + alnum(9)])
+        if i % 3 == 0:
+            channel.append([rid, "msteams", guid()])
+        idm.append([rid, "okta", "00u" + alnum(17, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"), email])
+    return itsm, channel, idm
+
+
+BOT = {"email_addr": "moveworks.bot@acme.com", "record_id": "BOT-0001", "full_name": "Moveworks Bot",
+       "user_tags": "SERVICE_ACCOUNT"}
+
+
+def write_sheet(ws, header, rows, text_cols=()):
+    ws.append(header)
+    for r in rows:
+        ws.append(r)
+    for col in text_cols:
+        for cell in ws[col]:
+            cell.number_format = "@"
+
+
+def clean_workbook(path, n=120):
+    users = clean_users(n)
+    itsm, channel, idm = id_rows(users)
+    itsm += [["BOT-0001", "servicenow", hexid(32), "moveworks.bot"],
+             ["BOT-0001", "jira_service_desk", f"712020:{guid()}", "moveworks.bot@acme.com"]]
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Instructions"
+    ws.append(["Q3 contractor onboarding batch from Northwind Staffing. One row per contractor on Users;"])
+    ws.append(["one row per system identity on the ID sheets."])
+    write_sheet(wb.create_sheet("Users"), USER_HEADER, [[u[h] for h in USER_HEADER] for u in users], text_cols=("I",))
+    write_sheet(wb.create_sheet("ITSM IDs"), ["record_id", "integration", "user_id", "external_id"], itsm, ("C",))
+    write_sheet(wb.create_sheet("Channel IDs"), ["record_id", "integration", "user_id"], channel, ("C",))
+    write_sheet(wb.create_sheet("IDM IDs"), ["record_id", "integration", "user_id", "external_id"], idm, ("C",))
+    bot_header = ["email_addr", "record_id", "full_name", "user_tags"]
+    write_sheet(wb.create_sheet("Bot Account"), bot_header, [[BOT[h] for h in bot_header]])
+    wb.save(path)
+
+
+def write_csv(path, header, rows, delimiter=",", encoding="utf-8", newline="\n"):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding=encoding, newline="") as f:
+        w = csv.writer(f, delimiter=delimiter, lineterminator=newline)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def flat_inline(path):
+    """A vendor's flat CSV with inline ID columns and a handful of real mistakes."""
+    users = clean_users(40)
+    header = ["Email Address", "Unique Record ID", "Full Name", "First Name", "Last Name", "Work Status",
+              "Country", "Time Zone", "Manager Email", "User Tags", "itsm.servicenow.user_id",
+              "itsm.servicenow.external_id", "channel.slack.user_id", "idm.okta.user_id", "idm.okta.external_id",
+              "Office"]
+    rows = []
+    for i, u in enumerate(users):
+        rows.append([u["email_addr"], u["record_id"], u["full_name"], u["first_name"], u["last_name"],
+                     ["Contractor", "contingent", "CONTINGENT", "Consultant"][i % 4], u["country_code"],
+                     u["timezone"], u["manager_email"], u["user_tags"], hexid(32), u["email_addr"].split("@")[0][:40],
+                     "U0" + alnum(9), "00u" + alnum(17), u["email_addr"], u["custom.office"]])
+    rows[3][0] = "omar.haddad@@partners.acme.com"          # V002
+    rows[7][5] = "PART_TIME"                               # V003
+    rows[11][7] = "America/New York"                       # V005
+    rows[12][6] = "UK"                                     # V006
+    rows[15][1] = rows[14][1]                              # D001 twice
+    rows[20][10] = rows[20][10][:31]                       # I002
+    rows[22][12] = "u0abc12345"                            # I004
+    rows[25][8] = "no.such.manager@partners.acme.com"      # R001
+    rows[30][9] = "HAS_ACESS_TO_BOT"                       # V004
+    write_csv(path, header, rows)
+
+
+def excel_windows_dir(path):
+    """A CSV set as Excel on Windows saves it: Windows-1252, semicolons, CRLF."""
+    users = clean_users(12)
+    header = ["email_addr", "record_id", "full_name", "first_name", "last_name", "city", "country_code", "timezone"]
+    rows = [[u[h] for h in header] for u in users]
+    write_csv(os.path.join(path, "users.csv"), header, rows, ";", "cp1252", "\r\n")
+    itsm, channel, _ = id_rows(users)
+    write_csv(os.path.join(path, "itsm_ids.csv"), ["record_id", "integration", "user_id", "external_id"], itsm, ";", "cp1252", "\r\n")
+    write_csv(os.path.join(path, "channel_ids.csv"), ["record_id", "integration", "user_id"], channel, ";", "cp1252", "\r\n")
+
+
+# Rule fixtures: each row's `expect` cell lists the codes that must fire on that row; a rule's
+# fixture also holds near misses (rows where the code must not fire).
+U = ["email_addr", "record_id", "full_name"]
+
+
+def rule_csv(code, extra, rows, name=None):
+    write_csv(os.path.join(HERE, "rules", f"{name or code}.csv"), U + extra + ["expect"], rows)
+
+
+def rule_dir(code, files, name=None, config=None):
+    d = os.path.join(HERE, "rules", name or code)
+    for fname, (header, rows) in files.items():
+        write_csv(os.path.join(d, fname), header, rows)
+    if config:
+        with open(os.path.join(d, "muster.toml"), "w") as f:
+            f.write(config)
+
+
+def rule_fixtures():
+    shutil.rmtree(os.path.join(HERE, "rules"), ignore_errors=True)
+    rule_csv("V001", [], [["a@acme.com", "R1", "", "V001"], ["", "R2", "Bo Li", "V001"], ["c@acme.com", "R3", "Cy Ng", ""]])
+    rule_csv("V002", ["email_aliases", "manager_email"], [
+        ["jane@@acme.com", "R1", "Jane Doe", "", "", "V002"], ["jane@localhost", "R2", "Jane Doe", "", "", "V002"],
+        ["jürgen@acme.com", "R3", "Jürgen Ott", "", "", "V002"], ["ok@acme.com", "R4", "Ok Yu", "bad alias@acme.com", "", "V002"],
+        ["ok2@acme.com", "R5", "Ok Yu", "", "boss@exa_mple.com", "V002"], ["Mixed.Case@Acme.COM", "R6", "Mi Xu", "", "", ""],
+        ["jane@münchen.de", "R7", "Jane Roe", "j.roe@acme.com", "ok@acme.com", ""]])
+    rule_csv("V003", ["work_status"], [["a@acme.com", "R1", "Al Bo", "PART_TIME", "V003"], ["b@acme.com", "R2", "Bo Al", "Contractor", ""],
+                                       ["c@acme.com", "R3", "Cy Ng", "FULL_TIME", ""], ["d@acme.com", "R4", "Di Lu", "TBD", "V003"]])
+    rule_csv("V004", ["user_tags"], [["a@acme.com", "R1", "Al Bo", "HAS_ACESS_TO_BOT", "V004"], ["b@acme.com", "R2", "Bo Al", "vip;TESTER", ""],
+                                     ["c@acme.com", "R3", "Cy Ng", "VIP, ROCKSTAR", "V004"]])
+    rule_csv("V005", ["timezone"], [["a@acme.com", "R1", "Al Bo", "America/New York", "V005"], ["b@acme.com", "R2", "Bo Al", "america/new_york", ""],
+                                    ["c@acme.com", "R3", "Cy Ng", "Eastern Standard Time", "V005"], ["d@acme.com", "R4", "Di Lu", "Asia/Calcutta", ""]])
+    rule_csv("V006", ["country_code"], [["a@acme.com", "R1", "Al Bo", "UK", "V006"], ["b@acme.com", "R2", "Bo Al", "Germany", ""],
+                                        ["c@acme.com", "R3", "Cy Ng", "XK", "V006"], ["d@acme.com", "R4", "Di Lu", "de", ""]])
+    rule_csv("V007", ["custom.phone"], [["a@acme.com", "R1", "=1+1", "", "V007"], ["b@acme.com", "R2", "Bo Al", "+1 555 0100", ""],
+                                        ["c@acme.com", "R3", "Cy Ng", "@SUM(A1)", "V007"], ["d@acme.com", "R4", "Di Lu", "-5", ""]])
+    rule_csv("V008", ["user_tags"], [["a@acme.com", "R\t1", "Al Bo", "", "V008"], ["b@acme.com", "R2", "Bo Al", "VIP\nTESTER", ""],
+                                     ["c@acme.com", "R3", "Cy\x07Ng", "", "V008"]])
+    rule_csv("V009", ["employee_id"], [["a@acme.com", "1.23457E+11", "Al Bo", "", "V009"], ["b@acme.com", "R2", "Bo Al", "2026-03-01", "V009"],
+                                       ["c@acme.com", "R3", "Cy Ng", "00123", ""], ["d@acme.com", "R4", "Di Lu", "CC-2026-03", ""]])
+    rule_csv("V010", ["first_name", "last_name"], [["a@acme.com", "R1", "Jane Doe", "John", "Doe", "V010"],
+        ["b@acme.com", "R2", "Mary Kate O'Neil", "Mary Kate", "O'Neil", ""], ["c@acme.com", "R3", "Jan van der Berg", "Jan", "van der Berg", ""],
+        ["d@acme.com", "R4", "Anne-Marie Dupont", "Anne", "Dupont", ""], ["e@acme.com", "R5", "Jose Alvarez", "José", "Álvarez", ""]])
+    rule_csv("D001", [], [["a@acme.com", "CTR-1", "Al Bo", "D001"], ["b@acme.com", "CTR-1", "Bo Al", "D001"], ["c@acme.com", "ctr-1", "Cy Ng", ""]])
+    rule_csv("D002", ["email_aliases"], [["a@acme.com", "R1", "Al Bo", "", "D002"], ["A@acme.com", "R2", "Bo Al", "", "D002"],
+                                         ["c@acme.com", "R3", "Cy Ng", "x@acme.com", "D002"], ["x@acme.com", "R4", "Di Lu", "", "D002"],
+                                         ["e@acme.com", "R5", "Ed Yo", "e@acme.com", ""]])
+    users3 = (U + ["expect"], [["a@acme.com", "R1", "Al Bo", ""], ["b@acme.com", "R2", "Bo Al", ""], ["c@acme.com", "R3", "Cy Ng", ""]])
+    IH = ["record_id", "integration", "user_id", "external_id", "expect"]
+    sn = lambda: hexid(32)
+    rule_dir("D003", {"users.csv": users3, "itsm_ids.csv": (IH, [
+        ["R1", "servicenow", sn(), "a", "D003"], ["R1", "servicenow", sn(), "a2", "D003"],
+        ["R2", "servicenow", sn(), "b", ""], ["R2", "jira_service_desk", "5b10ac8d82e05b22cc7d4ef5", "b@acme.com", ""]])})
+    shared = sn()
+    rule_dir("D004", {"users.csv": users3, "itsm_ids.csv": (IH, [
+        ["R1", "servicenow", shared, "a", "D004"], ["R2", "servicenow", shared.upper(), "b", "D004"], ["R3", "servicenow", sn(), "c", ""]])})
+    rule_dir("D005", {"users.csv": users3, "itsm_ids.csv": (IH, [["R9", "servicenow", sn(), "z", "D005"], ["R1", "servicenow", sn(), "a", ""]])})
+    rule_dir("I001", {"users.csv": users3, "itsm_ids.csv": (IH, [
+        ["R1", "ServiceNow", sn(), "a", "I001"], ["R2", "servicenw", sn(), "b", "I001"], ["R3", "servicenow", sn(), "c", ""]])})
+    rule_dir("I002", {"users.csv": users3, "itsm_ids.csv": (IH, [
+        ["R1", "servicenow", sn()[:31], "a", "I002"], ["R2", "freshservice", "0042", "b@acme.com", "I002"],
+        ["R3", "servicenow", sn(), "c", ""], ["R3", "salesforce", "00558000001N0Ke", "c@acme.com", ""]])})
+    rule_dir("I003", {"users.csv": users3, "itsm_ids.csv": (IH, [
+        ["R1", "jira_service_desk", "5b10ac8d82e05b22cc7d4ef5", "al.bo", "I003"], ["R2", "servicenow", sn(), "", "I003"],
+        ["R3", "jira_service_desk", "5b10ac8d82e05b22cc7d4ef6", "c@acme.com", ""]])})
+    CH = ["record_id", "integration", "user_id", "expect"]
+    rule_dir("I004", {"users.csv": users3, "channel_ids.csv": (CH, [
+        ["R1", "slack", "u0abc12345", "I004"], ["R2", "slack", "C0ABC12345", "I004"], ["R3", "slack", "U0ABC12345", ""],
+        ["R3", "msteams", "7faf8ab2-3d56-4244-b585-20c8a42ed2b8", ""]])})
+    rule_dir("I005", {"users.csv": users3, "idm_ids.csv": (IH, [
+        ["R1", "azure_ad", "not-a-guid", "a@acme.com", "I005"], ["R2", "okta", "00ub0oNGTSWT", "b@acme.com", "I005"],
+        ["R3", "azure_ad", "{7FAF8AB2-3D56-4244-B585-20C8A42ED2B8}", "c@acme.com", ""]])})
+    rule_dir("I006", {"users.csv": users3, "itsm_ids.csv": (IH, [["R1", "slack", "U0ABC12345", "", "I006"], ["R2", "servicenow", sn(), "b", ""]])})
+    rule_dir("I007", {"users.csv": users3, "channel_ids.csv": (CH, [["R1", "slack", "U123", "I007"], ["R2", "slack", "U0ABC12345", ""],
+                                                                    ["R3", "msteams", "29:1abcDEF_x", "I007"]])})
+    rule_csv("R001", ["email_aliases", "manager_email"], [["a@acme.com", "R1", "Al Bo", "al@acme.com", "nobody@acme.com", "R001"],
+        ["b@acme.com", "R2", "Bo Al", "", "a@acme.com", ""], ["c@acme.com", "R3", "Cy Ng", "", "AL@acme.com", ""],
+        ["d@acme.com", "R4", "Di Lu", "", "bad@@acme.com", ""]])
+    rule_csv("R002", ["manager_email"], [["a@acme.com", "R1", "Al Bo", "b@acme.com", "R002"], ["b@acme.com", "R2", "Bo Al", "a@acme.com", "R002"],
+        ["c@acme.com", "R3", "Cy Ng", "a@acme.com", ""], ["d@acme.com", "R4", "Di Lu", "d@acme.com", "R002"]])
+    bot = (U + ["expect"], [["bot@acme.com", "BOT-1", "Moveworks Bot", "B001"], ["bot2@acme.com", "BOT-2", "Moveworks Bot 2", "B001"]])
+    rule_dir("B001", {"users.csv": users3, "bot_account.csv": bot})
+    cfg = '[connectors.servicenow]\nsystem = "servicenow"\nkind = "itsm"\n\n[connectors.jira_service_desk]\nsystem = "jira"\nkind = "itsm"\n\n[connectors.slack]\nsystem = "slack"\nkind = "chat"\n'
+    rule_dir("B002", {"users.csv": users3, "bot_account.csv": (U + ["expect"], [["bot@acme.com", "BOT-1", "Moveworks Bot", "B002"]]),
+                      "itsm_ids.csv": (IH, [["BOT-1", "servicenow", sn(), "moveworks.bot", ""]])}, config=cfg)
+    rule_dir("B002", {"users.csv": users3, "bot_account.csv": (U + ["expect"], [["bot@acme.com", "BOT-1", "Moveworks Bot", ""]]),
+                      "itsm_ids.csv": (IH, [["BOT-1", "servicenow", sn(), "moveworks.bot", ""],
+                                            ["BOT-1", "jira_service_desk", "5b10ac8d82e05b22cc7d4ef5", "bot@acme.com", ""]])},
+             name="B002-ok", config=cfg)
+    # Normalizations.
+    rule_csv("N001", [], [[" a@acme.com ", "R1", "Al Bo", "N001"], ["b@acme.com", "R2", "Bo Al", ""]])
+    rule_csv("N002", [], [["A@Acme.com", "R1", "Al Bo", "N002"], ["b@acme.com", "R2", "Bo Al", ""]])
+    rule_csv("N003", ["user_tags"], [["a@acme.com", "R1", "Al Bo", "vip;VIP", "N003"], ["b@acme.com", "R2", "Bo Al", "VIP;TESTER", ""]])
+    rule_csv("N004", ["work_status"], [["a@acme.com", "R1", "Al Bo", "Contractor", "N004"], ["b@acme.com", "R2", "Bo Al", "CONTINGENT", ""]])
+    rule_csv("N005", ["country_code"], [["a@acme.com", "R1", "Al Bo", "Germany", "N005"], ["b@acme.com", "R2", "Bo Al", "DE", ""]])
+    rule_csv("N006", ["itsm.salesforce.user_id", "itsm.salesforce.external_id"], [
+        ["a@acme.com", "R1", "Al Bo", "00558000001N0Ke", "a@acme.com", "N006"], ["b@acme.com", "R2", "Bo Al", "00558000001N0KeAAK", "b@acme.com", ""]])
+    rule_csv("N007", ["timezone"], [["a@acme.com", "R1", "Al Bo", "america/new_york", "N007"], ["b@acme.com", "R2", "Bo Al", "America/New_York", ""]])
+    rule_csv("N008", ["idm.azure_ad.user_id", "idm.azure_ad.external_id"], [
+        ["a@acme.com", "R1", "Al Bo", "{7FAF8AB2-3D56-4244-B585-20C8A42ED2B8}", "a@acme.com", "N008"],
+        ["b@acme.com", "R2", "Bo Al", "8faf8ab2-3d56-4244-b585-20c8a42ed2b8", "b@acme.com", ""]])
+    # Spreadsheet mangling needs a real workbook: numeric, padded, date and formula cells.
+    import datetime
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Users"
+    ws.append(U + ["employee_id", "cost_center_id", "expect"])
+    ws.append(["a@acme.com", "R1", "Al Bo", 123, "CC-1", "N009"])
+    ws["D2"].number_format = "000000"
+    ws.append(["b@acme.com", "R2", "Bo Al", 123456789012345678, "CC-2", "V009"])
+    ws.append(["c@acme.com", "R3", "Cy Ng", datetime.datetime(2026, 3, 1), "CC-3", "V009"])
+    ws.append(["d@acme.com", "R4", "=\"Di \"&\"Lu\"", 4567, "CC-4", "V007"])
+    ws.append(["e@acme.com", "R5", "Ed Yo", 98765, "CC-5", ""])
+    wb.save(os.path.join(HERE, "rules", "V009-N009-V007.xlsx"))
+
+
+def bad_inputs():
+    d = os.path.join(HERE, "bad")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    open(os.path.join(d, "empty.csv"), "w").close()
+    with open(os.path.join(d, "header-only.csv"), "w") as f:
+        f.write("email_addr,record_id,full_name\n")
+    with open(os.path.join(d, "binary.csv"), "wb") as f:
+        f.write(bytes(range(256)) * 4)
+    with open(os.path.join(d, "really-a-csv.xlsx"), "w") as f:
+        f.write("email_addr,record_id,full_name\na@acme.com,R1,Al Bo\n")
+    src = os.path.join(HERE, "batches", "q3-contractors.xlsx")
+    data = open(src, "rb").read()
+    with open(os.path.join(d, "truncated.xlsx"), "wb") as f:
+        f.write(data[: len(data) // 3])
+    wb = Workbook()
+    wb.active.title = "Contractors"
+    wb.active.append(["email_addr", "record_id", "full_name"])
+    wb.create_sheet("Notes").append(["nothing here"])
+    wb.save(os.path.join(d, "no-users-sheet.xlsx"))
+    with open(os.path.join(d, "columns.csv"), "w") as f:
+        f.write("Email,E-mail,Unique Record ID,Name,Deparment,API Token\n")
+        f.write("a@acme.com,a@acme.com,R1,Al Bo,IT,tok_live_51Hsecret\n")
+    with open(os.path.join(d, "missing-column.csv"), "w") as f:
+        f.write("User Email,record_id,full_name\na@acme.com,R1,Al Bo\n")
+    with open(os.path.join(d, "title-row.csv"), "w") as f:
+        f.write("Northwind Staffing - Q3 batch\n\nemail_addr,record_id,full_name\na@acme.com,R1,Al Bo\n")
+
+
+if __name__ == "__main__":
+    os.makedirs(os.path.join(HERE, "batches"), exist_ok=True)
+    clean_workbook(os.path.join(HERE, "batches", "q3-contractors.xlsx"))
+    flat_inline(os.path.join(HERE, "batches", "flat-inline.csv"))
+    excel_windows_dir(os.path.join(HERE, "batches", "excel-windows"))
+    rule_fixtures()
+    bad_inputs()
