@@ -26,6 +26,8 @@ pub enum Format {
     Json,
 }
 
+// Parsed once per run: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a batch (workbook, CSV directory or flat CSV) and report every problem with its cell.

@@ -359,6 +359,7 @@ pub fn validate(batch: &Batch, config: &Config, renames: &Renames) -> Outcome {
             }
         }
     }
+    findings.extend(no_users(&rep, batch, &users));
     cross_row(&rep, batch, &users, &entries, &mut findings);
     let records = finish(batch, &users, &entries, &mut findings, &mut stats);
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -367,6 +368,31 @@ pub fn validate(batch: &Batch, config: &Config, renames: &Renames) -> Outcome {
         records,
         stats,
     }
+}
+
+/// F007 for each input that yielded no user rows (and was readable at all).
+fn no_users(rep: &Reporter, batch: &Batch, users: &[UserRow]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, file) in batch.files.iter().enumerate() {
+        let unreadable = batch.problems.iter().any(|p| p.order.0 == i && p.code == "F001");
+        let has_users = users.iter().any(|u| !u.bot && batch.sheets[u.sheet].order.0 == i);
+        if unreadable || has_users {
+            continue;
+        }
+        let path = std::path::Path::new(file);
+        let has_users_sheet = batch.sheets.iter().any(|s| s.order.0 == i && s.kind == SheetKind::Users);
+        let message = if path.is_dir() && !has_users_sheet {
+            format!("`{file}` holds no users.csv")
+        } else if !has_users_sheet {
+            format!("`{file}` has no `Users` sheet")
+        } else {
+            format!("`{file}` holds no user rows")
+        };
+        let sheet = Sheet { file: file.clone(), sheet: None, kind: SheetKind::Users, order: (i, 0), rows: Vec::new(), encoding: None };
+        let place = Place { sheet: &sheet, row: None, col: None, field: String::new() };
+        out.extend(rep.make(Rule::NoUsers, &place, None, None, message, None, Owner::File(file.clone())));
+    }
+    out
 }
 
 fn inline_key(mapping: &Mapping, f: &Finding) -> Option<(IdList, String)> {
@@ -1082,7 +1108,9 @@ fn cross_row(
         }
     }
     // D002: primary addresses and aliases, compared on their IDNA form.
-    let mut by_email: HashMap<String, Vec<(usize, bool, Option<usize>, &str)>> = HashMap::new();
+    // email key → (user, is primary, column, address)
+    type EmailUse<'u> = (usize, bool, Option<usize>, &'u str);
+    let mut by_email: HashMap<String, Vec<EmailUse>> = HashMap::new();
     for (i, u) in users.iter().enumerate() {
         if let Some((e, col)) = &u.email {
             by_email

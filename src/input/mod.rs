@@ -149,32 +149,10 @@ pub fn read_batch(inputs: &[PathBuf], delimiter: Option<u8>) -> Result<Batch, In
         }
         let shown = path.display().to_string();
         batch.files.push(shown.clone());
-        let before = batch.sheets.len();
         if path.is_dir() {
             read_dir(&mut batch, path, i, delimiter);
         } else {
             read_file(&mut batch, path, &shown, i, delimiter, None);
-        }
-        let has_users = batch.sheets[before..]
-            .iter()
-            .any(|s| s.kind == SheetKind::Users && s.rows.iter().any(|r| !r.is_blank()));
-        let failed = batch
-            .problems
-            .iter()
-            .any(|p| p.order.0 == i && p.code == "F001");
-        if !has_users && !failed {
-            let what = if path.is_dir() {
-                "holds no users.csv with user rows"
-            } else {
-                "holds no user rows"
-            };
-            batch.problems.push(FileProblem {
-                file: shown.clone(),
-                sheet: None,
-                order: (i, 0),
-                code: "F007",
-                message: format!("`{shown}` {what}"),
-            });
         }
     }
     Ok(batch)
