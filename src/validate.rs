@@ -374,13 +374,21 @@ pub fn validate(batch: &Batch, config: &Config, renames: &Renames) -> Outcome {
 fn no_users(rep: &Reporter, batch: &Batch, users: &[UserRow]) -> Vec<Finding> {
     let mut out = Vec::new();
     for (i, file) in batch.files.iter().enumerate() {
-        let unreadable = batch.problems.iter().any(|p| p.order.0 == i && p.code == "F001");
-        let has_users = users.iter().any(|u| !u.bot && batch.sheets[u.sheet].order.0 == i);
+        let unreadable = batch
+            .problems
+            .iter()
+            .any(|p| p.order.0 == i && p.code == "F001");
+        let has_users = users
+            .iter()
+            .any(|u| !u.bot && batch.sheets[u.sheet].order.0 == i);
         if unreadable || has_users {
             continue;
         }
         let path = std::path::Path::new(file);
-        let has_users_sheet = batch.sheets.iter().any(|s| s.order.0 == i && s.kind == SheetKind::Users);
+        let has_users_sheet = batch
+            .sheets
+            .iter()
+            .any(|s| s.order.0 == i && s.kind == SheetKind::Users);
         let message = if path.is_dir() && !has_users_sheet {
             format!("`{file}` holds no users.csv")
         } else if !has_users_sheet {
@@ -388,9 +396,29 @@ fn no_users(rep: &Reporter, batch: &Batch, users: &[UserRow]) -> Vec<Finding> {
         } else {
             format!("`{file}` holds no user rows")
         };
-        let sheet = Sheet { file: file.clone(), sheet: None, kind: SheetKind::Users, order: (i, 0), rows: Vec::new(), encoding: None };
-        let place = Place { sheet: &sheet, row: None, col: None, field: String::new() };
-        out.extend(rep.make(Rule::NoUsers, &place, None, None, message, None, Owner::File(file.clone())));
+        let sheet = Sheet {
+            file: file.clone(),
+            sheet: None,
+            kind: SheetKind::Users,
+            order: (i, 0),
+            rows: Vec::new(),
+            encoding: None,
+        };
+        let place = Place {
+            sheet: &sheet,
+            row: None,
+            col: None,
+            field: String::new(),
+        };
+        out.extend(rep.make(
+            Rule::NoUsers,
+            &place,
+            None,
+            None,
+            message,
+            None,
+            Owner::File(file.clone()),
+        ));
     }
     out
 }

@@ -11,17 +11,28 @@ fn root() -> PathBuf {
 
 fn muster() -> Command {
     let mut cmd = Command::cargo_bin("muster").unwrap();
-    cmd.current_dir(root()).env_remove("MUSTER_CONFIG").env("NO_COLOR", "1");
+    cmd.current_dir(root())
+        .env_remove("MUSTER_CONFIG")
+        .env("NO_COLOR", "1");
     cmd
 }
 
 /// Runs `muster validate ARGS --format json`; returns the exit code and the parsed report.
 fn validate_json(args: &[&str]) -> (i32, Value) {
-    let out = muster().arg("validate").args(args).args(["--format", "json"]).output().unwrap();
+    let out = muster()
+        .arg("validate")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "muster panicked: {stderr}");
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\n{stderr}", String::from_utf8_lossy(&out.stdout)));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\n{stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
     (out.status.code().unwrap(), report)
 }
 
@@ -30,7 +41,10 @@ fn findings(report: &Value) -> &Vec<Value> {
 }
 
 fn codes(report: &Value) -> BTreeSet<String> {
-    findings(report).iter().map(|f| f["code"].as_str().unwrap().to_string()).collect()
+    findings(report)
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// (file, sheet, row) of every row whose `expect` cell names `code`.
@@ -38,10 +52,17 @@ fn expected_rows(fixture: &Path, code: &str) -> BTreeSet<(String, Option<String>
     let batch = muster::input::read_batch(&[fixture.to_path_buf()], None).unwrap();
     let mut out = BTreeSet::new();
     for sheet in &batch.sheets {
-        let Some(header) = sheet.rows.first() else { continue };
-        let Some(col) = header.cells.iter().position(|c| c.text == "expect") else { continue };
+        let Some(header) = sheet.rows.first() else {
+            continue;
+        };
+        let Some(col) = header.cells.iter().position(|c| c.text == "expect") else {
+            continue;
+        };
         for row in &sheet.rows[1..] {
-            if row.cell(col).is_some_and(|c| c.text.split_whitespace().any(|w| w == code)) {
+            if row
+                .cell(col)
+                .is_some_and(|c| c.text.split_whitespace().any(|w| w == code))
+            {
                 out.insert((sheet.file.clone(), sheet.sheet.clone(), row.number));
             }
         }
@@ -54,34 +75,65 @@ fn expected_rows(fixture: &Path, code: &str) -> BTreeSet<(String, Option<String>
 #[test]
 fn rule_fixtures_fire_exactly_where_expected() {
     let dir = root().join("testdata/rules");
-    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     fixtures.sort();
     let mut checked = BTreeSet::new();
     for fixture in fixtures {
         let stem = fixture.file_stem().unwrap().to_str().unwrap().to_string();
-        let rel = fixture.strip_prefix(root()).unwrap().to_str().unwrap().to_string();
+        let rel = fixture
+            .strip_prefix(root())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
         let mut args = vec![rel.clone()];
         let config = fixture.join("muster.toml");
         if config.exists() {
-            args.extend(["--config".to_string(), config.strip_prefix(root()).unwrap().to_str().unwrap().to_string()]);
+            args.extend([
+                "--config".to_string(),
+                config
+                    .strip_prefix(root())
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string(),
+            ]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (_, report) = validate_json(&args);
-        for code in stem.split('-').filter(|c| c.len() == 4 && c.chars().next().unwrap().is_ascii_uppercase()) {
+        for code in stem
+            .split('-')
+            .filter(|c| c.len() == 4 && c.chars().next().unwrap().is_ascii_uppercase())
+        {
             let want = expected_rows(Path::new(&rel), code);
             let got: BTreeSet<_> = findings(&report)
                 .iter()
                 .filter(|f| f["code"] == code && !f["row"].is_null())
-                .map(|f| (f["file"].as_str().unwrap().to_string(), f["sheet"].as_str().map(str::to_string), f["row"].as_u64().unwrap() as u32))
+                .map(|f| {
+                    (
+                        f["file"].as_str().unwrap().to_string(),
+                        f["sheet"].as_str().map(str::to_string),
+                        f["row"].as_u64().unwrap() as u32,
+                    )
+                })
                 .collect();
-            assert_eq!(got, want, "{code} in {rel}: fired on (left) vs expected (right)\n{report:#}");
+            assert_eq!(
+                got, want,
+                "{code} in {rel}: fired on (left) vs expected (right)\n{report:#}"
+            );
             checked.insert(code.to_string());
         }
     }
     // Every row-level rule outside the store family has a fixture.
     for rule in muster::rules::Rule::ALL {
         let code = rule.code();
-        let file_level = matches!(code, "F001" | "F002" | "F003" | "F004" | "F005" | "F006" | "F007" | "X001");
+        let file_level = matches!(
+            code,
+            "F001" | "F002" | "F003" | "F004" | "F005" | "F006" | "F007" | "X001"
+        );
         if !file_level && !code.starts_with('S') {
             assert!(checked.contains(code), "no fixture for {code}");
         }
@@ -93,7 +145,10 @@ fn clean_workbook_validates_with_exit_0() {
     let (code, report) = validate_json(&["testdata/batches/q3-contractors.xlsx"]);
     assert_eq!(code, 0, "{report:#}");
     let s = &report["summary"];
-    assert_eq!((s["users"].as_u64(), s["valid"].as_u64()), (Some(121), Some(121)));
+    assert_eq!(
+        (s["users"].as_u64(), s["valid"].as_u64()),
+        (Some(121), Some(121))
+    );
     // The Instructions sheet is ignored with an info finding.
     assert_eq!(codes(&report), BTreeSet::from(["F004".to_string()]));
 }
@@ -102,7 +157,10 @@ fn clean_workbook_validates_with_exit_0() {
 fn windows_csv_set_is_decoded_and_reported() {
     let (code, report) = validate_json(&["testdata/batches/excel-windows"]);
     assert_eq!(code, 0, "{report:#}");
-    let f005: Vec<_> = findings(&report).iter().filter(|f| f["code"] == "F005").collect();
+    let f005: Vec<_> = findings(&report)
+        .iter()
+        .filter(|f| f["code"] == "F005")
+        .collect();
     // Only users.csv holds accented names; the ID files are plain ASCII and so valid UTF-8.
     assert_eq!(f005.len(), 1, "{report:#}");
     assert_eq!(f005[0]["file"], "testdata/batches/excel-windows/users.csv");
@@ -115,7 +173,16 @@ fn golden_records_of_the_clean_workbook_are_stable() {
     let mut outputs = Vec::new();
     for name in ["a.jsonl", "b.jsonl"] {
         let out = dir.path().join(name);
-        muster().args(["validate", "testdata/batches/q3-contractors.xlsx", "--quiet", "--out"]).arg(&out).assert().code(0);
+        muster()
+            .args([
+                "validate",
+                "testdata/batches/q3-contractors.xlsx",
+                "--quiet",
+                "--out",
+            ])
+            .arg(&out)
+            .assert()
+            .code(0);
         outputs.push(std::fs::read(&out).unwrap());
     }
     assert_eq!(outputs[0], outputs[1], "two runs gave different bytes");
@@ -130,18 +197,75 @@ fn report_snapshot_of_the_flat_inline_batch() {
     let csv = dir.path().join("findings.csv");
     let json = dir.path().join("findings.json");
     muster()
-        .args(["validate", "testdata/batches/flat-inline.csv", "--quiet", "--report"])
+        .args([
+            "validate",
+            "testdata/batches/flat-inline.csv",
+            "--quiet",
+            "--report",
+        ])
         .arg(&csv)
         .assert()
         .code(1)
-        .stderr(predicates_str("muster: 9 errors in testdata/batches/flat-inline.csv"));
-    insta::assert_snapshot!("flat_inline_findings_csv", std::fs::read_to_string(&csv).unwrap());
-    muster().args(["validate", "testdata/batches/flat-inline.csv", "--quiet", "--report"]).arg(&json).assert().code(1);
+        .stderr(predicates_str(
+            "muster: 9 errors in testdata/batches/flat-inline.csv",
+        ));
+    insta::assert_snapshot!(
+        "flat_inline_findings_csv",
+        std::fs::read_to_string(&csv).unwrap()
+    );
+    muster()
+        .args([
+            "validate",
+            "testdata/batches/flat-inline.csv",
+            "--quiet",
+            "--report",
+        ])
+        .arg(&json)
+        .assert()
+        .code(1);
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let keys: Vec<&str> = report["findings"][0].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["severity", "code", "file", "sheet", "row", "column", "field", "record_id", "value", "message", "suggestion"]);
-    let summary: Vec<&str> = report["summary"].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(summary, ["muster_version", "files", "rows", "users", "valid", "with_errors", "with_warnings", "by_code", "exit_code"]);
+    let keys: Vec<&str> = report["findings"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "severity",
+            "code",
+            "file",
+            "sheet",
+            "row",
+            "column",
+            "field",
+            "record_id",
+            "value",
+            "message",
+            "suggestion"
+        ]
+    );
+    let summary: Vec<&str> = report["summary"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "muster_version",
+            "files",
+            "rows",
+            "users",
+            "valid",
+            "with_errors",
+            "with_warnings",
+            "by_code",
+            "exit_code"
+        ]
+    );
     assert_eq!(report["summary"]["exit_code"], 1);
 }
 
@@ -152,10 +276,19 @@ fn predicates_str(needle: &'static str) -> impl predicates::Predicate<str> {
 #[test]
 fn workbook_cells_typed_as_spreadsheets_show_them() {
     let (_, report) = validate_json(&["testdata/rules/V009-N009-V007.xlsx"]);
-    let n009 = findings(&report).iter().find(|f| f["code"] == "N009").unwrap();
-    assert_eq!((n009["row"].as_u64(), n009["column"].as_str()), (Some(2), Some("D")));
+    let n009 = findings(&report)
+        .iter()
+        .find(|f| f["code"] == "N009")
+        .unwrap();
+    assert_eq!(
+        (n009["row"].as_u64(), n009["column"].as_str()),
+        (Some(2), Some("D"))
+    );
     assert!(n009["message"].as_str().unwrap().contains("000123"));
-    let v007 = findings(&report).iter().find(|f| f["code"] == "V007").unwrap();
+    let v007 = findings(&report)
+        .iter()
+        .find(|f| f["code"] == "V007")
+        .unwrap();
     assert_eq!(v007["value"], "=\"Di \"&\"Lu\"");
 }
 
@@ -163,9 +296,18 @@ fn workbook_cells_typed_as_spreadsheets_show_them() {
 fn column_problems_name_the_column() {
     let (code, report) = validate_json(&["testdata/bad/columns.csv"]);
     assert_eq!(code, 1);
-    let by = |c: &str| findings(&report).iter().find(|f| f["code"] == c).unwrap_or_else(|| panic!("no {c}: {report:#}")).clone();
+    let by = |c: &str| {
+        findings(&report)
+            .iter()
+            .find(|f| f["code"] == c)
+            .unwrap_or_else(|| panic!("no {c}: {report:#}"))
+            .clone()
+    };
     let f003 = by("F003");
-    assert_eq!((f003["column"].as_str(), f003["row"].is_null()), (Some("B"), true));
+    assert_eq!(
+        (f003["column"].as_str(), f003["row"].is_null()),
+        (Some("B"), true)
+    );
     assert_eq!(by("F006")["column"], "E");
     let x001 = by("X001");
     assert_eq!(x001["column"], "F");
@@ -178,15 +320,24 @@ fn column_problems_name_the_column() {
 fn missing_column_suggests_the_alias_rename() {
     let (code, report) = validate_json(&["testdata/bad/missing-column.csv"]);
     assert_eq!(code, 1);
-    let f002 = findings(&report).iter().find(|f| f["code"] == "F002").unwrap();
-    assert!(f002["suggestion"].as_str().unwrap().contains("User Email"), "{f002:#}");
+    let f002 = findings(&report)
+        .iter()
+        .find(|f| f["code"] == "F002")
+        .unwrap();
+    assert!(
+        f002["suggestion"].as_str().unwrap().contains("User Email"),
+        "{f002:#}"
+    );
 }
 
 #[test]
 fn rows_above_the_header_are_ignored_and_keep_their_numbers() {
     let (code, report) = validate_json(&["testdata/bad/title-row.csv"]);
     assert_eq!(code, 0, "{report:#}");
-    let f004 = findings(&report).iter().find(|f| f["code"] == "F004").unwrap();
+    let f004 = findings(&report)
+        .iter()
+        .find(|f| f["code"] == "F004")
+        .unwrap();
     assert_eq!(f004["row"], 1);
     assert_eq!(report["summary"]["valid"], 1);
 }
@@ -203,25 +354,40 @@ fn bad_inputs_give_one_clear_line() {
         ("testdata/bad/no-users-sheet.xlsx", 1, "F007"),
     ];
     for &(file, exit, code) in cases {
-        let out = muster().args(["validate", file, "--quiet"]).output().unwrap();
+        let out = muster()
+            .args(["validate", file, "--quiet"])
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(exit), "{file}: {stderr}");
         assert!(!stderr.contains("panicked"), "{file}: {stderr}");
         let first = stderr.lines().next().unwrap_or_default();
-        assert!(first.starts_with("muster: ") && first.contains(file), "{file}: {stderr}");
+        assert!(
+            first.starts_with("muster: ") && first.contains(file),
+            "{file}: {stderr}"
+        );
         let (_, report) = validate_json(&[file]);
         assert!(codes(&report).contains(code), "{file}: {report:#}");
     }
-    let out = muster().args(["validate", "testdata/bad/no-such-file.csv"]).output().unwrap();
+    let out = muster()
+        .args(["validate", "testdata/bad/no-such-file.csv"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "muster: testdata/bad/no-such-file.csv: no such file or directory");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "muster: testdata/bad/no-such-file.csv: no such file or directory"
+    );
 }
 
 #[test]
 fn an_unreadable_file_does_not_stop_the_others() {
     let (code, report) = validate_json(&["testdata/bad/binary.csv", "testdata/rules/N001.csv"]);
     assert_eq!(code, 1);
-    assert!(codes(&report).contains("F001") && codes(&report).contains("N001"), "{report:#}");
+    assert!(
+        codes(&report).contains("F001") && codes(&report).contains("N001"),
+        "{report:#}"
+    );
     assert_eq!(report["summary"]["valid"], 2);
 }
 
@@ -230,20 +396,42 @@ fn output_equal_to_input_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.csv");
     std::fs::copy(root().join("testdata/rules/N001.csv"), &input).unwrap();
-    muster().arg("validate").arg(&input).arg("--report").arg(&input).assert().code(2);
-    assert_eq!(std::fs::read(&input).unwrap(), std::fs::read(root().join("testdata/rules/N001.csv")).unwrap());
+    muster()
+        .arg("validate")
+        .arg(&input)
+        .arg("--report")
+        .arg(&input)
+        .assert()
+        .code(2);
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        std::fs::read(root().join("testdata/rules/N001.csv")).unwrap()
+    );
 }
 
 #[test]
 fn severities_follow_flags_and_config() {
-    let (code, _) = validate_json(&["testdata/rules/R001.csv", "--deny", "R001", "--allow", "V002"]);
+    let (code, _) = validate_json(&[
+        "testdata/rules/R001.csv",
+        "--deny",
+        "R001",
+        "--allow",
+        "V002",
+    ]);
     assert_eq!(code, 1);
-    let (code, report) = validate_json(&["testdata/rules/V003.csv", "--warn", "invalid-work-status"]);
+    let (code, report) =
+        validate_json(&["testdata/rules/V003.csv", "--warn", "invalid-work-status"]);
     assert_eq!(code, 0);
-    assert!(findings(&report).iter().filter(|f| f["code"] == "V003").all(|f| f["severity"] == "warning"));
+    assert!(findings(&report)
+        .iter()
+        .filter(|f| f["code"] == "V003")
+        .all(|f| f["severity"] == "warning"));
     let (_, report) = validate_json(&["testdata/rules/N001.csv", "--allow", "N001"]);
     assert!(!codes(&report).contains("N001"));
-    muster().args(["validate", "testdata/rules/N001.csv", "--deny", "Z999"]).assert().code(2);
+    muster()
+        .args(["validate", "testdata/rules/N001.csv", "--deny", "Z999"])
+        .assert()
+        .code(2);
 }
 
 #[test]
@@ -251,13 +439,25 @@ fn rules_command_lists_and_explains() {
     let out = muster().arg("rules").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), muster::rules::Rule::ALL.len());
-    muster().args(["rules", "V002"]).assert().success().stdout(predicates_str("V002 invalid-email"));
-    muster().args(["rules", "invalid-email"]).assert().success().stdout(predicates_str("default severity: error"));
+    muster()
+        .args(["rules", "V002"])
+        .assert()
+        .success()
+        .stdout(predicates_str("V002 invalid-email"));
+    muster()
+        .args(["rules", "invalid-email"])
+        .assert()
+        .success()
+        .stdout(predicates_str("default severity: error"));
     muster().args(["rules", "Z999"]).assert().code(2);
 }
 
 #[test]
 fn docs_rules_md_is_generated_from_the_registry() {
     let docs = std::fs::read_to_string(root().join("docs/rules.md")).unwrap();
-    assert_eq!(docs, muster::rules::markdown(), "docs/rules.md is stale: run `cargo run -- rules --markdown > docs/rules.md`");
+    assert_eq!(
+        docs,
+        muster::rules::markdown(),
+        "docs/rules.md is stale: run `cargo run -- rules --markdown > docs/rules.md`"
+    );
 }
