@@ -53,8 +53,11 @@ impl Record {
         tags: &[String],
         custom: &BTreeMap<String, String>,
         aliases: Vec<String>,
-        entries: Vec<IdEntry>,
+        mut entries: Vec<IdEntry>,
     ) -> Record {
+        // Canonical order, whatever the layout the entries came from: a workbook's ID sheets, inline
+        // columns or JSONL all give the same bytes.
+        entries.sort_by(|a, b| (a.list, &a.integration).cmp(&(b.list, &b.integration)));
         let mut user = Map::new();
         if !custom.is_empty() {
             user.insert("custom_attributes".into(), json!(custom));

@@ -63,7 +63,7 @@ impl Reporter<'_> {
             file: sheet.file.clone(),
             sheet: sheet.sheet.clone(),
             row: place.row,
-            column: place.col.map(column_letter),
+            column: place.col.filter(|_| sheet.lettered).map(column_letter),
             field: (!place.field.is_empty()).then(|| place.field.clone()),
             record_id: record_id.filter(|r| !r.is_empty()).map(str::to_string),
             value: value.map(str::to_string),
@@ -403,6 +403,7 @@ fn no_users(rep: &Reporter, batch: &Batch, users: &[UserRow]) -> Vec<Finding> {
             order: (i, 0),
             rows: Vec::new(),
             encoding: None,
+            lettered: false,
         };
         let place = Place {
             sheet: &sheet,
@@ -1077,7 +1078,8 @@ fn cross_row(
     let sheet_of = |si: usize| &batch.sheets[si];
     let where_ = |si: usize, row: u32| {
         let s = sheet_of(si);
-        format!("{} row {row}", s.sheet.as_deref().unwrap_or(&s.file))
+        let name = s.file.rsplit(['/', '\\']).next().unwrap_or(&s.file);
+        format!("{} row {row}", s.sheet.as_deref().unwrap_or(name))
     };
     let mut push = |rule: Rule,
                     si: usize,

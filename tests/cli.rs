@@ -461,3 +461,67 @@ fn docs_rules_md_is_generated_from_the_registry() {
         "docs/rules.md is stale: run `cargo run -- rules --markdown > docs/rules.md`"
     );
 }
+
+#[test]
+fn records_read_back_validate_clean_and_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (
+        dir.path().join("first.jsonl"),
+        dir.path().join("second.jsonl"),
+    );
+    muster()
+        .args([
+            "validate",
+            "testdata/batches/q3-contractors.xlsx",
+            "-q",
+            "--out",
+        ])
+        .arg(&first)
+        .assert()
+        .code(0);
+    muster()
+        .arg("validate")
+        .arg(&first)
+        .args(["-q", "--out"])
+        .arg(&second)
+        .assert()
+        .code(0);
+    assert_eq!(
+        std::fs::read_to_string(&first).unwrap(),
+        std::fs::read_to_string(&second).unwrap()
+    );
+}
+
+#[test]
+fn jsonl_findings_use_line_numbers_and_no_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.jsonl");
+    let good = r#"{"record_id":"R1","user":{"email_addr":"a@acme.com","full_name":"Al Bo"},"user_id_info":{"user_emails":[],"channel_id_info":[],"itsm_id_info":[],"idm_id_info":[]}}"#;
+    let bad = r#"{"record_id":"R2","user":{"email_addr":"a@@acme.com","full_name":"Bo Al","timezone":"Mars/Olympus"}}"#;
+    std::fs::write(&path, format!("{good}\n\n{bad}\n")).unwrap();
+    let (code, report) = validate_json(&[path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let v002 = findings(&report)
+        .iter()
+        .find(|f| f["code"] == "V002")
+        .unwrap();
+    assert_eq!(
+        (
+            v002["row"].as_u64(),
+            v002["column"].is_null(),
+            v002["field"].as_str()
+        ),
+        (Some(3), true, Some("email_addr"))
+    );
+    assert!(codes(&report).contains("V005"));
+    std::fs::write(&path, format!("{good}\nnot json\n")).unwrap();
+    let (code, report) = validate_json(&[path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        findings(&report)[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 2 is not a JSON record"),
+        "{report:#}"
+    );
+}

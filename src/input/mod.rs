@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod headers;
+pub mod jsonl;
 pub mod workbook;
 
 use std::path::{Path, PathBuf};
@@ -118,6 +119,8 @@ pub struct Sheet {
     pub rows: Vec<Row>,
     /// The encoding when it was not UTF-8 (F005).
     pub encoding: Option<&'static str>,
+    /// Whether findings name column letters (not for JSONL, whose columns are synthetic).
+    pub lettered: bool,
 }
 
 /// A problem with a whole file or sheet, found while reading (F001, F004, F007).
@@ -224,6 +227,7 @@ fn read_file(
             }
             sheets
         }),
+        "jsonl" | "ndjson" => jsonl::read(path, shown, i),
         _ => csv::read(path, shown, delimiter).map(|(rows, encoding)| {
             vec![Sheet {
                 file: shown.to_string(),
@@ -232,6 +236,7 @@ fn read_file(
                 order: (i, sub),
                 rows,
                 encoding,
+                lettered: true,
             }]
         }),
     };

@@ -74,6 +74,7 @@ pub fn read(
             order: (file_index, sheet_index),
             rows: rows(&range, formulas.as_ref(), styles.as_ref()),
             encoding: None,
+            lettered: true,
         });
     }
     Ok((sheets, ignored))

@@ -1,0 +1,117 @@
+//! Reading muster's own records (`--out` JSONL) back as a batch. Each record becomes a row of a
+//! synthetic `Users` (or `Bot Account`) table whose row numbers are the file's line numbers; ID
+//! info becomes inline `itsm.<integration>.user_id` columns, so the same rules apply.
+
+use super::{Cell, ReadProblem, Row, Sheet, SheetKind};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub fn read(path: &Path, shown: &str, file_index: usize) -> Result<Vec<Sheet>, ReadProblem> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ReadProblem::unreadable(format!("cannot read `{shown}`: {e}")))?;
+    let (text, _) = super::csv::decode(&bytes)
+        .map_err(|why| ReadProblem::unreadable(format!("`{shown}` {why}")))?;
+    let mut tables: BTreeMap<bool, (Vec<String>, Vec<(u32, BTreeMap<String, String>)>)> =
+        BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let number = i as u32 + 1;
+        let record: Value = serde_json::from_str(line).map_err(|e| {
+            ReadProblem::unreadable(format!("`{shown}` line {number} is not a JSON record: {e}"))
+        })?;
+        let bot = record["bot_account"].as_bool().unwrap_or(false);
+        let cells = flatten(&record);
+        let (columns, rows) = tables.entry(bot).or_default();
+        for k in cells.keys() {
+            if !columns.contains(k) {
+                columns.push(k.clone());
+            }
+        }
+        rows.push((number, cells));
+    }
+    Ok(tables
+        .into_iter()
+        .map(|(bot, (columns, rows))| {
+            let header = Row {
+                number: 0,
+                cells: columns.iter().map(Cell::text).collect(),
+            };
+            let data = rows.into_iter().map(|(number, mut cells)| Row {
+                number,
+                cells: columns
+                    .iter()
+                    .map(|c| Cell::text(cells.remove(c).unwrap_or_default()))
+                    .collect(),
+            });
+            let kind = if bot {
+                SheetKind::Bot
+            } else {
+                SheetKind::Users
+            };
+            Sheet {
+                file: shown.to_string(),
+                sheet: None,
+                kind,
+                order: (file_index, bot as usize),
+                rows: std::iter::once(header).chain(data).collect(),
+                encoding: None,
+                lettered: false,
+            }
+        })
+        .collect())
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(";"),
+        other => other.to_string(),
+    }
+}
+
+/// A record as column → cell text.
+fn flatten(record: &Value) -> BTreeMap<String, String> {
+    let mut cells = BTreeMap::new();
+    cells.insert("record_id".to_string(), text(&record["record_id"]));
+    if let Some(user) = record["user"].as_object() {
+        for (k, v) in user {
+            match (k.as_str(), v) {
+                ("custom_attributes", Value::Object(custom)) => {
+                    for (name, value) in custom {
+                        cells.insert(format!("custom.{name}"), text(value));
+                    }
+                }
+                ("external_system_identities", _) => {}
+                _ => {
+                    cells.insert(k.clone(), text(v));
+                }
+            }
+        }
+    }
+    let info = &record["user_id_info"];
+    cells.insert("email_aliases".to_string(), text(&info["user_emails"]));
+    for (key, prefix) in [
+        ("channel_id_info", "channel"),
+        ("itsm_id_info", "itsm"),
+        ("idm_id_info", "idm"),
+    ] {
+        for entry in info[key].as_array().into_iter().flatten() {
+            let integration = text(&entry["integration"]);
+            cells.insert(
+                format!("{prefix}.{integration}.user_id"),
+                text(&entry["user_id"]),
+            );
+            if prefix != "channel" {
+                cells.insert(
+                    format!("{prefix}.{integration}.external_id"),
+                    text(&entry["external_id"]),
+                );
+            }
+        }
+    }
+    cells
+}
