@@ -7,13 +7,15 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Column names in first-seen order, and each record's (line number, column → text).
+type Table = (Vec<String>, Vec<(u32, BTreeMap<String, String>)>);
+
 pub fn read(path: &Path, shown: &str, file_index: usize) -> Result<Vec<Sheet>, ReadProblem> {
     let bytes = std::fs::read(path)
         .map_err(|e| ReadProblem::unreadable(format!("cannot read `{shown}`: {e}")))?;
     let (text, _) = super::csv::decode(&bytes)
         .map_err(|why| ReadProblem::unreadable(format!("`{shown}` {why}")))?;
-    let mut tables: BTreeMap<bool, (Vec<String>, Vec<(u32, BTreeMap<String, String>)>)> =
-        BTreeMap::new();
+    let mut tables: BTreeMap<bool, Table> = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
