@@ -37,17 +37,22 @@ pub enum Command {
     Validate(ValidateArgs),
     /// List the rules, or explain one (`muster rules V002`).
     Rules(RulesArgs),
+    /// Print a shell completion script (`muster completions bash > /etc/bash_completion.d/muster`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Batch files or directories.
+    /// Batch files or directories; `-` reads one CSV from standard input.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Write every finding to FILE (.csv or .json).
+    /// Write every finding to FILE (.csv or .json; `-` for CSV on standard output).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Write the normalized records of the valid users to FILE (.jsonl or .json).
+    /// Write the normalized records of the valid users to FILE (.jsonl or .json; `-` for JSONL on standard output).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Configuration file (default: $MUSTER_CONFIG, else ./muster.toml, else built-in).

@@ -41,5 +41,15 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         cli::Command::Validate(args) => cmd::validate::run(&args, report::Style { color }),
         cli::Command::Rules(args) => cmd::rules::run(&args),
+        cli::Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut cli::Cli::command(),
+                "muster",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitStatus::Success)
+        }
     }
 }

@@ -31,6 +31,10 @@ pub fn write_atomic(
         path: path.to_path_buf(),
         source,
     };
+    if path.as_os_str() == "-" {
+        let mut out = std::io::stdout().lock();
+        return write(&mut out).and_then(|_| out.flush()).map_err(err);
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -104,7 +108,12 @@ pub fn write_report(
     summary: &Summary,
     findings: &[Finding],
 ) -> Result<(), OutputError> {
-    match extension(path).as_str() {
+    let ext = if path.as_os_str() == "-" {
+        "csv".to_string()
+    } else {
+        extension(path)
+    };
+    match ext.as_str() {
         "csv" => write_atomic(path, |w| write_csv(w, findings)),
         "json" => write_atomic(path, |w| {
             serde_json::to_writer_pretty(&mut *w, &JsonReport { summary, findings })?;
@@ -169,7 +178,12 @@ pub fn guard_formula(s: &str) -> String {
 
 /// `--out FILE.jsonl|.json`.
 pub fn write_records(path: &Path, outcome: &Outcome) -> Result<(), OutputError> {
-    match extension(path).as_str() {
+    let ext = if path.as_os_str() == "-" {
+        "jsonl".to_string()
+    } else {
+        extension(path)
+    };
+    match ext.as_str() {
         "jsonl" | "ndjson" => write_atomic(path, |w| {
             for r in &outcome.records {
                 serde_json::to_writer(&mut *w, &r.json)?;

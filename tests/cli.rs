@@ -525,3 +525,104 @@ fn jsonl_findings_use_line_numbers_and_no_column() {
         "{report:#}"
     );
 }
+
+#[test]
+fn stdin_and_stdout_streams() {
+    let csv = std::fs::read(root().join("testdata/rules/N002.csv")).unwrap();
+    let out = muster()
+        .args(["validate", "-", "--out", "-"])
+        .write_stdin(csv)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stdout.starts_with(r#"{"record_id":"R1","user":{"custom_attributes":{"expect":"N002"},"email_addr":"a@acme.com""#), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("valid: 2"));
+}
+
+#[test]
+fn header_map_file_renames_vendor_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (batch, map) = (dir.path().join("vendor.csv"), dir.path().join("map.toml"));
+    std::fs::write(
+        &batch,
+        "Contractor Mail;Badge;Worker\na@acme.com;B-1;Al Bo\n",
+    )
+    .unwrap();
+    let (code, report) = validate_json(&[batch.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(codes(&report).contains("F002"));
+    std::fs::write(&map, "[columns]\n\"Contractor Mail\" = \"email_addr\"\nbadge = \"record_id\"\nWorker = \"full_name\"\n").unwrap();
+    let (code, report) = validate_json(&[batch.to_str().unwrap(), "--map", map.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn config_is_found_beside_the_batch_or_in_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join("testdata/rules/R001.csv"),
+        dir.path().join("batch.csv"),
+    )
+    .unwrap();
+    let run = |cmd: &mut Command| {
+        cmd.current_dir(dir.path())
+            .args(["validate", "batch.csv", "-q"])
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(
+        run(&mut muster()),
+        Some(1),
+        "V002 in the fixture is an error"
+    );
+    std::fs::write(
+        dir.path().join("muster.toml"),
+        "[rules]\nallow = [\"V002\"]\n",
+    )
+    .unwrap();
+    assert_eq!(run(&mut muster()), Some(0), "./muster.toml silences V002");
+    std::fs::write(
+        dir.path().join("deny.toml"),
+        "[rules]\nallow = [\"V002\"]\ndeny = [\"R001\"]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        run(muster().env("MUSTER_CONFIG", "deny.toml")),
+        Some(1),
+        "MUSTER_CONFIG wins over ./muster.toml"
+    );
+    std::fs::write(dir.path().join("broken.toml"), "[rules\n").unwrap();
+    let out = muster()
+        .current_dir(dir.path())
+        .args(["validate", "batch.csv", "--config", "broken.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("muster: broken.toml"));
+}
+
+/// Near misses of the file- and column-level rules: lookalikes that must not fire.
+#[test]
+fn file_and_column_rules_near_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("near.csv");
+    // Aliases satisfy F002; `custom.deparment` never gets F006; `Passport Number` is no credential;
+    // two different columns are no F003; a UTF-8 file is no F005; one user is no F007.
+    std::fs::write(&batch, "Email Address,Unique Record ID,Display Name,custom.deparment,Passport Number,Office\na@acme.com,R1,Al Bo,IT,X1,B4\n").unwrap();
+    let (code, report) = validate_json(&[batch.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(findings(&report).is_empty(), "{report:#}");
+}
+
+#[test]
+fn completions_are_printed() {
+    muster()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(predicates_str("_muster"));
+}

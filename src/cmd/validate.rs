@@ -53,15 +53,22 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
             println!("{json}");
         }
         (Format::Text, false) => {
+            // When a report or the records stream to stdout, the summary goes to stderr.
+            let stdout_taken = [&args.report, &args.out]
+                .iter()
+                .any(|p| p.as_deref() == Some(Path::new("-")));
             let encodings: Vec<String> = batch
                 .sheets
                 .iter()
                 .filter_map(|s| s.encoding.map(|e| format!("{} decoded as {e}", s.file)))
                 .collect();
-            print!(
-                "{}",
-                report::summary_text(&batch.files, &config.source, &encodings, &outcome, style)
-            );
+            let text =
+                report::summary_text(&batch.files, &config.source, &encodings, &outcome, style);
+            if stdout_taken {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
         }
         (Format::Text, true) => {
             for f in outcome
@@ -106,7 +113,12 @@ fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
         (Ok(x), Ok(y)) => x == y,
         _ => a == b,
     };
-    for out in args.report.iter().chain(&args.out) {
+    for out in args
+        .report
+        .iter()
+        .chain(&args.out)
+        .filter(|p| p.as_os_str() != "-")
+    {
         for input in &args.inputs {
             if same(out, input) {
                 return Err(anyhow::anyhow!(

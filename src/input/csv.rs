@@ -15,8 +15,17 @@ pub fn read(
 ) -> Result<(Vec<Row>, Option<&'static str>), ReadProblem> {
     let bytes = std::fs::read(path)
         .map_err(|e| ReadProblem::unreadable(format!("cannot read `{shown}`: {e}")))?;
+    read_bytes(&bytes, shown, delimiter)
+}
+
+/// Reads CSV bytes (a file's, or standard input's).
+pub fn read_bytes(
+    bytes: &[u8],
+    shown: &str,
+    delimiter: Option<u8>,
+) -> Result<(Vec<Row>, Option<&'static str>), ReadProblem> {
     let (text, encoding) =
-        decode(&bytes).map_err(|why| ReadProblem::unreadable(format!("`{shown}` {why}")))?;
+        decode(bytes).map_err(|why| ReadProblem::unreadable(format!("`{shown}` {why}")))?;
     let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&text));
     let rows = parse(&text, delimiter)
         .map_err(|e| ReadProblem::unreadable(format!("`{shown}` is not valid CSV: {e}")))?;

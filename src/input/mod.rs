@@ -147,6 +147,16 @@ pub struct Batch {
 pub fn read_batch(inputs: &[PathBuf], delimiter: Option<u8>) -> Result<Batch, InputError> {
     let mut batch = Batch::default();
     for (i, path) in inputs.iter().enumerate() {
+        if path.as_os_str() == "-" {
+            batch.files.push("-".to_string());
+            let mut bytes = Vec::new();
+            let read = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes);
+            let result = read
+                .map_err(|e| ReadProblem::unreadable(format!("cannot read standard input: {e}")))
+                .and_then(|_| csv::read_bytes(&bytes, "-", delimiter));
+            push_csv(&mut batch, result, "-", i, SheetKind::Users);
+            continue;
+        }
         if !path.exists() {
             return Err(InputError::NotFound(path.clone()));
         }
@@ -228,17 +238,9 @@ fn read_file(
             sheets
         }),
         "jsonl" | "ndjson" => jsonl::read(path, shown, i),
-        _ => csv::read(path, shown, delimiter).map(|(rows, encoding)| {
-            vec![Sheet {
-                file: shown.to_string(),
-                sheet: None,
-                kind: kind.unwrap_or(SheetKind::Users),
-                order: (i, sub),
-                rows,
-                encoding,
-                lettered: true,
-            }]
-        }),
+        _ => {
+            return push_csv(batch, csv::read(path, shown, delimiter), shown, i, kind.unwrap_or(SheetKind::Users));
+        }
     };
     match result {
         Ok(sheets) => batch.sheets.extend(sheets),
@@ -246,6 +248,34 @@ fn read_file(
             file: shown.to_string(),
             sheet: err.sheet.clone(),
             order: (i, sub),
+            code: err.code,
+            message: err.message,
+        }),
+    }
+}
+
+fn push_csv(
+    batch: &mut Batch,
+    result: Result<(Vec<Row>, Option<&'static str>), ReadProblem>,
+    shown: &str,
+    i: usize,
+    kind: SheetKind,
+) {
+    let order = (i, kind as usize);
+    match result {
+        Ok((rows, encoding)) => batch.sheets.push(Sheet {
+            file: shown.to_string(),
+            sheet: None,
+            kind,
+            order,
+            rows,
+            encoding,
+            lettered: true,
+        }),
+        Err(err) => batch.problems.push(FileProblem {
+            file: shown.to_string(),
+            sheet: None,
+            order,
             code: err.code,
             message: err.message,
         }),
