@@ -17,6 +17,21 @@ pub enum Owner {
     Nobody,
 }
 
+/// The report's fields, in order (SPEC §5): `Finding`'s serialized fields, and the CSV header.
+pub const REPORT_FIELDS: [&str; 11] = [
+    "severity",
+    "code",
+    "file",
+    "sheet",
+    "row",
+    "column",
+    "field",
+    "record_id",
+    "value",
+    "message",
+    "suggestion",
+];
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub severity: Severity,

@@ -134,19 +134,7 @@ pub struct JsonReport<'a> {
 
 pub fn write_csv(w: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
     let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(w);
-    out.write_record([
-        "severity",
-        "code",
-        "file",
-        "sheet",
-        "row",
-        "column",
-        "field",
-        "record_id",
-        "value",
-        "message",
-        "suggestion",
-    ])?;
+    out.write_record(crate::finding::REPORT_FIELDS)?;
     for f in findings {
         let row = f.row.map(|r| r.to_string()).unwrap_or_default();
         let o = |s: &Option<String>| s.as_deref().map(guard_formula).unwrap_or_default();
