@@ -79,6 +79,15 @@ pub struct ValidateArgs {
     /// No summary; only file-level problems and a closing line on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Refuse tables with more columns than this.
+    #[arg(long, value_name = "N", default_value_t = 16_384)]
+    pub max_columns: usize,
+    /// Refuse tables with more rows than this.
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+    pub max_rows: usize,
+    /// Refuse workbooks whose parts unpack to more than this many MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    pub max_unpacked_mib: u64,
     /// Threads (default: all cores, or RAYON_NUM_THREADS).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,

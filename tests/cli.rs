@@ -49,7 +49,7 @@ fn codes(report: &Value) -> BTreeSet<String> {
 
 /// (file, sheet, row) of every row whose `expect` cell names `code`.
 fn expected_rows(fixture: &Path, code: &str) -> BTreeSet<(String, Option<String>, u32)> {
-    let batch = muster::input::read_batch(&[fixture.to_path_buf()], None).unwrap();
+    let batch = muster::input::read_batch(&[fixture.to_path_buf()], &Default::default()).unwrap();
     let mut out = BTreeSet::new();
     for sheet in &batch.sheets {
         let Some(header) = sheet.rows.first() else {
@@ -625,4 +625,44 @@ fn completions_are_printed() {
         .assert()
         .success()
         .stdout(predicates_str("_muster"));
+}
+
+#[test]
+fn limits_give_f001_and_can_be_raised() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = dir.path().join("wide.csv");
+    let header: Vec<String> = ["email_addr", "record_id", "full_name"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain((0..20).map(|i| format!("c{i}")))
+        .collect();
+    std::fs::write(
+        &wide,
+        format!("{}\na@acme.com,R1,Al Bo\n", header.join(",")),
+    )
+    .unwrap();
+    let (code, report) = validate_json(&[wide.to_str().unwrap(), "--max-columns", "10"]);
+    assert_eq!(code, 1);
+    assert!(
+        findings(&report)[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("23 columns, more than 10"),
+        "{report:#}"
+    );
+    let (code, _) = validate_json(&[wide.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let (code, report) = validate_json(&[
+        "testdata/batches/q3-contractors.xlsx",
+        "--max-unpacked-mib",
+        "0",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        findings(&report)[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("zip bomb"),
+        "{report:#}"
+    );
 }

@@ -25,7 +25,15 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
             .build_global();
     }
 
-    let batch = input::read_batch(&args.inputs, delimiter)?;
+    let options = input::ReadOptions {
+        delimiter,
+        limits: input::Limits {
+            max_columns: args.max_columns,
+            max_rows: args.max_rows,
+            max_unpacked_bytes: args.max_unpacked_mib.saturating_mul(1 << 20),
+        },
+    };
+    let batch = input::read_batch(&args.inputs, &options)?;
     let outcome = validate(&batch, &config, &renames);
 
     let failed = outcome

@@ -1,7 +1,7 @@
 //! CSV/TSV reading: encoding detection (BOM, UTF-16, Windows-1252 fallback), delimiter sniffing,
 //! and row numbers that count every record, blank ones included, as a spreadsheet does.
 
-use super::{sniff_format, Cell, ReadProblem, Row};
+use super::{check_size, sniff_format, Cell, ReadOptions, ReadProblem, Row};
 use std::path::Path;
 use unicode_normalization::UnicodeNormalization;
 
@@ -11,24 +11,25 @@ const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 pub fn read(
     path: &Path,
     shown: &str,
-    delimiter: Option<u8>,
+    options: &ReadOptions,
 ) -> Result<(Vec<Row>, Option<&'static str>), ReadProblem> {
     let bytes = std::fs::read(path)
         .map_err(|e| ReadProblem::unreadable(format!("cannot read `{shown}`: {e}")))?;
-    read_bytes(&bytes, shown, delimiter)
+    read_bytes(&bytes, shown, options)
 }
 
 /// Reads CSV bytes (a file's, or standard input's).
 pub fn read_bytes(
     bytes: &[u8],
     shown: &str,
-    delimiter: Option<u8>,
+    options: &ReadOptions,
 ) -> Result<(Vec<Row>, Option<&'static str>), ReadProblem> {
     let (text, encoding) =
         decode(bytes).map_err(|why| ReadProblem::unreadable(format!("`{shown}` {why}")))?;
-    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&text));
+    let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&text));
     let rows = parse(&text, delimiter)
         .map_err(|e| ReadProblem::unreadable(format!("`{shown}` is not valid CSV: {e}")))?;
+    check_size(&rows, shown, &options.limits)?;
     Ok((rows, encoding))
 }
 

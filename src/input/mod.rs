@@ -142,9 +142,54 @@ pub struct Batch {
     pub files: Vec<String>,
 }
 
+/// Limits on what a reader accepts (SPEC §2), each raised by a flag.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_columns: usize,
+    pub max_rows: usize,
+    /// What a workbook's zip parts may unpack to, checked before anything is decompressed.
+    pub max_unpacked_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_columns: 16_384,
+            max_rows: 10_000_000,
+            max_unpacked_bytes: 1 << 30,
+        }
+    }
+}
+
+/// How to read: the delimiter override and the limits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    pub delimiter: Option<u8>,
+    pub limits: Limits,
+}
+
+/// F001 when a table is wider or longer than the limits allow.
+pub fn check_size(rows: &[Row], shown: &str, limits: &Limits) -> Result<(), ReadProblem> {
+    if rows.len() > limits.max_rows {
+        return Err(ReadProblem::unreadable(format!(
+            "`{shown}` has more than {} rows (raise the limit with --max-rows)",
+            limits.max_rows
+        )));
+    }
+    if let Some(row) = rows.iter().find(|r| r.cells.len() > limits.max_columns) {
+        return Err(ReadProblem::unreadable(format!(
+            "`{shown}` row {} has {} columns, more than {} (raise the limit with --max-columns)",
+            row.number,
+            row.cells.len(),
+            limits.max_columns
+        )));
+    }
+    Ok(())
+}
+
 /// Reads every input into one batch. A file that cannot be read becomes an F001 problem and the
 /// others are still read; only a path that does not exist is an error (exit code 2).
-pub fn read_batch(inputs: &[PathBuf], delimiter: Option<u8>) -> Result<Batch, InputError> {
+pub fn read_batch(inputs: &[PathBuf], options: &ReadOptions) -> Result<Batch, InputError> {
     let mut batch = Batch::default();
     for (i, path) in inputs.iter().enumerate() {
         if path.as_os_str() == "-" {
@@ -153,7 +198,7 @@ pub fn read_batch(inputs: &[PathBuf], delimiter: Option<u8>) -> Result<Batch, In
             let read = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes);
             let result = read
                 .map_err(|e| ReadProblem::unreadable(format!("cannot read standard input: {e}")))
-                .and_then(|_| csv::read_bytes(&bytes, "-", delimiter));
+                .and_then(|_| csv::read_bytes(&bytes, "-", options));
             push_csv(&mut batch, result, "-", i, SheetKind::Users);
             continue;
         }
@@ -163,15 +208,15 @@ pub fn read_batch(inputs: &[PathBuf], delimiter: Option<u8>) -> Result<Batch, In
         let shown = path.display().to_string();
         batch.files.push(shown.clone());
         if path.is_dir() {
-            read_dir(&mut batch, path, i, delimiter);
+            read_dir(&mut batch, path, i, options);
         } else {
-            read_file(&mut batch, path, &shown, i, delimiter, None);
+            read_file(&mut batch, path, &shown, i, options, None);
         }
     }
     Ok(batch)
 }
 
-fn read_dir(batch: &mut Batch, dir: &Path, i: usize, delimiter: Option<u8>) {
+fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
@@ -195,7 +240,7 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, delimiter: Option<u8>) {
             .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv"));
         match SheetKind::from_name(stem) {
             Some(kind) if is_csv && path.is_file() => {
-                read_file(batch, &path, &shown, i, delimiter, Some(kind))
+                read_file(batch, &path, &shown, i, options, Some(kind))
             }
             _ => batch.problems.push(FileProblem {
                 file: shown.clone(),
@@ -215,7 +260,7 @@ fn read_file(
     path: &Path,
     shown: &str,
     i: usize,
-    delimiter: Option<u8>,
+    options: &ReadOptions,
     kind: Option<SheetKind>,
 ) {
     let ext = path
@@ -225,7 +270,7 @@ fn read_file(
         .unwrap_or_default();
     let sub = kind.map_or(0, |k| k as usize);
     let result = match ext.as_str() {
-        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => workbook::read(path, shown, i).map(|(sheets, ignored)| {
+        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => workbook::read(path, shown, i, &options.limits).map(|(sheets, ignored)| {
             for name in ignored {
                 batch.problems.push(FileProblem {
                     file: shown.to_string(),
@@ -239,7 +284,7 @@ fn read_file(
         }),
         "jsonl" | "ndjson" => jsonl::read(path, shown, i),
         _ => {
-            return push_csv(batch, csv::read(path, shown, delimiter), shown, i, kind.unwrap_or(SheetKind::Users));
+            return push_csv(batch, csv::read(path, shown, options), shown, i, kind.unwrap_or(SheetKind::Users));
         }
     };
     match result {

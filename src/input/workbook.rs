@@ -2,7 +2,9 @@
 //! [`Sheet`] numbered as the spreadsheet shows it, with formulas, dates and zero-padding formats
 //! recorded in each cell's [`CellOrigin`].
 
-use super::{sniff_format, Cell, CellOrigin, ReadProblem, Row, Sheet, SheetKind};
+use super::{
+    check_size, sniff_format, Cell, CellOrigin, Limits, ReadProblem, Row, Sheet, SheetKind,
+};
 use calamine::{open_workbook_auto, Data, Range, Reader, StyleRange};
 use std::path::Path;
 use unicode_normalization::UnicodeNormalization;
@@ -15,6 +17,7 @@ pub fn read(
     path: &Path,
     shown: &str,
     file_index: usize,
+    limits: &Limits,
 ) -> Result<(Vec<Sheet>, Vec<String>), ReadProblem> {
     let mut head = [0u8; 8];
     let n = std::fs::File::open(path)
@@ -39,6 +42,9 @@ pub fn read(
             )))
         }
         _ => {}
+    }
+    if zipped {
+        check_unpacked_size(path, shown, limits)?;
     }
     let mut wb = open_workbook_auto(path).map_err(|e| {
         ReadProblem::unreadable(format!("`{shown}` is not a readable workbook: {e}"))
@@ -67,12 +73,14 @@ pub fn read(
         })?;
         let formulas = wb.worksheet_formula(name).ok();
         let styles = wb.worksheet_style(name).ok();
+        let rows = rows(&range, formulas.as_ref(), styles.as_ref());
+        check_size(&rows, &format!("{shown}` sheet `{name}"), limits)?;
         sheets.push(Sheet {
             file: shown.to_string(),
             sheet: Some(name.clone()),
             kind,
             order: (file_index, sheet_index),
-            rows: rows(&range, formulas.as_ref(), styles.as_ref()),
+            rows,
             encoding: None,
             lettered: true,
         });
@@ -117,6 +125,30 @@ fn rows(
             }
         })
         .collect()
+}
+
+/// A zip bomb is refused from the central directory's sizes, before anything is decompressed.
+fn check_unpacked_size(path: &Path, shown: &str, limits: &Limits) -> Result<(), ReadProblem> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| ReadProblem::unreadable(format!("cannot read `{shown}`: {e}")))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| {
+        ReadProblem::unreadable(format!("`{shown}` is not a readable workbook: {e}"))
+    })?;
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let entry = zip.by_index_raw(i).map_err(|e| {
+            ReadProblem::unreadable(format!("`{shown}` is not a readable workbook: {e}"))
+        })?;
+        total = total.saturating_add(entry.size());
+    }
+    if total > limits.max_unpacked_bytes {
+        return Err(ReadProblem::unreadable(format!(
+            "`{shown}` would unpack to {} MiB, more than the limit of {} MiB (a zip bomb?); raise it with --max-unpacked-mib",
+            total >> 20,
+            limits.max_unpacked_bytes >> 20
+        )));
+    }
+    Ok(())
 }
 
 /// Converts a calamine value to text the way the spreadsheet shows it.
