@@ -390,11 +390,11 @@ fn no_users(rep: &Reporter, batch: &Batch, users: &[UserRow]) -> Vec<Finding> {
             .iter()
             .any(|s| s.order.0 == i && s.kind == SheetKind::Users);
         let message = if path.is_dir() && !has_users_sheet {
-            format!("`{file}` holds no users.csv")
+            "the directory holds no users.csv".to_string()
         } else if !has_users_sheet {
-            format!("`{file}` has no `Users` sheet")
+            "the workbook has no `Users` sheet".to_string()
         } else {
-            format!("`{file}` holds no user rows")
+            "no user rows: the file is empty or holds only a header".to_string()
         };
         let sheet = Sheet {
             file: file.clone(),

@@ -10,26 +10,23 @@ const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// Reads a CSV file into rows; returns the encoding when it was not UTF-8.
 pub fn read(
     path: &Path,
-    shown: &str,
     options: &ReadOptions,
 ) -> Result<(Vec<Row>, Option<&'static str>), ReadProblem> {
     let bytes = std::fs::read(path)
-        .map_err(|e| ReadProblem::unreadable(format!("cannot read `{shown}`: {e}")))?;
-    read_bytes(&bytes, shown, options)
+        .map_err(|e| ReadProblem::unreadable(format!("cannot read the file: {e}")))?;
+    read_bytes(&bytes, options)
 }
 
 /// Reads CSV bytes (a file's, or standard input's).
 pub fn read_bytes(
     bytes: &[u8],
-    shown: &str,
     options: &ReadOptions,
 ) -> Result<(Vec<Row>, Option<&'static str>), ReadProblem> {
-    let (text, encoding) =
-        decode(bytes).map_err(|why| ReadProblem::unreadable(format!("`{shown}` {why}")))?;
+    let (text, encoding) = decode(bytes).map_err(|why| ReadProblem::unreadable(why.to_string()))?;
     let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&text));
     let rows = parse(&text, delimiter)
-        .map_err(|e| ReadProblem::unreadable(format!("`{shown}` is not valid CSV: {e}")))?;
-    check_size(&rows, shown, &options.limits)?;
+        .map_err(|e| ReadProblem::unreadable(format!("not valid CSV: {e}")))?;
+    check_size(&rows, None, &options.limits)?;
     Ok((rows, encoding))
 }
 
@@ -47,15 +44,15 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
         (text.into_owned(), Some(enc.name()))
     } else {
         if let Some(kind) = sniff_format(bytes) {
-            return Err(format!("is not a CSV file: it looks like {kind}"));
+            return Err(format!("not a CSV file: it looks like {kind}"));
         }
         let head = &bytes[..bytes.len().min(8192)];
         let nuls = head.iter().filter(|&&b| b == 0).count();
         if nuls > 0 {
             return Err(if nuls * 3 >= head.len() {
-                "is not a CSV file: it looks like UTF-16 text without a byte-order mark; save it as UTF-8".to_string()
+                "not a CSV file: it looks like UTF-16 text without a byte-order mark; save it as UTF-8".to_string()
             } else {
-                "is not a CSV file: it holds NUL bytes (binary data)".to_string()
+                "not a CSV file: it holds NUL bytes (binary data)".to_string()
             });
         }
         match std::str::from_utf8(bytes) {

@@ -12,9 +12,9 @@ type Table = (Vec<String>, Vec<(u32, BTreeMap<String, String>)>);
 
 pub fn read(path: &Path, shown: &str, file_index: usize) -> Result<Vec<Sheet>, ReadProblem> {
     let bytes = std::fs::read(path)
-        .map_err(|e| ReadProblem::unreadable(format!("cannot read `{shown}`: {e}")))?;
-    let (text, _) = super::csv::decode(&bytes)
-        .map_err(|why| ReadProblem::unreadable(format!("`{shown}` {why}")))?;
+        .map_err(|e| ReadProblem::unreadable(format!("cannot read the file: {e}")))?;
+    let (text, _) =
+        super::csv::decode(&bytes).map_err(|why| ReadProblem::unreadable(why.to_string()))?;
     let mut tables: BTreeMap<bool, Table> = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -22,7 +22,7 @@ pub fn read(path: &Path, shown: &str, file_index: usize) -> Result<Vec<Sheet>, R
         }
         let number = i as u32 + 1;
         let record: Value = serde_json::from_str(line).map_err(|e| {
-            ReadProblem::unreadable(format!("`{shown}` line {number} is not a JSON record: {e}"))
+            ReadProblem::unreadable(format!("line {number} is not a JSON record: {e}"))
         })?;
         let bot = record["bot_account"].as_bool().unwrap_or(false);
         let cells = flatten(&record);

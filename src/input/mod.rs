@@ -169,16 +169,17 @@ pub struct ReadOptions {
 }
 
 /// F001 when a table is wider or longer than the limits allow.
-pub fn check_size(rows: &[Row], shown: &str, limits: &Limits) -> Result<(), ReadProblem> {
+pub fn check_size(rows: &[Row], sheet: Option<&str>, limits: &Limits) -> Result<(), ReadProblem> {
+    let what = sheet.map(|s| format!("sheet `{s}` ")).unwrap_or_default();
     if rows.len() > limits.max_rows {
         return Err(ReadProblem::unreadable(format!(
-            "`{shown}` has more than {} rows (raise the limit with --max-rows)",
+            "{what}has more than {} rows (raise the limit with --max-rows)",
             limits.max_rows
         )));
     }
     if let Some(row) = rows.iter().find(|r| r.cells.len() > limits.max_columns) {
         return Err(ReadProblem::unreadable(format!(
-            "`{shown}` row {} has {} columns, more than {} (raise the limit with --max-columns)",
+            "{what}row {} has {} columns, more than {} (raise the limit with --max-columns)",
             row.number,
             row.cells.len(),
             limits.max_columns
@@ -198,7 +199,7 @@ pub fn read_batch(inputs: &[PathBuf], options: &ReadOptions) -> Result<Batch, In
             let read = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes);
             let result = read
                 .map_err(|e| ReadProblem::unreadable(format!("cannot read standard input: {e}")))
-                .and_then(|_| csv::read_bytes(&bytes, "-", options));
+                .and_then(|_| csv::read_bytes(&bytes, options));
             push_csv(&mut batch, result, "-", i, SheetKind::Users);
             continue;
         }
@@ -248,7 +249,7 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
                 order: (i, 10),
                 code: "F004",
                 message: format!(
-                    "`{shown}` is not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv and was ignored"
+                    "not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv and was ignored"
                 ),
             }),
         }
@@ -284,7 +285,7 @@ fn read_file(
         }),
         "jsonl" | "ndjson" => jsonl::read(path, shown, i),
         _ => {
-            return push_csv(batch, csv::read(path, shown, options), shown, i, kind.unwrap_or(SheetKind::Users));
+            return push_csv(batch, csv::read(path, options), shown, i, kind.unwrap_or(SheetKind::Users));
         }
     };
     match result {

@@ -22,7 +22,7 @@ pub fn read(
     let mut head = [0u8; 8];
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .map_err(|e| ReadProblem::unreadable(format!("cannot read `{shown}`: {e}")))?;
+        .map_err(|e| ReadProblem::unreadable(format!("cannot read the file: {e}")))?;
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -30,25 +30,24 @@ pub fn read(
         .to_ascii_lowercase();
     let zipped = ext != "xls";
     match sniff_format(&head[..n]) {
-        _ if n == 0 => return Err(ReadProblem::unreadable(format!("`{shown}` is empty"))),
+        _ if n == 0 => return Err(ReadProblem::unreadable("the file is empty".to_string())),
         Some(kind) if zipped && !kind.starts_with("a zip") => {
             return Err(ReadProblem::unreadable(format!(
-                "`{shown}` cannot be read as a workbook: it is {kind}"
+                "cannot be read as a workbook: it is {kind}"
             )))
         }
         None if zipped => {
             return Err(ReadProblem::unreadable(format!(
-                "`{shown}` is not a workbook: it looks like text (a CSV saved with the wrong extension?)"
+                "not a workbook: it looks like text (a CSV saved with the wrong extension?)"
             )))
         }
         _ => {}
     }
     if zipped {
-        check_unpacked_size(path, shown, limits)?;
+        check_unpacked_size(path, limits)?;
     }
-    let mut wb = open_workbook_auto(path).map_err(|e| {
-        ReadProblem::unreadable(format!("`{shown}` is not a readable workbook: {e}"))
-    })?;
+    let mut wb = open_workbook_auto(path)
+        .map_err(|e| ReadProblem::unreadable(format!("not a readable workbook: {e}")))?;
     let names = wb.sheet_names();
     let single = names.len() == 1;
     let mut sheets = Vec::new();
@@ -69,12 +68,12 @@ pub fn read(
         let range = wb.worksheet_range(name).map_err(|e| ReadProblem {
             code: "F001",
             sheet: Some(name.clone()),
-            message: format!("`{shown}` sheet `{name}` cannot be read: {e}"),
+            message: format!("sheet `{name}` cannot be read: {e}"),
         })?;
         let formulas = wb.worksheet_formula(name).ok();
         let styles = wb.worksheet_style(name).ok();
         let rows = rows(&range, formulas.as_ref(), styles.as_ref());
-        check_size(&rows, &format!("{shown}` sheet `{name}"), limits)?;
+        check_size(&rows, Some(name), limits)?;
         sheets.push(Sheet {
             file: shown.to_string(),
             sheet: Some(name.clone()),
@@ -128,22 +127,26 @@ fn rows(
 }
 
 /// A zip bomb is refused from the central directory's sizes, before anything is decompressed.
-fn check_unpacked_size(path: &Path, shown: &str, limits: &Limits) -> Result<(), ReadProblem> {
+fn check_unpacked_size(path: &Path, limits: &Limits) -> Result<(), ReadProblem> {
     let file = std::fs::File::open(path)
-        .map_err(|e| ReadProblem::unreadable(format!("cannot read `{shown}`: {e}")))?;
+        .map_err(|e| ReadProblem::unreadable(format!("cannot read the file: {e}")))?;
     let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| {
-        ReadProblem::unreadable(format!("`{shown}` is not a readable workbook: {e}"))
+        ReadProblem::unreadable(format!(
+            "not a readable workbook (damaged or truncated?): {e}"
+        ))
     })?;
     let mut total: u64 = 0;
     for i in 0..zip.len() {
         let entry = zip.by_index_raw(i).map_err(|e| {
-            ReadProblem::unreadable(format!("`{shown}` is not a readable workbook: {e}"))
+            ReadProblem::unreadable(format!(
+                "not a readable workbook (damaged or truncated?): {e}"
+            ))
         })?;
         total = total.saturating_add(entry.size());
     }
     if total > limits.max_unpacked_bytes {
         return Err(ReadProblem::unreadable(format!(
-            "`{shown}` would unpack to {} MiB, more than the limit of {} MiB (a zip bomb?); raise it with --max-unpacked-mib",
+            "the workbook would unpack to {} MiB, more than the limit of {} MiB (a zip bomb?); raise it with --max-unpacked-mib",
             total >> 20,
             limits.max_unpacked_bytes >> 20
         )));
