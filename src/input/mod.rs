@@ -248,9 +248,7 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
                 sheet: None,
                 order: (i, 10),
                 code: "F004",
-                message: format!(
-                    "not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv and was ignored"
-                ),
+                message: "not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv and was ignored".to_string(),
             }),
         }
     }

@@ -37,9 +37,10 @@ pub fn read(
             )))
         }
         None if zipped => {
-            return Err(ReadProblem::unreadable(format!(
+            return Err(ReadProblem::unreadable(
                 "not a workbook: it looks like text (a CSV saved with the wrong extension?)"
-            )))
+                    .to_string(),
+            ))
         }
         _ => {}
     }
