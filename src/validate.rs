@@ -461,9 +461,18 @@ fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Findi
         } else {
             Owner::Nobody
         };
+        // The field the column maps to, where it maps to one (F006: `custom_attributes.deparment`).
+        let field = p
+            .column
+            .and_then(|c| mapping.columns.iter().find(|col| col.index == c))
+            .map(|col| col.field.report_name(sheet.kind))
+            .unwrap_or_default();
         out.extend(rep.make(
             rule,
-            &place(p.row, p.column),
+            &Place {
+                field,
+                ..place(p.row, p.column)
+            },
             None,
             p.header.as_deref(),
             p.message.clone(),

@@ -309,6 +309,7 @@ fn column_problems_name_the_column() {
         (Some("B"), true)
     );
     assert_eq!(by("F006")["column"], "E");
+    assert_eq!(by("F006")["field"], "custom_attributes.Deparment");
     let x001 = by("X001");
     assert_eq!(x001["column"], "F");
     // Credentials never reach an output, and an error about a column leaves no user valid.
