@@ -577,12 +577,6 @@ fn user_row(
         col: Some(col.index),
         field: col.field.report_name(sheet.kind),
     };
-    let missing = |field: &str| Place {
-        sheet,
-        row: Some(row.number),
-        col: None,
-        field: field.to_string(),
-    };
     // The record id first, so every other finding of the row can name it.
     let rid_col = mapping.column_of(&Field::Attr(Attr::RecordId));
     if let Some(c) = rid_col {
@@ -606,7 +600,6 @@ fn user_row(
         entries: Vec::new(),
     };
     let mut inline: BTreeMap<(IdList, String), EntryRow> = BTreeMap::new();
-    let mut seen_required: HashSet<Attr> = HashSet::new();
     for col in &mapping.columns {
         let p = place(col);
         let cell = row.cell(col.index);
@@ -679,7 +672,6 @@ fn user_row(
             .any(|f| f.code != "N001" && f.code != "N009");
         match &col.field {
             Field::Attr(attr @ (Attr::EmailAddr | Attr::RecordId | Attr::FullName)) => {
-                seen_required.insert(*attr);
                 let Some(v) = cx.required(&p, value, flagged) else {
                     continue;
                 };
@@ -834,17 +826,6 @@ fn user_row(
                 }
             }
             _ => {}
-        }
-    }
-    for attr in [Attr::EmailAddr, Attr::RecordId, Attr::FullName] {
-        if mapping.column_of(&Field::Attr(attr)).is_some() && !seen_required.contains(&attr) {
-            cx.report(
-                Rule::RequiredValueEmpty,
-                &missing(attr.name()),
-                "",
-                format!("`{}` is required", attr.name()),
-                None,
-            );
         }
     }
     // V010: the first and last names are words of the full name.
