@@ -667,3 +667,40 @@ fn limits_give_f001_and_can_be_raised() {
         "{report:#}"
     );
 }
+
+#[test]
+fn unknown_inline_integration_is_reported_once_on_its_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("flat.csv");
+    let sys_id = "10af7aec73d4c3002728690c4cf6271c";
+    std::fs::write(
+        &batch,
+        format!("email_addr,record_id,full_name,itsm.ServiceNow.user_id,itsm.ServiceNow.external_id\na@acme.com,R1,Al Bo,{sys_id},al\nb@acme.com,R2,Bo Al,,\n"),
+    )
+    .unwrap();
+    let (code, report) = validate_json(&[batch.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let i001: Vec<&Value> = findings(&report)
+        .iter()
+        .filter(|f| f["code"] == "I001")
+        .collect();
+    assert_eq!(i001.len(), 2, "once per column: {report:#}");
+    assert!(i001.iter().all(|f| f["row"].is_null()));
+    assert_eq!(i001[0]["column"], "D");
+    assert!(
+        i001[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only in case"),
+        "{report:#}"
+    );
+    assert_eq!(i001[0]["suggestion"], "Use `servicenow`");
+    assert_eq!(
+        report["summary"]["valid"], 0,
+        "an error about a column leaves no user of the file valid"
+    );
+    // The near miss: the connector's exact id.
+    std::fs::write(&batch, format!("email_addr,record_id,full_name,itsm.servicenow.user_id,itsm.servicenow.external_id\na@acme.com,R1,Al Bo,{sys_id},al\n")).unwrap();
+    let (code, report) = validate_json(&[batch.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report:#}");
+}
