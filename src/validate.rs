@@ -1454,7 +1454,7 @@ fn finish(
         }
     }
     stats.users = users.len();
-    let mut records = Vec::new();
+    let mut valid: Vec<usize> = Vec::new();
     for (i, u) in users.iter().enumerate() {
         let file = batch.sheets[u.sheet].file.as_str();
         let bad = error_users.contains(&i)
@@ -1468,24 +1468,33 @@ fn finish(
             stats.with_warnings += 1;
         }
         stats.valid += 1;
-        let mut ids: Vec<IdEntry> = u.entries.iter().map(to_entry).collect();
-        ids.extend(
-            entries
-                .iter()
-                .filter(|e| e.record_id == u.record_id)
-                .map(to_entry),
-        );
-        records.push(Record::new(
-            u.record_id.clone(),
-            u.bot,
-            u.email.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
-            &u.attrs,
-            &u.tags,
-            &u.custom,
-            u.aliases.iter().map(|a| a.0.clone()).collect(),
-            ids,
-        ));
+        valid.push(i);
     }
+    // ID-sheet entries by record id: one lookup per user, not a scan of every entry.
+    let mut entries_of: HashMap<&str, Vec<&EntryRow>> = HashMap::new();
+    for e in entries {
+        entries_of.entry(e.record_id.as_str()).or_default().push(e);
+    }
+    let mut records: Vec<Record> = valid
+        .par_iter()
+        .map(|&i| {
+            let u = &users[i];
+            let mut ids: Vec<IdEntry> = u.entries.iter().map(to_entry).collect();
+            if let Some(sheet_entries) = entries_of.get(u.record_id.as_str()) {
+                ids.extend(sheet_entries.iter().map(|e| to_entry(e)));
+            }
+            Record::new(
+                u.record_id.clone(),
+                u.bot,
+                u.email.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
+                &u.attrs,
+                &u.tags,
+                &u.custom,
+                u.aliases.iter().map(|a| a.0.clone()).collect(),
+                ids,
+            )
+        })
+        .collect();
     // Bots after users, as the Bot Account sheet comes after Users.
     records.sort_by_key(|r| r.bot_account);
     records

@@ -7,6 +7,9 @@ pub mod values;
 /// Case- and accent-folds text: NFD without combining marks, lower-cased.
 pub fn fold_accents(s: &str) -> String {
     use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     s.nfd()
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)

@@ -63,7 +63,15 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
             }
         }
     };
-    Ok((text.nfc().collect(), encoding))
+    Ok((to_nfc(text), encoding))
+}
+
+/// Brings text to NFC; the quick check skips the copy for text that already is (nearly all).
+pub fn to_nfc(text: String) -> String {
+    match unicode_normalization::is_nfc_quick(text.chars()) {
+        unicode_normalization::IsNormalized::Yes => text,
+        _ => text.nfc().collect(),
+    }
 }
 
 /// The delimiter among `,` `;` tab `|` that splits the widest of the first ten non-blank lines,

@@ -7,7 +7,6 @@ use super::{
 };
 use calamine::{open_workbook_auto, Data, Range, Reader, StyleRange};
 use std::path::Path;
-use unicode_normalization::UnicodeNormalization;
 
 /// Sheets a workbook annotated by muster carries; skipped silently on the way back in.
 const ANNOTATION_SHEETS: [&str; 2] = ["Issues", "Summary"];
@@ -159,7 +158,7 @@ fn check_unpacked_size(path: &Path, limits: &Limits) -> Result<(), ReadProblem> 
 pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
     match value {
         Data::Empty => Cell::default(),
-        Data::String(s) => Cell::text(s.nfc().collect::<String>()),
+        Data::String(s) => Cell::text(super::csv::to_nfc(s.clone())),
         Data::Int(i) => number_cell(*i as f64, Some(*i), number_format),
         Data::Float(f) => number_cell(*f, None, number_format),
         Data::Bool(b) => Cell::text(if *b { "TRUE" } else { "FALSE" }),
