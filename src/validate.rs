@@ -10,6 +10,7 @@ use crate::input::{Batch, Cell, CellOrigin, Row, Sheet, SheetKind};
 use crate::record::{IdEntry, Record};
 use crate::rules::{Rule, Severity};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What validation produced.
@@ -35,7 +36,8 @@ struct Place<'a> {
     sheet: &'a Sheet,
     row: Option<u32>,
     col: Option<usize>,
-    field: String,
+    /// Borrowed from the column's name on the per-cell path; owned only when formatted.
+    field: Cow<'a, str>,
 }
 
 /// Builds findings with the severities in force; a silenced rule builds nothing.
@@ -64,7 +66,7 @@ impl Reporter<'_> {
             sheet: sheet.sheet.clone(),
             row: place.row,
             column: place.col.filter(|_| sheet.lettered).map(column_letter),
-            field: (!place.field.is_empty()).then(|| place.field.clone()),
+            field: (!place.field.is_empty()).then(|| place.field.to_string()),
             record_id: record_id.filter(|r| !r.is_empty()).map(str::to_string),
             value: value.map(str::to_string),
             message,
@@ -320,11 +322,19 @@ pub fn validate(batch: &Batch, config: &Config, renames: &Renames) -> Outcome {
     let mut entries: Vec<EntryRow> = Vec::new();
     for (si, (sheet, mapping)) in batch.sheets.iter().zip(&mappings).enumerate() {
         findings.extend(sheet_findings(&rep, sheet, mapping));
-        let blocked_inline: HashSet<(IdList, String)> = findings
+        // Inline columns whose integration got a column-level I001/I006 (unless silenced): their
+        // entries take part in no other rule.
+        let blocked_inline: HashSet<(IdList, String)> = mapping
+            .columns
             .iter()
-            .filter(|f| f.code == "I001" || f.code == "I006")
-            .filter(|f| f.file == sheet.file && f.sheet == sheet.sheet && f.row.is_none())
-            .filter_map(|f| inline_key(mapping, f))
+            .filter_map(|c| match &c.field {
+                Field::Inline {
+                    list, integration, ..
+                } => integration_problem(config, *list, integration)
+                    .filter(|(rule, ..)| config.rules.severity(*rule).is_some())
+                    .map(|_| (*list, integration.clone())),
+                _ => None,
+            })
             .collect();
         let data: Vec<&Row> = if mapping.columns.is_empty() {
             Vec::new()
@@ -409,7 +419,7 @@ fn no_users(rep: &Reporter, batch: &Batch, users: &[UserRow]) -> Vec<Finding> {
             sheet: &sheet,
             row: None,
             col: None,
-            field: String::new(),
+            field: Cow::Borrowed(""),
         };
         out.extend(rep.make(
             Rule::NoUsers,
@@ -424,15 +434,6 @@ fn no_users(rep: &Reporter, batch: &Batch, users: &[UserRow]) -> Vec<Finding> {
     out
 }
 
-fn inline_key(mapping: &Mapping, f: &Finding) -> Option<(IdList, String)> {
-    mapping.columns.iter().find_map(|c| match &c.field {
-        Field::Inline {
-            list, integration, ..
-        } if Some(column_letter(c.index)) == f.column => Some((*list, integration.clone())),
-        _ => None,
-    })
-}
-
 /// Column-level findings of a sheet: header mapping, encoding, inline integrations.
 fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -441,7 +442,7 @@ fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Findi
         sheet,
         row,
         col,
-        field: String::new(),
+        field: Cow::Borrowed(""),
     };
     if let Some(enc) = sheet.encoding {
         out.extend(rep.make(
@@ -465,7 +466,7 @@ fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Findi
         let field = p
             .column
             .and_then(|c| mapping.columns.iter().find(|col| col.index == c))
-            .map(|col| col.field.report_name(sheet.kind))
+            .map(|col| Cow::Borrowed(col.name.as_str()))
             .unwrap_or_default();
         out.extend(rep.make(
             rule,
@@ -489,7 +490,7 @@ fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Findi
                 sheet,
                 row: None,
                 col: Some(col.index),
-                field: col.field.report_name(sheet.kind),
+                field: Cow::Borrowed(&col.name),
             };
             if let Some((rule, message, suggestion)) =
                 integration_problem(rep.config, *list, integration)
@@ -556,11 +557,11 @@ fn integration_problem(
     }
 }
 
-fn user_row(
+fn user_row<'a>(
     rep: &Reporter,
     si: usize,
-    sheet: &Sheet,
-    mapping: &Mapping,
+    sheet: &'a Sheet,
+    mapping: &'a Mapping,
     row: &Row,
     index: usize,
     blocked_inline: &HashSet<(IdList, String)>,
@@ -571,11 +572,11 @@ fn user_row(
         owner: Owner::User(index),
         record_id: String::new(),
     };
-    let place = |col: &crate::input::headers::Column| Place {
+    let place = |col: &'a crate::input::headers::Column| Place {
         sheet,
         row: Some(row.number),
         col: Some(col.index),
-        field: col.field.report_name(sheet.kind),
+        field: Cow::Borrowed(&col.name),
     };
     // The record id first, so every other finding of the row can name it.
     let rid_col = mapping.column_of(&Field::Attr(Attr::RecordId));
@@ -840,7 +841,7 @@ fn user_row(
                         sheet,
                         row: Some(row.number),
                         col: fc,
-                        field: "full_name".into(),
+                        field: Cow::Borrowed("full_name"),
                     };
                     cx.report(
                         Rule::NameMismatch,
@@ -910,7 +911,7 @@ fn id_row(
             sheet,
             row: Some(row.number),
             col: Some(col.index),
-            field: col.field.report_name(sheet.kind),
+            field: Cow::Borrowed(&col.name),
         };
         let cell = row.cell(col.index);
         let raw_text = cell.map(|c| c.text.as_str()).unwrap_or("");
@@ -941,7 +942,7 @@ fn id_row(
             sheet,
             row: Some(row.number),
             col: entry.integration_col,
-            field: format!("{}.integration", list.prefix()),
+            field: Cow::Owned(format!("{}.integration", list.prefix())),
         };
         if let Some((rule, message, suggestion)) =
             integration_problem(rep.config, list, &entry.integration)
@@ -967,7 +968,7 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
         sheet,
         row: Some(e.row),
         col: e.user_id_col,
-        field: format!("{prefix}.user_id"),
+        field: Cow::Owned(format!("{prefix}.user_id")),
     };
     if let Some(uid) = e.user_id.clone() {
         let c = ids::user_id(&system, &uid);
@@ -1031,7 +1032,7 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
             sheet,
             row: Some(e.row),
             col: ext_col,
-            field: format!("{prefix}.external_id"),
+            field: Cow::Owned(format!("{prefix}.external_id")),
         };
         match &e.external_id {
             None => cx.report(
@@ -1084,7 +1085,7 @@ fn cross_row(
             sheet: sheet_of(si),
             row: Some(row),
             col,
-            field: field.to_string(),
+            field: Cow::Borrowed(field),
         };
         findings.extend(rep.make(rule, &p, Some(rid), Some(value), message, None, owner));
     };

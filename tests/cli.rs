@@ -40,6 +40,11 @@ fn findings(report: &Value) -> &Vec<Value> {
     report["findings"].as_array().unwrap()
 }
 
+/// The message of the first finding, for tests that expect one problem.
+fn first_message(report: &Value) -> &str {
+    findings(report)[0]["message"].as_str().unwrap()
+}
+
 fn codes(report: &Value) -> BTreeSet<String> {
     findings(report)
         .iter()
@@ -519,10 +524,7 @@ fn jsonl_findings_use_line_numbers_and_no_column() {
     let (code, report) = validate_json(&[path.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(
-        findings(&report)[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("line 2 is not a JSON record"),
+        first_message(&report).contains("line 2 is not a JSON record"),
         "{report:#}"
     );
 }
@@ -645,10 +647,7 @@ fn limits_give_f001_and_can_be_raised() {
     let (code, report) = validate_json(&[wide.to_str().unwrap(), "--max-columns", "10"]);
     assert_eq!(code, 1);
     assert!(
-        findings(&report)[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("23 columns, more than 10"),
+        first_message(&report).contains("23 columns, more than 10"),
         "{report:#}"
     );
     let (code, _) = validate_json(&[wide.to_str().unwrap()]);
@@ -659,13 +658,7 @@ fn limits_give_f001_and_can_be_raised() {
         "0",
     ]);
     assert_eq!(code, 1);
-    assert!(
-        findings(&report)[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("zip bomb"),
-        "{report:#}"
-    );
+    assert!(first_message(&report).contains("zip bomb"), "{report:#}");
 }
 
 #[test]
@@ -703,4 +696,29 @@ fn unknown_inline_integration_is_reported_once_on_its_column() {
     std::fs::write(&batch, format!("email_addr,record_id,full_name,itsm.servicenow.user_id,itsm.servicenow.external_id\na@acme.com,R1,Al Bo,{sys_id},al\n")).unwrap();
     let (code, report) = validate_json(&[batch.to_str().unwrap()]);
     assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn unknown_inline_integration_in_jsonl_blocks_its_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.jsonl");
+    let record = |rid: &str, email: &str| {
+        format!(
+            r#"{{"record_id":"{rid}","user":{{"email_addr":"{email}","full_name":"Al Bo"}},"user_id_info":{{"itsm_id_info":[{{"integration":"ServiceNow","user_id":"X1","external_id":"al"}}]}}}}"#
+        )
+    };
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n{}\n",
+            record("R1", "a@acme.com"),
+            record("R2", "b@acme.com")
+        ),
+    )
+    .unwrap();
+    let (code, report) = validate_json(&[path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    // I001 on the integration; its entries take part in no other rule, so no D004 between them.
+    assert!(codes(&report).contains("I001"), "{report:#}");
+    assert!(!codes(&report).contains("D004"), "{report:#}");
 }

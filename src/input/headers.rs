@@ -139,6 +139,8 @@ pub struct Column {
     pub index: usize,
     pub header: String,
     pub field: Field,
+    /// The report's `field` for this column (`itsm.user_id`), computed once per sheet.
+    pub name: String,
 }
 
 /// A problem about a column or a row above the header, found while mapping.
@@ -367,10 +369,12 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
                 seen.insert(field.clone(), header.clone());
             }
         }
+        let name = field.report_name(sheet.kind);
         mapping.columns.push(Column {
             index,
             header,
             field,
+            name,
         });
     }
     for req in &required {
