@@ -32,7 +32,7 @@ pub enum Format {
 pub enum Command {
     /// Check a batch (workbook, CSV directory or flat CSV) and report every problem with its cell.
     #[command(
-        after_help = "Examples:\n  muster validate q3-contractors.xlsx --report findings.csv --out records.jsonl\n  muster validate vendor-batch/ --format json\n  muster validate flat.csv --deny R001 --allow N001\n\nExit codes: 0 no errors, 1 findings at error severity, 2 muster could not do its job."
+        after_help = "Examples:\n  muster validate q3-contractors.xlsx --report findings.csv --out records.jsonl\n  muster validate vendor.xlsx --annotate vendor-annotated.xlsx --report findings.xlsx\n  muster validate vendor-batch/ --format json\n  muster validate flat.csv --deny R001 --allow N001\n\nExit codes: 0 no errors, 1 findings at error severity, 2 muster could not do its job."
     )]
     Validate(ValidateArgs),
     /// List the rules, or explain one (`muster rules V002`).
@@ -49,9 +49,12 @@ pub struct ValidateArgs {
     /// Batch files or directories; `-` reads one CSV from standard input.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Write every finding to FILE (.csv or .json; `-` for CSV on standard output).
+    /// Write every finding to FILE (.csv, .json or .xlsx; `-` for CSV on standard output).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Write the batch back as a workbook with every problem cell filled and noted, plus Issues and Summary sheets.
+    #[arg(long, value_name = "FILE.xlsx")]
+    pub annotate: Option<PathBuf>,
     /// Write the normalized records of the valid users to FILE (.jsonl or .json; `-` for JSONL on standard output).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -5,6 +5,7 @@
 //! [`input`] (read and map headers) → [`validate`] (per-row in parallel, then cross-row) →
 //! [`report`] (findings, records, terminal summary). [`rules`] is the one registry of rules.
 
+pub mod annotate;
 pub mod check;
 pub mod cli;
 pub mod cmd;
@@ -15,6 +16,7 @@ pub mod record;
 pub mod report;
 pub mod rules;
 pub mod validate;
+pub mod xlsx;
 
 /// How a run ended (SPEC §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,11 @@ pub enum OutputError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot write {}: {source}", path.display())]
+    Xlsx {
+        path: std::path::PathBuf,
+        source: rust_xlsxwriter::XlsxError,
+    },
     #[error("cannot write {}: unsupported extension (use {expected})", path.display())]
     Extension {
         path: std::path::PathBuf,
@@ -35,16 +40,41 @@ pub fn write_atomic(
         let mut out = std::io::stdout().lock();
         return write(&mut out).and_then(|_| out.flush()).map_err(err);
     }
+    write_via_temp(path, |file| {
+        let mut buf = std::io::BufWriter::new(file);
+        write(&mut buf).and_then(|_| buf.flush()).map_err(err)
+    })
+}
+
+/// Saves a workbook the same way as [`write_atomic`].
+pub fn save_workbook(
+    path: &Path,
+    workbook: &mut rust_xlsxwriter::Workbook,
+) -> Result<(), OutputError> {
+    write_via_temp(path, |file| {
+        workbook
+            .save_to_writer(file)
+            .map_err(|source| OutputError::Xlsx {
+                path: path.to_path_buf(),
+                source,
+            })
+    })
+}
+
+fn write_via_temp(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<(), OutputError>,
+) -> Result<(), OutputError> {
+    let err = |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    {
-        let mut buf = std::io::BufWriter::new(tmp.as_file_mut());
-        write(&mut buf).map_err(err)?;
-        buf.flush().map_err(err)?;
-    }
+    write(tmp.as_file_mut())?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
@@ -102,11 +132,18 @@ fn extension(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
-/// `--report FILE.csv|.json`.
+/// The annotated workbook an XLSX report links into.
+pub struct AnnotatedLinks<'a> {
+    pub path: &'a Path,
+    pub layout: &'a crate::annotate::Layout,
+}
+
+/// `--report FILE.csv|.json|.xlsx`.
 pub fn write_report(
     path: &Path,
     summary: &Summary,
     findings: &[Finding],
+    links: Option<&AnnotatedLinks>,
 ) -> Result<(), OutputError> {
     let ext = if path.as_os_str() == "-" {
         "csv".to_string()
@@ -119,10 +156,61 @@ pub fn write_report(
             serde_json::to_writer_pretty(&mut *w, &JsonReport { summary, findings })?;
             writeln!(w)
         }),
+        "xlsx" => write_xlsx_report(path, findings, links),
         _ => Err(OutputError::Extension {
             path: path.to_path_buf(),
-            expected: ".csv or .json",
+            expected: ".csv, .json or .xlsx",
         }),
+    }
+}
+
+fn write_xlsx_report(
+    path: &Path,
+    findings: &[Finding],
+    links: Option<&AnnotatedLinks>,
+) -> Result<(), OutputError> {
+    let xlsx_err = |source| OutputError::Xlsx {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Excel resolves a link relative to the report's own folder.
+    let target = links.map(|l| relative_to(l.path, path));
+    let link = |f: &Finding| {
+        let (file, layout) = (target.as_deref()?, links?.layout);
+        let reference = layout.target(f).map(|t| t.reference());
+        let anchor = reference.as_deref().unwrap_or("'Summary'!A1");
+        Some(crate::xlsx::Link {
+            url: format!("file:///{file}#{anchor}"),
+            text: reference.unwrap_or_else(|| "Summary".to_string()),
+        })
+    };
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let ws = workbook
+        .add_worksheet_with_constant_memory()
+        .and_then(|ws| ws.set_name("Findings"))
+        .map_err(xlsx_err)?;
+    let link: Option<crate::xlsx::LinkFn> = match links {
+        Some(_) => Some(&link),
+        None => None,
+    };
+    crate::xlsx::findings_table(ws, findings, link).map_err(xlsx_err)?;
+    save_workbook(path, &mut workbook)
+}
+
+/// `target` as a path relative to the folder of `from` when they share it, else absolute.
+fn relative_to(target: &Path, from: &Path) -> String {
+    let dir = |p: &Path| {
+        p.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .canonicalize()
+            .ok()
+    };
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned());
+    match (dir(target), dir(from), name) {
+        (Some(a), Some(b), Some(name)) if a == b => name,
+        (Some(a), _, Some(name)) => a.join(name).display().to_string(),
+        _ => target.display().to_string(),
     }
 }
 

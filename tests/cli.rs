@@ -1,21 +1,12 @@
 //! Integration tests: run the real binary on the files in testdata/.
 
+mod common;
+
 use assert_cmd::Command;
+use common::{muster, root};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn muster() -> Command {
-    let mut cmd = Command::cargo_bin("muster").unwrap();
-    cmd.current_dir(root())
-        .env_remove("MUSTER_CONFIG")
-        .env("NO_COLOR", "1");
-    cmd
-}
 
 /// Runs `muster validate ARGS --format json`; returns the exit code and the parsed report.
 fn validate_json(args: &[&str]) -> (i32, Value) {

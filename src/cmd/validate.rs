@@ -5,7 +5,7 @@ use crate::config::{load_renames, Config};
 use crate::report::{self, Style, Summary};
 use crate::rules::{Severity, UnknownRule};
 use crate::validate::validate;
-use crate::{input, ExitStatus};
+use crate::{annotate, input, ExitStatus};
 use anyhow::{bail, Context};
 use std::path::Path;
 
@@ -18,6 +18,9 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         None => Default::default(),
     };
     let delimiter = args.delimiter.as_deref().map(parse_delimiter).transpose()?;
+    if let Some(path) = &args.annotate {
+        annotate::check_request(path, &args.inputs)?;
+    }
     if let Some(n) = args.jobs {
         // A second build of the global pool fails harmlessly (tests run several commands).
         let _ = rayon::ThreadPoolBuilder::new()
@@ -32,8 +35,13 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
             max_rows: args.max_rows,
             max_unpacked_bytes: args.max_unpacked_mib.saturating_mul(1 << 20),
         },
+        keep_other_sheets: args.annotate.is_some(),
     };
     let batch = input::read_batch(&args.inputs, &options)?;
+    let layout = match &args.annotate {
+        Some(_) => Some(annotate::Layout::new(&batch, &renames)?),
+        None => None,
+    };
     let outcome = validate(&batch, &config, &renames);
 
     let failed = outcome
@@ -46,8 +54,26 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         ExitStatus::Success
     };
     let summary = Summary::new(&batch.files, &outcome, status as u8);
+    if let (Some(path), Some(layout)) = (&args.annotate, &layout) {
+        annotate::write(
+            path,
+            &annotate::Annotation {
+                batch: &batch,
+                renames: &renames,
+                layout,
+                findings: &outcome.findings,
+                summary: &summary,
+                config_source: &config.source,
+            },
+        )?;
+    }
     if let Some(path) = &args.report {
-        report::write_report(path, &summary, &outcome.findings)?;
+        let links = args
+            .annotate
+            .as_deref()
+            .zip(layout.as_ref())
+            .map(|(path, layout)| report::AnnotatedLinks { path, layout });
+        report::write_report(path, &summary, &outcome.findings, links.as_ref())?;
     }
     if let Some(path) = &args.out {
         report::write_records(path, &outcome)?;
@@ -125,6 +151,7 @@ fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
         .report
         .iter()
         .chain(&args.out)
+        .chain(&args.annotate)
         .filter(|p| p.as_os_str() != "-")
     {
         for input in &args.inputs {

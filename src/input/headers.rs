@@ -115,6 +115,19 @@ pub enum Field {
 }
 
 impl Field {
+    /// Identifier columns, which a spreadsheet must keep as text (`00123` is not `123`).
+    pub fn is_identifier(&self) -> bool {
+        matches!(
+            self,
+            Field::Attr(Attr::RecordId | Attr::EmployeeId | Attr::CostCenterId)
+                | Field::Id(IdPart::RecordId | IdPart::UserId | IdPart::ExternalId)
+                | Field::Inline {
+                    part: IdPart::UserId | IdPart::ExternalId,
+                    ..
+                }
+        )
+    }
+
     /// The report's `field` value for this column on a sheet of `kind`.
     pub fn report_name(&self, kind: SheetKind) -> String {
         match self {

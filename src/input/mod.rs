@@ -133,10 +133,22 @@ pub struct FileProblem {
     pub message: String,
 }
 
+/// A workbook sheet muster does not validate (`Instructions`, …), kept only when an annotated
+/// workbook will be written, so the vendor gets their whole workbook back.
+#[derive(Debug, Clone)]
+pub struct OtherSheet {
+    pub file: String,
+    pub name: String,
+    pub order: (usize, usize),
+    pub rows: Vec<Row>,
+}
+
 /// Everything read from the inputs.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub sheets: Vec<Sheet>,
+    /// Ignored workbook sheets, read only with [`ReadOptions::keep_other_sheets`].
+    pub others: Vec<OtherSheet>,
     pub problems: Vec<FileProblem>,
     /// Files given, with whether each held a users table (F007 otherwise).
     pub files: Vec<String>,
@@ -166,6 +178,8 @@ impl Default for Limits {
 pub struct ReadOptions {
     pub delimiter: Option<u8>,
     pub limits: Limits,
+    /// Read the cells of ignored workbook sheets too (for `--annotate`).
+    pub keep_other_sheets: bool,
 }
 
 /// F001 when a table is wider or longer than the limits allow.
@@ -269,8 +283,9 @@ fn read_file(
         .unwrap_or_default();
     let sub = kind.map_or(0, |k| k as usize);
     let result = match ext.as_str() {
-        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => workbook::read(path, shown, i, &options.limits).map(|(sheets, ignored)| {
-            for name in ignored {
+        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => workbook::read(path, shown, i, options).map(|(sheets, others)| {
+            for other in others {
+                let name = other.name.clone();
                 batch.problems.push(FileProblem {
                     file: shown.to_string(),
                     sheet: Some(name.clone()),
@@ -278,6 +293,9 @@ fn read_file(
                     code: "F004",
                     message: format!("sheet `{name}` is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account and was ignored"),
                 });
+                if options.keep_other_sheets {
+                    batch.others.push(other);
+                }
             }
             sheets
         }),

@@ -3,7 +3,8 @@
 //! recorded in each cell's [`CellOrigin`].
 
 use super::{
-    check_size, sniff_format, Cell, CellOrigin, Limits, ReadProblem, Row, Sheet, SheetKind,
+    check_size, sniff_format, Cell, CellOrigin, Limits, OtherSheet, ReadOptions, ReadProblem, Row,
+    Sheet, SheetKind,
 };
 use calamine::{open_workbook_auto, Data, Range, Reader, StyleRange};
 use std::path::Path;
@@ -11,13 +12,15 @@ use std::path::Path;
 /// Sheets a workbook annotated by muster carries; skipped silently on the way back in.
 const ANNOTATION_SHEETS: [&str; 2] = ["Issues", "Summary"];
 
-/// Returns the known sheets and the names of the sheets it ignored (F004).
+/// Returns the known sheets and the sheets it ignored (F004); an ignored sheet's cells are read
+/// only with `options.keep_other_sheets`.
 pub fn read(
     path: &Path,
     shown: &str,
     file_index: usize,
-    limits: &Limits,
-) -> Result<(Vec<Sheet>, Vec<String>), ReadProblem> {
+    options: &ReadOptions,
+) -> Result<(Vec<Sheet>, Vec<OtherSheet>), ReadProblem> {
+    let limits = &options.limits;
     let mut head = [0u8; 8];
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
@@ -49,7 +52,12 @@ pub fn read(
     let mut wb = open_workbook_auto(path)
         .map_err(|e| ReadProblem::unreadable(format!("not a readable workbook: {e}")))?;
     let names = wb.sheet_names();
-    let single = names.len() == 1;
+    // A workbook muster annotated carries its own sheets beside the batch's.
+    let single = names
+        .iter()
+        .filter(|n| !ANNOTATION_SHEETS.contains(&n.as_str()))
+        .count()
+        == 1;
     let mut sheets = Vec::new();
     let mut ignored = Vec::new();
     for (sheet_index, name) in names.iter().enumerate() {
@@ -61,7 +69,21 @@ pub fn read(
             // A single-sheet workbook is the flat layout, whatever its sheet is called.
             None if single => SheetKind::Users,
             None => {
-                ignored.push(name.clone());
+                let rows = if options.keep_other_sheets {
+                    let formulas = wb.worksheet_formula(name).ok();
+                    match wb.worksheet_range(name) {
+                        Ok(range) => rows(&range, formulas.as_ref(), None),
+                        Err(_) => Vec::new(),
+                    }
+                } else {
+                    Vec::new()
+                };
+                ignored.push(OtherSheet {
+                    file: shown.to_string(),
+                    name: name.clone(),
+                    order: (file_index, sheet_index),
+                    rows,
+                });
                 continue;
             }
         };

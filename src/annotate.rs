@@ -1,0 +1,530 @@
+//! `--annotate`: the batch as the vendor sent it, marked up. Every cell with a finding is filled
+//! (red for an error, amber for a warning) and carries a note with the code, message and
+//! suggestion; an `Issues` sheet links to every cell and a `Summary` sheet counts them.
+//!
+//! The batch's sheets are written in rust_xlsxwriter's constant-memory mode, row by row, so the
+//! workbook is never held in memory beside the batch.
+
+use crate::finding::{column_letter, Finding};
+use crate::input::headers::{map_sheet, Field, Renames};
+use crate::input::{Batch, CellOrigin, Row};
+use crate::report::{save_workbook, OutputError, Summary};
+use crate::rules::{Rule, Severity};
+use crate::xlsx::{clip, clip_to, fill, findings_table, header_format, Link, Widths, MAX_CELL};
+use rust_xlsxwriter::{ExcelDateTime, Format, Note, Workbook, Worksheet, XlsxError};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// The sheets the annotated workbook adds; the reader skips them silently.
+pub const SUMMARY_SHEET: &str = "Summary";
+pub const ISSUES_SHEET: &str = "Issues";
+
+/// Where each sheet of the batch lands in the annotated workbook, and its header row, so that a
+/// finding can be turned into the cell it marks (here, and in the XLSX report's links).
+#[derive(Debug, Default)]
+pub struct Layout {
+    /// By the sheet's `order` (file, sheet): its name in the annotated workbook and its 0-based
+    /// header row.
+    sheets: HashMap<(usize, usize), (String, Option<u32>)>,
+}
+
+/// A cell of the annotated workbook, 0-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Target<'a> {
+    pub sheet: &'a str,
+    pub row: u32,
+    pub col: u16,
+}
+
+impl Target<'_> {
+    /// `'Users'!C5`, for links.
+    pub fn reference(&self) -> String {
+        format!(
+            "'{}'!{}{}",
+            self.sheet.replace('\'', "''"),
+            column_letter(self.col as usize),
+            self.row + 1
+        )
+    }
+}
+
+/// Why a batch cannot be annotated (exit code 2, before anything is written).
+#[derive(Debug, thiserror::Error)]
+pub enum AnnotateError {
+    #[error("--annotate writes one batch as one workbook; give it a single input (got {0})")]
+    SeveralInputs(usize),
+    #[error("--annotate needs a workbook or CSV batch: {0} holds records, which have no cells to mark (use --report)")]
+    Records(String),
+    #[error("--annotate must name an .xlsx file (got {0})")]
+    Extension(String),
+}
+
+/// Refuses what cannot be annotated, before the batch is read.
+pub fn check_request(path: &Path, inputs: &[std::path::PathBuf]) -> Result<(), AnnotateError> {
+    let is_xlsx = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    if !is_xlsx {
+        return Err(AnnotateError::Extension(path.display().to_string()));
+    }
+    if inputs.len() != 1 {
+        return Err(AnnotateError::SeveralInputs(inputs.len()));
+    }
+    Ok(())
+}
+
+impl Layout {
+    pub fn new(batch: &Batch, renames: &Renames) -> Result<Layout, AnnotateError> {
+        let mut sheets = HashMap::new();
+        for sheet in &batch.sheets {
+            if !sheet.lettered {
+                return Err(AnnotateError::Records(sheet.file.clone()));
+            }
+            let mapping = map_sheet(sheet, renames);
+            let header = sheet.rows.get(mapping.header_at).map(|r| r.number - 1);
+            let name = match &sheet.sheet {
+                Some(name) => name.clone(),
+                // A CSV becomes the sheet SPEC §2 names for its kind.
+                None => sheet.kind.sheet_name().to_string(),
+            };
+            sheets.insert(sheet.order, (name, header));
+        }
+        for other in &batch.others {
+            sheets.insert(other.order, (other.name.clone(), None));
+        }
+        Ok(Layout { sheets })
+    }
+
+    /// The cell a finding marks: its own cell; the header cell for a finding about a whole
+    /// column; the row's first cell for one about a whole row. `None` for a finding about a whole
+    /// file, which the `Summary` sheet lists.
+    pub fn target(&self, f: &Finding) -> Option<Target<'_>> {
+        let (name, header) = self.sheets.get(&(f.position.0, f.position.1))?;
+        let col = f.position.3.checked_sub(1).filter(|_| f.column.is_some());
+        let row = match (f.row, col) {
+            (Some(r), _) => r - 1,
+            (None, Some(_)) => (*header)?,
+            (None, None) => return None,
+        };
+        Some(Target {
+            sheet: name,
+            row,
+            col: col.unwrap_or(0) as u16,
+        })
+    }
+}
+
+/// What the annotated workbook needs besides the batch.
+pub struct Annotation<'a> {
+    pub batch: &'a Batch,
+    pub renames: &'a Renames,
+    pub layout: &'a Layout,
+    pub findings: &'a [Finding],
+    pub summary: &'a Summary,
+    pub config_source: &'a str,
+}
+
+/// Writes the annotated workbook atomically.
+pub fn write(path: &Path, a: &Annotation) -> Result<(), OutputError> {
+    let xlsx_err = |source| OutputError::Xlsx {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut workbook = Workbook::new();
+    build(&mut workbook, a).map_err(xlsx_err)?;
+    save_workbook(path, &mut workbook)
+}
+
+fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
+    // Findings by the cell they mark, per annotated sheet.
+    let mut marks: HashMap<&str, BTreeMap<(u32, u16), Vec<&Finding>>> = HashMap::new();
+    let mut whole_file = Vec::new();
+    for f in a.findings {
+        match a.layout.target(f) {
+            Some(t) => marks
+                .entry(t.sheet)
+                .or_default()
+                .entry((t.row, t.col))
+                .or_default()
+                .push(f),
+            None => whole_file.push(f),
+        }
+    }
+
+    let summary = workbook.add_worksheet().set_name(SUMMARY_SHEET)?;
+    summary.set_active(true);
+    write_summary(summary, a, &whole_file)?;
+
+    let issues = workbook
+        .add_worksheet_with_constant_memory()?
+        .set_name(ISSUES_SHEET)?;
+    let link = |f: &Finding| {
+        let reference = match a.layout.target(f) {
+            Some(t) => t.reference(),
+            None => format!("'{SUMMARY_SHEET}'!A1"),
+        };
+        Some(Link {
+            url: format!("internal:{reference}"),
+            text: reference,
+        })
+    };
+    findings_table(issues, a.findings, Some(&link))?;
+
+    // The batch's sheets in their order: the workbook's, or SPEC §2's for a CSV set.
+    enum Source<'b> {
+        Validated(&'b crate::input::Sheet),
+        Other(&'b crate::input::OtherSheet),
+    }
+    let mut sources: Vec<((usize, usize), Source)> = a
+        .batch
+        .sheets
+        .iter()
+        .map(|s| (s.order, Source::Validated(s)))
+        .chain(a.batch.others.iter().map(|o| (o.order, Source::Other(o))))
+        .collect();
+    sources.sort_by_key(|(order, _)| *order);
+    let mut formats = CellFormats::default();
+    let empty = BTreeMap::new();
+    for (order, source) in sources {
+        let (name, header) = &a.layout.sheets[&order];
+        let ws = workbook
+            .add_worksheet_with_constant_memory()?
+            .set_name(name)?;
+        let sheet_marks = marks.get(name.as_str()).unwrap_or(&empty);
+        let (rows, columns) = match source {
+            Source::Validated(sheet) => {
+                let mapping = map_sheet(sheet, a.renames);
+                let mut columns = vec![ColumnKind::Plain; mapping.columns.len()];
+                for c in &mapping.columns {
+                    if c.index >= columns.len() {
+                        columns.resize(c.index + 1, ColumnKind::Plain);
+                    }
+                    columns[c.index] = match c.field {
+                        Field::Credential => ColumnKind::Credential,
+                        ref f if f.is_identifier() => ColumnKind::Identifier,
+                        _ => ColumnKind::Plain,
+                    };
+                }
+                (&sheet.rows, columns)
+            }
+            Source::Other(other) => (&other.rows, Vec::new()),
+        };
+        write_sheet(ws, rows, *header, &columns, sheet_marks, &mut formats)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColumnKind {
+    Plain,
+    /// Kept as text: the column and every cell in it are formatted `@`.
+    Identifier,
+    /// X001: the values are never copied.
+    Credential,
+}
+
+/// A cell's number format in the annotated workbook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum NumFormat {
+    General,
+    /// `@`: what is typed stays text.
+    Text,
+    /// `000000`: a padded number, as the vendor's sheet had it.
+    Zeros(usize),
+    Date,
+    DateTime,
+}
+
+/// One format per combination in use; rust_xlsxwriter dedups equal formats, but building a
+/// `Format` per cell would cost an allocation each.
+#[derive(Default)]
+struct CellFormats(HashMap<(bool, Option<Severity>, NumFormat), Format>);
+
+impl CellFormats {
+    fn get(&mut self, bold: bool, severity: Option<Severity>, number: NumFormat) -> &Format {
+        self.0.entry((bold, severity, number)).or_insert_with(|| {
+            let mut f = Format::new();
+            if bold {
+                f = f.set_bold();
+            }
+            if let Some(color) = severity.and_then(fill) {
+                f = f.set_background_color(color);
+            }
+            match number {
+                NumFormat::General => f,
+                NumFormat::Text => f.set_num_format("@"),
+                NumFormat::Zeros(n) => f.set_num_format("0".repeat(n)),
+                NumFormat::Date => f.set_num_format("yyyy-mm-dd"),
+                NumFormat::DateTime => f.set_num_format("yyyy-mm-dd hh:mm:ss"),
+            }
+        })
+    }
+}
+
+fn write_sheet(
+    ws: &mut Worksheet,
+    rows: &[Row],
+    header: Option<u32>,
+    columns: &[ColumnKind],
+    marks: &BTreeMap<(u32, u16), Vec<&Finding>>,
+    formats: &mut CellFormats,
+) -> Result<(), XlsxError> {
+    let mut widths = Widths::default();
+    let kind = |c: usize| columns.get(c).copied().unwrap_or(ColumnKind::Plain);
+    let text_column = formats.get(false, None, NumFormat::Text).clone();
+    for (c, k) in columns.iter().enumerate() {
+        if *k == ColumnKind::Identifier {
+            ws.set_column_format(c as u16, &text_column)?;
+        }
+    }
+    let credential =
+        |r: u32, c: usize| header.is_some_and(|h| r > h) && kind(c) == ColumnKind::Credential;
+    // Marks on cells no row holds are written as blank cells, in row order between the rows.
+    let mut next = (0u32, 0u16);
+    for row in rows {
+        let r = row.number - 1;
+        for (&(mr, mc), fs) in marks.range(next..(r, 0)) {
+            mark_blank(ws, mr, mc, fs, kind(mc as usize), formats)?;
+        }
+        let is_header = Some(r) == header;
+        for (c, cell) in row.cells.iter().enumerate() {
+            if cell.text.is_empty() || credential(r, c) {
+                continue;
+            }
+            let col = c as u16;
+            let found = marks.get(&(r, col));
+            let severity = found.and_then(|fs| worst(fs));
+            let text_format = if kind(c) == ColumnKind::Identifier && !is_header {
+                NumFormat::Text
+            } else {
+                NumFormat::General
+            };
+            let text = clip(&cell.text);
+            widths.see(c, text);
+            // Numbers stay numbers and dates dates, as the vendor's sheet had them, so that
+            // validating the annotated workbook finds what validating the original found.
+            match cell.origin {
+                CellOrigin::Number | CellOrigin::ImpreciseNumber | CellOrigin::Padded
+                    if text.parse::<f64>().is_ok_and(f64::is_finite) =>
+                {
+                    let number = match cell.origin {
+                        CellOrigin::Padded => NumFormat::Zeros(text.len()),
+                        _ => NumFormat::General,
+                    };
+                    let format = formats.get(is_header, severity, number);
+                    ws.write_number_with_format(
+                        r,
+                        col,
+                        text.parse::<f64>().unwrap_or(0.0),
+                        format,
+                    )?;
+                }
+                CellOrigin::Date if ExcelDateTime::parse_from_str(text).is_ok() => {
+                    let number = if text.contains('T') {
+                        NumFormat::DateTime
+                    } else {
+                        NumFormat::Date
+                    };
+                    let format = formats.get(is_header, severity, number);
+                    let date = ExcelDateTime::parse_from_str(text)?;
+                    ws.write_datetime_with_format(r, col, date, format)?;
+                }
+                // Everything else, formulas included, is written as the text that was read.
+                _ => {
+                    let format = formats.get(is_header, severity, text_format);
+                    ws.write_string_with_format(r, col, text, format)?;
+                }
+            }
+            if let Some(fs) = found {
+                ws.insert_note(r, col, &note(fs))?;
+            }
+        }
+        // Marks on this row's empty or blanked cells, or past its last cell.
+        for (&(_, mc), fs) in marks.range((r, 0)..=(r, u16::MAX)) {
+            let c = mc as usize;
+            let written = row.cells.get(c).is_some_and(|cell| !cell.text.is_empty());
+            if !written || credential(r, c) {
+                mark_blank(ws, r, mc, fs, kind(c), formats)?;
+            }
+        }
+        next = (r + 1, 0);
+    }
+    for (&(mr, mc), fs) in marks.range(next..) {
+        mark_blank(ws, mr, mc, fs, kind(mc as usize), formats)?;
+    }
+    if let Some(h) = header {
+        ws.set_freeze_panes(h + 1, 0)?;
+    }
+    widths.apply(ws)
+}
+
+/// A finding on an empty cell (a missing email, a blanked credential): the fill and the note.
+fn mark_blank(
+    ws: &mut Worksheet,
+    r: u32,
+    c: u16,
+    fs: &[&Finding],
+    kind: ColumnKind,
+    formats: &mut CellFormats,
+) -> Result<(), XlsxError> {
+    let number = match kind {
+        ColumnKind::Identifier => NumFormat::Text,
+        _ => NumFormat::General,
+    };
+    let format = formats.get(false, worst(fs), number);
+    ws.write_blank(r, c, format)?;
+    ws.insert_note(r, c, &note(fs))?;
+    Ok(())
+}
+
+fn worst(fs: &[&Finding]) -> Option<Severity> {
+    fs.iter().map(|f| f.severity).max()
+}
+
+/// `V002 (error): message` and the suggestion, one paragraph per finding on the cell.
+fn note(fs: &[&Finding]) -> Note {
+    let text = fs
+        .iter()
+        .map(|f| {
+            let mut s = format!("{} ({}): {}", f.code, f.severity.as_str(), f.message);
+            if let Some(suggestion) = &f.suggestion {
+                s.push_str("\nSuggestion: ");
+                s.push_str(suggestion);
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let lines = text.len() / 40 + text.lines().count();
+    // 54 units are kept for the author prefix Excel adds.
+    Note::new(clip_to(&text, MAX_CELL - 60))
+        .set_author("muster")
+        .set_width(320)
+        .set_height((lines as u32 * 16 + 24).min(600))
+}
+
+fn write_summary(
+    ws: &mut Worksheet,
+    a: &Annotation,
+    whole_file: &[&Finding],
+) -> Result<(), XlsxError> {
+    let bold = Format::new().set_bold();
+    let header = header_format();
+    let title = Format::new().set_bold().set_font_size(14);
+    let s = a.summary;
+    ws.write_string_with_format(
+        0,
+        0,
+        format!("muster {} validation summary", s.muster_version),
+        &title,
+    )?;
+    ws.write_string(
+        1,
+        0,
+        "Cells with an error are filled red, warnings amber; each has a note with the rule, the problem and a suggestion. \
+         Fix the cells in this workbook and validate it again: the Summary and Issues sheets and the notes are ignored.",
+    )?;
+    let facts: [(&str, String); 8] = [
+        ("Files", s.files.join(", ")),
+        ("Configuration", a.config_source.to_string()),
+        ("Rows read", s.rows.to_string()),
+        ("Users", s.users.to_string()),
+        ("Valid", s.valid.to_string()),
+        ("With errors", s.with_errors.to_string()),
+        ("With warnings", s.with_warnings.to_string()),
+        ("Exit code", s.exit_code.to_string()),
+    ];
+    // Counts sit beside their labels, not at the far edge of a wide column.
+    let left = Format::new().set_align(rust_xlsxwriter::FormatAlign::Left);
+    let mut r = 3;
+    for (label, value) in facts {
+        ws.write_string_with_format(r, 0, label, &bold)?;
+        match value.parse::<u32>() {
+            Ok(n) => ws.write_number_with_format(r, 1, n, &left)?,
+            Err(_) => ws.write_string(r, 1, clip(&value))?,
+        };
+        r += 1;
+    }
+
+    r += 1;
+    ws.write_string_with_format(r, 0, "Findings by rule", &title)?;
+    r += 1;
+    for (c, h) in ["code", "rule", "severity", "count"].iter().enumerate() {
+        ws.write_string_with_format(r, c as u16, *h, &header)?;
+    }
+    let mut by_rule: BTreeMap<&str, (Severity, usize)> = BTreeMap::new();
+    for f in a.findings {
+        let e = by_rule.entry(f.code).or_insert((f.severity, 0));
+        e.1 += 1;
+    }
+    for (code, (severity, n)) in &by_rule {
+        r += 1;
+        ws.write_string(r, 0, *code)?;
+        ws.write_string(r, 1, Rule::from_code(code).name())?;
+        write_severity(ws, r, 2, *severity)?;
+        ws.write_number(r, 3, *n as u32)?;
+    }
+
+    r += 2;
+    ws.write_string_with_format(r, 0, "Findings by sheet", &title)?;
+    r += 1;
+    for (c, h) in ["sheet", "errors", "warnings", "info"].iter().enumerate() {
+        ws.write_string_with_format(r, c as u16, *h, &header)?;
+    }
+    let mut by_sheet: BTreeMap<(usize, usize), (&str, [u32; 3])> = BTreeMap::new();
+    for f in a.findings {
+        if let Some(t) = a.layout.target(f) {
+            let e = by_sheet
+                .entry((f.position.0, f.position.1))
+                .or_insert((t.sheet, [0; 3]));
+            e.1[2 - f.severity as usize] += 1;
+        }
+    }
+    for (name, counts) in by_sheet.values() {
+        r += 1;
+        ws.write_string(r, 0, *name)?;
+        for (c, n) in counts.iter().enumerate() {
+            ws.write_number(r, c as u16 + 1, *n)?;
+        }
+    }
+
+    r += 2;
+    ws.write_string_with_format(r, 0, "About whole files", &title)?;
+    r += 1;
+    for (c, h) in ["severity", "code", "file", "sheet", "message"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string_with_format(r, c as u16, *h, &header)?;
+    }
+    if whole_file.is_empty() {
+        r += 1;
+        ws.write_string(r, 0, "none")?;
+    }
+    for f in whole_file {
+        r += 1;
+        write_severity(ws, r, 0, f.severity)?;
+        ws.write_string(r, 1, f.code)?;
+        ws.write_string(r, 2, clip(&f.file))?;
+        if let Some(sheet) = &f.sheet {
+            ws.write_string(r, 3, clip(sheet))?;
+        }
+        ws.write_string(r, 4, clip(&f.message))?;
+    }
+    ws.set_column_width(0, 18)?;
+    ws.set_column_width(1, 28)?;
+    ws.set_column_width(2, 14)?;
+    ws.set_column_width(3, 14)?;
+    ws.set_column_width(4, 80)?;
+    Ok(())
+}
+
+fn write_severity(ws: &mut Worksheet, r: u32, c: u16, severity: Severity) -> Result<(), XlsxError> {
+    let mut f = Format::new();
+    if let Some(color) = fill(severity) {
+        f = f.set_background_color(color);
+    }
+    ws.write_string_with_format(r, c, severity.as_str(), &f)?;
+    Ok(())
+}

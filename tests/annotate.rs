@@ -1,0 +1,504 @@
+//! `--annotate` and `--report .xlsx`: the workbooks are read back with calamine (cells, sheets)
+//! and from their XML parts (fills, notes, links, frozen panes, filters).
+
+mod common;
+
+use calamine::{open_workbook_auto, Data, Reader};
+use common::muster;
+use regex::Regex;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
+use std::path::Path;
+
+const ERROR_FILL: &str = "FFFFC7CE";
+const WARNING_FILL: &str = "FFFFEB9C";
+
+/// Validates `input` writing the annotated workbook (and any extra outputs in `args`); returns
+/// the exit code and the JSON report of the run.
+fn annotate(input: &str, annotated: &Path, args: &[&str]) -> (i32, Value) {
+    let out = muster()
+        .args(["validate", input, "--format", "json", "--annotate"])
+        .arg(annotated)
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(annotated.exists(), "no annotated workbook: {stderr}");
+    let report = serde_json::from_slice(&out.stdout).expect("JSON report");
+    (out.status.code().unwrap(), report)
+}
+
+fn findings(report: &Value) -> &[Value] {
+    report["findings"].as_array().unwrap()
+}
+
+fn part(xlsx: &Path, name: &str) -> Option<String> {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(xlsx).unwrap()).unwrap();
+    let mut text = String::new();
+    zip.by_name(name).ok()?.read_to_string(&mut text).unwrap();
+    Some(text)
+}
+
+/// One sheet of a written workbook, from its XML: the fill colour of each styled cell, the cells
+/// with a note, the hyperlinks, and whether panes are frozen and a filter is set.
+#[derive(Debug, Default)]
+struct SheetXml {
+    fills: BTreeMap<String, String>,
+    notes: BTreeSet<String>,
+    links: Vec<(String, String)>,
+    frozen: bool,
+    filtered: bool,
+    xml: String,
+}
+
+fn sheets_xml(xlsx: &Path) -> BTreeMap<String, SheetXml> {
+    let attr = |tag: &str, name: &str| {
+        Regex::new(&format!(r#"\b{name}="([^"]*)""#))
+            .unwrap()
+            .captures(tag)
+            .map(|c| c[1].to_string())
+    };
+    let tags = |xml: &str, tag: &str| -> Vec<String> {
+        Regex::new(&format!(r"<{tag}\b[^>]*>"))
+            .unwrap()
+            .find_iter(xml)
+            .map(|m| m.as_str().to_string())
+            .collect()
+    };
+    // Style index → fill colour.
+    let styles = part(xlsx, "xl/styles.xml").unwrap();
+    let fills_xml = &styles[styles.find("<fills").unwrap()..styles.find("</fills>").unwrap()];
+    let fill_colours: Vec<Option<String>> = fills_xml
+        .split("<fill>")
+        .skip(1)
+        .map(|f| tags(f, "fgColor").first().and_then(|t| attr(t, "rgb")))
+        .collect();
+    let xfs = &styles[styles.find("<cellXfs").unwrap()..styles.find("</cellXfs>").unwrap()];
+    let style_fill: Vec<Option<String>> = tags(xfs, "xf")
+        .iter()
+        .map(|xf| {
+            let id: usize = attr(xf, "fillId").unwrap().parse().unwrap();
+            fill_colours[id].clone()
+        })
+        .collect();
+
+    let workbook = part(xlsx, "xl/workbook.xml").unwrap();
+    let rels = part(xlsx, "xl/_rels/workbook.xml.rels").unwrap();
+    let targets: HashMap<String, String> = tags(&rels, "Relationship")
+        .iter()
+        .map(|r| (attr(r, "Id").unwrap(), attr(r, "Target").unwrap()))
+        .collect();
+    let mut out = BTreeMap::new();
+    for sheet in tags(&workbook, "sheet") {
+        let name = attr(&sheet, "name").unwrap();
+        let target = &targets[&attr(&sheet, "r:id").unwrap()];
+        let path = format!("xl/{target}");
+        let xml = part(xlsx, &path).unwrap();
+        let mut s = SheetXml {
+            frozen: xml.contains(r#"state="frozen""#),
+            filtered: xml.contains("<autoFilter"),
+            ..Default::default()
+        };
+        for c in tags(&xml, "c") {
+            let style = attr(&c, "s").map_or(0, |s| s.parse::<usize>().unwrap());
+            if let Some(colour) = &style_fill[style] {
+                s.fills.insert(attr(&c, "r").unwrap(), colour.clone());
+            }
+        }
+        let file = path.rsplit('/').next().unwrap();
+        let sheet_rels = part(xlsx, &format!("xl/worksheets/_rels/{file}.rels"));
+        let sheet_targets: HashMap<String, String> = sheet_rels
+            .iter()
+            .flat_map(|r| tags(r, "Relationship"))
+            .map(|r| (attr(&r, "Id").unwrap(), attr(&r, "Target").unwrap()))
+            .collect();
+        for t in sheet_targets.values().filter(|t| t.contains("comments")) {
+            let comments = part(xlsx, &format!("xl/{}", t.trim_start_matches("../"))).unwrap();
+            s.notes = tags(&comments, "comment")
+                .iter()
+                .map(|c| attr(c, "ref").unwrap())
+                .collect();
+        }
+        for link in tags(&xml, "hyperlink") {
+            let target = attr(&link, "r:id")
+                .map(|id| sheet_targets[&id].clone())
+                .unwrap_or_default();
+            s.links
+                .push((target, attr(&link, "location").unwrap_or_default()));
+        }
+        s.xml = xml;
+        out.insert(name, s);
+    }
+    out
+}
+
+/// The sheet of the annotated workbook a finding lands on: its own sheet, or for a CSV the sheet
+/// SPEC §2 names after the file.
+fn sheet_of(f: &Value) -> String {
+    if let Some(sheet) = f["sheet"].as_str() {
+        return sheet.to_string();
+    }
+    let file = f["file"].as_str().unwrap();
+    match Path::new(file).file_stem().unwrap().to_str().unwrap() {
+        "itsm_ids" => "ITSM IDs",
+        "channel_ids" => "Channel IDs",
+        "idm_ids" => "IDM IDs",
+        "bot_account" => "Bot Account",
+        _ => "Users",
+    }
+    .to_string()
+}
+
+/// The cells the findings mark, with their worst severity; the test inputs have their header on
+/// row 1, where findings about a whole column land.
+fn expected_marks(report: &Value) -> BTreeMap<(String, String), String> {
+    let rank = |s: &str| ["info", "warning", "error"].iter().position(|x| *x == s);
+    let mut marks: BTreeMap<(String, String), String> = BTreeMap::new();
+    for f in findings(report) {
+        let (row, col) = (f["row"].as_u64(), f["column"].as_str());
+        if row.is_none() && col.is_none() {
+            continue;
+        }
+        let cell = format!("{}{}", col.unwrap_or("A"), row.unwrap_or(1));
+        let severity = f["severity"].as_str().unwrap().to_string();
+        let slot = marks.entry((sheet_of(f), cell)).or_default();
+        if rank(&severity) > rank(slot) {
+            *slot = severity;
+        }
+    }
+    marks
+}
+
+/// Every finding's cell is marked (fill by severity, a note) and no other cell is.
+fn assert_marked_exactly(annotated: &Path, report: &Value) {
+    let expected = expected_marks(report);
+    assert!(
+        !expected.is_empty(),
+        "the input should have findings on cells"
+    );
+    let sheets = sheets_xml(annotated);
+    for (name, sheet) in &sheets {
+        if name == "Summary" || name == "Issues" {
+            continue;
+        }
+        for (cell, colour) in &sheet.fills {
+            let severity = expected.get(&(name.clone(), cell.clone()));
+            let want = match severity.map(String::as_str) {
+                Some("error") => ERROR_FILL,
+                Some("warning") => WARNING_FILL,
+                _ => panic!("{name}!{cell} is filled {colour} but has no error or warning"),
+            };
+            assert_eq!(colour, want, "{name}!{cell}");
+        }
+        for cell in &sheet.notes {
+            assert!(
+                expected.contains_key(&(name.clone(), cell.clone())),
+                "{name}!{cell} has a note but no finding"
+            );
+        }
+    }
+    for ((name, cell), severity) in &expected {
+        let sheet = sheets
+            .get(name)
+            .unwrap_or_else(|| panic!("no sheet {name}"));
+        assert!(sheet.notes.contains(cell), "{name}!{cell} has no note");
+        if severity != "info" {
+            assert!(
+                sheet.fills.contains_key(cell),
+                "{name}!{cell} is not filled"
+            );
+        }
+    }
+}
+
+/// What must survive the round trip: everything but the file, sheet and message (which names
+/// the file); F005 is about the CSV's encoding, which a workbook does not have.
+fn comparable(report: &Value) -> Vec<Vec<Value>> {
+    findings(report)
+        .iter()
+        .filter(|f| f["code"] != "F005")
+        .map(|f| {
+            [
+                "severity",
+                "code",
+                "row",
+                "column",
+                "field",
+                "record_id",
+                "value",
+            ]
+            .iter()
+            .map(|k| f[*k].clone())
+            .collect()
+        })
+        .collect()
+}
+
+fn validate_json(input: &Path) -> Value {
+    let out = muster()
+        .args(["validate", "--format", "json"])
+        .arg(input)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+const BATCHES: [&str; 6] = [
+    "testdata/batches/flat-inline.csv",
+    "testdata/batches/excel-windows",
+    "testdata/rules/D004",
+    "testdata/rules/I001",
+    "testdata/rules/V009-N009-V007.xlsx",
+    "testdata/bad/columns.csv",
+];
+
+#[test]
+fn every_finding_cell_is_marked_and_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    for input in BATCHES {
+        let annotated = dir.path().join("annotated.xlsx");
+        let (_, report) = annotate(input, &annotated, &[]);
+        if input.contains("excel-windows") {
+            continue; // clean: checked by the round trip
+        }
+        assert_marked_exactly(&annotated, &report);
+    }
+}
+
+#[test]
+fn the_annotated_workbook_validates_to_the_same_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    for input in BATCHES
+        .iter()
+        .chain(&["testdata/batches/q3-contractors.xlsx"])
+    {
+        let annotated = dir.path().join("annotated.xlsx");
+        let (code, report) = annotate(input, &annotated, &[]);
+        let again = validate_json(&annotated);
+        assert_eq!(comparable(&again), comparable(&report), "{input}");
+        assert_eq!(again["summary"]["exit_code"], code, "{input}");
+        assert_eq!(again["summary"]["valid"], report["summary"]["valid"]);
+    }
+}
+
+#[test]
+fn the_batch_keeps_its_sheets_cells_and_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let annotated = dir.path().join("a.xlsx");
+    annotate("testdata/batches/q3-contractors.xlsx", &annotated, &[]);
+    let mut original = open_workbook_auto("testdata/batches/q3-contractors.xlsx").unwrap();
+    let mut written = open_workbook_auto(&annotated).unwrap();
+    let names = written.sheet_names();
+    // The annotation sheets first, then every sheet of the vendor's workbook in its order.
+    let mut want = vec!["Summary".to_string(), "Issues".to_string()];
+    want.extend(original.sheet_names());
+    assert_eq!(names, want);
+    for name in original.sheet_names() {
+        let a = original.worksheet_range(&name).unwrap();
+        let b = written.worksheet_range(&name).unwrap();
+        assert_eq!(a.start(), b.start(), "{name}");
+        let text = |d: &Data| d.to_string();
+        let rows_a: Vec<Vec<String>> = a.rows().map(|r| r.iter().map(text).collect()).collect();
+        let rows_b: Vec<Vec<String>> = b.rows().map(|r| r.iter().map(text).collect()).collect();
+        assert_eq!(rows_a, rows_b, "{name}");
+    }
+
+    // A CSV set: identifiers stay text, and their column is formatted as text for new entries.
+    let annotated = dir.path().join("b.xlsx");
+    annotate("testdata/rules/D004", &annotated, &[]);
+    let mut written = open_workbook_auto(&annotated).unwrap();
+    assert_eq!(
+        written.sheet_names(),
+        ["Summary", "Issues", "Users", "ITSM IDs"]
+    );
+    let itsm = written.worksheet_range("ITSM IDs").unwrap();
+    assert!(itsm
+        .rows()
+        .skip(1)
+        .all(|r| r.iter().all(|c| matches!(c, Data::String(_) | Data::Empty))));
+    let sheets = sheets_xml(&annotated);
+    assert!(sheets["ITSM IDs"].frozen && sheets["Users"].frozen);
+}
+
+#[test]
+fn issues_sheet_links_every_finding_to_its_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let annotated = dir.path().join("a.xlsx");
+    let (_, report) = annotate("testdata/batches/flat-inline.csv", &annotated, &[]);
+    let mut wb = open_workbook_auto(&annotated).unwrap();
+    let issues = wb.worksheet_range("Issues").unwrap();
+    let header: Vec<String> = issues
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    let mut want: Vec<String> = muster::finding::REPORT_FIELDS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    want.push("link".to_string());
+    assert_eq!(header, want);
+    assert_eq!(issues.height(), findings(&report).len() + 1);
+
+    let sheets = sheets_xml(&annotated);
+    let links = &sheets["Issues"].links;
+    assert_eq!(links.len(), findings(&report).len());
+    for (f, (target, location)) in findings(&report).iter().zip(links) {
+        assert!(target.is_empty(), "an internal link");
+        let want = match (f["row"].as_u64(), f["column"].as_str()) {
+            (None, None) => "'Summary'!A1".to_string(),
+            (row, col) => format!("'Users'!{}{}", col.unwrap_or("A"), row.unwrap_or(1)),
+        };
+        assert_eq!(location, &want);
+    }
+    assert!(sheets["Issues"].frozen && sheets["Issues"].filtered);
+
+    // The Summary counts findings per rule.
+    let summary = wb.worksheet_range("Summary").unwrap();
+    let d001 = summary
+        .rows()
+        .find(|r| r.first().is_some_and(|c| *c == "D001"))
+        .expect("a D001 line");
+    assert_eq!(
+        d001[3].to_string(),
+        report["summary"]["by_code"]["D001"].to_string()
+    );
+}
+
+#[test]
+fn credentials_are_blanked_and_whole_file_findings_go_to_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let annotated = dir.path().join("a.xlsx");
+    annotate("testdata/bad/columns.csv", &annotated, &[]);
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&annotated).unwrap()).unwrap();
+    for i in 0..zip.len() {
+        let mut text = String::new();
+        let mut entry = zip.by_index(i).unwrap();
+        if entry.read_to_string(&mut text).is_ok() {
+            assert!(
+                !text.contains("tok_live"),
+                "{:?} holds a credential",
+                entry.name()
+            );
+        }
+    }
+    let mut wb = open_workbook_auto(&annotated).unwrap();
+    let users = wb.worksheet_range("Users").unwrap();
+    assert_eq!(users.get_value((0, 5)).unwrap().to_string(), "API Token");
+
+    let annotated = dir.path().join("b.xlsx");
+    annotate("testdata/batches/excel-windows", &annotated, &[]);
+    let mut wb = open_workbook_auto(&annotated).unwrap();
+    let summary = wb.worksheet_range("Summary").unwrap();
+    assert!(summary
+        .rows()
+        .any(|r| r.iter().any(|c| *c == "F005")));
+}
+
+#[test]
+fn xlsx_report_has_the_eleven_fields_and_links_into_the_annotated_workbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("findings.xlsx");
+    let out = muster()
+        .args([
+            "validate",
+            "testdata/batches/flat-inline.csv",
+            "--format",
+            "json",
+            "--report",
+        ])
+        .arg(&report_path)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut wb = open_workbook_auto(&report_path).unwrap();
+    let sheet = wb.worksheet_range("Findings").unwrap();
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|d| d.to_string()).collect())
+        .collect();
+    assert_eq!(rows[0], muster::finding::REPORT_FIELDS);
+    assert_eq!(rows.len(), findings(&report).len() + 1);
+    for (row, f) in rows[1..].iter().zip(findings(&report)) {
+        for (i, field) in muster::finding::REPORT_FIELDS.iter().enumerate() {
+            let want = match &f[*field] {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            assert_eq!(row[i], want, "{field}");
+        }
+    }
+    let xml = sheets_xml(&report_path);
+    assert!(xml["Findings"].frozen && xml["Findings"].filtered);
+    assert!(xml["Findings"].links.is_empty());
+
+    // Beside an annotated workbook, each row links to the cell in it.
+    let annotated = dir.path().join("annotated.xlsx");
+    annotate(
+        "testdata/batches/flat-inline.csv",
+        &annotated,
+        &["--report", report_path.to_str().unwrap()],
+    );
+    let xml = sheets_xml(&report_path);
+    let links = &xml["Findings"].links;
+    assert_eq!(links.len(), findings(&report).len());
+    assert!(links.iter().all(|(target, _)| target == "annotated.xlsx"));
+    assert!(links.iter().any(|(_, location)| location == "'Users'!F2"));
+}
+
+#[test]
+fn annotate_refuses_what_it_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("r.jsonl");
+    muster()
+        .args([
+            "validate",
+            "testdata/batches/q3-contractors.xlsx",
+            "-q",
+            "--out",
+        ])
+        .arg(&records)
+        .assert()
+        .success();
+    let x = dir.path().join("x.xlsx");
+    let x = x.to_str().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[records.to_str().unwrap(), "--annotate", x],
+            "holds records",
+        ),
+        (
+            &[
+                "testdata/batches/flat-inline.csv",
+                "testdata/rules/D004",
+                "--annotate",
+                x,
+            ],
+            "single input",
+        ),
+        (
+            &["testdata/batches/flat-inline.csv", "--annotate", "x.csv"],
+            ".xlsx",
+        ),
+        (
+            &[
+                "testdata/rules/V009-N009-V007.xlsx",
+                "--annotate",
+                "testdata/rules/V009-N009-V007.xlsx",
+            ],
+            "also an input",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = muster().arg("validate").args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    assert!(!dir.path().join("x.xlsx").exists());
+}
