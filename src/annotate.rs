@@ -10,7 +10,9 @@ use crate::input::headers::{map_sheet, Field, Renames};
 use crate::input::{Batch, CellOrigin, Row};
 use crate::report::{save_workbook, OutputError, Summary};
 use crate::rules::{Rule, Severity};
-use crate::xlsx::{clip, clip_to, fill, findings_table, header_format, Link, Widths, MAX_CELL};
+use crate::xlsx::{
+    clip, clip_to, fill, findings_table, header_format, Link, Widths, MAX_CELL, TEXT_FORMAT,
+};
 use rust_xlsxwriter::{ExcelDateTime, Format, Note, Workbook, Worksheet, XlsxError};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -253,7 +255,7 @@ impl CellFormats {
             }
             match number {
                 NumFormat::General => f,
-                NumFormat::Text => f.set_num_format("@"),
+                NumFormat::Text => f.set_num_format_index(TEXT_FORMAT),
                 NumFormat::Zeros(n) => f.set_num_format("0".repeat(n)),
                 NumFormat::Date => f.set_num_format("yyyy-mm-dd"),
                 NumFormat::DateTime => f.set_num_format("yyyy-mm-dd hh:mm:ss"),

@@ -35,6 +35,11 @@ pub enum Command {
         after_help = "Examples:\n  muster validate q3-contractors.xlsx --report findings.csv --out records.jsonl\n  muster validate vendor.xlsx --annotate vendor-annotated.xlsx --report findings.xlsx\n  muster validate vendor-batch/ --format json\n  muster validate flat.csv --deny R001 --allow N001\n\nExit codes: 0 no errors, 1 findings at error severity, 2 muster could not do its job."
     )]
     Validate(ValidateArgs),
+    /// Write a blank import workbook (or CSV set) to hand to a vendor.
+    #[command(
+        after_help = "Examples:\n  muster template -o manual-users-template.xlsx\n  muster template -o example.xlsx --example\n  muster template --format csv -o vendor-batch/"
+    )]
+    Template(TemplateArgs),
     /// List the rules, or explain one (`muster rules V002`).
     Rules(RulesArgs),
     /// Print a shell completion script (`muster completions bash > /etc/bash_completion.d/muster`).
@@ -94,6 +99,28 @@ pub struct ValidateArgs {
     /// Threads (default: all cores, or RAYON_NUM_THREADS).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TemplateFormat {
+    Xlsx,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    /// The workbook to write (.xlsx), or with --format csv the directory for the CSV set.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Fill in a few realistic rows that validate clean.
+    #[arg(long)]
+    pub example: bool,
+    /// xlsx (default for a .xlsx path) or csv (a directory of users.csv, itsm_ids.csv, …).
+    #[arg(long, value_enum)]
+    pub format: Option<TemplateFormat>,
+    /// Configuration whose connectors fill the integration lists (default: $MUSTER_CONFIG, else ./muster.toml, else built-in).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

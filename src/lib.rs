@@ -15,6 +15,7 @@ pub mod input;
 pub mod record;
 pub mod report;
 pub mod rules;
+pub mod template;
 pub mod validate;
 pub mod xlsx;
 
@@ -43,6 +44,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         cli::Command::Validate(args) => cmd::validate::run(&args, report::Style { color }),
         cli::Command::Rules(args) => cmd::rules::run(&args),
+        cli::Command::Template(args) => cmd::template::run(&args),
         cli::Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

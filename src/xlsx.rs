@@ -22,6 +22,9 @@ pub fn fill(severity: Severity) -> Option<Color> {
     }
 }
 
+/// Excel's built-in `@` (Text) number format: what is typed stays text.
+pub const TEXT_FORMAT: u8 = 49;
+
 /// Bold with a bottom border: every header row muster writes.
 pub fn header_format() -> Format {
     Format::new()

@@ -1,0 +1,32 @@
+//! `muster template`: the import workbook (or CSV set) to hand to a vendor.
+
+use crate::cli::{TemplateArgs, TemplateFormat};
+use crate::config::Config;
+use crate::{template, ExitStatus};
+use anyhow::bail;
+
+pub fn run(args: &TemplateArgs) -> anyhow::Result<ExitStatus> {
+    let config = Config::find(args.config.as_deref())?;
+    let is_xlsx = args
+        .output
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    let format = match (args.format, is_xlsx) {
+        (Some(format), _) => format,
+        (None, true) => TemplateFormat::Xlsx,
+        (None, false) => bail!(
+            "cannot tell the format of {}: name an .xlsx file, or pass --format csv for a CSV set",
+            args.output.display()
+        ),
+    };
+    match format {
+        TemplateFormat::Xlsx if !is_xlsx => bail!(
+            "the template workbook must be an .xlsx file (got {})",
+            args.output.display()
+        ),
+        TemplateFormat::Xlsx => template::write_workbook(&args.output, &config, args.example)?,
+        TemplateFormat::Csv => template::write_csv_set(&args.output, &config, args.example)?,
+    }
+    Ok(ExitStatus::Success)
+}
