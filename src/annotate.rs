@@ -139,11 +139,13 @@ pub fn write(path: &Path, a: &Annotation) -> Result<(), OutputError> {
 }
 
 fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
-    // Findings by the cell they mark, per annotated sheet.
+    // Errors and warnings by the cell they mark, per annotated sheet. Info findings (what muster
+    // normalized) ask nothing of the vendor: they are listed on the Issues sheet only.
     let mut marks: HashMap<&str, BTreeMap<(u32, u16), Vec<&Finding>>> = HashMap::new();
     let mut whole_file = Vec::new();
     for f in a.findings {
         match a.layout.target(f) {
+            Some(_) if f.severity == Severity::Info => {}
             Some(t) => marks
                 .entry(t.sheet)
                 .or_default()
@@ -154,9 +156,10 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
         }
     }
 
+    let marked: usize = marks.values().map(BTreeMap::len).sum();
     let summary = workbook.add_worksheet().set_name(SUMMARY_SHEET)?;
     summary.set_active(true);
-    write_summary(summary, a, &whole_file)?;
+    write_summary(summary, a, &whole_file, marked)?;
 
     let issues = workbook
         .add_worksheet_with_constant_memory()?
@@ -186,7 +189,10 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
         .chain(a.batch.others.iter().map(|o| (o.order, Source::Other(o))))
         .collect();
     sources.sort_by_key(|(order, _)| *order);
-    let mut formats = CellFormats::default();
+    let mut marker = Marker {
+        formats: CellFormats::default(),
+        notes_left: MAX_NOTES,
+    };
     let empty = BTreeMap::new();
     for (order, source) in sources {
         let (name, header) = &a.layout.sheets[&order];
@@ -212,7 +218,7 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
             }
             Source::Other(other) => (&other.rows, Vec::new()),
         };
-        write_sheet(ws, rows, *header, &columns, sheet_marks, &mut formats)?;
+        write_sheet(ws, rows, *header, &columns, sheet_marks, &mut marker)?;
     }
     Ok(())
 }
@@ -270,11 +276,11 @@ fn write_sheet(
     header: Option<u32>,
     columns: &[ColumnKind],
     marks: &BTreeMap<(u32, u16), Vec<&Finding>>,
-    formats: &mut CellFormats,
+    marker: &mut Marker,
 ) -> Result<(), XlsxError> {
     let mut widths = Widths::default();
     let kind = |c: usize| columns.get(c).copied().unwrap_or(ColumnKind::Plain);
-    let text_column = formats.get(false, None, NumFormat::Text).clone();
+    let text_column = marker.formats.get(false, None, NumFormat::Text).clone();
     for (c, k) in columns.iter().enumerate() {
         if *k == ColumnKind::Identifier {
             ws.set_column_format(c as u16, &text_column)?;
@@ -287,7 +293,7 @@ fn write_sheet(
     for row in rows {
         let r = row.number - 1;
         for (&(mr, mc), fs) in marks.range(next..(r, 0)) {
-            mark_blank(ws, mr, mc, fs, kind(mc as usize), formats)?;
+            marker.blank(ws, mr, mc, fs, kind(mc as usize))?;
         }
         let is_header = Some(r) == header;
         for (c, cell) in row.cells.iter().enumerate() {
@@ -314,7 +320,7 @@ fn write_sheet(
                         CellOrigin::Padded => NumFormat::Zeros(text.len()),
                         _ => NumFormat::General,
                     };
-                    let format = formats.get(is_header, severity, number);
+                    let format = marker.formats.get(is_header, severity, number);
                     ws.write_number_with_format(
                         r,
                         col,
@@ -328,18 +334,18 @@ fn write_sheet(
                     } else {
                         NumFormat::Date
                     };
-                    let format = formats.get(is_header, severity, number);
+                    let format = marker.formats.get(is_header, severity, number);
                     let date = ExcelDateTime::parse_from_str(text)?;
                     ws.write_datetime_with_format(r, col, date, format)?;
                 }
                 // Everything else, formulas included, is written as the text that was read.
                 _ => {
-                    let format = formats.get(is_header, severity, text_format);
+                    let format = marker.formats.get(is_header, severity, text_format);
                     ws.write_string_with_format(r, col, text, format)?;
                 }
             }
             if let Some(fs) = found {
-                ws.insert_note(r, col, &note(fs))?;
+                marker.note(ws, r, col, fs)?;
             }
         }
         // Marks on this row's empty or blanked cells, or past its last cell.
@@ -347,13 +353,13 @@ fn write_sheet(
             let c = mc as usize;
             let written = row.cells.get(c).is_some_and(|cell| !cell.text.is_empty());
             if !written || credential(r, c) {
-                mark_blank(ws, r, mc, fs, kind(c), formats)?;
+                marker.blank(ws, r, mc, fs, kind(c))?;
             }
         }
         next = (r + 1, 0);
     }
     for (&(mr, mc), fs) in marks.range(next..) {
-        mark_blank(ws, mr, mc, fs, kind(mc as usize), formats)?;
+        marker.blank(ws, mr, mc, fs, kind(mc as usize))?;
     }
     if let Some(h) = header {
         ws.set_freeze_panes(h + 1, 0)?;
@@ -361,23 +367,49 @@ fn write_sheet(
     widths.apply(ws)
 }
 
-/// A finding on an empty cell (a missing email, a blanked credential): the fill and the note.
-fn mark_blank(
-    ws: &mut Worksheet,
-    r: u32,
-    c: u16,
-    fs: &[&Finding],
-    kind: ColumnKind,
-    formats: &mut CellFormats,
-) -> Result<(), XlsxError> {
-    let number = match kind {
-        ColumnKind::Identifier => NumFormat::Text,
-        _ => NumFormat::General,
-    };
-    let format = formats.get(false, worst(fs), number);
-    ws.write_blank(r, c, format)?;
-    ws.insert_note(r, c, &note(fs))?;
-    Ok(())
+/// Beyond this many notes a workbook would need gigabytes to write (rust_xlsxwriter keeps every
+/// note and its drawing in memory): the remaining cells are still filled, and the Issues sheet
+/// lists every finding.
+pub const MAX_NOTES: usize = 10_000;
+
+/// Fills and notes the marked cells, up to [`MAX_NOTES`] notes.
+struct Marker {
+    formats: CellFormats,
+    notes_left: usize,
+}
+
+impl Marker {
+    fn note(
+        &mut self,
+        ws: &mut Worksheet,
+        r: u32,
+        c: u16,
+        fs: &[&Finding],
+    ) -> Result<(), XlsxError> {
+        if self.notes_left > 0 {
+            self.notes_left -= 1;
+            ws.insert_note(r, c, &note(fs))?;
+        }
+        Ok(())
+    }
+
+    /// A finding on an empty cell (a missing email, a blanked credential): the fill and the note.
+    fn blank(
+        &mut self,
+        ws: &mut Worksheet,
+        r: u32,
+        c: u16,
+        fs: &[&Finding],
+        kind: ColumnKind,
+    ) -> Result<(), XlsxError> {
+        let number = match kind {
+            ColumnKind::Identifier => NumFormat::Text,
+            _ => NumFormat::General,
+        };
+        let format = self.formats.get(false, worst(fs), number);
+        ws.write_blank(r, c, format)?;
+        self.note(ws, r, c, fs)
+    }
 }
 
 fn worst(fs: &[&Finding]) -> Option<Severity> {
@@ -410,6 +442,7 @@ fn write_summary(
     ws: &mut Worksheet,
     a: &Annotation,
     whole_file: &[&Finding],
+    marked: usize,
 ) -> Result<(), XlsxError> {
     let bold = Format::new().set_bold();
     let header = header_format();
@@ -421,12 +454,19 @@ fn write_summary(
         format!("muster {} validation summary", s.muster_version),
         &title,
     )?;
-    ws.write_string(
-        1,
-        0,
-        "Cells with an error are filled red, warnings amber; each has a note with the rule, the problem and a suggestion. \
-         Fix the cells in this workbook and validate it again: the Summary and Issues sheets and the notes are ignored.",
-    )?;
+    let mut guide = [
+        "Cells with an error are filled red, warnings amber; each has a note with the rule, the problem and a suggestion.".to_string(),
+        "The Issues sheet lists every finding, info included, with a link to its cell.".to_string(),
+        "Fix the cells in this workbook and validate it again: the Summary and Issues sheets and the notes are ignored.".to_string(),
+    ];
+    if marked > MAX_NOTES {
+        guide[0] = format!(
+            "Cells with an error are filled red, warnings amber; the first {MAX_NOTES} of the {marked} marked cells have a note (the Issues sheet has them all)."
+        );
+    }
+    for (i, line) in guide.iter().enumerate() {
+        ws.write_string(1 + i as u32, 0, line)?;
+    }
     let facts: [(&str, String); 8] = [
         ("Files", s.files.join(", ")),
         ("Configuration", a.config_source.to_string()),
@@ -439,7 +479,7 @@ fn write_summary(
     ];
     // Counts sit beside their labels, not at the far edge of a wide column.
     let left = Format::new().set_align(rust_xlsxwriter::FormatAlign::Left);
-    let mut r = 3;
+    let mut r = 5;
     for (label, value) in facts {
         ws.write_string_with_format(r, 0, label, &bold)?;
         match value.parse::<u32>() {

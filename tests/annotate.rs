@@ -50,14 +50,15 @@ fn sheet_of(f: &Value) -> String {
     .to_string()
 }
 
-/// The cells the findings mark, with their worst severity; the test inputs have their header on
-/// row 1, where findings about a whole column land.
+/// The cells the errors and warnings mark, with their worst severity (info findings are on the
+/// Issues sheet only); the test inputs have their header on row 1, where findings about a whole
+/// column land.
 fn expected_marks(report: &Value) -> BTreeMap<(String, String), String> {
     let rank = |s: &str| ["info", "warning", "error"].iter().position(|x| *x == s);
     let mut marks: BTreeMap<(String, String), String> = BTreeMap::new();
     for f in findings(report) {
         let (row, col) = (f["row"].as_u64(), f["column"].as_str());
-        if row.is_none() && col.is_none() {
+        if (row.is_none() && col.is_none()) || f["severity"] == "info" {
             continue;
         }
         let cell = format!("{}{}", col.unwrap_or("A"), row.unwrap_or(1));
@@ -220,7 +221,10 @@ fn the_batch_keeps_its_sheets_cells_and_types() {
     let sheets = sheets_xml(&annotated);
     assert!(sheets["ITSM IDs"].frozen && sheets["Users"].frozen);
     let styles = common::part(&annotated, "xl/styles.xml").unwrap();
-    assert!(styles.contains(r#"numFmtId="49""#), "identifier cells are Text");
+    assert!(
+        styles.contains(r#"numFmtId="49""#),
+        "identifier cells are Text"
+    );
 }
 
 #[test]
@@ -400,4 +404,79 @@ fn annotate_refuses_what_it_cannot_write() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
     assert!(!dir.path().join("x.xlsx").exists());
+}
+
+#[test]
+fn notes_stop_at_the_cap_but_every_cell_is_filled() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("many.csv");
+    let cap = muster::annotate::MAX_NOTES;
+    let mut csv = String::from("email_addr,record_id,full_name,work_status\n");
+    for i in 0..cap + 5 {
+        csv.push_str(&format!("u{i}@acme.com,R{i},User {i},SOMETIMES\n"));
+    }
+    std::fs::write(&input, csv).unwrap();
+    let annotated = dir.path().join("a.xlsx");
+    let (code, _) = annotate(input.to_str().unwrap(), &annotated, &[]);
+    assert_eq!(code, 1);
+    let sheets = sheets_xml(&annotated);
+    assert_eq!(sheets["Users"].notes.len(), cap);
+    assert_eq!(sheets["Users"].fills.len(), cap + 5);
+    let mut wb = open_workbook_auto(&annotated).unwrap();
+    let summary = wb.worksheet_range("Summary").unwrap();
+    let line = summary.get_value((1, 0)).unwrap().to_string();
+    assert!(
+        line.contains(&format!("the first {cap} of the {} marked cells", cap + 5)),
+        "{line}"
+    );
+}
+
+/// LibreOffice opens what muster writes without complaint. Runs only where `libreoffice` is
+/// installed (not on CI): `apt-get install libreoffice-calc` to run it.
+#[test]
+fn libreoffice_converts_every_workbook_muster_writes() {
+    let installed = std::process::Command::new("libreoffice")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        eprintln!("libreoffice is not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let annotated = dir.path().join("annotated.xlsx");
+    let report = dir.path().join("report.xlsx");
+    annotate(
+        "testdata/batches/flat-inline.csv",
+        &annotated,
+        &["--report", report.to_str().unwrap()],
+    );
+    let template = dir.path().join("template.xlsx");
+    muster()
+        .args(["template", "--example", "-o"])
+        .arg(&template)
+        .assert()
+        .success();
+    let profile = format!("-env:UserInstallation=file://{}/lo", dir.path().display());
+    let out = std::process::Command::new("libreoffice")
+        .args([
+            profile.as_str(),
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+        ])
+        .arg(dir.path())
+        .args([&annotated, &report, &template])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["annotated.pdf", "report.pdf", "template.pdf"] {
+        let pdf = std::fs::read(dir.path().join(name)).unwrap_or_default();
+        assert!(pdf.starts_with(b"%PDF") && pdf.len() > 1000, "{name}");
+    }
 }

@@ -42,10 +42,10 @@ pub struct SheetXml {
 
 pub fn sheets_xml(xlsx: &Path) -> BTreeMap<String, SheetXml> {
     let attr = |tag: &str, name: &str| {
-        Regex::new(&format!(r#"\b{name}="([^"]*)""#))
-            .unwrap()
-            .captures(tag)
-            .map(|c| c[1].to_string())
+        let key = format!(" {name}=\"");
+        let start = tag.find(&key)? + key.len();
+        let len = tag[start..].find('"')?;
+        Some(tag[start..start + len].to_string())
     };
     let tags = |xml: &str, tag: &str| -> Vec<String> {
         Regex::new(&format!(r"<{tag}\b[^>]*>"))
