@@ -312,37 +312,35 @@ fn write_sheet(
             widths.see(c, text);
             // Numbers stay numbers and dates dates, as the vendor's sheet had them, so that
             // validating the annotated workbook finds what validating the original found.
-            match cell.origin {
-                CellOrigin::Number | CellOrigin::ImpreciseNumber | CellOrigin::Padded
-                    if text.parse::<f64>().is_ok_and(f64::is_finite) =>
-                {
-                    let number = match cell.origin {
-                        CellOrigin::Padded => NumFormat::Zeros(text.len()),
-                        _ => NumFormat::General,
-                    };
-                    let format = marker.formats.get(is_header, severity, number);
-                    ws.write_number_with_format(
-                        r,
-                        col,
-                        text.parse::<f64>().unwrap_or(0.0),
-                        format,
-                    )?;
+            let number = match cell.origin {
+                CellOrigin::Number | CellOrigin::ImpreciseNumber | CellOrigin::Padded => {
+                    text.parse::<f64>().ok().filter(|n| n.is_finite())
                 }
-                CellOrigin::Date if ExcelDateTime::parse_from_str(text).is_ok() => {
-                    let number = if text.contains('T') {
-                        NumFormat::DateTime
-                    } else {
-                        NumFormat::Date
-                    };
-                    let format = marker.formats.get(is_header, severity, number);
-                    let date = ExcelDateTime::parse_from_str(text)?;
-                    ws.write_datetime_with_format(r, col, date, format)?;
-                }
+                _ => None,
+            };
+            let date = match cell.origin {
+                CellOrigin::Date => ExcelDateTime::parse_from_str(text).ok(),
+                _ => None,
+            };
+            if let Some(n) = number {
+                let shown = match cell.origin {
+                    CellOrigin::Padded => NumFormat::Zeros(text.len()),
+                    _ => NumFormat::General,
+                };
+                let format = marker.formats.get(is_header, severity, shown);
+                ws.write_number_with_format(r, col, n, format)?;
+            } else if let Some(date) = date {
+                let shown = if text.contains('T') {
+                    NumFormat::DateTime
+                } else {
+                    NumFormat::Date
+                };
+                let format = marker.formats.get(is_header, severity, shown);
+                ws.write_datetime_with_format(r, col, date, format)?;
+            } else {
                 // Everything else, formulas included, is written as the text that was read.
-                _ => {
-                    let format = marker.formats.get(is_header, severity, text_format);
-                    ws.write_string_with_format(r, col, text, format)?;
-                }
+                let format = marker.formats.get(is_header, severity, text_format);
+                ws.write_string_with_format(r, col, text, format)?;
             }
             if let Some(fs) = found {
                 marker.note(ws, r, col, fs)?;

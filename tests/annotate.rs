@@ -370,7 +370,17 @@ fn annotate_refuses_what_it_cannot_write() {
         .success();
     let x = dir.path().join("x.xlsx");
     let x = x.to_str().unwrap();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "testdata/batches/flat-inline.csv",
+                "--annotate",
+                x,
+                "--report",
+                x,
+            ],
+            "two outputs",
+        ),
         (
             &[records.to_str().unwrap(), "--annotate", x],
             "holds records",

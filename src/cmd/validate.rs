@@ -7,7 +7,7 @@ use crate::rules::{Severity, UnknownRule};
 use crate::validate::validate;
 use crate::{annotate, input, ExitStatus};
 use anyhow::{bail, Context};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     refuse_overwriting_inputs(args)?;
@@ -141,19 +141,24 @@ fn parse_delimiter(s: &str) -> anyhow::Result<u8> {
     })
 }
 
-/// An output path equal to an input is refused before anything is read or written.
+/// An output path equal to an input, or to another output, is refused before anything is read
+/// or written.
 fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
         _ => a == b,
     };
-    for out in args
+    let outputs: Vec<&PathBuf> = args
         .report
         .iter()
         .chain(&args.out)
         .chain(&args.annotate)
         .filter(|p| p.as_os_str() != "-")
-    {
+        .collect();
+    for (i, out) in outputs.iter().enumerate() {
+        if outputs[..i].iter().any(|earlier| same(earlier, out)) {
+            bail!("{} is given as two outputs", out.display());
+        }
         for input in &args.inputs {
             if same(out, input) {
                 return Err(anyhow::anyhow!(
