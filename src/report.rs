@@ -299,11 +299,19 @@ impl Style {
 const SHOWN: usize = 10;
 
 /// The terminal summary.
+/// The files a run wrote, for the summary's last lines.
+#[derive(Debug, Default)]
+pub struct Written<'a> {
+    pub report: Option<&'a Path>,
+    pub annotated: Option<&'a Path>,
+}
+
 pub fn summary_text(
     files: &[String],
     config_source: &str,
     encodings: &[String],
     outcome: &Outcome,
+    written: &Written,
     style: Style,
 ) -> String {
     let s = &outcome.stats;
@@ -350,9 +358,21 @@ pub fn summary_text(
         out.push('\n');
     }
     if notable.len() > SHOWN {
+        let more = notable.len() - SHOWN;
+        match written.report.filter(|p| p.as_os_str() != "-") {
+            Some(report) => out.push_str(&format!(
+                "… and {more} more (all in {})\n",
+                report.display()
+            )),
+            None => out.push_str(&format!(
+                "… and {more} more (write them all with --report FILE.csv)\n"
+            )),
+        }
+    }
+    if let Some(path) = written.annotated {
         out.push_str(&format!(
-            "… and {} more (write them all with --report FILE.csv)\n",
-            notable.len() - SHOWN
+            "annotated workbook: {} (problem cells filled, notes, Issues and Summary sheets)\n",
+            path.display()
         ));
     }
     out

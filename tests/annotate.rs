@@ -262,6 +262,11 @@ fn issues_sheet_links_every_finding_to_its_cell() {
     }
     assert!(sheets["Issues"].frozen && sheets["Issues"].filtered);
 
+    // A note holds the code, the severity, the message and the suggestion.
+    let notes = common::part(&annotated, "xl/comments1.xml").unwrap();
+    assert!(notes.contains("V003 (error): `PART_TIME` is not a work status"));
+    assert!(notes.contains("Suggestion: Use one of UNKNOWN_WORK_STATUS, CONTINGENT"));
+
     // The Summary counts findings per rule.
     let summary = wb.worksheet_range("Summary").unwrap();
     let d001 = summary

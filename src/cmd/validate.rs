@@ -96,8 +96,18 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 .iter()
                 .filter_map(|s| s.encoding.map(|e| format!("{} decoded as {e}", s.file)))
                 .collect();
-            let text =
-                report::summary_text(&batch.files, &config.source, &encodings, &outcome, style);
+            let written = report::Written {
+                report: args.report.as_deref(),
+                annotated: args.annotate.as_deref(),
+            };
+            let text = report::summary_text(
+                &batch.files,
+                &config.source,
+                &encodings,
+                &outcome,
+                &written,
+                style,
+            );
             if stdout_taken {
                 eprint!("{text}");
             } else {
