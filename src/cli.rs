@@ -35,6 +35,22 @@ pub enum Command {
         after_help = "Examples:\n  muster validate q3-contractors.xlsx --report findings.csv --out records.jsonl\n  muster validate vendor.xlsx --annotate vendor-annotated.xlsx --report findings.xlsx\n  muster validate vendor-batch/ --format json\n  muster validate flat.csv --deny R001 --allow N001\n\nExit codes: 0 no errors, 1 findings at error severity, 2 muster could not do its job."
     )]
     Validate(ValidateArgs),
+    /// Validate a batch against the store too, show the plan, and apply it in one transaction.
+    #[command(
+        after_help = "Examples:\n  muster import q3-contractors.xlsx --dry-run\n  muster import q3-contractors.xlsx --batch 2026-Q3\n  muster import current.xlsx --prune --max-remove 20\n\nExit codes: 0 applied (or nothing to do), 1 findings at error severity (nothing applied without --partial), 2 muster could not do its job."
+    )]
+    Import(ImportArgs),
+    /// Write the store's manual users and bot as a workbook, a flat CSV or JSONL.
+    #[command(
+        after_help = "Examples:\n  muster export -o current.xlsx\n  muster export -o current.csv --batch 2026-Q3\n  muster export -o - > records.jsonl"
+    )]
+    Export(ExportArgs),
+    /// What each batch did to a record.
+    History(HistoryArgs),
+    /// Remove manual users from the store (recorded like a batch, so it can be reverted).
+    Remove(RemoveArgs),
+    /// Undo a batch: restore every record it changed.
+    Revert(RevertArgs),
     /// Write a blank import workbook (or CSV set) to hand to a vendor.
     #[command(
         after_help = "Examples:\n  muster template -o manual-users-template.xlsx\n  muster template -o example.xlsx --example\n  muster template --format csv -o vendor-batch/"
@@ -66,6 +82,12 @@ pub struct ValidateArgs {
     /// Configuration file (default: $MUSTER_CONFIG, else ./muster.toml, else built-in).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Also check against this store (S001, S004; managers it knows). Default: $MUSTER_STORE when set, else none.
+    #[arg(long, value_name = "FILE", env = "MUSTER_STORE")]
+    pub store: Option<PathBuf>,
+    /// An export of the primary identity source's users, with email_addr and record_id (S002, S003).
+    #[arg(long, value_name = "FILE")]
+    pub source: Option<PathBuf>,
     /// Header renames for vendor files: a TOML file with a [columns] table.
     #[arg(long, value_name = "FILE")]
     pub map: Option<PathBuf>,
@@ -121,6 +143,95 @@ pub struct TemplateArgs {
     /// Configuration whose connectors fill the integration lists (default: $MUSTER_CONFIG, else ./muster.toml, else built-in).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// The store every store command takes.
+#[derive(Debug, Args)]
+pub struct StoreArg {
+    /// The store (a SQLite file, created on first use).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MUSTER_STORE",
+        default_value = "muster.db"
+    )]
+    pub store: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The batch: a workbook, a CSV directory, a flat CSV or JSONL records.
+    pub batch: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// The batch's name (default: the file's stem and the first 8 hex digits of its SHA-256).
+    #[arg(long = "batch", value_name = "NAME")]
+    pub name: Option<String>,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply the valid records even when other rows have errors.
+    #[arg(long)]
+    pub partial: bool,
+    /// Remove stored manual users absent from the batch (never the bot).
+    #[arg(long)]
+    pub prune: bool,
+    /// Refuse a plan removing more users than this (default: 10 % of the store or 500, whichever is smaller).
+    #[arg(long, value_name = "N")]
+    pub max_remove: Option<usize>,
+    /// An export of the primary identity source's users (S002, S003).
+    #[arg(long, value_name = "FILE")]
+    pub source: Option<PathBuf>,
+    /// Configuration file (default: $MUSTER_CONFIG, else ./muster.toml, else built-in).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Header renames for vendor files: a TOML file with a [columns] table.
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+    /// The plan as text, or as JSON on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Only file-level problems and a closing line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// .xlsx (the template's layout), .csv (flat) or .jsonl; `-` for JSONL on standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Only the records this batch created.
+    #[arg(long = "batch", value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    pub record_id: String,
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    #[arg(required = true)]
+    pub record_ids: Vec<String>,
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+#[derive(Debug, Args)]
+pub struct RevertArgs {
+    /// The batch's name (see `muster history RECORD_ID`).
+    pub batch: String,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Revert even when later batches changed the same records (their changes are undone too).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,11 +10,14 @@ pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod export;
 pub mod finding;
 pub mod input;
+pub mod plan;
 pub mod record;
 pub mod report;
 pub mod rules;
+pub mod store;
 pub mod template;
 pub mod validate;
 pub mod xlsx;
@@ -44,6 +47,11 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         cli::Command::Validate(args) => cmd::validate::run(&args, report::Style { color }),
         cli::Command::Rules(args) => cmd::rules::run(&args),
+        cli::Command::Import(args) => cmd::import::run(&args, report::Style { color }),
+        cli::Command::Export(args) => cmd::export::run(&args),
+        cli::Command::History(args) => cmd::store::history(&args),
+        cli::Command::Remove(args) => cmd::store::remove(&args),
+        cli::Command::Revert(args) => cmd::store::revert(&args),
         cli::Command::Template(args) => cmd::template::run(&args),
         cli::Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -19,6 +19,9 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     pub records: Vec<Record>,
     pub stats: Stats,
+    /// The record id of every user row, valid or not: `import --prune` never removes a user
+    /// the batch holds, even one whose row has errors.
+    pub record_ids: HashSet<String>,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -38,6 +41,22 @@ struct Place<'a> {
     col: Option<usize>,
     /// Borrowed from the column's name on the per-cell path; owned only when formatted.
     field: Cow<'a, str>,
+}
+
+/// What the batch is checked against besides itself: the store (S001, S004, R001) and the
+/// primary source's directory (S002, S003, R001). Empty for a plain `validate`.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// Email key (IDNA, lower-case) → record id, for every stored primary address and alias.
+    pub store_emails: HashMap<String, String>,
+    /// Stored record id → its `row_version`.
+    pub store_versions: HashMap<String, String>,
+    /// Email key → record id, from `--source`.
+    pub source_emails: HashMap<String, String>,
+    /// Record ids the source provides.
+    pub source_ids: HashSet<String>,
+    /// Whether a store was given (for R001's message).
+    pub has_store: bool,
 }
 
 /// Builds findings with the severities in force; a silenced rule builds nothing.
@@ -266,6 +285,8 @@ struct UserRow {
     email: Option<(String, Option<usize>)>,
     aliases: Vec<(String, Option<usize>)>,
     manager: Option<(String, Option<usize>)>,
+    /// From a `muster export`: the stored record's version when it was exported (S004).
+    row_version: Option<(String, Option<usize>)>,
     attrs: BTreeMap<Attr, String>,
     tags: Vec<String>,
     custom: BTreeMap<String, String>,
@@ -292,7 +313,7 @@ struct EntryRow {
 }
 
 /// Validates a batch against the configuration.
-pub fn validate(batch: &Batch, config: &Config, renames: &Renames) -> Outcome {
+pub fn validate(batch: &Batch, config: &Config, renames: &Renames, known: &Known) -> Outcome {
     let rep = Reporter { config };
     let mut findings: Vec<Finding> = Vec::new();
     for p in &batch.problems {
@@ -370,13 +391,15 @@ pub fn validate(batch: &Batch, config: &Config, renames: &Renames) -> Outcome {
         }
     }
     findings.extend(no_users(&rep, batch, &users));
-    cross_row(&rep, batch, &users, &entries, &mut findings);
+    cross_row(&rep, batch, &users, &entries, known, &mut findings);
     let records = finish(batch, &users, &entries, &mut findings, &mut stats);
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let record_ids = users.iter().map(|u| u.record_id.clone()).collect();
     Outcome {
         findings,
         records,
         stats,
+        record_ids,
     }
 }
 
@@ -595,6 +618,7 @@ fn user_row<'a>(
         email: None,
         aliases: Vec::new(),
         manager: None,
+        row_version: None,
         attrs: BTreeMap::new(),
         tags: Vec::new(),
         custom: BTreeMap::new(),
@@ -617,7 +641,14 @@ fn user_row<'a>(
         );
         let multi = matches!(col.field, Field::Attr(Attr::UserTags) | Field::EmailAliases);
         match &col.field {
-            Field::Credential | Field::Ignored | Field::RowVersion | Field::Id(_) => continue,
+            Field::RowVersion => {
+                let v = raw_text.trim();
+                if !v.is_empty() {
+                    user.row_version = Some((v.to_string(), Some(col.index)));
+                }
+                continue;
+            }
+            Field::Credential | Field::Ignored | Field::Id(_) => continue,
             Field::Inline {
                 list,
                 integration,
@@ -1064,6 +1095,7 @@ fn cross_row(
     batch: &Batch,
     users: &[UserRow],
     entries: &[EntryRow],
+    known_elsewhere: &Known,
     findings: &mut Vec<Finding>,
 ) {
     let sheet_of = |si: usize| &batch.sheets[si];
@@ -1299,10 +1331,25 @@ fn cross_row(
         }
     }
     let mut manager_of: Vec<Option<usize>> = vec![None; users.len()];
+    let elsewhere = |key: &str| {
+        known_elsewhere.store_emails.contains_key(key)
+            || known_elsewhere.source_emails.contains_key(key)
+    };
+    let searched = match (
+        known_elsewhere.has_store,
+        !known_elsewhere.source_ids.is_empty(),
+    ) {
+        (false, false) => "in the batch",
+        (true, false) => "in the batch or the store",
+        (false, true) => "in the batch or the source directory",
+        (true, true) => "in the batch, the store or the source directory",
+    };
     for (i, u) in users.iter().enumerate() {
         let Some((m, col)) = &u.manager else { continue };
-        match known.get(&email::key(m)) {
+        let key = email::key(m);
+        match known.get(&key) {
             Some(&j) => manager_of[i] = Some(j),
+            None if elsewhere(&key) => {}
             None => push(
                 Rule::UnknownManager,
                 u.sheet,
@@ -1311,7 +1358,7 @@ fn cross_row(
                 "manager_email",
                 &u.record_id,
                 m,
-                format!("manager `{m}` is not the address of any user in the batch"),
+                format!("manager `{m}` is not the address of any user {searched}"),
                 Owner::User(i),
             ),
         }
@@ -1338,6 +1385,93 @@ fn cross_row(
             message,
             Owner::User(i),
         );
+    }
+    // S001–S004: the store and the source directory.
+    for (i, u) in users.iter().enumerate() {
+        let addresses = u
+            .email
+            .iter()
+            .map(|e| (e, "email_addr"))
+            .chain(u.aliases.iter().map(|a| (a, "email_aliases")));
+        for ((e, col), field) in addresses {
+            let key = email::key(e);
+            if let Some(other) = known_elsewhere.store_emails.get(&key) {
+                if *other != u.record_id {
+                    push(
+                        Rule::EmailInStore,
+                        u.sheet,
+                        u.row,
+                        *col,
+                        field,
+                        &u.record_id,
+                        e,
+                        format!("`{e}` already belongs to stored record `{other}`"),
+                        Owner::User(i),
+                    );
+                }
+            }
+            if let Some(other) = known_elsewhere.source_emails.get(&key) {
+                if *other != u.record_id && field == "email_addr" {
+                    push(
+                        Rule::JoiningKeyMismatch,
+                        u.sheet,
+                        u.row,
+                        *col,
+                        field,
+                        &u.record_id,
+                        e,
+                        format!(
+                            "the source directory has `{e}` under record id `{other}`, not `{}`: the records will not merge",
+                            u.record_id
+                        ),
+                        Owner::User(i),
+                    );
+                }
+            }
+        }
+        if known_elsewhere.source_ids.contains(&u.record_id) {
+            push(
+                Rule::RecordInSource,
+                u.sheet,
+                u.row,
+                u.record_col,
+                "record_id",
+                &u.record_id,
+                &u.record_id,
+                format!(
+                    "the primary source already provides record id `{}`; this manual entry will merge with it",
+                    u.record_id
+                ),
+                Owner::User(i),
+            );
+        }
+        if let Some((version, col)) = &u.row_version {
+            let message = match known_elsewhere.store_versions.get(&u.record_id) {
+                Some(stored) if stored == version => None,
+                Some(_) => Some(format!(
+                    "`{}` has changed in the store since this row was exported; export again and redo the edit",
+                    u.record_id
+                )),
+                None if known_elsewhere.has_store => Some(format!(
+                    "`{}` was exported from the store and has been removed since",
+                    u.record_id
+                )),
+                None => None,
+            };
+            if let Some(message) = message {
+                push(
+                    Rule::StaleExportRow,
+                    u.sheet,
+                    u.row,
+                    *col,
+                    "row_version",
+                    &u.record_id,
+                    version,
+                    message,
+                    Owner::User(i),
+                );
+            }
+        }
     }
     // B001 and B002.
     let bots: Vec<usize> = (0..users.len()).filter(|&i| users[i].bot).collect();

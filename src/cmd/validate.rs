@@ -4,7 +4,9 @@ use crate::cli::{Format, ValidateArgs};
 use crate::config::{load_renames, Config};
 use crate::report::{self, Style, Summary};
 use crate::rules::{Severity, UnknownRule};
-use crate::validate::validate;
+use crate::plan;
+use crate::store::Store;
+use crate::validate::{validate, Known};
 use crate::{annotate, input, ExitStatus};
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
@@ -42,7 +44,19 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         Some(_) => Some(annotate::Layout::new(&batch, &renames)?),
         None => None,
     };
-    let outcome = validate(&batch, &config, &renames);
+    let mut known = Known::default();
+    if let Some(source) = &args.source {
+        plan::known_from_source(&mut known, source, &renames)?;
+    }
+    if let Some(path) = &args.store {
+        // validate never creates a store: a CI result must not depend on the directory.
+        if !path.exists() {
+            bail!("{}: no such store", path.display());
+        }
+        let store = Store::open(path)?;
+        plan::known_from_store(&mut known, &store.users()?);
+    }
+    let outcome = validate(&batch, &config, &renames, &known);
 
     let failed = outcome
         .findings

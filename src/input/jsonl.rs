@@ -79,6 +79,10 @@ fn text(v: &Value) -> String {
 fn flatten(record: &Value) -> BTreeMap<String, String> {
     let mut cells = BTreeMap::new();
     cells.insert("record_id".to_string(), text(&record["record_id"]));
+    // `muster export` stamps each record with the stored version it was exported at (S004).
+    if let Some(version) = record.get("row_version") {
+        cells.insert("row_version".to_string(), text(version));
+    }
     if let Some(user) = record["user"].as_object() {
         for (k, v) in user {
             match (k.as_str(), v) {

@@ -325,15 +325,18 @@ fn push_csv(
 ) {
     let order = (i, kind as usize);
     match result {
-        Ok((rows, encoding)) => batch.sheets.push(Sheet {
-            file: shown.to_string(),
-            sheet: None,
-            kind,
-            order,
-            rows,
-            encoding,
-            lettered: true,
-        }),
+        Ok((mut rows, encoding)) => {
+            unguard_export(&mut rows);
+            batch.sheets.push(Sheet {
+                file: shown.to_string(),
+                sheet: None,
+                kind,
+                order,
+                rows,
+                encoding,
+                lettered: true,
+            })
+        }
         Err(err) => batch.problems.push(FileProblem {
             file: shown.to_string(),
             sheet: None,
@@ -341,6 +344,25 @@ fn push_csv(
             code: err.code,
             message: err.message,
         }),
+    }
+}
+
+/// A CSV that `muster export` wrote (it has a `row_version` column) guards every cell a
+/// spreadsheet would run as a formula with a leading `'` (SPEC §6); that `'` is taken off again,
+/// so `-5` and `+1 555 0100` survive the round trip.
+fn unguard_export(rows: &mut [Row]) {
+    let exported = rows.iter().take(10).any(|r| {
+        r.cells
+            .iter()
+            .any(|c| headers::fold(&c.text) == "rowversion")
+    });
+    if !exported {
+        return;
+    }
+    for cell in rows.iter_mut().flat_map(|r| r.cells.iter_mut()) {
+        if cell.text.starts_with('\'') {
+            cell.text.remove(0);
+        }
     }
 }
 

@@ -1,0 +1,246 @@
+//! `muster import`: read → validate against the batch, the store and the source → plan → apply
+//! in one transaction.
+
+use crate::cli::{Format, ImportArgs};
+use crate::config::{load_renames, Config};
+use crate::plan::{self, field_changes, FieldChange, Plan};
+use crate::report::{self, Style, Written};
+use crate::rules::Severity;
+use crate::store::{self, Action, BatchInfo, Store};
+use crate::validate::{validate, Known};
+use crate::{input, ExitStatus};
+use anyhow::{bail, Context};
+use serde::Serialize;
+
+/// The plan as `--format json` prints it (SPEC §6), with what was applied.
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    create: usize,
+    update: usize,
+    unchanged: usize,
+    remove: usize,
+    changes: Vec<JsonChange<'a>>,
+    bot_replaced: Option<(&'a str, &'a str)>,
+    batch: &'a str,
+    applied: bool,
+    findings: std::collections::BTreeMap<&'static str, usize>,
+    exit_code: u8,
+}
+
+#[derive(Serialize)]
+struct JsonChange<'a> {
+    action: Action,
+    record_id: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fields: Vec<FieldChange>,
+}
+
+pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
+    let config = Config::find(args.config.as_deref())?;
+    let renames = match &args.map {
+        Some(path) => load_renames(path)?,
+        None => Default::default(),
+    };
+    if !args.batch.exists() {
+        bail!("{}: no such file or directory", args.batch.display());
+    }
+    let sha = store::batch_sha256(&args.batch)
+        .with_context(|| format!("cannot read {}", args.batch.display()))?;
+    let stem = args
+        .batch
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "batch".to_string());
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{stem}-{}", &sha[..8]));
+    let batch = input::read_batch(std::slice::from_ref(&args.batch), &Default::default())?;
+
+    let mut known = Known::default();
+    if let Some(source) = &args.source {
+        plan::known_from_source(&mut known, source, &renames)?;
+    }
+    // A dry run writes nothing, not even a new store.
+    let mut store = if args.dry_run && !args.store.store.exists() {
+        None
+    } else {
+        Some(Store::open(&args.store.store)?)
+    };
+    // Under the write lock from reading the store to committing, unless nothing will be written.
+    let (mut writer, stored) = match store.as_mut() {
+        None => (None, Vec::new()),
+        Some(store) if args.dry_run => (None, store.users()?),
+        Some(store) => {
+            let writer = store.write()?;
+            let stored = writer.users()?;
+            (Some(writer), stored)
+        }
+    };
+    plan::known_from_store(&mut known, &stored);
+    let outcome = validate(&batch, &config, &renames, &known);
+    let errors = outcome
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error);
+    let plan = plan::plan(&stored, &outcome.records, &outcome.record_ids, args.prune);
+
+    let max_remove = args
+        .max_remove
+        .unwrap_or_else(|| plan::default_max_remove(stored.iter().filter(|u| !u.bot).count()));
+    if plan.counts.remove > max_remove {
+        bail!(
+            "the plan removes {} users, more than --max-remove {max_remove}; nothing was applied (raise --max-remove if that is intended)",
+            plan.counts.remove
+        );
+    }
+    let blocked = errors && !args.partial;
+    let mut applied = false;
+    if let Some(w) = writer.as_mut() {
+        if !blocked && !plan.changes.is_empty() {
+            if let Some(existing) = w.batch(&name)? {
+                if existing.sha256 != sha {
+                    bail!("batch name `{name}` is already used by another file ({}); pass --batch with a new name", existing.file);
+                }
+                bail!("batch `{name}` was already applied (on {}); pass --batch with a new name to apply it again", existing.applied_at);
+            }
+            let info = BatchInfo {
+                name: &name,
+                file: &args.batch.display().to_string(),
+                sha256: &sha,
+                counts: plan.counts,
+            };
+            w.apply(&info, &plan.changes)?;
+            applied = true;
+        }
+    }
+    if let Some(w) = writer {
+        w.commit()?;
+    }
+
+    let status = if errors {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    };
+    match (args.format, args.quiet) {
+        (Format::Json, _) => {
+            let json = JsonPlan {
+                create: plan.counts.create,
+                update: plan.counts.update,
+                unchanged: plan.counts.unchanged,
+                remove: plan.counts.remove,
+                changes: plan
+                    .changes
+                    .iter()
+                    .map(|c| JsonChange {
+                        action: c.action,
+                        record_id: &c.record_id,
+                        fields: match (&c.before, &c.after) {
+                            (Some(b), Some(a)) => field_changes(b, a),
+                            _ => Vec::new(),
+                        },
+                    })
+                    .collect(),
+                bot_replaced: plan
+                    .bot_replaced
+                    .as_ref()
+                    .map(|(a, b)| (a.as_str(), b.as_str())),
+                batch: &name,
+                applied,
+                findings: report::by_code(&outcome.findings),
+                exit_code: status as u8,
+            };
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        (Format::Text, quiet) => {
+            let files = vec![args.batch.display().to_string()];
+            if !quiet {
+                let summary = report::summary_text(
+                    &files,
+                    &config.source,
+                    &[],
+                    &outcome,
+                    &Written::default(),
+                    style,
+                );
+                print!("{summary}");
+                print!("{}", plan_text(&plan, &name, &args.store.store));
+            }
+            let outcome_line = if args.dry_run {
+                "dry run: nothing was written".to_string()
+            } else if blocked {
+                format!(
+                    "nothing applied: the batch has errors (fix them, or pass --partial to apply the {} valid records)",
+                    outcome.records.len()
+                )
+            } else if applied {
+                format!(
+                    "applied as batch `{name}` in one transaction ({} create, {} update, {} remove)",
+                    plan.counts.create, plan.counts.update, plan.counts.remove
+                )
+            } else {
+                "nothing to change; nothing was recorded".to_string()
+            };
+            if quiet {
+                if errors {
+                    eprintln!("{}", report::closing_line(&files, &outcome.findings));
+                }
+            } else {
+                println!("{outcome_line}");
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// `plan: 38 create, 2 update, 0 unchanged, 0 remove`, then each change.
+fn plan_text(plan: &Plan, name: &str, store: &std::path::Path) -> String {
+    const SHOWN_CREATES: usize = 20;
+    let c = plan.counts;
+    let mut out = format!(
+        "plan for batch `{name}` into {}: {} create, {} update, {} unchanged, {} remove\n",
+        store.display(),
+        c.create,
+        c.update,
+        c.unchanged,
+        c.remove
+    );
+    let mut creates = 0;
+    for change in &plan.changes {
+        match change.action {
+            Action::Create => {
+                creates += 1;
+                if creates <= SHOWN_CREATES {
+                    out.push_str(&format!("  create {}\n", change.record_id));
+                }
+            }
+            Action::Update => {
+                out.push_str(&format!("  update {}\n", change.record_id));
+                let (Some(b), Some(a)) = (&change.before, &change.after) else {
+                    continue;
+                };
+                for f in field_changes(b, a) {
+                    out.push_str(&format!(
+                        "    {}: {} → {}\n",
+                        f.field,
+                        f.before.as_deref().unwrap_or("(none)"),
+                        f.after.as_deref().unwrap_or("(none)")
+                    ));
+                }
+            }
+            Action::Remove if change.bot => {}
+            Action::Remove => out.push_str(&format!("  remove {}\n", change.record_id)),
+        }
+    }
+    if creates > SHOWN_CREATES {
+        out.push_str(&format!(
+            "  … and {} more to create\n",
+            creates - SHOWN_CREATES
+        ));
+    }
+    if let Some((old, new)) = &plan.bot_replaced {
+        out.push_str(&format!("  bot account replaced: {old} → {new}\n"));
+    }
+    out
+}

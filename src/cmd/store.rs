@@ -1,0 +1,181 @@
+//! `muster history`, `muster remove` and `muster revert`: reading and undoing the change log.
+
+use crate::cli::{HistoryArgs, RemoveArgs, RevertArgs};
+use crate::plan::field_changes;
+use crate::store::{Action, BatchInfo, Change, Counts, Store};
+use crate::ExitStatus;
+use anyhow::bail;
+use std::collections::HashMap;
+
+pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
+    let store = Store::open(&args.store.store)?;
+    let log = store.history(&args.record_id)?;
+    if log.is_empty() {
+        bail!(
+            "no record `{}` has ever been in {}",
+            args.record_id,
+            args.store.store.display()
+        );
+    }
+    println!("{}", args.record_id);
+    for entry in log {
+        let b = &entry.batch;
+        let reverted = if b.reverted_by.is_some() {
+            " (reverted)"
+        } else {
+            ""
+        };
+        println!(
+            "  {}  {}  batch `{}`{reverted} from {} by {}",
+            b.applied_at,
+            entry.change.action.as_str(),
+            b.name,
+            if b.file.is_empty() { "-" } else { &b.file },
+            b.os_user
+        );
+        if let (Some(before), Some(after)) = (&entry.change.before, &entry.change.after) {
+            for f in field_changes(before, after) {
+                println!(
+                    "      {}: {} → {}",
+                    f.field,
+                    f.before.as_deref().unwrap_or("(none)"),
+                    f.after.as_deref().unwrap_or("(none)")
+                );
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn stamp(what: &str) -> String {
+    format!("{what}-{}", jiff::Timestamp::now().as_millisecond())
+}
+
+pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
+    let mut store = Store::open(&args.store.store)?;
+    let mut writer = store.write()?;
+    let stored: HashMap<String, _> = writer
+        .users()?
+        .into_iter()
+        .map(|u| (u.record_id.clone(), u))
+        .collect();
+    let missing: Vec<&str> = args
+        .record_ids
+        .iter()
+        .filter(|r| !stored.contains_key(*r))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "not in {}: {}; nothing was removed",
+            args.store.store.display(),
+            missing.join(", ")
+        );
+    }
+    let changes: Vec<Change> = args
+        .record_ids
+        .iter()
+        .map(|rid| {
+            let u = &stored[rid];
+            Change {
+                record_id: rid.clone(),
+                action: Action::Remove,
+                bot: u.bot,
+                before: Some(u.record.clone()),
+                after: None,
+            }
+        })
+        .collect();
+    let name = stamp("remove");
+    let info = BatchInfo {
+        name: &name,
+        file: "",
+        sha256: "",
+        counts: Counts {
+            remove: changes.len(),
+            ..Default::default()
+        },
+    };
+    writer.apply(&info, &changes)?;
+    writer.commit()?;
+    println!(
+        "removed {} records (batch `{name}`; `muster revert {name}` brings them back)",
+        changes.len()
+    );
+    Ok(ExitStatus::Success)
+}
+
+pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
+    let mut store = Store::open(&args.store.store)?;
+    let mut writer = store.write()?;
+    let Some(batch) = writer.batch(&args.batch)? else {
+        bail!(
+            "no batch `{}` in {}",
+            args.batch,
+            args.store.store.display()
+        );
+    };
+    if batch.reverted_by.is_some() {
+        bail!("batch `{}` has already been reverted", batch.name);
+    }
+    let log = writer.changes_of(batch.id)?;
+    let record_ids: Vec<&str> = log.iter().map(|c| c.change.record_id.as_str()).collect();
+    let later = writer.changed_since(batch.id, &record_ids)?;
+    if !later.is_empty() && !args.force {
+        bail!(
+            "later batches changed {} of the records `{}` changed ({}); reverting would undo their changes too. Nothing was reverted; pass --force to revert anyway",
+            later.len(),
+            batch.name,
+            later.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let current: HashMap<String, _> = writer
+        .users()?
+        .into_iter()
+        .map(|u| (u.record_id.clone(), u))
+        .collect();
+    let mut counts = Counts::default();
+    let mut changes = Vec::new();
+    // Undo in reverse order, from the record as it is now to the record as it was before.
+    for entry in log.iter().rev() {
+        let c = &entry.change;
+        let now = current.get(&c.record_id).map(|u| u.record.clone());
+        let action = match (&now, &c.before) {
+            (None, None) => continue,
+            (None, Some(_)) => {
+                counts.create += 1;
+                Action::Create
+            }
+            (Some(_), None) => {
+                counts.remove += 1;
+                Action::Remove
+            }
+            (Some(_), Some(_)) => {
+                counts.update += 1;
+                Action::Update
+            }
+        };
+        changes.push(Change {
+            record_id: c.record_id.clone(),
+            action,
+            bot: c.bot,
+            before: now,
+            after: c.before.clone(),
+        });
+    }
+    let name = stamp(&format!("revert-{}", batch.name));
+    let info = BatchInfo {
+        name: &name,
+        file: &batch.file,
+        sha256: &batch.sha256,
+        counts,
+    };
+    let id = writer.apply(&info, &changes)?;
+    writer.mark_reverted(batch.id, id)?;
+    writer.commit()?;
+    println!(
+        "reverted batch `{}`: {} records restored, {} removed, {} brought back (recorded as `{name}`)",
+        batch.name, counts.update, counts.remove, counts.create
+    );
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,274 @@
+//! What an import would do: the valid records of a batch against what the store holds, as
+//! create / update (with the fields that change) / unchanged / remove, and the bot replaced.
+
+use crate::check::email;
+use crate::input::headers::{map_sheet, Attr, Field, Renames};
+use crate::input::{read_batch, ReadOptions};
+use crate::record::Record;
+use crate::store::{canonical, flatten, Action, Change, Counts, StoredUser};
+use crate::validate::Known;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub counts: Counts,
+    /// (old bot, new bot) when the batch's bot account replaces a stored one.
+    pub bot_replaced: Option<(String, String)>,
+}
+
+/// One field of an update: its path in the record and its values before and after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Plans the import of `records` (the batch's valid records). `in_batch` holds every record id
+/// of the batch, valid or not: `prune` removes only stored users absent from it, never the bot.
+pub fn plan(
+    stored: &[StoredUser],
+    records: &[Record],
+    in_batch: &HashSet<String>,
+    prune: bool,
+) -> Plan {
+    let by_id: HashMap<&str, &StoredUser> =
+        stored.iter().map(|u| (u.record_id.as_str(), u)).collect();
+    let mut plan = Plan::default();
+    for r in records {
+        match by_id.get(r.record_id.as_str()) {
+            None => {
+                plan.counts.create += 1;
+                plan.changes.push(Change {
+                    record_id: r.record_id.clone(),
+                    action: Action::Create,
+                    bot: r.bot_account,
+                    before: None,
+                    after: Some(r.json.clone()),
+                });
+            }
+            Some(s) if canonical(&s.record) == canonical(&r.json) => plan.counts.unchanged += 1,
+            Some(s) => {
+                plan.counts.update += 1;
+                plan.changes.push(Change {
+                    record_id: r.record_id.clone(),
+                    action: Action::Update,
+                    bot: r.bot_account,
+                    before: Some(s.record.clone()),
+                    after: Some(r.json.clone()),
+                });
+            }
+        }
+    }
+    // There is one bot account: a batch bringing another replaces the stored one.
+    if let Some(new_bot) = records.iter().find(|r| r.bot_account) {
+        for old in stored
+            .iter()
+            .filter(|u| u.bot && u.record_id != new_bot.record_id)
+        {
+            plan.bot_replaced = Some((old.record_id.clone(), new_bot.record_id.clone()));
+            plan.changes.push(Change {
+                record_id: old.record_id.clone(),
+                action: Action::Remove,
+                bot: true,
+                before: Some(old.record.clone()),
+                after: None,
+            });
+        }
+    }
+    if prune {
+        for u in stored
+            .iter()
+            .filter(|u| !u.bot && !in_batch.contains(&u.record_id))
+        {
+            plan.counts.remove += 1;
+            plan.changes.push(Change {
+                record_id: u.record_id.clone(),
+                action: Action::Remove,
+                bot: false,
+                before: Some(u.record.clone()),
+                after: None,
+            });
+        }
+    }
+    plan
+}
+
+/// The fields an update changes.
+pub fn field_changes(before: &Value, after: &Value) -> Vec<FieldChange> {
+    let (b, a) = (flatten(before), flatten(after));
+    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    keys.into_iter()
+        .filter(|k| b.get(*k) != a.get(*k))
+        .map(|k| FieldChange {
+            field: k.clone(),
+            before: b.get(k).cloned(),
+            after: a.get(k).cloned(),
+        })
+        .collect()
+}
+
+/// SPEC §6's default for `--max-remove`: 10 % of the store (rounded up) or 500, whichever is
+/// smaller.
+pub fn default_max_remove(stored_users: usize) -> usize {
+    stored_users.div_ceil(10).min(500)
+}
+
+/// The store's addresses and versions, for S001, S004 and R001.
+pub fn known_from_store(known: &mut Known, stored: &[StoredUser]) {
+    known.has_store = true;
+    for u in stored {
+        known
+            .store_versions
+            .insert(u.record_id.clone(), u.row_version.clone());
+        let user = &u.record["user"];
+        let aliases = u.record["user_id_info"]["user_emails"]
+            .as_array()
+            .into_iter()
+            .flatten();
+        for e in std::iter::once(&user["email_addr"]).chain(aliases) {
+            if let Some(e) = e.as_str() {
+                known
+                    .store_emails
+                    .insert(email::key(e), u.record_id.clone());
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("--source {0}: {1}")]
+    Unreadable(String, String),
+    #[error("--source {0}: needs `email_addr` and `record_id` columns")]
+    Columns(String),
+}
+
+/// `--source FILE`: the users the primary identity source provides (S002, S003, R001).
+pub fn known_from_source(
+    known: &mut Known,
+    path: &Path,
+    renames: &Renames,
+) -> Result<(), SourceError> {
+    let shown = path.display().to_string();
+    let batch = read_batch(&[path.to_path_buf()], &ReadOptions::default())
+        .map_err(|e| SourceError::Unreadable(shown.clone(), e.to_string()))?;
+    if let Some(p) = batch.problems.iter().find(|p| p.code == "F001") {
+        return Err(SourceError::Unreadable(shown, p.message.clone()));
+    }
+    let mut found = false;
+    for sheet in batch.sheets.iter().filter(|s| s.kind.is_user_sheet()) {
+        let mapping = map_sheet(sheet, renames);
+        let (Some(e), Some(r)) = (
+            mapping.column_of(&Field::Attr(Attr::EmailAddr)),
+            mapping.column_of(&Field::Attr(Attr::RecordId)),
+        ) else {
+            continue;
+        };
+        found = true;
+        for row in &sheet.rows[mapping.header_at + 1..] {
+            let cell = |i: usize| row.cell(i).map(|c| c.text.trim()).unwrap_or("");
+            let (address, rid) = (cell(e.index), cell(r.index));
+            if !rid.is_empty() {
+                known.source_ids.insert(rid.to_string());
+                if !address.is_empty() {
+                    known
+                        .source_emails
+                        .insert(email::key(address), rid.to_string());
+                }
+            }
+        }
+    }
+    if !found {
+        return Err(SourceError::Columns(shown));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stored(rid: &str, bot: bool, record: Value) -> StoredUser {
+        StoredUser {
+            record_id: rid.to_string(),
+            bot,
+            row_version: crate::store::row_version(&record),
+            record,
+            created_by: None,
+        }
+    }
+
+    fn record(rid: &str, bot: bool, json: Value) -> Record {
+        Record {
+            record_id: rid.to_string(),
+            bot_account: bot,
+            json,
+        }
+    }
+
+    #[test]
+    fn creates_updates_keeps_prunes_and_replaces_the_bot() {
+        let store = [
+            stored("A", false, json!({"record_id": "A", "user": {"role": "x"}})),
+            stored("B", false, json!({"record_id": "B", "user": {"role": "y"}})),
+            stored("C", false, json!({"record_id": "C"})),
+            stored("BOT1", true, json!({"record_id": "BOT1"})),
+        ];
+        let batch = [
+            // Same record, keys in another order: unchanged.
+            record("A", false, json!({"user": {"role": "x"}, "record_id": "A"})),
+            record("B", false, json!({"record_id": "B", "user": {"role": "z"}})),
+            record("D", false, json!({"record_id": "D"})),
+            record("BOT2", true, json!({"record_id": "BOT2"})),
+        ];
+        let ids: HashSet<String> = ["A", "B", "D", "BOT2"].map(String::from).into();
+        let p = plan(&store, &batch, &ids, true);
+        assert_eq!(
+            p.counts,
+            Counts {
+                create: 2,
+                update: 1,
+                unchanged: 1,
+                remove: 1
+            }
+        );
+        assert_eq!(p.bot_replaced, Some(("BOT1".into(), "BOT2".into())));
+        let update = p.changes.iter().find(|c| c.record_id == "B").unwrap();
+        let fields = field_changes(
+            update.before.as_ref().unwrap(),
+            update.after.as_ref().unwrap(),
+        );
+        assert_eq!(
+            fields,
+            [FieldChange {
+                field: "user.role".into(),
+                before: Some("y".into()),
+                after: Some("z".into())
+            }]
+        );
+        // Without --prune nothing but the replaced bot goes.
+        let p = plan(&store, &batch, &ids, false);
+        assert_eq!(p.counts.remove, 0);
+        assert_eq!(
+            p.changes
+                .iter()
+                .filter(|c| c.action == Action::Remove)
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn max_remove_defaults_to_a_tenth_or_500() {
+        assert_eq!(default_max_remove(0), 0);
+        assert_eq!(default_max_remove(7), 1);
+        assert_eq!(default_max_remove(1000), 100);
+        assert_eq!(default_max_remove(1_000_000), 500);
+    }
+}

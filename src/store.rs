@@ -1,0 +1,689 @@
+//! The store (SPEC §6): a SQLite database holding the current manual users and the bot, every
+//! batch applied and a change log. Every write happens in one transaction taken with
+//! `BEGIN IMMEDIATE`, so two imports never interleave and a killed process leaves the store as it
+//! was before or after (WAL, synchronous writes).
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `PRAGMA application_id`: "must" in ASCII, so muster knows its own databases.
+const APPLICATION_ID: i32 = 0x6d75_7374;
+
+/// Versioned migrations; `PRAGMA user_version` is the number applied.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE batches (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    file TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    os_user TEXT NOT NULL,
+    muster_version TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    unchanged INTEGER NOT NULL,
+    removed INTEGER NOT NULL,
+    reverted_by INTEGER REFERENCES batches(id)
+);
+CREATE TABLE users (
+    record_id TEXT PRIMARY KEY,
+    bot INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    row_version TEXT NOT NULL,
+    created_by INTEGER REFERENCES batches(id),
+    updated_by INTEGER REFERENCES batches(id)
+);
+CREATE TABLE changes (
+    id INTEGER PRIMARY KEY,
+    batch_id INTEGER NOT NULL REFERENCES batches(id),
+    record_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    before TEXT,
+    after TEXT
+);
+CREATE INDEX changes_by_record ON changes(record_id);
+CREATE INDEX changes_by_batch ON changes(batch_id);
+"#];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: not a muster store ({why}); refusing to use or overwrite it", path.display())]
+    Foreign { path: PathBuf, why: String },
+    #[error("{}: the store is damaged ({source}); it was left untouched", path.display())]
+    Corrupt {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{}: made by a newer muster (schema {found}, this muster knows {known})", path.display())]
+    Newer {
+        path: PathBuf,
+        found: i64,
+        known: usize,
+    },
+    #[error("{}: another muster is writing to the store; gave up after waiting {waited:?} (set MUSTER_LOCK_TIMEOUT to wait longer)", path.display())]
+    Busy { path: PathBuf, waited: Duration },
+    #[error("{}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A stored user or bot.
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub record_id: String,
+    pub bot: bool,
+    /// The record as `--out` writes it.
+    pub record: Value,
+    pub row_version: String,
+    pub created_by: Option<i64>,
+}
+
+/// One applied batch.
+#[derive(Debug, Clone)]
+pub struct BatchRow {
+    pub id: i64,
+    pub name: String,
+    pub file: String,
+    pub sha256: String,
+    pub applied_at: String,
+    pub os_user: String,
+    pub counts: Counts,
+    pub reverted_by: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub create: usize,
+    pub update: usize,
+    pub unchanged: usize,
+    pub remove: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Remove,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Remove => "remove",
+        }
+    }
+    fn parse(s: &str) -> Action {
+        match s {
+            "create" => Action::Create,
+            "update" => Action::Update,
+            _ => Action::Remove,
+        }
+    }
+}
+
+/// A change to one record: `before` absent for a create, `after` absent for a remove.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub record_id: String,
+    pub action: Action,
+    pub bot: bool,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// A change as the log holds it, with the batch that made it.
+#[derive(Debug, Clone)]
+pub struct LoggedChange {
+    pub batch: BatchRow,
+    pub change: Change,
+}
+
+/// What a batch row records about the file and the run.
+pub struct BatchInfo<'a> {
+    pub name: &'a str,
+    pub file: &'a str,
+    pub sha256: &'a str,
+    pub counts: Counts,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A SQLite error as the user should read it: busy, damaged, or otherwise.
+fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
+    let path = path.to_path_buf();
+    match source.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Busy {
+                path,
+                waited: lock_timeout(),
+            }
+        }
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+            StoreError::Corrupt { path, source }
+        }
+        _ => StoreError::Sqlite { path, source },
+    }
+}
+
+/// How long a writer waits for another: `MUSTER_LOCK_TIMEOUT` seconds, else 10.
+fn lock_timeout() -> Duration {
+    let secs = std::env::var("MUSTER_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(10.0);
+    Duration::from_secs_f64(secs)
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it (and its tables) when it does not exist or is an
+    /// empty file. Anything else that is not muster's store is refused, never overwritten.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let existing = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) > 0;
+        if existing {
+            let mut head = [0u8; 16];
+            let n = std::fs::File::open(path)
+                .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+                .map_err(|e| StoreError::Foreign {
+                    path: path.to_path_buf(),
+                    why: e.to_string(),
+                })?;
+            if &head[..n] != b"SQLite format 3\0" {
+                return Err(StoreError::Foreign {
+                    path: path.to_path_buf(),
+                    why: "it is not a SQLite database".to_string(),
+                });
+            }
+        }
+        let conn = Connection::open(path).map_err(sqlite)?;
+        if !existing {
+            // Personal data: readable by the user only.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+        conn.busy_timeout(lock_timeout()).map_err(sqlite)?;
+        let corrupt = |source| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            source,
+        };
+        let app_id: i32 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(corrupt)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(corrupt)?;
+        if existing && app_id != APPLICATION_ID {
+            return Err(StoreError::Foreign {
+                path: path.to_path_buf(),
+                why: format!("its application id is {app_id:#x}"),
+            });
+        }
+        if version > MIGRATIONS.len() as i64 {
+            return Err(StoreError::Newer {
+                path: path.to_path_buf(),
+                found: version,
+                known: MIGRATIONS.len(),
+            });
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sqlite)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sqlite)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sqlite)?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.migrate(version)?;
+        Ok(store)
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        classify(&self.path, source)
+    }
+
+    fn migrate(&mut self, from: i64) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?;
+            // Another process may have migrated while this one waited for the lock.
+            let now: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(err)?;
+            if now > i as i64 {
+                continue;
+            }
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID)
+                .map_err(err)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Takes the write lock (waiting at most the lock timeout) for a read-plan-apply cycle: the
+    /// plan is made from what the store holds under the same lock it is applied under.
+    pub fn write(&mut self) -> Result<Writer<'_>, StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, e))?;
+        Ok(Writer { tx, path })
+    }
+
+    /// A consistent read of the users (for `--dry-run`, `validate --store` and `export`).
+    pub fn users(&self) -> Result<Vec<StoredUser>, StoreError> {
+        read_users(&self.conn).map_err(|e| self.err(e))
+    }
+
+    pub fn batches(&self) -> Result<Vec<BatchRow>, StoreError> {
+        read_batches(&self.conn, None).map_err(|e| self.err(e))
+    }
+
+    pub fn batch(&self, name: &str) -> Result<Option<BatchRow>, StoreError> {
+        Ok(read_batches(&self.conn, Some(name))
+            .map_err(|e| self.err(e))?
+            .into_iter()
+            .next())
+    }
+
+    /// Every change to a record, oldest first.
+    pub fn history(&self, record_id: &str) -> Result<Vec<LoggedChange>, StoreError> {
+        read_changes(&self.conn, "c.record_id = ?1", record_id).map_err(|e| self.err(e))
+    }
+
+    pub fn changes_of(&self, batch_id: i64) -> Result<Vec<LoggedChange>, StoreError> {
+        read_changes(&self.conn, "c.batch_id = ?1", &batch_id.to_string()).map_err(|e| self.err(e))
+    }
+}
+
+/// The write lock and the transaction that applies one batch.
+pub struct Writer<'a> {
+    tx: rusqlite::Transaction<'a>,
+    path: PathBuf,
+}
+
+impl Writer<'_> {
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        classify(&self.path, source)
+    }
+
+    pub fn users(&self) -> Result<Vec<StoredUser>, StoreError> {
+        read_users(&self.tx).map_err(|e| self.err(e))
+    }
+
+    pub fn batch(&self, name: &str) -> Result<Option<BatchRow>, StoreError> {
+        Ok(read_batches(&self.tx, Some(name))
+            .map_err(|e| self.err(e))?
+            .into_iter()
+            .next())
+    }
+
+    pub fn changes_of(&self, batch_id: i64) -> Result<Vec<LoggedChange>, StoreError> {
+        read_changes(&self.tx, "c.batch_id = ?1", &batch_id.to_string()).map_err(|e| self.err(e))
+    }
+
+    /// Later changes to any of these records than the batch `after`.
+    pub fn changed_since(
+        &self,
+        after: i64,
+        record_ids: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT DISTINCT record_id FROM changes WHERE batch_id > ?1 AND record_id = ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for rid in record_ids {
+            let found: Option<String> = stmt
+                .query_row(params![after, rid], |r| r.get(0))
+                .optional()
+                .map_err(|e| self.err(e))?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
+    /// Records the batch and applies its changes; the caller commits.
+    pub fn apply(&mut self, info: &BatchInfo, changes: &[Change]) -> Result<i64, StoreError> {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "unknown".to_string());
+        let now = jiff::Timestamp::now().to_string();
+        self.tx
+            .execute(
+                "INSERT INTO batches (name, file, sha256, applied_at, os_user, muster_version, created, updated, unchanged, removed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    info.name,
+                    info.file,
+                    info.sha256,
+                    now,
+                    user,
+                    env!("CARGO_PKG_VERSION"),
+                    info.counts.create as i64,
+                    info.counts.update as i64,
+                    info.counts.unchanged as i64,
+                    info.counts.remove as i64
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        let batch_id = self.tx.last_insert_rowid();
+        {
+            let mut log = self
+                .tx
+                .prepare_cached("INSERT INTO changes (batch_id, record_id, action, before, after) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(|e| self.err(e))?;
+            let mut upsert = self
+                .tx
+                .prepare_cached(
+                    "INSERT INTO users (record_id, bot, record, row_version, created_by, updated_by) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                     ON CONFLICT(record_id) DO UPDATE SET bot = ?2, record = ?3, row_version = ?4, updated_by = ?5",
+                )
+                .map_err(|e| self.err(e))?;
+            let mut delete = self
+                .tx
+                .prepare_cached("DELETE FROM users WHERE record_id = ?1")
+                .map_err(|e| self.err(e))?;
+            let json = |v: &Option<Value>| v.as_ref().map(|v| v.to_string());
+            for c in changes {
+                log.execute(params![
+                    batch_id,
+                    c.record_id,
+                    c.action.as_str(),
+                    json(&c.before),
+                    json(&c.after)
+                ])
+                .map_err(|e| self.err(e))?;
+                match &c.after {
+                    Some(after) => {
+                        upsert
+                            .execute(params![
+                                c.record_id,
+                                c.bot,
+                                after.to_string(),
+                                row_version(after),
+                                batch_id
+                            ])
+                            .map_err(|e| self.err(e))?;
+                    }
+                    None => {
+                        delete
+                            .execute(params![c.record_id])
+                            .map_err(|e| self.err(e))?;
+                    }
+                }
+            }
+        }
+        Ok(batch_id)
+    }
+
+    pub fn mark_reverted(&mut self, batch_id: i64, by: i64) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE batches SET reverted_by = ?2 WHERE id = ?1",
+                params![batch_id, by],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn commit(self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        self.tx
+            .commit()
+            .map_err(|source| StoreError::Sqlite { path, source })
+    }
+}
+
+fn read_users(conn: &Connection) -> rusqlite::Result<Vec<StoredUser>> {
+    let mut stmt = conn.prepare(
+        "SELECT record_id, bot, record, row_version, created_by FROM users ORDER BY bot, rowid",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let text: String = r.get(2)?;
+        Ok(StoredUser {
+            record_id: r.get(0)?,
+            bot: r.get(1)?,
+            record: serde_json::from_str(&text).unwrap_or(Value::Null),
+            row_version: r.get(3)?,
+            created_by: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn batch_row(r: &rusqlite::Row, offset: usize) -> rusqlite::Result<BatchRow> {
+    let count = |i: usize| -> rusqlite::Result<usize> { Ok(r.get::<_, i64>(offset + i)? as usize) };
+    Ok(BatchRow {
+        id: r.get(offset)?,
+        name: r.get(offset + 1)?,
+        file: r.get(offset + 2)?,
+        sha256: r.get(offset + 3)?,
+        applied_at: r.get(offset + 4)?,
+        os_user: r.get(offset + 5)?,
+        counts: Counts {
+            create: count(6)?,
+            update: count(7)?,
+            unchanged: count(8)?,
+            remove: count(9)?,
+        },
+        reverted_by: r.get(offset + 10)?,
+    })
+}
+
+const BATCH_COLUMNS: &str =
+    "b.id, b.name, b.file, b.sha256, b.applied_at, b.os_user, b.created, b.updated, b.unchanged, b.removed, b.reverted_by";
+
+fn read_batches(conn: &Connection, name: Option<&str>) -> rusqlite::Result<Vec<BatchRow>> {
+    let sql = format!(
+        "SELECT {BATCH_COLUMNS} FROM batches b WHERE ?1 IS NULL OR b.name = ?1 ORDER BY b.id"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![name], |r| batch_row(r, 0))?;
+    rows.collect()
+}
+
+fn read_changes(
+    conn: &Connection,
+    filter: &str,
+    value: &str,
+) -> rusqlite::Result<Vec<LoggedChange>> {
+    let sql = format!(
+        "SELECT c.record_id, c.action, c.before, c.after, {BATCH_COLUMNS}
+         FROM changes c JOIN batches b ON b.id = c.batch_id WHERE {filter} ORDER BY c.id"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![value], |r| {
+        let parse = |t: Option<String>| t.and_then(|t| serde_json::from_str::<Value>(&t).ok());
+        let before = parse(r.get(2)?);
+        let after = parse(r.get(3)?);
+        let bot = before
+            .as_ref()
+            .or(after.as_ref())
+            .is_some_and(|v| v["bot_account"] == Value::Bool(true));
+        Ok(LoggedChange {
+            change: Change {
+                record_id: r.get(0)?,
+                action: Action::parse(&r.get::<_, String>(1)?),
+                bot,
+                before,
+                after,
+            },
+            batch: batch_row(r, 4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The record's JSON with every object's keys sorted: what `row_version` hashes. Text is already
+/// NFC (muster normalizes on reading).
+pub fn canonical(value: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let sorted: BTreeMap<&String, Value> =
+                    m.iter().map(|(k, v)| (k, sorted(v))).collect();
+                Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(value).to_string()
+}
+
+/// SPEC §6: the first 16 hex digits of the SHA-256 of the canonical JSON.
+pub fn row_version(record: &Value) -> String {
+    let digest = Sha256::digest(canonical(record).as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of a file, in hex.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// The SHA-256 a batch is recorded with: the file's, or for a directory the hash of each file's
+/// name and hash in name order.
+pub fn batch_sha256(path: &Path) -> std::io::Result<String> {
+    if !path.is_dir() {
+        return file_sha256(path);
+    }
+    let mut names: Vec<PathBuf> = std::fs::read_dir(path)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    names.sort();
+    let mut hasher = Sha256::new();
+    for name in names {
+        hasher.update(name.file_name().unwrap_or_default().as_encoded_bytes());
+        hasher.update(file_sha256(&name)?.as_bytes());
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// A record's fields as path → value, for the plan's "before → after".
+pub fn flatten(record: &Value) -> BTreeMap<String, String> {
+    fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&path, v, out);
+                }
+            }
+            Value::String(s) => {
+                out.insert(prefix.to_string(), s.clone());
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", record, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn row_version_ignores_key_order() {
+        let a = json!({"b": 1, "a": {"y": [1, 2], "x": "é"}});
+        let b = json!({"a": {"x": "é", "y": [1, 2]}, "b": 1});
+        assert_eq!(row_version(&a), row_version(&b));
+        assert_eq!(row_version(&a).len(), 16);
+        assert_ne!(row_version(&a), row_version(&json!({"b": 2})));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("notes.db");
+        std::fs::write(&text, "hello").unwrap();
+        assert!(matches!(
+            Store::open(&text),
+            Err(StoreError::Foreign { .. })
+        ));
+        assert_eq!(std::fs::read(&text).unwrap(), b"hello");
+
+        let foreign = dir.path().join("other.db");
+        Connection::open(&foreign)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        assert!(matches!(
+            Store::open(&foreign),
+            Err(StoreError::Foreign { .. })
+        ));
+
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, "").unwrap();
+        let store = Store::open(&empty).unwrap();
+        assert!(store.users().unwrap().is_empty());
+        drop(store);
+        // Opening again finds muster's store.
+        assert!(Store::open(&empty).unwrap().batches().unwrap().is_empty());
+    }
+}
