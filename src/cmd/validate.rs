@@ -2,9 +2,9 @@
 
 use crate::cli::{Format, ValidateArgs};
 use crate::config::{load_renames, Config};
+use crate::plan;
 use crate::report::{self, Style, Summary};
 use crate::rules::{Severity, UnknownRule};
-use crate::plan;
 use crate::store::Store;
 use crate::validate::{validate, Known};
 use crate::{annotate, input, ExitStatus};

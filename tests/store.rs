@@ -1,0 +1,507 @@
+//! The store: import (plan, partial, prune), export round trips, history and revert, S001–S004,
+//! refusing what is not a store, concurrent imports and imports killed midway.
+
+mod common;
+
+use common::muster;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+const Q3: &str = "testdata/batches/q3-contractors.xlsx";
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("muster.db")
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    /// Runs a store command with `--store`; asserts no panic.
+    fn run(&self, args: &[&str]) -> Output {
+        let out = muster()
+            .args(args)
+            .arg("--store")
+            .arg(self.store())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        out
+    }
+    /// `muster import BATCH ARGS --format json`: the exit code and the plan.
+    fn import(&self, batch: &Path, args: &[&str]) -> (i32, Value) {
+        let mut all = vec!["import", batch.to_str().unwrap(), "--format", "json"];
+        all.extend(args);
+        let out = self.run(&all);
+        let plan = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+        });
+        (out.status.code().unwrap(), plan)
+    }
+    fn export(&self, name: &str) -> PathBuf {
+        let p = self.path(name);
+        let out = self.run(&["export", "-o", p.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        p
+    }
+    fn count(&self) -> i64 {
+        let conn = rusqlite::Connection::open(self.store()).unwrap();
+        conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+            .unwrap()
+    }
+}
+
+fn counts(plan: &Value) -> [i64; 4] {
+    ["create", "update", "unchanged", "remove"].map(|k| plan[k].as_i64().unwrap())
+}
+
+fn codes(plan: &Value) -> Vec<String> {
+    plan["findings"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+const HEADER: &str = "email_addr,record_id,full_name,department,manager_email,custom.phone\n";
+
+fn users_csv(rows: &[&str]) -> String {
+    let mut s = HEADER.to_string();
+    for r in rows {
+        s.push_str(r);
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn import_plans_applies_and_a_second_import_changes_nothing() {
+    let env = Env::new();
+    let q3 = common::root().join(Q3);
+    let (code, plan) = env.import(&q3, &["--dry-run"]);
+    assert_eq!((code, counts(&plan)), (0, [121, 0, 0, 0]));
+    assert_eq!(plan["applied"], false);
+    assert!(!env.store().exists(), "a dry run writes nothing");
+
+    let (code, plan) = env.import(&q3, &["--batch", "2026-Q3"]);
+    assert_eq!(
+        (code, counts(&plan), &plan["applied"]),
+        (0, [121, 0, 0, 0], &Value::Bool(true))
+    );
+    assert_eq!(env.count(), 121);
+
+    let (code, plan) = env.import(&q3, &[]);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 121, 0]));
+    assert_eq!(plan["applied"], false);
+    let history = env.run(&["history", "CTR-1001"]);
+    let text = String::from_utf8_lossy(&history.stdout);
+    assert_eq!(text.matches("batch `").count(), 1, "{text}");
+    assert!(text.contains("create  batch `2026-Q3`"), "{text}");
+
+    // The same name for another file is refused.
+    let other = env.write("other.csv", &users_csv(&["x@acme.com,X1,Xa Yb,IT,,"]));
+    let out = env.run(&["import", other.to_str().unwrap(), "--batch", "2026-Q3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already used by another file"));
+}
+
+#[test]
+fn export_then_import_is_a_no_op_for_every_format() {
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    for name in ["current.xlsx", "current.csv", "current.jsonl"] {
+        let export = env.export(name);
+        let (code, plan) = env.import(&export, &[]);
+        // The flat CSV has no place for the bot account; the others carry it.
+        let unchanged = if name.ends_with(".csv") { 120 } else { 121 };
+        assert_eq!(
+            (code, counts(&plan)),
+            (0, [0, 0, unchanged, 0]),
+            "{name}: {plan:#}"
+        );
+        assert!(codes(&plan).is_empty(), "{name}: {plan:#}");
+    }
+}
+
+#[test]
+fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    let export = env.export("current.csv");
+    let text = std::fs::read_to_string(&export).unwrap();
+    let edited = text.replacen(",Engineering,", ",Finance,", 1);
+    assert_ne!(edited, text);
+    let edited = env.write("edited.csv", &edited);
+    let (code, plan) = env.import(&edited, &[]);
+    assert_eq!((code, counts(&plan)), (0, [0, 1, 119, 0]));
+    let fields = &plan["changes"][0]["fields"][0];
+    assert_eq!(fields["field"], "user.department");
+    assert_eq!(
+        (&fields["before"], &fields["after"]),
+        (&Value::from("Engineering"), &Value::from("Finance"))
+    );
+
+    // The first export is now stale for that record: S004, and nothing is applied.
+    let (code, plan) = env.import(&export, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&plan), ["S004"]);
+    assert_eq!(plan["applied"], false);
+    // Near miss: a fresh export of the changed record imports clean.
+    let fresh = env.export("fresh.csv");
+    let (code, plan) = env.import(&fresh, &[]);
+    assert_eq!((code, codes(&plan).len()), (0, 0));
+}
+
+#[test]
+fn csv_export_guards_formulas_reversibly() {
+    let env = Env::new();
+    let batch = env.write(
+        "b.csv",
+        &users_csv(&[
+            "a@acme.com,A1,Al Bo,IT,,-5",
+            "b@acme.com,B1,Bo Al,IT,,+1 555 0100",
+        ]),
+    );
+    let (code, _) = env.import(&batch, &[]);
+    assert_eq!(code, 0);
+    let export = env.export("e.csv");
+    let text = std::fs::read_to_string(&export).unwrap();
+    assert!(
+        text.contains(",'-5,") && text.contains(",'+1 555 0100,"),
+        "{text}"
+    );
+    let (code, plan) = env.import(&export, &[]);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 2, 0]), "{plan:#}");
+}
+
+#[test]
+fn errors_apply_nothing_unless_partial() {
+    let env = Env::new();
+    let batch = env.write(
+        "b.csv",
+        &users_csv(&["a@acme.com,A1,Al Bo,IT,,", "not-an-email,B1,Bo Al,IT,,"]),
+    );
+    let (code, plan) = env.import(&batch, &[]);
+    assert_eq!((code, &plan["applied"]), (1, &Value::Bool(false)));
+    assert!(!env.store().exists() || env.count() == 0);
+    let (code, plan) = env.import(&batch, &["--partial"]);
+    assert_eq!(
+        (code, counts(&plan), &plan["applied"]),
+        (1, [1, 0, 0, 0], &Value::Bool(true))
+    );
+    assert_eq!(env.count(), 1);
+}
+
+#[test]
+fn prune_removes_absent_users_within_the_limit_and_never_the_bot() {
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    let one = env.write(
+        "one.csv",
+        &users_csv(&["jane.doe.1001@partners.acme.com,CTR-1001,Jane Doe,Engineering,,"]),
+    );
+    // 119 would go; the default limit is 10 % of 120 users.
+    let out = env.run(&["import", one.to_str().unwrap(), "--prune"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("more than --max-remove 12"));
+    assert_eq!(env.count(), 121);
+    let (_, plan) = env.import(&one, &["--prune", "--max-remove", "200"]);
+    assert_eq!(counts(&plan), [0, 1, 0, 119]);
+    // CTR-1001 and the bot remain.
+    assert_eq!(env.count(), 2);
+}
+
+#[test]
+fn history_and_revert_undo_a_batch_unless_later_batches_depend_on_it() {
+    let env = Env::new();
+    let first = env.write(
+        "first.csv",
+        &users_csv(&["a@acme.com,A1,Al Bo,IT,,", "b@acme.com,B1,Bo Al,IT,,"]),
+    );
+    let second = env.write("second.csv", &users_csv(&["a@acme.com,A1,Al Bo,Finance,,"]));
+    env.import(&first, &["--batch", "one"]);
+    env.import(&second, &["--batch", "two"]);
+    let history = String::from_utf8(env.run(&["history", "A1"]).stdout).unwrap();
+    assert!(history.contains("create  batch `one`"), "{history}");
+    assert!(
+        history.contains("user.department: IT → Finance"),
+        "{history}"
+    );
+
+    // `one` created A1, which `two` changed since.
+    let out = env.run(&["revert", "one"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("later batches changed 1"));
+    assert_eq!(env.count(), 2);
+
+    assert!(env.run(&["revert", "two"]).status.success());
+    let export = env.export("after.jsonl");
+    let text = std::fs::read_to_string(export).unwrap();
+    assert!(text.contains("\"department\":\"IT\"") && !text.contains("Finance"));
+    assert!(env.run(&["revert", "one", "--force"]).status.success());
+    assert_eq!(env.count(), 0);
+
+    // remove is recorded like a batch and can be reverted.
+    env.import(&first, &["--batch", "three"]);
+    let out = env.run(&["remove", "B1"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(env.count(), 1);
+    let name = said.split('`').nth(1).unwrap();
+    assert!(env.run(&["revert", name]).status.success());
+    assert_eq!(env.count(), 2);
+    let out = env.run(&["remove", "NOPE"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn store_and_source_rules_fire_and_near_misses_do_not() {
+    let env = Env::new();
+    env.import(
+        &env.write("base.csv", &users_csv(&["a@acme.com,A1,Al Bo,IT,,"])),
+        &[],
+    );
+    // S001: another record id with a stored address; near miss: the same record updated.
+    let s001 = env.write(
+        "s001.csv",
+        &users_csv(&["a@acme.com,A2,Al Bo,IT,,", "c@acme.com,A1,Al Bo,IT,,"]),
+    );
+    let (code, plan) = env.import(&s001, &["--dry-run"]);
+    assert_eq!((code, codes(&plan)), (1, vec!["S001".to_string()]));
+    // R001 knows stored users: a manager who is only in the store is no warning.
+    let managed = env.write("m.csv", &users_csv(&["d@acme.com,D1,Di Lu,IT,a@acme.com,"]));
+    let (code, plan) = env.import(&managed, &["--dry-run"]);
+    assert_eq!((code, codes(&plan).len()), (0, 0), "{plan:#}");
+
+    // S002 and S003 against the primary source's directory.
+    let source = env.write(
+        "source.csv",
+        "Email,Record ID\nhr@acme.com,E-42\nother@acme.com,E-7\n",
+    );
+    let batch = env.write(
+        "s.csv",
+        &users_csv(&[
+            "hr@acme.com,CTR-1,Hr Person,IT,,", // S002: the source has it as E-42
+            "new@acme.com,E-7,New Person,IT,,", // S003: E-7 is provided by the source
+            "fine@acme.com,CTR-2,Fine Person,IT,,", // near miss of both
+        ]),
+    );
+    let out = muster()
+        .args([
+            "validate",
+            batch.to_str().unwrap(),
+            "--format",
+            "json",
+            "--source",
+        ])
+        .arg(&source)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found: Vec<(String, u64)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["row"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(found, [("S002".to_string(), 2), ("S003".to_string(), 3)]);
+    // A manual record under the source's own id with the source's address merges: no S002.
+    let merge = env.write(
+        "merge.csv",
+        &users_csv(&["hr@acme.com,E-42,Hr Person,IT,,"]),
+    );
+    let out = muster()
+        .args([
+            "validate",
+            merge.to_str().unwrap(),
+            "--format",
+            "json",
+            "--source",
+        ])
+        .arg(&source)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["S003"]);
+}
+
+#[test]
+fn a_new_bot_replaces_the_stored_one() {
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    let dir = env.path("bot");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("users.csv"),
+        users_csv(&["u@acme.com,U1,Us Er,IT,,"]),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bot_account.csv"),
+        "email_addr,record_id,full_name\nnew.bot@acme.com,BOT-NEW,New Bot\n",
+    )
+    .unwrap();
+    let (code, plan) = env.import(&dir, &[]);
+    assert_eq!(code, 0, "{plan:#}");
+    assert_eq!(plan["bot_replaced"][1], "BOT-NEW");
+    let text = std::fs::read_to_string(env.export("e.jsonl")).unwrap();
+    assert_eq!(text.matches("\"bot_account\":true").count(), 1);
+    assert!(text.contains("BOT-NEW"));
+}
+
+#[test]
+fn what_is_not_a_store_is_refused_and_left_alone() {
+    let env = Env::new();
+    let q3 = common::root().join(Q3);
+    for (name, bytes) in [
+        ("notes.db", b"just some notes".to_vec()),
+        ("corrupt.db", {
+            let mut b = b"SQLite format 3\0".to_vec();
+            b.extend(std::iter::repeat_n(0xAB, 4096));
+            b
+        }),
+    ] {
+        let path = env.path(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let out = muster()
+            .args(["import", q3.to_str().unwrap(), "--store"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(name)
+                && (stderr.contains("not a muster store") || stderr.contains("damaged")),
+            "{stderr}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{name} was modified");
+    }
+}
+
+#[test]
+fn a_second_import_waits_then_fails_clearly_while_the_store_is_locked() {
+    let env = Env::new();
+    let small = env.write("s.csv", &users_csv(&["a@acme.com,A1,Al Bo,IT,,"]));
+    env.import(&small, &[]);
+    let holder = rusqlite::Connection::open(env.store()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let out = muster()
+        .args([
+            "import",
+            common::root().join(Q3).to_str().unwrap(),
+            "--store",
+        ])
+        .arg(env.store())
+        .env("MUSTER_LOCK_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another muster is writing"));
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    assert_eq!(env.count(), 1);
+
+    // Two imports at once: the second waits for the first, and both land whole.
+    let other = env.write("o.csv", &users_csv(&["z@acme.com,Z1,Zo Ed,IT,,"]));
+    let spawn = |batch: &Path| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("muster"))
+            .args(["import", batch.to_str().unwrap(), "-q", "--store"])
+            .arg(env.store())
+            .current_dir(common::root())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(&common::root().join(Q3)), spawn(&other));
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    assert_eq!(env.count(), 1 + 121 + 1);
+}
+
+/// A store after a kill: it opens, passes `PRAGMA integrity_check`, and holds either the state
+/// before the import or the state after.
+#[test]
+fn an_import_killed_at_any_moment_leaves_the_old_or_the_new_store() {
+    let env = Env::new();
+    let small = env.write("s.csv", &users_csv(&["a@acme.com,A1,Al Bo,IT,,"]));
+    env.import(&small, &[]);
+    let mut big = HEADER.to_string();
+    let n = 20_000;
+    for i in 0..n {
+        big.push_str(&format!("u{i}@acme.com,R{i},User Number{i},IT,,\n"));
+    }
+    let big = env.write("big.csv", &big);
+    let mut outcomes = Vec::new();
+    for delay_ms in [50, 300, 800, 1500, 3000] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("muster"))
+            .args(["import", big.to_str().unwrap(), "-q", "--store"])
+            .arg(env.store())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL on Unix
+        let _ = child.wait();
+        let conn = rusqlite::Connection::open(env.store()).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "after {delay_ms} ms");
+        let users: i64 = conn
+            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+            .unwrap();
+        let batches: i64 = conn
+            .query_row("SELECT count(*) FROM batches", [], |r| r.get(0))
+            .unwrap();
+        assert!(
+            (users, batches) == (1, 1) || (users, batches) == (1 + n, 2),
+            "after {delay_ms} ms: {users} users, {batches} batches"
+        );
+        outcomes.push(users);
+        drop(conn);
+        if users > 1 {
+            break;
+        }
+    }
+    // muster still opens the store and sees one consistent state.
+    let (code, plan) = env.import(&big, &["--dry-run"]);
+    assert_eq!(code, 0);
+    let done = *outcomes.last().unwrap() > 1;
+    assert_eq!(counts(&plan)[0], if done { 0 } else { n });
+    assert!(
+        outcomes.contains(&1),
+        "no kill landed before the commit: {outcomes:?}"
+    );
+}
