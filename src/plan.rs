@@ -125,6 +125,16 @@ pub fn known_from_store(known: &mut Known, stored: &[StoredUser]) {
         known
             .store_versions
             .insert(u.record_id.clone(), u.row_version.clone());
+        let info = &u.record["user_id_info"];
+        for list in ["itsm_id_info", "channel_id_info", "idm_id_info"] {
+            for e in info[list].as_array().into_iter().flatten() {
+                if let (Some(i), Some(id)) = (e["integration"].as_str(), e["user_id"].as_str()) {
+                    known
+                        .store_identities
+                        .insert((i.to_string(), id.to_string()), u.record_id.clone());
+                }
+            }
+        }
         let user = &u.record["user"];
         let aliases = u.record["user_id_info"]["user_emails"]
             .as_array()

@@ -381,10 +381,13 @@ impl Writer<'_> {
 
     /// Records the batch and applies its changes; the caller commits.
     pub fn apply(&mut self, info: &BatchInfo, changes: &[Change]) -> Result<i64, StoreError> {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown".to_string());
-        let now = jiff::Timestamp::now().to_string();
+        let user = ["USER", "LOGNAME", "USERNAME"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| "unknown".to_string());
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
         self.tx
             .execute(
                 "INSERT INTO batches (name, file, sha256, applied_at, os_user, muster_version, created, updated, unchanged, removed)

@@ -51,6 +51,8 @@ pub struct Known {
     pub store_emails: HashMap<String, String>,
     /// Stored record id → its `row_version`.
     pub store_versions: HashMap<String, String>,
+    /// (integration, user_id) → record id, for every stored ID-info entry (D004).
+    pub store_identities: HashMap<(String, String), String>,
     /// Email key → record id, from `--source`.
     pub source_emails: HashMap<String, String>,
     /// Record ids the source provides.
@@ -1305,6 +1307,31 @@ fn cross_row(
                 ),
                 owner.clone(),
             );
+        }
+    }
+    // D004 against the store: an identity a stored user already holds.
+    for (e, owner) in &all_entries {
+        let Some(uid) = e.user_id.as_deref().filter(|_| !e.broken) else {
+            continue;
+        };
+        let key = (e.integration.clone(), uid.to_string());
+        if let Some(other) = known_elsewhere.store_identities.get(&key) {
+            if *other != e.record_id && !e.record_id.is_empty() {
+                push(
+                    Rule::DuplicateExternalIdentity,
+                    e.sheet,
+                    e.row,
+                    e.user_id_col,
+                    &format!("{}.user_id", e.list.prefix()),
+                    &e.record_id,
+                    uid,
+                    format!(
+                        "`{}` user `{uid}` is already given to stored record `{other}`",
+                        e.integration
+                    ),
+                    owner.clone(),
+                );
+            }
         }
     }
     // D005

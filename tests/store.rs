@@ -292,6 +292,33 @@ fn store_and_source_rules_fire_and_near_misses_do_not() {
     let (code, plan) = env.import(&managed, &["--dry-run"]);
     assert_eq!((code, codes(&plan).len()), (0, 0), "{plan:#}");
 
+    // D004 against the store: another user with a stored user's ServiceNow id; near miss: the
+    // same user again.
+    let sys_id = "6816f79cc0a8016401c5a33be04be441";
+    let with_id = |rows: &[&str]| {
+        let mut s =
+            "email_addr,record_id,full_name,itsm.servicenow.user_id,itsm.servicenow.external_id\n"
+                .to_string();
+        for r in rows {
+            s.push_str(&format!("{r},{sys_id},someone\n"));
+        }
+        s
+    };
+    env.import(
+        &env.write("id.csv", &with_id(&["e@acme.com,E1,Ed Lu"])),
+        &[],
+    );
+    let (code, plan) = env.import(
+        &env.write("d004.csv", &with_id(&["f@acme.com,F1,Fa Lu"])),
+        &["--dry-run"],
+    );
+    assert_eq!((code, codes(&plan)), (1, vec!["D004".to_string()]));
+    let (code, plan) = env.import(
+        &env.write("same.csv", &with_id(&["e@acme.com,E1,Ed Lu"])),
+        &["--dry-run"],
+    );
+    assert_eq!((code, codes(&plan).len()), (0, 0), "{plan:#}");
+
     // S002 and S003 against the primary source's directory.
     let source = env.write(
         "source.csv",
