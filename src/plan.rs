@@ -4,12 +4,12 @@
 use crate::check::email;
 use crate::input::headers::{map_sheet, Attr, Field, Renames};
 use crate::input::{read_batch, ReadOptions};
-use crate::record::Record;
+use crate::record::{with_entries, IdEntry, Record};
 use crate::store::{canonical, flatten, Action, Change, Counts, StoredUser};
 use crate::validate::Known;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 #[derive(Debug, Default)]
@@ -33,6 +33,7 @@ pub struct FieldChange {
 pub fn plan(
     stored: &[StoredUser],
     records: &[Record],
+    stored_entries: &BTreeMap<String, Vec<IdEntry>>,
     in_batch: &HashSet<String>,
     prune: bool,
 ) -> Plan {
@@ -62,6 +63,25 @@ pub fn plan(
                     after: Some(r.json.clone()),
                 });
             }
+        }
+    }
+    // ID rows for stored users the batch does not hold add to their records.
+    for (rid, entries) in stored_entries {
+        let Some(s) = by_id.get(rid.as_str()) else {
+            continue;
+        };
+        let merged = with_entries(&s.record, entries);
+        if canonical(&merged) == canonical(&s.record) {
+            plan.counts.unchanged += 1;
+        } else {
+            plan.counts.update += 1;
+            plan.changes.push(Change {
+                record_id: rid.clone(),
+                action: Action::Update,
+                bot: s.bot,
+                before: Some(s.record.clone()),
+                after: Some(merged),
+            });
         }
     }
     // There is one bot account: a batch bringing another replaces the stored one.
@@ -238,7 +258,7 @@ mod tests {
             record("BOT2", true, json!({"record_id": "BOT2"})),
         ];
         let ids: HashSet<String> = ["A", "B", "D", "BOT2"].map(String::from).into();
-        let p = plan(&store, &batch, &ids, true);
+        let p = plan(&store, &batch, &BTreeMap::new(), &ids, true);
         assert_eq!(
             p.counts,
             Counts {
@@ -263,7 +283,7 @@ mod tests {
             }]
         );
         // Without --prune nothing but the replaced bot goes.
-        let p = plan(&store, &batch, &ids, false);
+        let p = plan(&store, &batch, &BTreeMap::new(), &ids, false);
         assert_eq!(p.counts.remove, 0);
         assert_eq!(
             p.changes

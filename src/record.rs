@@ -77,50 +77,95 @@ impl Record {
                 }
             }
         }
-        let mut identities = BTreeMap::new();
-        for e in &entries {
-            let mut id = Map::new();
-            id.insert("user_id".into(), json!(e.user_id));
-            if let Some(x) = &e.external_id {
-                id.insert("external_id".into(), json!(x));
-            }
-            identities.insert(e.integration.clone(), Value::Object(id));
-        }
-        user.insert("external_system_identities".into(), json!(identities));
-        let list = |l: IdList| -> Vec<Value> {
-            entries
-                .iter()
-                .filter(|e| e.list == l)
-                .map(|e| {
-                    let mut m = Map::new();
-                    m.insert("integration".into(), json!(e.integration));
-                    m.insert("user_id".into(), json!(e.user_id));
-                    if l != IdList::Channel {
-                        m.insert("external_id".into(), json!(e.external_id));
-                    }
-                    Value::Object(m)
-                })
-                .collect()
-        };
-        let mut info = Map::new();
-        info.insert("user_emails".into(), json!(aliases));
-        info.insert(
-            "channel_id_info".into(),
-            Value::Array(list(IdList::Channel)),
-        );
-        info.insert("itsm_id_info".into(), Value::Array(list(IdList::Itsm)));
-        info.insert("idm_id_info".into(), Value::Array(list(IdList::Idm)));
+        let (identities, info) = id_parts(entries, aliases);
+        user.insert("external_system_identities".into(), identities);
         let mut top = Map::new();
         top.insert("record_id".into(), json!(record_id));
         if bot_account {
             top.insert("bot_account".into(), json!(true));
         }
         top.insert("user".into(), Value::Object(user));
-        top.insert("user_id_info".into(), Value::Object(info));
+        top.insert("user_id_info".into(), info);
         Record {
             record_id,
             bot_account,
             json: Value::Object(top),
         }
     }
+}
+
+/// `external_system_identities` and `user_id_info` from the entries (sorted by list, then
+/// integration) and the aliases.
+fn id_parts(entries: Vec<IdEntry>, aliases: Vec<String>) -> (Value, Value) {
+    let mut identities = BTreeMap::new();
+    for e in &entries {
+        let mut id = Map::new();
+        id.insert("user_id".into(), json!(e.user_id));
+        if let Some(x) = &e.external_id {
+            id.insert("external_id".into(), json!(x));
+        }
+        identities.insert(e.integration.clone(), Value::Object(id));
+    }
+    let list = |l: IdList| -> Vec<Value> {
+        entries
+            .iter()
+            .filter(|e| e.list == l)
+            .map(|e| {
+                let mut m = Map::new();
+                m.insert("integration".into(), json!(e.integration));
+                m.insert("user_id".into(), json!(e.user_id));
+                if l != IdList::Channel {
+                    m.insert("external_id".into(), json!(e.external_id));
+                }
+                Value::Object(m)
+            })
+            .collect()
+    };
+    let mut info = Map::new();
+    info.insert("user_emails".into(), json!(aliases));
+    info.insert(
+        "channel_id_info".into(),
+        Value::Array(list(IdList::Channel)),
+    );
+    info.insert("itsm_id_info".into(), Value::Array(list(IdList::Itsm)));
+    info.insert("idm_id_info".into(), Value::Array(list(IdList::Idm)));
+    (json!(identities), Value::Object(info))
+}
+
+/// A stored record with ID-info entries added from a batch's ID sheets (rows for a user the
+/// batch itself does not hold). An entry replaces the record's entry for the same integration
+/// in the same list: one entry per integration.
+pub fn with_entries(record: &Value, added: &[IdEntry]) -> Value {
+    let info = &record["user_id_info"];
+    let mut entries: Vec<IdEntry> = Vec::new();
+    for (key, list) in [
+        ("itsm_id_info", IdList::Itsm),
+        ("channel_id_info", IdList::Channel),
+        ("idm_id_info", IdList::Idm),
+    ] {
+        for e in info[key].as_array().into_iter().flatten() {
+            entries.push(IdEntry {
+                list,
+                integration: e["integration"].as_str().unwrap_or_default().to_string(),
+                user_id: e["user_id"].as_str().unwrap_or_default().to_string(),
+                external_id: e["external_id"].as_str().map(str::to_string),
+            });
+        }
+    }
+    for a in added {
+        entries.retain(|e| (e.list, &e.integration) != (a.list, &a.integration));
+        entries.push(a.clone());
+    }
+    entries.sort_by(|a, b| (a.list, &a.integration).cmp(&(b.list, &b.integration)));
+    let aliases: Vec<String> = info["user_emails"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    let (identities, new_info) = id_parts(entries, aliases);
+    let mut out = record.clone();
+    out["user"]["external_system_identities"] = identities;
+    out["user_id_info"] = new_info;
+    out
 }

@@ -22,6 +22,9 @@ pub struct Outcome {
     /// The record id of every user row, valid or not: `import --prune` never removes a user
     /// the batch holds, even one whose row has errors.
     pub record_ids: HashSet<String>,
+    /// Valid ID-sheet entries for stored users the batch does not hold, by record id: an
+    /// import adds them to the stored records.
+    pub stored_entries: BTreeMap<String, Vec<IdEntry>>,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -394,7 +397,8 @@ pub fn validate(batch: &Batch, config: &Config, renames: &Renames, known: &Known
     }
     findings.extend(no_users(&rep, batch, &users));
     cross_row(&rep, batch, &users, &entries, known, &mut findings);
-    let records = finish(batch, &users, &entries, &mut findings, &mut stats);
+    let (records, stored_entries) =
+        finish(batch, &users, &entries, known, &mut findings, &mut stats);
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let record_ids = users.iter().map(|u| u.record_id.clone()).collect();
     Outcome {
@@ -402,6 +406,7 @@ pub fn validate(batch: &Batch, config: &Config, renames: &Renames, known: &Known
         records,
         stats,
         record_ids,
+        stored_entries,
     }
 }
 
@@ -1334,9 +1339,17 @@ fn cross_row(
             }
         }
     }
-    // D005
+    // D005: an ID row belongs to a user of the batch, or to a stored one (whose record it adds to).
+    let place = if known_elsewhere.has_store {
+        "the batch or the store"
+    } else {
+        "the batch"
+    };
     for e in entries {
-        if !e.record_id.is_empty() && !by_rid.contains_key(e.record_id.as_str()) {
+        if !e.record_id.is_empty()
+            && !by_rid.contains_key(e.record_id.as_str())
+            && !known_elsewhere.store_versions.contains_key(&e.record_id)
+        {
             push(
                 Rule::UnknownRecordReference,
                 e.sheet,
@@ -1345,7 +1358,7 @@ fn cross_row(
                 "record_id",
                 &e.record_id,
                 &e.record_id,
-                format!("no user in the batch has record id `{}`", e.record_id),
+                format!("no user in {place} has record id `{}`", e.record_id),
                 Owner::Record(e.record_id.clone()),
             );
         }
@@ -1588,9 +1601,10 @@ fn finish(
     batch: &Batch,
     users: &[UserRow],
     entries: &[EntryRow],
+    known: &Known,
     findings: &mut [Finding],
     stats: &mut Stats,
-) -> Vec<Record> {
+) -> (Vec<Record>, BTreeMap<String, Vec<IdEntry>>) {
     let mut error_users: HashSet<usize> = HashSet::new();
     let mut warn_users: HashSet<usize> = HashSet::new();
     let mut error_records: HashSet<&str> = HashSet::new();
@@ -1659,7 +1673,20 @@ fn finish(
         .collect();
     // Bots after users, as the Bot Account sheet comes after Users.
     records.sort_by_key(|r| r.bot_account);
-    records
+    let in_batch: HashSet<&str> = users.iter().map(|u| u.record_id.as_str()).collect();
+    let stored_entries = entries_of
+        .into_iter()
+        .filter(|(rid, es)| {
+            !in_batch.contains(rid)
+                && known.store_versions.contains_key(*rid)
+                && !error_records.contains(rid)
+                && !es
+                    .iter()
+                    .any(|e| error_files.contains(batch.sheets[e.sheet].file.as_str()))
+        })
+        .map(|(rid, es)| (rid.to_string(), es.into_iter().map(to_entry).collect()))
+        .collect();
+    (records, stored_entries)
 }
 
 fn to_entry(e: &EntryRow) -> IdEntry {

@@ -532,3 +532,62 @@ fn an_import_killed_at_any_moment_leaves_the_old_or_the_new_store() {
         "no kill landed before the commit: {outcomes:?}"
     );
 }
+
+#[test]
+fn id_rows_for_stored_users_add_to_their_records() {
+    let env = Env::new();
+    env.import(
+        &env.write("base.csv", &users_csv(&["a@acme.com,A1,Al Bo,IT,,"])),
+        &[],
+    );
+    let dir = env.path("batch");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("users.csv"),
+        users_csv(&["b@acme.com,B1,Bo Al,IT,,"]),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("itsm_ids.csv"),
+        "record_id,integration,user_id,external_id\nA1,servicenow,6816f79cc0a8016401c5a33be04be441,al.bo\nZZ,servicenow,6816f79cc0a8016401c5a33be04be442,zz\n",
+    )
+    .unwrap();
+    // ZZ is neither in the batch nor in the store: D005. A1 is stored: no D005.
+    let (code, plan) = env.import(&dir, &["--dry-run"]);
+    assert_eq!((code, codes(&plan)), (1, vec!["D005".to_string()]));
+    let text = std::fs::read_to_string(dir.join("itsm_ids.csv")).unwrap();
+    std::fs::write(
+        dir.join("itsm_ids.csv"),
+        text.lines().take(2).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let (code, plan) = env.import(&dir, &[]);
+    assert_eq!((code, counts(&plan)), (0, [1, 1, 0, 0]), "{plan:#}");
+    let update = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["record_id"] == "A1")
+        .unwrap();
+    let fields: Vec<&str> = update["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"user.external_system_identities.servicenow.user_id"),
+        "{fields:?}"
+    );
+    // Without the store the same row has no user to belong to.
+    let out = muster()
+        .args(["validate", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"][0]["code"], "D005");
+    // Importing the same rows again changes nothing.
+    let (_, plan) = env.import(&dir, &[]);
+    assert_eq!(counts(&plan), [0, 0, 2, 0]);
+}

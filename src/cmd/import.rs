@@ -83,7 +83,13 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         .findings
         .iter()
         .any(|f| f.severity == Severity::Error);
-    let plan = plan::plan(&stored, &outcome.records, &outcome.record_ids, args.prune);
+    let plan = plan::plan(
+        &stored,
+        &outcome.records,
+        &outcome.stored_entries,
+        &outcome.record_ids,
+        args.prune,
+    );
 
     let max_remove = args
         .max_remove
