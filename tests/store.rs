@@ -118,8 +118,28 @@ fn import_plans_applies_and_a_second_import_changes_nothing() {
     assert_eq!(text.matches("batch `").count(), 1, "{text}");
     assert!(text.contains("create  batch `2026-Q3`"), "{text}");
 
+    // `export --batch` writes what one batch created.
+    let other = env.write("more.csv", &users_csv(&["x@acme.com,X1,Xa Yb,IT,,"]));
+    env.import(&other, &["--batch", "more"]);
+    for (name, lines) in [("2026-Q3", 121), ("more", 1)] {
+        let p = env.path("b.jsonl");
+        let out = env.run(&["export", "-o", p.to_str().unwrap(), "--batch", name]);
+        assert!(out.status.success());
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap().lines().count(),
+            lines,
+            "{name}"
+        );
+    }
+    assert_eq!(
+        env.run(&["export", "-o", "-", "--batch", "nope"])
+            .status
+            .code(),
+        Some(2)
+    );
+
     // The same name for another file is refused.
-    let other = env.write("other.csv", &users_csv(&["x@acme.com,X1,Xa Yb,IT,,"]));
+    let other = env.write("other.csv", &users_csv(&["y@acme.com,Y1,Ya Yb,IT,,"]));
     let out = env.run(&["import", other.to_str().unwrap(), "--batch", "2026-Q3"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already used by another file"));
