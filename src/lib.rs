@@ -14,6 +14,7 @@ pub mod export;
 pub mod finding;
 pub mod input;
 pub mod plan;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod rules;

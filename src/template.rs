@@ -310,27 +310,28 @@ fn id_row(
     row
 }
 
-/// A user id and an external id of the shape each system uses (ID-FORMATS.md), the `n`th.
-fn example_ids(system: &str, n: u32, email: &str) -> (String, String) {
+/// A user id and an external id of the shape each system uses (ID-FORMATS.md), the `n`th;
+/// distinct for every `n` (the batch generator numbers millions of users with it).
+pub fn example_ids(system: &str, n: u32, email: &str) -> (String, String) {
     let local = email.split('@').next().unwrap_or(email);
     let user_id = match system {
         "servicenow" => format!(
             "{:032x}",
             0x6816f79cc0a8016401c5a33be04be440u128 + n as u128
         ),
-        "jira" => format!("5b10ac8d82e05b22cc7d4e{n:02x}"),
+        "jira" => format!("5b10ac8d82e05b22{n:08x}"),
         "salesforce" => {
-            let id15 = format!("0058d00000Ab{n:03}");
+            let id15 = format!("0058d{n:010}");
             format!("{id15}{}", salesforce_suffix(&id15))
         }
         "freshservice" => format!("2700010{n:04}"),
         "manageengine" => format!("{}", 1000 + n),
-        "slack" => format!("U04MW{n:05}"),
+        "slack" => format!("U04{n:08}"),
         "msteams" => format!(
             "8f4c2d1e-5b6a-4c3d-9e8f-{:012x}",
             0x7a6b5c4d3e00u64 + n as u64
         ),
-        "okta" => format!("00u1a2b3c4d5e6f{n:05}"),
+        "okta" => format!("00u1a2b3c{n:011}"),
         "azure_ad" => format!(
             "3f2504e0-4f89-41d3-9a0c-{:012x}",
             0x0305e82c3300u64 + n as u64
@@ -587,7 +588,7 @@ mod tests {
             "azure_ad",
             "acme_itsm",
         ] {
-            for n in [1, 9, 42] {
+            for n in [1, 9, 42, 99_999, 1_000_000, 4_000_000] {
                 let (uid, ext) = example_ids(system, n, "jane.doe@acme.com");
                 let check = user_id(system, &uid);
                 assert!(

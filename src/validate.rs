@@ -317,8 +317,15 @@ struct EntryRow {
     broken: bool,
 }
 
-/// Validates a batch against the configuration.
-pub fn validate(batch: &Batch, config: &Config, renames: &Renames, known: &Known) -> Outcome {
+/// Validates a batch; `progress` advances one step per row checked (a hidden bar draws nothing).
+pub fn validate(
+    batch: &Batch,
+    config: &Config,
+    renames: &Renames,
+    known: &Known,
+    progress: &indicatif::ProgressBar,
+) -> Outcome {
+    progress.set_length(batch.sheets.iter().map(|s| s.rows.len() as u64).sum());
     let rep = Reporter { config };
     let mut findings: Vec<Finding> = Vec::new();
     for p in &batch.problems {
@@ -377,7 +384,10 @@ pub fn validate(batch: &Batch, config: &Config, renames: &Renames, known: &Known
                 .par_iter()
                 .with_min_len(256)
                 .enumerate()
-                .map(|(i, row)| user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline))
+                .map(|(i, row)| {
+                    progress.inc(1);
+                    user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline)
+                })
                 .collect();
             for (user, f) in results {
                 findings.extend(f);
@@ -387,7 +397,10 @@ pub fn validate(batch: &Batch, config: &Config, renames: &Renames, known: &Known
             let results: Vec<(EntryRow, Vec<Finding>)> = data
                 .par_iter()
                 .with_min_len(256)
-                .map(|row| id_row(&rep, si, sheet, mapping, list, row))
+                .map(|row| {
+                    progress.inc(1);
+                    id_row(&rep, si, sheet, mapping, list, row)
+                })
                 .collect();
             for (entry, f) in results {
                 findings.extend(f);
@@ -395,6 +408,7 @@ pub fn validate(batch: &Batch, config: &Config, renames: &Renames, known: &Known
             }
         }
     }
+    progress.finish_and_clear();
     findings.extend(no_users(&rep, batch, &users));
     cross_row(&rep, batch, &users, &entries, known, &mut findings);
     let (records, stored_entries) =

@@ -4,6 +4,7 @@
 use crate::cli::{Format, ImportArgs};
 use crate::config::{load_renames, Config};
 use crate::plan::{self, field_changes, FieldChange, Plan};
+use crate::progress::Progress;
 use crate::report::{self, Style, Written};
 use crate::rules::Severity;
 use crate::store::{self, Action, BatchInfo, Store};
@@ -55,7 +56,10 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         .name
         .clone()
         .unwrap_or_else(|| format!("{stem}-{}", &sha[..8]));
+    let progress = Progress::new(!args.quiet && args.format == Format::Text);
+    let reading = progress.spinner(format!("reading {}", args.batch.display()));
     let batch = input::read_batch(std::slice::from_ref(&args.batch), &Default::default())?;
+    reading.finish_and_clear();
 
     let mut known = Known::default();
     if let Some(source) = &args.source {
@@ -78,7 +82,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         }
     };
     plan::known_from_store(&mut known, &stored);
-    let outcome = validate(&batch, &config, &renames, &known);
+    let outcome = validate(&batch, &config, &renames, &known, &progress.rows());
     let errors = outcome
         .findings
         .iter()
@@ -116,7 +120,9 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 sha256: &sha,
                 counts: plan.counts,
             };
+            let writing = progress.spinner(format!("writing {} changes", plan.changes.len()));
             w.apply(&info, &plan.changes)?;
+            writing.finish_and_clear();
             applied = true;
         }
     }

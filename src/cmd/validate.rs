@@ -3,6 +3,7 @@
 use crate::cli::{Format, ValidateArgs};
 use crate::config::{load_renames, Config};
 use crate::plan;
+use crate::progress::Progress;
 use crate::report::{self, Style, Summary};
 use crate::rules::{Severity, UnknownRule};
 use crate::store::Store;
@@ -39,7 +40,10 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         },
         keep_other_sheets: args.annotate.is_some(),
     };
+    let progress = Progress::new(!args.quiet && args.format == Format::Text);
+    let reading = progress.spinner(format!("reading {}", shown(&args.inputs)));
     let batch = input::read_batch(&args.inputs, &options)?;
+    reading.finish_and_clear();
     let layout = match &args.annotate {
         Some(_) => Some(annotate::Layout::new(&batch, &renames)?),
         None => None,
@@ -56,7 +60,8 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         let store = Store::open(path)?;
         plan::known_from_store(&mut known, &store.users()?);
     }
-    let outcome = validate(&batch, &config, &renames, &known);
+    let outcome = validate(&batch, &config, &renames, &known, &progress.rows());
+    let writing = progress.spinner("writing outputs".to_string());
 
     let failed = outcome
         .findings
@@ -92,6 +97,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     if let Some(path) = &args.out {
         report::write_records(path, &outcome)?;
     }
+    writing.finish_and_clear();
     match (args.format, args.quiet) {
         (Format::Json, _) => {
             let json = serde_json::to_string_pretty(&report::JsonReport {
@@ -194,4 +200,13 @@ fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The inputs as the progress line names them.
+fn shown(inputs: &[PathBuf]) -> String {
+    inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
