@@ -131,7 +131,7 @@ fn ascii(s: &str) -> String {
 fn user(i: u32, rng: &mut Rng, defect: Option<usize>, counts: &mut BTreeMap<&str, u32>) -> User {
     let (first, last) = names(i);
     let (country, tz, region, city, state) = PLACES[i as usize % PLACES.len()];
-    let manager = if i % 50 == 0 {
+    let manager = if i.is_multiple_of(50) {
         String::new()
     } else {
         email(i / 50 * 50)
@@ -159,7 +159,7 @@ fn user(i: u32, rng: &mut Rng, defect: Option<usize>, counts: &mut BTreeMap<&str
         region.to_string(),
         city.to_string(),
         state.to_string(),
-        if i % 7 == 0 {
+        if i.is_multiple_of(7) {
             "HAS_ACCESS_TO_BOT;IT_AGENT".to_string()
         } else {
             "HAS_ACCESS_TO_BOT".to_string()
