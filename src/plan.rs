@@ -9,7 +9,8 @@ use crate::store::{canonical, flatten, Action, Change, Counts, StoredUser};
 use crate::validate::Known;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 #[derive(Debug, Default)]
@@ -41,6 +42,7 @@ pub fn plan(
         stored.iter().map(|u| (u.record_id.as_str(), u)).collect();
     let mut plan = Plan::default();
     for r in records {
+        let json = r.value();
         match by_id.get(r.record_id.as_str()) {
             None => {
                 plan.counts.create += 1;
@@ -49,10 +51,10 @@ pub fn plan(
                     action: Action::Create,
                     bot: r.bot_account,
                     before: None,
-                    after: Some(r.json.clone()),
+                    after: Some(json.clone()),
                 });
             }
-            Some(s) if canonical(&s.record) == canonical(&r.json) => plan.counts.unchanged += 1,
+            Some(s) if canonical(&s.record) == canonical(&json) => plan.counts.unchanged += 1,
             Some(s) => {
                 plan.counts.update += 1;
                 plan.changes.push(Change {
@@ -60,7 +62,7 @@ pub fn plan(
                     action: Action::Update,
                     bot: r.bot_account,
                     before: Some(s.record.clone()),
-                    after: Some(r.json.clone()),
+                    after: Some(json.clone()),
                 });
             }
         }
@@ -238,7 +240,7 @@ mod tests {
         Record {
             record_id: rid.to_string(),
             bot_account: bot,
-            json,
+            json: json.to_string(),
         }
     }
 
@@ -257,7 +259,7 @@ mod tests {
             record("D", false, json!({"record_id": "D"})),
             record("BOT2", true, json!({"record_id": "BOT2"})),
         ];
-        let ids: HashSet<String> = ["A", "B", "D", "BOT2"].map(String::from).into();
+        let ids: HashSet<String> = ["A", "B", "D", "BOT2"].map(String::from).into_iter().collect();
         let p = plan(&store, &batch, &BTreeMap::new(), &ids, true);
         assert_eq!(
             p.counts,

@@ -3,7 +3,8 @@
 //! fixed order so the same input always gives the same bytes.
 
 use crate::input::headers::{Attr, IdList};
-use serde_json::{json, Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +19,10 @@ pub struct IdEntry {
 pub struct Record {
     pub record_id: String,
     pub bot_account: bool,
-    /// The whole record as written to `--out`.
-    pub json: Value,
+    /// The whole record as written to `--out`: compact JSON text, built straight from the
+    /// validated row (a `serde_json::Value` tree per record cost a third of validation time and
+    /// most of its memory).
+    pub json: String,
 }
 
 /// The order of the reference example.
@@ -58,78 +61,162 @@ impl Record {
         // Canonical order, whatever the layout the entries came from: a workbook's ID sheets, inline
         // columns or JSONL all give the same bytes.
         entries.sort_by(|a, b| (a.list, &a.integration).cmp(&(b.list, &b.integration)));
-        let mut user = Map::new();
-        if !custom.is_empty() {
-            user.insert("custom_attributes".into(), json!(custom));
+        let out = RecordOut {
+            record_id: &record_id,
+            bot_account,
+            user: UserOut {
+                email: &email,
+                attrs,
+                tags,
+                custom,
+                entries: &entries,
+            },
+            info: InfoOut {
+                aliases: &aliases,
+                entries: &entries,
+            },
+        };
+        let json = serde_json::to_string(&out).expect("a record serializes");
+        Record {
+            record_id,
+            bot_account,
+            json,
+        }
+    }
+
+    /// The record as a JSON value (for the import plan and the store).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.json).expect("muster wrote this JSON")
+    }
+}
+
+struct RecordOut<'a> {
+    record_id: &'a str,
+    bot_account: bool,
+    user: UserOut<'a>,
+    info: InfoOut<'a>,
+}
+
+impl Serialize for RecordOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("record_id", self.record_id)?;
+        if self.bot_account {
+            m.serialize_entry("bot_account", &true)?;
+        }
+        m.serialize_entry("user", &self.user)?;
+        m.serialize_entry("user_id_info", &self.info)?;
+        m.end()
+    }
+}
+
+struct UserOut<'a> {
+    email: &'a str,
+    attrs: &'a BTreeMap<Attr, String>,
+    tags: &'a [String],
+    custom: &'a BTreeMap<String, String>,
+    entries: &'a [IdEntry],
+}
+
+impl Serialize for UserOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        if !self.custom.is_empty() {
+            m.serialize_entry("custom_attributes", self.custom)?;
         }
         for attr in USER_KEYS {
             match attr {
-                Attr::EmailAddr => {
-                    user.insert("email_addr".into(), json!(email));
-                }
-                Attr::UserTags if !tags.is_empty() => {
-                    user.insert("user_tags".into(), json!(tags));
+                Attr::EmailAddr => m.serialize_entry("email_addr", self.email)?,
+                Attr::UserTags if !self.tags.is_empty() => {
+                    m.serialize_entry("user_tags", self.tags)?
                 }
                 _ => {
-                    if let Some(v) = attrs.get(&attr) {
-                        user.insert(attr.name().into(), json!(v));
+                    if let Some(v) = self.attrs.get(&attr) {
+                        m.serialize_entry(attr.name(), v)?;
                     }
                 }
             }
         }
-        let (identities, info) = id_parts(entries, aliases);
-        user.insert("external_system_identities".into(), identities);
-        let mut top = Map::new();
-        top.insert("record_id".into(), json!(record_id));
-        if bot_account {
-            top.insert("bot_account".into(), json!(true));
-        }
-        top.insert("user".into(), Value::Object(user));
-        top.insert("user_id_info".into(), info);
-        Record {
-            record_id,
-            bot_account,
-            json: Value::Object(top),
-        }
+        m.serialize_entry("external_system_identities", &Identities(self.entries))?;
+        m.end()
     }
 }
 
-/// `external_system_identities` and `user_id_info` from the entries (sorted by list, then
-/// integration) and the aliases.
-fn id_parts(entries: Vec<IdEntry>, aliases: Vec<String>) -> (Value, Value) {
-    let mut identities = BTreeMap::new();
-    for e in &entries {
-        let mut id = Map::new();
-        id.insert("user_id".into(), json!(e.user_id));
-        if let Some(x) = &e.external_id {
-            id.insert("external_id".into(), json!(x));
-        }
-        identities.insert(e.integration.clone(), Value::Object(id));
-    }
-    let list = |l: IdList| -> Vec<Value> {
-        entries
+/// `external_system_identities`: integration → `{user_id, external_id}`, one per integration.
+struct Identities<'a>(&'a [IdEntry]);
+
+impl Serialize for Identities<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // One value per key: a later entry for the same integration wins, as in a map.
+        let by_integration: BTreeMap<&str, &IdEntry> = self
+            .0
             .iter()
-            .filter(|e| e.list == l)
-            .map(|e| {
-                let mut m = Map::new();
-                m.insert("integration".into(), json!(e.integration));
-                m.insert("user_id".into(), json!(e.user_id));
-                if l != IdList::Channel {
-                    m.insert("external_id".into(), json!(e.external_id));
-                }
-                Value::Object(m)
-            })
-            .collect()
-    };
-    let mut info = Map::new();
-    info.insert("user_emails".into(), json!(aliases));
-    info.insert(
-        "channel_id_info".into(),
-        Value::Array(list(IdList::Channel)),
-    );
-    info.insert("itsm_id_info".into(), Value::Array(list(IdList::Itsm)));
-    info.insert("idm_id_info".into(), Value::Array(list(IdList::Idm)));
-    (json!(identities), Value::Object(info))
+            .map(|e| (e.integration.as_str(), e))
+            .collect();
+        let mut m = s.serialize_map(Some(by_integration.len()))?;
+        for (integration, e) in by_integration {
+            m.serialize_entry(integration, &Entry(e, EntryShape::Identity))?;
+        }
+        m.end()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EntryShape {
+    /// `{user_id, external_id}` without a null external id.
+    Identity,
+    /// `{integration, user_id}`.
+    Channel,
+    /// `{integration, user_id, external_id}`, the external id possibly null.
+    Listed,
+}
+
+struct Entry<'a>(&'a IdEntry, EntryShape);
+
+impl Serialize for Entry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (e, shape) = (self.0, self.1);
+        let mut m = s.serialize_map(None)?;
+        if shape != EntryShape::Identity {
+            m.serialize_entry("integration", &e.integration)?;
+        }
+        m.serialize_entry("user_id", &e.user_id)?;
+        match (shape, &e.external_id) {
+            (EntryShape::Identity, Some(x)) => m.serialize_entry("external_id", x)?,
+            (EntryShape::Listed, x) => m.serialize_entry("external_id", x)?,
+            _ => {}
+        }
+        m.end()
+    }
+}
+
+/// `user_id_info`: the aliases and the three lists.
+struct InfoOut<'a> {
+    aliases: &'a [String],
+    entries: &'a [IdEntry],
+}
+
+impl Serialize for InfoOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let list = |l: IdList| {
+            let shape = if l == IdList::Channel {
+                EntryShape::Channel
+            } else {
+                EntryShape::Listed
+            };
+            self.entries
+                .iter()
+                .filter(move |e| e.list == l)
+                .map(move |e| Entry(e, shape))
+                .collect::<Vec<_>>()
+        };
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("user_emails", self.aliases)?;
+        m.serialize_entry("channel_id_info", &list(IdList::Channel))?;
+        m.serialize_entry("itsm_id_info", &list(IdList::Itsm))?;
+        m.serialize_entry("idm_id_info", &list(IdList::Idm))?;
+        m.end()
+    }
 }
 
 /// A stored record with ID-info entries added from a batch's ID sheets (rows for a user the
@@ -163,9 +250,13 @@ pub fn with_entries(record: &Value, added: &[IdEntry]) -> Value {
         .flatten()
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
-    let (identities, new_info) = id_parts(entries, aliases);
     let mut out = record.clone();
-    out["user"]["external_system_identities"] = identities;
-    out["user_id_info"] = new_info;
+    out["user"]["external_system_identities"] =
+        serde_json::to_value(Identities(&entries)).expect("entries serialize");
+    out["user_id_info"] = serde_json::to_value(InfoOut {
+        aliases: &aliases,
+        entries: &entries,
+    })
+    .expect("entries serialize");
     out
 }

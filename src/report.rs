@@ -262,13 +262,13 @@ pub fn write_records(path: &Path, outcome: &Outcome) -> Result<(), OutputError> 
     match ext.as_str() {
         "jsonl" | "ndjson" => write_atomic(path, |w| {
             for r in &outcome.records {
-                serde_json::to_writer(&mut *w, &r.json)?;
+                w.write_all(r.json.as_bytes())?;
                 writeln!(w)?;
             }
             Ok(())
         }),
         "json" => write_atomic(path, |w| {
-            let all: Vec<&serde_json::Value> = outcome.records.iter().map(|r| &r.json).collect();
+            let all: Vec<serde_json::Value> = outcome.records.iter().map(|r| r.value()).collect();
             serde_json::to_writer_pretty(&mut *w, &all)?;
             writeln!(w)
         }),

@@ -11,7 +11,8 @@ use crate::record::{IdEntry, Record};
 use crate::rules::{Rule, Severity};
 use rayon::prelude::*;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::collections::BTreeMap;
 
 /// What validation produced.
 #[derive(Debug, Default)]

@@ -147,6 +147,9 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
             }
         }
     }
+    // The process ends here: freeing every cell and record one by one would only cost time.
+    std::mem::forget(outcome);
+    std::mem::forget(batch);
     Ok(status)
 }
 
