@@ -42,8 +42,15 @@ pub fn plan(
         stored.iter().map(|u| (u.record_id.as_str(), u)).collect();
     let mut plan = Plan::default();
     for r in records {
+        let stored = by_id.get(r.record_id.as_str());
+        // muster writes a record's keys in one fixed order, so equal text is an equal record;
+        // the canonical comparison is only needed when the texts differ.
+        if stored.is_some_and(|s| s.text == r.json) {
+            plan.counts.unchanged += 1;
+            continue;
+        }
         let json = r.value();
-        match by_id.get(r.record_id.as_str()) {
+        match stored {
             None => {
                 plan.counts.create += 1;
                 plan.changes.push(Change {
@@ -51,7 +58,7 @@ pub fn plan(
                     action: Action::Create,
                     bot: r.bot_account,
                     before: None,
-                    after: Some(json.clone()),
+                    after: Some(json),
                 });
             }
             Some(s) if canonical(&s.record) == canonical(&json) => plan.counts.unchanged += 1,
@@ -62,7 +69,7 @@ pub fn plan(
                     action: Action::Update,
                     bot: r.bot_account,
                     before: Some(s.record.clone()),
-                    after: Some(json.clone()),
+                    after: Some(json),
                 });
             }
         }
@@ -231,6 +238,7 @@ mod tests {
             record_id: rid.to_string(),
             bot,
             row_version: crate::store::row_version(&record),
+            text: record.to_string(),
             record,
             created_by: None,
         }

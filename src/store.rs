@@ -82,6 +82,8 @@ pub struct StoredUser {
     pub bot: bool,
     /// The record as `--out` writes it.
     pub record: Value,
+    /// The same record as the text stored (muster's own key order), for a cheap equality test.
+    pub text: String,
     pub row_version: String,
     pub created_by: Option<i64>,
 }
@@ -484,6 +486,7 @@ fn read_users(conn: &Connection) -> rusqlite::Result<Vec<StoredUser>> {
             record_id: r.get(0)?,
             bot: r.get(1)?,
             record: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
             row_version: r.get(3)?,
             created_by: r.get(4)?,
         })
