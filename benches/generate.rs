@@ -54,8 +54,26 @@ const FIRST: &[&str] = &[
     "Emma", "Kwame", "Ines", "Marie", "Anne", "José", "Bjorn", "Zoe", "Ravi",
 ];
 const LAST: &[&str] = &[
-    "Doe", "Tanaka", "Haddad", "Zhang", "Vanderberg", "Wei", "Khan", "Muller", "Sharma", "Smith",
-    "Larsen", "Becker", "Martin", "Dubois", "Rossi", "Mensah", "Iyer", "Garcia", "Silva", "Okafor",
+    "Doe",
+    "Tanaka",
+    "Haddad",
+    "Zhang",
+    "Vanderberg",
+    "Wei",
+    "Khan",
+    "Muller",
+    "Sharma",
+    "Smith",
+    "Larsen",
+    "Becker",
+    "Martin",
+    "Dubois",
+    "Rossi",
+    "Mensah",
+    "Iyer",
+    "Garcia",
+    "Silva",
+    "Okafor",
 ];
 /// (country, timezone, region, city, state)
 const PLACES: &[(&str, &str, &str, &str, &str)] = &[
@@ -69,10 +87,18 @@ const PLACES: &[(&str, &str, &str, &str, &str)] = &[
     ("FR", "Europe/Paris", "EMEA", "Paris", "IDF"),
 ];
 const ROLES: &[&str] = &[
-    "Contract Engineer", "Service Desk Analyst", "Data Analyst", "Project Manager", "Designer",
+    "Contract Engineer",
+    "Service Desk Analyst",
+    "Data Analyst",
+    "Project Manager",
+    "Designer",
 ];
 const DEPARTMENTS: &[&str] = &["Engineering", "IT", "Finance", "Marketing", "Operations"];
-const VENDORS: &[&str] = &["Northwind Staffing", "Contoso Partners", "Fabrikam Services"];
+const VENDORS: &[&str] = &[
+    "Northwind Staffing",
+    "Contoso Partners",
+    "Fabrikam Services",
+];
 /// (integration, system, list) for every built-in connector.
 const CONNECTORS: &[(&str, &str, &str)] = &[
     ("freshservice", "freshservice", "itsm"),
@@ -86,9 +112,25 @@ const CONNECTORS: &[(&str, &str, &str)] = &[
     ("okta", "okta", "idm"),
 ];
 const USER_COLUMNS: &[&str] = &[
-    "email_addr", "record_id", "full_name", "first_name", "last_name", "role", "department",
-    "manager_email", "employee_id", "cost_center_id", "cost_center_name", "work_status",
-    "country_code", "timezone", "region", "city", "state", "user_tags", "email_aliases",
+    "email_addr",
+    "record_id",
+    "full_name",
+    "first_name",
+    "last_name",
+    "role",
+    "department",
+    "manager_email",
+    "employee_id",
+    "cost_center_id",
+    "cost_center_name",
+    "work_status",
+    "country_code",
+    "timezone",
+    "region",
+    "city",
+    "state",
+    "user_tags",
+    "email_aliases",
     "custom.vendor",
 ];
 const DEFECTS: &[&str] = &[
@@ -164,7 +206,11 @@ fn user(i: u32, rng: &mut Rng, defect: Option<usize>, counts: &mut BTreeMap<&str
         } else {
             "HAS_ACCESS_TO_BOT".to_string()
         },
-        format!("{}.{}.{i}@vendor.example.com", ascii(first).to_lowercase(), last.to_lowercase()),
+        format!(
+            "{}.{}.{i}@vendor.example.com",
+            ascii(first).to_lowercase(),
+            last.to_lowercase()
+        ),
         rng.pick(VENDORS).to_string(),
     ];
     let address = cells[0].clone();
@@ -185,7 +231,10 @@ fn user(i: u32, rng: &mut Rng, defect: Option<usize>, counts: &mut BTreeMap<&str
             4 => cells[12] = "UK".to_string(),
             5 => cells[1] = format!("CTR-{:07}", i.max(1)),
             6 => {
-                let sn = ids.iter_mut().find(|e| e.0 == "servicenow").expect("servicenow");
+                let sn = ids
+                    .iter_mut()
+                    .find(|e| e.0 == "servicenow")
+                    .expect("servicenow");
                 sn.2.pop();
             }
             _ => cells[7] = format!("nobody.{i}@partners.acme.com"),
@@ -227,7 +276,11 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        for (list, sheet) in [("itsm", "ITSM IDs"), ("channel", "Channel IDs"), ("idm", "IDM IDs")] {
+        for (list, sheet) in [
+            ("itsm", "ITSM IDs"),
+            ("channel", "Channel IDs"),
+            ("idm", "IDM IDs"),
+        ] {
             let ws = wb.add_worksheet_with_constant_memory()?;
             ws.set_name(sheet)?;
             let headers: &[&str] = if list == "channel" {
@@ -290,7 +343,12 @@ fn main() -> anyhow::Result<()> {
         out.flush()?;
     }
     let mut err = std::io::stderr().lock();
-    writeln!(err, "wrote {} users to {}", args.rows, args.output.display())?;
+    writeln!(
+        err,
+        "wrote {} users to {}",
+        args.rows,
+        args.output.display()
+    )?;
     for (defect, n) in &counts {
         writeln!(err, "  {n:>8}  {defect}")?;
     }

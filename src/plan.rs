@@ -7,9 +7,9 @@ use crate::input::{read_batch, ReadOptions};
 use crate::record::{with_entries, IdEntry, Record};
 use crate::store::{canonical, flatten, Action, Change, Counts, StoredUser};
 use crate::validate::Known;
+use foldhash::{HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
-use foldhash::{HashMap, HashSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -267,7 +267,10 @@ mod tests {
             record("D", false, json!({"record_id": "D"})),
             record("BOT2", true, json!({"record_id": "BOT2"})),
         ];
-        let ids: HashSet<String> = ["A", "B", "D", "BOT2"].map(String::from).into_iter().collect();
+        let ids: HashSet<String> = ["A", "B", "D", "BOT2"]
+            .map(String::from)
+            .into_iter()
+            .collect();
         let p = plan(&store, &batch, &BTreeMap::new(), &ids, true);
         assert_eq!(
             p.counts,

@@ -30,8 +30,7 @@ impl Progress {
     pub fn spinner(&self, message: String) -> ProgressBar {
         let bar = ProgressBar::with_draw_target(None, self.target());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                .expect("a valid template"),
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("a valid template"),
         );
         bar.set_message(message);
         bar.enable_steady_tick(Duration::from_millis(120));

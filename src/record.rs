@@ -148,11 +148,8 @@ struct Identities<'a>(&'a [IdEntry]);
 impl Serialize for Identities<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // One value per key: a later entry for the same integration wins, as in a map.
-        let by_integration: BTreeMap<&str, &IdEntry> = self
-            .0
-            .iter()
-            .map(|e| (e.integration.as_str(), e))
-            .collect();
+        let by_integration: BTreeMap<&str, &IdEntry> =
+            self.0.iter().map(|e| (e.integration.as_str(), e)).collect();
         let mut m = s.serialize_map(Some(by_integration.len()))?;
         for (integration, e) in by_integration {
             m.serialize_entry(integration, &Entry(e, EntryShape::Identity))?;

@@ -9,9 +9,9 @@ use crate::input::headers::{map_sheet, Attr, Field, IdList, IdPart, Mapping, Ren
 use crate::input::{Batch, Cell, CellOrigin, Row, Sheet, SheetKind};
 use crate::record::{IdEntry, Record};
 use crate::rules::{Rule, Severity};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use rayon::prelude::*;
 use std::borrow::Cow;
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::collections::BTreeMap;
 
 /// What validation produced.
@@ -166,16 +166,17 @@ impl<'a> RowCx<'a> {
             );
             return None;
         }
-        if text.chars().count() > values::MAX_CELL_CHARS {
+        let length = text.chars().count();
+        if length > values::MAX_CELL_CHARS {
             self.report(
                 Rule::ControlCharacters,
                 place,
                 &clip(text),
                 format!(
-                    "the value is longer than {} characters",
+                    "the value is {length} characters long, more than a spreadsheet cell holds ({})",
                     values::MAX_CELL_CHARS
                 ),
-                None,
+                Some("Shorten it; nothing this long belongs in a user attribute".to_string()),
             );
             return None;
         }
@@ -525,6 +526,36 @@ fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Findi
             p.suggestion.clone(),
             owner,
         ));
+    }
+    // Rows longer than the header: cells with no column name are read by no rule.
+    let width = sheet
+        .rows
+        .get(mapping.header_at)
+        .map_or(0, |h| h.cells.len());
+    if !mapping.columns.is_empty() {
+        for row in &sheet.rows[mapping.header_at + 1..] {
+            let extra = row
+                .cells
+                .iter()
+                .skip(width)
+                .position(|c| !c.text.trim().is_empty());
+            if let Some(i) = extra {
+                let col = width + i;
+                out.extend(rep.make(
+                    Rule::from_code("F004"),
+                    &place(Some(row.number), Some(col)),
+                    None,
+                    Some(&row.cells[col].text),
+                    format!(
+                        "row {} has cells past the header's last column ({}); they were ignored",
+                        row.number,
+                        column_letter(width.saturating_sub(1))
+                    ),
+                    Some("Give the column a header, or remove the stray cells".to_string()),
+                    Owner::Nobody,
+                ));
+            }
+        }
     }
     for col in &mapping.columns {
         if let Field::Inline {

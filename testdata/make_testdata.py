@@ -298,9 +298,61 @@ def bad_inputs():
         f.write("User Email,record_id,full_name\na@acme.com,R1,Al Bo\n")
     with open(os.path.join(d, "title-row.csv"), "w") as f:
         f.write("Northwind Staffing - Q3 batch\n\nemail_addr,record_id,full_name\na@acme.com,R1,Al Bo\n")
+    hostile_inputs(d)
+
+
+def hostile_inputs(d):
+    """The rest of the bad-input corpus (issue 6): each file has a test with its exact message."""
+    head = "email_addr,record_id,full_name\n"
+
+    def raw(name, data):
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+    raw("only-blank-lines.csv", "\n\n   \n\n")
+    raw("unbalanced-quotes.csv", head + 'a@acme.com,R1,"Al Bo\nb@acme.com,R2,Bo Al\n')
+    raw("ragged.csv", head + "a@acme.com,R1,Al Bo,extra,more\nb@acme.com,R2\nc@acme.com,R3,Cy Do\n")
+    raw("nul-byte.csv", head + "a@acme.com,R1,Al\x00Bo\n")
+    raw("invalid-utf8.csv", head.encode() + b"jose@acme.com,R1,Jos\xe9 Garc\xeda\n")
+    raw("utf16-no-bom.csv", (head + "a@acme.com,R1,Al Bo\n").encode("utf-16-le"))
+    raw("long-cell.csv", head + "a@acme.com,R1," + "x" * 40000 + "\n")
+    raw("wide.csv", ",".join(["email_addr", "record_id", "full_name"] + [f"c{i}" for i in range(20000)]) + "\n")
+    raw("duplicate-headers.csv", "email_addr,record_id,full_name,full_name\na@acme.com,R1,Al Bo,Bo Al\n")
+    # An encrypted workbook is an OLE compound file, whatever its extension.
+    raw("password-protected.xlsx", bytes([0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) + bytes(4088))
+    # A zip bomb: one part that unpacks to 1.5 GiB of zeros, a few MB on disk.
+    import zipfile
+    with zipfile.ZipFile(os.path.join(d, "zip-bomb.xlsx"), "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as part:
+            chunk = bytes(1 << 20)
+            for _ in range(1536):
+                part.write(chunk)
+    wb = Workbook()
+    users = wb.active
+    users.title = "Users"
+    users.append(["email_addr", "record_id", "full_name"])
+    users.append(["a@acme.com", "R1", "Al Bo"])
+    hidden = wb.create_sheet("ITSM IDs")
+    hidden.append(["record_id", "integration", "user_id", "external_id"])
+    hidden.append(["NOBODY", "servicenow", "6816f79cc0a8016401c5a33be04be441", "nobody"])
+    hidden.sheet_state = "hidden"
+    wb.save(os.path.join(d, "hidden-sheets.xlsx"))
+    wb = Workbook()
+    users = wb.active
+    users.title = "Users"
+    users.append(["email_addr", "record_id", "full_name"])
+    users.append(["a@acme.com", "R1", "Al Bo"])
+    users.append([None, "R2", "Bo Al"])
+    users.merge_cells("A2:A3")
+    wb.save(os.path.join(d, "merged-cells.xlsx"))
 
 
 if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] == ["hostile"]:
+        hostile_inputs(os.path.join(HERE, "bad"))
+        sys.exit()
     os.makedirs(os.path.join(HERE, "batches"), exist_ok=True)
     clean_workbook(os.path.join(HERE, "batches", "q3-contractors.xlsx"))
     flat_inline(os.path.join(HERE, "batches", "flat-inline.csv"))

@@ -26,6 +26,11 @@ pub fn read_bytes(
     let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&text));
     let rows = parse(&text, delimiter)
         .map_err(|e| ReadProblem::unreadable(format!("not valid CSV: {e}")))?;
+    if let Some(row) = unterminated_quote(&text, &rows) {
+        return Err(ReadProblem::unreadable(format!(
+            "a quote opened in row {row} is never closed, so the rest of the file would run into one cell"
+        )));
+    }
     check_size(&rows, None, &options.limits)?;
     Ok((rows, encoding))
 }
@@ -48,12 +53,14 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
         }
         let head = &bytes[..bytes.len().min(8192)];
         let nuls = head.iter().filter(|&&b| b == 0).count();
-        if nuls > 0 {
-            return Err(if nuls * 3 >= head.len() {
-                "not a CSV file: it looks like UTF-16 text without a byte-order mark; save it as UTF-8".to_string()
-            } else {
-                "not a CSV file: it holds NUL bytes (binary data)".to_string()
-            });
+        if nuls * 3 >= head.len() && nuls > 0 {
+            return Err("not a CSV file: it looks like UTF-16 text without a byte-order mark; save it as UTF-8".to_string());
+        }
+        if let Some(at) = bytes.iter().position(|&b| b == 0) {
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            return Err(format!(
+                "not a CSV file: it holds NUL bytes, the first on line {line} (binary data?)"
+            ));
         }
         match std::str::from_utf8(bytes) {
             Ok(s) => (s.to_string(), None),
@@ -64,6 +71,17 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
         }
     };
     Ok((to_nfc(text), encoding))
+}
+
+/// The row of a quoted cell that runs to the end of the file: the csv crate reads it without
+/// complaint, taking every later line into the cell. Its signs: the last row holds a line break,
+/// and the file has an odd number of quotes (closed quoted cells, escaped quotes included, have
+/// an even number).
+fn unterminated_quote(text: &str, rows: &[Row]) -> Option<u32> {
+    let last = rows.last()?;
+    let broken = last.cells.iter().any(|c| c.text.contains('\n'));
+    let quotes = text.bytes().filter(|&b| b == b'"').count();
+    (broken && quotes % 2 == 1).then_some(last.number)
 }
 
 /// Brings text to NFC; the quick check skips the copy for text that already is (nearly all).
@@ -180,6 +198,15 @@ mod tests {
         assert_eq!(sniff_delimiter("\"a;b\",c\n"), b',');
         assert_eq!(sniff_delimiter("Title row\nemail|record_id|name\n"), b'|');
         assert_eq!(sniff_delimiter("one\n"), b',');
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_found() {
+        let text = "a,b\n1,\"open\n2,3\n";
+        let rows = parse(text, b',').unwrap();
+        assert_eq!(unterminated_quote(text, &rows), Some(2));
+        let fine = "a,b\n1,\"two\nlines\"\n2,\"say \"\"hi\"\"\"\n";
+        assert_eq!(unterminated_quote(fine, &parse(fine, b',').unwrap()), None);
     }
 
     #[test]

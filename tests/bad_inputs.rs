@@ -1,0 +1,134 @@
+//! The bad-input corpus (testdata/bad/): every file gives its exact message, at its cell, with
+//! its exit code, and never a panic.
+
+mod common;
+
+use common::muster;
+use serde_json::Value;
+
+/// (file, exit code, first finding: code, row, column, message)
+type Case = (
+    &'static str,
+    i32,
+    &'static str,
+    Option<u64>,
+    Option<&'static str>,
+    &'static str,
+);
+
+const CORPUS: &[Case] = &[
+    ("empty.csv", 1, "F007", None, None, "no user rows: the file is empty or holds only a header"),
+    ("header-only.csv", 1, "F007", None, None, "no user rows: the file is empty or holds only a header"),
+    ("only-blank-lines.csv", 1, "F007", None, None, "no user rows: the file is empty or holds only a header"),
+    ("unbalanced-quotes.csv", 1, "F001", None, None, "a quote opened in row 2 is never closed, so the rest of the file would run into one cell"),
+    ("ragged.csv", 1, "F004", Some(2), Some("D"), "row 2 has cells past the header's last column (C); they were ignored"),
+    ("nul-byte.csv", 1, "F001", None, None, "not a CSV file: it holds NUL bytes, the first on line 2 (binary data?)"),
+    ("binary.csv", 1, "F001", None, None, "not a CSV file: it holds NUL bytes, the first on line 1 (binary data?)"),
+    ("invalid-utf8.csv", 0, "F005", None, None, "decoded as windows-1252"),
+    ("utf16-no-bom.csv", 1, "F001", None, None, "not a CSV file: it looks like UTF-16 text without a byte-order mark; save it as UTF-8"),
+    ("long-cell.csv", 1, "V008", Some(2), Some("C"), "the value is 40000 characters long, more than a spreadsheet cell holds (32767)"),
+    ("wide.csv", 1, "F001", None, None, "row 1 has 20003 columns, more than 16384 (raise the limit with --max-columns)"),
+    ("duplicate-headers.csv", 1, "F003", None, Some("D"), "column `full_name` maps to `full_name`, as column `full_name` already does; this one was ignored"),
+    ("title-row.csv", 0, "F004", Some(1), None, "row 1 above the header row was ignored"),
+    ("columns.csv", 1, "F003", None, Some("B"), "column `E-mail` maps to `email_addr`, as column `Email` already does; this one was ignored"),
+    ("missing-column.csv", 1, "F002", None, None, "required column `email_addr` is missing"),
+    ("truncated.xlsx", 1, "F001", None, None, "not a readable workbook (damaged or truncated?): invalid Zip archive: Could not find EOCD"),
+    ("really-a-csv.xlsx", 1, "F001", None, None, "not a workbook: it looks like text (a CSV saved with the wrong extension?)"),
+    ("password-protected.xlsx", 1, "F001", None, None, "cannot be read as a workbook: it is an OLE compound file (a legacy XLS, or a password-protected workbook)"),
+    ("zip-bomb.xlsx", 1, "F001", None, None, "the workbook would unpack to 1536 MiB, more than the limit of 1024 MiB (a zip bomb?); raise it with --max-unpacked-mib"),
+    ("no-users-sheet.xlsx", 1, "F007", None, None, "the workbook has no `Users` sheet"),
+    // A hidden sheet is read like any other: its rows are part of the batch.
+    ("hidden-sheets.xlsx", 1, "D005", Some(2), Some("A"), "no user in the batch has record id `NOBODY`"),
+    // A merged cell's value is in its first cell only: the row below has no email.
+    ("merged-cells.xlsx", 1, "V001", Some(3), Some("A"), "`email_addr` is required"),
+];
+
+fn json_report(args: &[&str]) -> (i32, Value, String) {
+    let out = muster()
+        .arg("validate")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: no JSON ({e}): {stderr}"));
+    (out.status.code().unwrap(), report, stderr)
+}
+
+#[test]
+fn every_bad_file_gives_its_message_at_its_cell() {
+    let files: Vec<String> = std::fs::read_dir(common::root().join("testdata/bad"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for file in &files {
+        assert!(
+            CORPUS.iter().any(|c| c.0 == file),
+            "testdata/bad/{file} has no expected message here"
+        );
+    }
+    for &(file, code, rule, row, column, message) in CORPUS {
+        let path = format!("testdata/bad/{file}");
+        let (exit, report, _) = json_report(&[&path]);
+        let first = &report["findings"][0];
+        assert_eq!(exit, code, "{file}: {report:#}");
+        assert_eq!(
+            (
+                first["code"].as_str(),
+                first["row"].as_u64(),
+                first["column"].as_str(),
+                first["message"].as_str()
+            ),
+            (Some(rule), row, column, Some(message)),
+            "{file}"
+        );
+        // Under --quiet a file-level problem is one line naming the file, then the closing line.
+        let out = muster().args(["validate", &path, "-q"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{file}: {stderr}");
+        if matches!(rule, "F001" | "F002" | "F007") {
+            let line = stderr.lines().next().unwrap_or_default();
+            assert_eq!(line, format!("muster: {path}: {message}"), "{file}");
+        }
+        assert!(stderr.lines().count() <= 2, "{file}: {stderr}");
+    }
+}
+
+#[test]
+fn limits_can_be_raised_where_a_user_could_need_more() {
+    let (_, report, _) = json_report(&["testdata/bad/wide.csv", "--max-columns", "30000"]);
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(!codes.contains(&"F001"), "{codes:?}");
+    let (_, report, _) = json_report(&["testdata/bad/header-only.csv", "--max-rows", "0"]);
+    assert_eq!(report["findings"][0]["code"], "F001");
+}
+
+/// A million rows with one bad row at the end: the finding names that row.
+#[test]
+fn a_million_rows_with_one_bad_row_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("million.csv");
+    let mut text = String::with_capacity(40 << 20);
+    text.push_str("email_addr,record_id,full_name\n");
+    for i in 0..999_999 {
+        text.push_str(&format!("u{i}@acme.com,R{i},User Number\n"));
+    }
+    text.push_str("bad@@acme.com,RBAD,Bad Row\n");
+    std::fs::write(&path, text).unwrap();
+    let (exit, report, _) = json_report(&[path.to_str().unwrap()]);
+    assert_eq!(exit, 1);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(
+        (findings[0]["code"].as_str(), findings[0]["row"].as_u64()),
+        (Some("V002"), Some(1_000_001))
+    );
+    assert_eq!(report["summary"]["valid"], 999_999);
+}
