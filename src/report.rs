@@ -73,7 +73,15 @@ fn write_via_temp(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    // tempfile creates it readable by the user only (0600 on Unix; outputs hold personal data),
+    // and the rename keeps the mode.
+    // A process killed mid-write leaves at most a `.muster-*.tmp` beside the output, never a
+    // partial file under the output's name.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".muster-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(err)?;
     write(tmp.as_file_mut())?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;

@@ -53,6 +53,11 @@ CREATE INDEX changes_by_batch ON changes(batch_id);
 pub enum StoreError {
     #[error("{}: not a muster store ({why}); refusing to use or overwrite it", path.display())]
     Foreign { path: PathBuf, why: String },
+    #[error("{}: cannot create the store: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: the store is damaged ({source}); it was left untouched", path.display())]
     Corrupt {
         path: PathBuf,
@@ -215,15 +220,19 @@ impl Store {
                 });
             }
         }
-        let conn = Connection::open(path).map_err(sqlite)?;
         if !existing {
-            // Personal data: readable by the user only.
+            // Personal data: created readable by the user only, before SQLite writes a byte (its
+            // -wal and -shm files take the database's mode).
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
             #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-            }
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            options.open(path).map_err(|source| StoreError::Create {
+                path: path.to_path_buf(),
+                source,
+            })?;
         }
+        let conn = Connection::open(path).map_err(sqlite)?;
         conn.busy_timeout(lock_timeout()).map_err(sqlite)?;
         let corrupt = |source| StoreError::Corrupt {
             path: path.to_path_buf(),
