@@ -37,6 +37,8 @@ const CORPUS: &[Case] = &[
     ("password-protected.xlsx", 1, "F001", None, None, "cannot be read as a workbook: it is an OLE compound file (a legacy XLS, or a password-protected workbook)"),
     ("zip-bomb.xlsx", 1, "F001", None, None, "the workbook would unpack to 1536 MiB, more than the limit of 1024 MiB (a zip bomb?); raise it with --max-unpacked-mib"),
     ("no-users-sheet.xlsx", 1, "F007", None, None, "the workbook has no `Users` sheet"),
+    // Found by the workbook fuzzer: calamine overflowed on an absurd cell reference.
+    ("fuzz-cell-reference-overflow.xlsx", 1, "F001", None, None, "not a readable workbook: it is malformed (the reader failed: attempt to multiply with overflow)"),
     // A hidden sheet is read like any other: its rows are part of the batch.
     ("hidden-sheets.xlsx", 1, "D005", Some(2), Some("A"), "no user in the batch has record id `NOBODY`"),
     // A merged cell's value is in its first cell only: the row below has no email.

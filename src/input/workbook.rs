@@ -49,6 +49,38 @@ pub fn read(
     if zipped {
         check_unpacked_size(path, limits)?;
     }
+    read_guarded(|| read_sheets(path, shown, file_index, options))
+}
+
+/// Runs the calamine part of reading. A malformed workbook can make calamine panic (fuzzing
+/// found an arithmetic overflow on an absurd cell reference); that is a bad file, not a crash of
+/// muster, so the panic becomes F001 and its message is not printed.
+fn read_guarded<T>(
+    read: impl FnOnce() -> Result<T, ReadProblem>,
+) -> Result<T, ReadProblem> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    std::panic::set_hook(hook);
+    result.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".to_string());
+        Err(ReadProblem::unreadable(format!(
+            "not a readable workbook: it is malformed (the reader failed: {why})"
+        )))
+    })
+}
+
+fn read_sheets(
+    path: &Path,
+    shown: &str,
+    file_index: usize,
+    options: &ReadOptions,
+) -> Result<(Vec<Sheet>, Vec<OtherSheet>), ReadProblem> {
+    let limits = &options.limits;
     let mut wb = open_workbook_auto(path)
         .map_err(|e| ReadProblem::unreadable(format!("not a readable workbook: {e}")))?;
     let names = wb.sheet_names();
