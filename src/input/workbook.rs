@@ -55,9 +55,7 @@ pub fn read(
 /// Runs the calamine part of reading. A malformed workbook can make calamine panic (fuzzing
 /// found an arithmetic overflow on an absurd cell reference); that is a bad file, not a crash of
 /// muster, so the panic becomes F001 and its message is not printed.
-fn read_guarded<T>(
-    read: impl FnOnce() -> Result<T, ReadProblem>,
-) -> Result<T, ReadProblem> {
+fn read_guarded<T>(read: impl FnOnce() -> Result<T, ReadProblem>) -> Result<T, ReadProblem> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
