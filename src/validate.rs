@@ -5,7 +5,9 @@
 use crate::check::{did_you_mean, email, ids, values};
 use crate::config::{Config, ConnectorKind};
 use crate::finding::{column_letter, Finding, Owner};
-use crate::input::headers::{map_sheet, Attr, Field, IdList, IdPart, Mapping, Renames};
+use crate::input::headers::{
+    map_sheet, unnamed_column, Attr, Field, HeaderProblem, IdList, IdPart, Mapping, Renames,
+};
 use crate::input::{Batch, Cell, CellOrigin, Row, Sheet, SheetKind};
 use crate::record::{IdEntry, Record};
 use crate::rules::{Rule, Severity};
@@ -327,7 +329,13 @@ pub fn validate(
     known: &Known,
     progress: &indicatif::ProgressBar,
 ) -> Outcome {
-    progress.set_length(batch.sheets.iter().map(|s| s.rows.len() as u64).sum());
+    progress.set_length(
+        batch
+            .sheets
+            .iter()
+            .map(|s| (s.rows.len() + s.rest.as_ref().map_or(0, |r| r.rows_hint)) as u64)
+            .sum(),
+    );
     let rep = Reporter { config };
     let mut findings: Vec<Finding> = Vec::new();
     for p in &batch.problems {
@@ -355,8 +363,39 @@ pub fn validate(
     let mut stats = Stats::default();
     let mut users: Vec<UserRow> = Vec::new();
     let mut entries: Vec<EntryRow> = Vec::new();
-    for (si, (sheet, mapping)) in batch.sheets.iter().zip(&mappings).enumerate() {
-        findings.extend(sheet_findings(&rep, sheet, mapping));
+    // ID sheets first: then each user's record can be built, with its ID-sheet entries, as soon
+    // as its row is checked, and the row's values need not be kept.
+    let (id_sheets, user_sheets): (Vec<usize>, Vec<usize>) =
+        (0..batch.sheets.len()).partition(|&si| !batch.sheets[si].kind.is_user_sheet());
+    for &si in &id_sheets {
+        let (sheet, mapping) = (&batch.sheets[si], &mappings[si]);
+        let Some(list) = IdList::of_sheet(sheet.kind) else {
+            continue;
+        };
+        each_chunk(&rep, sheet, mapping, &mut findings, |data, findings| {
+            stats.rows += data.len();
+            let results: Vec<(EntryRow, Vec<Finding>)> = data
+                .par_iter()
+                .with_min_len(256)
+                .map(|row| {
+                    progress.inc(1);
+                    id_row(&rep, si, sheet, mapping, list, row)
+                })
+                .collect();
+            for (entry, f) in results {
+                findings.extend(f);
+                entries.push(entry);
+            }
+        });
+    }
+    // ID-sheet entries by record id: one lookup per user, not a scan of every entry.
+    let mut entries_of: HashMap<&str, Vec<&EntryRow>> = HashMap::new();
+    for e in &entries {
+        entries_of.entry(e.record_id.as_str()).or_default().push(e);
+    }
+    let mut candidates: Vec<Record> = Vec::new();
+    for &si in &user_sheets {
+        let (sheet, mapping) = (&batch.sheets[si], &mappings[si]);
         // Inline columns whose integration got a column-level I001/I006 (unless silenced): their
         // entries take part in no other rule.
         let blocked_inline: HashSet<(IdList, String)> = mapping
@@ -371,50 +410,40 @@ pub fn validate(
                 _ => None,
             })
             .collect();
-        let data: Vec<&Row> = if mapping.columns.is_empty() {
-            Vec::new()
-        } else {
-            sheet.rows[mapping.header_at + 1..]
-                .iter()
-                .filter(|r| !r.is_blank())
-                .collect()
-        };
-        stats.rows += data.len();
-        let base = users.len();
-        if sheet.kind.is_user_sheet() {
-            let results: Vec<(Option<UserRow>, Vec<Finding>)> = data
+        each_chunk(&rep, sheet, mapping, &mut findings, |data, findings| {
+            stats.rows += data.len();
+            let base = users.len();
+            let results: Vec<(UserRow, Record, Vec<Finding>)> = data
                 .par_iter()
                 .with_min_len(256)
                 .enumerate()
                 .map(|(i, row)| {
                     progress.inc(1);
-                    user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline)
+                    let (mut user, f) =
+                        user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline);
+                    let record = record_of(&mut user, &entries_of);
+                    (user, record, f)
                 })
                 .collect();
-            for (user, f) in results {
+            for (user, record, f) in results {
                 findings.extend(f);
-                users.extend(user);
+                users.push(user);
+                candidates.push(record);
             }
-        } else if let Some(list) = IdList::of_sheet(sheet.kind) {
-            let results: Vec<(EntryRow, Vec<Finding>)> = data
-                .par_iter()
-                .with_min_len(256)
-                .map(|row| {
-                    progress.inc(1);
-                    id_row(&rep, si, sheet, mapping, list, row)
-                })
-                .collect();
-            for (entry, f) in results {
-                findings.extend(f);
-                entries.push(entry);
-            }
-        }
+        });
     }
     progress.finish_and_clear();
     findings.extend(no_users(&rep, batch, &users));
     cross_row(&rep, batch, &users, &entries, known, &mut findings);
-    let (records, stored_entries) =
-        finish(batch, &users, &entries, known, &mut findings, &mut stats);
+    let (records, stored_entries) = finish(
+        batch,
+        &users,
+        candidates,
+        entries_of,
+        known,
+        &mut findings,
+        &mut stats,
+    );
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let record_ids = users.iter().map(|u| u.record_id.clone()).collect();
     Outcome {
@@ -424,6 +453,87 @@ pub fn validate(
         record_ids,
         stored_entries,
     }
+}
+
+/// Feeds the non-blank data rows of a sheet to `check`, a block at a time for a streamed CSV,
+/// with the findings about the rows' shape: cells past the header, and data under a column
+/// without a header.
+fn each_chunk(
+    rep: &Reporter,
+    sheet: &Sheet,
+    mapping: &Mapping,
+    findings: &mut Vec<Finding>,
+    mut check: impl FnMut(&[&Row], &mut Vec<Finding>),
+) {
+    findings.extend(sheet_findings(rep, sheet, mapping));
+    if mapping.columns.is_empty() {
+        return;
+    }
+    let mut unnamed = mapping.unnamed.clone();
+    let mut take = |rows: &[Row], findings: &mut Vec<Finding>| {
+        findings.extend(stray_cells(rep, sheet, mapping, rows));
+        unnamed.retain(|&col| {
+            let has_data = rows
+                .iter()
+                .any(|r| r.cell(col).is_some_and(|c| !c.text.trim().is_empty()));
+            if has_data {
+                findings.extend(header_finding(rep, sheet, mapping, &unnamed_column(col)));
+            }
+            !has_data
+        });
+        let data: Vec<&Row> = rows.iter().filter(|r| !r.is_blank()).collect();
+        check(&data, findings);
+    };
+    take(&sheet.rows[mapping.header_at + 1..], findings);
+    let Some(rest) = &sheet.rest else { return };
+    loop {
+        match rest.next_chunk() {
+            Ok(Some(rows)) => take(&rows, findings),
+            Ok(None) => break,
+            Err(e) => {
+                // The file could be read once but not again: none of its users is valid.
+                let place = Place {
+                    sheet,
+                    row: None,
+                    col: None,
+                    field: Cow::Borrowed(""),
+                };
+                findings.extend(rep.make(
+                    Rule::from_code("F001"),
+                    &place,
+                    None,
+                    None,
+                    format!("cannot read the file: {e}"),
+                    None,
+                    Owner::File(sheet.file.clone()),
+                ));
+                break;
+            }
+        }
+    }
+}
+
+/// The record a user row would give if it turns out valid. Built while the row's values are at
+/// hand; they are dropped from the row then, since the cross-row rules need only its keys.
+fn record_of(user: &mut UserRow, entries_of: &HashMap<&str, Vec<&EntryRow>>) -> Record {
+    let mut ids: Vec<IdEntry> = user.entries.iter().map(to_entry).collect();
+    if let Some(sheet_entries) = entries_of.get(user.record_id.as_str()) {
+        ids.extend(sheet_entries.iter().map(|e| to_entry(e)));
+    }
+    let record = Record::new(
+        user.record_id.clone(),
+        user.bot,
+        user.email.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
+        &user.attrs,
+        &user.tags,
+        &user.custom,
+        user.aliases.iter().map(|a| a.0.clone()).collect(),
+        ids,
+    );
+    user.attrs = BTreeMap::new();
+    user.tags = Vec::new();
+    user.custom = BTreeMap::new();
+    record
 }
 
 /// F007 for each input that yielded no user rows (and was readable at all).
@@ -460,6 +570,7 @@ fn no_users(rep: &Reporter, batch: &Batch, users: &[UserRow]) -> Vec<Finding> {
             rows: Vec::new(),
             encoding: None,
             lettered: false,
+            rest: None,
         };
         let place = Place {
             sheet: &sheet,
@@ -502,60 +613,7 @@ fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Findi
         ));
     }
     for p in &mapping.problems {
-        let rule = Rule::from_code(p.code);
-        let owner = if rep.config.rules.severity(rule) == Some(Severity::Error) {
-            file_owner.clone()
-        } else {
-            Owner::Nobody
-        };
-        // The field the column maps to, where it maps to one (F006: `custom_attributes.deparment`).
-        let field = p
-            .column
-            .and_then(|c| mapping.columns.iter().find(|col| col.index == c))
-            .map(|col| Cow::Borrowed(col.name.as_str()))
-            .unwrap_or_default();
-        out.extend(rep.make(
-            rule,
-            &Place {
-                field,
-                ..place(p.row, p.column)
-            },
-            None,
-            p.header.as_deref(),
-            p.message.clone(),
-            p.suggestion.clone(),
-            owner,
-        ));
-    }
-    // Rows longer than the header: cells with no column name are read by no rule.
-    let width = sheet
-        .rows
-        .get(mapping.header_at)
-        .map_or(0, |h| h.cells.len());
-    if !mapping.columns.is_empty() {
-        for row in &sheet.rows[mapping.header_at + 1..] {
-            let extra = row
-                .cells
-                .iter()
-                .skip(width)
-                .position(|c| !c.text.trim().is_empty());
-            if let Some(i) = extra {
-                let col = width + i;
-                out.extend(rep.make(
-                    Rule::from_code("F004"),
-                    &place(Some(row.number), Some(col)),
-                    None,
-                    Some(&row.cells[col].text),
-                    format!(
-                        "row {} has cells past the header's last column ({}); they were ignored",
-                        row.number,
-                        column_letter(width.saturating_sub(1))
-                    ),
-                    Some("Give the column a header, or remove the stray cells".to_string()),
-                    Owner::Nobody,
-                ));
-            }
-        }
+        out.extend(header_finding(rep, sheet, mapping, p));
     }
     for col in &mapping.columns {
         if let Field::Inline {
@@ -581,6 +639,81 @@ fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Findi
                     file_owner.clone(),
                 ));
             }
+        }
+    }
+    out
+}
+
+/// A header-mapping problem as a finding.
+fn header_finding(
+    rep: &Reporter,
+    sheet: &Sheet,
+    mapping: &Mapping,
+    p: &HeaderProblem,
+) -> Option<Finding> {
+    let rule = Rule::from_code(p.code);
+    let owner = if rep.config.rules.severity(rule) == Some(Severity::Error) {
+        Owner::File(sheet.file.clone())
+    } else {
+        Owner::Nobody
+    };
+    // The field the column maps to, where it maps to one (F006: `custom_attributes.deparment`).
+    let field = p
+        .column
+        .and_then(|c| mapping.columns.iter().find(|col| col.index == c))
+        .map(|col| Cow::Borrowed(col.name.as_str()))
+        .unwrap_or_default();
+    let place = Place {
+        sheet,
+        row: p.row,
+        col: p.column,
+        field,
+    };
+    rep.make(
+        rule,
+        &place,
+        None,
+        p.header.as_deref(),
+        p.message.clone(),
+        p.suggestion.clone(),
+        owner,
+    )
+}
+
+/// F004 for rows longer than the header: cells with no column name are read by no rule.
+fn stray_cells(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, rows: &[Row]) -> Vec<Finding> {
+    let width = sheet
+        .rows
+        .get(mapping.header_at)
+        .map_or(0, |h| h.cells.len());
+    let mut out = Vec::new();
+    for row in rows.iter().filter(|r| r.cells.len() > width) {
+        let extra = row
+            .cells
+            .iter()
+            .skip(width)
+            .position(|c| !c.text.trim().is_empty());
+        if let Some(i) = extra {
+            let col = width + i;
+            let place = Place {
+                sheet,
+                row: Some(row.number),
+                col: Some(col),
+                field: Cow::Borrowed(""),
+            };
+            out.extend(rep.make(
+                Rule::from_code("F004"),
+                &place,
+                None,
+                Some(&row.cells[col].text),
+                format!(
+                    "row {} has cells past the header's last column ({}); they were ignored",
+                    row.number,
+                    column_letter(width.saturating_sub(1))
+                ),
+                Some("Give the column a header, or remove the stray cells".to_string()),
+                Owner::Nobody,
+            ));
         }
     }
     out
@@ -641,7 +774,7 @@ fn user_row<'a>(
     row: &Row,
     index: usize,
     blocked_inline: &HashSet<(IdList, String)>,
-) -> (Option<UserRow>, Vec<Finding>) {
+) -> (UserRow, Vec<Finding>) {
     let mut cx = RowCx {
         rep,
         findings: Vec::new(),
@@ -947,7 +1080,7 @@ fn user_row<'a>(
         entry_checks(&mut cx, sheet, &mut e, mapping);
         user.entries.push(e);
     }
-    (Some(user), cx.findings)
+    (user, cx.findings)
 }
 
 fn id_row(
@@ -1642,11 +1775,12 @@ fn in_cycles(manager_of: &[Option<usize>]) -> Vec<usize> {
     out
 }
 
-/// Decides which users are valid and builds their records.
+/// Decides which users are valid and keeps their records.
 fn finish(
     batch: &Batch,
     users: &[UserRow],
-    entries: &[EntryRow],
+    candidates: Vec<Record>,
+    entries_of: HashMap<&str, Vec<&EntryRow>>,
     known: &Known,
     findings: &mut [Finding],
     stats: &mut Stats,
@@ -1676,8 +1810,8 @@ fn finish(
         }
     }
     stats.users = users.len();
-    let mut valid: Vec<usize> = Vec::new();
-    for (i, u) in users.iter().enumerate() {
+    let mut records: Vec<Record> = Vec::new();
+    for (i, (u, record)) in users.iter().zip(candidates).enumerate() {
         let file = batch.sheets[u.sheet].file.as_str();
         let bad = error_users.contains(&i)
             || error_records.contains(u.record_id.as_str())
@@ -1690,33 +1824,8 @@ fn finish(
             stats.with_warnings += 1;
         }
         stats.valid += 1;
-        valid.push(i);
+        records.push(record);
     }
-    // ID-sheet entries by record id: one lookup per user, not a scan of every entry.
-    let mut entries_of: HashMap<&str, Vec<&EntryRow>> = HashMap::new();
-    for e in entries {
-        entries_of.entry(e.record_id.as_str()).or_default().push(e);
-    }
-    let mut records: Vec<Record> = valid
-        .par_iter()
-        .map(|&i| {
-            let u = &users[i];
-            let mut ids: Vec<IdEntry> = u.entries.iter().map(to_entry).collect();
-            if let Some(sheet_entries) = entries_of.get(u.record_id.as_str()) {
-                ids.extend(sheet_entries.iter().map(|e| to_entry(e)));
-            }
-            Record::new(
-                u.record_id.clone(),
-                u.bot,
-                u.email.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
-                &u.attrs,
-                &u.tags,
-                &u.custom,
-                u.aliases.iter().map(|a| a.0.clone()).collect(),
-                ids,
-            )
-        })
-        .collect();
     // Bots after users, as the Bot Account sheet comes after Users.
     records.sort_by_key(|r| r.bot_account);
     let in_batch: HashSet<&str> = users.iter().map(|u| u.record_id.as_str()).collect();

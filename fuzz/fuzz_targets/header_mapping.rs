@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         rows,
         encoding: None,
         lettered: true,
+        rest: None,
     };
     let mapping = map_sheet(&sheet, &Default::default());
     assert!(mapping.header_at <= sheet.rows.len());

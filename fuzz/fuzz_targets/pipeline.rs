@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
             rows,
             encoding,
             lettered: true,
+            rest: None,
         }],
         files: vec!["fuzz.csv".to_string()],
         ..Default::default()

@@ -39,6 +39,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
             max_unpacked_bytes: args.max_unpacked_mib.saturating_mul(1 << 20),
         },
         keep_other_sheets: args.annotate.is_some(),
+        stream: args.annotate.is_none(),
     };
     let progress = Progress::new(!args.quiet && args.format == Format::Text);
     let reading = progress.spinner(format!("reading {}", shown(&args.inputs)));

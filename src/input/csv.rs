@@ -171,6 +171,284 @@ fn leading_breaks(bytes: &[u8], start: usize) -> u32 {
     n
 }
 
+/// A streamed CSV is read in blocks of about this many bytes, each cut after a whole record.
+const BLOCK: u64 = 4 << 20;
+
+/// A CSV file opened for streaming: the rows of its first blocks (enough to find and map the
+/// header), and the rest, read a block at a time while validation runs.
+pub struct Streamed {
+    pub head: Vec<Row>,
+    pub rest: CsvStream,
+    pub encoding: Option<&'static str>,
+}
+
+/// Opens a CSV file for streaming when a first pass over its bytes (nothing kept) shows that
+/// every block can be decoded and parsed on its own: UTF-8 or Windows-1252, no NUL byte, no
+/// unclosed quote, within the row and column limits. Any other file returns `None` and is read
+/// whole by [`read`], which gives it the same F001 messages as always.
+pub fn open_streamed(path: &Path, options: &ReadOptions) -> Result<Option<Streamed>, ReadProblem> {
+    open_in_blocks(path, options, BLOCK)
+}
+
+fn open_in_blocks(
+    path: &Path,
+    options: &ReadOptions,
+    block: u64,
+) -> Result<Option<Streamed>, ReadProblem> {
+    let unreadable =
+        |e: std::io::Error| ReadProblem::unreadable(format!("cannot read the file: {e}"));
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut first = vec![0u8; 64 << 10];
+    let n = read_full(&mut file, &mut first).map_err(unreadable)?;
+    first.truncate(n);
+    let bom = first.starts_with(b"\xEF\xBB\xBF");
+    if first.starts_with(b"\xFF\xFE")
+        || first.starts_with(b"\xFE\xFF")
+        || sniff_format(&first).is_some()
+    {
+        return Ok(None);
+    }
+    let delimiter = options
+        .delimiter
+        .unwrap_or_else(|| sniff_delimiter(&String::from_utf8_lossy(&first)));
+    let scan = Prescan::run(path, delimiter, bom, block).map_err(unreadable)?;
+    if scan.odd_bytes
+        || scan.open_quote
+        || scan.records > options.limits.max_rows
+        || scan.widest > options.limits.max_columns
+    {
+        return Ok(None);
+    }
+    let encoding = (!scan.utf8).then_some(encoding_rs::WINDOWS_1252);
+    let mut rest = CsvStream {
+        file: std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(path).map_err(unreadable)?,
+        ),
+        cuts: scan.cuts,
+        at: 0,
+        next_cut: 0,
+        number: 0,
+        delimiter,
+        encoding,
+        bom,
+        unguard: false,
+        rows_hint: scan.records,
+    };
+    // The head: enough rows to find the header among the first ten non-blank ones.
+    let mut head = Vec::new();
+    while head.iter().filter(|r: &&Row| !r.is_blank()).count() < 32 {
+        match rest.next_chunk().map_err(unreadable)? {
+            Some(rows) => head.extend(rows),
+            None => break,
+        }
+    }
+    rest.unguard = super::unguard_export(&mut head);
+    Ok(Some(Streamed {
+        head,
+        rest,
+        encoding: encoding.map(|e| e.name()),
+    }))
+}
+
+fn read_full(file: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// What one pass over a file's bytes found, keeping nothing of them.
+struct Prescan {
+    utf8: bool,
+    /// A NUL byte, or a carriage return that is not part of `\r\n`: such files are read whole.
+    odd_bytes: bool,
+    /// The file ends inside a quoted cell.
+    open_quote: bool,
+    /// Records at most (line breaks outside quotes, plus one).
+    records: usize,
+    /// Fields in the widest record.
+    widest: usize,
+    /// Byte offsets after which a block ends: a line break outside quotes, about every
+    /// [`BLOCK`] bytes; the last is the file's length.
+    cuts: Vec<u64>,
+}
+
+impl Prescan {
+    /// Follows the csv crate's quoting (a quote opens a quoted cell only at the cell's start;
+    /// `""` inside is an escaped quote) over the three bytes that matter, found with memchr.
+    fn run(path: &Path, delimiter: u8, bom: bool, block_size: u64) -> std::io::Result<Prescan> {
+        let mut file = std::fs::File::open(path)?;
+        let mut buf = vec![0u8; block_size.clamp(1, BLOCK) as usize];
+        let mut scan = Prescan {
+            utf8: true,
+            odd_bytes: false,
+            open_quote: false,
+            records: 1,
+            widest: 1,
+            cuts: Vec::new(),
+        };
+        // UTF-8 sequences cut by the end of a read are carried to the next.
+        let mut carry: Vec<u8> = Vec::new();
+        let mut offset = 0u64;
+        let mut fields = 1usize;
+        let mut quoted = false;
+        let mut field_start: u64 = if bom { 3 } else { 0 };
+        // Where a closing quote was: a quote right after it is an escaped one.
+        let mut closed_at: Option<u64> = None;
+        let mut last_cut = 0u64;
+        let mut last_byte = 0u8;
+        loop {
+            let n = read_full(&mut file, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            let block = &buf[..n];
+            if memchr::memchr(0, block).is_some()
+                || memchr::memchr_iter(b'\r', block).any(|i| match block.get(i + 1) {
+                    Some(&b) => b != b'\n',
+                    None => false,
+                })
+                || (last_byte == b'\r' && block[0] != b'\n')
+            {
+                scan.odd_bytes = true;
+                return Ok(scan);
+            }
+            if scan.utf8 {
+                carry.extend_from_slice(block);
+                match std::str::from_utf8(&carry) {
+                    Ok(_) => carry.clear(),
+                    Err(e) if e.error_len().is_none() => {
+                        carry = carry.split_off(e.valid_up_to());
+                    }
+                    Err(_) => {
+                        scan.utf8 = false;
+                        carry.clear();
+                    }
+                }
+            }
+            for i in memchr::memchr3_iter(b'"', b'\n', delimiter, block) {
+                let at = offset + i as u64;
+                match block[i] {
+                    b'"' => {
+                        if quoted {
+                            quoted = false;
+                            closed_at = Some(at);
+                        } else if at == field_start || closed_at.is_some_and(|c| c + 1 == at) {
+                            quoted = true;
+                        }
+                    }
+                    _ if quoted => {}
+                    b'\n' => {
+                        scan.records += 1;
+                        scan.widest = scan.widest.max(fields);
+                        fields = 1;
+                        field_start = at + 1;
+                        if at + 1 - last_cut >= block_size {
+                            scan.cuts.push(at + 1);
+                            last_cut = at + 1;
+                        }
+                    }
+                    _ => {
+                        fields += 1;
+                        field_start = at + 1;
+                    }
+                }
+            }
+            last_byte = block[n - 1];
+            offset += n as u64;
+        }
+        if !carry.is_empty() {
+            scan.utf8 = false;
+        }
+        scan.open_quote = quoted;
+        scan.widest = scan.widest.max(fields);
+        scan.cuts.push(offset);
+        Ok(scan)
+    }
+}
+
+/// The rest of a streamed CSV: one block at a time, parsed into rows numbered as in the whole
+/// file.
+pub struct CsvStream {
+    file: std::io::BufReader<std::fs::File>,
+    cuts: Vec<u64>,
+    /// Bytes read so far, and the index of the cut that ends the next block.
+    at: u64,
+    next_cut: usize,
+    /// The row number of the last row returned.
+    number: u32,
+    delimiter: u8,
+    encoding: Option<&'static encoding_rs::Encoding>,
+    bom: bool,
+    /// A `muster export` CSV: cells lose their formula guard (see `unguard_export`).
+    pub(super) unguard: bool,
+    /// About how many rows the file holds, for progress bars.
+    pub rows_hint: usize,
+}
+
+impl std::fmt::Debug for CsvStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvStream")
+            .field("at", &self.at)
+            .field("number", &self.number)
+            .finish()
+    }
+}
+
+impl CsvStream {
+    /// The next block's rows; `None` at the end of the file.
+    pub fn next_chunk(&mut self) -> std::io::Result<Option<Vec<Row>>> {
+        use std::io::Read;
+        let Some(&end) = self.cuts.get(self.next_cut) else {
+            return Ok(None);
+        };
+        self.next_cut += 1;
+        let mut bytes = vec![0u8; (end - self.at) as usize];
+        self.file.read_exact(&mut bytes)?;
+        let start = self.at;
+        self.at = end;
+        let body = if start == 0 && self.bom {
+            &bytes[3..]
+        } else {
+            &bytes[..]
+        };
+        let text = match self.encoding {
+            None => match String::from_utf8(body.to_vec()) {
+                Ok(s) => s,
+                Err(_) => return Err(std::io::Error::other("the file changed while it was read")),
+            },
+            Some(enc) => enc.decode(body).0.into_owned(),
+        };
+        let text = to_nfc(text);
+        drop(bytes);
+        let mut rows = parse(&text, self.delimiter).map_err(std::io::Error::other)?;
+        for row in &mut rows {
+            row.number += self.number;
+        }
+        if let Some(last) = rows.last() {
+            self.number = last.number;
+        }
+        // Blank lines at the block's end count towards the next block's first row, as they
+        // would in the whole file.
+        let breaks = text
+            .bytes()
+            .rev()
+            .take_while(|&b| b == b'\n' || b == b'\r')
+            .filter(|&b| b == b'\n')
+            .count() as u32;
+        self.number += breaks.saturating_sub(u32::from(!rows.is_empty()));
+        if self.unguard {
+            super::unguard_cells(&mut rows);
+        }
+        Ok(Some(rows))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +496,59 @@ mod tests {
         assert_eq!((t.as_str(), e), ("José", Some("windows-1252")));
         assert!(decode(b"PK\x03\x04rest").unwrap_err().contains("zip"));
         assert!(decode(b"a\0b\0c\0").unwrap_err().contains("UTF-16"));
+    }
+
+    /// Every way a block boundary could fall: the streamed rows equal the rows of the whole file.
+    #[test]
+    fn streamed_blocks_give_the_rows_of_the_whole_file() {
+        let texts: Vec<Vec<u8>> = vec![
+            b"a,b\n1,2\n\n\n3,4\n5,6".to_vec(),
+            b"a,b\r\n1,2\r\n\r\n3,4\r\n".to_vec(),
+            b"\xEF\xBB\xBF\"a\",b\n\"x\ny\",2\n\"say \"\"hi\"\"\",3\n\n".to_vec(),
+            b"a,b\nab\"c,2\nd\"e,\"f\ng\"\n4,5\n".to_vec(),
+            b"a;b\nJos\xe9;2\n\"\";\"\"\"\"\n".to_vec(),
+            b"\n\na,b\n1,\"two\r\nlines\"\n\n2,3\n".to_vec(),
+            "a,b\nJose\u{301},2\n".as_bytes().to_vec(),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for (n, text) in texts.iter().enumerate() {
+            let path = dir.path().join(format!("{n}.csv"));
+            std::fs::write(&path, text).unwrap();
+            let options = ReadOptions::default();
+            let (whole, encoding) = read(&path, &options).unwrap();
+            let shape = |rows: &[Row]| -> Vec<(u32, Vec<String>)> {
+                rows.iter()
+                    .map(|r| (r.number, r.cells.iter().map(|c| c.text.clone()).collect()))
+                    .collect()
+            };
+            for block in 1..=text.len() as u64 + 1 {
+                let streamed = open_in_blocks(&path, &options, block).unwrap().unwrap();
+                assert_eq!(streamed.encoding, encoding, "file {n}");
+                let mut rows = streamed.head;
+                let mut rest = streamed.rest;
+                while let Some(chunk) = rest.next_chunk().unwrap() {
+                    rows.extend(chunk);
+                }
+                assert_eq!(shape(&rows), shape(&whole), "file {n}, blocks of {block}");
+            }
+        }
+    }
+
+    #[test]
+    fn files_a_block_cannot_read_alone_are_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        for text in [
+            &b"a,b\n1,\"open\n2,3\n"[..],
+            b"a,b\r1,2\r",
+            b"a,b\n1,\0\n",
+            b"\xFF\xFEa\0",
+        ] {
+            let path = dir.path().join("x.csv");
+            std::fs::write(&path, text).unwrap();
+            assert!(open_in_blocks(&path, &ReadOptions::default(), 4)
+                .unwrap()
+                .is_none());
+        }
     }
 
     #[test]

@@ -173,6 +173,20 @@ pub struct Mapping {
     pub header_at: usize,
     pub columns: Vec<Column>,
     pub problems: Vec<HeaderProblem>,
+    /// Columns without a header and, in the rows read so far, without data: a streamed sheet's
+    /// later rows may still hold some ([`unnamed_column`] then).
+    pub unnamed: Vec<usize>,
+}
+
+/// F004 for a column with data but no header.
+pub fn unnamed_column(index: usize) -> HeaderProblem {
+    column_problem(
+        "F004",
+        index,
+        "",
+        "a column without a header was ignored".to_string(),
+        None,
+    )
 }
 
 impl Mapping {
@@ -326,13 +340,9 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
                 .iter()
                 .any(|r| r.cell(index).is_some_and(|c| !c.text.trim().is_empty()));
             if has_data {
-                mapping.problems.push(column_problem(
-                    "F004",
-                    index,
-                    &header,
-                    "a column without a header was ignored".to_string(),
-                    None,
-                ));
+                mapping.problems.push(unnamed_column(index));
+            } else {
+                mapping.unnamed.push(index);
             }
             continue;
         }

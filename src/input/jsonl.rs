@@ -61,6 +61,7 @@ pub fn read(path: &Path, shown: &str, file_index: usize) -> Result<Vec<Sheet>, R
                 rows: std::iter::once(header).chain(data).collect(),
                 encoding: None,
                 lettered: false,
+                rest: None,
             }
         })
         .collect())

@@ -107,7 +107,7 @@ impl SheetKind {
 }
 
 /// A table read from one file or one sheet, before header mapping.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Sheet {
     /// The file as given on the command line, or `dir/users.csv` for a directory batch.
     pub file: String,
@@ -121,6 +121,27 @@ pub struct Sheet {
     pub encoding: Option<&'static str>,
     /// Whether findings name column letters (not for JSONL, whose columns are synthetic).
     pub lettered: bool,
+    /// A streamed CSV: the rows after those in `rows`, read while validation runs.
+    pub rest: Option<RowStream>,
+}
+
+/// The rows of a streamed CSV that follow those already in [`Sheet::rows`], a block at a time.
+/// Behind a lock so that validation, which borrows the batch, can take them.
+#[derive(Debug)]
+pub struct RowStream {
+    stream: std::sync::Mutex<csv::CsvStream>,
+    /// About how many rows the whole file holds, for progress bars.
+    pub rows_hint: usize,
+}
+
+impl RowStream {
+    /// The next block's rows; `None` when the file is done.
+    pub fn next_chunk(&self) -> std::io::Result<Option<Vec<Row>>> {
+        self.stream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_chunk()
+    }
 }
 
 /// A problem with a whole file or sheet, found while reading (F001, F004, F007).
@@ -180,6 +201,9 @@ pub struct ReadOptions {
     pub limits: Limits,
     /// Read the cells of ignored workbook sheets too (for `--annotate`).
     pub keep_other_sheets: bool,
+    /// Read a CSV file a block at a time while it is validated, rather than whole (SPEC §8);
+    /// not for `--annotate`, which writes every cell back.
+    pub stream: bool,
 }
 
 /// F001 when a table is wider or longer than the limits allow.
@@ -301,7 +325,29 @@ fn read_file(
         }),
         "jsonl" | "ndjson" => jsonl::read(path, shown, i),
         _ => {
-            return push_csv(batch, csv::read(path, options), shown, i, kind.unwrap_or(SheetKind::Users));
+            let kind = kind.unwrap_or(SheetKind::Users);
+            if options.stream {
+                match csv::open_streamed(path, options) {
+                    Ok(Some(streamed)) => {
+                        return batch.sheets.push(Sheet {
+                            file: shown.to_string(),
+                            sheet: None,
+                            kind,
+                            order: (i, kind as usize),
+                            rows: streamed.head,
+                            encoding: streamed.encoding,
+                            lettered: true,
+                            rest: Some(RowStream {
+                                rows_hint: streamed.rest.rows_hint,
+                                stream: std::sync::Mutex::new(streamed.rest),
+                            }),
+                        });
+                    }
+                    Ok(None) => {}
+                    Err(err) => return push_csv(batch, Err(err), shown, i, kind),
+                }
+            }
+            return push_csv(batch, csv::read(path, options), shown, i, kind);
         }
     };
     match result {
@@ -335,6 +381,7 @@ fn push_csv(
                 rows,
                 encoding,
                 lettered: true,
+                rest: None,
             })
         }
         Err(err) => batch.problems.push(FileProblem {
@@ -349,16 +396,20 @@ fn push_csv(
 
 /// A CSV that `muster export` wrote (it has a `row_version` column) guards every cell a
 /// spreadsheet would run as a formula with a leading `'` (SPEC §6); that `'` is taken off again,
-/// so `-5` and `+1 555 0100` survive the round trip.
-fn unguard_export(rows: &mut [Row]) {
+/// so `-5` and `+1 555 0100` survive the round trip. Returns whether the rows are such an export.
+fn unguard_export(rows: &mut [Row]) -> bool {
     let exported = rows.iter().take(10).any(|r| {
         r.cells
             .iter()
             .any(|c| headers::fold(&c.text) == "rowversion")
     });
-    if !exported {
-        return;
+    if exported {
+        unguard_cells(rows);
     }
+    exported
+}
+
+fn unguard_cells(rows: &mut [Row]) {
     for cell in rows.iter_mut().flat_map(|r| r.cells.iter_mut()) {
         if cell.text.starts_with('\'') {
             cell.text.remove(0);

@@ -134,6 +134,7 @@ fn read_sheets(
             rows,
             encoding: None,
             lettered: true,
+            rest: None,
         });
     }
     Ok((sheets, ignored))
