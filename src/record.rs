@@ -257,3 +257,180 @@ pub fn with_entries(record: &Value, added: &[IdEntry]) -> Value {
     .expect("entries serialize");
     out
 }
+
+/// What validation does with the records of valid users.
+#[derive(Debug, Clone, Default)]
+pub enum Keep {
+    /// Build none (no `--out`, no import).
+    Nothing,
+    /// Keep them in memory (import, tests).
+    #[default]
+    InMemory,
+    /// Write every candidate record to an unnamed temporary file in this folder as rows are
+    /// checked, and read back the valid ones when they are written out: memory then holds no
+    /// record (SPEC §8: "records spilled to a temporary file and filtered").
+    SpillIn(std::path::PathBuf),
+}
+
+/// The records of a validation: in memory, or in a spill file with which of them are valid.
+#[derive(Debug, Default)]
+pub enum Records {
+    #[default]
+    NotKept,
+    InMemory(Vec<Record>),
+    Spilled(Spill),
+}
+
+impl Records {
+    /// How many valid records there are.
+    pub fn len(&self) -> usize {
+        match self {
+            Records::NotKept => 0,
+            Records::InMemory(v) => v.len(),
+            Records::Spilled(s) => s.valid,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The records kept in memory ([`Keep::InMemory`]); empty for the other kinds.
+    pub fn in_memory(&self) -> &[Record] {
+        match self {
+            Records::InMemory(v) => v,
+            _ => &[],
+        }
+    }
+
+    /// Calls `f` with each valid record's JSON text, in order.
+    pub fn for_each_json(
+        &mut self,
+        mut f: impl FnMut(&str) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        match self {
+            Records::NotKept => Ok(()),
+            Records::InMemory(v) => v.iter().try_for_each(|r| f(&r.json)),
+            Records::Spilled(s) => s.for_each_json(f),
+        }
+    }
+}
+
+/// Where candidate records go while rows are checked.
+pub(crate) enum RecordSink {
+    Nothing,
+    /// Each candidate with its user's index.
+    InMemory(Vec<(u32, Record)>),
+    Spill(SpillWriter),
+}
+
+pub(crate) struct SpillWriter {
+    out: std::io::BufWriter<std::fs::File>,
+    bots: Vec<(u32, Record)>,
+    /// The user index of each spilled record, in order.
+    users: Vec<u32>,
+}
+
+impl RecordSink {
+    pub(crate) fn new(keep: &Keep) -> std::io::Result<RecordSink> {
+        Ok(match keep {
+            Keep::Nothing => RecordSink::Nothing,
+            Keep::InMemory => RecordSink::InMemory(Vec::new()),
+            Keep::SpillIn(dir) => RecordSink::Spill(SpillWriter {
+                out: std::io::BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(dir)?),
+                bots: Vec::new(),
+                users: Vec::new(),
+            }),
+        })
+    }
+
+    pub(crate) fn wants_records(&self) -> bool {
+        !matches!(self, RecordSink::Nothing)
+    }
+
+    /// Adds the candidate record of user `user` (users come in order, each once).
+    pub(crate) fn push(&mut self, user: usize, record: Record) -> std::io::Result<()> {
+        use std::io::Write;
+        match self {
+            RecordSink::Nothing => {}
+            RecordSink::InMemory(v) => v.push((user as u32, record)),
+            // The bot, at most a few, stays in memory: it is written after every user.
+            RecordSink::Spill(s) if record.bot_account => s.bots.push((user as u32, record)),
+            RecordSink::Spill(s) => {
+                s.users.push(user as u32);
+                s.out.write_all(&(record.json.len() as u64).to_le_bytes())?;
+                s.out.write_all(record.json.as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the records of the users `valid` says are valid, bots last.
+    pub(crate) fn finish(self, valid: impl Fn(usize) -> bool) -> std::io::Result<Records> {
+        Ok(match self {
+            RecordSink::Nothing => Records::NotKept,
+            RecordSink::InMemory(v) => {
+                let mut kept: Vec<Record> = v
+                    .into_iter()
+                    .filter(|(u, _)| valid(*u as usize))
+                    .map(|(_, r)| r)
+                    .collect();
+                // Bots after users, as the Bot Account sheet comes after Users.
+                kept.sort_by_key(|r| r.bot_account);
+                Records::InMemory(kept)
+            }
+            RecordSink::Spill(s) => {
+                let keep: Vec<bool> = s.users.iter().map(|&u| valid(u as usize)).collect();
+                let bots: Vec<Record> = s
+                    .bots
+                    .into_iter()
+                    .filter(|(u, _)| valid(*u as usize))
+                    .map(|(_, r)| r)
+                    .collect();
+                let file = s.out.into_inner().map_err(|e| e.into_error())?;
+                Records::Spilled(Spill {
+                    valid: keep.iter().filter(|&&k| k).count() + bots.len(),
+                    file,
+                    keep,
+                    bots,
+                })
+            }
+        })
+    }
+}
+
+/// Candidate records in an unnamed temporary file (gone when the process ends), each its
+/// length and JSON text, and which of them belong to valid users.
+#[derive(Debug)]
+pub struct Spill {
+    file: std::fs::File,
+    keep: Vec<bool>,
+    bots: Vec<Record>,
+    valid: usize,
+}
+
+impl Spill {
+    fn for_each_json(
+        &mut self,
+        mut f: impl FnMut(&str) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        use std::io::{Read, Seek};
+        self.file.rewind()?;
+        let mut input = std::io::BufReader::with_capacity(1 << 20, &self.file);
+        let mut text = Vec::new();
+        for &keep in &self.keep {
+            let mut len = [0u8; 8];
+            input.read_exact(&mut len)?;
+            let len = u64::from_le_bytes(len) as usize;
+            if !keep {
+                input.seek_relative(len as i64)?;
+                continue;
+            }
+            text.resize(len, 0);
+            input.read_exact(&mut text)?;
+            let json = std::str::from_utf8(&text).map_err(std::io::Error::other)?;
+            f(json)?;
+        }
+        self.bots.iter().try_for_each(|r| f(&r.json))
+    }
+}

@@ -2,6 +2,7 @@
 //! terminal summary. Every file is written to a temporary file beside it and renamed into place.
 
 use crate::finding::Finding;
+use crate::record::Records;
 use crate::validate::{Outcome, Stats};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -261,7 +262,7 @@ pub fn guard_formula(s: &str) -> String {
 }
 
 /// `--out FILE.jsonl|.json`.
-pub fn write_records(path: &Path, outcome: &Outcome) -> Result<(), OutputError> {
+pub fn write_records(path: &Path, records: &mut Records) -> Result<(), OutputError> {
     let ext = if path.as_os_str() == "-" {
         "jsonl".to_string()
     } else {
@@ -269,16 +270,24 @@ pub fn write_records(path: &Path, outcome: &Outcome) -> Result<(), OutputError> 
     };
     match ext.as_str() {
         "jsonl" | "ndjson" => write_atomic(path, |w| {
-            for r in &outcome.records {
-                w.write_all(r.json.as_bytes())?;
-                writeln!(w)?;
-            }
-            Ok(())
+            records.for_each_json(|json| {
+                w.write_all(json.as_bytes())?;
+                w.write_all(b"\n")
+            })
         }),
+        // A JSON array, one record after another, indented as serde_json's pretty printer does.
         "json" => write_atomic(path, |w| {
-            let all: Vec<serde_json::Value> = outcome.records.iter().map(|r| r.value()).collect();
-            serde_json::to_writer_pretty(&mut *w, &all)?;
-            writeln!(w)
+            let mut first = true;
+            w.write_all(b"[")?;
+            records.for_each_json(|json| {
+                let value: serde_json::Value =
+                    serde_json::from_str(json).map_err(std::io::Error::other)?;
+                let pretty = serde_json::to_string_pretty(&value).map_err(std::io::Error::other)?;
+                w.write_all(if first { b"\n  " } else { b",\n  " })?;
+                first = false;
+                w.write_all(pretty.replace('\n', "\n  ").as_bytes())
+            })?;
+            w.write_all(if first { b"]\n" } else { b"\n]\n" })
         }),
         _ => Err(OutputError::Extension {
             path: path.to_path_buf(),

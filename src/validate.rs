@@ -9,7 +9,7 @@ use crate::input::headers::{
     map_sheet, unnamed_column, Attr, Field, HeaderProblem, IdList, IdPart, Mapping, Renames,
 };
 use crate::input::{Batch, Cell, CellOrigin, Row, Sheet, SheetKind};
-use crate::record::{IdEntry, Record};
+use crate::record::{IdEntry, Keep, Record, RecordSink, Records};
 use crate::rules::{Rule, Severity};
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use rayon::prelude::*;
@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub findings: Vec<Finding>,
-    pub records: Vec<Record>,
+    /// The records of valid users, bots last.
+    pub records: Records,
     pub stats: Stats,
     /// The record id of every user row, valid or not: `import --prune` never removes a user
     /// the batch holds, even one whose row has errors.
@@ -321,7 +322,8 @@ struct EntryRow {
     broken: bool,
 }
 
-/// Validates a batch; `progress` advances one step per row checked (a hidden bar draws nothing).
+/// Validates a batch, keeping the records in memory; `progress` advances one step per row
+/// checked (a hidden bar draws nothing).
 pub fn validate(
     batch: &Batch,
     config: &Config,
@@ -329,6 +331,24 @@ pub fn validate(
     known: &Known,
     progress: &indicatif::ProgressBar,
 ) -> Outcome {
+    match validate_with(batch, config, renames, known, progress, &Keep::InMemory) {
+        Ok(outcome) => outcome,
+        Err(_) => unreachable!("records kept in memory involve no I/O"),
+    }
+}
+
+/// Validates a batch, doing with the records what `keep` says. Fails only when a spill file
+/// cannot be written or read.
+pub fn validate_with(
+    batch: &Batch,
+    config: &Config,
+    renames: &Renames,
+    known: &Known,
+    progress: &indicatif::ProgressBar,
+    keep: &Keep,
+) -> std::io::Result<Outcome> {
+    let mut sink = RecordSink::new(keep)?;
+    let mut spill_error: Option<std::io::Error> = None;
     progress.set_length(
         batch
             .sheets
@@ -393,7 +413,6 @@ pub fn validate(
     for e in &entries {
         entries_of.entry(e.record_id.as_str()).or_default().push(e);
     }
-    let mut candidates: Vec<Record> = Vec::new();
     for &si in &user_sheets {
         let (sheet, mapping) = (&batch.sheets[si], &mappings[si]);
         // Inline columns whose integration got a column-level I001/I006 (unless silenced): their
@@ -413,7 +432,8 @@ pub fn validate(
         each_chunk(&rep, sheet, mapping, &mut findings, |data, findings| {
             stats.rows += data.len();
             let base = users.len();
-            let results: Vec<(UserRow, Record, Vec<Finding>)> = data
+            let wanted = sink.wants_records();
+            let results: Vec<(UserRow, Option<Record>, Vec<Finding>)> = data
                 .par_iter()
                 .with_min_len(256)
                 .enumerate()
@@ -421,38 +441,42 @@ pub fn validate(
                     progress.inc(1);
                     let (mut user, f) =
                         user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline);
-                    let record = record_of(&mut user, &entries_of);
+                    let record = wanted.then(|| record_of(&user, &entries_of));
+                    // The cross-row rules need only the row's keys.
+                    user.attrs = BTreeMap::new();
+                    user.tags = Vec::new();
+                    user.custom = BTreeMap::new();
                     (user, record, f)
                 })
                 .collect();
             for (user, record, f) in results {
+                if let (Some(record), None) = (record, &spill_error) {
+                    if let Err(e) = sink.push(users.len(), record) {
+                        spill_error = Some(e);
+                    }
+                }
                 findings.extend(f);
                 users.push(user);
-                candidates.push(record);
             }
         });
     }
     progress.finish_and_clear();
     findings.extend(no_users(&rep, batch, &users));
     cross_row(&rep, batch, &users, &entries, known, &mut findings);
-    let (records, stored_entries) = finish(
-        batch,
-        &users,
-        candidates,
-        entries_of,
-        known,
-        &mut findings,
-        &mut stats,
-    );
+    if let Some(e) = spill_error {
+        return Err(e);
+    }
+    let (valid, stored_entries) = finish(batch, &users, entries_of, known, &findings, &mut stats);
+    let records = sink.finish(|i| valid[i])?;
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let record_ids = users.iter().map(|u| u.record_id.clone()).collect();
-    Outcome {
+    Ok(Outcome {
         findings,
         records,
         stats,
         record_ids,
         stored_entries,
-    }
+    })
 }
 
 /// Feeds the non-blank data rows of a sheet to `check`, a block at a time for a streamed CSV,
@@ -513,14 +537,14 @@ fn each_chunk(
     }
 }
 
-/// The record a user row would give if it turns out valid. Built while the row's values are at
-/// hand; they are dropped from the row then, since the cross-row rules need only its keys.
-fn record_of(user: &mut UserRow, entries_of: &HashMap<&str, Vec<&EntryRow>>) -> Record {
+/// The record a user row would give if it turns out valid, built while the row's values are at
+/// hand.
+fn record_of(user: &UserRow, entries_of: &HashMap<&str, Vec<&EntryRow>>) -> Record {
     let mut ids: Vec<IdEntry> = user.entries.iter().map(to_entry).collect();
     if let Some(sheet_entries) = entries_of.get(user.record_id.as_str()) {
         ids.extend(sheet_entries.iter().map(|e| to_entry(e)));
     }
-    let record = Record::new(
+    Record::new(
         user.record_id.clone(),
         user.bot,
         user.email.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
@@ -529,11 +553,7 @@ fn record_of(user: &mut UserRow, entries_of: &HashMap<&str, Vec<&EntryRow>>) -> 
         &user.custom,
         user.aliases.iter().map(|a| a.0.clone()).collect(),
         ids,
-    );
-    user.attrs = BTreeMap::new();
-    user.tags = Vec::new();
-    user.custom = BTreeMap::new();
-    record
+    )
 }
 
 /// F007 for each input that yielded no user rows (and was readable at all).
@@ -1775,22 +1795,21 @@ fn in_cycles(manager_of: &[Option<usize>]) -> Vec<usize> {
     out
 }
 
-/// Decides which users are valid and keeps their records.
+/// Decides which users are valid (by index), and which ID-sheet entries add to stored users.
 fn finish(
     batch: &Batch,
     users: &[UserRow],
-    candidates: Vec<Record>,
     entries_of: HashMap<&str, Vec<&EntryRow>>,
     known: &Known,
-    findings: &mut [Finding],
+    findings: &[Finding],
     stats: &mut Stats,
-) -> (Vec<Record>, BTreeMap<String, Vec<IdEntry>>) {
+) -> (Vec<bool>, BTreeMap<String, Vec<IdEntry>>) {
     let mut error_users: HashSet<usize> = HashSet::new();
     let mut warn_users: HashSet<usize> = HashSet::new();
     let mut error_records: HashSet<&str> = HashSet::new();
     let mut warn_records: HashSet<&str> = HashSet::new();
     let mut error_files: HashSet<&str> = HashSet::new();
-    for f in findings.iter() {
+    for f in findings {
         let (u, r) = match f.severity {
             Severity::Error => (&mut error_users, &mut error_records),
             Severity::Warning => (&mut warn_users, &mut warn_records),
@@ -1810,8 +1829,8 @@ fn finish(
         }
     }
     stats.users = users.len();
-    let mut records: Vec<Record> = Vec::new();
-    for (i, (u, record)) in users.iter().zip(candidates).enumerate() {
+    let mut valid = vec![false; users.len()];
+    for (i, u) in users.iter().enumerate() {
         let file = batch.sheets[u.sheet].file.as_str();
         let bad = error_users.contains(&i)
             || error_records.contains(u.record_id.as_str())
@@ -1824,10 +1843,8 @@ fn finish(
             stats.with_warnings += 1;
         }
         stats.valid += 1;
-        records.push(record);
+        valid[i] = true;
     }
-    // Bots after users, as the Bot Account sheet comes after Users.
-    records.sort_by_key(|r| r.bot_account);
     let in_batch: HashSet<&str> = users.iter().map(|u| u.record_id.as_str()).collect();
     let stored_entries = entries_of
         .into_iter()
@@ -1841,7 +1858,7 @@ fn finish(
         })
         .map(|(rid, es)| (rid.to_string(), es.into_iter().map(to_entry).collect()))
         .collect();
-    (records, stored_entries)
+    (valid, stored_entries)
 }
 
 fn to_entry(e: &EntryRow) -> IdEntry {

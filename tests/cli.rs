@@ -713,3 +713,101 @@ fn unknown_inline_integration_in_jsonl_blocks_its_entries() {
     assert!(codes(&report).contains("I001"), "{report:#}");
     assert!(!codes(&report).contains("D004"), "{report:#}");
 }
+
+/// A batch of several 4 MiB blocks (blank lines, quoted line breaks, duplicates and unknown
+/// managers across blocks): validated streamed, and read whole (as `--annotate` reads it), it
+/// gives the same report, and `--out` gives the records of exactly the valid users.
+#[test]
+fn streamed_validation_gives_the_outputs_of_a_whole_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("big.csv");
+    let mut text =
+        String::from("email_addr,record_id,full_name,manager_email,department,user_tags,note\n");
+    let rows = 25_000;
+    for i in 0..rows {
+        let rid = match i {
+            7 | 24_000 => "CTR-dup".to_string(),
+            _ => format!("CTR-{i}"),
+        };
+        let manager = match i % 997 {
+            0 => "nobody@acme.com".to_string(),
+            _ => format!("user{}@acme.com", i / 2),
+        };
+        let email = if i == 21_000 {
+            "user3@acme.com".to_string()
+        } else {
+            format!("user{i}@acme.com")
+        };
+        text.push_str(&format!(
+            "{email},{rid},User Number{i},{manager},\"Dept, {}\",\"BASIC_USER\nTESTER\",{i:0400}\n",
+            i % 7
+        ));
+        if i % 2000 == 0 {
+            text.push_str("\n\r\n");
+        }
+    }
+    std::fs::write(&batch, &text).unwrap();
+    assert!(text.len() > 9 << 20, "several blocks");
+    let run = |extra: &[&str], report: &Path, out: &Path| {
+        muster()
+            .arg("validate")
+            .arg(&batch)
+            .args(["-q", "--report"])
+            .arg(report)
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .assert()
+            .code(1);
+    };
+    let (streamed, whole) = (dir.path().join("s.json"), dir.path().join("w.json"));
+    run(&[], &streamed, &dir.path().join("s.jsonl"));
+    let annotated = dir.path().join("a.xlsx");
+    run(
+        &["--annotate", annotated.to_str().unwrap()],
+        &whole,
+        &dir.path().join("w.jsonl"),
+    );
+    let (s, w): (Value, Value) = (
+        serde_json::from_str(&std::fs::read_to_string(&streamed).unwrap()).unwrap(),
+        serde_json::from_str(&std::fs::read_to_string(&whole).unwrap()).unwrap(),
+    );
+    assert_eq!(s["findings"], w["findings"]);
+    assert_eq!(s["summary"]["users"], w["summary"]["users"]);
+    let codes = codes(&s);
+    for code in ["D001", "D002", "R001"] {
+        assert!(codes.contains(code), "{code} in {codes:?}");
+    }
+    let records = std::fs::read_to_string(dir.path().join("s.jsonl")).unwrap();
+    assert_eq!(
+        records,
+        std::fs::read_to_string(dir.path().join("w.jsonl")).unwrap()
+    );
+    let valid = s["summary"]["valid"].as_u64().unwrap();
+    assert_eq!(records.lines().count() as u64, valid);
+    assert!(valid > 20_000 && valid < rows, "{valid} valid");
+    assert!(
+        !records.contains("\"CTR-dup\""),
+        "D001 users have no record"
+    );
+    // The same records as a JSON array.
+    let array = dir.path().join("s2.json");
+    run(&[], &dir.path().join("r2.json"), &array);
+    let array: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&array).unwrap()).unwrap();
+    let lines: Vec<Value> = records
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(array, lines);
+    // Nothing is left beside the outputs but the outputs.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["a.xlsx", "big.csv", "r2.json", "s.json", "s.jsonl", "s2.json", "w.json", "w.jsonl"]
+    );
+}

@@ -99,11 +99,11 @@ proptest! {
         prop_assert_eq!(first.records.len(), users.len());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("records.jsonl");
-        let jsonl: String = first.records.iter().map(|r| format!("{}\n", r.json)).collect();
+        let jsonl: String = first.records.in_memory().iter().map(|r| format!("{}\n", r.json)).collect();
         std::fs::write(&path, &jsonl).unwrap();
         let second = run(jsonl::read(&path, "records.jsonl", 0).unwrap());
         prop_assert!(second.findings.is_empty(), "{:?}", second.findings);
-        let again: String = second.records.iter().map(|r| format!("{}\n", r.json)).collect();
+        let again: String = second.records.in_memory().iter().map(|r| format!("{}\n", r.json)).collect();
         prop_assert_eq!(again, jsonl);
     }
 }

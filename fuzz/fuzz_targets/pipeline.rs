@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         &indicatif::ProgressBar::hidden(),
     );
     // Every record muster writes is valid JSON.
-    for r in &outcome.records {
+    for r in outcome.records.in_memory() {
         let _: serde_json::Value = serde_json::from_str(&r.json).unwrap();
     }
 });

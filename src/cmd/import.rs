@@ -89,7 +89,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         .any(|f| f.severity == Severity::Error);
     let plan = plan::plan(
         &stored,
-        &outcome.records,
+        outcome.records.in_memory(),
         &outcome.stored_entries,
         &outcome.record_ids,
         args.prune,

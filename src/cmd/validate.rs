@@ -4,10 +4,11 @@ use crate::cli::{Format, ValidateArgs};
 use crate::config::{load_renames, Config};
 use crate::plan;
 use crate::progress::Progress;
+use crate::record::Keep;
 use crate::report::{self, Style, Summary};
 use crate::rules::{Severity, UnknownRule};
 use crate::store::Store;
-use crate::validate::{validate, Known};
+use crate::validate::{validate_with, Known};
 use crate::{annotate, input, ExitStatus};
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
@@ -61,7 +62,19 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         let store = Store::open(path)?;
         plan::known_from_store(&mut known, &store.users()?);
     }
-    let outcome = validate(&batch, &config, &renames, &known, &progress.rows());
+    // Records are built only for `--out`, and spilled beside it rather than held in memory.
+    let keep = match args.out.as_deref() {
+        None => Keep::Nothing,
+        Some(out) => Keep::SpillIn(spill_dir(out)),
+    };
+    let mut outcome = validate_with(&batch, &config, &renames, &known, &progress.rows(), &keep)
+        .with_context(|| match &keep {
+            Keep::SpillIn(dir) => format!(
+                "cannot write the records' temporary file in {}",
+                dir.display()
+            ),
+            _ => "validation failed".to_string(),
+        })?;
     let writing = progress.spinner("writing outputs".to_string());
 
     let failed = outcome
@@ -96,7 +109,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         report::write_report(path, &summary, &outcome.findings, links.as_ref())?;
     }
     if let Some(path) = &args.out {
-        report::write_records(path, &outcome)?;
+        report::write_records(path, &mut outcome.records)?;
     }
     writing.finish_and_clear();
     match (args.format, args.quiet) {
@@ -204,6 +217,18 @@ fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where the records wait for the cross-row rules: beside `--out` (which needs the room
+/// anyway), or in the temporary folder when they go to standard output.
+fn spill_dir(out: &Path) -> PathBuf {
+    if out.as_os_str() == "-" {
+        return std::env::temp_dir();
+    }
+    match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// The inputs as the progress line names them.
