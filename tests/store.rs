@@ -307,6 +307,23 @@ fn store_and_source_rules_fire_and_near_misses_do_not() {
     );
     let (code, plan) = env.import(&s001, &["--dry-run"]);
     assert_eq!((code, codes(&plan)), (1, vec!["S001".to_string()]));
+    // The S001 user has no record: `validate --out` writes only the other, as would
+    // `import --partial`.
+    let out = env.path("s001.jsonl");
+    let run = env.run(&[
+        "validate",
+        s001.to_str().unwrap(),
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    let records = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(records.lines().count(), 1);
+    assert!(
+        records.contains("\"A1\"") && !records.contains("\"A2\""),
+        "{records}"
+    );
     // R001 knows stored users: a manager who is only in the store is no warning.
     let managed = env.write("m.csv", &users_csv(&["d@acme.com,D1,Di Lu,IT,a@acme.com,"]));
     let (code, plan) = env.import(&managed, &["--dry-run"]);

@@ -11,7 +11,10 @@ use crate::input::headers::{
 use crate::input::{Batch, Cell, CellOrigin, Row, Sheet, SheetKind};
 use crate::record::{IdEntry, Keep, Record, RecordSink, Records};
 use crate::rules::{Rule, Severity};
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
+
+mod buckets;
+mod cross;
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -286,6 +289,7 @@ fn clip(s: &str) -> String {
 }
 
 /// A user row after the per-row rules.
+#[derive(Clone)]
 struct UserRow {
     sheet: usize,
     row: u32,
@@ -381,8 +385,10 @@ pub fn validate_with(
     }
     let mappings: Vec<Mapping> = batch.sheets.iter().map(|s| map_sheet(s, renames)).collect();
     let mut stats = Stats::default();
-    let mut users: Vec<UserRow> = Vec::new();
     let mut entries: Vec<EntryRow> = Vec::new();
+    // Findings about the store and the source directory: after the cross-row ones, as the
+    // cross-row pass once made them.
+    let mut late: Vec<Finding> = Vec::new();
     // ID sheets first: then each user's record can be built, with its ID-sheet entries, as soon
     // as its row is checked, and the row's values need not be kept.
     let (id_sheets, user_sheets): (Vec<usize>, Vec<usize>) =
@@ -404,10 +410,22 @@ pub fn validate_with(
                 .collect();
             for (entry, f) in results {
                 findings.extend(f);
+                late.extend(stored_identity(
+                    &rep,
+                    sheet,
+                    &entry,
+                    Owner::Record(entry.record_id.clone()),
+                    known,
+                ));
                 entries.push(entry);
             }
         });
     }
+    let spill_dir = match keep {
+        Keep::SpillIn(dir) => dir.clone(),
+        _ => std::env::temp_dir(),
+    };
+    let mut cross = cross::CrossRow::new(&entries, spill_dir, matches!(keep, Keep::InMemory));
     // ID-sheet entries by record id: one lookup per user, not a scan of every entry.
     let mut entries_of: HashMap<&str, Vec<&EntryRow>> = HashMap::new();
     for e in &entries {
@@ -431,9 +449,9 @@ pub fn validate_with(
             .collect();
         each_chunk(&rep, sheet, mapping, &mut findings, |data, findings| {
             stats.rows += data.len();
-            let base = users.len();
+            let base = cross.users();
             let wanted = sink.wants_records();
-            let results: Vec<(UserRow, Option<Record>, Vec<Finding>)> = data
+            let results: Vec<CheckedUser> = data
                 .par_iter()
                 .with_min_len(256)
                 .enumerate()
@@ -442,41 +460,210 @@ pub fn validate_with(
                     let (mut user, f) =
                         user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline);
                     let record = wanted.then(|| record_of(&user, &entries_of));
+                    let known_findings = known_checks(&rep, sheet, &user, base + i, known);
                     // The cross-row rules need only the row's keys.
                     user.attrs = BTreeMap::new();
                     user.tags = Vec::new();
                     user.custom = BTreeMap::new();
-                    (user, record, f)
+                    CheckedUser {
+                        user,
+                        record,
+                        findings: f,
+                        known_findings,
+                    }
                 })
                 .collect();
-            for (user, record, f) in results {
-                if let (Some(record), None) = (record, &spill_error) {
-                    if let Err(e) = sink.push(users.len(), record) {
-                        spill_error = Some(e);
-                    }
+            for CheckedUser {
+                user,
+                record,
+                findings: f,
+                known_findings,
+            } in results
+            {
+                if spill_error.is_some() {
+                    return;
+                }
+                let i = cross.users();
+                let added = match record {
+                    Some(record) => sink.push(i, record),
+                    None => Ok(()),
+                };
+                if let Err(e) = added.and_then(|_| cross.add(batch, &user)) {
+                    spill_error = Some(e);
                 }
                 findings.extend(f);
-                users.push(user);
+                late.extend(known_findings);
             }
         });
     }
     progress.finish_and_clear();
-    findings.extend(no_users(&rep, batch, &users));
-    cross_row(&rep, batch, &users, &entries, known, &mut findings);
     if let Some(e) = spill_error {
         return Err(e);
     }
-    let (valid, stored_entries) = finish(batch, &users, entries_of, known, &findings, &mut stats);
-    let records = sink.finish(|i| valid[i])?;
+    let decided = cross.finish(
+        &rep,
+        batch,
+        &entries,
+        known,
+        &mut findings,
+        late,
+        &mut stats,
+    )?;
+    let records = sink.finish(|i| decided.valid[i])?;
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    let record_ids = users.iter().map(|u| u.record_id.clone()).collect();
     Ok(Outcome {
         findings,
         records,
         stats,
-        record_ids,
-        stored_entries,
+        record_ids: decided.record_ids,
+        stored_entries: decided.stored_entries,
     })
+}
+
+/// A user row after the per-row rules: its keys, its candidate record, its findings, and its
+/// findings about the store and the source.
+struct CheckedUser {
+    user: UserRow,
+    record: Option<Record>,
+    findings: Vec<Finding>,
+    known_findings: Vec<Finding>,
+}
+
+/// D004 against the store: an identity a stored user already holds.
+fn stored_identity(
+    rep: &Reporter,
+    sheet: &Sheet,
+    e: &EntryRow,
+    owner: Owner,
+    known: &Known,
+) -> Option<Finding> {
+    let uid = e.user_id.as_deref().filter(|_| !e.broken)?;
+    if known.store_identities.is_empty() || e.record_id.is_empty() {
+        return None;
+    }
+    let key = (e.integration.clone(), uid.to_string());
+    let other = known.store_identities.get(&key)?;
+    if *other == e.record_id {
+        return None;
+    }
+    let field = format!("{}.user_id", e.list.prefix());
+    let place = Place {
+        sheet,
+        row: Some(e.row),
+        col: e.user_id_col,
+        field: Cow::Borrowed(&field),
+    };
+    rep.make(
+        Rule::DuplicateExternalIdentity,
+        &place,
+        Some(&e.record_id),
+        Some(uid),
+        format!(
+            "`{}` user `{uid}` is already given to stored record `{other}`",
+            e.integration
+        ),
+        None,
+        owner,
+    )
+}
+
+/// The rules against the store and the source directory that look at one row: D004 for its
+/// inline entries, S001–S004.
+fn known_checks(
+    rep: &Reporter,
+    sheet: &Sheet,
+    u: &UserRow,
+    i: usize,
+    known: &Known,
+) -> Vec<Finding> {
+    let mut out: Vec<Finding> = u
+        .entries
+        .iter()
+        .filter_map(|e| stored_identity(rep, sheet, e, Owner::User(i), known))
+        .collect();
+    let mut push = |rule: Rule, col: Option<usize>, field: &str, value: &str, message: String| {
+        let place = Place {
+            sheet,
+            row: Some(u.row),
+            col,
+            field: Cow::Borrowed(field),
+        };
+        out.extend(rep.make(
+            rule,
+            &place,
+            Some(&u.record_id),
+            Some(value),
+            message,
+            None,
+            Owner::User(i),
+        ));
+    };
+    let addresses = u
+        .email
+        .iter()
+        .map(|e| (e, "email_addr"))
+        .chain(u.aliases.iter().map(|a| (a, "email_aliases")));
+    for ((e, col), field) in addresses {
+        if known.store_emails.is_empty() && known.source_emails.is_empty() {
+            break;
+        }
+        let key = email::key(e);
+        if let Some(other) = known.store_emails.get(&key) {
+            if *other != u.record_id {
+                push(
+                    Rule::EmailInStore,
+                    *col,
+                    field,
+                    e,
+                    format!("`{e}` already belongs to stored record `{other}`"),
+                );
+            }
+        }
+        if let Some(other) = known.source_emails.get(&key) {
+            if *other != u.record_id && field == "email_addr" {
+                push(
+                    Rule::JoiningKeyMismatch,
+                    *col,
+                    field,
+                    e,
+                    format!(
+                        "the source directory has `{e}` under record id `{other}`, not `{}`: the records will not merge",
+                        u.record_id
+                    ),
+                );
+            }
+        }
+    }
+    if known.source_ids.contains(&u.record_id) {
+        push(
+            Rule::RecordInSource,
+            u.record_col,
+            "record_id",
+            &u.record_id,
+            format!(
+                "the primary source already provides record id `{}`; this manual entry will merge with it",
+                u.record_id
+            ),
+        );
+    }
+    if let Some((version, col)) = &u.row_version {
+        let message = match known.store_versions.get(&u.record_id) {
+            Some(stored) if stored == version => None,
+            Some(_) => Some(format!(
+                "`{}` has changed in the store since this row was exported; export again and redo the edit",
+                u.record_id
+            )),
+            None if known.has_store => Some(format!(
+                "`{}` was exported from the store and has been removed since",
+                u.record_id
+            )),
+            None => None,
+        };
+        if let Some(message) = message {
+            push(Rule::StaleExportRow, *col, "row_version", version, message);
+        }
+    }
+    out
 }
 
 /// Feeds the non-blank data rows of a sheet to `check`, a block at a time for a streamed CSV,
@@ -554,61 +741,6 @@ fn record_of(user: &UserRow, entries_of: &HashMap<&str, Vec<&EntryRow>>) -> Reco
         user.aliases.iter().map(|a| a.0.clone()).collect(),
         ids,
     )
-}
-
-/// F007 for each input that yielded no user rows (and was readable at all).
-fn no_users(rep: &Reporter, batch: &Batch, users: &[UserRow]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for (i, file) in batch.files.iter().enumerate() {
-        let unreadable = batch
-            .problems
-            .iter()
-            .any(|p| p.order.0 == i && p.code == "F001");
-        let has_users = users
-            .iter()
-            .any(|u| !u.bot && batch.sheets[u.sheet].order.0 == i);
-        if unreadable || has_users {
-            continue;
-        }
-        let path = std::path::Path::new(file);
-        let has_users_sheet = batch
-            .sheets
-            .iter()
-            .any(|s| s.order.0 == i && s.kind == SheetKind::Users);
-        let message = if path.is_dir() && !has_users_sheet {
-            "the directory holds no users.csv".to_string()
-        } else if !has_users_sheet {
-            "the workbook has no `Users` sheet".to_string()
-        } else {
-            "no user rows: the file is empty or holds only a header".to_string()
-        };
-        let sheet = Sheet {
-            file: file.clone(),
-            sheet: None,
-            kind: SheetKind::Users,
-            order: (i, 0),
-            rows: Vec::new(),
-            encoding: None,
-            lettered: false,
-            rest: None,
-        };
-        let place = Place {
-            sheet: &sheet,
-            row: None,
-            col: None,
-            field: Cow::Borrowed(""),
-        };
-        out.extend(rep.make(
-            Rule::NoUsers,
-            &place,
-            None,
-            None,
-            message,
-            None,
-            Owner::File(file.clone()),
-        ));
-    }
-    out
 }
 
 /// Column-level findings of a sheet: header mapping, encoding, inline integrations.
@@ -1293,572 +1425,6 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
             }
         }
     }
-}
-
-/// D001–D005, R001, R002, B001, B002 over hash indexes.
-fn cross_row(
-    rep: &Reporter,
-    batch: &Batch,
-    users: &[UserRow],
-    entries: &[EntryRow],
-    known_elsewhere: &Known,
-    findings: &mut Vec<Finding>,
-) {
-    let sheet_of = |si: usize| &batch.sheets[si];
-    let where_ = |si: usize, row: u32| {
-        let s = sheet_of(si);
-        let name = s.file.rsplit(['/', '\\']).next().unwrap_or(&s.file);
-        format!("{} row {row}", s.sheet.as_deref().unwrap_or(name))
-    };
-    let mut push = |rule: Rule,
-                    si: usize,
-                    row: u32,
-                    col: Option<usize>,
-                    field: &str,
-                    rid: &str,
-                    value: &str,
-                    message: String,
-                    owner: Owner| {
-        let p = Place {
-            sheet: sheet_of(si),
-            row: Some(row),
-            col,
-            field: Cow::Borrowed(field),
-        };
-        findings.extend(rep.make(rule, &p, Some(rid), Some(value), message, None, owner));
-    };
-    let others = |group: &[(usize, u32)], me: (usize, u32)| -> String {
-        group
-            .iter()
-            .filter(|g| **g != me)
-            .map(|&(si, r)| where_(si, r))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    // D001
-    let mut by_rid: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, u) in users.iter().enumerate() {
-        if !u.record_id.is_empty() {
-            by_rid.entry(&u.record_id).or_default().push(i);
-        }
-    }
-    for group in by_rid.values().filter(|g| g.len() > 1) {
-        let locs: Vec<(usize, u32)> = group
-            .iter()
-            .map(|&i| (users[i].sheet, users[i].row))
-            .collect();
-        for &i in group {
-            let u = &users[i];
-            push(
-                Rule::DuplicateRecordId,
-                u.sheet,
-                u.row,
-                u.record_col,
-                "record_id",
-                &u.record_id,
-                &u.record_id,
-                format!(
-                    "record id `{}` is also on {}",
-                    u.record_id,
-                    others(&locs, (u.sheet, u.row))
-                ),
-                Owner::User(i),
-            );
-        }
-    }
-    // D002: primary addresses and aliases, compared on their IDNA form.
-    // email key → (user, is primary, column, address)
-    type EmailUse<'u> = (usize, bool, Option<usize>, &'u str);
-    let mut by_email: HashMap<String, Vec<EmailUse>> = HashMap::new();
-    for (i, u) in users.iter().enumerate() {
-        if let Some((e, col)) = &u.email {
-            by_email
-                .entry(email::key(e))
-                .or_default()
-                .push((i, true, *col, e));
-        }
-        for (a, col) in &u.aliases {
-            if u.email.as_ref().is_some_and(|(e, _)| e == a) {
-                continue;
-            }
-            by_email
-                .entry(email::key(a))
-                .or_default()
-                .push((i, false, *col, a));
-        }
-    }
-    for group in by_email.values() {
-        let distinct: HashSet<usize> = group.iter().map(|g| g.0).collect();
-        if distinct.len() < 2 {
-            continue;
-        }
-        let locs: Vec<(usize, u32)> = group
-            .iter()
-            .map(|g| (users[g.0].sheet, users[g.0].row))
-            .collect();
-        for &(i, primary, col, e) in group {
-            let u = &users[i];
-            let field = if primary {
-                "email_addr"
-            } else {
-                "email_aliases"
-            };
-            push(
-                Rule::DuplicateEmail,
-                u.sheet,
-                u.row,
-                col,
-                field,
-                &u.record_id,
-                e,
-                format!("`{e}` is also used on {}", others(&locs, (u.sheet, u.row))),
-                Owner::User(i),
-            );
-        }
-    }
-    // Entries from sheets and inline columns, with the owning user when known.
-    let all_entries: Vec<(&EntryRow, Owner)> = users
-        .iter()
-        .enumerate()
-        .flat_map(|(i, u)| u.entries.iter().map(move |e| (e, Owner::User(i))))
-        .chain(
-            entries
-                .iter()
-                .map(|e| (e, Owner::Record(e.record_id.clone()))),
-        )
-        .collect();
-    // D003
-    let mut by_integration: HashMap<(&str, IdList, &str), Vec<usize>> = HashMap::new();
-    for (k, (e, _)) in all_entries.iter().enumerate() {
-        if !e.record_id.is_empty() && !e.integration.is_empty() {
-            by_integration
-                .entry((&e.record_id, e.list, &e.integration))
-                .or_default()
-                .push(k);
-        }
-    }
-    // Rows sharing a record id are D001 already; their entries are not one user's.
-    let duplicated = |rid: &str| by_rid.get(rid).is_some_and(|g| g.len() > 1);
-    for group in by_integration
-        .values()
-        .filter(|g| g.len() > 1 && !duplicated(&all_entries[g[0]].0.record_id))
-    {
-        let locs: Vec<(usize, u32)> = group
-            .iter()
-            .map(|&k| (all_entries[k].0.sheet, all_entries[k].0.row))
-            .collect();
-        for &k in group {
-            let (e, owner) = &all_entries[k];
-            let field = format!("{}.integration", e.list.prefix());
-            push(
-                Rule::DuplicateIntegrationEntry,
-                e.sheet,
-                e.row,
-                e.integration_col,
-                &field,
-                &e.record_id,
-                &e.integration,
-                format!(
-                    "`{}` has another `{}` entry on {}; one entry per integration",
-                    e.record_id,
-                    e.integration,
-                    others(&locs, (e.sheet, e.row))
-                ),
-                owner.clone(),
-            );
-        }
-    }
-    // D004
-    let mut by_identity: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
-    for (k, (e, _)) in all_entries.iter().enumerate() {
-        if let Some(uid) = &e.user_id {
-            if !e.broken && !e.record_id.is_empty() {
-                by_identity
-                    .entry((&e.integration, uid))
-                    .or_default()
-                    .push(k);
-            }
-        }
-    }
-    for group in by_identity.values() {
-        let distinct: HashSet<&str> = group
-            .iter()
-            .map(|&k| all_entries[k].0.record_id.as_str())
-            .collect();
-        if distinct.len() < 2 {
-            continue;
-        }
-        let locs: Vec<(usize, u32)> = group
-            .iter()
-            .map(|&k| (all_entries[k].0.sheet, all_entries[k].0.row))
-            .collect();
-        for &k in group {
-            let (e, owner) = &all_entries[k];
-            let uid = e.user_id.as_deref().unwrap_or("");
-            let field = format!("{}.user_id", e.list.prefix());
-            push(
-                Rule::DuplicateExternalIdentity,
-                e.sheet,
-                e.row,
-                e.user_id_col,
-                &field,
-                &e.record_id,
-                uid,
-                format!(
-                    "`{}` user `{uid}` is also given to another user on {}",
-                    e.integration,
-                    others(&locs, (e.sheet, e.row))
-                ),
-                owner.clone(),
-            );
-        }
-    }
-    // D004 against the store: an identity a stored user already holds.
-    for (e, owner) in &all_entries {
-        let Some(uid) = e.user_id.as_deref().filter(|_| !e.broken) else {
-            continue;
-        };
-        let key = (e.integration.clone(), uid.to_string());
-        if let Some(other) = known_elsewhere.store_identities.get(&key) {
-            if *other != e.record_id && !e.record_id.is_empty() {
-                push(
-                    Rule::DuplicateExternalIdentity,
-                    e.sheet,
-                    e.row,
-                    e.user_id_col,
-                    &format!("{}.user_id", e.list.prefix()),
-                    &e.record_id,
-                    uid,
-                    format!(
-                        "`{}` user `{uid}` is already given to stored record `{other}`",
-                        e.integration
-                    ),
-                    owner.clone(),
-                );
-            }
-        }
-    }
-    // D005: an ID row belongs to a user of the batch, or to a stored one (whose record it adds to).
-    let place = if known_elsewhere.has_store {
-        "the batch or the store"
-    } else {
-        "the batch"
-    };
-    for e in entries {
-        if !e.record_id.is_empty()
-            && !by_rid.contains_key(e.record_id.as_str())
-            && !known_elsewhere.store_versions.contains_key(&e.record_id)
-        {
-            push(
-                Rule::UnknownRecordReference,
-                e.sheet,
-                e.row,
-                e.record_col,
-                "record_id",
-                &e.record_id,
-                &e.record_id,
-                format!("no user in {place} has record id `{}`", e.record_id),
-                Owner::Record(e.record_id.clone()),
-            );
-        }
-    }
-    // R001 and R002.
-    let mut known: HashMap<String, usize> = HashMap::new();
-    for (i, u) in users.iter().enumerate() {
-        for (e, _) in u.email.iter().chain(&u.aliases) {
-            known.entry(email::key(e)).or_insert(i);
-        }
-    }
-    let mut manager_of: Vec<Option<usize>> = vec![None; users.len()];
-    let elsewhere = |key: &str| {
-        known_elsewhere.store_emails.contains_key(key)
-            || known_elsewhere.source_emails.contains_key(key)
-    };
-    let searched = match (
-        known_elsewhere.has_store,
-        !known_elsewhere.source_ids.is_empty(),
-    ) {
-        (false, false) => "in the batch",
-        (true, false) => "in the batch or the store",
-        (false, true) => "in the batch or the source directory",
-        (true, true) => "in the batch, the store or the source directory",
-    };
-    for (i, u) in users.iter().enumerate() {
-        let Some((m, col)) = &u.manager else { continue };
-        let key = email::key(m);
-        match known.get(&key) {
-            Some(&j) => manager_of[i] = Some(j),
-            None if elsewhere(&key) => {}
-            None => push(
-                Rule::UnknownManager,
-                u.sheet,
-                u.row,
-                *col,
-                "manager_email",
-                &u.record_id,
-                m,
-                format!("manager `{m}` is not the address of any user {searched}"),
-                Owner::User(i),
-            ),
-        }
-    }
-    for i in in_cycles(&manager_of) {
-        let u = &users[i];
-        let (m, col) = u.manager.as_ref().expect("users in a cycle have a manager");
-        let message = if manager_of[i] == Some(i) {
-            format!("`{}` is their own manager", u.record_id)
-        } else {
-            format!(
-                "manager `{m}` leads back to `{}` through a cycle of managers",
-                u.record_id
-            )
-        };
-        push(
-            Rule::ManagerCycle,
-            u.sheet,
-            u.row,
-            *col,
-            "manager_email",
-            &u.record_id,
-            m,
-            message,
-            Owner::User(i),
-        );
-    }
-    // S001–S004: the store and the source directory.
-    for (i, u) in users.iter().enumerate() {
-        let addresses = u
-            .email
-            .iter()
-            .map(|e| (e, "email_addr"))
-            .chain(u.aliases.iter().map(|a| (a, "email_aliases")));
-        for ((e, col), field) in addresses {
-            let key = email::key(e);
-            if let Some(other) = known_elsewhere.store_emails.get(&key) {
-                if *other != u.record_id {
-                    push(
-                        Rule::EmailInStore,
-                        u.sheet,
-                        u.row,
-                        *col,
-                        field,
-                        &u.record_id,
-                        e,
-                        format!("`{e}` already belongs to stored record `{other}`"),
-                        Owner::User(i),
-                    );
-                }
-            }
-            if let Some(other) = known_elsewhere.source_emails.get(&key) {
-                if *other != u.record_id && field == "email_addr" {
-                    push(
-                        Rule::JoiningKeyMismatch,
-                        u.sheet,
-                        u.row,
-                        *col,
-                        field,
-                        &u.record_id,
-                        e,
-                        format!(
-                            "the source directory has `{e}` under record id `{other}`, not `{}`: the records will not merge",
-                            u.record_id
-                        ),
-                        Owner::User(i),
-                    );
-                }
-            }
-        }
-        if known_elsewhere.source_ids.contains(&u.record_id) {
-            push(
-                Rule::RecordInSource,
-                u.sheet,
-                u.row,
-                u.record_col,
-                "record_id",
-                &u.record_id,
-                &u.record_id,
-                format!(
-                    "the primary source already provides record id `{}`; this manual entry will merge with it",
-                    u.record_id
-                ),
-                Owner::User(i),
-            );
-        }
-        if let Some((version, col)) = &u.row_version {
-            let message = match known_elsewhere.store_versions.get(&u.record_id) {
-                Some(stored) if stored == version => None,
-                Some(_) => Some(format!(
-                    "`{}` has changed in the store since this row was exported; export again and redo the edit",
-                    u.record_id
-                )),
-                None if known_elsewhere.has_store => Some(format!(
-                    "`{}` was exported from the store and has been removed since",
-                    u.record_id
-                )),
-                None => None,
-            };
-            if let Some(message) = message {
-                push(
-                    Rule::StaleExportRow,
-                    u.sheet,
-                    u.row,
-                    *col,
-                    "row_version",
-                    &u.record_id,
-                    version,
-                    message,
-                    Owner::User(i),
-                );
-            }
-        }
-    }
-    // B001 and B002.
-    let bots: Vec<usize> = (0..users.len()).filter(|&i| users[i].bot).collect();
-    if bots.len() > 1 {
-        let locs: Vec<(usize, u32)> = bots
-            .iter()
-            .map(|&i| (users[i].sheet, users[i].row))
-            .collect();
-        for &i in &bots {
-            let u = &users[i];
-            push(
-                Rule::MultipleBots,
-                u.sheet,
-                u.row,
-                u.record_col,
-                "record_id",
-                &u.record_id,
-                &u.record_id,
-                format!(
-                    "there is one bot account per organization; another is on {}",
-                    others(&locs, (u.sheet, u.row))
-                ),
-                Owner::User(i),
-            );
-        }
-    }
-    if rep.config.declared {
-        for &i in &bots {
-            let u = &users[i];
-            for (id, c) in &rep.config.connectors {
-                if c.kind != ConnectorKind::Itsm {
-                    continue;
-                }
-                let has = all_entries.iter().any(|(e, _)| {
-                    e.list == IdList::Itsm && e.record_id == u.record_id && &e.integration == id
-                });
-                if !has {
-                    push(
-                        Rule::BotMissingItsm,
-                        u.sheet,
-                        u.row,
-                        u.record_col,
-                        "record_id",
-                        &u.record_id,
-                        &u.record_id,
-                        format!("the bot account has no ITSM entry for the `{id}` connector"),
-                        Owner::User(i),
-                    );
-                }
-            }
-        }
-    }
-}
-
-/// Users on a manager cycle (including their own manager), in O(n).
-fn in_cycles(manager_of: &[Option<usize>]) -> Vec<usize> {
-    let mut state = vec![0u8; manager_of.len()]; // 0 new, 1 on the current path, 2 done
-    let mut out = Vec::new();
-    for start in 0..manager_of.len() {
-        let mut path = Vec::new();
-        let mut at = Some(start);
-        while let Some(i) = at {
-            match state[i] {
-                0 => {
-                    state[i] = 1;
-                    path.push(i);
-                    at = manager_of[i];
-                }
-                1 => {
-                    let from = path.iter().position(|&p| p == i).expect("on the path");
-                    out.extend_from_slice(&path[from..]);
-                    break;
-                }
-                _ => break,
-            }
-        }
-        for p in path {
-            state[p] = 2;
-        }
-    }
-    out.sort_unstable();
-    out
-}
-
-/// Decides which users are valid (by index), and which ID-sheet entries add to stored users.
-fn finish(
-    batch: &Batch,
-    users: &[UserRow],
-    entries_of: HashMap<&str, Vec<&EntryRow>>,
-    known: &Known,
-    findings: &[Finding],
-    stats: &mut Stats,
-) -> (Vec<bool>, BTreeMap<String, Vec<IdEntry>>) {
-    let mut error_users: HashSet<usize> = HashSet::new();
-    let mut warn_users: HashSet<usize> = HashSet::new();
-    let mut error_records: HashSet<&str> = HashSet::new();
-    let mut warn_records: HashSet<&str> = HashSet::new();
-    let mut error_files: HashSet<&str> = HashSet::new();
-    for f in findings {
-        let (u, r) = match f.severity {
-            Severity::Error => (&mut error_users, &mut error_records),
-            Severity::Warning => (&mut warn_users, &mut warn_records),
-            Severity::Info => continue,
-        };
-        match &f.owner {
-            Owner::User(i) => {
-                u.insert(*i);
-            }
-            Owner::Record(rid) => {
-                r.insert(rid.as_str());
-            }
-            Owner::File(file) if f.severity == Severity::Error => {
-                error_files.insert(file.as_str());
-            }
-            _ => {}
-        }
-    }
-    stats.users = users.len();
-    let mut valid = vec![false; users.len()];
-    for (i, u) in users.iter().enumerate() {
-        let file = batch.sheets[u.sheet].file.as_str();
-        let bad = error_users.contains(&i)
-            || error_records.contains(u.record_id.as_str())
-            || error_files.contains(file);
-        if bad {
-            stats.with_errors += 1;
-            continue;
-        }
-        if warn_users.contains(&i) || warn_records.contains(u.record_id.as_str()) {
-            stats.with_warnings += 1;
-        }
-        stats.valid += 1;
-        valid[i] = true;
-    }
-    let in_batch: HashSet<&str> = users.iter().map(|u| u.record_id.as_str()).collect();
-    let stored_entries = entries_of
-        .into_iter()
-        .filter(|(rid, es)| {
-            !in_batch.contains(rid)
-                && known.store_versions.contains_key(*rid)
-                && !error_records.contains(rid)
-                && !es
-                    .iter()
-                    .any(|e| error_files.contains(batch.sheets[e.sheet].file.as_str()))
-        })
-        .map(|(rid, es)| (rid.to_string(), es.into_iter().map(to_entry).collect()))
-        .collect();
-    (valid, stored_entries)
 }
 
 fn to_entry(e: &EntryRow) -> IdEntry {

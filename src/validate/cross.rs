@@ -1,0 +1,840 @@
+//! The cross-row rules (D001–D005, R001, R002, B001, B002) over a batch streamed a block at a
+//! time. While rows are checked, each user leaves only its sheet (`UserCore`, 8 bytes) in
+//! memory; its record id, addresses and identities go into hash buckets ([`Buckets`]). Once
+//! every row is in, each bucket is grouped on its own, in parallel, and the groups give the
+//! findings. Items keep the order they were added in, so groups list their members in row
+//! order, as the messages name them.
+
+use super::buckets::{bucket_of, items, Buckets, Filled, Item, Reader};
+use super::{EntryRow, Known, Place, Reporter, Stats, UserRow};
+use crate::check::email;
+use crate::config::ConnectorKind;
+use crate::finding::{Finding, Owner};
+use crate::input::headers::IdList;
+use crate::input::{Batch, Sheet, SheetKind};
+use crate::record::IdEntry;
+use crate::rules::{Rule, Severity};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use rayon::prelude::*;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What is kept in memory of each user row.
+struct UserCore {
+    sheet: u32,
+    /// No record id (V001): such rows take the fate of ID rows without one.
+    no_rid: bool,
+}
+
+/// An inline entry with the same record id, list and integration as an ID-sheet entry (D003).
+struct InlineTwin {
+    user: usize,
+    entry: EntryRow,
+}
+
+/// The kinds of address in the email buckets.
+const PRIMARY: u32 = 0;
+const ALIAS: u32 = 1;
+const MANAGER: u32 = 2;
+
+/// Everything the cross-row rules need, gathered row by row.
+pub(super) struct CrossRow<'b> {
+    cores: Vec<UserCore>,
+    rids: Buckets,
+    emails: Buckets,
+    identities: Buckets,
+    /// Bot rows whole (there is one per organization, a few in a bad batch): B001, B002.
+    bots: Vec<(usize, UserRow)>,
+    /// ID-sheet entries (kept whole: their number is that of ID-sheet rows) by (record id,
+    /// list, integration), for D003.
+    sheet_keys: HashMap<(&'b str, IdList, &'b str), Vec<usize>>,
+    inline_twins: Vec<InlineTwin>,
+    /// How many user rows hold each record id that an ID-sheet entry names (D003, D005).
+    users_of_sheet_rids: HashMap<&'b str, u32>,
+    /// Whether any user row of each input file is not the bot (F007).
+    files_with_users: HashSet<usize>,
+    /// Every user's record id, when asked for (`import --prune`).
+    record_ids: Option<HashSet<String>>,
+}
+
+impl<'b> CrossRow<'b> {
+    pub(super) fn new(entries: &'b [EntryRow], dir: PathBuf, keep_record_ids: bool) -> Self {
+        let mut sheet_keys: HashMap<(&str, IdList, &str), Vec<usize>> = HashMap::new();
+        let mut users_of_sheet_rids = HashMap::new();
+        for (k, e) in entries.iter().enumerate() {
+            if !e.record_id.is_empty() {
+                users_of_sheet_rids.insert(e.record_id.as_str(), 0);
+                if !e.integration.is_empty() {
+                    sheet_keys
+                        .entry((&e.record_id, e.list, &e.integration))
+                        .or_default()
+                        .push(k);
+                }
+            }
+        }
+        CrossRow {
+            cores: Vec::new(),
+            rids: Buckets::new(dir.clone()),
+            emails: Buckets::new(dir.clone()),
+            identities: Buckets::new(dir),
+            bots: Vec::new(),
+            sheet_keys,
+            inline_twins: Vec::new(),
+            users_of_sheet_rids,
+            files_with_users: HashSet::new(),
+            record_ids: keep_record_ids.then(HashSet::new),
+        }
+    }
+
+    /// How many user rows have been added.
+    pub(super) fn users(&self) -> usize {
+        self.cores.len()
+    }
+
+    /// Adds user `i` (users come in order) and its keys.
+    pub(super) fn add(&mut self, batch: &Batch, u: &UserRow) -> std::io::Result<()> {
+        let i = self.cores.len();
+        self.cores.push(UserCore {
+            sheet: u.sheet as u32,
+            no_rid: u.record_id.is_empty(),
+        });
+        if !u.bot {
+            self.files_with_users.insert(batch.sheets[u.sheet].order.0);
+        }
+        if let Some(ids) = &mut self.record_ids {
+            ids.insert(u.record_id.clone());
+        }
+        let at = |item: &mut Item| {
+            item.u32(i as u32).u32(u.sheet as u32).u32(u.row);
+        };
+        if !u.record_id.is_empty() {
+            let mut item = Item::default();
+            at(&mut item);
+            item.opt(u.record_col).str(&u.record_id);
+            self.rids
+                .push(bucket_of(&u.record_id.as_str()), &item.bytes)?;
+            if let Some(n) = self.users_of_sheet_rids.get_mut(u.record_id.as_str()) {
+                *n += 1;
+            }
+        }
+        let mut address = |kind: u32, text: &str, col: Option<usize>| {
+            let key = email::key(text);
+            let mut item = Item::default();
+            item.u32(kind);
+            at(&mut item);
+            item.opt(col).str(&u.record_id).str(text).str(&key);
+            self.emails.push(bucket_of(&key.as_str()), &item.bytes)
+        };
+        if let Some((e, col)) = &u.email {
+            address(PRIMARY, e, *col)?;
+        }
+        for (a, col) in &u.aliases {
+            // An alias equal to the primary address is the same address, not a duplicate.
+            if u.email.as_ref().is_some_and(|(e, _)| e == a) {
+                continue;
+            }
+            address(ALIAS, a, *col)?;
+        }
+        if let Some((m, col)) = &u.manager {
+            address(MANAGER, m, *col)?;
+        }
+        for e in &u.entries {
+            add_identity(&mut self.identities, e, Some(i))?;
+            if !e.record_id.is_empty()
+                && self.sheet_keys.contains_key(&(
+                    e.record_id.as_str(),
+                    e.list,
+                    e.integration.as_str(),
+                ))
+            {
+                self.inline_twins.push(InlineTwin {
+                    user: i,
+                    entry: e.clone(),
+                });
+            }
+        }
+        if u.bot {
+            self.bots.push((i, u.clone()));
+        }
+        Ok(())
+    }
+
+    /// Runs the cross-row rules and adds their findings, then `late` (the rows' findings about
+    /// the store and the source, which once came after them), then decides which users are
+    /// valid (by index). Also returns
+    /// the ID-sheet entries that add to stored users, and every record id when asked for.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn finish(
+        mut self,
+        rep: &Reporter,
+        batch: &Batch,
+        entries: &[EntryRow],
+        known: &Known,
+        findings: &mut Vec<Finding>,
+        late: Vec<Finding>,
+        stats: &mut Stats,
+    ) -> std::io::Result<Decided> {
+        findings.extend(self.no_users(rep, batch));
+        let cx = Cx { rep, batch };
+        // D004 within the batch: inline entries first, then ID-sheet entries, as rows come.
+        for e in entries {
+            add_identity(&mut self.identities, e, None)?;
+        }
+        let identities = self.identities.finish()?;
+        findings.extend(per_bucket(&identities, |bucket| cx.identities(bucket))?);
+        drop(identities);
+        self.d003(&cx, entries, findings);
+        self.d005(&cx, entries, known, findings);
+        // D002, R001, then R002 over the managers found.
+        let emails = self.emails.finish()?;
+        let users = self.cores.len();
+        let mut manager_of: Vec<Option<usize>> = vec![None; users];
+        let results = per_bucket_with(&emails, |bucket| Ok(cx.emails(bucket, known)))?;
+        for (f, links) in results {
+            findings.extend(f);
+            for (i, j) in links {
+                manager_of[i] = Some(j);
+            }
+        }
+        let cycles: HashSet<usize> = in_cycles(&manager_of).into_iter().collect();
+        if !cycles.is_empty() {
+            findings.extend(per_bucket(&emails, |bucket| {
+                cx.cycles(bucket, &cycles, &manager_of)
+            })?);
+        }
+        drop(emails);
+        self.bots(&cx, entries, findings);
+        findings.extend(late);
+        // Which users the findings so far make invalid; D001 and the record-id owners last.
+        let mut error_users = vec![false; users];
+        let mut warn_users = vec![false; users];
+        let mut error_records: HashSet<&str> = HashSet::new();
+        let mut warn_records: HashSet<&str> = HashSet::new();
+        let mut error_files: HashSet<&str> = HashSet::new();
+        let rids = self.rids.finish()?;
+        let d001 = per_bucket(&rids, |bucket| cx.d001(bucket))?;
+        findings.extend(d001);
+        for f in findings.iter() {
+            let (u, r) = match f.severity {
+                Severity::Error => (&mut error_users, &mut error_records),
+                Severity::Warning => (&mut warn_users, &mut warn_records),
+                Severity::Info => continue,
+            };
+            match &f.owner {
+                Owner::User(i) => u[*i] = true,
+                Owner::Record(rid) => {
+                    r.insert(rid.as_str());
+                }
+                Owner::File(file) if f.severity == Severity::Error => {
+                    error_files.insert(file.as_str());
+                }
+                _ => {}
+            }
+        }
+        // Users whose record id an erroneous (or warned) ID-sheet entry names.
+        if !error_records.is_empty() || !warn_records.is_empty() {
+            let marks = per_bucket_with(&rids, |bucket| {
+                let mut marks = Vec::new();
+                for mut r in items(bucket) {
+                    let i = r.u32() as usize;
+                    let (_sheet, _row, _col) = (r.u32(), r.u32(), r.opt());
+                    let rid = r.str();
+                    marks.push((i, error_records.contains(rid), warn_records.contains(rid)));
+                }
+                Ok(marks)
+            })?;
+            for (i, error, warning) in marks.into_iter().flatten() {
+                error_users[i] |= error;
+                warn_users[i] |= warning;
+            }
+        }
+        for (i, _) in self.cores.iter().enumerate().filter(|(_, c)| c.no_rid) {
+            error_users[i] |= error_records.contains("");
+            warn_users[i] |= warn_records.contains("");
+        }
+        stats.users = users;
+        let mut valid = vec![false; users];
+        for (i, core) in self.cores.iter().enumerate() {
+            let file = batch.sheets[core.sheet as usize].file.as_str();
+            if error_users[i] || error_files.contains(file) {
+                stats.with_errors += 1;
+                continue;
+            }
+            if warn_users[i] {
+                stats.with_warnings += 1;
+            }
+            stats.valid += 1;
+            valid[i] = true;
+        }
+        // ID-sheet entries for stored users the batch does not hold add to their records.
+        let mut stored_entries: BTreeMap<String, Vec<IdEntry>> = BTreeMap::new();
+        for e in entries {
+            let rid = e.record_id.as_str();
+            if self.users_of_sheet_rids.get(rid) == Some(&0)
+                && known.store_versions.contains_key(rid)
+                && !error_records.contains(rid)
+                && !error_files.contains(batch.sheets[e.sheet].file.as_str())
+            {
+                stored_entries
+                    .entry(rid.to_string())
+                    .or_default()
+                    .push(super::to_entry(e));
+            }
+        }
+        // An ID-sheet row in an erroneous file spoils its record's stored entries.
+        for e in entries {
+            if error_files.contains(batch.sheets[e.sheet].file.as_str()) {
+                stored_entries.remove(e.record_id.as_str());
+            }
+        }
+        Ok(Decided {
+            valid,
+            stored_entries,
+            record_ids: self.record_ids.unwrap_or_default(),
+        })
+    }
+
+    /// F007 for each input that yielded no user rows (and was readable at all).
+    fn no_users(&self, rep: &Reporter, batch: &Batch) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (i, file) in batch.files.iter().enumerate() {
+            let unreadable = batch
+                .problems
+                .iter()
+                .any(|p| p.order.0 == i && p.code == "F001");
+            if unreadable || self.files_with_users.contains(&i) {
+                continue;
+            }
+            let path = std::path::Path::new(file);
+            let has_users_sheet = batch
+                .sheets
+                .iter()
+                .any(|s| s.order.0 == i && s.kind == SheetKind::Users);
+            let message = if path.is_dir() && !has_users_sheet {
+                "the directory holds no users.csv".to_string()
+            } else if !has_users_sheet {
+                "the workbook has no `Users` sheet".to_string()
+            } else {
+                "no user rows: the file is empty or holds only a header".to_string()
+            };
+            let sheet = Sheet {
+                file: file.clone(),
+                sheet: None,
+                kind: SheetKind::Users,
+                order: (i, 0),
+                rows: Vec::new(),
+                encoding: None,
+                lettered: false,
+                rest: None,
+            };
+            let place = Place {
+                sheet: &sheet,
+                row: None,
+                col: None,
+                field: Cow::Borrowed(""),
+            };
+            out.extend(rep.make(
+                Rule::NoUsers,
+                &place,
+                None,
+                None,
+                message,
+                None,
+                Owner::File(file.clone()),
+            ));
+        }
+        out
+    }
+
+    /// D003: an ID-sheet entry and another entry (inline or on a sheet) for the same record id
+    /// and integration. Rows sharing a record id are D001 already; their entries are not one
+    /// user's.
+    fn d003(&self, cx: &Cx, entries: &[EntryRow], findings: &mut Vec<Finding>) {
+        let mut twins: HashMap<(&str, IdList, &str), Vec<&InlineTwin>> = HashMap::new();
+        for t in &self.inline_twins {
+            let e = &t.entry;
+            twins
+                .entry((&e.record_id, e.list, &e.integration))
+                .or_default()
+                .push(t);
+        }
+        for (key, sheet_members) in &self.sheet_keys {
+            let inline = twins.get(key).map(Vec::as_slice).unwrap_or_default();
+            if inline.len() + sheet_members.len() < 2
+                || self.users_of_sheet_rids.get(key.0).is_some_and(|&n| n > 1)
+            {
+                continue;
+            }
+            let members: Vec<(&EntryRow, Owner)> = inline
+                .iter()
+                .map(|t| (&t.entry, Owner::User(t.user)))
+                .chain(sheet_members.iter().map(|&k| {
+                    let e = &entries[k];
+                    (e, Owner::Record(e.record_id.clone()))
+                }))
+                .collect();
+            let locs: Vec<(usize, u32)> = members.iter().map(|(e, _)| (e.sheet, e.row)).collect();
+            for (e, owner) in members {
+                findings.extend(cx.make(
+                    Rule::DuplicateIntegrationEntry,
+                    (e.sheet, e.row, e.integration_col),
+                    &format!("{}.integration", e.list.prefix()),
+                    &e.record_id,
+                    &e.integration,
+                    format!(
+                        "`{}` has another `{}` entry on {}; one entry per integration",
+                        e.record_id,
+                        e.integration,
+                        cx.others(&locs, (e.sheet, e.row))
+                    ),
+                    owner,
+                ));
+            }
+        }
+    }
+
+    /// D005: an ID row belongs to a user of the batch, or to a stored one (whose record it adds
+    /// to).
+    fn d005(&self, cx: &Cx, entries: &[EntryRow], known: &Known, findings: &mut Vec<Finding>) {
+        let place = if known.has_store {
+            "the batch or the store"
+        } else {
+            "the batch"
+        };
+        for e in entries {
+            if !e.record_id.is_empty()
+                && self.users_of_sheet_rids.get(e.record_id.as_str()) == Some(&0)
+                && !known.store_versions.contains_key(&e.record_id)
+            {
+                findings.extend(cx.make(
+                    Rule::UnknownRecordReference,
+                    (e.sheet, e.row, e.record_col),
+                    "record_id",
+                    &e.record_id,
+                    &e.record_id,
+                    format!("no user in {place} has record id `{}`", e.record_id),
+                    Owner::Record(e.record_id.clone()),
+                ));
+            }
+        }
+    }
+
+    /// B001 and B002.
+    fn bots(&self, cx: &Cx, entries: &[EntryRow], findings: &mut Vec<Finding>) {
+        if self.bots.len() > 1 {
+            let locs: Vec<(usize, u32)> = self.bots.iter().map(|(_, u)| (u.sheet, u.row)).collect();
+            for (i, u) in &self.bots {
+                findings.extend(cx.make(
+                    Rule::MultipleBots,
+                    (u.sheet, u.row, u.record_col),
+                    "record_id",
+                    &u.record_id,
+                    &u.record_id,
+                    format!(
+                        "there is one bot account per organization; another is on {}",
+                        cx.others(&locs, (u.sheet, u.row))
+                    ),
+                    Owner::User(*i),
+                ));
+            }
+        }
+        let config = cx.rep.config;
+        if !config.declared {
+            return;
+        }
+        for (i, u) in &self.bots {
+            for (id, c) in &config.connectors {
+                if c.kind != ConnectorKind::Itsm {
+                    continue;
+                }
+                // The bot rows' own entries and the ID-sheet rows: a user row sharing the bot's
+                // record id is D001, and its entries are not the bot's.
+                let mut all = self
+                    .bots
+                    .iter()
+                    .flat_map(|(_, b)| &b.entries)
+                    .chain(entries);
+                let has = all.any(|e| {
+                    e.list == IdList::Itsm && e.record_id == u.record_id && &e.integration == id
+                });
+                if !has {
+                    findings.extend(cx.make(
+                        Rule::BotMissingItsm,
+                        (u.sheet, u.row, u.record_col),
+                        "record_id",
+                        &u.record_id,
+                        &u.record_id,
+                        format!("the bot account has no ITSM entry for the `{id}` connector"),
+                        Owner::User(*i),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// What the cross-row pass decided.
+pub(super) struct Decided {
+    pub(super) valid: Vec<bool>,
+    pub(super) stored_entries: BTreeMap<String, Vec<IdEntry>>,
+    pub(super) record_ids: HashSet<String>,
+}
+
+/// An entry's identity, for D004: `user` is the owning user's index for an inline entry, `None`
+/// for an ID-sheet row.
+fn add_identity(buckets: &mut Buckets, e: &EntryRow, user: Option<usize>) -> std::io::Result<()> {
+    let Some(uid) = e.user_id.as_deref() else {
+        return Ok(());
+    };
+    if e.broken || e.record_id.is_empty() {
+        return Ok(());
+    }
+    let mut item = Item::default();
+    item.opt(user)
+        .u32(e.sheet as u32)
+        .u32(e.row)
+        .opt(e.user_id_col)
+        .u32(e.list as u32)
+        .str(&e.record_id)
+        .str(&e.integration)
+        .str(uid);
+    buckets.push(bucket_of(&(e.integration.as_str(), uid)), &item.bytes)
+}
+
+/// Runs `f` on every bucket, on all cores, and gathers the findings.
+fn per_bucket(
+    buckets: &Filled,
+    f: impl Fn(&[u8]) -> Vec<Finding> + Sync,
+) -> std::io::Result<Vec<Finding>> {
+    Ok(per_bucket_with(buckets, |b| Ok(f(b)))?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+fn per_bucket_with<T: Send>(
+    buckets: &Filled,
+    f: impl Fn(&[u8]) -> std::io::Result<T> + Sync,
+) -> std::io::Result<Vec<T>> {
+    (0..buckets.len())
+        .into_par_iter()
+        .map(|b| f(&buckets.read(b)?))
+        .collect()
+}
+
+/// Groups items by a key, keeping the order of first appearance and of members.
+fn group<K: std::hash::Hash + Eq, T>(
+    items: impl Iterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<Vec<T>> {
+    let mut index: HashMap<K, usize> = HashMap::new();
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    for item in items {
+        let k = key(&item);
+        match index.get(&k) {
+            Some(&g) => groups[g].push(item),
+            None => {
+                index.insert(k, groups.len());
+                groups.push(vec![item]);
+            }
+        }
+    }
+    groups
+}
+
+/// (user, manager) for users whose manager is a user of the batch.
+type ManagerLinks = Vec<(usize, usize)>;
+
+/// Builds cross-row findings.
+struct Cx<'a> {
+    rep: &'a Reporter<'a>,
+    batch: &'a Batch,
+}
+
+/// An identity item read back.
+struct Identity<'a> {
+    user: Option<usize>,
+    sheet: usize,
+    row: u32,
+    col: Option<usize>,
+    list: IdList,
+    rid: &'a str,
+    integration: &'a str,
+    uid: &'a str,
+}
+
+impl<'a> Identity<'a> {
+    fn read(mut r: Reader<'a>) -> Self {
+        Identity {
+            user: r.opt(),
+            sheet: r.u32() as usize,
+            row: r.u32(),
+            col: r.opt(),
+            list: match r.u32() {
+                0 => IdList::Itsm,
+                1 => IdList::Channel,
+                _ => IdList::Idm,
+            },
+            rid: r.str(),
+            integration: r.str(),
+            uid: r.str(),
+        }
+    }
+}
+
+/// An address item read back.
+struct Address<'a> {
+    kind: u32,
+    user: usize,
+    sheet: usize,
+    row: u32,
+    col: Option<usize>,
+    rid: &'a str,
+    text: &'a str,
+    key: &'a str,
+}
+
+impl<'a> Address<'a> {
+    fn read(mut r: Reader<'a>) -> Self {
+        Address {
+            kind: r.u32(),
+            user: r.u32() as usize,
+            sheet: r.u32() as usize,
+            row: r.u32(),
+            col: r.opt(),
+            rid: r.str(),
+            text: r.str(),
+            key: r.str(),
+        }
+    }
+}
+
+impl Cx<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn make(
+        &self,
+        rule: Rule,
+        (sheet, row, col): (usize, u32, Option<usize>),
+        field: &str,
+        rid: &str,
+        value: &str,
+        message: String,
+        owner: Owner,
+    ) -> Option<Finding> {
+        let place = Place {
+            sheet: &self.batch.sheets[sheet],
+            row: Some(row),
+            col,
+            field: Cow::Borrowed(field),
+        };
+        self.rep
+            .make(rule, &place, Some(rid), Some(value), message, None, owner)
+    }
+
+    fn where_(&self, sheet: usize, row: u32) -> String {
+        let s = &self.batch.sheets[sheet];
+        let name = s.file.rsplit(['/', '\\']).next().unwrap_or(&s.file);
+        format!("{} row {row}", s.sheet.as_deref().unwrap_or(name))
+    }
+
+    /// The other places of a group, as a message names them.
+    fn others(&self, group: &[(usize, u32)], me: (usize, u32)) -> String {
+        group
+            .iter()
+            .filter(|g| **g != me)
+            .map(|&(si, r)| self.where_(si, r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// D004: one system's user id given to users of two record ids.
+    fn identities(&self, bucket: &[u8]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let all = items(bucket).map(Identity::read);
+        for group in group(all, |e| (e.integration, e.uid)) {
+            let distinct: HashSet<&str> = group.iter().map(|e| e.rid).collect();
+            if distinct.len() < 2 {
+                continue;
+            }
+            let locs: Vec<(usize, u32)> = group.iter().map(|e| (e.sheet, e.row)).collect();
+            for e in &group {
+                let owner = match e.user {
+                    Some(i) => Owner::User(i),
+                    None => Owner::Record(e.rid.to_string()),
+                };
+                out.extend(self.make(
+                    Rule::DuplicateExternalIdentity,
+                    (e.sheet, e.row, e.col),
+                    &format!("{}.user_id", e.list.prefix()),
+                    e.rid,
+                    e.uid,
+                    format!(
+                        "`{}` user `{}` is also given to another user on {}",
+                        e.integration,
+                        e.uid,
+                        self.others(&locs, (e.sheet, e.row))
+                    ),
+                    owner,
+                ));
+            }
+        }
+        out
+    }
+
+    /// D002 (an address on two users) and R001 (a manager no user has as address); returns the
+    /// findings and, for each user whose manager is a user of the batch, (user, manager).
+    fn emails(&self, bucket: &[u8], known: &Known) -> (Vec<Finding>, ManagerLinks) {
+        let mut out = Vec::new();
+        let mut links = Vec::new();
+        let searched = match (known.has_store, !known.source_ids.is_empty()) {
+            (false, false) => "in the batch",
+            (true, false) => "in the batch or the store",
+            (false, true) => "in the batch or the source directory",
+            (true, true) => "in the batch, the store or the source directory",
+        };
+        let all = items(bucket).map(Address::read);
+        for group in group(all, |a| a.key) {
+            let addresses: Vec<&Address> = group.iter().filter(|a| a.kind != MANAGER).collect();
+            let distinct: HashSet<usize> = addresses.iter().map(|a| a.user).collect();
+            if distinct.len() > 1 {
+                let locs: Vec<(usize, u32)> = addresses.iter().map(|a| (a.sheet, a.row)).collect();
+                for a in &addresses {
+                    let field = if a.kind == PRIMARY {
+                        "email_addr"
+                    } else {
+                        "email_aliases"
+                    };
+                    out.extend(self.make(
+                        Rule::DuplicateEmail,
+                        (a.sheet, a.row, a.col),
+                        field,
+                        a.rid,
+                        a.text,
+                        format!(
+                            "`{}` is also used on {}",
+                            a.text,
+                            self.others(&locs, (a.sheet, a.row))
+                        ),
+                        Owner::User(a.user),
+                    ));
+                }
+            }
+            // The manager is the first user with the address.
+            let manager = addresses.first().map(|a| a.user);
+            for m in group.iter().filter(|a| a.kind == MANAGER) {
+                match manager {
+                    Some(j) => links.push((m.user, j)),
+                    None if known.store_emails.contains_key(m.key)
+                        || known.source_emails.contains_key(m.key) => {}
+                    None => out.extend(self.make(
+                        Rule::UnknownManager,
+                        (m.sheet, m.row, m.col),
+                        "manager_email",
+                        m.rid,
+                        m.text,
+                        format!(
+                            "manager `{}` is not the address of any user {searched}",
+                            m.text
+                        ),
+                        Owner::User(m.user),
+                    )),
+                }
+            }
+        }
+        (out, links)
+    }
+
+    /// R002 for the users on a cycle of managers.
+    fn cycles(
+        &self,
+        bucket: &[u8],
+        cycles: &HashSet<usize>,
+        manager_of: &[Option<usize>],
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for m in items(bucket).map(Address::read) {
+            if m.kind != MANAGER || !cycles.contains(&m.user) {
+                continue;
+            }
+            let message = if manager_of[m.user] == Some(m.user) {
+                format!("`{}` is their own manager", m.rid)
+            } else {
+                format!(
+                    "manager `{}` leads back to `{}` through a cycle of managers",
+                    m.text, m.rid
+                )
+            };
+            out.extend(self.make(
+                Rule::ManagerCycle,
+                (m.sheet, m.row, m.col),
+                "manager_email",
+                m.rid,
+                m.text,
+                message,
+                Owner::User(m.user),
+            ));
+        }
+        out
+    }
+
+    /// D001: a record id on two user rows.
+    fn d001(&self, bucket: &[u8]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let all = items(bucket).map(|mut r| {
+            let (i, sheet, row, col) = (r.u32() as usize, r.u32() as usize, r.u32(), r.opt());
+            (i, sheet, row, col, r.str())
+        });
+        for group in group(all, |u| u.4) {
+            if group.len() < 2 {
+                continue;
+            }
+            let locs: Vec<(usize, u32)> = group.iter().map(|u| (u.1, u.2)).collect();
+            for &(i, sheet, row, col, rid) in &group {
+                out.extend(self.make(
+                    Rule::DuplicateRecordId,
+                    (sheet, row, col),
+                    "record_id",
+                    rid,
+                    rid,
+                    format!(
+                        "record id `{rid}` is also on {}",
+                        self.others(&locs, (sheet, row))
+                    ),
+                    Owner::User(i),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Users on a cycle of managers (including their own manager), in O(n).
+fn in_cycles(manager_of: &[Option<usize>]) -> Vec<usize> {
+    let mut state = vec![0u8; manager_of.len()]; // 0 new, 1 on the current path, 2 done
+    let mut out = Vec::new();
+    for start in 0..manager_of.len() {
+        let mut path = Vec::new();
+        let mut at = Some(start);
+        while let Some(i) = at {
+            match state[i] {
+                0 => {
+                    state[i] = 1;
+                    path.push(i);
+                    at = manager_of[i];
+                }
+                1 => {
+                    let from = path.iter().position(|&p| p == i).expect("on the path");
+                    out.extend_from_slice(&path[from..]);
+                    break;
+                }
+                _ => break,
+            }
+        }
+        for p in path {
+            state[p] = 2;
+        }
+    }
+    out.sort_unstable();
+    out
+}
