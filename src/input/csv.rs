@@ -171,8 +171,11 @@ fn leading_breaks(bytes: &[u8], start: usize) -> u32 {
     n
 }
 
-/// A streamed CSV is read in blocks of about this many bytes, each cut after a whole record.
-const BLOCK: u64 = 4 << 20;
+/// A streamed CSV is cut into blocks of about this many bytes, each after a whole record, so
+/// that blocks can be parsed on their own, in parallel.
+const BLOCK: u64 = 256 << 10;
+/// Blocks read and validated at a time (4 MiB).
+const PIECES: usize = 16;
 
 /// A CSV file opened for streaming: the rows of its first blocks (enough to find and map the
 /// header), and the rest, read a block at a time while validation runs.
@@ -283,7 +286,13 @@ impl Prescan {
     /// `""` inside is an escaped quote) over the three bytes that matter, found with memchr.
     fn run(path: &Path, delimiter: u8, bom: bool, block_size: u64) -> std::io::Result<Prescan> {
         let mut file = std::fs::File::open(path)?;
-        let mut buf = vec![0u8; block_size.clamp(1, BLOCK) as usize];
+        // Reads as small as the blocks in tests, so that every boundary is tried.
+        let read_size = if block_size < BLOCK {
+            block_size.max(1)
+        } else {
+            4 << 20
+        };
+        let mut buf = vec![0u8; read_size as usize];
         let mut scan = Prescan {
             utf8: true,
             odd_bytes: false,
@@ -401,52 +410,78 @@ impl std::fmt::Debug for CsvStream {
 }
 
 impl CsvStream {
-    /// The next block's rows; `None` at the end of the file.
+    /// The next chunk's rows (up to [`PIECES`] blocks, parsed on all cores); `None` at the end
+    /// of the file.
     pub fn next_chunk(&mut self) -> std::io::Result<Option<Vec<Row>>> {
+        use rayon::prelude::*;
         use std::io::Read;
-        let Some(&end) = self.cuts.get(self.next_cut) else {
+        let first = self.next_cut;
+        let last = (first + PIECES).min(self.cuts.len());
+        if first == last {
             return Ok(None);
-        };
-        self.next_cut += 1;
-        let mut bytes = vec![0u8; (end - self.at) as usize];
-        self.file.read_exact(&mut bytes)?;
+        }
+        self.next_cut = last;
         let start = self.at;
+        let end = self.cuts[last - 1];
+        let mut bytes = vec![0u8; (end - start) as usize];
+        self.file.read_exact(&mut bytes)?;
         self.at = end;
-        let body = if start == 0 && self.bom {
-            &bytes[3..]
-        } else {
-            &bytes[..]
-        };
-        let text = match self.encoding {
-            None => match String::from_utf8(body.to_vec()) {
-                Ok(s) => s,
-                Err(_) => return Err(std::io::Error::other("the file changed while it was read")),
-            },
-            Some(enc) => enc.decode(body).0.into_owned(),
-        };
-        let text = to_nfc(text);
+        let mut bounds = Vec::with_capacity(last - first);
+        let mut from = start;
+        for &cut in &self.cuts[first..last] {
+            let skip = if from == 0 && self.bom { 3 } else { 0 };
+            bounds.push(((from - start) as usize + skip, (cut - start) as usize));
+            from = cut;
+        }
+        let (delimiter, encoding) = (self.delimiter, self.encoding);
+        let pieces: Vec<std::io::Result<(Vec<Row>, u32)>> = bounds
+            .into_par_iter()
+            .map(|(a, b)| parse_block(&bytes[a..b], delimiter, encoding))
+            .collect();
         drop(bytes);
-        let mut rows = parse(&text, self.delimiter).map_err(std::io::Error::other)?;
-        for row in &mut rows {
-            row.number += self.number;
+        let mut rows = Vec::new();
+        for piece in pieces {
+            let (mut piece_rows, breaks) = piece?;
+            for row in &mut piece_rows {
+                row.number += self.number;
+            }
+            if let Some(last) = piece_rows.last() {
+                self.number = last.number;
+            }
+            // Blank lines at a block's end count towards the next block's first row, as they
+            // would in the whole file.
+            self.number += breaks.saturating_sub(u32::from(!piece_rows.is_empty()));
+            rows.append(&mut piece_rows);
         }
-        if let Some(last) = rows.last() {
-            self.number = last.number;
-        }
-        // Blank lines at the block's end count towards the next block's first row, as they
-        // would in the whole file.
-        let breaks = text
-            .bytes()
-            .rev()
-            .take_while(|&b| b == b'\n' || b == b'\r')
-            .filter(|&b| b == b'\n')
-            .count() as u32;
-        self.number += breaks.saturating_sub(u32::from(!rows.is_empty()));
         if self.unguard {
             super::unguard_cells(&mut rows);
         }
         Ok(Some(rows))
     }
+}
+
+/// One block's rows, numbered from 1, and the line breaks at its end.
+fn parse_block(
+    bytes: &[u8],
+    delimiter: u8,
+    encoding: Option<&'static encoding_rs::Encoding>,
+) -> std::io::Result<(Vec<Row>, u32)> {
+    let text = match encoding {
+        None => match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_string(),
+            Err(_) => return Err(std::io::Error::other("the file changed while it was read")),
+        },
+        Some(enc) => enc.decode(bytes).0.into_owned(),
+    };
+    let text = to_nfc(text);
+    let rows = parse(&text, delimiter).map_err(std::io::Error::other)?;
+    let breaks = text
+        .bytes()
+        .rev()
+        .take_while(|&b| b == b'\n' || b == b'\r')
+        .filter(|&b| b == b'\n')
+        .count() as u32;
+    Ok((rows, breaks))
 }
 
 #[cfg(test)]

@@ -92,8 +92,9 @@ impl<'b> CrossRow<'b> {
         self.cores.len()
     }
 
-    /// Adds user `i` (users come in order) and its keys.
-    pub(super) fn add(&mut self, batch: &Batch, u: &UserRow) -> std::io::Result<()> {
+    /// Adds user `i` (users come in order, `i` is [`Self::users`]) with its keys from
+    /// [`keys_of`].
+    pub(super) fn add(&mut self, batch: &Batch, u: &UserRow, keys: Keys) -> std::io::Result<()> {
         let i = self.cores.len();
         self.cores.push(UserCore {
             sheet: u.sheet as u32,
@@ -105,42 +106,18 @@ impl<'b> CrossRow<'b> {
         if let Some(ids) = &mut self.record_ids {
             ids.insert(u.record_id.clone());
         }
-        let at = |item: &mut Item| {
-            item.u32(i as u32).u32(u.sheet as u32).u32(u.row);
-        };
-        if !u.record_id.is_empty() {
-            let mut item = Item::default();
-            at(&mut item);
-            item.opt(u.record_col).str(&u.record_id);
-            self.rids
-                .push(bucket_of(&u.record_id.as_str()), &item.bytes)?;
-            if let Some(n) = self.users_of_sheet_rids.get_mut(u.record_id.as_str()) {
-                *n += 1;
-            }
+        if let Some(n) = self.users_of_sheet_rids.get_mut(u.record_id.as_str()) {
+            *n += 1;
         }
-        let mut address = |kind: u32, text: &str, col: Option<usize>| {
-            let key = email::key(text);
-            let mut item = Item::default();
-            item.u32(kind);
-            at(&mut item);
-            item.opt(col).str(&u.record_id).str(text).str(&key);
-            self.emails.push(bucket_of(&key.as_str()), &item.bytes)
-        };
-        if let Some((e, col)) = &u.email {
-            address(PRIMARY, e, *col)?;
-        }
-        for (a, col) in &u.aliases {
-            // An alias equal to the primary address is the same address, not a duplicate.
-            if u.email.as_ref().is_some_and(|(e, _)| e == a) {
-                continue;
-            }
-            address(ALIAS, a, *col)?;
-        }
-        if let Some((m, col)) = &u.manager {
-            address(MANAGER, m, *col)?;
+        for &(kind, bucket, from, to) in &keys.items {
+            let buckets = match kind {
+                Kind::Rid => &mut self.rids,
+                Kind::Email => &mut self.emails,
+                Kind::Identity => &mut self.identities,
+            };
+            buckets.push(bucket, &keys.bytes[from..to])?;
         }
         for e in &u.entries {
-            add_identity(&mut self.identities, e, Some(i))?;
             if !e.record_id.is_empty()
                 && self.sheet_keys.contains_key(&(
                     e.record_id.as_str(),
@@ -179,7 +156,9 @@ impl<'b> CrossRow<'b> {
         let cx = Cx { rep, batch };
         // D004 within the batch: inline entries first, then ID-sheet entries, as rows come.
         for e in entries {
-            add_identity(&mut self.identities, e, None)?;
+            if let Some((bucket, item)) = identity(e, None) {
+                self.identities.push(bucket, &item.bytes)?;
+            }
         }
         let identities = self.identities.finish()?;
         findings.extend(per_bucket(&identities, |bucket| cx.identities(bucket))?);
@@ -481,14 +460,78 @@ pub(super) struct Decided {
     pub(super) record_ids: HashSet<String>,
 }
 
+/// Which buckets an item goes to.
+#[derive(Clone, Copy)]
+enum Kind {
+    Rid,
+    Email,
+    Identity,
+}
+
+/// A user's bucket items, encoded where the row is checked (on any core): (kind, bucket, byte
+/// range in `bytes`).
+#[derive(Default)]
+pub(super) struct Keys {
+    bytes: Vec<u8>,
+    items: Vec<(Kind, usize, usize, usize)>,
+}
+
+impl Keys {
+    fn push(&mut self, kind: Kind, bucket: usize, item: Item) {
+        let from = self.bytes.len();
+        self.bytes.extend_from_slice(&item.bytes);
+        self.items.push((kind, bucket, from, self.bytes.len()));
+    }
+}
+
+/// The bucket items of user `i`: its record id (D001), addresses (D002, R001, R002) and
+/// identities (D004).
+pub(super) fn keys_of(u: &UserRow, i: usize) -> Keys {
+    let mut keys = Keys::default();
+    let at = |item: &mut Item| {
+        item.u32(i as u32).u32(u.sheet as u32).u32(u.row);
+    };
+    if !u.record_id.is_empty() {
+        let mut item = Item::default();
+        at(&mut item);
+        item.opt(u.record_col).str(&u.record_id);
+        keys.push(Kind::Rid, bucket_of(&u.record_id.as_str()), item);
+    }
+    let mut address = |kind: u32, text: &str, col: Option<usize>| {
+        let key = email::key(text);
+        let mut item = Item::default();
+        item.u32(kind);
+        at(&mut item);
+        item.opt(col).str(&u.record_id).str(text).str(&key);
+        keys.push(Kind::Email, bucket_of(&key.as_str()), item);
+    };
+    if let Some((e, col)) = &u.email {
+        address(PRIMARY, e, *col);
+    }
+    for (a, col) in &u.aliases {
+        // An alias equal to the primary address is the same address, not a duplicate.
+        if u.email.as_ref().is_some_and(|(e, _)| e == a) {
+            continue;
+        }
+        address(ALIAS, a, *col);
+    }
+    if let Some((m, col)) = &u.manager {
+        address(MANAGER, m, *col);
+    }
+    for e in &u.entries {
+        if let Some((bucket, item)) = identity(e, Some(i)) {
+            keys.push(Kind::Identity, bucket, item);
+        }
+    }
+    keys
+}
+
 /// An entry's identity, for D004: `user` is the owning user's index for an inline entry, `None`
 /// for an ID-sheet row.
-fn add_identity(buckets: &mut Buckets, e: &EntryRow, user: Option<usize>) -> std::io::Result<()> {
-    let Some(uid) = e.user_id.as_deref() else {
-        return Ok(());
-    };
+fn identity(e: &EntryRow, user: Option<usize>) -> Option<(usize, Item)> {
+    let uid = e.user_id.as_deref()?;
     if e.broken || e.record_id.is_empty() {
-        return Ok(());
+        return None;
     }
     let mut item = Item::default();
     item.opt(user)
@@ -499,7 +542,7 @@ fn add_identity(buckets: &mut Buckets, e: &EntryRow, user: Option<usize>) -> std
         .str(&e.record_id)
         .str(&e.integration)
         .str(uid);
-    buckets.push(bucket_of(&(e.integration.as_str(), uid)), &item.bytes)
+    Some((bucket_of(&(e.integration.as_str(), uid)), item))
 }
 
 /// Runs `f` on every bucket, on all cores, and gathers the findings.

@@ -461,12 +461,14 @@ pub fn validate_with(
                         user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline);
                     let record = wanted.then(|| record_of(&user, &entries_of));
                     let known_findings = known_checks(&rep, sheet, &user, base + i, known);
+                    let keys = cross::keys_of(&user, base + i);
                     // The cross-row rules need only the row's keys.
                     user.attrs = BTreeMap::new();
                     user.tags = Vec::new();
                     user.custom = BTreeMap::new();
                     CheckedUser {
                         user,
+                        keys,
                         record,
                         findings: f,
                         known_findings,
@@ -475,6 +477,7 @@ pub fn validate_with(
                 .collect();
             for CheckedUser {
                 user,
+                keys,
                 record,
                 findings: f,
                 known_findings,
@@ -488,7 +491,7 @@ pub fn validate_with(
                     Some(record) => sink.push(i, record),
                     None => Ok(()),
                 };
-                if let Err(e) = added.and_then(|_| cross.add(batch, &user)) {
+                if let Err(e) = added.and_then(|_| cross.add(batch, &user, keys)) {
                     spill_error = Some(e);
                 }
                 findings.extend(f);
@@ -524,6 +527,7 @@ pub fn validate_with(
 /// findings about the store and the source.
 struct CheckedUser {
     user: UserRow,
+    keys: cross::Keys,
     record: Option<Record>,
     findings: Vec<Finding>,
     known_findings: Vec<Finding>,
