@@ -6,7 +6,7 @@ use super::{
     check_size, sniff_format, Cell, CellOrigin, Limits, OtherSheet, ReadOptions, ReadProblem, Row,
     Sheet, SheetKind,
 };
-use calamine::{open_workbook_auto, Data, Range, Reader, StyleRange};
+use calamine::{open_workbook_auto, Data, Range, Reader, Sheets, StyleRange};
 use std::path::Path;
 
 /// Sheets a workbook annotated by muster carries; skipped silently on the way back in.
@@ -117,14 +117,20 @@ fn read_sheets(
                 continue;
             }
         };
-        let range = wb.worksheet_range(name).map_err(|e| ReadProblem {
+        let unreadable = |e: &dyn std::fmt::Display| ReadProblem {
             code: "F001",
             sheet: Some(name.clone()),
             message: format!("sheet `{name}` cannot be read: {e}"),
-        })?;
-        let formulas = wb.worksheet_formula(name).ok();
-        let styles = wb.worksheet_style(name).ok();
-        let rows = rows(&range, formulas.as_ref(), styles.as_ref());
+        };
+        let rows = match &mut wb {
+            Sheets::Xlsx(xlsx) => xlsx_rows(xlsx, name).map_err(|e| unreadable(&e))?,
+            _ => {
+                let range = wb.worksheet_range(name).map_err(|e| unreadable(&e))?;
+                let formulas = wb.worksheet_formula(name).ok();
+                let styles = wb.worksheet_style(name).ok();
+                rows(&range, formulas.as_ref(), styles.as_ref())
+            }
+        };
         check_size(&rows, Some(name), limits)?;
         sheets.push(Sheet {
             file: shown.to_string(),
@@ -138,6 +144,39 @@ fn read_sheets(
         });
     }
     Ok((sheets, ignored))
+}
+
+/// An XLSX sheet's rows from one pass over its XML for values and formulas (calamine's
+/// `worksheet_range` and `worksheet_formula` would each parse it), and a second for number
+/// formats only when a cell holds a number: they matter for numbers alone.
+fn xlsx_rows<RS: std::io::Read + std::io::Seek>(
+    xlsx: &mut calamine::Xlsx<RS>,
+    name: &str,
+) -> Result<Vec<Row>, calamine::XlsxError> {
+    let mut values = Vec::new();
+    let mut formulas = Vec::new();
+    let mut numbers = false;
+    {
+        let mut reader = xlsx.worksheet_cells_reader(name)?;
+        while let Some(cell) = reader.next_cell_with_formula()? {
+            if let Some(formula) = cell.formula.filter(|f| !f.is_empty()) {
+                formulas.push(calamine::Cell::new(cell.pos, formula));
+            }
+            let value: Data = cell.value.into();
+            numbers |= matches!(value, Data::Int(_) | Data::Float(_) | Data::DateTime(_));
+            if value != Data::Empty {
+                values.push(calamine::Cell::new(cell.pos, value));
+            }
+        }
+    }
+    let range = Range::from_sparse(values);
+    let formulas = Range::from_sparse(formulas);
+    let styles = if numbers {
+        xlsx.worksheet_style(name).ok()
+    } else {
+        None
+    };
+    Ok(rows(&range, Some(&formulas), styles.as_ref()))
 }
 
 fn rows(
