@@ -8,7 +8,7 @@
 use crate::finding::{column_letter, Finding};
 use crate::input::headers::{map_sheet, Field, Renames};
 use crate::input::{Batch, CellOrigin, Row};
-use crate::report::{save_workbook, OutputError, Summary};
+use crate::report::{write_workbook, OutputError, Summary};
 use crate::rules::{Rule, Severity};
 use crate::xlsx::{
     clip, clip_to, fill, findings_table, header_format, Link, Widths, MAX_CELL, TEXT_FORMAT,
@@ -129,13 +129,7 @@ pub struct Annotation<'a> {
 
 /// Writes the annotated workbook atomically.
 pub fn write(path: &Path, a: &Annotation) -> Result<(), OutputError> {
-    let xlsx_err = |source| OutputError::Xlsx {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut workbook = Workbook::new();
-    build(&mut workbook, a).map_err(xlsx_err)?;
-    save_workbook(path, &mut workbook)
+    write_workbook(path, |workbook| build(workbook, a))
 }
 
 fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {

@@ -2,7 +2,7 @@
 //! records, each row stamped with its `row_version` so an edited export can be imported again.
 
 use crate::input::SheetKind;
-use crate::report::{guard_formula, save_workbook, write_atomic, OutputError};
+use crate::report::{guard_formula, write_atomic, OutputError};
 use crate::store::StoredUser;
 use crate::template::columns;
 use crate::xlsx::{clip, header_format, Widths, TEXT_FORMAT};
@@ -94,14 +94,7 @@ pub fn export(path: &Path, users: &[StoredUser]) -> Result<(), OutputError> {
             Ok(())
         }),
         "csv" => write_atomic(path, |w| write_csv(w, users)),
-        "xlsx" => {
-            let mut workbook = Workbook::new();
-            write_workbook(&mut workbook, users).map_err(|source| OutputError::Xlsx {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            save_workbook(path, &mut workbook)
-        }
+        "xlsx" => crate::report::write_workbook(path, |workbook| write_workbook(workbook, users)),
         _ => Err(OutputError::Extension {
             path: path.to_path_buf(),
             expected: ".xlsx, .csv or .jsonl",

@@ -23,6 +23,22 @@ pub mod template;
 pub mod validate;
 pub mod xlsx;
 
+/// Runs `f`, turning a panic inside it (in a dependency: muster's own code returns errors) into
+/// the panic's message. The panic hook is silenced meanwhile, so nothing is printed.
+pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.map_err(|panic| {
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".to_string())
+    })
+}
+
 /// How a run ended (SPEC §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {

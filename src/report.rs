@@ -48,17 +48,27 @@ pub fn write_atomic(
 }
 
 /// Saves a workbook the same way as [`write_atomic`].
-pub fn save_workbook(
+/// Builds a workbook with `build` and writes it atomically. rust_xlsxwriter panics when a
+/// constant-memory sheet's temporary file cannot be written (a full disk): that is an output
+/// error, not a crash, so the panic becomes one.
+pub fn write_workbook(
     path: &Path,
-    workbook: &mut rust_xlsxwriter::Workbook,
+    build: impl FnOnce(&mut rust_xlsxwriter::Workbook) -> Result<(), rust_xlsxwriter::XlsxError>,
 ) -> Result<(), OutputError> {
-    write_via_temp(path, |file| {
-        workbook
-            .save_to_writer(file)
-            .map_err(|source| OutputError::Xlsx {
-                path: path.to_path_buf(),
-                source,
-            })
+    let xlsx_err = |source| OutputError::Xlsx {
+        path: path.to_path_buf(),
+        source,
+    };
+    let written = crate::catch_panic(|| {
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        build(&mut workbook).map_err(xlsx_err)?;
+        write_via_temp(path, |file| workbook.save_to_writer(file).map_err(xlsx_err))
+    });
+    written.unwrap_or_else(|why| {
+        Err(OutputError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(format!("the workbook writer failed: {why}")),
+        })
     })
 }
 
@@ -178,10 +188,6 @@ fn write_xlsx_report(
     findings: &[Finding],
     links: Option<&AnnotatedLinks>,
 ) -> Result<(), OutputError> {
-    let xlsx_err = |source| OutputError::Xlsx {
-        path: path.to_path_buf(),
-        source,
-    };
     // Excel resolves a link relative to the report's own folder.
     let target = links.map(|l| relative_to(l.path, path));
     let link = |f: &Finding| {
@@ -193,17 +199,16 @@ fn write_xlsx_report(
             text: reference.unwrap_or_else(|| "Summary".to_string()),
         })
     };
-    let mut workbook = rust_xlsxwriter::Workbook::new();
-    let ws = workbook
-        .add_worksheet_with_constant_memory()
-        .and_then(|ws| ws.set_name("Findings"))
-        .map_err(xlsx_err)?;
     let link: Option<crate::xlsx::LinkFn> = match links {
         Some(_) => Some(&link),
         None => None,
     };
-    crate::xlsx::findings_table(ws, findings, link).map_err(xlsx_err)?;
-    save_workbook(path, &mut workbook)
+    write_workbook(path, |workbook| {
+        let ws = workbook
+            .add_worksheet_with_constant_memory()?
+            .set_name("Findings")?;
+        crate::xlsx::findings_table(ws, findings, link)
+    })
 }
 
 /// `target` as a path relative to the folder of `from` when they share it, else absolute.

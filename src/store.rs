@@ -234,10 +234,8 @@ impl Store {
         }
         let conn = Connection::open(path).map_err(sqlite)?;
         conn.busy_timeout(lock_timeout()).map_err(sqlite)?;
-        let corrupt = |source| StoreError::Corrupt {
-            path: path.to_path_buf(),
-            source,
-        };
+        // A damaged file says so here; other failures (a full disk) are what they are.
+        let corrupt = |source| classify(path, source);
         let app_id: i32 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
             .map_err(corrupt)?;

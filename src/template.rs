@@ -6,7 +6,7 @@ use crate::check::ids::salesforce_suffix;
 use crate::check::values::{country, Country, USER_TAGS, WORK_STATUSES};
 use crate::config::{Config, ConnectorKind};
 use crate::input::SheetKind;
-use crate::report::{save_workbook, write_atomic, OutputError};
+use crate::report::{write_atomic, OutputError};
 use crate::xlsx::{header_format, Widths, TEXT_FORMAT};
 use rust_xlsxwriter::{
     DataValidation, DataValidationErrorStyle, Format, Formula, Note, Workbook, Worksheet, XlsxError,
@@ -372,12 +372,7 @@ pub fn write_csv_set(dir: &Path, config: &Config, example: bool) -> Result<(), O
 
 /// The template as a workbook.
 pub fn write_workbook(path: &Path, config: &Config, example: bool) -> Result<(), OutputError> {
-    let mut workbook = Workbook::new();
-    build(&mut workbook, config, example).map_err(|source| OutputError::Xlsx {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    save_workbook(path, &mut workbook)
+    crate::report::write_workbook(path, |workbook| build(workbook, config, example))
 }
 
 /// Where the drop-down lists live: columns of the `Instructions` sheet, so the workbook holds no

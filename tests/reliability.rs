@@ -147,3 +147,114 @@ fn a_kill_while_writing_leaves_no_partial_output() {
     assert!(!spawn().wait().unwrap().success()); // exit 1: the batch has errors
     assert_eq!(whole(&output), rows + 1);
 }
+
+/// A write that fails midway (a full disk; here the file-size limit `ulimit -f`, with SIGXFSZ
+/// ignored so that writes fail with EFBIG as they would with ENOSPC): muster says which file it
+/// could not write, exits 2, and leaves neither the output nor a temporary file behind.
+#[cfg(unix)]
+#[test]
+fn a_failed_write_leaves_no_output_and_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.csv");
+    let mut text = String::from("email_addr,record_id,full_name,work_status\n");
+    for i in 0..3_000 {
+        text.push_str(&format!("u{i}@acme.com,R{i},User Number{i},SOMETIMES\n"));
+    }
+    std::fs::write(&input, text).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("muster");
+    // A store whose export (about 200 KB) outgrows the limit; reading the store needs none.
+    let valid = dir.path().join("valid.csv");
+    let mut text = String::from("email_addr,record_id,full_name\n");
+    for i in 0..3_000 {
+        text.push_str(&format!("v{i}@acme.com,V{i},Valid User{i}\n"));
+    }
+    std::fs::write(&valid, text).unwrap();
+    let store = dir.path().join("muster.db");
+    muster()
+        .arg("import")
+        .arg(&valid)
+        .args(["-q", "--store"])
+        .arg(&store)
+        .assert()
+        .success();
+    let cases: [(&str, u32, Vec<String>); 5] = [
+        (
+            "records.jsonl",
+            64,
+            vec![
+                "validate".into(),
+                input.display().to_string(),
+                "--out".into(),
+            ],
+        ),
+        (
+            "findings.csv",
+            64,
+            vec![
+                "validate".into(),
+                input.display().to_string(),
+                "--report".into(),
+            ],
+        ),
+        (
+            "annotated.xlsx",
+            64,
+            vec![
+                "validate".into(),
+                input.display().to_string(),
+                "--annotate".into(),
+            ],
+        ),
+        (
+            "export.csv",
+            64,
+            vec![
+                "export".into(),
+                "--store".into(),
+                store.display().to_string(),
+                "-o".into(),
+            ],
+        ),
+        (
+            "template.xlsx",
+            8,
+            vec!["template".into(), "--example".into(), "-o".into()],
+        ),
+    ];
+    for (name, limit, args) in cases {
+        let output = dir.path().join(name);
+        // In KiB: the batch is 150 KB, its records and findings far more; SQLite's shared
+        // memory file for the store takes 32 KiB; the example template is about 20 KB.
+        let script = format!(
+            "ulimit -f {limit}; trap '' XFSZ; exec \"$0\" \"$@\" {}",
+            shell_quote(&output)
+        );
+        let run = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .arg(&bin)
+            .args(&args)
+            .current_dir(common::root())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stderr.contains("File too large") && stderr.contains(dir.path().to_str().unwrap()),
+            "{name}: {stderr}"
+        );
+        assert!(!output.exists(), "{name} was left half-written");
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.') || n.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{name}: temporary files left: {left:?}");
+    }
+}
+
+#[cfg(unix)]
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
+}

@@ -56,16 +56,7 @@ pub fn read(
 /// found an arithmetic overflow on an absurd cell reference); that is a bad file, not a crash of
 /// muster, so the panic becomes F001 and its message is not printed.
 fn read_guarded<T>(read: impl FnOnce() -> Result<T, ReadProblem>) -> Result<T, ReadProblem> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
-    std::panic::set_hook(hook);
-    result.unwrap_or_else(|panic| {
-        let why = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown failure".to_string());
+    crate::catch_panic(read).unwrap_or_else(|why| {
         Err(ReadProblem::unreadable(format!(
             "not a readable workbook: it is malformed (the reader failed: {why})"
         )))
