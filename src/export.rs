@@ -21,7 +21,7 @@ impl UserTable {
     fn new(users: &[&StoredUser]) -> UserTable {
         let mut custom: Vec<String> = Vec::new();
         for u in users {
-            if let Some(attrs) = u.record["user"]["custom_attributes"].as_object() {
+            if let Some(attrs) = u.record()["user"]["custom_attributes"].as_object() {
                 for name in attrs.keys() {
                     if !custom.contains(name) {
                         custom.push(name.clone());
@@ -39,12 +39,12 @@ impl UserTable {
     }
 
     fn row(&self, u: &StoredUser) -> Vec<String> {
-        let user = &u.record["user"];
+        let user = &u.record()["user"];
         let mut row: Vec<String> = columns(SheetKind::Users)
             .iter()
             .map(|c| match c.name {
                 "record_id" => u.record_id.clone(),
-                "email_aliases" => joined(&u.record["user_id_info"]["user_emails"]),
+                "email_aliases" => joined(&u.record()["user_id_info"]["user_emails"]),
                 name => joined(&user[name]),
             })
             .collect();
@@ -105,7 +105,7 @@ pub fn export(path: &Path, users: &[StoredUser]) -> Result<(), OutputError> {
 /// The record with `row_version` after `record_id`.
 fn stamped(u: &StoredUser) -> Value {
     let mut out = Map::new();
-    if let Value::Object(m) = &u.record {
+    if let Value::Object(m) = &u.record() {
         for (k, v) in m {
             out.insert(k.clone(), v.clone());
             if k == "record_id" {
@@ -127,7 +127,7 @@ fn write_csv(w: &mut dyn std::io::Write, users: &[StoredUser]) -> std::io::Resul
         let mut ids: Vec<String> = manual
             .iter()
             .flat_map(|u| {
-                u.record["user_id_info"][key]
+                u.record()["user_id_info"][key]
                     .as_array()
                     .into_iter()
                     .flatten()
@@ -153,7 +153,7 @@ fn write_csv(w: &mut dyn std::io::Write, users: &[StoredUser]) -> std::io::Resul
         let mut row = table.row(u);
         let version = row.pop().expect("row_version is last");
         for (prefix, key, integration) in &inline {
-            let entry = u.record["user_id_info"][*key]
+            let entry = u.record()["user_id_info"][*key]
                 .as_array()
                 .into_iter()
                 .flatten()
@@ -209,7 +209,7 @@ fn write_workbook(workbook: &mut Workbook, users: &[StoredUser]) -> Result<(), X
         let headers: Vec<String> = columns(kind).iter().map(|c| c.name.to_string()).collect();
         let mut rows = users.iter().flat_map(|u| {
             let headers = &headers;
-            u.record["user_id_info"][key]
+            u.record()["user_id_info"][key]
                 .as_array()
                 .into_iter()
                 .flatten()

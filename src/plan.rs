@@ -5,7 +5,7 @@ use crate::check::email;
 use crate::input::headers::{map_sheet, Attr, Field, Renames};
 use crate::input::{read_batch, ReadOptions};
 use crate::record::{with_entries, IdEntry, Record};
-use crate::store::{canonical, flatten, Action, Change, Counts, StoredUser};
+use crate::store::{canonical, flatten, Action, Change, Counts, RecordJson, StoredUser};
 use crate::validate::Known;
 use foldhash::{HashMap, HashSet};
 use serde::Serialize;
@@ -49,7 +49,7 @@ pub fn plan(
             plan.counts.unchanged += 1;
             continue;
         }
-        let json = r.value();
+        let after = Some(RecordJson(r.json.clone()));
         match stored {
             None => {
                 plan.counts.create += 1;
@@ -58,18 +58,18 @@ pub fn plan(
                     action: Action::Create,
                     bot: r.bot_account,
                     before: None,
-                    after: Some(json),
+                    after,
                 });
             }
-            Some(s) if canonical(&s.record) == canonical(&json) => plan.counts.unchanged += 1,
+            Some(s) if canonical(s.record()) == canonical(&r.value()) => plan.counts.unchanged += 1,
             Some(s) => {
                 plan.counts.update += 1;
                 plan.changes.push(Change {
                     record_id: r.record_id.clone(),
                     action: Action::Update,
                     bot: r.bot_account,
-                    before: Some(s.record.clone()),
-                    after: Some(json),
+                    before: Some(RecordJson(s.text.clone())),
+                    after,
                 });
             }
         }
@@ -79,8 +79,8 @@ pub fn plan(
         let Some(s) = by_id.get(rid.as_str()) else {
             continue;
         };
-        let merged = with_entries(&s.record, entries);
-        if canonical(&merged) == canonical(&s.record) {
+        let merged = with_entries(s.record(), entries);
+        if canonical(&merged) == canonical(s.record()) {
             plan.counts.unchanged += 1;
         } else {
             plan.counts.update += 1;
@@ -88,8 +88,8 @@ pub fn plan(
                 record_id: rid.clone(),
                 action: Action::Update,
                 bot: s.bot,
-                before: Some(s.record.clone()),
-                after: Some(merged),
+                before: Some(RecordJson(s.text.clone())),
+                after: Some(RecordJson::from_value(&merged)),
             });
         }
     }
@@ -104,7 +104,7 @@ pub fn plan(
                 record_id: old.record_id.clone(),
                 action: Action::Remove,
                 bot: true,
-                before: Some(old.record.clone()),
+                before: Some(RecordJson(old.text.clone())),
                 after: None,
             });
         }
@@ -119,7 +119,7 @@ pub fn plan(
                 record_id: u.record_id.clone(),
                 action: Action::Remove,
                 bot: false,
-                before: Some(u.record.clone()),
+                before: Some(RecordJson(u.text.clone())),
                 after: None,
             });
         }
@@ -147,34 +147,45 @@ pub fn default_max_remove(stored_users: usize) -> usize {
     stored_users.div_ceil(10).min(500)
 }
 
-/// The store's addresses and versions, for S001, S004 and R001.
+/// A stored record's identities ((integration, user id)) and address keys.
+type StoredKeys = (Vec<(String, String)>, Vec<String>);
+
+/// The store's addresses and versions, for S001, S004 and R001. Each record is parsed here
+/// (on all cores) and dropped again.
 pub fn known_from_store(known: &mut Known, stored: &[StoredUser]) {
+    use rayon::prelude::*;
     known.has_store = true;
-    for u in stored {
+    let keys: Vec<StoredKeys> = stored
+        .par_iter()
+        .map(|u| {
+            let record: Value = serde_json::from_str(&u.text).unwrap_or(Value::Null);
+            let info = &record["user_id_info"];
+            let mut identities = Vec::new();
+            for list in ["itsm_id_info", "channel_id_info", "idm_id_info"] {
+                for e in info[list].as_array().into_iter().flatten() {
+                    if let (Some(i), Some(id)) = (e["integration"].as_str(), e["user_id"].as_str())
+                    {
+                        identities.push((i.to_string(), id.to_string()));
+                    }
+                }
+            }
+            let aliases = info["user_emails"].as_array().into_iter().flatten();
+            let emails = std::iter::once(&record["user"]["email_addr"])
+                .chain(aliases)
+                .filter_map(|e| e.as_str().map(email::key))
+                .collect();
+            (identities, emails)
+        })
+        .collect();
+    for (u, (identities, emails)) in stored.iter().zip(keys) {
         known
             .store_versions
             .insert(u.record_id.clone(), u.row_version.clone());
-        let info = &u.record["user_id_info"];
-        for list in ["itsm_id_info", "channel_id_info", "idm_id_info"] {
-            for e in info[list].as_array().into_iter().flatten() {
-                if let (Some(i), Some(id)) = (e["integration"].as_str(), e["user_id"].as_str()) {
-                    known
-                        .store_identities
-                        .insert((i.to_string(), id.to_string()), u.record_id.clone());
-                }
-            }
+        for identity in identities {
+            known.store_identities.insert(identity, u.record_id.clone());
         }
-        let user = &u.record["user"];
-        let aliases = u.record["user_id_info"]["user_emails"]
-            .as_array()
-            .into_iter()
-            .flatten();
-        for e in std::iter::once(&user["email_addr"]).chain(aliases) {
-            if let Some(e) = e.as_str() {
-                known
-                    .store_emails
-                    .insert(email::key(e), u.record_id.clone());
-            }
+        for e in emails {
+            known.store_emails.insert(e, u.record_id.clone());
         }
     }
 }
@@ -234,14 +245,13 @@ mod tests {
     use serde_json::json;
 
     fn stored(rid: &str, bot: bool, record: Value) -> StoredUser {
-        StoredUser {
-            record_id: rid.to_string(),
+        StoredUser::new(
+            rid.to_string(),
             bot,
-            row_version: crate::store::row_version(&record),
-            text: record.to_string(),
-            record,
-            created_by: None,
-        }
+            record.to_string(),
+            crate::store::row_version(&record),
+            None,
+        )
     }
 
     fn record(rid: &str, bot: bool, json: Value) -> Record {
@@ -284,8 +294,8 @@ mod tests {
         assert_eq!(p.bot_replaced, Some(("BOT1".into(), "BOT2".into())));
         let update = p.changes.iter().find(|c| c.record_id == "B").unwrap();
         let fields = field_changes(
-            update.before.as_ref().unwrap(),
-            update.after.as_ref().unwrap(),
+            &update.before.as_ref().unwrap().value(),
+            &update.after.as_ref().unwrap().value(),
         );
         assert_eq!(
             fields,

@@ -85,12 +85,38 @@ pub enum StoreError {
 pub struct StoredUser {
     pub record_id: String,
     pub bot: bool,
-    /// The record as `--out` writes it.
-    pub record: Value,
-    /// The same record as the text stored (muster's own key order), for a cheap equality test.
+    /// The record as the store holds it (muster's own key order): equal text, equal record.
     pub text: String,
     pub row_version: String,
     pub created_by: Option<i64>,
+    /// The parsed record, made when first asked for: a re-import of a million users compares
+    /// texts and need not hold a million parsed trees.
+    parsed: std::sync::OnceLock<Value>,
+}
+
+impl StoredUser {
+    pub fn new(
+        record_id: String,
+        bot: bool,
+        text: String,
+        row_version: String,
+        created_by: Option<i64>,
+    ) -> StoredUser {
+        StoredUser {
+            record_id,
+            bot,
+            text,
+            row_version,
+            created_by,
+            parsed: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The record as `--out` writes it.
+    pub fn record(&self) -> &Value {
+        self.parsed
+            .get_or_init(|| serde_json::from_str(&self.text).unwrap_or(Value::Null))
+    }
 }
 
 /// One applied batch.
@@ -145,8 +171,25 @@ pub struct Change {
     pub record_id: String,
     pub action: Action,
     pub bot: bool,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
+    pub before: Option<RecordJson>,
+    pub after: Option<RecordJson>,
+}
+
+/// A record's JSON text as muster writes and stores it (its keys in muster's order). It is
+/// parsed only where its fields are needed: an import of a million new users need not hold a
+/// million parsed trees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordJson(pub String);
+
+impl RecordJson {
+    pub fn from_value(value: &Value) -> RecordJson {
+        RecordJson(value.to_string())
+    }
+
+    /// The parsed record (`null` if the text is not JSON, which muster never stores).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
 }
 
 /// A change as the log holds it, with the batch that made it.
@@ -432,29 +475,31 @@ impl Writer<'_> {
                 .tx
                 .prepare_cached("DELETE FROM users WHERE record_id = ?1")
                 .map_err(|e| self.err(e))?;
-            let json = |v: &Option<Value>| v.as_ref().map(|v| v.to_string());
-            for c in changes {
+            // The row versions (a parse, a sort and a hash each) on all cores, before the
+            // statements, which SQLite runs one at a time.
+            let versions: Vec<Option<String>> = {
+                use rayon::prelude::*;
+                changes
+                    .par_iter()
+                    .map(|c| c.after.as_ref().map(|a| row_version(&a.value())))
+                    .collect()
+            };
+            for (c, version) in changes.iter().zip(versions) {
                 log.execute(params![
                     batch_id,
                     c.record_id,
                     c.action.as_str(),
-                    json(&c.before),
-                    json(&c.after)
+                    c.before.as_ref().map(|v| v.0.as_str()),
+                    c.after.as_ref().map(|v| v.0.as_str())
                 ])
                 .map_err(|e| self.err(e))?;
-                match &c.after {
-                    Some(after) => {
+                match (&c.after, version) {
+                    (Some(after), Some(version)) => {
                         upsert
-                            .execute(params![
-                                c.record_id,
-                                c.bot,
-                                after.to_string(),
-                                row_version(after),
-                                batch_id
-                            ])
+                            .execute(params![c.record_id, c.bot, after.0, version, batch_id])
                             .map_err(|e| self.err(e))?;
                     }
-                    None => {
+                    _ => {
                         delete
                             .execute(params![c.record_id])
                             .map_err(|e| self.err(e))?;
@@ -488,15 +533,13 @@ fn read_users(conn: &Connection) -> rusqlite::Result<Vec<StoredUser>> {
         "SELECT record_id, bot, record, row_version, created_by FROM users ORDER BY bot, rowid",
     )?;
     let rows = stmt.query_map([], |r| {
-        let text: String = r.get(2)?;
-        Ok(StoredUser {
-            record_id: r.get(0)?,
-            bot: r.get(1)?,
-            record: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-            row_version: r.get(3)?,
-            created_by: r.get(4)?,
-        })
+        Ok(StoredUser::new(
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+        ))
     })?;
     rows.collect()
 }
@@ -543,13 +586,12 @@ fn read_changes(
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params![value], |r| {
-        let parse = |t: Option<String>| t.and_then(|t| serde_json::from_str::<Value>(&t).ok());
-        let before = parse(r.get(2)?);
-        let after = parse(r.get(3)?);
+        let before = r.get::<_, Option<String>>(2)?.map(RecordJson);
+        let after = r.get::<_, Option<String>>(3)?.map(RecordJson);
         let bot = before
             .as_ref()
             .or(after.as_ref())
-            .is_some_and(|v| v["bot_account"] == Value::Bool(true));
+            .is_some_and(|v| v.value()["bot_account"] == Value::Bool(true));
         Ok(LoggedChange {
             change: Change {
                 record_id: r.get(0)?,

@@ -58,7 +58,12 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         .unwrap_or_else(|| format!("{stem}-{}", &sha[..8]));
     let progress = Progress::new(!args.quiet && args.format == Format::Text);
     let reading = progress.spinner(format!("reading {}", args.batch.display()));
-    let batch = input::read_batch(std::slice::from_ref(&args.batch), &Default::default())?;
+    // A CSV batch streams: its cells are never all in memory at once (SPEC §8).
+    let options = input::ReadOptions {
+        stream: true,
+        ..Default::default()
+    };
+    let batch = input::read_batch(std::slice::from_ref(&args.batch), &options)?;
     reading.finish_and_clear();
 
     let mut known = Known::default();
@@ -149,7 +154,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
                         action: c.action,
                         record_id: &c.record_id,
                         fields: match (&c.before, &c.after) {
-                            (Some(b), Some(a)) => field_changes(b, a),
+                            (Some(b), Some(a)) => field_changes(&b.value(), &a.value()),
                             _ => Vec::new(),
                         },
                     })
@@ -234,7 +239,7 @@ fn plan_text(plan: &Plan, name: &str, store: &std::path::Path) -> String {
                 let (Some(b), Some(a)) = (&change.before, &change.after) else {
                     continue;
                 };
-                for f in field_changes(b, a) {
+                for f in field_changes(&b.value(), &a.value()) {
                     out.push_str(&format!(
                         "    {}: {} → {}\n",
                         f.field,

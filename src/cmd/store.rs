@@ -2,7 +2,7 @@
 
 use crate::cli::{HistoryArgs, RemoveArgs, RevertArgs};
 use crate::plan::field_changes;
-use crate::store::{Action, BatchInfo, Change, Counts, Store};
+use crate::store::{Action, BatchInfo, Change, Counts, RecordJson, Store};
 use crate::ExitStatus;
 use anyhow::bail;
 use std::collections::HashMap;
@@ -34,7 +34,7 @@ pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
             b.os_user
         );
         if let (Some(before), Some(after)) = (&entry.change.before, &entry.change.after) {
-            for f in field_changes(before, after) {
+            for f in field_changes(&before.value(), &after.value()) {
                 println!(
                     "      {}: {} → {}",
                     f.field,
@@ -81,7 +81,7 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
                 record_id: rid.clone(),
                 action: Action::Remove,
                 bot: u.bot,
-                before: Some(u.record.clone()),
+                before: Some(RecordJson(u.text.clone())),
                 after: None,
             }
         })
@@ -139,7 +139,9 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
     // Undo in reverse order, from the record as it is now to the record as it was before.
     for entry in log.iter().rev() {
         let c = &entry.change;
-        let now = current.get(&c.record_id).map(|u| u.record.clone());
+        let now = current
+            .get(&c.record_id)
+            .map(|u| RecordJson(u.text.clone()));
         let action = match (&now, &c.before) {
             (None, None) => continue,
             (None, Some(_)) => {
