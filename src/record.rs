@@ -314,6 +314,22 @@ impl Records {
             Records::Spilled(s) => s.for_each_json(f),
         }
     }
+
+    /// Writes the valid records to `out` as JSONL.
+    pub fn write_jsonl(&mut self, out: &mut std::fs::File) -> std::io::Result<()> {
+        match self {
+            Records::Spilled(s) => s.copy_kept(out),
+            other => {
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+                other.for_each_json(|json| {
+                    use std::io::Write;
+                    out.write_all(json.as_bytes())?;
+                    out.write_all(b"\n")
+                })?;
+                std::io::Write::flush(&mut out)
+            }
+        }
+    }
 }
 
 /// Where candidate records go while rows are checked.
@@ -329,6 +345,8 @@ pub(crate) struct SpillWriter {
     bots: Vec<(u32, Record)>,
     /// The user index of each spilled record, in order.
     users: Vec<u32>,
+    /// Each spilled record's length, its line break included.
+    lengths: Vec<u32>,
 }
 
 impl RecordSink {
@@ -340,6 +358,7 @@ impl RecordSink {
                 out: std::io::BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(dir)?),
                 bots: Vec::new(),
                 users: Vec::new(),
+                lengths: Vec::new(),
             }),
         })
     }
@@ -357,9 +376,11 @@ impl RecordSink {
             // The bot, at most a few, stays in memory: it is written after every user.
             RecordSink::Spill(s) if record.bot_account => s.bots.push((user as u32, record)),
             RecordSink::Spill(s) => {
+                // JSONL as `--out` writes it, so that the kept records can be copied in runs.
                 s.users.push(user as u32);
-                s.out.write_all(&(record.json.len() as u64).to_le_bytes())?;
+                s.lengths.push(record.json.len() as u32 + 1);
                 s.out.write_all(record.json.as_bytes())?;
+                s.out.write_all(b"\n")?;
             }
         }
         Ok(())
@@ -392,6 +413,7 @@ impl RecordSink {
                     valid: keep.iter().filter(|&&k| k).count() + bots.len(),
                     file,
                     keep,
+                    lengths: s.lengths,
                     bots,
                 })
             }
@@ -399,12 +421,13 @@ impl RecordSink {
     }
 }
 
-/// Candidate records in an unnamed temporary file (gone when the process ends), each its
-/// length and JSON text, and which of them belong to valid users.
+/// Candidate records in an unnamed temporary file (gone when the process ends), as JSONL, and
+/// which of them belong to valid users.
 #[derive(Debug)]
 pub struct Spill {
     file: std::fs::File,
     keep: Vec<bool>,
+    lengths: Vec<u32>,
     bots: Vec<Record>,
     valid: usize,
 }
@@ -417,20 +440,56 @@ impl Spill {
         use std::io::{Read, Seek};
         self.file.rewind()?;
         let mut input = std::io::BufReader::with_capacity(1 << 20, &self.file);
-        let mut text = Vec::new();
-        for &keep in &self.keep {
-            let mut len = [0u8; 8];
-            input.read_exact(&mut len)?;
-            let len = u64::from_le_bytes(len) as usize;
+        let mut line = Vec::new();
+        for (&keep, &len) in self.keep.iter().zip(&self.lengths) {
             if !keep {
-                input.seek_relative(len as i64)?;
+                input.seek_relative(i64::from(len))?;
                 continue;
             }
-            text.resize(len, 0);
-            input.read_exact(&mut text)?;
-            let json = std::str::from_utf8(&text).map_err(std::io::Error::other)?;
+            line.resize(len as usize, 0);
+            input.read_exact(&mut line)?;
+            let json =
+                std::str::from_utf8(&line[..line.len() - 1]).map_err(std::io::Error::other)?;
             f(json)?;
         }
         self.bots.iter().try_for_each(|r| f(&r.json))
+    }
+
+    /// Writes the valid records as JSONL: runs of kept records are copied file to file (by the
+    /// kernel where it can), never parsed.
+    fn copy_kept(&mut self, out: &mut std::fs::File) -> std::io::Result<()> {
+        use std::io::{Read, Seek, SeekFrom, Write};
+        let mut from = 0u64;
+        let mut run = 0u64;
+        let mut copy = |file: &std::fs::File, at: u64, len: u64| -> std::io::Result<()> {
+            let mut file = file;
+            file.seek(SeekFrom::Start(at))?;
+            let copied = std::io::copy(&mut file.take(len), out)?;
+            if copied != len {
+                return Err(std::io::Error::other(
+                    "the records' temporary file is short",
+                ));
+            }
+            Ok(())
+        };
+        for (&keep, &len) in self.keep.iter().zip(&self.lengths) {
+            if keep {
+                run += u64::from(len);
+                continue;
+            }
+            if run > 0 {
+                copy(&self.file, from, run)?;
+            }
+            from += run + u64::from(len);
+            run = 0;
+        }
+        if run > 0 {
+            copy(&self.file, from, run)?;
+        }
+        for bot in &self.bots {
+            out.write_all(bot.json.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
     }
 }

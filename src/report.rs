@@ -274,10 +274,16 @@ pub fn write_records(path: &Path, records: &mut Records) -> Result<(), OutputErr
         extension(path)
     };
     match ext.as_str() {
-        "jsonl" | "ndjson" => write_atomic(path, |w| {
+        "jsonl" | "ndjson" if path.as_os_str() == "-" => write_atomic(path, |w| {
             records.for_each_json(|json| {
                 w.write_all(json.as_bytes())?;
                 w.write_all(b"\n")
+            })
+        }),
+        "jsonl" | "ndjson" => write_via_temp(path, |file| {
+            records.write_jsonl(file).map_err(|source| OutputError::Io {
+                path: path.to_path_buf(),
+                source,
             })
         }),
         // A JSON array, one record after another, indented as serde_json's pretty printer does.
