@@ -447,57 +447,68 @@ pub fn validate_with(
                 _ => None,
             })
             .collect();
+        // A chunk's rows are checked on all cores while the previous chunk's results are
+        // appended, in order, to the records, the buckets and the findings.
+        let mut pending: Option<Vec<CheckedUser>> = None;
+        let mut next_base = cross.users();
         each_chunk(&rep, sheet, mapping, &mut findings, |data, findings| {
             stats.rows += data.len();
-            let base = cross.users();
+            let base = next_base;
+            next_base += data.len();
             let wanted = sink.wants_records();
-            let results: Vec<CheckedUser> = data
-                .par_iter()
-                .with_min_len(256)
-                .enumerate()
-                .map(|(i, row)| {
-                    progress.inc(1);
-                    let (mut user, f) =
-                        user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline);
-                    let record = wanted.then(|| record_of(&user, &entries_of));
-                    let known_findings = known_checks(&rep, sheet, &user, base + i, known);
-                    let keys = cross::keys_of(&user, base + i);
-                    // The cross-row rules need only the row's keys.
-                    user.attrs = BTreeMap::new();
-                    user.tags = Vec::new();
-                    user.custom = BTreeMap::new();
-                    CheckedUser {
-                        user,
-                        keys,
-                        record,
-                        findings: f,
-                        known_findings,
-                    }
-                })
-                .collect();
-            for CheckedUser {
-                user,
-                keys,
-                record,
-                findings: f,
-                known_findings,
-            } in results
-            {
-                if spill_error.is_some() {
-                    return;
-                }
-                let i = cross.users();
-                let added = match record {
-                    Some(record) => sink.push(i, record),
-                    None => Ok(()),
-                };
-                if let Err(e) = added.and_then(|_| cross.add(batch, &user, keys)) {
-                    spill_error = Some(e);
-                }
-                findings.extend(f);
-                late.extend(known_findings);
+            let (appended, results) = rayon::join(
+                || {
+                    append(
+                        pending.take(),
+                        batch,
+                        &mut sink,
+                        &mut cross,
+                        findings,
+                        &mut late,
+                    )
+                },
+                || -> Vec<CheckedUser> {
+                    data.par_iter()
+                        .with_min_len(256)
+                        .enumerate()
+                        .map(|(i, row)| {
+                            progress.inc(1);
+                            let (mut user, f) =
+                                user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline);
+                            let record = wanted.then(|| record_of(&user, &entries_of));
+                            let known_findings = known_checks(&rep, sheet, &user, base + i, known);
+                            let keys = cross::keys_of(&user, base + i);
+                            // The cross-row rules need only the row's keys.
+                            user.attrs = BTreeMap::new();
+                            user.tags = Vec::new();
+                            user.custom = BTreeMap::new();
+                            CheckedUser {
+                                user,
+                                keys,
+                                record,
+                                findings: f,
+                                known_findings,
+                            }
+                        })
+                        .collect()
+                },
+            );
+            if let (Err(e), None) = (appended, &spill_error) {
+                spill_error = Some(e);
             }
+            pending = Some(results);
         });
+        let appended = append(
+            pending.take(),
+            batch,
+            &mut sink,
+            &mut cross,
+            &mut findings,
+            &mut late,
+        );
+        if let (Err(e), None) = (appended, &spill_error) {
+            spill_error = Some(e);
+        }
     }
     progress.finish_and_clear();
     if let Some(e) = spill_error {
@@ -521,6 +532,35 @@ pub fn validate_with(
         record_ids: decided.record_ids,
         stored_entries: decided.stored_entries,
     })
+}
+
+/// Appends checked rows, in order: their records to the sink, their keys to the cross-row
+/// buckets, their findings.
+fn append(
+    checked: Option<Vec<CheckedUser>>,
+    batch: &Batch,
+    sink: &mut RecordSink,
+    cross: &mut cross::CrossRow,
+    findings: &mut Vec<Finding>,
+    late: &mut Vec<Finding>,
+) -> std::io::Result<()> {
+    for CheckedUser {
+        user,
+        keys,
+        record,
+        findings: f,
+        known_findings,
+    } in checked.into_iter().flatten()
+    {
+        let i = cross.users();
+        if let Some(record) = record {
+            sink.push(i, record)?;
+        }
+        cross.add(batch, &user, keys)?;
+        findings.extend(f);
+        late.extend(known_findings);
+    }
+    Ok(())
 }
 
 /// A user row after the per-row rules: its keys, its candidate record, its findings, and its
