@@ -410,7 +410,7 @@ impl std::fmt::Debug for CsvStream {
 }
 
 impl CsvStream {
-    /// The next chunk's rows (up to [`PIECES`] blocks, parsed on all cores); `None` at the end
+    /// The next chunk's rows (up to `PIECES` blocks, parsed on all cores); `None` at the end
     /// of the file.
     pub fn next_chunk(&mut self) -> std::io::Result<Option<Vec<Row>>> {
         use rayon::prelude::*;

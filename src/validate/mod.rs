@@ -1,6 +1,8 @@
-//! Validation: per-row rules run in parallel over the rows of each sheet (rayon keeps row order),
-//! then the cross-row rules (D, R, B) run once over hash indexes, then the valid users become
-//! records. Order inside a cell follows SPEC §4: raw-cell checks, normalization, value rules.
+//! Validation: ID sheets first, then user sheets a chunk at a time (a streamed CSV's blocks):
+//! per-row rules run in parallel (rayon keeps row order), each row's candidate record goes to the
+//! record sink and its keys to the cross-row buckets ([`cross`]). Then the cross-row rules
+//! (D, R, B) run over the buckets and decide which candidates are records. Order inside a cell
+//! follows SPEC §4: raw-cell checks, normalization, value rules.
 
 use crate::check::{did_you_mean, email, ids, values};
 use crate::config::{Config, ConnectorKind};
@@ -26,8 +28,9 @@ pub struct Outcome {
     /// The records of valid users, bots last.
     pub records: Records,
     pub stats: Stats,
-    /// The record id of every user row, valid or not: `import --prune` never removes a user
-    /// the batch holds, even one whose row has errors.
+    /// The record id of every user row, valid or not, when the records are kept in memory
+    /// (import): `import --prune` never removes a user the batch holds, even one whose row has
+    /// errors. Empty otherwise.
     pub record_ids: HashSet<String>,
     /// Valid ID-sheet entries for stored users the batch does not hold, by record id: an
     /// import adds them to the stored records.
