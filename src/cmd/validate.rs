@@ -68,9 +68,11 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         Some(out) => Keep::SpillIn(spill_dir(out)),
     };
     let mut outcome = validate_with(&batch, &config, &renames, &known, &progress.rows(), &keep)
-        .with_context(|| match &keep {
-            Keep::SpillIn(dir) => format!(
-                "cannot write the records' temporary file in {}",
+        .with_context(|| match (&keep, &args.out) {
+            // The records wait in a temporary file beside the output: its failure is the output's.
+            (Keep::SpillIn(dir), Some(out)) => format!(
+                "cannot write {} (its temporary file in {})",
+                out.display(),
                 dir.display()
             ),
             _ => "validation failed".to_string(),
