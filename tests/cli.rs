@@ -811,3 +811,124 @@ fn streamed_validation_gives_the_outputs_of_a_whole_read() {
         ["a.xlsx", "big.csv", "r2.json", "s.json", "s.jsonl", "s2.json", "w.json", "w.jsonl"]
     );
 }
+
+/// A workbook's `Users` sheet is read on a thread of its own and validated a chunk at a time;
+/// the findings and records are those of a whole read (`--annotate` reads whole). A sheet that
+/// breaks past its first chunk gives F001 and no records from the file.
+#[test]
+fn streamed_workbook_validation_gives_the_outputs_of_a_whole_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("vendor.csv");
+    let mut text = String::from("email_addr,record_id,full_name,manager_email,work_status\n");
+    let rows = 12_000;
+    for i in 0..rows {
+        let rid = if i == 3 || i == 11_000 {
+            "CTR-dup".to_string()
+        } else {
+            format!("CTR-{i:05}")
+        };
+        let status = if i % 1500 == 0 { "Hired" } else { "ACTIVE" };
+        text.push_str(&format!(
+            "user{i}@acme.com,{rid},User {i},user{}@acme.com,{status}\n",
+            i / 2
+        ));
+        if i % 5000 == 0 {
+            text.push_str(",,,,\n");
+        }
+    }
+    std::fs::write(&csv, &text).unwrap();
+    // The CSV's annotated workbook is an XLSX batch of the same rows.
+    let workbook = dir.path().join("vendor.xlsx");
+    muster()
+        .arg("validate")
+        .arg(&csv)
+        .arg("--annotate")
+        .arg(&workbook)
+        .arg("-q")
+        .assert()
+        .code(1);
+    let run = |input: &Path, name: &str, whole: bool| {
+        let (report, out) = (
+            dir.path().join(format!("{name}.json")),
+            dir.path().join(format!("{name}.jsonl")),
+        );
+        let mut cmd = muster();
+        cmd.arg("validate")
+            .arg(input)
+            .arg("-q")
+            .arg("--report")
+            .arg(&report)
+            .arg("--out")
+            .arg(&out);
+        if whole {
+            cmd.arg("--annotate")
+                .arg(dir.path().join(format!("{name}.xlsx")));
+        }
+        cmd.assert().code(1);
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        (report, std::fs::read_to_string(out).unwrap())
+    };
+    let (streamed, streamed_records) = run(&workbook, "streamed", false);
+    let (whole, whole_records) = run(&workbook, "whole", true);
+    assert_eq!(streamed["findings"], whole["findings"]);
+    assert_eq!(streamed_records, whole_records);
+    assert_eq!(
+        streamed_records.lines().count() as u64,
+        streamed["summary"]["valid"].as_u64().unwrap()
+    );
+    let found = codes(&streamed);
+    for code in ["D001", "V003"] {
+        assert!(found.contains(code), "{code} in {found:?}");
+    }
+    let d001_rows: Vec<u64> = streamed["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "D001")
+        .map(|f| f["row"].as_u64().unwrap())
+        .collect();
+    // Row 1 is the header; blank rows follow users 0, 5,000 and 10,000, and are counted.
+    assert_eq!(d001_rows, [6, 11_005]);
+
+    // The same workbook with a cell reference calamine cannot read at row 9,000.
+    let broken = dir.path().join("broken.xlsx");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&workbook).unwrap()).unwrap();
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&broken).unwrap());
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        let name = entry.name().unwrap().to_string();
+        if name.starts_with("xl/worksheets/") {
+            let xml = String::from_utf8(bytes).unwrap();
+            bytes = xml
+                .replace("r=\"A9000\"", "r=\"AAAAAAAAAAAAAAAAAAAAAAAA9000\"")
+                .into_bytes();
+        }
+        writer
+            .start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut writer, &bytes).unwrap();
+    }
+    writer.finish().unwrap();
+    let (report, records) = run(&broken, "broken", false);
+    let f001: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "F001")
+        .collect();
+    assert_eq!(f001.len(), 1, "{f001:?}");
+    assert!(
+        f001[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a readable workbook: it is malformed"),
+        "{f001:?}"
+    );
+    assert_eq!(
+        records, "",
+        "no user of a file that cannot be read whole is valid"
+    );
+}

@@ -125,22 +125,52 @@ pub struct Sheet {
     pub rest: Option<RowStream>,
 }
 
-/// The rows of a streamed CSV that follow those already in [`Sheet::rows`], a block at a time.
-/// Behind a lock so that validation, which borrows the batch, can take them.
-#[derive(Debug)]
+/// The rows of a streamed sheet (a CSV file, or a workbook's `Users` sheet) that follow those
+/// already in [`Sheet::rows`], a chunk at a time. Behind a lock so that validation, which
+/// borrows the batch, can take them.
 pub struct RowStream {
-    stream: std::sync::Mutex<csv::CsvStream>,
-    /// About how many rows the whole file holds, for progress bars.
+    source: std::sync::Mutex<StreamSource>,
+    /// About how many rows the whole sheet holds, for progress bars.
     pub rows_hint: usize,
 }
 
+enum StreamSource {
+    Csv(csv::CsvStream),
+    Workbook(workbook::SheetStream),
+}
+
+impl std::fmt::Debug for RowStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowStream")
+            .field("rows_hint", &self.rows_hint)
+            .finish()
+    }
+}
+
 impl RowStream {
-    /// The next block's rows; `None` when the file is done.
-    pub fn next_chunk(&self) -> std::io::Result<Option<Vec<Row>>> {
-        self.stream
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .next_chunk()
+    pub(crate) fn csv(stream: csv::CsvStream) -> RowStream {
+        RowStream {
+            rows_hint: stream.rows_hint,
+            source: std::sync::Mutex::new(StreamSource::Csv(stream)),
+        }
+    }
+
+    pub(crate) fn workbook(stream: workbook::SheetStream, rows_hint: usize) -> RowStream {
+        RowStream {
+            rows_hint,
+            source: std::sync::Mutex::new(StreamSource::Workbook(stream)),
+        }
+    }
+
+    /// The next chunk's rows; `None` when the sheet is done. An error is what made the rest of
+    /// the sheet unreadable, for an F001 about it.
+    pub fn next_chunk(&self) -> Result<Option<Vec<Row>>, ReadProblem> {
+        match &mut *self.source.lock().unwrap_or_else(|e| e.into_inner()) {
+            StreamSource::Csv(stream) => stream
+                .next_chunk()
+                .map_err(|e| ReadProblem::unreadable(format!("cannot read the file: {e}"))),
+            StreamSource::Workbook(stream) => stream.next_chunk(),
+        }
     }
 }
 
@@ -201,8 +231,9 @@ pub struct ReadOptions {
     pub limits: Limits,
     /// Read the cells of ignored workbook sheets too (for `--annotate`).
     pub keep_other_sheets: bool,
-    /// Read a CSV file a block at a time while it is validated, rather than whole (SPEC §8);
-    /// not for `--annotate`, which writes every cell back.
+    /// Read a CSV file, or an XLSX workbook's `Users` sheet, a chunk at a time while it is
+    /// validated, rather than whole (SPEC §8); not for `--annotate`, which writes every cell
+    /// back.
     pub stream: bool,
 }
 
@@ -337,10 +368,7 @@ fn read_file(
                             rows: streamed.head,
                             encoding: streamed.encoding,
                             lettered: true,
-                            rest: Some(RowStream {
-                                rows_hint: streamed.rest.rows_hint,
-                                stream: std::sync::Mutex::new(streamed.rest),
-                            }),
+                            rest: Some(RowStream::csv(streamed.rest)),
                         });
                     }
                     Ok(None) => {}

@@ -56,11 +56,7 @@ pub fn read(
 /// found an arithmetic overflow on an absurd cell reference); that is a bad file, not a crash of
 /// muster, so the panic becomes F001 and its message is not printed.
 fn read_guarded<T>(read: impl FnOnce() -> Result<T, ReadProblem>) -> Result<T, ReadProblem> {
-    crate::catch_panic(read).unwrap_or_else(|why| {
-        Err(ReadProblem::unreadable(format!(
-            "not a readable workbook: it is malformed (the reader failed: {why})"
-        )))
-    })
+    crate::catch_panic(read).unwrap_or_else(|why| Err(malformed(&why)))
 }
 
 fn read_sheets(
@@ -81,8 +77,24 @@ fn read_sheets(
         == 1;
     let mut sheets = Vec::new();
     let mut ignored = Vec::new();
+    // The `Users` sheet of an XLSX workbook is streamed (read on its own thread while it is
+    // validated), once every other sheet has been read: the ID sheets are needed first.
+    let one_pass = match (&mut wb, names.first()) {
+        (Sheets::Xlsx(xlsx), Some(first)) => !has_zero_padding(xlsx, first),
+        _ => false,
+    };
+    let streamed = if options.stream && one_pass {
+        stream_candidate(&names, single)
+    } else {
+        None
+    };
+    let mut streamed_at = 0;
     for (sheet_index, name) in names.iter().enumerate() {
         if ANNOTATION_SHEETS.contains(&name.as_str()) {
+            continue;
+        }
+        if streamed == Some(sheet_index) {
+            streamed_at = sheets.len();
             continue;
         }
         let kind = match SheetKind::from_name(name) {
@@ -114,6 +126,14 @@ fn read_sheets(
             message: format!("sheet `{name}` cannot be read: {e}"),
         };
         let rows = match &mut wb {
+            Sheets::Xlsx(xlsx) if one_pass => {
+                let mut rows = Vec::new();
+                read_rows(xlsx, name, limits, |mut chunk| {
+                    rows.append(&mut chunk);
+                    true
+                })?;
+                rows
+            }
             Sheets::Xlsx(xlsx) => xlsx_rows(xlsx, name).map_err(|e| unreadable(&e))?,
             _ => {
                 let range = wb.worksheet_range(name).map_err(|e| unreadable(&e))?;
@@ -134,7 +154,240 @@ fn read_sheets(
             rest: None,
         });
     }
+    if let (Some(sheet_index), Sheets::Xlsx(xlsx)) = (streamed, wb) {
+        let name = &names[sheet_index];
+        let (rows, rest) = SheetStream::start(xlsx, name, limits)?;
+        sheets.insert(
+            streamed_at,
+            Sheet {
+                file: shown.to_string(),
+                sheet: Some(name.clone()),
+                kind: SheetKind::from_name(name).unwrap_or(SheetKind::Users),
+                order: (file_index, sheet_index),
+                rows,
+                encoding: None,
+                lettered: true,
+                rest,
+            },
+        );
+    }
     Ok((sheets, ignored))
+}
+
+/// The sheet to stream: an XLSX workbook's `Users` sheet (or its only sheet).
+fn stream_candidate(names: &[String], single: bool) -> Option<usize> {
+    names.iter().position(|n| {
+        !ANNOTATION_SHEETS.contains(&n.as_str())
+            && (single || SheetKind::from_name(n) == Some(SheetKind::Users))
+    })
+}
+
+/// Whether the workbook's styles have a zero-padding number format ("000000"). Cells are then
+/// read with their styles, which calamine gives in a pass of their own; otherwise in one pass
+/// that leaves the styles out (they matter for nothing else).
+fn has_zero_padding<RS: std::io::Read + std::io::Seek>(
+    xlsx: &mut calamine::Xlsx<RS>,
+    name: &str,
+) -> bool {
+    xlsx.worksheet_cells_reader(name).map_or(true, |reader| {
+        reader.styles().iter().any(|style| {
+            style
+                .number_format
+                .as_ref()
+                .is_some_and(|f| zero_padding(&f.format_code).is_some())
+        })
+    })
+}
+
+/// How many rows a streamed sheet sends at a time.
+const CHUNK_ROWS: usize = 4096;
+
+/// What the thread reading a streamed sheet sends.
+enum Piece {
+    Rows(Vec<Row>),
+    Failed(ReadProblem),
+    End,
+}
+
+/// The rows of a workbook sheet, read on a thread of their own and handed over a chunk at a
+/// time, so that the sheet's XML is parsed while the rows before are validated.
+pub struct SheetStream {
+    pieces: std::sync::mpsc::Receiver<Piece>,
+    done: bool,
+}
+
+impl SheetStream {
+    /// Starts reading sheet `name` and waits for its head: enough rows to find the header
+    /// among the first ten non-blank ones. A sheet that ends there is returned whole, and a
+    /// problem found there fails the read as it would have whole.
+    fn start(
+        mut xlsx: calamine::Xlsx<std::io::BufReader<std::fs::File>>,
+        name: &str,
+        limits: &Limits,
+    ) -> Result<(Vec<Row>, Option<super::RowStream>), ReadProblem> {
+        let rows_hint = {
+            let reader = xlsx
+                .worksheet_cells_reader(name)
+                .map_err(|e| sheet_unreadable(name, &e))?;
+            let d = reader.dimensions();
+            (d.end.0.saturating_sub(d.start.0) as usize + 1).min(limits.max_rows)
+        };
+        // Room for the rows read while the ID sheets are validated, before the first user row is.
+        let (send, pieces) = std::sync::mpsc::sync_channel(8);
+        let (name, limits) = (name.to_string(), *limits);
+        std::thread::Builder::new()
+            .name("sheet reader".to_string())
+            .spawn(move || {
+                let read = crate::catch_panic(|| {
+                    // A closed channel means validation stopped early: stop reading too.
+                    read_rows(&mut xlsx, &name, &limits, |rows| {
+                        send.send(Piece::Rows(rows)).is_ok()
+                    })
+                });
+                let last = match read {
+                    Ok(Ok(())) => Piece::End,
+                    Ok(Err(problem)) => Piece::Failed(problem),
+                    Err(why) => Piece::Failed(malformed(&why)),
+                };
+                // The receiver is gone only when validation stopped early: nothing to tell.
+                let _ = send.send(last);
+            })
+            .map_err(|e| ReadProblem::unreadable(format!("cannot start reading: {e}")))?;
+        let mut stream = SheetStream {
+            pieces,
+            done: false,
+        };
+        let mut head = Vec::new();
+        while head.iter().filter(|r: &&Row| !r.is_blank()).count() < 32 {
+            match stream.next_chunk()? {
+                Some(rows) => head.extend(rows),
+                None => return Ok((head, None)),
+            }
+        }
+        Ok((head, Some(super::RowStream::workbook(stream, rows_hint))))
+    }
+
+    /// The next chunk of rows; `None` once the sheet is done.
+    pub(super) fn next_chunk(&mut self) -> Result<Option<Vec<Row>>, ReadProblem> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.pieces.recv() {
+            Ok(Piece::Rows(rows)) => Ok(Some(rows)),
+            Ok(Piece::End) => {
+                self.done = true;
+                Ok(None)
+            }
+            Ok(Piece::Failed(problem)) => {
+                self.done = true;
+                Err(problem)
+            }
+            Err(_) => {
+                self.done = true;
+                Err(ReadProblem::unreadable(
+                    "the sheet reader stopped unexpectedly".to_string(),
+                ))
+            }
+        }
+    }
+}
+
+/// Reads a sheet's cells in one pass and hands them to `take` as rows, numbered as the
+/// spreadsheet shows them, [`CHUNK_ROWS`] at a time. Rows without a value are left out (they
+/// are blank); cells keep their column. Stops early when `take` returns false.
+fn read_rows<RS: std::io::Read + std::io::Seek>(
+    xlsx: &mut calamine::Xlsx<RS>,
+    name: &str,
+    limits: &Limits,
+    mut take: impl FnMut(Vec<Row>) -> bool,
+) -> Result<(), ReadProblem> {
+    let mut reader = xlsx
+        .worksheet_cells_reader(name)
+        .map_err(|e| sheet_unreadable(name, &e))?;
+    let mut chunk: Vec<Row> = Vec::with_capacity(CHUNK_ROWS);
+    let mut first_row = None;
+    let mut last_number = 0;
+    let mut flush =
+        |chunk: &mut Vec<Row>| take(std::mem::replace(chunk, Vec::with_capacity(CHUNK_ROWS)));
+    while let Some(c) = reader
+        .next_cell_with_formula()
+        .map_err(|e| sheet_unreadable(name, &e))?
+    {
+        let formula = c.formula.filter(|f| !f.is_empty());
+        if formula.is_none() && c.value == calamine::DataRef::Empty {
+            continue;
+        }
+        let (r, col) = c.pos;
+        let number = r + 1;
+        let first = *first_row.get_or_insert(r);
+        if (r - first.min(r)) as usize >= limits.max_rows {
+            return Err(ReadProblem::unreadable(format!(
+                "sheet `{name}` has more than {} rows (raise the limit with --max-rows)",
+                limits.max_rows
+            )));
+        }
+        if col as usize >= limits.max_columns {
+            return Err(ReadProblem::unreadable(format!(
+                "sheet `{name}` row {number} has {} columns, more than {} (raise the limit with --max-columns)",
+                col as usize + 1,
+                limits.max_columns
+            )));
+        }
+        if number < last_number {
+            return Err(ReadProblem {
+                code: "F001",
+                sheet: Some(name.to_string()),
+                message: format!(
+                    "sheet `{name}` lists row {number} after row {last_number}: open it in a spreadsheet program and save it again"
+                ),
+            });
+        }
+        if number > last_number {
+            last_number = number;
+            if chunk.len() >= CHUNK_ROWS && !flush(&mut chunk) {
+                return Ok(());
+            }
+            chunk.push(Row {
+                number,
+                cells: Vec::new(),
+            });
+        }
+        let cell = match formula {
+            Some(f) => Cell {
+                text: format!("={f}"),
+                origin: CellOrigin::Formula,
+            },
+            None => match c.value {
+                calamine::DataRef::SharedString(s) => Cell::text(super::csv::to_nfc(s.to_string())),
+                calamine::DataRef::String(s) => Cell::text(super::csv::to_nfc(s)),
+                value => cell(&value.into(), None),
+            },
+        };
+        let cells = &mut chunk.last_mut().expect("a row was pushed").cells;
+        let col = col as usize;
+        if col >= cells.len() {
+            cells.resize(col + 1, Cell::default());
+        }
+        cells[col] = cell;
+    }
+    if !chunk.is_empty() {
+        flush(&mut chunk);
+    }
+    Ok(())
+}
+
+fn sheet_unreadable(name: &str, e: &dyn std::fmt::Display) -> ReadProblem {
+    ReadProblem {
+        code: "F001",
+        sheet: Some(name.to_string()),
+        message: format!("sheet `{name}` cannot be read: {e}"),
+    }
+}
+
+fn malformed(why: &str) -> ReadProblem {
+    ReadProblem::unreadable(format!(
+        "not a readable workbook: it is malformed (the reader failed: {why})"
+    ))
 }
 
 /// An XLSX sheet's rows from one pass over its XML for values and formulas (calamine's
@@ -270,6 +523,11 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
     }
 }
 
+/// The width a number format of zeros only ("000000") pads numbers to.
+fn zero_padding(code: &str) -> Option<usize> {
+    (code.len() > 1 && code.bytes().all(|b| b == b'0')).then_some(code.len())
+}
+
 fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
     let integral = f.is_finite() && f.fract() == 0.0;
     let digits = if integral {
@@ -289,14 +547,8 @@ fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
         None => f.to_string(),
     };
     // A format of zeros only ("000000") pads the shown number: restore it (N009).
-    if let Some(code) = number_format {
-        let width = code.len();
-        if integral
-            && f >= 0.0
-            && width > 1
-            && code.bytes().all(|b| b == b'0')
-            && text.len() < width
-        {
+    if let Some(width) = number_format.and_then(zero_padding) {
+        if integral && f >= 0.0 && text.len() < width {
             return Cell {
                 text: format!("{text:0>width$}"),
                 origin: CellOrigin::Padded,

@@ -748,8 +748,8 @@ fn each_chunk(
         match rest.next_chunk() {
             Ok(Some(rows)) => take(&rows, findings),
             Ok(None) => break,
-            Err(e) => {
-                // The file could be read once but not again: none of its users is valid.
+            Err(problem) => {
+                // The rest of the sheet cannot be read: none of the file's users is valid.
                 let place = Place {
                     sheet,
                     row: None,
@@ -761,7 +761,7 @@ fn each_chunk(
                     &place,
                     None,
                     None,
-                    format!("cannot read the file: {e}"),
+                    problem.message,
                     None,
                     Owner::File(sheet.file.clone()),
                 ));
