@@ -165,7 +165,8 @@ impl Action {
     }
 }
 
-/// A change to one record: `before` absent for a create, `after` absent for a remove.
+/// A change to one record: `before` absent for a create, `after` absent for a remove (and, as
+/// read back from the change log, for a create: the log keeps no second copy of new records).
 #[derive(Debug, Clone)]
 pub struct Change {
     pub record_id: String,
@@ -485,12 +486,16 @@ impl Writer<'_> {
                     .collect()
             };
             for (c, version) in changes.iter().zip(versions) {
+                // A create logs no copy of the record: as created, it is the `before` of its
+                // next change, or the stored record. A million new users would otherwise be
+                // written twice (see docs/status.md).
+                let logged_after = c.after.as_ref().filter(|_| c.before.is_some());
                 log.execute(params![
                     batch_id,
                     c.record_id,
                     c.action.as_str(),
                     c.before.as_ref().map(|v| v.0.as_str()),
-                    c.after.as_ref().map(|v| v.0.as_str())
+                    logged_after.map(|v| v.0.as_str())
                 ])
                 .map_err(|e| self.err(e))?;
                 match (&c.after, version) {
@@ -609,18 +614,46 @@ fn read_changes(
 /// The record's JSON with every object's keys sorted: what `row_version` hashes. Text is already
 /// NFC (muster normalizes on reading).
 pub fn canonical(value: &Value) -> String {
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let sorted: BTreeMap<&String, Value> =
-                    m.iter().map(|(k, v)| (k, sorted(v))).collect();
-                Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+    let mut out = Vec::with_capacity(4096);
+    write_canonical(value, &mut out);
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// Writes `value` as compact JSON with every object's keys sorted, straight from the borrowed
+/// tree (no sorted copy of it): this runs for every record an import stores or compares.
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_leaf(key, out);
+                out.push(b':');
+                write_canonical(item, out);
             }
-            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
+            out.push(b'}');
         }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        other => write_leaf(other, out),
     }
-    sorted(value).to_string()
+}
+
+/// A key or a scalar, escaped as serde_json escapes it.
+fn write_leaf(leaf: &impl serde::Serialize, out: &mut Vec<u8>) {
+    serde_json::to_writer(out, leaf).expect("writing JSON to memory cannot fail");
 }
 
 /// SPEC §6: the first 16 hex digits of the SHA-256 of the canonical JSON.
@@ -700,6 +733,29 @@ pub fn flatten(record: &Value) -> BTreeMap<String, String> {
 
 #[cfg(test)]
 mod tests {
+    /// The canonical JSON is the record with its keys sorted, compact: as the sorted copy that
+    /// defined it first would print.
+    #[test]
+    fn canonical_json_is_the_sorted_copy() {
+        fn sorted(v: &Value) -> Value {
+            match v {
+                Value::Object(m) => {
+                    let sorted: BTreeMap<&String, Value> =
+                        m.iter().map(|(k, v)| (k, sorted(v))).collect();
+                    Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+                }
+                Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+                other => other.clone(),
+            }
+        }
+        let record = serde_json::json!({
+            "z": [3, {"b": "\"quoted\"\n", "a": null}], "record_id": "CTR-1",
+            "Ä": 1.5, "bot_account": false, "": {"y": true, "x": "naïve \u{1}"}
+        });
+        assert_eq!(canonical(&record), sorted(&record).to_string());
+        assert_eq!(canonical(&serde_json::json!({})), "{}");
+    }
+
     use super::*;
     use serde_json::json;
 

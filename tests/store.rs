@@ -260,6 +260,17 @@ fn history_and_revert_undo_a_batch_unless_later_batches_depend_on_it() {
     );
     let second = env.write("second.csv", &users_csv(&["a@acme.com,A1,Al Bo,Finance,,"]));
     env.import(&first, &["--batch", "one"]);
+    // The change log keeps no second copy of a created record.
+    let conn = rusqlite::Connection::open(env.store()).unwrap();
+    let logged: (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), count(after) FROM changes WHERE action = 'create'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(logged, (2, 0));
+    drop(conn);
     env.import(&second, &["--batch", "two"]);
     let history = String::from_utf8(env.run(&["history", "A1"]).stdout).unwrap();
     assert!(history.contains("create  batch `one`"), "{history}");
