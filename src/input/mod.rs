@@ -27,7 +27,7 @@ pub enum CellOrigin {
 }
 
 /// One cell as read. `col` is the 0-based column index on its sheet.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cell {
     pub text: String,
     pub origin: CellOrigin,
@@ -56,6 +56,22 @@ impl Row {
     pub fn is_blank(&self) -> bool {
         self.cells.iter().all(|c| c.text.trim().is_empty())
     }
+}
+
+/// The rows that hold something, without their empty trailing cells: what two reads of one
+/// sheet must agree on (a whole read keeps blank rows and pads rows to the sheet's width).
+pub fn filled_rows(rows: &[Row]) -> Vec<(u32, &[Cell])> {
+    rows.iter()
+        .filter(|r| !r.is_blank())
+        .map(|r| {
+            let width = r
+                .cells
+                .iter()
+                .rposition(|c| *c != Cell::default())
+                .map_or(0, |i| i + 1);
+            (r.number, &r.cells[..width])
+        })
+        .collect()
 }
 
 /// What a sheet holds, from its name (workbook) or file name (CSV directory).

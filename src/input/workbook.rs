@@ -565,6 +565,47 @@ fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
 mod tests {
     use super::*;
 
+    /// The one-pass reader gives the cells calamine's `Range` gives, on every sheet of the
+    /// shipped workbooks without zero-padding formats.
+    #[test]
+    fn one_pass_rows_are_the_range_rows() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut compared = 0;
+        for file in [
+            "testdata/batches/q3-contractors.xlsx",
+            "testdata/bad/hidden-sheets.xlsx",
+            "testdata/bad/merged-cells.xlsx",
+            "testdata/bad/no-users-sheet.xlsx",
+        ] {
+            let path = root.join(file);
+            if !path.exists() {
+                panic!("{file} is missing");
+            }
+            let mut xlsx: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+            for name in xlsx.sheet_names() {
+                if has_zero_padding(&mut xlsx, &name) {
+                    continue;
+                }
+                let range = xlsx.worksheet_range(&name).unwrap();
+                let formulas = xlsx.worksheet_formula(&name).ok();
+                let whole = rows(&range, formulas.as_ref(), None);
+                let mut one_pass = Vec::new();
+                read_rows(&mut xlsx, &name, &Limits::default(), |mut chunk| {
+                    one_pass.append(&mut chunk);
+                    true
+                })
+                .unwrap();
+                assert_eq!(
+                    super::super::filled_rows(&whole),
+                    super::super::filled_rows(&one_pass),
+                    "{file} sheet {name}"
+                );
+                compared += whole.len();
+            }
+        }
+        assert!(compared > 100, "{compared} rows compared");
+    }
+
     #[test]
     fn numbers_read_as_shown() {
         assert_eq!(cell(&Data::Float(123.0), None).text, "123");
