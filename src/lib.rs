@@ -24,12 +24,25 @@ pub mod validate;
 pub mod xlsx;
 
 /// Runs `f`, turning a panic inside it (in a dependency: muster's own code returns errors) into
-/// the panic's message. The panic hook is silenced meanwhile, so nothing is printed.
+/// the panic's message, which is not printed. The panic hook is installed once and stays quiet
+/// only for the thread inside `catch_panic`: a streamed sheet's reader thread runs this while
+/// the main thread goes on, so swapping the process-wide hook per call would race.
 pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    thread_local! {
+        static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|quiet| quiet.get()) {
+                previous(info)
+            }
+        }));
+    });
+    let was_quiet = QUIET.with(|quiet| quiet.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(hook);
+    QUIET.with(|quiet| quiet.set(was_quiet));
     result.map_err(|panic| {
         panic
             .downcast_ref::<&str>()
@@ -80,5 +93,26 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
             );
             Ok(ExitStatus::Success)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_caught_panic_is_its_message_and_only_its_thread_is_quiet() {
+        assert_eq!(super::catch_panic(|| 7), Ok(7));
+        assert_eq!(
+            super::catch_panic(|| panic!("boom {}", 1)),
+            Err::<(), _>("boom 1".to_string())
+        );
+        // Another thread's catch_panic, nested or not, leaves this one as it was.
+        let inner = std::thread::spawn(|| {
+            super::catch_panic(|| super::catch_panic(|| -> () { panic!("inner") }))
+        })
+        .join()
+        .unwrap();
+        assert_eq!(inner, Ok(Err("inner".to_string())));
+        let outside = std::thread::spawn(|| panic!("not caught")).join();
+        assert!(outside.is_err());
     }
 }
