@@ -13,8 +13,12 @@ const BUCKETS: usize = 64;
 /// Past this many bytes in memory, buckets go to files.
 const IN_MEMORY: usize = 64 << 20;
 
+/// In memory, a bucket grows in chunks of this many bytes: growing one buffer would copy it
+/// again at every doubling, and have the kernel zero fresh pages for each copy.
+const CHUNK: usize = 64 << 10;
+
 pub(crate) struct Buckets {
-    memory: Vec<Vec<u8>>,
+    memory: Vec<Vec<Vec<u8>>>,
     files: Option<Vec<BufWriter<std::fs::File>>>,
     bytes: usize,
     /// Past this many bytes in memory, buckets go to files.
@@ -49,16 +53,24 @@ impl Buckets {
             files[bucket].write_all(&len)?;
             return files[bucket].write_all(item);
         }
-        self.memory[bucket].extend_from_slice(&len);
-        self.memory[bucket].extend_from_slice(item);
-        self.bytes += item.len() + 4;
+        let chunks = &mut self.memory[bucket];
+        let size = item.len() + 4;
+        match chunks.last_mut() {
+            Some(chunk) if chunk.capacity() - chunk.len() >= size => {}
+            _ => chunks.push(Vec::with_capacity(size.max(CHUNK))),
+        }
+        let chunk = chunks.last_mut().expect("a chunk with room");
+        chunk.extend_from_slice(&len);
+        chunk.extend_from_slice(item);
+        self.bytes += size;
         if self.bytes > self.limit {
             let mut files = Vec::with_capacity(BUCKETS);
-            for bytes in &mut self.memory {
+            for chunks in &mut self.memory {
                 let mut file =
                     BufWriter::with_capacity(64 << 10, tempfile::tempfile_in(&self.dir)?);
-                file.write_all(bytes)?;
-                *bytes = Vec::new();
+                for chunk in std::mem::take(chunks) {
+                    file.write_all(&chunk)?;
+                }
                 files.push(file);
             }
             self.files = Some(files);
@@ -71,7 +83,11 @@ impl Buckets {
         self.bytes = 0;
         let memory = std::mem::replace(&mut self.memory, vec![Vec::new(); BUCKETS]);
         Ok(Filled(match self.files.take() {
-            None => memory.into_iter().map(Bucket::Memory).collect(),
+            // One buffer per bucket, for readers that take a bucket's bytes whole.
+            None => memory
+                .into_iter()
+                .map(|chunks| Bucket::Memory(chunks.concat()))
+                .collect(),
             Some(files) => files
                 .into_iter()
                 .map(|f| f.into_inner().map_err(|e| e.into_error()).map(Bucket::File))
