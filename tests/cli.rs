@@ -932,3 +932,25 @@ fn streamed_workbook_validation_gives_the_outputs_of_a_whole_read() {
         "no user of a file that cannot be read whole is valid"
     );
 }
+
+/// The clean workbook saved as ODS and as XLS (by LibreOffice) gives the same records, byte
+/// for byte, as the XLSX it came from.
+#[test]
+fn ods_and_xls_give_the_records_of_the_xlsx() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = |file: &str| {
+        let out = dir.path().join(format!("{file}.jsonl"));
+        muster()
+            .arg("validate")
+            .arg(root().join("testdata/batches").join(file))
+            .args(["-q", "--out"])
+            .arg(&out)
+            .assert()
+            .code(0);
+        std::fs::read_to_string(out).unwrap()
+    };
+    let xlsx = records("q3-contractors.xlsx");
+    assert_eq!(xlsx.lines().count(), 121);
+    assert_eq!(records("q3-contractors.ods"), xlsx);
+    assert_eq!(records("q3-contractors.xls"), xlsx);
+}
