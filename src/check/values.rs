@@ -180,7 +180,9 @@ static FORMULA_AFTER_SIGN: LazyLock<Regex> = LazyLock::new(|| {
 
 /// V007: text a spreadsheet would run as a formula.
 pub fn runs_as_formula(value: &str) -> bool {
-    value.starts_with('=') || FORMULA_AFTER_SIGN.is_match(value)
+    // The regex is anchored on a sign: most cells are ruled out by their first byte.
+    value.starts_with('=')
+        || (value.starts_with(['+', '-', '@']) && FORMULA_AFTER_SIGN.is_match(value))
 }
 
 /// V008: the first control character, if any. Multi-valued cells may hold line breaks.
@@ -200,6 +202,14 @@ static DATE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
 
 /// V009 for text: scientific notation or a date as spreadsheets write one.
 pub fn mangled_text(value: &str) -> Option<&'static str> {
+    // Both shapes are made of digits, signs and separators only: any other byte rules them
+    // out without running the regexes (this runs for every identifier cell).
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"+-.,eE/".contains(&b))
+    {
+        return None;
+    }
     if SCIENTIFIC.is_match(value) {
         Some("is in scientific notation: a spreadsheet turned the id into a number and dropped digits")
     } else if DATE_TEXT.is_match(value) {
@@ -283,6 +293,16 @@ mod tests {
         assert!(mangled_text("3/1/2026").is_some());
         assert!(mangled_text("01.03.2026").is_some());
         assert!(mangled_text("CTR-1042").is_none());
+        // The byte pre-filters rule out only what the regexes would not match.
+        use proptest::prelude::*;
+        proptest!(ProptestConfig::with_cases(5_000), |(v in "[0-9+@=.,eE/ (!$A-Za-z-]{0,14}")| {
+            let by_regex = SCIENTIFIC.is_match(&v) || DATE_TEXT.is_match(&v);
+            prop_assert_eq!(mangled_text(&v).is_some(), by_regex);
+            prop_assert_eq!(
+                runs_as_formula(&v),
+                v.starts_with('=') || FORMULA_AFTER_SIGN.is_match(&v)
+            );
+        });
         assert!(words_in("Mary Kate", "Mary Kate O'Neil"));
         assert!(words_in("van der Berg", "Jan van der Berg"));
         assert!(words_in("Anne", "Anne-Marie Dupont"));

@@ -60,8 +60,9 @@ pub(super) struct CrossRow<'b> {
 
 impl<'b> CrossRow<'b> {
     pub(super) fn new(entries: &'b [EntryRow], dir: PathBuf, keep_record_ids: bool) -> Self {
-        let mut sheet_keys: HashMap<(&str, IdList, &str), Vec<usize>> = HashMap::new();
-        let mut users_of_sheet_rids = HashMap::new();
+        let mut sheet_keys: HashMap<(&str, IdList, &str), Vec<usize>> =
+            HashMap::with_capacity(entries.len());
+        let mut users_of_sheet_rids = HashMap::with_capacity(entries.len() / 4);
         for (k, e) in entries.iter().enumerate() {
             if !e.record_id.is_empty() {
                 users_of_sheet_rids.insert(e.record_id.as_str(), 0);

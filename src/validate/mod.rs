@@ -430,7 +430,7 @@ pub fn validate_with(
     };
     let mut cross = cross::CrossRow::new(&entries, spill_dir, matches!(keep, Keep::InMemory));
     // ID-sheet entries by record id: one lookup per user, not a scan of every entry.
-    let mut entries_of: HashMap<&str, Vec<&EntryRow>> = HashMap::new();
+    let mut entries_of: HashMap<&str, Vec<&EntryRow>> = HashMap::with_capacity(entries.len() / 4);
     for e in &entries {
         entries_of.entry(e.record_id.as_str()).or_default().push(e);
     }
