@@ -954,3 +954,87 @@ fn ods_and_xls_give_the_records_of_the_xlsx() {
     assert_eq!(records("q3-contractors.ods"), xlsx);
     assert_eq!(records("q3-contractors.xls"), xlsx);
 }
+
+/// A workbook with an ID sheet past one chunk: every sheet's head is read in workbook order and
+/// the rest of each on one thread, ID sheets first; findings and records are those of a whole
+/// read.
+#[test]
+fn streamed_workbook_with_id_sheets_gives_the_outputs_of_a_whole_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("vendor");
+    std::fs::create_dir(&batch).unwrap();
+    let users = 9_000;
+    let mut text = String::from("email_addr,record_id,full_name\n");
+    for i in 0..users {
+        text.push_str(&format!("user{i}@acme.com,CTR-{i:05},User {i}\n"));
+    }
+    std::fs::write(batch.join("users.csv"), text).unwrap();
+    let mut text = String::from("record_id,integration,user_id,external_id\n");
+    for i in 0..users {
+        // Two defects past the first chunk: an unknown record id (D005) and a user id that
+        // another row holds too (D004).
+        let rid = if i == 7_000 {
+            "NOBODY".to_string()
+        } else {
+            format!("CTR-{i:05}")
+        };
+        let sys_id = if i == 8_500 { 17 } else { i };
+        text.push_str(&format!("{rid},servicenow,{sys_id:032x},user{i}\n"));
+    }
+    std::fs::write(batch.join("itsm_ids.csv"), text).unwrap();
+    let workbook = dir.path().join("vendor.xlsx");
+    muster()
+        .arg("validate")
+        .arg(&batch)
+        .arg("--annotate")
+        .arg(&workbook)
+        .arg("-q")
+        .assert()
+        .code(1);
+    let run = |whole: bool| {
+        let name = if whole { "whole" } else { "streamed" };
+        let (report, out) = (
+            dir.path().join(format!("{name}.json")),
+            dir.path().join(format!("{name}.jsonl")),
+        );
+        let mut cmd = muster();
+        cmd.arg("validate")
+            .arg(&workbook)
+            .arg("-q")
+            .arg("--report")
+            .arg(&report);
+        cmd.arg("--out").arg(&out);
+        if whole {
+            cmd.arg("--annotate").arg(dir.path().join("again.xlsx"));
+        }
+        cmd.assert().code(1);
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        (report, std::fs::read_to_string(out).unwrap())
+    };
+    let (streamed, streamed_records) = run(false);
+    let (whole, whole_records) = run(true);
+    assert_eq!(streamed["findings"], whole["findings"]);
+    assert_eq!(streamed_records, whole_records);
+    let places: Vec<(String, String, u64)> = streamed["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["sheet"].as_str().unwrap_or_default().to_string(),
+                f["row"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for expected in [("D005", 7_002), ("D004", 19), ("D004", 8_502)] {
+        assert!(
+            places.contains(&(expected.0.to_string(), "ITSM IDs".to_string(), expected.1)),
+            "{expected:?} in {places:?}"
+        );
+    }
+    // Users 17 and 8,500 share a ServiceNow id: neither is valid, nor is the ID row's user.
+    assert_eq!(streamed_records.lines().count(), users - 2);
+}

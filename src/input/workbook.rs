@@ -77,24 +77,16 @@ fn read_sheets(
         == 1;
     let mut sheets = Vec::new();
     let mut ignored = Vec::new();
-    // The `Users` sheet of an XLSX workbook is streamed (read on its own thread while it is
-    // validated), once every other sheet has been read: the ID sheets are needed first.
     let one_pass = match (&mut wb, names.first()) {
         (Sheets::Xlsx(xlsx), Some(first)) => !has_zero_padding(xlsx, first),
         _ => false,
     };
-    let streamed = if options.stream && one_pass {
-        stream_candidate(&names, single)
-    } else {
-        None
-    };
-    let mut streamed_at = 0;
+    // Streamed, each sheet's head is read here, in workbook order, and the rest of every sheet
+    // on one thread of its own, in the order validation takes them (see [`SheetStream`]).
+    let stream = options.stream && one_pass;
+    let mut rests: Vec<Rest> = Vec::new();
     for (sheet_index, name) in names.iter().enumerate() {
         if ANNOTATION_SHEETS.contains(&name.as_str()) {
-            continue;
-        }
-        if streamed == Some(sheet_index) {
-            streamed_at = sheets.len();
             continue;
         }
         let kind = match SheetKind::from_name(name) {
@@ -126,9 +118,20 @@ fn read_sheets(
             message: format!("sheet `{name}` cannot be read: {e}"),
         };
         let rows = match &mut wb {
+            Sheets::Xlsx(xlsx) if stream => {
+                let (head, rest) = read_head(xlsx, name, limits)?;
+                if let Some(rest) = rest {
+                    rests.push(Rest {
+                        at: sheets.len(),
+                        user_sheet: kind.is_user_sheet(),
+                        ..rest
+                    });
+                }
+                head
+            }
             Sheets::Xlsx(xlsx) if one_pass => {
                 let mut rows = Vec::new();
-                read_rows(xlsx, name, limits, |mut chunk| {
+                read_rows(xlsx, name, limits, Resume::default(), |mut chunk| {
                     rows.append(&mut chunk);
                     true
                 })?;
@@ -154,32 +157,68 @@ fn read_sheets(
             rest: None,
         });
     }
-    if let (Some(sheet_index), Sheets::Xlsx(xlsx)) = (streamed, wb) {
-        let name = &names[sheet_index];
-        let (rows, rest) = SheetStream::start(xlsx, name, limits)?;
-        sheets.insert(
-            streamed_at,
-            Sheet {
-                file: shown.to_string(),
-                sheet: Some(name.clone()),
-                kind: SheetKind::from_name(name).unwrap_or(SheetKind::Users),
-                order: (file_index, sheet_index),
-                rows,
-                encoding: None,
-                lettered: true,
-                rest,
-            },
-        );
+    if let (false, Sheets::Xlsx(xlsx)) = (rests.is_empty(), wb) {
+        for (at, stream) in SheetStream::start(xlsx, rests, limits)? {
+            sheets[at].rest = Some(stream);
+        }
     }
     Ok((sheets, ignored))
 }
 
-/// The sheet to stream: an XLSX workbook's `Users` sheet (or its only sheet).
-fn stream_candidate(names: &[String], single: bool) -> Option<usize> {
-    names.iter().position(|n| {
-        !ANNOTATION_SHEETS.contains(&n.as_str())
-            && (single || SheetKind::from_name(n) == Some(SheetKind::Users))
-    })
+/// Where the rest of a streamed sheet starts: past the rows of its head.
+#[derive(Debug, Clone, Copy, Default)]
+struct Resume {
+    /// The head's last row number (0: nothing read yet).
+    after: u32,
+    /// The 0-based index of the sheet's first row with a value, for the row limit.
+    first_row: Option<u32>,
+}
+
+/// A sheet whose rows past its head are still to be read.
+struct Rest {
+    /// Its index among the workbook's sheets that [`read_sheets`] returns.
+    at: usize,
+    name: String,
+    user_sheet: bool,
+    resume: Resume,
+    rows_hint: usize,
+}
+
+/// A sheet's head: enough rows to find the header among the first ten non-blank ones, and
+/// what is needed to read the rest, unless the sheet ended within them.
+fn read_head<RS: std::io::Read + std::io::Seek>(
+    xlsx: &mut calamine::Xlsx<RS>,
+    name: &str,
+    limits: &Limits,
+) -> Result<(Vec<Row>, Option<Rest>), ReadProblem> {
+    let rows_hint = {
+        let reader = xlsx
+            .worksheet_cells_reader(name)
+            .map_err(|e| sheet_unreadable(name, &e))?;
+        let d = reader.dimensions();
+        (d.end.0.saturating_sub(d.start.0) as usize + 1).min(limits.max_rows)
+    };
+    let mut head: Vec<Row> = Vec::new();
+    let mut more = false;
+    read_rows(xlsx, name, limits, Resume::default(), |mut chunk| {
+        head.append(&mut chunk);
+        more = head.iter().filter(|r| !r.is_blank()).count() >= 32;
+        !more
+    })?;
+    let rest = match (more, head.first(), head.last()) {
+        (true, Some(first), Some(last)) => Some(Rest {
+            at: 0,
+            name: name.to_string(),
+            user_sheet: false,
+            resume: Resume {
+                after: last.number,
+                first_row: Some(first.number - 1),
+            },
+            rows_hint,
+        }),
+        _ => None,
+    };
+    Ok((head, rest))
 }
 
 /// Whether the workbook's styles have a zero-padding number format ("000000"). Cells are then
@@ -217,54 +256,55 @@ pub struct SheetStream {
 }
 
 impl SheetStream {
-    /// Starts reading sheet `name` and waits for its head: enough rows to find the header
-    /// among the first ten non-blank ones. A sheet that ends there is returned whole, and a
-    /// problem found there fails the read as it would have whole.
+    /// Starts one thread that reads the rest of every sheet in `rests`: the ID sheets first,
+    /// then the user sheets, as validation takes them, so that each sheet's rows are parsed
+    /// while the rows before are validated. Returns each sheet's stream by its index.
     fn start(
         mut xlsx: calamine::Xlsx<std::io::BufReader<std::fs::File>>,
-        name: &str,
+        mut rests: Vec<Rest>,
         limits: &Limits,
-    ) -> Result<(Vec<Row>, Option<super::RowStream>), ReadProblem> {
-        let rows_hint = {
-            let reader = xlsx
-                .worksheet_cells_reader(name)
-                .map_err(|e| sheet_unreadable(name, &e))?;
-            let d = reader.dimensions();
-            (d.end.0.saturating_sub(d.start.0) as usize + 1).min(limits.max_rows)
-        };
-        // Room for the rows read while the ID sheets are validated, before the first user row is.
-        let (send, pieces) = std::sync::mpsc::sync_channel(8);
-        let (name, limits) = (name.to_string(), *limits);
+    ) -> Result<Vec<(usize, super::RowStream)>, ReadProblem> {
+        rests.sort_by_key(|r| r.user_sheet);
+        let mut streams = Vec::new();
+        let mut jobs = Vec::new();
+        for rest in rests {
+            // Room for the rows read while the sheets before are validated.
+            let (send, pieces) = std::sync::mpsc::sync_channel(8);
+            let stream = SheetStream {
+                pieces,
+                done: false,
+            };
+            streams.push((rest.at, super::RowStream::workbook(stream, rest.rows_hint)));
+            jobs.push((rest.name, rest.resume, send));
+        }
+        let limits = *limits;
         std::thread::Builder::new()
             .name("sheet reader".to_string())
             .spawn(move || {
+                let mut next = 0;
                 let read = crate::catch_panic(|| {
-                    // A closed channel means validation stopped early: stop reading too.
-                    read_rows(&mut xlsx, &name, &limits, |rows| {
-                        send.send(Piece::Rows(rows)).is_ok()
-                    })
+                    while let Some((name, resume, send)) = jobs.get(next) {
+                        // A closed channel means validation stopped early: stop reading too.
+                        let read = read_rows(&mut xlsx, name, &limits, *resume, |rows| {
+                            send.send(Piece::Rows(rows)).is_ok()
+                        });
+                        // The receiver is gone only when validation stopped: nothing to tell.
+                        let _ = send.send(match read {
+                            Ok(()) => Piece::End,
+                            Err(problem) => Piece::Failed(problem),
+                        });
+                        next += 1;
+                    }
                 });
-                let last = match read {
-                    Ok(Ok(())) => Piece::End,
-                    Ok(Err(problem)) => Piece::Failed(problem),
-                    Err(why) => Piece::Failed(malformed(&why)),
-                };
-                // The receiver is gone only when validation stopped early: nothing to tell.
-                let _ = send.send(last);
+                if let Err(why) = read {
+                    // The reader may be in any state: no sheet after this one is read.
+                    for (_, _, send) in &jobs[next..] {
+                        let _ = send.send(Piece::Failed(malformed(&why)));
+                    }
+                }
             })
             .map_err(|e| ReadProblem::unreadable(format!("cannot start reading: {e}")))?;
-        let mut stream = SheetStream {
-            pieces,
-            done: false,
-        };
-        let mut head = Vec::new();
-        while head.iter().filter(|r: &&Row| !r.is_blank()).count() < 32 {
-            match stream.next_chunk()? {
-                Some(rows) => head.extend(rows),
-                None => return Ok((head, None)),
-            }
-        }
-        Ok((head, Some(super::RowStream::workbook(stream, rows_hint))))
+        Ok(streams)
     }
 
     /// The next chunk of rows; `None` once the sheet is done.
@@ -299,14 +339,18 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
     xlsx: &mut calamine::Xlsx<RS>,
     name: &str,
     limits: &Limits,
+    resume: Resume,
     mut take: impl FnMut(Vec<Row>) -> bool,
 ) -> Result<(), ReadProblem> {
     let mut reader = xlsx
         .worksheet_cells_reader(name)
         .map_err(|e| sheet_unreadable(name, &e))?;
     let mut chunk: Vec<Row> = Vec::with_capacity(CHUNK_ROWS);
-    let mut first_row = None;
-    let mut last_number = 0;
+    let mut first_row = resume.first_row;
+    let mut last_number = resume.after;
+    // The head's rows come first and were read before; a row at or above them later on is out
+    // of order, as below.
+    let mut past_head = resume.after == 0;
     let mut flush =
         |chunk: &mut Vec<Row>| take(std::mem::replace(chunk, Vec::with_capacity(CHUNK_ROWS)));
     while let Some(c) = reader
@@ -319,6 +363,12 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
         }
         let (r, col) = c.pos;
         let number = r + 1;
+        if !past_head {
+            if number <= resume.after {
+                continue;
+            }
+            past_head = true;
+        }
         let first = *first_row.get_or_insert(r);
         if (r - first.min(r)) as usize >= limits.max_rows {
             return Err(ReadProblem::unreadable(format!(
@@ -590,10 +640,16 @@ mod tests {
                 let formulas = xlsx.worksheet_formula(&name).ok();
                 let whole = rows(&range, formulas.as_ref(), None);
                 let mut one_pass = Vec::new();
-                read_rows(&mut xlsx, &name, &Limits::default(), |mut chunk| {
-                    one_pass.append(&mut chunk);
-                    true
-                })
+                read_rows(
+                    &mut xlsx,
+                    &name,
+                    &Limits::default(),
+                    Resume::default(),
+                    |mut chunk| {
+                        one_pass.append(&mut chunk);
+                        true
+                    },
+                )
                 .unwrap();
                 assert_eq!(
                     super::super::filled_rows(&whole),
