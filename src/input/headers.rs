@@ -63,6 +63,20 @@ impl IdList {
             IdList::Idm => "idm",
         }
     }
+    /// `itsm.user_id` and the like: the field an ID sheet's column is reported as.
+    pub fn field(self, part: &str) -> &'static str {
+        match (self, part) {
+            (IdList::Itsm, "integration") => "itsm.integration",
+            (IdList::Itsm, "user_id") => "itsm.user_id",
+            (IdList::Itsm, _) => "itsm.external_id",
+            (IdList::Channel, "integration") => "channel.integration",
+            (IdList::Channel, "user_id") => "channel.user_id",
+            (IdList::Channel, _) => "channel.external_id",
+            (IdList::Idm, "integration") => "idm.integration",
+            (IdList::Idm, "user_id") => "idm.user_id",
+            (IdList::Idm, _) => "idm.external_id",
+        }
+    }
     pub fn of_sheet(kind: SheetKind) -> Option<IdList> {
         match kind {
             SheetKind::Itsm => Some(IdList::Itsm),

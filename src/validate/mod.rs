@@ -1358,7 +1358,7 @@ fn id_row(
             sheet,
             row: Some(row.number),
             col: entry.integration_col,
-            field: Cow::Owned(format!("{}.integration", list.prefix())),
+            field: Cow::Borrowed(list.field("integration")),
         };
         if let Some((rule, message, suggestion)) =
             integration_problem(rep.config, list, &entry.integration)
@@ -1375,19 +1375,20 @@ fn id_row(
 
 /// The per-system checks of one entry's user_id and external_id (I002–I005, I007, N006, N008).
 fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mapping) {
-    let Some(connector) = cx.rep.config.connectors.get(&e.integration) else {
+    let rep = cx.rep;
+    let Some(connector) = rep.config.connectors.get(&e.integration) else {
         return;
     };
-    let system = connector.system.clone();
+    let system = connector.system.as_str();
     let prefix = e.list.prefix();
     let uid_place = Place {
         sheet,
         row: Some(e.row),
         col: e.user_id_col,
-        field: Cow::Owned(format!("{prefix}.user_id")),
+        field: Cow::Borrowed(e.list.field("user_id")),
     };
-    if let Some(uid) = e.user_id.clone() {
-        let c = ids::user_id(&system, &uid);
+    if let Some(uid) = e.user_id.take() {
+        let c = ids::user_id(system, &uid);
         if let Some((message, suggestion)) = c.error {
             let rule = match e.list {
                 IdList::Itsm => Rule::MalformedItsmUserId,
@@ -1402,6 +1403,7 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
                 suggestion,
             );
             e.broken = true;
+            e.user_id = Some(uid);
         } else {
             if let Some(w) = c.warning {
                 cx.report(
@@ -1448,7 +1450,7 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
             sheet,
             row: Some(e.row),
             col: ext_col,
-            field: Cow::Owned(format!("{prefix}.external_id")),
+            field: Cow::Borrowed(e.list.field("external_id")),
         };
         match &e.external_id {
             None => cx.report(
@@ -1459,7 +1461,7 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
                 Some("Add the name the system shows for the user (usually the email)".into()),
             ),
             Some(x) => {
-                if let Some(problem) = ids::external_id(&system, x) {
+                if let Some(problem) = ids::external_id(system, x) {
                     let x = x.clone();
                     cx.report(
                         Rule::MalformedExternalId,
