@@ -746,7 +746,11 @@ fn each_chunk(
     let Some(rest) = &sheet.rest else { return };
     loop {
         match rest.next_chunk() {
-            Ok(Some(rows)) => take(&rows, findings),
+            Ok(Some(rows)) => {
+                take(&rows, findings);
+                // Freed on the workers, which allocated them, rather than all on this thread.
+                rows.into_par_iter().with_min_len(256).for_each(drop);
+            }
             Ok(None) => break,
             Err(problem) => {
                 // The rest of the sheet cannot be read: none of the file's users is valid.
