@@ -42,9 +42,16 @@ impl Progress {
         let bar = ProgressBar::with_draw_target(Some(0), self.target());
         bar.set_style(
             ProgressStyle::with_template(
-                "validating {bar:30} {human_pos}/{human_len} rows, {per_sec}, {eta} left",
+                "validating {bar:30} {human_pos}/{human_len} rows, {rate} rows/s, {eta} left",
             )
-            .expect("a valid template"),
+            .expect("a valid template")
+            // indicatif's `{per_sec}` shows four decimals; a whole number of rows reads better.
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}", indicatif::HumanCount(state.per_sec() as u64));
+                },
+            ),
         );
         bar
     }
