@@ -351,6 +351,7 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
     // The head's rows come first and were read before; a row at or above them later on is out
     // of order, as below.
     let mut past_head = resume.after == 0;
+    let mut width = 0;
     let mut flush =
         |chunk: &mut Vec<Row>| take(std::mem::replace(chunk, Vec::with_capacity(CHUNK_ROWS)));
     while let Some(c) = reader
@@ -399,7 +400,8 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
             }
             chunk.push(Row {
                 number,
-                cells: Vec::new(),
+                // Rows of a sheet are about as wide as each other: one allocation per row.
+                cells: Vec::with_capacity(width),
             });
         }
         let cell = match formula {
@@ -417,6 +419,7 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
         let col = col as usize;
         if col >= cells.len() {
             cells.resize(col + 1, Cell::default());
+            width = width.max(col + 1);
         }
         cells[col] = cell;
     }
