@@ -64,17 +64,18 @@ impl IdList {
         }
     }
     /// `itsm.user_id` and the like: the field an ID sheet's column is reported as.
-    pub fn field(self, part: &str) -> &'static str {
+    pub fn field(self, part: IdPart) -> &'static str {
         match (self, part) {
-            (IdList::Itsm, "integration") => "itsm.integration",
-            (IdList::Itsm, "user_id") => "itsm.user_id",
-            (IdList::Itsm, _) => "itsm.external_id",
-            (IdList::Channel, "integration") => "channel.integration",
-            (IdList::Channel, "user_id") => "channel.user_id",
-            (IdList::Channel, _) => "channel.external_id",
-            (IdList::Idm, "integration") => "idm.integration",
-            (IdList::Idm, "user_id") => "idm.user_id",
-            (IdList::Idm, _) => "idm.external_id",
+            (_, IdPart::RecordId) => "record_id",
+            (IdList::Itsm, IdPart::Integration) => "itsm.integration",
+            (IdList::Itsm, IdPart::UserId) => "itsm.user_id",
+            (IdList::Itsm, IdPart::ExternalId) => "itsm.external_id",
+            (IdList::Channel, IdPart::Integration) => "channel.integration",
+            (IdList::Channel, IdPart::UserId) => "channel.user_id",
+            (IdList::Channel, IdPart::ExternalId) => "channel.external_id",
+            (IdList::Idm, IdPart::Integration) => "idm.integration",
+            (IdList::Idm, IdPart::UserId) => "idm.user_id",
+            (IdList::Idm, IdPart::ExternalId) => "idm.external_id",
         }
     }
     pub fn of_sheet(kind: SheetKind) -> Option<IdList> {

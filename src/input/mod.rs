@@ -141,7 +141,7 @@ pub struct Sheet {
     pub rest: Option<RowStream>,
 }
 
-/// The rows of a streamed sheet (a CSV file, or a workbook's `Users` sheet) that follow those
+/// The rows of a streamed sheet (a CSV file, or a sheet of an XLSX workbook) that follow those
 /// already in [`Sheet::rows`], a chunk at a time. Behind a lock so that validation, which
 /// borrows the batch, can take them.
 pub struct RowStream {
@@ -247,7 +247,7 @@ pub struct ReadOptions {
     pub limits: Limits,
     /// Read the cells of ignored workbook sheets too (for `--annotate`).
     pub keep_other_sheets: bool,
-    /// Read a CSV file, or an XLSX workbook's `Users` sheet, a chunk at a time while it is
+    /// Read a CSV file, or the sheets of an XLSX workbook, a chunk at a time while they are
     /// validated, rather than whole (SPEC §8); not for `--annotate`, which writes every cell
     /// back.
     pub stream: bool,

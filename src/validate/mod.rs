@@ -1362,7 +1362,7 @@ fn id_row(
             sheet,
             row: Some(row.number),
             col: entry.integration_col,
-            field: Cow::Borrowed(list.field("integration")),
+            field: Cow::Borrowed(list.field(IdPart::Integration)),
         };
         if let Some((rule, message, suggestion)) =
             integration_problem(rep.config, list, &entry.integration)
@@ -1389,7 +1389,7 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
         sheet,
         row: Some(e.row),
         col: e.user_id_col,
-        field: Cow::Borrowed(e.list.field("user_id")),
+        field: Cow::Borrowed(e.list.field(IdPart::UserId)),
     };
     if let Some(uid) = e.user_id.take() {
         let c = ids::user_id(system, &uid);
@@ -1454,7 +1454,7 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
             sheet,
             row: Some(e.row),
             col: ext_col,
-            field: Cow::Borrowed(e.list.field("external_id")),
+            field: Cow::Borrowed(e.list.field(IdPart::ExternalId)),
         };
         match &e.external_id {
             None => cx.report(
