@@ -99,7 +99,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_caught_panic_is_its_message_and_only_its_thread_is_quiet() {
+    fn a_caught_panic_is_its_message_on_any_thread_nested_or_not() {
         assert_eq!(super::catch_panic(|| 7), Ok(7));
         assert_eq!(
             super::catch_panic(|| panic!("boom {}", 1)),
