@@ -14,7 +14,6 @@ sizes=("$@")
 [ ${#sizes[@]} -eq 0 ] && sizes=(100000 1000000)
 cap=${MUSTER_BENCH_MEM_KB:-16000000}
 repeat=${MUSTER_BENCH_REPEAT:-3}
-runs=1
 out=target/bench
 mkdir -p "$out"
 cargo build --release --quiet --bin muster --example generate --example floor

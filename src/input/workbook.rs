@@ -120,11 +120,13 @@ fn read_sheets(
         let rows = match &mut wb {
             Sheets::Xlsx(xlsx) if stream => {
                 let (head, rest) = read_head(xlsx, name, limits)?;
-                if let Some(rest) = rest {
+                if let Some((resume, rows_hint)) = rest {
                     rests.push(Rest {
                         at: sheets.len(),
+                        name: name.clone(),
                         user_sheet: kind.is_user_sheet(),
-                        ..rest
+                        resume,
+                        rows_hint,
                     });
                 }
                 head
@@ -184,13 +186,17 @@ struct Rest {
     rows_hint: usize,
 }
 
+/// A sheet's first rows, and where the rest starts with about how many rows the sheet holds
+/// (none when the sheet ended within them).
+type Head = (Vec<Row>, Option<(Resume, usize)>);
+
 /// A sheet's head: enough rows to find the header among the first ten non-blank ones, and
-/// what is needed to read the rest, unless the sheet ended within them.
+/// where the rest starts, unless the sheet ended within them.
 fn read_head<RS: std::io::Read + std::io::Seek>(
     xlsx: &mut calamine::Xlsx<RS>,
     name: &str,
     limits: &Limits,
-) -> Result<(Vec<Row>, Option<Rest>), ReadProblem> {
+) -> Result<Head, ReadProblem> {
     let rows_hint = {
         let reader = xlsx
             .worksheet_cells_reader(name)
@@ -206,16 +212,13 @@ fn read_head<RS: std::io::Read + std::io::Seek>(
         !more
     })?;
     let rest = match (more, head.first(), head.last()) {
-        (true, Some(first), Some(last)) => Some(Rest {
-            at: 0,
-            name: name.to_string(),
-            user_sheet: false,
-            resume: Resume {
+        (true, Some(first), Some(last)) => Some((
+            Resume {
                 after: last.number,
                 first_row: Some(first.number - 1),
             },
             rows_hint,
-        }),
+        )),
         _ => None,
     };
     Ok((head, rest))

@@ -10,7 +10,7 @@ use super::{EntryRow, Known, Place, Reporter, Stats, UserRow};
 use crate::check::email;
 use crate::config::ConnectorKind;
 use crate::finding::{Finding, Owner};
-use crate::input::headers::IdList;
+use crate::input::headers::{IdList, IdPart};
 use crate::input::{Batch, Sheet, SheetKind};
 use crate::record::IdEntry;
 use crate::rules::{Rule, Severity};
@@ -359,7 +359,7 @@ impl<'b> CrossRow<'b> {
                 findings.extend(cx.make(
                     Rule::DuplicateIntegrationEntry,
                     (e.sheet, e.row, e.integration_col),
-                    &format!("{}.integration", e.list.prefix()),
+                    e.list.field(IdPart::Integration),
                     &e.record_id,
                     &e.integration,
                     format!(
@@ -710,7 +710,7 @@ impl Cx<'_> {
                 out.extend(self.make(
                     Rule::DuplicateExternalIdentity,
                     (e.sheet, e.row, e.col),
-                    &format!("{}.user_id", e.list.prefix()),
+                    e.list.field(IdPart::UserId),
                     e.rid,
                     e.uid,
                     format!(

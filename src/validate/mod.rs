@@ -1,4 +1,5 @@
-//! Validation: ID sheets first, then user sheets a chunk at a time (a streamed CSV's blocks):
+//! Validation: ID sheets first, then user sheets, a chunk at a time when they stream (a CSV's
+//! blocks, an XLSX sheet's rows from the reader thread):
 //! per-row rules run in parallel (rayon keeps row order), each row's candidate record goes to the
 //! record sink and its keys to the cross-row buckets ([`cross`]). Then the cross-row rules
 //! (D, R, B) run over the buckets and decide which candidates are records. Order inside a cell
@@ -593,12 +594,11 @@ fn stored_identity(
     if *other == e.record_id {
         return None;
     }
-    let field = format!("{}.user_id", e.list.prefix());
     let place = Place {
         sheet,
         row: Some(e.row),
         col: e.user_id_col,
-        field: Cow::Borrowed(&field),
+        field: Cow::Borrowed(e.list.field(IdPart::UserId)),
     };
     rep.make(
         Rule::DuplicateExternalIdentity,
