@@ -5,8 +5,16 @@ use libfuzzer_sys::fuzz_target;
 use muster::check::{email, ids};
 
 const SYSTEMS: [&str; 10] = [
-    "servicenow", "jira", "salesforce", "freshservice", "manageengine", "slack", "msteams", "okta",
-    "azure_ad", "other",
+    "servicenow",
+    "jira",
+    "salesforce",
+    "freshservice",
+    "manageengine",
+    "slack",
+    "msteams",
+    "okta",
+    "azure_ad",
+    "other",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -26,7 +26,7 @@ pub fn read_bytes(
     let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&text));
     let rows = parse(&text, delimiter)
         .map_err(|e| ReadProblem::unreadable(format!("not valid CSV: {e}")))?;
-    if let Some(row) = unterminated_quote(&text, &rows) {
+    if let Some(row) = unterminated_quote(&text, &rows, delimiter) {
         return Err(ReadProblem::unreadable(format!(
             "a quote opened in row {row} is never closed, so the rest of the file would run into one cell"
         )));
@@ -65,7 +65,7 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
         match std::str::from_utf8(bytes) {
             Ok(s) => (s.to_string(), None),
             Err(_) => {
-                let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
+                let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
                 (text.into_owned(), Some(encoding_rs::WINDOWS_1252.name()))
             }
         }
@@ -74,14 +74,76 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
 }
 
 /// The row of a quoted cell that runs to the end of the file: the csv crate reads it without
-/// complaint, taking every later line into the cell. Its signs: the last row holds a line break,
-/// and the file has an odd number of quotes (closed quoted cells, escaped quotes included, have
-/// an even number).
-fn unterminated_quote(text: &str, rows: &[Row]) -> Option<u32> {
-    let last = rows.last()?;
-    let broken = last.cells.iter().any(|c| c.text.contains('\n'));
-    let quotes = text.bytes().filter(|&b| b == b'"').count();
-    (broken && quotes % 2 == 1).then_some(last.number)
+/// complaint, taking every later line into the cell, which is then the last row's.
+fn unterminated_quote(text: &str, rows: &[Row], delimiter: u8) -> Option<u32> {
+    let mut quotes = Quotes::new(0);
+    for (at, &byte) in text.as_bytes().iter().enumerate() {
+        if matches!(byte, b'"' | b'\n' | b'\r') || byte == delimiter {
+            quotes.step(byte, at as u64);
+        }
+    }
+    if quotes.quoted {
+        rows.last().map(|r| r.number)
+    } else {
+        None
+    }
+}
+
+/// The csv crate's quoting, followed over the bytes that matter (`"`, line breaks and the
+/// delimiter) so that a stream can cut a file between records and both reads can tell a quoted
+/// cell that never closes. A quote opens a quoted cell only at the cell's start; inside, `""`
+/// is an escaped quote; once a quoted cell closes, later quotes in that cell are text.
+struct Quotes {
+    quoted: bool,
+    field_start: u64,
+    /// Where a quoted cell closed: a quote right after it is an escaped one.
+    closed_at: Option<u64>,
+}
+
+/// What a byte did to the record being read.
+#[derive(PartialEq)]
+enum Step {
+    Inside,
+    Field,
+    Record,
+}
+
+impl Quotes {
+    fn new(field_start: u64) -> Quotes {
+        Quotes {
+            quoted: false,
+            field_start,
+            closed_at: None,
+        }
+    }
+
+    /// Takes `byte` at offset `at`: a quote, `\n`, `\r` or the delimiter.
+    fn step(&mut self, byte: u8, at: u64) -> Step {
+        match byte {
+            b'"' => {
+                if self.quoted {
+                    self.quoted = false;
+                    self.closed_at = Some(at);
+                } else if at == self.field_start || self.closed_at.is_some_and(|c| c + 1 == at) {
+                    self.quoted = true;
+                }
+                Step::Inside
+            }
+            _ if self.quoted => Step::Inside,
+            b'\n' | b'\r' => {
+                self.field_start = at + 1;
+                if byte == b'\n' {
+                    Step::Record
+                } else {
+                    Step::Inside
+                }
+            }
+            _ => {
+                self.field_start = at + 1;
+                Step::Field
+            }
+        }
+    }
 }
 
 /// Brings text to NFC; the quick check skips the copy for text that already is (nearly all).
@@ -109,6 +171,35 @@ pub fn sniff_delimiter(text: &str) -> u8 {
         }
     }
     best.0
+}
+
+/// [`sniff_delimiter`] on the first bytes of a file, decoded as the whole file would be; `None`
+/// when they do not hold the ten non-blank lines the whole read would look at.
+fn sniff_head(first: &[u8], bom: bool, utf8: bool, whole_file: bool) -> Option<u8> {
+    let bytes = if bom { &first[3..] } else { first };
+    let text = if utf8 {
+        let valid = match std::str::from_utf8(bytes) {
+            Ok(_) => bytes.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        String::from_utf8_lossy(&bytes[..valid])
+    } else {
+        encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(bytes)
+            .0
+    };
+    let text = to_nfc(text.into_owned());
+    let complete = if whole_file {
+        &text[..]
+    } else {
+        // Only whole lines count: a cut one could split into fewer fields.
+        let lines = &text[..text.rfind('\n')? + 1];
+        if lines.lines().filter(|l| !l.trim().is_empty()).count() < 10 {
+            return None;
+        }
+        lines
+    };
+    Some(sniff_delimiter(complete))
 }
 
 fn count_fields(line: &str, delimiter: u8) -> usize {
@@ -193,7 +284,10 @@ pub fn open_streamed(path: &Path, options: &ReadOptions) -> Result<Option<Stream
     open_in_blocks(path, options, BLOCK)
 }
 
-fn open_in_blocks(
+/// [`open_streamed`] with blocks of `block` bytes: tests and the `csv_reader` fuzzer use tiny
+/// blocks so that every boundary a real file could have is tried.
+#[doc(hidden)]
+pub fn open_in_blocks(
     path: &Path,
     options: &ReadOptions,
     block: u64,
@@ -211,11 +305,28 @@ fn open_in_blocks(
     {
         return Ok(None);
     }
-    let delimiter = options
-        .delimiter
-        .unwrap_or_else(|| sniff_delimiter(&String::from_utf8_lossy(&first)));
+    let whole_file = n < 64 << 10;
+    let guess_utf8 = match std::str::from_utf8(&first) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    };
+    let sniff = |utf8: bool| match options.delimiter {
+        Some(d) => Some(d),
+        None => sniff_head(&first, bom, utf8, whole_file),
+    };
+    let Some(delimiter) = sniff(guess_utf8) else {
+        return Ok(None);
+    };
     let scan = Prescan::run(path, delimiter, bom, block).map_err(unreadable)?;
+    // The whole read sniffs the text as the whole file decodes; bytes past the first 64 KiB
+    // that are not UTF-8 change how the first decode, and so maybe the delimiter.
+    if scan.utf8 != guess_utf8 && sniff(scan.utf8) != Some(delimiter) {
+        return Ok(None);
+    }
+    // A byte-order mark says UTF-8: the whole read keeps to it (invalid bytes become U+FFFD)
+    // where a stream without one would fall back to Windows-1252, so such a file is read whole.
     if scan.odd_bytes
+        || (bom && !scan.utf8)
         || scan.open_quote
         || scan.records > options.limits.max_rows
         || scan.widest > options.limits.max_columns
@@ -282,8 +393,7 @@ struct Prescan {
 }
 
 impl Prescan {
-    /// Follows the csv crate's quoting (a quote opens a quoted cell only at the cell's start;
-    /// `""` inside is an escaped quote) over the three bytes that matter, found with memchr.
+    /// One pass with [`Quotes`] over the three bytes that matter, found with memchr.
     fn run(path: &Path, delimiter: u8, bom: bool, block_size: u64) -> std::io::Result<Prescan> {
         let mut file = std::fs::File::open(path)?;
         // Reads as small as the blocks in tests, so that every boundary is tried.
@@ -305,10 +415,7 @@ impl Prescan {
         let mut carry: Vec<u8> = Vec::new();
         let mut offset = 0u64;
         let mut fields = 1usize;
-        let mut quoted = false;
-        let mut field_start: u64 = if bom { 3 } else { 0 };
-        // Where a closing quote was: a quote right after it is an escaped one.
-        let mut closed_at: Option<u64> = None;
+        let mut quotes = Quotes::new(if bom { 3 } else { 0 });
         let mut last_cut = 0u64;
         let mut last_byte = 0u8;
         loop {
@@ -340,32 +447,22 @@ impl Prescan {
                     }
                 }
             }
+            // `\r` only comes before `\n` here (any other is an odd byte above), so the
+            // `\n` that follows it does what it would have done.
             for i in memchr::memchr3_iter(b'"', b'\n', delimiter, block) {
                 let at = offset + i as u64;
-                match block[i] {
-                    b'"' => {
-                        if quoted {
-                            quoted = false;
-                            closed_at = Some(at);
-                        } else if at == field_start || closed_at.is_some_and(|c| c + 1 == at) {
-                            quoted = true;
-                        }
-                    }
-                    _ if quoted => {}
-                    b'\n' => {
+                match quotes.step(block[i], at) {
+                    Step::Inside => {}
+                    Step::Record => {
                         scan.records += 1;
                         scan.widest = scan.widest.max(fields);
                         fields = 1;
-                        field_start = at + 1;
                         if at + 1 - last_cut >= block_size {
                             scan.cuts.push(at + 1);
                             last_cut = at + 1;
                         }
                     }
-                    _ => {
-                        fields += 1;
-                        field_start = at + 1;
-                    }
+                    Step::Field => fields += 1,
                 }
             }
             last_byte = block[n - 1];
@@ -374,7 +471,7 @@ impl Prescan {
         if !carry.is_empty() {
             scan.utf8 = false;
         }
-        scan.open_quote = quoted;
+        scan.open_quote = quotes.quoted;
         scan.widest = scan.widest.max(fields);
         scan.cuts.push(offset);
         Ok(scan)
@@ -471,7 +568,9 @@ fn parse_block(
             Ok(s) => s.to_string(),
             Err(_) => return Err(std::io::Error::other("the file changed while it was read")),
         },
-        Some(enc) => enc.decode(bytes).0.into_owned(),
+        // A block may start with bytes that look like a byte-order mark (`ÿþ` in Windows-1252):
+        // they are text there, as in the whole file.
+        Some(enc) => enc.decode_without_bom_handling(bytes).0.into_owned(),
     };
     let text = to_nfc(text);
     let rows = parse(&text, delimiter).map_err(std::io::Error::other)?;
@@ -517,9 +616,18 @@ mod tests {
     fn an_unclosed_quote_is_found() {
         let text = "a,b\n1,\"open\n2,3\n";
         let rows = parse(text, b',').unwrap();
-        assert_eq!(unterminated_quote(text, &rows), Some(2));
+        assert_eq!(unterminated_quote(text, &rows, b','), Some(2));
         let fine = "a,b\n1,\"two\nlines\"\n2,\"say \"\"hi\"\"\"\n";
-        assert_eq!(unterminated_quote(fine, &parse(fine, b',').unwrap()), None);
+        assert_eq!(
+            unterminated_quote(fine, &parse(fine, b',').unwrap(), b','),
+            None
+        );
+        // Found by the csv_reader fuzzer: an odd number of quotes, every quoted cell closed
+        // (the last quote is text in a cell that did not start with one).
+        let closed = "a,b\n1,\"x\ny\"z, w\",2\n";
+        let rows = parse(closed, b',').unwrap();
+        assert_eq!(rows.last().unwrap().cells[1].text, "x\nyz");
+        assert_eq!(unterminated_quote(closed, &rows, b','), None);
     }
 
     #[test]
@@ -544,6 +652,16 @@ mod tests {
             b"a;b\nJos\xe9;2\n\"\";\"\"\"\"\n".to_vec(),
             b"\n\na,b\n1,\"two\r\nlines\"\n\n2,3\n".to_vec(),
             "a,b\nJose\u{301},2\n".as_bytes().to_vec(),
+            // Found by the csv_reader fuzzer: Windows-1252 rows starting with what would be a
+            // UTF-16 or UTF-8 byte-order mark at the start of a file.
+            b"a,b\n\xFF\xFEx,\xE9\n\xEF\xBB\xBFy,2\n".to_vec(),
+            // Also the fuzzer's: lines that are blank in Windows-1252 (a no-break space) but
+            // not when read as UTF-8 decide which ten lines the delimiter is sniffed from.
+            [&b"\xA0\n"[..]; 10]
+                .concat()
+                .into_iter()
+                .chain(b"a\tb\tc\n1\t2,3\t4\n".iter().copied())
+                .collect(),
         ];
         let dir = tempfile::tempdir().unwrap();
         for (n, text) in texts.iter().enumerate() {
@@ -577,6 +695,8 @@ mod tests {
             b"a,b\r1,2\r",
             b"a,b\n1,\0\n",
             b"\xFF\xFEa\0",
+            // Found by the csv_reader fuzzer: a BOM, then a byte that is not UTF-8.
+            b"\xEF\xBB\xBFu\xB2+c",
         ] {
             let path = dir.path().join("x.csv");
             std::fs::write(&path, text).unwrap();

@@ -441,7 +441,8 @@ fn push_csv(
 /// A CSV that `muster export` wrote (it has a `row_version` column) guards every cell a
 /// spreadsheet would run as a formula with a leading `'` (SPEC §6); that `'` is taken off again,
 /// so `-5` and `+1 555 0100` survive the round trip. Returns whether the rows are such an export.
-fn unguard_export(rows: &mut [Row]) -> bool {
+#[doc(hidden)]
+pub fn unguard_export(rows: &mut [Row]) -> bool {
     let exported = rows.iter().take(10).any(|r| {
         r.cells
             .iter()
