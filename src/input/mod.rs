@@ -178,6 +178,15 @@ impl RowStream {
         }
     }
 
+    /// Whether the rows are parsed on a thread of their own (a workbook's sheet reader) while
+    /// validation runs, rather than when asked for.
+    pub fn has_reader_thread(&self) -> bool {
+        matches!(
+            &*self.source.lock().unwrap_or_else(|e| e.into_inner()),
+            StreamSource::Workbook(_)
+        )
+    }
+
     /// The next chunk's rows; `None` when the sheet is done. An error is what made the rest of
     /// the sheet unreadable, for an F001 about it.
     pub fn next_chunk(&self) -> Result<Option<Vec<Row>>, ReadProblem> {
