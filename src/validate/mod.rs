@@ -735,8 +735,7 @@ fn each_chunk(
 /// The pool that checks a workbook's rows while its reader thread parses the next ones: one
 /// thread fewer than the global pool, so that the reader, which sets the pace (parsing a
 /// sheet's XML costs more than checking its rows), keeps a core of its own rather than taking
-/// turns with the checks. On 2 cores this took a 100,000-row workbook from about 1.55× a bare
-/// calamine read to about 1.2× (docs/benchmarks.md). `None` with one thread.
+/// turns with the checks (docs/benchmarks.md has what it changed). `None` with one thread.
 fn beside_reader() -> Option<&'static rayon::ThreadPool> {
     static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
