@@ -31,21 +31,24 @@ pub fn check(addr: &str) -> Result<(), EmailProblem> {
 /// Checked byte by byte with no allocation: this runs for every address and email-shaped id of
 /// every row. Anything else takes the full check, which gives the reasons.
 fn plain(addr: &str) -> bool {
-    let Some((local, domain)) = addr.split_once('@') else {
+    // Bytes split on bytes: `str::split(char)` would search with a char matcher, a tenth of the
+    // per-row time.
+    let bytes = addr.as_bytes();
+    let Some(at) = memchr::memchr(b'@', bytes) else {
         return false;
     };
+    let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
     const ATEXT: &[u8] = b"!#$%&'*+-/=?^_`{|}~";
-    let dot_atom = |part: &str| {
+    let dot_atom = |part: &[u8]| {
         !part.is_empty()
-            && part.split('.').all(|atom| {
+            && part.split(|&b| b == b'.').all(|atom| {
                 !atom.is_empty()
                     && atom
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || ATEXT.contains(&b))
+                        .iter()
+                        .all(|&b| b.is_ascii_alphanumeric() || ATEXT.contains(&b))
             })
     };
-    let label_ok = |label: &str| {
-        let bytes = label.as_bytes();
+    let label_ok = |bytes: &[u8]| {
         (1..=63).contains(&bytes.len())
             && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
             && bytes[0] != b'-'
@@ -54,8 +57,8 @@ fn plain(addr: &str) -> bool {
             && !(bytes.len() >= 4 && &bytes[2..4] == b"--")
     };
     let mut labels = 0;
-    let mut last = "";
-    for label in domain.split('.') {
+    let mut last: &[u8] = &[];
+    for label in domain.split(|&b| b == b'.') {
         if !label_ok(label) {
             return false;
         }
@@ -66,7 +69,7 @@ fn plain(addr: &str) -> bool {
         && addr.len() <= 254
         && dot_atom(local)
         && labels >= 2
-        && last.bytes().all(|b| b.is_ascii_alphabetic())
+        && last.iter().all(|b| b.is_ascii_alphabetic())
 }
 
 /// Every check, with the reason for the first that fails.

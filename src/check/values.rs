@@ -187,9 +187,16 @@ pub fn runs_as_formula(value: &str) -> bool {
 
 /// V008: the first control character, if any. Multi-valued cells may hold line breaks.
 pub fn control_character(value: &str, multi_valued: bool) -> Option<char> {
-    value
-        .chars()
-        .find(|&c| c.is_control() && !(multi_valued && matches!(c, '\n' | '\r')))
+    let allowed = |c: char| multi_valued && matches!(c, '\n' | '\r');
+    // Nearly every cell is ASCII, where the control characters are the bytes below 0x20 and
+    // 0x7F; the others (U+0080–U+009F) need the characters decoded.
+    if value.is_ascii() {
+        return value
+            .bytes()
+            .map(char::from)
+            .find(|&c| (c < ' ' || c == '\x7f') && !allowed(c));
+    }
+    value.chars().find(|&c| c.is_control() && !allowed(c))
 }
 
 static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {
@@ -272,6 +279,18 @@ mod tests {
         assert_eq!(country("UK"), Country::Unknown(Some("GB".into())));
         assert!(matches!(country("XK"), Country::Unknown(_)));
         assert_eq!(country("Germny"), Country::Unknown(Some("DE".into())));
+    }
+
+    /// The ASCII fast path finds what the definition finds.
+    #[test]
+    fn control_characters_fast_path_is_the_definition() {
+        use proptest::prelude::*;
+        proptest!(ProptestConfig::with_cases(5_000), |(v in "[\\x00-\\x7f\u{80}-\u{a0}é ]{0,12}", multi: bool)| {
+            let slow = v
+                .chars()
+                .find(|&c| c.is_control() && !(multi && matches!(c, '\n' | '\r')));
+            prop_assert_eq!(control_character(&v, multi), slow);
+        });
     }
 
     #[test]

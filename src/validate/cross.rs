@@ -156,8 +156,11 @@ impl<'b> CrossRow<'b> {
         findings.extend(self.no_users(rep, batch));
         let cx = Cx { rep, batch };
         // D004 within the batch: inline entries first, then ID-sheet entries, as rows come.
+        let mut item = Item::default();
         for e in entries {
-            if let Some((bucket, item)) = identity(e, None) {
+            if let Some(bucket) = identity_bucket(e) {
+                item.bytes.clear();
+                identity(e, None, &mut item);
                 self.identities.push(bucket, &item.bytes)?;
             }
         }
@@ -478,9 +481,15 @@ pub(super) struct Keys {
 }
 
 impl Keys {
-    fn push(&mut self, kind: Kind, bucket: usize, item: Item) {
+    /// Adds an item to bucket `bucket`, written by `write` straight after the previous one
+    /// (one buffer per row: no allocation per item).
+    fn push(&mut self, kind: Kind, bucket: usize, write: impl FnOnce(&mut Item)) {
         let from = self.bytes.len();
-        self.bytes.extend_from_slice(&item.bytes);
+        let mut item = Item {
+            bytes: std::mem::take(&mut self.bytes),
+        };
+        write(&mut item);
+        self.bytes = item.bytes;
         self.items.push((kind, bucket, from, self.bytes.len()));
     }
 }
@@ -488,23 +497,27 @@ impl Keys {
 /// The bucket items of user `i`: its record id (D001), addresses (D002, R001, R002) and
 /// identities (D004).
 pub(super) fn keys_of(u: &UserRow, i: usize) -> Keys {
-    let mut keys = Keys::default();
+    // About what a row with an address, a manager and an entry per built-in connector takes.
+    let mut keys = Keys {
+        bytes: Vec::with_capacity(1024),
+        items: Vec::with_capacity(16),
+    };
     let at = |item: &mut Item| {
         item.u32(i as u32).u32(u.sheet as u32).u32(u.row);
     };
     if !u.record_id.is_empty() {
-        let mut item = Item::default();
-        at(&mut item);
-        item.opt(u.record_col).str(&u.record_id);
-        keys.push(Kind::Rid, bucket_of(&u.record_id.as_str()), item);
+        keys.push(Kind::Rid, bucket_of(&u.record_id.as_str()), |item| {
+            at(item);
+            item.opt(u.record_col).str(&u.record_id);
+        });
     }
     let mut address = |kind: u32, text: &str, col: Option<usize>| {
         let key = email::key(text);
-        let mut item = Item::default();
-        item.u32(kind);
-        at(&mut item);
-        item.opt(col).str(&u.record_id).str(text).str(&key);
-        keys.push(Kind::Email, bucket_of(&key.as_str()), item);
+        keys.push(Kind::Email, bucket_of(&key.as_str()), |item| {
+            item.u32(kind);
+            at(item);
+            item.opt(col).str(&u.record_id).str(text).str(&key);
+        });
     };
     if let Some((e, col)) = &u.email {
         address(PRIMARY, e, *col);
@@ -520,21 +533,25 @@ pub(super) fn keys_of(u: &UserRow, i: usize) -> Keys {
         address(MANAGER, m, *col);
     }
     for e in &u.entries {
-        if let Some((bucket, item)) = identity(e, Some(i)) {
-            keys.push(Kind::Identity, bucket, item);
+        if let Some(bucket) = identity_bucket(e) {
+            keys.push(Kind::Identity, bucket, |item| identity(e, Some(i), item));
         }
     }
     keys
 }
 
-/// An entry's identity, for D004: `user` is the owning user's index for an inline entry, `None`
-/// for an ID-sheet row.
-fn identity(e: &EntryRow, user: Option<usize>) -> Option<(usize, Item)> {
+/// The bucket of an entry's identity, for D004; `None` when it has none to compare.
+fn identity_bucket(e: &EntryRow) -> Option<usize> {
     let uid = e.user_id.as_deref()?;
     if e.broken || e.record_id.is_empty() {
         return None;
     }
-    let mut item = Item::default();
+    Some(bucket_of(&(e.integration.as_str(), uid)))
+}
+
+/// Writes an entry's identity (one [`identity_bucket`] found): `user` is the owning user's
+/// index for an inline entry, `None` for an ID-sheet row.
+fn identity(e: &EntryRow, user: Option<usize>, item: &mut Item) {
     item.opt(user)
         .u32(e.sheet as u32)
         .u32(e.row)
@@ -542,8 +559,7 @@ fn identity(e: &EntryRow, user: Option<usize>) -> Option<(usize, Item)> {
         .u32(e.list as u32)
         .str(&e.record_id)
         .str(&e.integration)
-        .str(uid);
-    Some((bucket_of(&(e.integration.as_str(), uid)), item))
+        .str(e.user_id.as_deref().unwrap_or_default());
 }
 
 /// Runs `f` on every bucket, on all cores, and gathers the findings.

@@ -176,7 +176,12 @@ impl<'a> RowCx<'a> {
             );
             return None;
         }
-        let length = text.chars().count();
+        // A character is at least a byte: only a long text needs its characters counted.
+        let length = if text.len() > values::MAX_CELL_CHARS {
+            text.chars().count()
+        } else {
+            text.len()
+        };
         if length > values::MAX_CELL_CHARS {
             self.report(
                 Rule::ControlCharacters,
