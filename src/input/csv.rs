@@ -527,13 +527,17 @@ impl CsvStream {
         let mut from = start;
         for &cut in &self.cuts[first..last] {
             let skip = if from == 0 && self.bom { 3 } else { 0 };
-            bounds.push(((from - start) as usize + skip, (cut - start) as usize));
+            bounds.push((
+                (from - start) as usize + skip,
+                (cut - start) as usize,
+                from == 0,
+            ));
             from = cut;
         }
         let (delimiter, encoding) = (self.delimiter, self.encoding);
         let pieces: Vec<std::io::Result<(Vec<Row>, u32)>> = bounds
             .into_par_iter()
-            .map(|(a, b)| parse_block(&bytes[a..b], delimiter, encoding))
+            .map(|(a, b, first)| parse_block(&bytes[a..b], first, delimiter, encoding))
             .collect();
         drop(bytes);
         let mut rows = Vec::new();
@@ -557,9 +561,11 @@ impl CsvStream {
     }
 }
 
-/// One block's rows, numbered from 1, and the line breaks at its end.
+/// One block's rows, numbered from 1, and the line breaks at its end. `first`: the block
+/// starts the file.
 fn parse_block(
     bytes: &[u8],
+    first: bool,
     delimiter: u8,
     encoding: Option<&'static encoding_rs::Encoding>,
 ) -> std::io::Result<(Vec<Row>, u32)> {
@@ -573,7 +579,18 @@ fn parse_block(
         Some(enc) => enc.decode_without_bom_handling(bytes).0.into_owned(),
     };
     let text = to_nfc(text);
-    let rows = parse(&text, delimiter).map_err(std::io::Error::other)?;
+    let rows = if !first && text.starts_with('\u{feff}') {
+        // The csv crate drops a byte-order mark at the start of what it reads. Inside the file
+        // it is text, as the whole read keeps it: a line break before it keeps it, and the rows
+        // are numbered back by that line.
+        let mut rows = parse(&format!("\n{text}"), delimiter).map_err(std::io::Error::other)?;
+        for row in &mut rows {
+            row.number -= 1;
+        }
+        rows
+    } else {
+        parse(&text, delimiter).map_err(std::io::Error::other)?
+    };
     let breaks = text
         .bytes()
         .rev()
@@ -655,6 +672,9 @@ mod tests {
             // Found by the csv_reader fuzzer: Windows-1252 rows starting with what would be a
             // UTF-16 or UTF-8 byte-order mark at the start of a file.
             b"a,b\n\xFF\xFEx,\xE9\n\xEF\xBB\xBFy,2\n".to_vec(),
+            // Also the fuzzer's: a UTF-8 byte-order mark that starts a line (and a block) inside
+            // the file is text, alone on its line or before a cell.
+            b"a,b\n\n\xEF\xBB\xBF\n\xEF\xBB\xBFx,1\n".to_vec(),
             // Also the fuzzer's: lines that are blank in Windows-1252 (a no-break space) but
             // not when read as UTF-8 decide which ten lines the delimiter is sniffed from.
             [&b"\xA0\n"[..]; 10]
