@@ -44,6 +44,7 @@ pub(super) struct CrossRow<'b> {
     rids: Buckets,
     emails: Buckets,
     identities: Buckets,
+    entry_identities: EntryIdentities,
     /// Bot rows whole (there is one per organization, a few in a bad batch): B001, B002.
     bots: Vec<(usize, UserRow)>,
     /// ID-sheet entries (kept whole: their number is that of ID-sheet rows) by (record id,
@@ -59,7 +60,12 @@ pub(super) struct CrossRow<'b> {
 }
 
 impl<'b> CrossRow<'b> {
-    pub(super) fn new(entries: &'b [EntryRow], dir: PathBuf, keep_record_ids: bool) -> Self {
+    pub(super) fn new(
+        entries: &'b [EntryRow],
+        entry_identities: EntryIdentities,
+        dir: PathBuf,
+        keep_record_ids: bool,
+    ) -> Self {
         let mut sheet_keys: HashMap<(&str, IdList, &str), Vec<usize>> =
             HashMap::with_capacity(entries.len());
         let mut users_of_sheet_rids = HashMap::with_capacity(entries.len() / 4);
@@ -79,6 +85,7 @@ impl<'b> CrossRow<'b> {
             rids: Buckets::new(dir.clone()),
             emails: Buckets::new(dir.clone()),
             identities: Buckets::new(dir),
+            entry_identities,
             bots: Vec::new(),
             sheet_keys,
             inline_twins: Vec::new(),
@@ -156,17 +163,21 @@ impl<'b> CrossRow<'b> {
         findings.extend(self.no_users(rep, batch));
         let cx = Cx { rep, batch };
         // D004 within the batch: inline entries first, then ID-sheet entries, as rows come.
-        let mut item = Item::default();
-        for e in entries {
-            if let Some(bucket) = identity_bucket(e) {
-                item.bytes.clear();
-                identity(e, None, &mut item);
-                self.identities.push(bucket, &item.bytes)?;
-            }
-        }
         let identities = self.identities.finish()?;
-        findings.extend(per_bucket(&identities, |bucket| cx.identities(bucket))?);
-        drop(identities);
+        let sheet_identities = self.entry_identities.0.finish()?;
+        let found = (0..identities.len())
+            .into_par_iter()
+            .map(|b| {
+                let mut bucket = identities.read(b)?;
+                let more = sheet_identities.read(b)?;
+                if !more.is_empty() {
+                    bucket.to_mut().extend_from_slice(&more);
+                }
+                Ok(cx.identities(&bucket))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        findings.extend(found.into_iter().flatten());
+        drop((identities, sheet_identities));
         self.d003(&cx, entries, findings);
         self.d005(&cx, entries, known, findings);
         // D002, R001, then R002 over the managers found.
@@ -538,6 +549,24 @@ pub(super) fn keys_of(u: &UserRow, i: usize) -> Keys {
         }
     }
     keys
+}
+
+/// The identities of the ID-sheet entries (D004), bucketed as the entries come.
+pub(super) struct EntryIdentities(Buckets);
+
+impl EntryIdentities {
+    pub(super) fn new(dir: PathBuf) -> Self {
+        EntryIdentities(Buckets::new(dir))
+    }
+
+    pub(super) fn add(&mut self, e: &EntryRow) -> std::io::Result<()> {
+        let Some(bucket) = identity_bucket(e) else {
+            return Ok(());
+        };
+        let mut item = Item::default();
+        identity(e, None, &mut item);
+        self.0.push(bucket, &item.bytes)
+    }
 }
 
 /// The bucket of an entry's identity, for D004; `None` when it has none to compare.

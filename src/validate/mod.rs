@@ -398,6 +398,13 @@ pub fn validate_with(
     // Findings about the store and the source directory: after the cross-row ones, as the
     // cross-row pass once made them.
     let mut late: Vec<Finding> = Vec::new();
+    let spill_dir = match keep {
+        Keep::SpillIn(dir) => dir.clone(),
+        _ => std::env::temp_dir(),
+    };
+    // The ID entries' identities (D004), bucketed as their rows come rather than after the last
+    // user row: on a workbook this runs while the reader thread parses the rest.
+    let mut entry_identities = cross::EntryIdentities::new(spill_dir.clone());
     // ID sheets first: then each user's record can be built, with its ID-sheet entries, as soon
     // as its row is checked, and the row's values need not be kept.
     let (id_sheets, user_sheets): (Vec<usize>, Vec<usize>) =
@@ -426,15 +433,19 @@ pub fn validate_with(
                     Owner::Record(entry.record_id.clone()),
                     known,
                 ));
+                if let (Err(e), None) = (entry_identities.add(&entry), &spill_error) {
+                    spill_error = Some(e);
+                }
                 entries.push(entry);
             }
         });
     }
-    let spill_dir = match keep {
-        Keep::SpillIn(dir) => dir.clone(),
-        _ => std::env::temp_dir(),
-    };
-    let mut cross = cross::CrossRow::new(&entries, spill_dir, matches!(keep, Keep::InMemory));
+    let mut cross = cross::CrossRow::new(
+        &entries,
+        entry_identities,
+        spill_dir,
+        matches!(keep, Keep::InMemory),
+    );
     // ID-sheet entries by record id: one lookup per user, not a scan of every entry.
     let mut entries_of: HashMap<&str, Vec<&EntryRow>> = HashMap::with_capacity(entries.len() / 4);
     for e in &entries {
