@@ -3,7 +3,8 @@
 //! suggestion; an `Issues` sheet links to every cell and a `Summary` sheet counts them.
 //!
 //! The batch's sheets are written in rust_xlsxwriter's constant-memory mode, row by row, so the
-//! workbook is never held in memory beside the batch.
+//! workbook is never held in memory beside the batch. A streamed CSV batch is not held either:
+//! its rows are read a second time, a chunk at a time, to be written back.
 
 use crate::finding::{column_letter, Finding};
 use crate::input::headers::{map_sheet, Field, Renames};
@@ -125,6 +126,25 @@ pub struct Annotation<'a> {
     pub findings: &'a [Finding],
     pub summary: &'a Summary,
     pub config_source: &'a str,
+    /// The batch read a second time, for the rows of the sheets that were streamed (a CSV's
+    /// rows are not kept while it is validated: see [`needs_second_read`]).
+    pub again: Option<&'a Batch>,
+}
+
+/// Whether the batch was streamed: its rows then come from a second read.
+pub fn needs_second_read(batch: &Batch) -> bool {
+    batch.sheets.iter().any(|s| s.rest.is_some())
+}
+
+/// A second read of a streamed batch, checked against the first: the same sheets with the same
+/// first rows, or the file changed in between.
+pub fn same_batch(first: &Batch, again: &Batch) -> bool {
+    first.sheets.len() == again.sheets.len()
+        && first.sheets.iter().zip(&again.sheets).all(|(a, b)| {
+            a.order == b.order
+                && a.rest.is_some() == b.rest.is_some()
+                && crate::input::filled_rows(&a.rows) == crate::input::filled_rows(&b.rows)
+        })
 }
 
 /// Writes the annotated workbook atomically.
@@ -194,7 +214,7 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
             .add_worksheet_with_constant_memory()?
             .set_name(name)?;
         let sheet_marks = marks.get(name.as_str()).unwrap_or(&empty);
-        let (rows, columns) = match source {
+        let (rows, columns, again) = match source {
             Source::Validated(sheet) => {
                 let mapping = map_sheet(sheet, a.renames);
                 let mut columns = vec![ColumnKind::Plain; mapping.columns.len()];
@@ -208,11 +228,31 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
                         _ => ColumnKind::Plain,
                     };
                 }
-                (&sheet.rows, columns)
+                // A streamed sheet's rows were read once for validation; they are read again.
+                let again = sheet
+                    .rest
+                    .as_ref()
+                    .and_then(|_| a.again?.sheets.iter().find(|s| s.order == sheet.order));
+                (&sheet.rows, columns, again)
             }
-            Source::Other(other) => (&other.rows, Vec::new()),
+            Source::Other(other) => (&other.rows, Vec::new(), None),
         };
-        write_sheet(ws, rows, *header, &columns, sheet_marks, &mut marker)?;
+        let mut writer = SheetWriter::start(ws, *header, columns, sheet_marks, &mut marker)?;
+        match again {
+            None => writer.rows(ws, rows, &mut marker)?,
+            Some(sheet) => {
+                writer.rows(ws, &sheet.rows, &mut marker)?;
+                if let Some(rest) = &sheet.rest {
+                    while let Some(rows) = rest
+                        .next_chunk()
+                        .map_err(|p| XlsxError::CustomError(p.message))?
+                    {
+                        writer.rows(ws, &rows, &mut marker)?;
+                    }
+                }
+            }
+        }
+        writer.finish(ws, &mut marker)?;
     }
     Ok(())
 }
@@ -264,99 +304,134 @@ impl CellFormats {
     }
 }
 
-fn write_sheet(
-    ws: &mut Worksheet,
-    rows: &[Row],
+/// Writes one sheet of the batch, a chunk of rows at a time (a streamed CSV comes back in
+/// blocks), with the marks of the cells in row order.
+struct SheetWriter<'m> {
     header: Option<u32>,
-    columns: &[ColumnKind],
-    marks: &BTreeMap<(u32, u16), Vec<&Finding>>,
-    marker: &mut Marker,
-) -> Result<(), XlsxError> {
-    let mut widths = Widths::default();
-    let kind = |c: usize| columns.get(c).copied().unwrap_or(ColumnKind::Plain);
-    let text_column = marker.formats.get(false, None, NumFormat::Text).clone();
-    for (c, k) in columns.iter().enumerate() {
-        if *k == ColumnKind::Identifier {
-            ws.set_column_format(c as u16, &text_column)?;
-        }
-    }
-    let credential =
-        |r: u32, c: usize| header.is_some_and(|h| r > h) && kind(c) == ColumnKind::Credential;
-    // Marks on cells no row holds are written as blank cells, in row order between the rows.
-    let mut next = (0u32, 0u16);
-    for row in rows {
-        let r = row.number - 1;
-        for (&(mr, mc), fs) in marks.range(next..(r, 0)) {
-            marker.blank(ws, mr, mc, fs, kind(mc as usize))?;
-        }
-        let is_header = Some(r) == header;
-        for (c, cell) in row.cells.iter().enumerate() {
-            if cell.text.is_empty() || credential(r, c) {
-                continue;
+    columns: Vec<ColumnKind>,
+    marks: &'m BTreeMap<(u32, u16), Vec<&'m Finding>>,
+    widths: Widths,
+    /// The first cell whose marks are still to be written.
+    next: (u32, u16),
+}
+
+impl<'m> SheetWriter<'m> {
+    fn start(
+        ws: &mut Worksheet,
+        header: Option<u32>,
+        columns: Vec<ColumnKind>,
+        marks: &'m BTreeMap<(u32, u16), Vec<&'m Finding>>,
+        marker: &mut Marker,
+    ) -> Result<Self, XlsxError> {
+        let text_column = marker.formats.get(false, None, NumFormat::Text).clone();
+        for (c, k) in columns.iter().enumerate() {
+            if *k == ColumnKind::Identifier {
+                ws.set_column_format(c as u16, &text_column)?;
             }
-            let col = c as u16;
-            let found = marks.get(&(r, col));
-            let severity = found.and_then(|fs| worst(fs));
-            let text_format = if kind(c) == ColumnKind::Identifier && !is_header {
-                NumFormat::Text
-            } else {
-                NumFormat::General
-            };
-            let text = clip(&cell.text);
-            widths.see(c, text);
-            // Numbers stay numbers and dates dates, as the vendor's sheet had them, so that
-            // validating the annotated workbook finds what validating the original found.
-            let number = match cell.origin {
-                CellOrigin::Number | CellOrigin::ImpreciseNumber | CellOrigin::Padded => {
-                    text.parse::<f64>().ok().filter(|n| n.is_finite())
+        }
+        Ok(SheetWriter {
+            header,
+            columns,
+            marks,
+            widths: Widths::default(),
+            next: (0, 0),
+        })
+    }
+
+    fn kind(&self, c: usize) -> ColumnKind {
+        self.columns.get(c).copied().unwrap_or(ColumnKind::Plain)
+    }
+
+    fn credential(&self, r: u32, c: usize) -> bool {
+        self.header.is_some_and(|h| r > h) && self.kind(c) == ColumnKind::Credential
+    }
+
+    fn rows(
+        &mut self,
+        ws: &mut Worksheet,
+        rows: &[Row],
+        marker: &mut Marker,
+    ) -> Result<(), XlsxError> {
+        let marks = self.marks;
+        // Marks on cells no row holds are written as blank cells, in row order between the rows.
+        for row in rows {
+            let r = row.number - 1;
+            for (&(mr, mc), fs) in marks.range(self.next..(r, 0)) {
+                marker.blank(ws, mr, mc, fs, self.kind(mc as usize))?;
+            }
+            let is_header = Some(r) == self.header;
+            for (c, cell) in row.cells.iter().enumerate() {
+                if cell.text.is_empty() || self.credential(r, c) {
+                    continue;
                 }
-                _ => None,
-            };
-            let date = match cell.origin {
-                CellOrigin::Date => ExcelDateTime::parse_from_str(text).ok(),
-                _ => None,
-            };
-            if let Some(n) = number {
-                let shown = match cell.origin {
-                    CellOrigin::Padded => NumFormat::Zeros(text.len()),
-                    _ => NumFormat::General,
-                };
-                let format = marker.formats.get(is_header, severity, shown);
-                ws.write_number_with_format(r, col, n, format)?;
-            } else if let Some(date) = date {
-                let shown = if text.contains('T') {
-                    NumFormat::DateTime
+                let col = c as u16;
+                let found = marks.get(&(r, col));
+                let severity = found.and_then(|fs| worst(fs));
+                let text_format = if self.kind(c) == ColumnKind::Identifier && !is_header {
+                    NumFormat::Text
                 } else {
-                    NumFormat::Date
+                    NumFormat::General
                 };
-                let format = marker.formats.get(is_header, severity, shown);
-                ws.write_datetime_with_format(r, col, date, format)?;
-            } else {
-                // Everything else, formulas included, is written as the text that was read.
-                let format = marker.formats.get(is_header, severity, text_format);
-                ws.write_string_with_format(r, col, text, format)?;
+                let text = clip(&cell.text);
+                self.widths.see(c, text);
+                // Numbers stay numbers and dates dates, as the vendor's sheet had them, so that
+                // validating the annotated workbook finds what validating the original found.
+                let number = match cell.origin {
+                    CellOrigin::Number | CellOrigin::ImpreciseNumber | CellOrigin::Padded => {
+                        text.parse::<f64>().ok().filter(|n| n.is_finite())
+                    }
+                    _ => None,
+                };
+                let date = match cell.origin {
+                    CellOrigin::Date => ExcelDateTime::parse_from_str(text).ok(),
+                    _ => None,
+                };
+                if let Some(n) = number {
+                    let shown = match cell.origin {
+                        CellOrigin::Padded => NumFormat::Zeros(text.len()),
+                        _ => NumFormat::General,
+                    };
+                    let format = marker.formats.get(is_header, severity, shown);
+                    ws.write_number_with_format(r, col, n, format)?;
+                } else if let Some(date) = date {
+                    let shown = if text.contains('T') {
+                        NumFormat::DateTime
+                    } else {
+                        NumFormat::Date
+                    };
+                    let format = marker.formats.get(is_header, severity, shown);
+                    ws.write_datetime_with_format(r, col, date, format)?;
+                } else {
+                    // Everything else, formulas included, is written as the text that was read.
+                    let format = marker.formats.get(is_header, severity, text_format);
+                    ws.write_string_with_format(r, col, text, format)?;
+                }
+                if let Some(fs) = found {
+                    marker.note(ws, r, col, fs)?;
+                }
             }
-            if let Some(fs) = found {
-                marker.note(ws, r, col, fs)?;
+            // Marks on this row's empty or blanked cells, or past its last cell.
+            for (&(_, mc), fs) in marks.range((r, 0)..=(r, u16::MAX)) {
+                let c = mc as usize;
+                let written = row.cells.get(c).is_some_and(|cell| !cell.text.is_empty());
+                if !written || self.credential(r, c) {
+                    marker.blank(ws, r, mc, fs, self.kind(c))?;
+                }
             }
+            self.next = (r + 1, 0);
         }
-        // Marks on this row's empty or blanked cells, or past its last cell.
-        for (&(_, mc), fs) in marks.range((r, 0)..=(r, u16::MAX)) {
-            let c = mc as usize;
-            let written = row.cells.get(c).is_some_and(|cell| !cell.text.is_empty());
-            if !written || credential(r, c) {
-                marker.blank(ws, r, mc, fs, kind(c))?;
-            }
+        Ok(())
+    }
+
+    fn finish(self, ws: &mut Worksheet, marker: &mut Marker) -> Result<(), XlsxError> {
+        for (&(mr, mc), fs) in self.marks.range(self.next..) {
+            marker.blank(ws, mr, mc, fs, self.kind(mc as usize))?;
         }
-        next = (r + 1, 0);
+        if let Some(h) = self.header {
+            ws.set_freeze_panes(h + 1, 0)?;
+        }
+        self.widths.apply(ws)
     }
-    for (&(mr, mc), fs) in marks.range(next..) {
-        marker.blank(ws, mr, mc, fs, kind(mc as usize))?;
-    }
-    if let Some(h) = header {
-        ws.set_freeze_panes(h + 1, 0)?;
-    }
-    widths.apply(ws)
 }
 
 /// Beyond this many notes a workbook would need gigabytes to write (rust_xlsxwriter keeps every

@@ -446,6 +446,60 @@ fn notes_stop_at_the_cap_but_every_cell_is_filled() {
     );
 }
 
+/// A CSV big enough to stream in several chunks is validated streamed and read a second time to
+/// be written back: its annotated sheet is the one a whole read (standard input) gives, with the
+/// marks of rows far past the first chunk, and every row.
+#[test]
+fn a_streamed_csv_is_annotated_as_a_whole_read_would_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.csv");
+    let rows = 14_000;
+    // About 5 MB: more than the first chunk of blocks (16 × 256 KiB) that streaming reads.
+    let filler = "x".repeat(300);
+    let mut csv = String::from("email_addr,record_id,full_name,department\n");
+    for i in 0..rows {
+        let email = if i == 13_000 {
+            "not-an-address".to_string()
+        } else {
+            format!("u{i}@acme.com")
+        };
+        let rid = if i == 13_500 {
+            "R1".to_string()
+        } else {
+            format!("R{i}")
+        };
+        csv.push_str(&format!("{email},{rid},User {i},{filler}\n"));
+    }
+    std::fs::write(&input, csv).unwrap();
+    let streamed = dir.path().join("streamed.xlsx");
+    let (code, report) = annotate(input.to_str().unwrap(), &streamed, &[]);
+    assert_eq!(code, 1);
+    assert_marked_exactly(&streamed, &report);
+    let codes: Vec<&str> = findings(&report)
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(
+        codes.contains(&"V002") && codes.contains(&"D001"),
+        "{codes:?}"
+    );
+
+    let whole = dir.path().join("whole.xlsx");
+    let out = muster()
+        .args(["validate", "-", "-q", "--annotate"])
+        .arg(&whole)
+        .pipe_stdin(&input)
+        .unwrap()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let (streamed_sheets, whole_sheets) = (sheets_xml(&streamed), sheets_xml(&whole));
+    assert_eq!(streamed_sheets["Users"].xml, whole_sheets["Users"].xml);
+    let mut wb = open_workbook_auto(&streamed).unwrap();
+    let users = wb.worksheet_range("Users").unwrap();
+    assert_eq!(users.height(), rows + 1);
+}
+
 /// LibreOffice opens what muster writes without complaint. Runs only where `libreoffice` is
 /// installed (not on CI): `apt-get install libreoffice-calc` to run it.
 #[test]

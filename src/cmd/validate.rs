@@ -40,7 +40,8 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
             max_unpacked_bytes: args.max_unpacked_mib.saturating_mul(1 << 20),
         },
         keep_other_sheets: args.annotate.is_some(),
-        stream: args.annotate.is_none(),
+        stream: true,
+        workbooks_whole: args.annotate.is_some(),
     };
     let progress = Progress::new(!args.quiet && args.format == Format::Text);
     let reading = progress.spinner(format!("reading {}", shown(&args.inputs)));
@@ -90,6 +91,19 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     };
     let summary = Summary::new(&batch.files, &outcome, status as u8);
     if let (Some(path), Some(layout)) = (&args.annotate, &layout) {
+        // A streamed CSV's rows were not kept: read them again to write them back.
+        let again = if annotate::needs_second_read(&batch) {
+            let again = input::read_batch(&args.inputs, &options)?;
+            if !annotate::same_batch(&batch, &again) {
+                bail!(
+                    "{}: the batch changed while muster read it; nothing was annotated (run again)",
+                    shown(&args.inputs)
+                );
+            }
+            Some(again)
+        } else {
+            None
+        };
         annotate::write(
             path,
             &annotate::Annotation {
@@ -99,6 +113,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 findings: &outcome.findings,
                 summary: &summary,
                 config_source: &config.source,
+                again: again.as_ref(),
             },
         )?;
     }

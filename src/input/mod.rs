@@ -257,9 +257,12 @@ pub struct ReadOptions {
     /// Read the cells of ignored workbook sheets too (for `--annotate`).
     pub keep_other_sheets: bool,
     /// Read a CSV file, or the sheets of an XLSX workbook, a chunk at a time while they are
-    /// validated, rather than whole (SPEC §8); not for `--annotate`, which writes every cell
-    /// back.
+    /// validated, rather than whole (SPEC §8).
     pub stream: bool,
+    /// Read workbooks whole even when streaming: `--annotate` reads a streamed CSV a second time
+    /// to write it back, but writes a workbook's sheets in workbook order, which its reader
+    /// thread (ID sheets first) does not give.
+    pub workbooks_whole: bool,
 }
 
 /// F001 when a table is wider or longer than the limits allow.

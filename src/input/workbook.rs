@@ -83,7 +83,7 @@ fn read_sheets(
     };
     // Streamed, each sheet's head is read here, in workbook order, and the rest of every sheet
     // on one thread of its own, in the order validation takes them (see [`SheetStream`]).
-    let stream = options.stream && one_pass;
+    let stream = options.stream && !options.workbooks_whole && one_pass;
     let mut rests: Vec<Rest> = Vec::new();
     for (sheet_index, name) in names.iter().enumerate() {
         if ANNOTATION_SHEETS.contains(&name.as_str()) {
