@@ -129,11 +129,39 @@ pub struct Annotation<'a> {
     /// The batch read a second time, for the rows of the sheets that were streamed (a CSV's
     /// rows are not kept while it is validated: see [`needs_second_read`]).
     pub again: Option<&'a Batch>,
+    /// The inputs and their [`fingerprint`] before the first read: if a second read was needed
+    /// and they changed, nothing is written.
+    pub inputs: Option<(&'a [std::path::PathBuf], &'a Fingerprint)>,
 }
 
 /// Whether the batch was streamed: its rows then come from a second read.
 pub fn needs_second_read(batch: &Batch) -> bool {
     batch.sheets.iter().any(|s| s.rest.is_some())
+}
+
+/// Each input file with its size and modification time.
+pub type Fingerprint = Vec<(std::path::PathBuf, u64, Option<std::time::SystemTime>)>;
+
+/// The size and modification time of every input file (a directory's files included), to tell
+/// whether a batch changed between its two reads.
+pub fn fingerprint(inputs: &[std::path::PathBuf]) -> Fingerprint {
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for path in inputs {
+        match std::fs::read_dir(path) {
+            Ok(entries) => files.extend(entries.flatten().map(|e| e.path())),
+            Err(_) => files.push(path.clone()),
+        }
+    }
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let meta = std::fs::metadata(&f).ok();
+            let len = meta.as_ref().map_or(0, |m| m.len());
+            let modified = meta.and_then(|m| m.modified().ok());
+            (f, len, modified)
+        })
+        .collect()
 }
 
 /// A second read of a streamed batch, checked against the first: the same sheets with the same
@@ -253,6 +281,15 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
             }
         }
         writer.finish(ws, &mut marker)?;
+    }
+    // The rows written came from a second read: they must be the rows that were validated.
+    if let (Some(_), Some((inputs, before))) = (a.again, a.inputs) {
+        if fingerprint(inputs) != *before {
+            return Err(XlsxError::CustomError(
+                "the batch changed while muster read it; nothing was annotated (run again)"
+                    .to_string(),
+            ));
+        }
     }
     Ok(())
 }
@@ -636,4 +673,24 @@ fn write_severity(ws: &mut Worksheet, r: u32, c: u16, severity: Severity) -> Res
     }
     ws.write_string_with_format(r, c, severity.as_str(), &f)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch rewritten between its two reads (another size) is told apart, file or folder.
+    #[test]
+    fn a_changed_input_changes_the_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("users.csv");
+        std::fs::write(&file, "email_addr,record_id\na@acme.com,R1\n").unwrap();
+        let inputs = [file.clone()];
+        let folder = [dir.path().to_path_buf()];
+        let (before, before_folder) = (fingerprint(&inputs), fingerprint(&folder));
+        assert_eq!(fingerprint(&inputs), before);
+        std::fs::write(&file, "email_addr,record_id\na@acme.com,R2x\n").unwrap();
+        assert_ne!(fingerprint(&inputs), before);
+        assert_ne!(fingerprint(&folder), before_folder);
+    }
 }

@@ -45,6 +45,10 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     };
     let progress = Progress::new(!args.quiet && args.format == Format::Text);
     let reading = progress.spinner(format!("reading {}", shown(&args.inputs)));
+    let read_as = args
+        .annotate
+        .as_ref()
+        .map(|_| annotate::fingerprint(&args.inputs));
     let batch = input::read_batch(&args.inputs, &options)?;
     reading.finish_and_clear();
     let layout = match &args.annotate {
@@ -114,6 +118,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 summary: &summary,
                 config_source: &config.source,
                 again: again.as_ref(),
+                inputs: read_as.as_ref().map(|f| (args.inputs.as_slice(), f)),
             },
         )?;
     }
