@@ -31,9 +31,11 @@ pub struct FieldChange {
 
 /// Plans the import of `records` (the batch's valid records). `in_batch` holds every record id
 /// of the batch, valid or not: `prune` removes only stored users absent from it, never the bot.
+/// `records` are taken, not copied: a change carries its record's text on to the store (at a
+/// million new users, a copy was 2.4 GB more).
 pub fn plan(
     stored: &[StoredUser],
-    records: &[Record],
+    records: Vec<Record>,
     stored_entries: &BTreeMap<String, Vec<IdEntry>>,
     in_batch: &HashSet<String>,
     prune: bool,
@@ -41,7 +43,11 @@ pub fn plan(
     let by_id: HashMap<&str, &StoredUser> =
         stored.iter().map(|u| (u.record_id.as_str(), u)).collect();
     let mut plan = Plan::default();
+    let mut new_bot: Option<String> = None;
     for r in records {
+        if r.bot_account && new_bot.is_none() {
+            new_bot = Some(r.record_id.clone());
+        }
         let stored = by_id.get(r.record_id.as_str());
         // muster writes a record's keys in one fixed order, so equal text is an equal record;
         // the canonical comparison is only needed when the texts differ.
@@ -49,27 +55,26 @@ pub fn plan(
             plan.counts.unchanged += 1;
             continue;
         }
-        let after = Some(RecordJson(r.json.clone()));
         match stored {
             None => {
                 plan.counts.create += 1;
                 plan.changes.push(Change {
-                    record_id: r.record_id.clone(),
+                    record_id: r.record_id,
                     action: Action::Create,
                     bot: r.bot_account,
                     before: None,
-                    after,
+                    after: Some(RecordJson(r.json)),
                 });
             }
             Some(s) if canonical(s.record()) == canonical(&r.value()) => plan.counts.unchanged += 1,
             Some(s) => {
                 plan.counts.update += 1;
                 plan.changes.push(Change {
-                    record_id: r.record_id.clone(),
+                    record_id: r.record_id,
                     action: Action::Update,
                     bot: r.bot_account,
                     before: Some(RecordJson(s.text.clone())),
-                    after,
+                    after: Some(RecordJson(r.json)),
                 });
             }
         }
@@ -94,12 +99,9 @@ pub fn plan(
         }
     }
     // There is one bot account: a batch bringing another replaces the stored one.
-    if let Some(new_bot) = records.iter().find(|r| r.bot_account) {
-        for old in stored
-            .iter()
-            .filter(|u| u.bot && u.record_id != new_bot.record_id)
-        {
-            plan.bot_replaced = Some((old.record_id.clone(), new_bot.record_id.clone()));
+    if let Some(new_bot) = new_bot {
+        for old in stored.iter().filter(|u| u.bot && u.record_id != new_bot) {
+            plan.bot_replaced = Some((old.record_id.clone(), new_bot.clone()));
             plan.changes.push(Change {
                 record_id: old.record_id.clone(),
                 action: Action::Remove,
@@ -379,7 +381,7 @@ mod tests {
             .map(String::from)
             .into_iter()
             .collect();
-        let p = plan(&store, &batch, &BTreeMap::new(), &ids, true);
+        let p = plan(&store, batch.to_vec(), &BTreeMap::new(), &ids, true);
         assert_eq!(
             p.counts,
             Counts {
@@ -404,7 +406,7 @@ mod tests {
             }]
         );
         // Without --prune nothing but the replaced bot goes.
-        let p = plan(&store, &batch, &BTreeMap::new(), &ids, false);
+        let p = plan(&store, batch.to_vec(), &BTreeMap::new(), &ids, false);
         assert_eq!(p.counts.remove, 0);
         assert_eq!(
             p.changes

@@ -296,6 +296,14 @@ impl Records {
     }
 
     /// The records kept in memory ([`Keep::InMemory`]); empty for the other kinds.
+    /// Takes the records kept in memory, leaving none.
+    pub fn take_in_memory(&mut self) -> Vec<Record> {
+        match self {
+            Records::InMemory(v) => std::mem::take(v),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn in_memory(&self) -> &[Record] {
         match self {
             Records::InMemory(v) => v,

@@ -87,14 +87,15 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         }
     };
     plan::known_from_store(&mut known, &stored);
-    let outcome = validate(&batch, &config, &renames, &known, &progress.rows());
+    let mut outcome = validate(&batch, &config, &renames, &known, &progress.rows());
+    let valid_records = outcome.records.len();
     let errors = outcome
         .findings
         .iter()
         .any(|f| f.severity == Severity::Error);
     let plan = plan::plan(
         &stored,
-        outcome.records.in_memory(),
+        outcome.records.take_in_memory(),
         &outcome.stored_entries,
         &outcome.record_ids,
         args.prune,
@@ -189,7 +190,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             } else if blocked {
                 format!(
                     "nothing applied: the batch has errors (fix them, or pass --partial to apply the {} valid records)",
-                    outcome.records.len()
+                    valid_records
                 )
             } else if applied {
                 format!(
