@@ -183,12 +183,17 @@ pub fn known_from_store(known: &mut Known, stored: &[StoredUser]) {
             (identities, emails)
         })
         .collect();
-    for (u, (identities, emails)) in stored.iter().zip(keys) {
+    for (at, (u, (identities, emails))) in stored.iter().zip(keys).enumerate() {
         known
             .store_versions
             .insert(u.record_id.clone(), u.row_version.clone());
-        for identity in identities {
-            known.store_identities.insert(identity, u.record_id.clone());
+        known.store_record_ids.push(u.record_id.clone());
+        for (integration, user_id) in identities {
+            known
+                .store_identities
+                .entry(integration)
+                .or_default()
+                .insert(user_id, at as u32);
         }
         for e in emails {
             known.store_emails.insert(e, u.record_id.clone());
@@ -324,7 +329,11 @@ mod tests {
         });
         let mut known = Known::default();
         known_from_store(&mut known, &[stored("R1", false, record)]);
-        let identities: BTreeSet<_> = known.store_identities.keys().cloned().collect();
+        let identities: BTreeSet<_> = known
+            .store_identities
+            .iter()
+            .flat_map(|(i, ids)| ids.keys().map(|id| (i.clone(), id.clone())))
+            .collect();
         assert_eq!(
             identities,
             BTreeSet::from([

@@ -65,8 +65,12 @@ pub struct Known {
     pub store_emails: HashMap<String, String>,
     /// Stored record id → its `row_version`.
     pub store_versions: HashMap<String, String>,
-    /// (integration, user_id) → record id, for every stored ID-info entry (D004).
-    pub store_identities: HashMap<(String, String), String>,
+    /// Integration → user_id → the stored record holding it (an index into
+    /// `store_record_ids`), for every stored ID-info entry (D004). Looked up by `&str`, with no
+    /// key built per entry checked.
+    pub store_identities: HashMap<String, HashMap<String, u32>>,
+    /// The stored record ids `store_identities` points into.
+    pub store_record_ids: Vec<String>,
     /// Email key → record id, from `--source`.
     pub source_emails: HashMap<String, String>,
     /// Record ids the source provides.
@@ -605,8 +609,11 @@ fn stored_identity(
     if known.store_identities.is_empty() || e.record_id.is_empty() {
         return None;
     }
-    let key = (e.integration.clone(), uid.to_string());
-    let other = known.store_identities.get(&key)?;
+    let at = *known
+        .store_identities
+        .get(e.integration.as_str())?
+        .get(uid)?;
+    let other = &known.store_record_ids[at as usize];
     if *other == e.record_id {
         return None;
     }
