@@ -746,11 +746,9 @@ fn each_chunk(
     findings: &mut Vec<Finding>,
     check: impl FnMut(&[&Row], &mut Vec<Finding>) + Send,
 ) {
-    match sheet.rest.as_ref().filter(|r| r.has_reader_thread()) {
-        Some(_) => match beside_reader() {
-            Some(pool) => pool.install(|| each_chunk_here(rep, sheet, mapping, findings, check)),
-            None => each_chunk_here(rep, sheet, mapping, findings, check),
-        },
+    let beside = sheet.rest.as_ref().filter(|r| r.has_reader_thread());
+    match beside.and_then(|_| beside_reader()) {
+        Some(pool) => pool.install(|| each_chunk_here(rep, sheet, mapping, findings, check)),
         None => each_chunk_here(rep, sheet, mapping, findings, check),
     }
 }
