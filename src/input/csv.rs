@@ -101,7 +101,6 @@ struct Quotes {
 }
 
 /// What a byte did to the record being read.
-#[derive(PartialEq)]
 enum Step {
     Inside,
     Field,
