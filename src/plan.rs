@@ -5,11 +5,15 @@ use crate::check::email;
 use crate::input::headers::{map_sheet, Attr, Field, Renames};
 use crate::input::{read_batch, ReadOptions};
 use crate::record::{with_entries, IdEntry, Record};
-use crate::store::{canonical, flatten, Action, Change, Counts, RecordJson, StoredUser};
+use crate::store::{
+    canonical, flatten, Action, Change, Counts, RecordJson, StoreError, StoredSummary, UserChunk,
+    UserSource,
+};
 use crate::validate::Known;
 use foldhash::{HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
+use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -32,60 +36,74 @@ pub struct FieldChange {
 /// Plans the import of `records` (the batch's valid records). `in_batch` holds every record id
 /// of the batch, valid or not: `prune` removes only stored users absent from it, never the bot.
 /// `records` are taken, not copied: a change carries its record's text on to the store (at a
-/// million new users, a copy was 2.4 GB more).
+/// million new users, a copy was 2.4 GB more). A stored record's text is fetched from `source`
+/// only when the plan changes it.
 pub fn plan(
-    stored: &[StoredUser],
+    stored: &[StoredSummary],
     records: Vec<Record>,
     stored_entries: &BTreeMap<String, Vec<IdEntry>>,
     in_batch: &HashSet<String>,
     prune: bool,
-) -> Plan {
-    let by_id: HashMap<&str, &StoredUser> =
+    source: &impl UserSource,
+) -> Result<Plan, StoreError> {
+    use rayon::prelude::*;
+    let by_id: HashMap<&str, &StoredSummary> =
         stored.iter().map(|u| (u.record_id.as_str(), u)).collect();
+    // Equal digests are equal texts (muster writes a record's keys in one fixed order); the
+    // canonical comparison is only needed when they differ. Hashed on all cores, and only for
+    // records the store holds.
+    let digests: Vec<Option<[u8; 32]>> = records
+        .par_iter()
+        .map(|r| {
+            by_id
+                .contains_key(r.record_id.as_str())
+                .then(|| text_digest(&r.json))
+        })
+        .collect();
     let mut plan = Plan::default();
     let mut new_bot: Option<String> = None;
-    for r in records {
+    for (r, digest) in records.into_iter().zip(digests) {
         if r.bot_account && new_bot.is_none() {
             new_bot = Some(r.record_id.clone());
         }
-        let stored = by_id.get(r.record_id.as_str());
-        // muster writes a record's keys in one fixed order, so equal text is an equal record;
-        // the canonical comparison is only needed when the texts differ.
-        if stored.is_some_and(|s| s.text == r.json) {
+        let Some(s) = by_id.get(r.record_id.as_str()) else {
+            plan.counts.create += 1;
+            plan.changes.push(Change {
+                record_id: r.record_id,
+                action: Action::Create,
+                bot: r.bot_account,
+                before: None,
+                after: Some(RecordJson(r.json)),
+            });
+            continue;
+        };
+        if digest == Some(s.digest) {
             plan.counts.unchanged += 1;
             continue;
         }
-        match stored {
-            None => {
-                plan.counts.create += 1;
-                plan.changes.push(Change {
-                    record_id: r.record_id,
-                    action: Action::Create,
-                    bot: r.bot_account,
-                    before: None,
-                    after: Some(RecordJson(r.json)),
-                });
-            }
-            Some(s) if canonical(s.record()) == canonical(&r.value()) => plan.counts.unchanged += 1,
-            Some(s) => {
-                plan.counts.update += 1;
-                plan.changes.push(Change {
-                    record_id: r.record_id,
-                    action: Action::Update,
-                    bot: r.bot_account,
-                    before: Some(RecordJson(s.text.clone())),
-                    after: Some(RecordJson(r.json)),
-                });
-            }
+        let before = RecordJson(source.record_text(s.rowid)?);
+        if canonical(&before.value()) == canonical(&r.value()) {
+            plan.counts.unchanged += 1;
+            continue;
         }
+        plan.counts.update += 1;
+        plan.changes.push(Change {
+            record_id: r.record_id,
+            action: Action::Update,
+            bot: r.bot_account,
+            before: Some(before),
+            after: Some(RecordJson(r.json)),
+        });
     }
     // ID rows for stored users the batch does not hold add to their records.
     for (rid, entries) in stored_entries {
         let Some(s) = by_id.get(rid.as_str()) else {
             continue;
         };
-        let merged = with_entries(s.record(), entries);
-        if canonical(&merged) == canonical(s.record()) {
+        let before = RecordJson(source.record_text(s.rowid)?);
+        let record = before.value();
+        let merged = with_entries(&record, entries);
+        if canonical(&merged) == canonical(&record) {
             plan.counts.unchanged += 1;
         } else {
             plan.counts.update += 1;
@@ -93,7 +111,7 @@ pub fn plan(
                 record_id: rid.clone(),
                 action: Action::Update,
                 bot: s.bot,
-                before: Some(RecordJson(s.text.clone())),
+                before: Some(before),
                 after: Some(RecordJson::from_value(&merged)),
             });
         }
@@ -106,7 +124,7 @@ pub fn plan(
                 record_id: old.record_id.clone(),
                 action: Action::Remove,
                 bot: true,
-                before: Some(RecordJson(old.text.clone())),
+                before: Some(RecordJson(source.record_text(old.rowid)?)),
                 after: None,
             });
         }
@@ -121,12 +139,17 @@ pub fn plan(
                 record_id: u.record_id.clone(),
                 action: Action::Remove,
                 bot: false,
-                before: Some(RecordJson(u.text.clone())),
+                before: Some(RecordJson(source.record_text(u.rowid)?)),
                 after: None,
             });
         }
     }
-    plan
+    Ok(plan)
+}
+
+/// The SHA-256 of a record's text, as `StoredSummary::digest` holds it.
+fn text_digest(text: &str) -> [u8; 32] {
+    sha2::Sha256::digest(text.as_bytes()).into()
 }
 
 /// The fields an update changes.
@@ -152,53 +175,85 @@ pub fn default_max_remove(stored_users: usize) -> usize {
 /// A stored record's identities ((integration, user id)) and address keys.
 type StoredKeys = (Vec<(String, String)>, Vec<String>);
 
-/// The store's addresses and versions, for S001, S004 and R001. Each record is parsed here
-/// (on all cores) and dropped again.
-pub fn known_from_store(known: &mut Known, stored: &[StoredUser]) {
+/// Reads the store's users: their addresses, identities and versions into `known` (S001, S004,
+/// R001, D004), and a summary of each for the plan, in rowid order with the bot last. Each
+/// record is parsed and hashed on the pool while the next chunk is read, and its text dropped.
+pub fn read_store(
+    known: &mut Known,
+    source: &impl UserSource,
+) -> Result<Vec<StoredSummary>, StoreError> {
     use rayon::prelude::*;
     known.has_store = true;
-    let keys: Vec<StoredKeys> = stored
-        .par_iter()
-        .map(|u| {
-            if let Ok(view) = serde_json::from_str::<StoredView>(&u.text) {
-                return view.keys();
+    let mut users = Vec::new();
+    let parse = |chunk: &UserChunk| -> Vec<(StoredKeys, [u8; 32])> {
+        (0..chunk.len())
+            .into_par_iter()
+            .map(|i| {
+                let text = chunk.text(i);
+                (stored_keys(text), text_digest(text))
+            })
+            .collect()
+    };
+    // The bot is added last, as it comes last in the list: where two stored records share an
+    // address or an identity, the one added last is the one the rules name.
+    let mut bots = Vec::new();
+    source.scan_users(parse, |chunk, parsed| {
+        for (mut u, (keys, digest)) in chunk.users.into_iter().zip(parsed) {
+            u.digest = digest;
+            if u.bot {
+                bots.push((u, keys));
+            } else {
+                users.push(known.add_stored(u, keys));
             }
-            // Not the shape muster writes: take what the parsed tree offers.
-            let record: Value = serde_json::from_str(&u.text).unwrap_or(Value::Null);
-            let info = &record["user_id_info"];
-            let mut identities = Vec::new();
-            for list in ["itsm_id_info", "channel_id_info", "idm_id_info"] {
-                for e in info[list].as_array().into_iter().flatten() {
-                    if let (Some(i), Some(id)) = (e["integration"].as_str(), e["user_id"].as_str())
-                    {
-                        identities.push((i.to_string(), id.to_string()));
-                    }
-                }
-            }
-            let aliases = info["user_emails"].as_array().into_iter().flatten();
-            let emails = std::iter::once(&record["user"]["email_addr"])
-                .chain(aliases)
-                .filter_map(|e| e.as_str().map(email::key))
-                .collect();
-            (identities, emails)
-        })
-        .collect();
-    for (at, (u, (identities, emails))) in stored.iter().zip(keys).enumerate() {
-        known
-            .store_versions
+        }
+    })?;
+    for (u, keys) in bots {
+        users.push(known.add_stored(u, keys));
+    }
+    Ok(users)
+}
+
+impl Known {
+    fn add_stored(&mut self, u: StoredSummary, (identities, emails): StoredKeys) -> StoredSummary {
+        let at = self.store_record_ids.len() as u32;
+        self.store_record_ids.push(u.record_id.clone());
+        self.store_versions
             .insert(u.record_id.clone(), u.row_version.clone());
-        known.store_record_ids.push(u.record_id.clone());
         for (integration, user_id) in identities {
-            known
-                .store_identities
+            self.store_identities
                 .entry(integration)
                 .or_default()
-                .insert(user_id, at as u32);
+                .insert(user_id, at);
         }
         for e in emails {
-            known.store_emails.insert(e, u.record_id.clone());
+            self.store_emails.insert(e, u.record_id.clone());
+        }
+        u
+    }
+}
+
+/// A stored record's identities and address keys.
+fn stored_keys(text: &str) -> StoredKeys {
+    if let Ok(view) = serde_json::from_str::<StoredView>(text) {
+        return view.keys();
+    }
+    // Not the shape muster writes: take what the parsed tree offers.
+    let record: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let info = &record["user_id_info"];
+    let mut identities = Vec::new();
+    for list in ["itsm_id_info", "channel_id_info", "idm_id_info"] {
+        for e in info[list].as_array().into_iter().flatten() {
+            if let (Some(i), Some(id)) = (e["integration"].as_str(), e["user_id"].as_str()) {
+                identities.push((i.to_string(), id.to_string()));
+            }
         }
     }
+    let aliases = info["user_emails"].as_array().into_iter().flatten();
+    let emails = std::iter::once(&record["user"]["email_addr"])
+        .chain(aliases)
+        .filter_map(|e| e.as_str().map(email::key))
+        .collect();
+    (identities, emails)
 }
 
 /// The parts of a stored record that the rules compare with, borrowed from its text where no
@@ -328,7 +383,7 @@ mod tests {
             }
         });
         let mut known = Known::default();
-        known_from_store(&mut known, &[stored("R1", false, record)]);
+        read_store(&mut known, &TestStore::new(&[("R1", false, record)])).unwrap();
         let identities: BTreeSet<_> = known
             .store_identities
             .iter()
@@ -349,18 +404,50 @@ mod tests {
         // `user_emails` holding a number: not muster's shape, read from the tree.
         let odd = json!({"user": {"email_addr": "a@acme.com"}, "user_id_info": {"user_emails": [5, "b@acme.com"]}});
         let mut known = Known::default();
-        known_from_store(&mut known, &[stored("R2", false, odd)]);
+        read_store(&mut known, &TestStore::new(&[("R2", false, odd)])).unwrap();
         assert_eq!(known.store_emails.len(), 2);
     }
 
-    fn stored(rid: &str, bot: bool, record: Value) -> StoredUser {
-        StoredUser::new(
-            rid.to_string(),
-            bot,
-            record.to_string(),
-            crate::store::row_version(&record),
-            None,
-        )
+    /// Stored users in memory, handed out two to a chunk; counts the texts fetched by rowid.
+    struct TestStore {
+        users: Vec<(String, bool, String)>,
+        fetched: std::cell::Cell<usize>,
+    }
+
+    impl TestStore {
+        fn new(users: &[(&str, bool, Value)]) -> TestStore {
+            TestStore {
+                users: users
+                    .iter()
+                    .map(|(rid, bot, record)| (rid.to_string(), *bot, record.to_string()))
+                    .collect(),
+                fetched: Default::default(),
+            }
+        }
+    }
+
+    impl UserSource for TestStore {
+        fn scan_users<T: Send>(
+            &self,
+            parse: impl Fn(&UserChunk) -> T + Sync,
+            mut take: impl FnMut(UserChunk, T),
+        ) -> Result<(), StoreError> {
+            for (at, pair) in self.users.chunks(2).enumerate() {
+                let mut chunk = UserChunk::default();
+                for (i, (rid, bot, text)) in pair.iter().enumerate() {
+                    let rowid = (at * 2 + i + 1) as i64;
+                    chunk.push(rowid, rid.clone(), *bot, format!("v{rowid}"), text);
+                }
+                let parsed = parse(&chunk);
+                take(chunk, parsed);
+            }
+            Ok(())
+        }
+
+        fn record_text(&self, rowid: i64) -> Result<String, StoreError> {
+            self.fetched.set(self.fetched.get() + 1);
+            Ok(self.users[rowid as usize - 1].2.clone())
+        }
     }
 
     fn record(rid: &str, bot: bool, json: Value) -> Record {
@@ -373,33 +460,66 @@ mod tests {
 
     #[test]
     fn creates_updates_keeps_prunes_and_replaces_the_bot() {
-        let store = [
-            stored("A", false, json!({"record_id": "A", "user": {"role": "x"}})),
-            stored("B", false, json!({"record_id": "B", "user": {"role": "y"}})),
-            stored("C", false, json!({"record_id": "C"})),
-            stored("BOT1", true, json!({"record_id": "BOT1"})),
-        ];
+        let source = TestStore::new(&[
+            ("BOT1", true, json!({"record_id": "BOT1"})),
+            ("A", false, json!({"record_id": "A", "user": {"role": "x"}})),
+            ("B", false, json!({"record_id": "B", "user": {"role": "y"}})),
+            ("C", false, json!({"record_id": "C"})),
+            ("E", false, json!({"record_id": "E", "user": {"role": "w"}})),
+        ]);
+        let mut known = Known::default();
+        let store = read_store(&mut known, &source).unwrap();
+        // Rowid order with the bot last, each with its own rowid and version.
+        let order: Vec<_> = store
+            .iter()
+            .map(|u| (u.record_id.as_str(), u.rowid, u.row_version.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("A", 2, "v2"),
+                ("B", 3, "v3"),
+                ("C", 4, "v4"),
+                ("E", 5, "v5"),
+                ("BOT1", 1, "v1")
+            ]
+        );
+        assert_eq!(known.store_record_ids, ["A", "B", "C", "E", "BOT1"]);
         let batch = [
             // Same record, keys in another order: unchanged.
             record("A", false, json!({"user": {"role": "x"}, "record_id": "A"})),
             record("B", false, json!({"record_id": "B", "user": {"role": "z"}})),
             record("D", false, json!({"record_id": "D"})),
             record("BOT2", true, json!({"record_id": "BOT2"})),
+            // The very text stored: unchanged, and its text is never fetched.
+            record("E", false, json!({"record_id": "E", "user": {"role": "w"}})),
         ];
-        let ids: HashSet<String> = ["A", "B", "D", "BOT2"]
+        let ids: HashSet<String> = ["A", "B", "D", "BOT2", "E"]
             .map(String::from)
             .into_iter()
             .collect();
-        let p = plan(&store, batch.to_vec(), &BTreeMap::new(), &ids, true);
+        let p = plan(
+            &store,
+            batch.to_vec(),
+            &BTreeMap::new(),
+            &ids,
+            true,
+            &source,
+        )
+        .unwrap();
         assert_eq!(
             p.counts,
             Counts {
                 create: 2,
                 update: 1,
-                unchanged: 1,
+                unchanged: 2,
                 remove: 1
             }
         );
+        // A (keys in another order), B (changed), BOT1 (replaced) and C (pruned); never E.
+        assert_eq!(source.fetched.get(), 4);
+        let removed = p.changes.iter().find(|c| c.record_id == "C").unwrap();
+        assert_eq!(removed.before.as_ref().unwrap().0, r#"{"record_id":"C"}"#);
         assert_eq!(p.bot_replaced, Some(("BOT1".into(), "BOT2".into())));
         let update = p.changes.iter().find(|c| c.record_id == "B").unwrap();
         let fields = field_changes(
@@ -415,7 +535,15 @@ mod tests {
             }]
         );
         // Without --prune nothing but the replaced bot goes.
-        let p = plan(&store, batch.to_vec(), &BTreeMap::new(), &ids, false);
+        let p = plan(
+            &store,
+            batch.to_vec(),
+            &BTreeMap::new(),
+            &ids,
+            false,
+            &source,
+        )
+        .unwrap();
         assert_eq!(p.counts.remove, 0);
         assert_eq!(
             p.changes

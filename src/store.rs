@@ -119,6 +119,123 @@ impl StoredUser {
     }
 }
 
+/// A stored user as the import plan and the store rules need it. The record's text is not kept
+/// (a million stored users are 2.4 GB of it): it is hashed as it is read, and fetched again by
+/// `rowid` only for a record that changes.
+#[derive(Debug, Clone)]
+pub struct StoredSummary {
+    pub rowid: i64,
+    pub record_id: String,
+    pub bot: bool,
+    pub row_version: String,
+    /// SHA-256 of the record's text. muster writes a record's keys in one fixed order, so equal
+    /// digests are equal texts, and equal texts equal records.
+    pub digest: [u8; 32],
+}
+
+/// A run of stored users in rowid order, with their texts in one buffer (no allocation per
+/// record), handed to the caller's parse while the next run is read.
+#[derive(Debug, Default)]
+pub struct UserChunk {
+    pub users: Vec<StoredSummary>,
+    texts: String,
+    ends: Vec<usize>,
+}
+
+impl UserChunk {
+    /// Adds a user whose digest is still to be computed from `text`.
+    pub fn push(
+        &mut self,
+        rowid: i64,
+        record_id: String,
+        bot: bool,
+        row_version: String,
+        text: &str,
+    ) {
+        self.users.push(StoredSummary {
+            rowid,
+            record_id,
+            bot,
+            row_version,
+            digest: [0; 32],
+        });
+        self.texts.push_str(text);
+        self.ends.push(self.texts.len());
+    }
+
+    /// The record text of the `i`th user.
+    pub fn text(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.texts[start..self.ends[i]]
+    }
+
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+}
+
+/// Where the plan reads stored users from: the store under the write lock, the store read
+/// once (`--dry-run`, `validate --store`), or a test's list.
+pub trait UserSource {
+    /// Reads every stored user in rowid order, a chunk at a time: `parse` runs on the pool
+    /// while the next chunk is read, then `take` gets the chunk and what `parse` made of it.
+    fn scan_users<T: Send>(
+        &self,
+        parse: impl Fn(&UserChunk) -> T + Sync,
+        take: impl FnMut(UserChunk, T),
+    ) -> Result<(), StoreError>;
+
+    /// The text of the record at `rowid`.
+    fn record_text(&self, rowid: i64) -> Result<String, StoreError>;
+}
+
+/// Stored users per chunk: large enough that the pool's start-up is nothing next to the parse,
+/// small enough (about 10 MB of text) that memory stays flat.
+const SCAN_CHUNK: usize = 4096;
+
+fn scan_users<T: Send>(
+    conn: &Connection,
+    parse: impl Fn(&UserChunk) -> T + Sync,
+    mut take: impl FnMut(UserChunk, T),
+) -> rusqlite::Result<()> {
+    let mut stmt = conn
+        .prepare("SELECT rowid, record_id, bot, row_version, record FROM users ORDER BY rowid")?;
+    let mut rows = stmt.query([])?;
+    let mut fill = |chunk: &mut UserChunk| -> rusqlite::Result<()> {
+        while chunk.len() < SCAN_CHUNK {
+            let Some(r) = rows.next()? else { break };
+            // The text is borrowed from SQLite and copied once, into the chunk's buffer.
+            let text = r.get_ref(4)?.as_str()?;
+            chunk.push(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, text);
+        }
+        Ok(())
+    };
+    let mut current = UserChunk::default();
+    fill(&mut current)?;
+    while !current.is_empty() {
+        let mut next = UserChunk::default();
+        let mut parsed = None;
+        let read = rayon::in_place_scope(|s| {
+            s.spawn(|_| parsed = Some(parse(&current)));
+            fill(&mut next)
+        });
+        let parsed = parsed.expect("the scope waits for its parse");
+        take(current, parsed);
+        read?;
+        current = next;
+    }
+    Ok(())
+}
+
+fn record_text(conn: &Connection, rowid: i64) -> rusqlite::Result<String> {
+    conn.prepare_cached("SELECT record FROM users WHERE rowid = ?1")?
+        .query_row([rowid], |r| r.get(0))
+}
+
 /// One applied batch.
 #[derive(Debug, Clone)]
 pub struct BatchRow {
@@ -380,6 +497,37 @@ impl Store {
 
     pub fn changes_of(&self, batch_id: i64) -> Result<Vec<LoggedChange>, StoreError> {
         read_changes(&self.conn, "c.batch_id = ?1", &batch_id.to_string()).map_err(|e| self.err(e))
+    }
+}
+
+impl UserSource for Store {
+    fn scan_users<T: Send>(
+        &self,
+        parse: impl Fn(&UserChunk) -> T + Sync,
+        take: impl FnMut(UserChunk, T),
+    ) -> Result<(), StoreError> {
+        // One read transaction: the chunks come from one state of the store.
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        scan_users(&tx, parse, take).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    fn record_text(&self, rowid: i64) -> Result<String, StoreError> {
+        record_text(&self.conn, rowid).map_err(|e| self.err(e))
+    }
+}
+
+impl UserSource for Writer<'_> {
+    fn scan_users<T: Send>(
+        &self,
+        parse: impl Fn(&UserChunk) -> T + Sync,
+        take: impl FnMut(UserChunk, T),
+    ) -> Result<(), StoreError> {
+        scan_users(&self.tx, parse, take).map_err(|e| self.err(e))
+    }
+
+    fn record_text(&self, rowid: i64) -> Result<String, StoreError> {
+        record_text(&self.tx, rowid).map_err(|e| self.err(e))
     }
 }
 

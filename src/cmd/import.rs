@@ -7,7 +7,7 @@ use crate::plan::{self, field_changes, FieldChange, Plan};
 use crate::progress::Progress;
 use crate::report::{self, Style, Written};
 use crate::rules::Severity;
-use crate::store::{self, Action, BatchInfo, Store};
+use crate::store::{self, Action, BatchInfo, Store, StoreError, UserChunk, UserSource, Writer};
 use crate::validate::{validate, Known};
 use crate::{input, ExitStatus};
 use anyhow::{bail, Context};
@@ -77,16 +77,12 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         Some(Store::open(&args.store.store)?)
     };
     // Under the write lock from reading the store to committing, unless nothing will be written.
-    let (mut writer, stored) = match store.as_mut() {
-        None => (None, Vec::new()),
-        Some(store) if args.dry_run => (None, store.users()?),
-        Some(store) => {
-            let writer = store.write()?;
-            let stored = writer.users()?;
-            (Some(writer), stored)
-        }
+    let mut source = match store.as_mut() {
+        None => Source::Absent,
+        Some(store) if args.dry_run => Source::Read(store),
+        Some(store) => Source::Locked(store.write()?),
     };
-    plan::known_from_store(&mut known, &stored);
+    let stored = plan::read_store(&mut known, &source)?;
     let mut outcome = validate(&batch, &config, &renames, &known, &progress.rows());
     let valid_records = outcome.records.len();
     let errors = outcome
@@ -99,7 +95,8 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         &outcome.stored_entries,
         &outcome.record_ids,
         args.prune,
-    );
+        &source,
+    )?;
 
     let max_remove = args
         .max_remove
@@ -112,7 +109,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     }
     let blocked = errors && !args.partial;
     let mut applied = false;
-    if let Some(w) = writer.as_mut() {
+    if let Source::Locked(w) = &mut source {
         if !blocked && !plan.changes.is_empty() {
             if let Some(existing) = w.batch(&name)? {
                 if existing.sha256 != sha {
@@ -132,7 +129,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             applied = true;
         }
     }
-    if let Some(w) = writer {
+    if let Source::Locked(w) = source {
         w.commit()?;
     }
 
@@ -212,6 +209,39 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     // The process ends here: freeing every record one by one would only cost time.
     std::mem::forget((outcome, batch, stored, plan));
     Ok(status)
+}
+
+/// Where the plan reads the store: under the write lock, read once for a dry run, or no store
+/// at all (a dry run against a store that does not exist yet).
+enum Source<'a> {
+    Locked(Writer<'a>),
+    Read(&'a Store),
+    Absent,
+}
+
+impl UserSource for Source<'_> {
+    fn scan_users<T: Send>(
+        &self,
+        parse: impl Fn(&UserChunk) -> T + Sync,
+        take: impl FnMut(UserChunk, T),
+    ) -> Result<(), StoreError> {
+        match self {
+            Source::Locked(w) => w.scan_users(parse, take),
+            Source::Read(s) => s.scan_users(parse, take),
+            Source::Absent => Ok(()),
+        }
+    }
+
+    fn record_text(&self, rowid: i64) -> Result<String, StoreError> {
+        match self {
+            Source::Locked(w) => w.record_text(rowid),
+            Source::Read(s) => s.record_text(rowid),
+            // No store holds no users, so the plan never asks.
+            Source::Absent => Err(StoreError::Refused(format!(
+                "no store to read record {rowid} from"
+            ))),
+        }
+    }
 }
 
 /// `plan: 38 create, 2 update, 0 unchanged, 0 remove`, then each change.

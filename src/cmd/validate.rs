@@ -65,7 +65,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
             bail!("{}: no such store", path.display());
         }
         let store = Store::open(path)?;
-        plan::known_from_store(&mut known, &store.users()?);
+        plan::read_store(&mut known, &store)?;
     }
     // Records are built only for `--out`, and spilled beside it rather than held in memory.
     let keep = match args.out.as_deref() {
