@@ -220,10 +220,7 @@ impl Known {
         self.store_versions
             .insert(u.record_id.clone(), u.row_version.clone());
         for (integration, user_id) in identities {
-            self.store_identities
-                .entry(integration)
-                .or_default()
-                .insert(user_id, at);
+            self.store_identities.insert(&integration, &user_id, at);
         }
         for e in emails {
             self.store_emails.insert(e, u.record_id.clone());
@@ -387,7 +384,7 @@ mod tests {
         let identities: BTreeSet<_> = known
             .store_identities
             .iter()
-            .flat_map(|(i, ids)| ids.keys().map(|id| (i.clone(), id.clone())))
+            .map(|(i, id, _)| (i.to_string(), id.to_string()))
             .collect();
         assert_eq!(
             identities,

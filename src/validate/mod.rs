@@ -18,9 +18,11 @@ use foldhash::{HashMap, HashMapExt, HashSet};
 
 mod buckets;
 mod cross;
+mod stored;
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+pub use stored::StoredIdentities;
 
 /// What validation produced.
 #[derive(Debug, Default)]
@@ -65,10 +67,9 @@ pub struct Known {
     pub store_emails: HashMap<String, String>,
     /// Stored record id → its `row_version`.
     pub store_versions: HashMap<String, String>,
-    /// Integration → user_id → the stored record holding it (an index into
-    /// `store_record_ids`), for every stored ID-info entry (D004). Looked up by `&str`, with no
-    /// key built per entry checked.
-    pub store_identities: HashMap<String, HashMap<String, u32>>,
+    /// (integration, user_id) → the stored record holding it (an index into
+    /// `store_record_ids`), for every stored ID-info entry (D004).
+    pub store_identities: StoredIdentities,
     /// The stored record ids `store_identities` points into.
     pub store_record_ids: Vec<String>,
     /// Email key → record id, from `--source`.
@@ -609,10 +610,7 @@ fn stored_identity(
     if known.store_identities.is_empty() || e.record_id.is_empty() {
         return None;
     }
-    let at = *known
-        .store_identities
-        .get(e.integration.as_str())?
-        .get(uid)?;
+    let at = known.store_identities.get(&e.integration, uid)?;
     let other = &known.store_record_ids[at as usize];
     if *other == e.record_id {
         return None;

@@ -1,0 +1,119 @@
+//! The store's identities as D004 looks them up.
+
+use foldhash::fast::FixedState;
+use std::hash::BuildHasher;
+
+/// Every stored identity (integration, user id) with the stored record holding it, as an index
+/// into `Known::store_record_ids`. One hash table of indices into one text buffer: a million
+/// stored users hold about nine million identities, and a map of owned strings spent most of
+/// a re-import's store read allocating and inserting them.
+#[derive(Debug, Default)]
+pub struct StoredIdentities {
+    table: hashbrown::HashTable<u32>,
+    entries: Vec<Identity>,
+    text: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Identity {
+    /// `text[start..start + integration]` is the integration, the user id follows up to `end`.
+    start: usize,
+    integration: u32,
+    end: usize,
+    record: u32,
+}
+
+impl StoredIdentities {
+    fn hash(integration: &str, user_id: &str) -> u64 {
+        FixedState::default().hash_one((integration, user_id))
+    }
+
+    fn parts(&self, e: &Identity) -> (&str, &str) {
+        let split = e.start + e.integration as usize;
+        (&self.text[e.start..split], &self.text[split..e.end])
+    }
+
+    /// Gives `(integration, user_id)` to stored record `record`. A later record given the same
+    /// identity replaces the earlier one, as a map's insert would.
+    pub fn insert(&mut self, integration: &str, user_id: &str, record: u32) {
+        let hash = Self::hash(integration, user_id);
+        let Self {
+            table,
+            entries,
+            text,
+        } = self;
+        let same = |&i: &u32| {
+            let e = &entries[i as usize];
+            let split = e.start + e.integration as usize;
+            &text[e.start..split] == integration && &text[split..e.end] == user_id
+        };
+        if let Some(i) = table.find(hash, same) {
+            entries[*i as usize].record = record;
+            return;
+        }
+        let start = text.len();
+        text.push_str(integration);
+        text.push_str(user_id);
+        entries.push(Identity {
+            start,
+            integration: integration.len() as u32,
+            end: text.len(),
+            record,
+        });
+        let at = (entries.len() - 1) as u32;
+        table.insert_unique(hash, at, |&i| {
+            let e = &entries[i as usize];
+            let split = e.start + e.integration as usize;
+            Self::hash(&text[e.start..split], &text[split..e.end])
+        });
+    }
+
+    /// The stored record holding `(integration, user_id)`.
+    pub fn get(&self, integration: &str, user_id: &str) -> Option<u32> {
+        let hash = Self::hash(integration, user_id);
+        self.table
+            .find(hash, |&i| {
+                self.parts(&self.entries[i as usize]) == (integration, user_id)
+            })
+            .map(|&i| self.entries[i as usize].record)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every identity with its record, in the order first given.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, u32)> {
+        self.entries.iter().map(|e| {
+            let (integration, user_id) = self.parts(e);
+            (integration, user_id, e.record)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_exactly_what_was_given_and_the_last_record_wins() {
+        let mut ids = StoredIdentities::default();
+        assert!(ids.is_empty());
+        assert_eq!(ids.get("slack", "U1"), None);
+        ids.insert("slack", "U1", 0);
+        ids.insert("snow", "U1", 1);
+        // The pair is the key, not the joined text.
+        ids.insert("sla", "ckU1", 2);
+        ids.insert("slack", "U1", 3);
+        assert_eq!(ids.get("slack", "U1"), Some(3));
+        assert_eq!(ids.get("snow", "U1"), Some(1));
+        assert_eq!(ids.get("sla", "ckU1"), Some(2));
+        assert_eq!(ids.get("slac", "kU1"), None);
+        assert_eq!(ids.get("Slack", "U1"), None);
+        for n in 0..10_000u32 {
+            ids.insert("okta", &format!("00u{n}"), n);
+        }
+        assert!((0..10_000u32).all(|n| ids.get("okta", &format!("00u{n}")) == Some(n)));
+        assert_eq!(ids.iter().count(), 10_003);
+    }
+}
