@@ -541,6 +541,9 @@ impl UserSource for Writer<'_> {
     }
 }
 
+/// Changes written per chunk, while the pool works out the next chunk's row versions.
+const APPLY_CHUNK: usize = 4096;
+
 /// The write lock and the transaction that applies one batch.
 pub struct Writer<'a> {
     tx: rusqlite::Transaction<'a>,
@@ -634,40 +637,55 @@ impl Writer<'_> {
                 .tx
                 .prepare_cached("DELETE FROM users WHERE record_id = ?1")
                 .map_err(|e| self.err(e))?;
-            // The row versions (a parse, a sort and a hash each) on all cores, before the
-            // statements, which SQLite runs one at a time.
-            let versions: Vec<Option<String>> = {
+            // The row versions (a parse, a sort and a hash each) on the pool, a chunk ahead of
+            // the statements, which SQLite runs one at a time on this thread: the versions of a
+            // million new users cost as long as their inserts, and now run beside them.
+            let versions_of = |chunk: &[Change]| -> Vec<Option<String>> {
                 use rayon::prelude::*;
-                changes
+                chunk
                     .par_iter()
                     .map(|c| c.after.as_ref().map(|a| row_version(&a.value())))
                     .collect()
             };
-            for (c, version) in changes.iter().zip(versions) {
-                // A create logs no copy of the record: as created, it is the `before` of its
-                // next change, or the stored record. A million new users would otherwise be
-                // written twice (see docs/status.md).
-                let logged_after = c.after.as_ref().filter(|_| c.before.is_some());
-                log.execute(params![
-                    batch_id,
-                    c.record_id,
-                    c.action.as_str(),
-                    c.before.as_ref().map(|v| v.0.as_str()),
-                    logged_after.map(|v| v.0.as_str())
-                ])
-                .map_err(|e| self.err(e))?;
-                match (&c.after, version) {
-                    (Some(after), Some(version)) => {
-                        upsert
-                            .execute(params![c.record_id, c.bot, after.0, version, batch_id])
-                            .map_err(|e| self.err(e))?;
+            let chunks: Vec<&[Change]> = changes.chunks(APPLY_CHUNK).collect();
+            let mut versions = chunks.first().map(|c| versions_of(c)).unwrap_or_default();
+            for (k, chunk) in chunks.iter().enumerate() {
+                let mut next = Vec::new();
+                let written = rayon::in_place_scope(|s| {
+                    if let Some(following) = chunks.get(k + 1) {
+                        s.spawn(|_| next = versions_of(following));
                     }
-                    _ => {
-                        delete
-                            .execute(params![c.record_id])
-                            .map_err(|e| self.err(e))?;
+                    for (c, version) in chunk.iter().zip(std::mem::take(&mut versions)) {
+                        // A create logs no copy of the record: as created, it is the `before`
+                        // of its next change, or the stored record. A million new users would
+                        // otherwise be written twice (see docs/status.md).
+                        let logged_after = c.after.as_ref().filter(|_| c.before.is_some());
+                        log.execute(params![
+                            batch_id,
+                            c.record_id,
+                            c.action.as_str(),
+                            c.before.as_ref().map(|v| v.0.as_str()),
+                            logged_after.map(|v| v.0.as_str())
+                        ])?;
+                        match (&c.after, version) {
+                            (Some(after), Some(version)) => {
+                                upsert.execute(params![
+                                    c.record_id,
+                                    c.bot,
+                                    after.0,
+                                    version,
+                                    batch_id
+                                ])?;
+                            }
+                            _ => {
+                                delete.execute(params![c.record_id])?;
+                            }
+                        }
                     }
-                }
+                    Ok(())
+                });
+                written.map_err(|e| self.err(e))?;
+                versions = next;
             }
         }
         Ok(batch_id)
