@@ -15,8 +15,7 @@ const APPLICATION_ID: i32 = 0x6d75_7374;
 
 /// The page size of a new store. A record is about 2.4 KB of JSON: SQLite's 4 KB default page
 /// held one, with 40 % of it left empty; at 8 KB three fit, and a store of 100,000 users is a
-/// third smaller (415 → 279 MB) and as much quicker to write and to read back. A store made
-/// before keeps its page size.
+/// third smaller (415 → 279 MB, docs/benchmarks.md). A store made before keeps its page size.
 const PAGE_SIZE: i64 = 8192;
 
 /// Versioned migrations; `PRAGMA user_version` is the number applied.
@@ -95,8 +94,8 @@ pub struct StoredUser {
     pub text: String,
     pub row_version: String,
     pub created_by: Option<i64>,
-    /// The parsed record, made when first asked for: a re-import of a million users compares
-    /// texts and need not hold a million parsed trees.
+    /// The parsed record, made when first asked for (export, `remove`, `revert`; import reads
+    /// `StoredSummary` instead).
     parsed: std::sync::OnceLock<Value>,
 }
 
@@ -848,7 +847,11 @@ fn write_leaf(leaf: &impl serde::Serialize, out: &mut Vec<u8>) {
 
 /// SPEC §6: the first 16 hex digits of the SHA-256 of the canonical JSON.
 pub fn row_version(record: &Value) -> String {
-    let digest = Sha256::digest(canonical(record).as_bytes());
+    version_of_canonical(&canonical(record))
+}
+
+fn version_of_canonical(canonical: &str) -> String {
+    let digest = Sha256::digest(canonical.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
@@ -856,8 +859,7 @@ pub fn row_version(record: &Value) -> String {
 /// is built (a tree per record was most of the time an import spent on row versions). Text
 /// that is not JSON gets the version of `null`, as `RecordJson::value` reads it.
 pub fn text_row_version(text: &str) -> String {
-    let digest = Sha256::digest(canonical_text(text).as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    version_of_canonical(&canonical_text(text))
 }
 
 /// `canonical` of the parsed text, written while parsing.
