@@ -4,25 +4,92 @@
 use crate::check::email;
 use crate::input::headers::{map_sheet, Attr, Field, Renames};
 use crate::input::{read_batch, ReadOptions};
-use crate::record::{with_entries, IdEntry, Record};
+use crate::record::{with_entries, IdEntry, Records};
 use crate::store::{
-    canonical, flatten, Action, Change, Counts, RecordJson, StoreError, StoredSummary, UserChunk,
-    UserSource,
+    canonical, flatten, Action, BatchInfo, Change, Counts, RecordJson, StoreError, StoredSummary,
+    UserChunk, UserSource, Writer,
 };
 use crate::validate::Known;
 use foldhash::{HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 #[derive(Debug, Default)]
 pub struct Plan {
-    pub changes: Vec<Change>,
+    pub changes: Vec<PlannedChange>,
     pub counts: Counts,
     /// (old bot, new bot) when the batch's bot account replaces a stored one.
     pub bot_replaced: Option<(String, String)>,
+}
+
+/// A change the plan makes: a [`Change`] whose new text may still be in the batch's records.
+#[derive(Debug, Clone)]
+pub struct PlannedChange {
+    pub record_id: String,
+    pub action: Action,
+    pub bot: bool,
+    pub before: Option<RecordJson>,
+    pub after: Option<After>,
+}
+
+/// The text a planned change writes.
+#[derive(Debug, Clone)]
+pub enum After {
+    /// Held in memory: an update (its fields are shown), or a stored record with entries added.
+    Text(RecordJson),
+    /// The batch's valid record at this place, read back from the records when the plan is
+    /// applied: a million creates hold no text until then.
+    Batch(usize),
+}
+
+impl PlannedChange {
+    /// The fields an update changes (none for a create or a remove).
+    pub fn fields(&self) -> Vec<FieldChange> {
+        match (&self.before, &self.after) {
+            (Some(b), Some(After::Text(a))) => field_changes(&b.value(), &a.value()),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Changes per chunk applied: as many as the store inserts at a time.
+const APPLY_RUN: usize = 4096;
+
+impl Plan {
+    /// Applies the plan through `writer`, reading the creates' texts from `records`, the
+    /// batch's valid records the plan was made from.
+    pub fn apply(
+        &self,
+        writer: &mut Writer,
+        info: &BatchInfo,
+        records: &Records,
+    ) -> Result<i64, StoreError> {
+        let mut texts = records.texts()?;
+        let chunks = self.changes.chunks(APPLY_RUN).map(move |run| {
+            run.iter()
+                .map(|c| {
+                    let after = match &c.after {
+                        None => None,
+                        Some(After::Text(text)) => Some(text.clone()),
+                        Some(After::Batch(n)) => Some(RecordJson(texts.text(*n)?)),
+                    };
+                    Ok(Change {
+                        record_id: c.record_id.clone(),
+                        action: c.action,
+                        bot: c.bot,
+                        before: c.before.clone(),
+                        after,
+                    })
+                })
+                .collect::<Result<Vec<Change>, StoreError>>()
+                .map(Cow::Owned)
+        });
+        writer.apply_chunks(info, chunks)
+    }
 }
 
 /// One field of an update: its path in the record and its values before and after.
@@ -33,14 +100,16 @@ pub struct FieldChange {
     pub after: Option<String>,
 }
 
+/// Records compared with the store per run: their digests are worked out on the pool.
+const PLAN_RUN: usize = 4096;
+
 /// Plans the import of `records` (the batch's valid records). `in_batch` holds every record id
 /// of the batch, valid or not: `prune` removes only stored users absent from it, never the bot.
-/// `records` are taken, not copied: a change carries its record's text on to the store (at a
-/// million new users, a copy was 2.4 GB more). A stored record's text is fetched from `source`
-/// only when the plan changes it.
+/// A create keeps only its record's place in `records`, read again when the plan is applied;
+/// a stored record's text is fetched from `source` only when the plan changes it.
 pub fn plan(
     stored: &[StoredSummary],
-    records: Vec<Record>,
+    records: &Records,
     stored_entries: &BTreeMap<String, Vec<IdEntry>>,
     in_batch: &HashSet<String>,
     prune: bool,
@@ -49,52 +118,55 @@ pub fn plan(
     use rayon::prelude::*;
     let by_id: HashMap<&str, &StoredSummary> =
         stored.iter().map(|u| (u.record_id.as_str(), u)).collect();
-    // Equal digests are equal texts (muster writes a record's keys in one fixed order); the
-    // canonical comparison is only needed when they differ. Hashed on all cores, and only for
-    // records the store holds.
-    let digests: Vec<Option<[u8; 32]>> = records
-        .par_iter()
-        .map(|r| {
-            by_id
-                .contains_key(r.record_id.as_str())
-                .then(|| text_digest(&r.json))
-        })
-        .collect();
     let mut plan = Plan::default();
     let mut new_bot: Option<String> = None;
-    for (r, digest) in records.into_iter().zip(digests) {
-        if r.bot_account && new_bot.is_none() {
-            new_bot = Some(r.record_id.clone());
-        }
-        let Some(s) = by_id.get(r.record_id.as_str()) else {
-            plan.counts.create += 1;
-            plan.changes.push(Change {
-                record_id: r.record_id,
-                action: Action::Create,
+    let mut at = 0;
+    records.for_each_run(PLAN_RUN, |run| -> Result<(), StoreError> {
+        // Equal digests are equal texts (muster writes a record's keys in one fixed order);
+        // the canonical comparison is only needed when they differ. Hashed on all cores, and
+        // only for records the store holds.
+        let digests: Vec<Option<[u8; 32]>> = run
+            .par_iter()
+            .map(|r| by_id.contains_key(r.record_id).then(|| text_digest(r.json)))
+            .collect();
+        for (r, digest) in run.iter().zip(digests) {
+            let place = at;
+            at += 1;
+            if r.bot_account && new_bot.is_none() {
+                new_bot = Some(r.record_id.to_string());
+            }
+            let Some(s) = by_id.get(r.record_id) else {
+                plan.counts.create += 1;
+                plan.changes.push(PlannedChange {
+                    record_id: r.record_id.to_string(),
+                    action: Action::Create,
+                    bot: r.bot_account,
+                    before: None,
+                    after: Some(After::Batch(place)),
+                });
+                continue;
+            };
+            if digest == Some(s.digest) {
+                plan.counts.unchanged += 1;
+                continue;
+            }
+            let before = RecordJson(source.record_text(s.rowid)?);
+            let after = RecordJson(r.json.to_string());
+            if canonical(&before.value()) == canonical(&after.value()) {
+                plan.counts.unchanged += 1;
+                continue;
+            }
+            plan.counts.update += 1;
+            plan.changes.push(PlannedChange {
+                record_id: r.record_id.to_string(),
+                action: Action::Update,
                 bot: r.bot_account,
-                before: None,
-                after: Some(RecordJson(r.json)),
+                before: Some(before),
+                after: Some(After::Text(after)),
             });
-            continue;
-        };
-        if digest == Some(s.digest) {
-            plan.counts.unchanged += 1;
-            continue;
         }
-        let before = RecordJson(source.record_text(s.rowid)?);
-        if canonical(&before.value()) == canonical(&r.value()) {
-            plan.counts.unchanged += 1;
-            continue;
-        }
-        plan.counts.update += 1;
-        plan.changes.push(Change {
-            record_id: r.record_id,
-            action: Action::Update,
-            bot: r.bot_account,
-            before: Some(before),
-            after: Some(RecordJson(r.json)),
-        });
-    }
+        Ok(())
+    })?;
     // ID rows for stored users the batch does not hold add to their records.
     for (rid, entries) in stored_entries {
         let Some(s) = by_id.get(rid.as_str()) else {
@@ -107,12 +179,12 @@ pub fn plan(
             plan.counts.unchanged += 1;
         } else {
             plan.counts.update += 1;
-            plan.changes.push(Change {
+            plan.changes.push(PlannedChange {
                 record_id: rid.clone(),
                 action: Action::Update,
                 bot: s.bot,
                 before: Some(before),
-                after: Some(RecordJson::from_value(&merged)),
+                after: Some(After::Text(RecordJson::from_value(&merged))),
             });
         }
     }
@@ -120,7 +192,7 @@ pub fn plan(
     if let Some(new_bot) = new_bot {
         for old in stored.iter().filter(|u| u.bot && u.record_id != new_bot) {
             plan.bot_replaced = Some((old.record_id.clone(), new_bot.clone()));
-            plan.changes.push(Change {
+            plan.changes.push(PlannedChange {
                 record_id: old.record_id.clone(),
                 action: Action::Remove,
                 bot: true,
@@ -135,7 +207,7 @@ pub fn plan(
             .filter(|u| !u.bot && !in_batch.contains(&u.record_id))
         {
             plan.counts.remove += 1;
-            plan.changes.push(Change {
+            plan.changes.push(PlannedChange {
                 record_id: u.record_id.clone(),
                 action: Action::Remove,
                 bot: false,
@@ -364,6 +436,7 @@ pub fn known_from_source(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Record;
     use serde_json::json;
 
     /// The borrowed view finds the keys the whole tree finds, escapes included, and a record
@@ -497,7 +570,7 @@ mod tests {
             .collect();
         let p = plan(
             &store,
-            batch.to_vec(),
+            &Records::InMemory(batch.to_vec()),
             &BTreeMap::new(),
             &ids,
             true,
@@ -519,12 +592,8 @@ mod tests {
         assert_eq!(removed.before.as_ref().unwrap().0, r#"{"record_id":"C"}"#);
         assert_eq!(p.bot_replaced, Some(("BOT1".into(), "BOT2".into())));
         let update = p.changes.iter().find(|c| c.record_id == "B").unwrap();
-        let fields = field_changes(
-            &update.before.as_ref().unwrap().value(),
-            &update.after.as_ref().unwrap().value(),
-        );
         assert_eq!(
-            fields,
+            update.fields(),
             [FieldChange {
                 field: "user.role".into(),
                 before: Some("y".into()),
@@ -534,7 +603,7 @@ mod tests {
         // Without --prune nothing but the replaced bot goes.
         let p = plan(
             &store,
-            batch.to_vec(),
+            &Records::InMemory(batch.to_vec()),
             &BTreeMap::new(),
             &ids,
             false,

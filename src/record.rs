@@ -270,6 +270,55 @@ pub enum Keep {
     /// checked, and read back the valid ones when they are written out: memory then holds no
     /// record (SPEC §8: "records spilled to a temporary file and filtered").
     SpillIn(std::path::PathBuf),
+    /// Spill as [`Keep::SpillIn`], noting each record's id beside it and every user's record
+    /// id (import: the plan reads the records back to compare them with the store, and again
+    /// to write them; held in memory they were 2.4 GB at a million users).
+    SpillForImport(std::path::PathBuf),
+}
+
+impl Keep {
+    /// Whether validation notes the record id of every user row, valid or not
+    /// (`import --prune`).
+    pub(crate) fn keeps_record_ids(&self) -> bool {
+        matches!(self, Keep::InMemory | Keep::SpillForImport(_))
+    }
+}
+
+/// A valid record as the import plan reads it back, borrowed from where it is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordView<'a> {
+    pub record_id: &'a str,
+    pub bot_account: bool,
+    pub json: &'a str,
+}
+
+impl Record {
+    fn view(&self) -> RecordView<'_> {
+        RecordView {
+            record_id: &self.record_id,
+            bot_account: self.bot_account,
+            json: &self.json,
+        }
+    }
+}
+
+/// Record ids in one buffer, no allocation per record.
+#[derive(Debug, Default)]
+struct RecordIds {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl RecordIds {
+    fn push(&mut self, id: &str) {
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
 }
 
 /// The records of a validation: in memory, or in a spill file with which of them are valid.
@@ -323,6 +372,39 @@ impl Records {
         }
     }
 
+    /// Calls `f` with the valid records in order, up to `n` at a time (the import plan hashes
+    /// each run on the pool). Spilled records need [`Keep::SpillForImport`] for their ids.
+    pub fn for_each_run<E: From<std::io::Error>>(
+        &self,
+        n: usize,
+        mut f: impl FnMut(&[RecordView]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self {
+            Records::NotKept => Ok(()),
+            Records::InMemory(v) => v.chunks(n.max(1)).try_for_each(|run| {
+                let views: Vec<RecordView> = run.iter().map(Record::view).collect();
+                f(&views)
+            }),
+            Records::Spilled(s) => s.for_each_run(n.max(1), f),
+        }
+    }
+
+    /// Reads the valid records' texts by their place among the valid records, forward only.
+    pub fn texts(&self) -> std::io::Result<RecordTexts<'_>> {
+        if let Records::Spilled(s) = self {
+            std::io::Seek::rewind(&mut &s.file)?;
+        }
+        Ok(RecordTexts {
+            records: self,
+            input: match self {
+                Records::Spilled(s) => Some(std::io::BufReader::with_capacity(1 << 20, &s.file)),
+                _ => None,
+            },
+            at: 0,
+            kept: 0,
+        })
+    }
+
     /// Writes the valid records to `out` as JSONL.
     pub fn write_jsonl(&mut self, out: &mut std::fs::File) -> std::io::Result<()> {
         match self {
@@ -355,6 +437,8 @@ pub(crate) struct SpillWriter {
     users: Vec<u32>,
     /// Each spilled record's length, its line break included.
     lengths: Vec<u32>,
+    /// Each spilled record's id ([`Keep::SpillForImport`]).
+    ids: Option<RecordIds>,
 }
 
 impl RecordSink {
@@ -362,11 +446,12 @@ impl RecordSink {
         Ok(match keep {
             Keep::Nothing => RecordSink::Nothing,
             Keep::InMemory => RecordSink::InMemory(Vec::new()),
-            Keep::SpillIn(dir) => RecordSink::Spill(SpillWriter {
+            Keep::SpillIn(dir) | Keep::SpillForImport(dir) => RecordSink::Spill(SpillWriter {
                 out: std::io::BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(dir)?),
                 bots: Vec::new(),
                 users: Vec::new(),
                 lengths: Vec::new(),
+                ids: matches!(keep, Keep::SpillForImport(_)).then(RecordIds::default),
             }),
         })
     }
@@ -387,6 +472,9 @@ impl RecordSink {
                 // JSONL as `--out` writes it, so that the kept records can be copied in runs.
                 s.users.push(user as u32);
                 s.lengths.push(record.json.len() as u32 + 1);
+                if let Some(ids) = &mut s.ids {
+                    ids.push(&record.record_id);
+                }
                 s.out.write_all(record.json.as_bytes())?;
                 s.out.write_all(b"\n")?;
             }
@@ -422,6 +510,7 @@ impl RecordSink {
                     file,
                     keep,
                     lengths: s.lengths,
+                    ids: s.ids,
                     bots,
                 })
             }
@@ -436,6 +525,7 @@ pub struct Spill {
     file: std::fs::File,
     keep: Vec<bool>,
     lengths: Vec<u32>,
+    ids: Option<RecordIds>,
     bots: Vec<Record>,
     valid: usize,
 }
@@ -461,6 +551,59 @@ impl Spill {
             f(json)?;
         }
         self.bots.iter().try_for_each(|r| f(&r.json))
+    }
+
+    fn for_each_run<E: From<std::io::Error>>(
+        &self,
+        n: usize,
+        mut f: impl FnMut(&[RecordView]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        use std::io::{Read, Seek};
+        let ids = self.ids.as_ref().ok_or_else(|| {
+            std::io::Error::other("the records were spilled without their record ids")
+        })?;
+        let mut file = &self.file;
+        file.rewind()?;
+        let mut input = std::io::BufReader::with_capacity(1 << 20, file);
+        // One buffer for a run's texts: (spilled index, start, end) of each.
+        let mut buf = Vec::new();
+        let mut run: Vec<(usize, usize, usize)> = Vec::with_capacity(n);
+        let mut flush = |buf: &mut Vec<u8>, run: &mut Vec<(usize, usize, usize)>| {
+            let mut views = Vec::with_capacity(run.len());
+            for &(i, start, end) in run.iter() {
+                let json = std::str::from_utf8(&buf[start..end]).map_err(std::io::Error::other)?;
+                views.push(RecordView {
+                    record_id: ids.get(i),
+                    bot_account: false,
+                    json,
+                });
+            }
+            f(&views)?;
+            buf.clear();
+            run.clear();
+            Ok::<(), E>(())
+        };
+        for (i, (&keep, &len)) in self.keep.iter().zip(&self.lengths).enumerate() {
+            if !keep {
+                input.seek_relative(i64::from(len))?;
+                continue;
+            }
+            let start = buf.len();
+            buf.resize(start + len as usize, 0);
+            input.read_exact(&mut buf[start..])?;
+            run.push((i, start, buf.len() - 1));
+            if run.len() == n {
+                flush(&mut buf, &mut run)?;
+            }
+        }
+        if !run.is_empty() {
+            flush(&mut buf, &mut run)?;
+        }
+        let bots: Vec<RecordView> = self.bots.iter().map(Record::view).collect();
+        if bots.is_empty() {
+            return Ok(());
+        }
+        f(&bots)
     }
 
     /// Writes the valid records as JSONL: runs of kept records are copied file to file (by the
@@ -499,5 +642,127 @@ impl Spill {
             out.write_all(b"\n")?;
         }
         Ok(())
+    }
+}
+
+/// The valid records' texts, read forward by their place among the valid records (bots last),
+/// as the import applies its plan.
+pub struct RecordTexts<'a> {
+    records: &'a Records,
+    input: Option<std::io::BufReader<&'a std::fs::File>>,
+    /// The next spilled record's index, and how many kept ones came before it.
+    at: usize,
+    kept: usize,
+}
+
+impl RecordTexts<'_> {
+    /// The text of valid record `n`; `n` never goes back.
+    pub fn text(&mut self, n: usize) -> std::io::Result<String> {
+        use std::io::Read;
+        let spill = match self.records {
+            Records::NotKept => return Err(std::io::Error::other("no records were kept")),
+            Records::InMemory(v) => return Ok(v[n].json.clone()),
+            Records::Spilled(s) => s,
+        };
+        let input = self.input.as_mut().expect("a spill has its reader");
+        let short = || std::io::Error::other("the records' temporary file is short");
+        while self.at < spill.keep.len() {
+            let (keep, len) = (spill.keep[self.at], spill.lengths[self.at]);
+            self.at += 1;
+            if keep && self.kept == n {
+                self.kept += 1;
+                let mut line = vec![0; len as usize];
+                input.read_exact(&mut line)?;
+                line.pop();
+                return String::from_utf8(line).map_err(std::io::Error::other);
+            }
+            if n < self.kept {
+                return Err(std::io::Error::other("records are read forward only"));
+            }
+            self.kept += usize::from(keep);
+            input.seek_relative(i64::from(len))?;
+        }
+        let bot = n.checked_sub(self.kept).ok_or_else(short)?;
+        spill
+            .bots
+            .get(bot)
+            .map(|r| r.json.clone())
+            .ok_or_else(short)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(rid: &str, bot: bool) -> Record {
+        Record {
+            record_id: rid.to_string(),
+            bot_account: bot,
+            json: format!(r#"{{"record_id":"{rid}","n":"{}"}}"#, rid.repeat(3)),
+        }
+    }
+
+    /// Keeps `records` as `keep` says, user `i` valid unless `invalid` names it.
+    fn kept(keep: &Keep, records: &[Record], invalid: &[usize]) -> Records {
+        let mut sink = RecordSink::new(keep).unwrap();
+        for (i, r) in records.iter().enumerate() {
+            sink.push(i, r.clone()).unwrap();
+        }
+        sink.finish(|i| !invalid.contains(&i)).unwrap()
+    }
+
+    /// Spilled for an import, the valid records read back (in runs, and one by one by their
+    /// place) are the ones kept in memory: ids, bot flags and texts, bots last.
+    #[test]
+    fn spilled_records_read_back_as_kept_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch: Vec<Record> = ["A", "B", "BOT", "C", "D\u{e9}", "E", "F"]
+            .iter()
+            .map(|rid| record(rid, *rid == "BOT"))
+            .collect();
+        let invalid = [1, 5];
+        let memory = kept(&Keep::InMemory, &batch, &invalid);
+        let spilled = kept(
+            &Keep::SpillForImport(dir.path().to_path_buf()),
+            &batch,
+            &invalid,
+        );
+        assert!(matches!(spilled, Records::Spilled(_)));
+        assert_eq!(spilled.len(), 5);
+        let views = |records: &Records, n: usize| {
+            let mut runs = Vec::new();
+            records
+                .for_each_run(n, |run| -> std::io::Result<()> {
+                    runs.push(
+                        run.iter()
+                            .map(|r| (r.record_id.to_string(), r.bot_account, r.json.to_string()))
+                            .collect::<Vec<_>>(),
+                    );
+                    Ok(())
+                })
+                .unwrap();
+            runs.concat()
+        };
+        let expected = views(&memory, 100);
+        let ids: Vec<&str> = expected.iter().map(|(id, ..)| id.as_str()).collect();
+        assert_eq!(ids, ["A", "C", "D\u{e9}", "F", "BOT"]);
+        for n in [1, 2, 3, 100] {
+            assert_eq!(views(&spilled, n), expected, "runs of {n}");
+        }
+        // Forward reads by place, skipping some, the bot last; never backwards.
+        let mut texts = spilled.texts().unwrap();
+        assert_eq!(texts.text(1).unwrap(), expected[1].2);
+        assert_eq!(texts.text(3).unwrap(), expected[3].2);
+        assert_eq!(texts.text(4).unwrap(), expected[4].2);
+        assert!(texts.text(5).is_err());
+        let mut texts = spilled.texts().unwrap();
+        assert_eq!(texts.text(2).unwrap(), expected[2].2);
+        assert!(texts.text(0).is_err());
+        // Spilled for `--out` the ids are not noted, and a run says so rather than guessing.
+        let out = kept(&Keep::SpillIn(dir.path().to_path_buf()), &batch, &invalid);
+        assert!(out
+            .for_each_run(10, |_| Ok::<(), std::io::Error>(()))
+            .is_err());
     }
 }

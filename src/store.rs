@@ -83,6 +83,10 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Refused(String),
+    /// The batch's records, spilled to a temporary file while it was validated, could not be
+    /// read back.
+    #[error("cannot read back the batch's records from their temporary file: {0}")]
+    Records(#[from] std::io::Error),
 }
 
 /// A stored user or bot.
@@ -594,6 +598,22 @@ impl Writer<'_> {
 
     /// Records the batch and applies its changes; the caller commits.
     pub fn apply(&mut self, info: &BatchInfo, changes: &[Change]) -> Result<i64, StoreError> {
+        self.apply_chunks(
+            info,
+            changes
+                .chunks(APPLY_CHUNK)
+                .map(|c| Ok(std::borrow::Cow::Borrowed(c))),
+        )
+    }
+
+    /// Applies changes that come a chunk at a time (an import's creates are read back from the
+    /// batch's spilled records as they are written): the next chunk is made, and its row
+    /// versions worked out, on the pool while this one is inserted.
+    pub fn apply_chunks<'c>(
+        &mut self,
+        info: &BatchInfo,
+        mut chunks: impl Iterator<Item = Result<std::borrow::Cow<'c, [Change]>, StoreError>> + Send,
+    ) -> Result<i64, StoreError> {
         let user = ["USER", "LOGNAME", "USERNAME"]
             .iter()
             .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
@@ -646,15 +666,22 @@ impl Writer<'_> {
                     .map(|c| c.after.as_ref().map(|a| text_row_version(&a.0)))
                     .collect()
             };
-            let chunks: Vec<&[Change]> = changes.chunks(APPLY_CHUNK).collect();
-            let mut versions = chunks.first().map(|c| versions_of(c)).unwrap_or_default();
-            for (k, chunk) in chunks.iter().enumerate() {
-                let mut next = Vec::new();
+            type Prepared<'c> = Option<(std::borrow::Cow<'c, [Change]>, Vec<Option<String>>)>;
+            let prepare =
+                |chunks: &mut dyn Iterator<Item = _>| -> Result<Prepared<'c>, StoreError> {
+                    let Some(chunk) = chunks.next() else {
+                        return Ok(None);
+                    };
+                    let chunk: std::borrow::Cow<'c, [Change]> = chunk?;
+                    let versions = versions_of(&chunk);
+                    Ok(Some((chunk, versions)))
+                };
+            let mut current = prepare(&mut chunks)?;
+            while let Some((chunk, versions)) = current.take() {
+                let mut next = Ok(None);
                 let written = rayon::in_place_scope(|s| {
-                    if let Some(following) = chunks.get(k + 1) {
-                        s.spawn(|_| next = versions_of(following));
-                    }
-                    for (c, version) in chunk.iter().zip(std::mem::take(&mut versions)) {
+                    s.spawn(|_| next = prepare(&mut chunks));
+                    for (c, version) in chunk.iter().zip(versions) {
                         // A create logs no copy of the record: as created, it is the `before`
                         // of its next change, or the stored record. A million new users would
                         // otherwise be written twice (see docs/status.md).
@@ -684,7 +711,7 @@ impl Writer<'_> {
                     Ok(())
                 });
                 written.map_err(|e| self.err(e))?;
-                versions = next;
+                current = next?;
             }
         }
         Ok(batch_id)

@@ -3,12 +3,13 @@
 
 use crate::cli::{Format, ImportArgs};
 use crate::config::{load_renames, Config};
-use crate::plan::{self, field_changes, FieldChange, Plan};
+use crate::plan::{self, FieldChange, Plan};
 use crate::progress::Progress;
+use crate::record::Keep;
 use crate::report::{self, Style, Written};
 use crate::rules::Severity;
 use crate::store::{self, Action, BatchInfo, Store, StoreError, UserChunk, UserSource, Writer};
-use crate::validate::{validate, Known};
+use crate::validate::{validate_with, Known};
 use crate::{input, ExitStatus};
 use anyhow::{bail, Context};
 use serde::Serialize;
@@ -83,7 +84,28 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         Some(store) => Source::Locked(store.write()?),
     };
     let stored = plan::read_store(&mut known, &source)?;
-    let mut outcome = validate(&batch, &config, &renames, &known, &progress.rows());
+    // The valid records wait in a temporary file beside the store (a dry run against a store
+    // whose folder does not exist yet: in the system's), read back by the plan and the apply.
+    let spill = super::validate::spill_dir(&args.store.store);
+    let spill = if spill.is_dir() {
+        spill
+    } else {
+        std::env::temp_dir()
+    };
+    let outcome = validate_with(
+        &batch,
+        &config,
+        &renames,
+        &known,
+        &progress.rows(),
+        &Keep::SpillForImport(spill.clone()),
+    )
+    .with_context(|| {
+        format!(
+            "cannot write the batch's records to a temporary file in {}",
+            spill.display()
+        )
+    })?;
     let valid_records = outcome.records.len();
     let errors = outcome
         .findings
@@ -91,7 +113,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         .any(|f| f.severity == Severity::Error);
     let plan = plan::plan(
         &stored,
-        outcome.records.take_in_memory(),
+        &outcome.records,
         &outcome.stored_entries,
         &outcome.record_ids,
         args.prune,
@@ -124,7 +146,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 counts: plan.counts,
             };
             let writing = progress.spinner(format!("writing {} changes", plan.changes.len()));
-            w.apply(&info, &plan.changes)?;
+            plan.apply(w, &info, &outcome.records)?;
             writing.finish_and_clear();
             applied = true;
         }
@@ -151,10 +173,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
                     .map(|c| JsonChange {
                         action: c.action,
                         record_id: &c.record_id,
-                        fields: match (&c.before, &c.after) {
-                            (Some(b), Some(a)) => field_changes(&b.value(), &a.value()),
-                            _ => Vec::new(),
-                        },
+                        fields: c.fields(),
                     })
                     .collect(),
                 bot_replaced: plan
@@ -267,10 +286,7 @@ fn plan_text(plan: &Plan, name: &str, store: &std::path::Path) -> String {
             }
             Action::Update => {
                 out.push_str(&format!("  update {}\n", change.record_id));
-                let (Some(b), Some(a)) = (&change.before, &change.after) else {
-                    continue;
-                };
-                for f in field_changes(&b.value(), &a.value()) {
+                for f in change.fields() {
                     out.push_str(&format!(
                         "    {}: {} → {}\n",
                         f.field,

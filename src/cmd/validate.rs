@@ -243,7 +243,7 @@ fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
 
 /// Where the records wait for the cross-row rules: beside `--out` (which needs the room
 /// anyway), or in the temporary folder when they go to standard output.
-fn spill_dir(out: &Path) -> PathBuf {
+pub(crate) fn spill_dir(out: &Path) -> PathBuf {
     if out.as_os_str() == "-" {
         return std::env::temp_dir();
     }

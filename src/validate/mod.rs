@@ -404,7 +404,7 @@ pub fn validate_with(
     // cross-row pass once made them.
     let mut late: Vec<Finding> = Vec::new();
     let spill_dir = match keep {
-        Keep::SpillIn(dir) => dir.clone(),
+        Keep::SpillIn(dir) | Keep::SpillForImport(dir) => dir.clone(),
         _ => std::env::temp_dir(),
     };
     // The ID entries' identities (D004), bucketed as their rows come rather than after the last
@@ -449,7 +449,7 @@ pub fn validate_with(
         &entries,
         entry_identities,
         spill_dir,
-        matches!(keep, Keep::InMemory),
+        keep.keeps_record_ids(),
     );
     // ID-sheet entries by record id: one lookup per user, not a scan of every entry.
     let mut entries_of: HashMap<&str, Vec<&EntryRow>> = HashMap::with_capacity(entries.len() / 4);
