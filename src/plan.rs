@@ -6,14 +6,13 @@ use crate::input::headers::{map_sheet, Attr, Field, Renames};
 use crate::input::{read_batch, ReadOptions};
 use crate::record::{with_entries, IdEntry, Records};
 use crate::store::{
-    canonical, flatten, Action, BatchInfo, Change, Counts, RecordJson, StoreError, StoredSummary,
-    UserChunk, UserSource, Writer,
+    canonical, flatten, text_digest, Action, BatchInfo, Change, Counts, RecordJson, StoreError,
+    StoredSummary, UserChunk, UserSource, Writer,
 };
-use crate::validate::Known;
+use crate::validate::{Known, StoredIdentities, StoredVersion};
 use foldhash::{HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
-use sha2::Digest;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -127,13 +126,19 @@ pub fn plan(
         // only for records the store holds.
         let digests: Vec<Option<[u8; 32]>> = run
             .par_iter()
-            .map(|r| by_id.contains_key(r.record_id).then(|| text_digest(r.json)))
+            .map(|r| {
+                (!r.same_as_stored && by_id.contains_key(r.record_id)).then(|| text_digest(r.json))
+            })
             .collect();
         for (r, digest) in run.iter().zip(digests) {
             let place = at;
             at += 1;
             if r.bot_account && new_bot.is_none() {
                 new_bot = Some(r.record_id.to_string());
+            }
+            if r.same_as_stored {
+                plan.counts.unchanged += 1;
+                continue;
             }
             let Some(s) = by_id.get(r.record_id) else {
                 plan.counts.create += 1;
@@ -219,11 +224,6 @@ pub fn plan(
     Ok(plan)
 }
 
-/// The SHA-256 of a record's text, as `StoredSummary::digest` holds it.
-fn text_digest(text: &str) -> [u8; 32] {
-    sha2::Sha256::digest(text.as_bytes()).into()
-}
-
 /// The fields an update changes.
 pub fn field_changes(before: &Value, after: &Value) -> Vec<FieldChange> {
     let (b, a) = (flatten(before), flatten(after));
@@ -244,8 +244,62 @@ pub fn default_max_remove(stored_users: usize) -> usize {
     stored_users.div_ceil(10).min(500)
 }
 
-/// A stored record's identities ((integration, user id)) and address keys.
-type StoredKeys = (Vec<(String, String)>, Vec<String>);
+/// The keys of a run of stored records, worked out on the pool while SQLite reads the next
+/// chunk: each identity hashed, the identities' texts back to back in one buffer, the address
+/// keys made. The read's own thread then only inserts them: it had been allocating,
+/// hashing and rehashing nine million identities of a million stored users one by one.
+#[derive(Debug, Default)]
+struct StoredKeys {
+    /// Integration then user id of each identity, back to back.
+    text: String,
+    identities: Vec<KeyedIdentity>,
+    emails: Vec<String>,
+    /// Per record: where its identities and its address keys end.
+    ends: Vec<(usize, usize)>,
+    digests: Vec<[u8; 32]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct KeyedIdentity {
+    hash: u64,
+    start: usize,
+    split: usize,
+    end: usize,
+}
+
+impl StoredKeys {
+    fn add(&mut self, text: &str) {
+        self.digests.push(text_digest(text));
+        match serde_json::from_str::<StoredView>(text) {
+            Ok(view) => view.add_to(self),
+            // Not the shape muster writes: take what the parsed tree offers.
+            Err(_) => add_from_tree(self, text),
+        }
+        self.ends.push((self.identities.len(), self.emails.len()));
+    }
+
+    fn identity(&mut self, integration: &str, user_id: &str) {
+        let start = self.text.len();
+        self.text.push_str(integration);
+        self.text.push_str(user_id);
+        self.identities.push(KeyedIdentity {
+            hash: StoredIdentities::hash(integration, user_id),
+            start,
+            split: start + integration.len(),
+            end: self.text.len(),
+        });
+    }
+
+    /// The identities and address keys of the `i`th record.
+    fn of(&self, i: usize) -> (&[KeyedIdentity], std::ops::Range<usize>) {
+        let (from_id, from_email) = if i == 0 { (0, 0) } else { self.ends[i - 1] };
+        let (to_id, to_email) = self.ends[i];
+        (&self.identities[from_id..to_id], from_email..to_email)
+    }
+}
+
+/// Users per run of [`StoredKeys`]: a chunk of the store is split among the pool in runs.
+const KEYS_RUN: usize = 512;
 
 /// Reads the store's users: their addresses, identities and versions into `known` (S001, S004,
 /// R001, D004), and a summary of each for the plan, in rowid order with the bot last. Each
@@ -256,73 +310,132 @@ pub fn read_store(
 ) -> Result<Vec<StoredSummary>, StoreError> {
     use rayon::prelude::*;
     known.has_store = true;
-    let mut users = Vec::new();
-    let parse = |chunk: &UserChunk| -> Vec<(StoredKeys, [u8; 32])> {
-        (0..chunk.len())
-            .into_par_iter()
-            .map(|i| {
-                let text = chunk.text(i);
-                (stored_keys(text), text_digest(text))
+    let count = source.user_count()?;
+    let mut users = Vec::with_capacity(count);
+    let parse = |chunk: &UserChunk| -> Vec<StoredKeys> {
+        let runs: Vec<std::ops::Range<usize>> = (0..chunk.len())
+            .step_by(KEYS_RUN)
+            .map(|from| from..(from + KEYS_RUN).min(chunk.len()))
+            .collect();
+        runs.into_par_iter()
+            .map(|run| {
+                let mut keys = StoredKeys::default();
+                for i in run {
+                    keys.add(chunk.text(i));
+                }
+                keys
             })
             .collect()
     };
     // The bot is added last, as it comes last in the list: where two stored records share an
     // address or an identity, the one added last is the one the rules name.
     let mut bots = Vec::new();
+    let mut sized = false;
     source.scan_users(parse, |chunk, parsed| {
-        for (mut u, (keys, digest)) in chunk.users.into_iter().zip(parsed) {
-            u.digest = digest;
-            if u.bot {
-                bots.push((u, keys));
-            } else {
-                users.push(known.add_stored(u, keys));
+        if !sized {
+            // Sized once from the first chunk's mix, for the whole store.
+            sized = true;
+            known.reserve_stored(count, chunk.len(), &parsed);
+        }
+        let mut users_of_chunk = chunk.users.into_iter();
+        for mut keys in parsed {
+            let emails = std::mem::take(&mut keys.emails);
+            let mut emails = emails.into_iter();
+            for (i, mut u) in users_of_chunk.by_ref().take(keys.ends.len()).enumerate() {
+                u.digest = keys.digests[i];
+                let (identities, addresses) = keys.of(i);
+                let addresses: Vec<String> = emails.by_ref().take(addresses.len()).collect();
+                if u.bot {
+                    let owned: Vec<(String, String)> = identities
+                        .iter()
+                        .map(|k| {
+                            (
+                                keys.text[k.start..k.split].to_string(),
+                                keys.text[k.split..k.end].to_string(),
+                            )
+                        })
+                        .collect();
+                    bots.push((u, owned, addresses));
+                } else {
+                    let at = known.add_stored_user(&u, addresses);
+                    for k in identities {
+                        known.store_identities.insert_hashed(
+                            k.hash,
+                            &keys.text[k.start..k.split],
+                            &keys.text[k.split..k.end],
+                            at,
+                        );
+                    }
+                    users.push(u);
+                }
             }
         }
     })?;
-    for (u, keys) in bots {
-        users.push(known.add_stored(u, keys));
+    for (u, identities, addresses) in bots {
+        let at = known.add_stored_user(&u, addresses);
+        for (integration, user_id) in identities {
+            known.store_identities.insert(&integration, &user_id, at);
+        }
+        users.push(u);
     }
     Ok(users)
 }
 
 impl Known {
-    fn add_stored(&mut self, u: StoredSummary, (identities, emails): StoredKeys) -> StoredSummary {
+    /// Sizes the tables for `count` stored users, from a first chunk of `sample` users.
+    fn reserve_stored(&mut self, count: usize, sample: usize, parsed: &[StoredKeys]) {
+        let sample = sample.max(1);
+        let (mut identities, mut bytes, mut emails) = (0, 0, 0);
+        for keys in parsed {
+            identities += keys.identities.len();
+            bytes += keys.text.len();
+            emails += keys.emails.len();
+        }
+        let scale = |n: usize| n.saturating_mul(count) / sample;
+        self.store_record_ids.reserve(count);
+        self.store_versions.reserve(count);
+        self.store_emails.reserve(scale(emails));
+        self.store_identities
+            .reserve(scale(identities), scale(bytes));
+    }
+
+    /// Adds a stored user's record id, version and address keys; returns its index in
+    /// `store_record_ids`, which its identities point to.
+    fn add_stored_user(&mut self, u: &StoredSummary, emails: Vec<String>) -> u32 {
         let at = self.store_record_ids.len() as u32;
         self.store_record_ids.push(u.record_id.clone());
-        self.store_versions
-            .insert(u.record_id.clone(), u.row_version.clone());
-        for (integration, user_id) in identities {
-            self.store_identities.insert(&integration, &user_id, at);
-        }
+        self.store_versions.insert(
+            u.record_id.clone(),
+            StoredVersion {
+                row_version: u.row_version.clone(),
+                digest: u.digest,
+            },
+        );
         for e in emails {
             self.store_emails.insert(e, u.record_id.clone());
         }
-        u
+        at
     }
 }
 
-/// A stored record's identities and address keys.
-fn stored_keys(text: &str) -> StoredKeys {
-    if let Ok(view) = serde_json::from_str::<StoredView>(text) {
-        return view.keys();
-    }
-    // Not the shape muster writes: take what the parsed tree offers.
+/// A stored record's identities and address keys from its parsed tree: for a record not in the
+/// shape muster writes.
+fn add_from_tree(keys: &mut StoredKeys, text: &str) {
     let record: Value = serde_json::from_str(text).unwrap_or(Value::Null);
     let info = &record["user_id_info"];
-    let mut identities = Vec::new();
     for list in ["itsm_id_info", "channel_id_info", "idm_id_info"] {
         for e in info[list].as_array().into_iter().flatten() {
             if let (Some(i), Some(id)) = (e["integration"].as_str(), e["user_id"].as_str()) {
-                identities.push((i.to_string(), id.to_string()));
+                keys.identity(i, id);
             }
         }
     }
     let aliases = info["user_emails"].as_array().into_iter().flatten();
-    let emails = std::iter::once(&record["user"]["email_addr"])
-        .chain(aliases)
-        .filter_map(|e| e.as_str().map(email::key))
-        .collect();
-    (identities, emails)
+    keys.emails.extend(
+        std::iter::once(&record["user"]["email_addr"])
+            .chain(aliases)
+            .filter_map(|e| e.as_str().map(email::key)),
+    );
 }
 
 /// The parts of a stored record that the rules compare with, borrowed from its text where no
@@ -363,24 +476,23 @@ struct EntryView<'a> {
 }
 
 impl StoredView<'_> {
-    fn keys(&self) -> StoredKeys {
+    fn add_to(&self, keys: &mut StoredKeys) {
         let info = &self.user_id_info;
-        let identities = [&info.itsm_id_info, &info.channel_id_info, &info.idm_id_info]
+        for e in [&info.itsm_id_info, &info.channel_id_info, &info.idm_id_info]
             .into_iter()
             .flatten()
-            .filter_map(|e| match (&e.integration, &e.user_id) {
-                (Some(i), Some(id)) => Some((i.to_string(), id.to_string())),
-                _ => None,
-            })
-            .collect();
-        let emails = self
-            .user
-            .email_addr
-            .iter()
-            .chain(&info.user_emails)
-            .map(|e| email::key(e))
-            .collect();
-        (identities, emails)
+        {
+            if let (Some(i), Some(id)) = (&e.integration, &e.user_id) {
+                keys.identity(i, id);
+            }
+        }
+        keys.emails.extend(
+            self.user
+                .email_addr
+                .iter()
+                .chain(&info.user_emails)
+                .map(|e| email::key(e)),
+        );
     }
 }
 
@@ -500,7 +612,7 @@ mod tests {
         fn scan_users<T: Send>(
             &self,
             parse: impl Fn(&UserChunk) -> T + Sync,
-            mut take: impl FnMut(UserChunk, T),
+            mut take: impl FnMut(UserChunk, T) + Send,
         ) -> Result<(), StoreError> {
             for (at, pair) in self.users.chunks(2).enumerate() {
                 let mut chunk = UserChunk::default();
@@ -517,6 +629,10 @@ mod tests {
         fn record_text(&self, rowid: i64) -> Result<String, StoreError> {
             self.fetched.set(self.fetched.get() + 1);
             Ok(self.users[rowid as usize - 1].2.clone())
+        }
+
+        fn user_count(&self) -> Result<usize, StoreError> {
+            Ok(self.users.len())
         }
     }
 

@@ -289,7 +289,10 @@ impl Keep {
 pub struct RecordView<'a> {
     pub record_id: &'a str,
     pub bot_account: bool,
+    /// Empty when `same_as_stored`: such a record's text is not kept.
     pub json: &'a str,
+    /// The record is the very text the store holds for its record id.
+    pub same_as_stored: bool,
 }
 
 impl Record {
@@ -298,6 +301,7 @@ impl Record {
             record_id: &self.record_id,
             bot_account: self.bot_account,
             json: &self.json,
+            same_as_stored: false,
         }
     }
 }
@@ -435,7 +439,8 @@ pub(crate) struct SpillWriter {
     bots: Vec<(u32, Record)>,
     /// The user index of each spilled record, in order.
     users: Vec<u32>,
-    /// Each spilled record's length, its line break included.
+    /// Each spilled record's length, its line break included; 0 for a record not written
+    /// because it is the very text stored (import).
     lengths: Vec<u32>,
     /// Each spilled record's id ([`Keep::SpillForImport`]).
     ids: Option<RecordIds>,
@@ -460,14 +465,33 @@ impl RecordSink {
         !matches!(self, RecordSink::Nothing)
     }
 
-    /// Adds the candidate record of user `user` (users come in order, each once).
-    pub(crate) fn push(&mut self, user: usize, record: Record) -> std::io::Result<()> {
+    /// Whether a record that is the very text stored may be left out (an import's spill,
+    /// which notes the record ids).
+    pub(crate) fn compares_with_store(&self) -> bool {
+        matches!(self, RecordSink::Spill(s) if s.ids.is_some())
+    }
+
+    /// Adds the candidate record of user `user` (users come in order, each once);
+    /// `same_as_stored` (see [`Self::compares_with_store`]) notes it without its text.
+    pub(crate) fn push(
+        &mut self,
+        user: usize,
+        record: Record,
+        same_as_stored: bool,
+    ) -> std::io::Result<()> {
         use std::io::Write;
         match self {
             RecordSink::Nothing => {}
             RecordSink::InMemory(v) => v.push((user as u32, record)),
             // The bot, at most a few, stays in memory: it is written after every user.
             RecordSink::Spill(s) if record.bot_account => s.bots.push((user as u32, record)),
+            RecordSink::Spill(s) if same_as_stored && s.ids.is_some() => {
+                s.users.push(user as u32);
+                s.lengths.push(0);
+                if let Some(ids) = &mut s.ids {
+                    ids.push(&record.record_id);
+                }
+            }
             RecordSink::Spill(s) => {
                 // JSONL as `--out` writes it, so that the kept records can be copied in runs.
                 s.users.push(user as u32);
@@ -576,6 +600,7 @@ impl Spill {
                     record_id: ids.get(i),
                     bot_account: false,
                     json,
+                    same_as_stored: end == start,
                 });
             }
             f(&views)?;
@@ -591,7 +616,8 @@ impl Spill {
             let start = buf.len();
             buf.resize(start + len as usize, 0);
             input.read_exact(&mut buf[start..])?;
-            run.push((i, start, buf.len() - 1));
+            // A record left out as the very text stored reads as empty.
+            run.push((i, start, buf.len().saturating_sub(1).max(start)));
             if run.len() == n {
                 flush(&mut buf, &mut run)?;
             }
@@ -671,6 +697,11 @@ impl RecordTexts<'_> {
             self.at += 1;
             if keep && self.kept == n {
                 self.kept += 1;
+                if len == 0 {
+                    return Err(std::io::Error::other(
+                        "a record left out as the very text stored was asked for",
+                    ));
+                }
                 let mut line = vec![0; len as usize];
                 input.read_exact(&mut line)?;
                 line.pop();
@@ -707,7 +738,7 @@ mod tests {
     fn kept(keep: &Keep, records: &[Record], invalid: &[usize]) -> Records {
         let mut sink = RecordSink::new(keep).unwrap();
         for (i, r) in records.iter().enumerate() {
-            sink.push(i, r.clone()).unwrap();
+            sink.push(i, r.clone(), false).unwrap();
         }
         sink.finish(|i| !invalid.contains(&i)).unwrap()
     }
@@ -758,6 +789,22 @@ mod tests {
         assert!(texts.text(5).is_err());
         let mut texts = spilled.texts().unwrap();
         assert_eq!(texts.text(2).unwrap(), expected[2].2);
+        assert!(texts.text(0).is_err());
+        // A record that is the very text stored is noted without its text, and never read.
+        let mut sink = RecordSink::new(&Keep::SpillForImport(dir.path().to_path_buf())).unwrap();
+        assert!(sink.compares_with_store());
+        sink.push(0, batch[0].clone(), true).unwrap();
+        sink.push(1, batch[1].clone(), false).unwrap();
+        let records = sink.finish(|_| true).unwrap();
+        let seen = views(&records, 10);
+        assert_eq!(
+            seen,
+            [
+                ("A".to_string(), false, String::new()),
+                ("B".to_string(), false, batch[1].json.clone())
+            ]
+        );
+        let mut texts = records.texts().unwrap();
         assert!(texts.text(0).is_err());
         // Spilled for `--out` the ids are not noted, and a run says so rather than guessing.
         let out = kept(&Keep::SpillIn(dir.path().to_path_buf()), &batch, &invalid);

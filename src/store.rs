@@ -142,6 +142,12 @@ pub struct StoredSummary {
     pub digest: [u8; 32],
 }
 
+/// The SHA-256 of a record's text, as [`StoredSummary::digest`] holds it.
+pub fn text_digest(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).into()
+}
+
 /// A run of stored users in rowid order, with their texts in one buffer (no allocation per
 /// record), handed to the caller's parse while the next run is read.
 #[derive(Debug, Default)]
@@ -191,15 +197,19 @@ impl UserChunk {
 /// once (`--dry-run`, `validate --store`), or a test's list.
 pub trait UserSource {
     /// Reads every stored user in rowid order, a chunk at a time: `parse` runs on the pool
-    /// while the next chunk is read, then `take` gets the chunk and what `parse` made of it.
+    /// while the next chunk is read, then `take` gets the chunk and what `parse` made of it,
+    /// also on the pool, while the chunk after is parsed and the one after that read.
     fn scan_users<T: Send>(
         &self,
         parse: impl Fn(&UserChunk) -> T + Sync,
-        take: impl FnMut(UserChunk, T),
+        take: impl FnMut(UserChunk, T) + Send,
     ) -> Result<(), StoreError>;
 
     /// The text of the record at `rowid`.
     fn record_text(&self, rowid: i64) -> Result<String, StoreError>;
+
+    /// How many users the store holds (to size the tables the scan fills).
+    fn user_count(&self) -> Result<usize, StoreError>;
 }
 
 /// Stored users per chunk: large enough that the pool's start-up is nothing next to the parse,
@@ -209,7 +219,7 @@ const SCAN_CHUNK: usize = 4096;
 fn scan_users<T: Send>(
     conn: &Connection,
     parse: impl Fn(&UserChunk) -> T + Sync,
-    mut take: impl FnMut(UserChunk, T),
+    mut take: impl FnMut(UserChunk, T) + Send,
 ) -> rusqlite::Result<()> {
     let mut stmt = conn
         .prepare("SELECT rowid, record_id, bot, row_version, record FROM users ORDER BY rowid")?;
@@ -223,21 +233,38 @@ fn scan_users<T: Send>(
         }
         Ok(())
     };
+    // Three stages, one chunk apart: SQLite reads on this thread, while the pool parses the
+    // chunk before and hands the one before that to `take` (which inserting nine million
+    // identities into the lookup tables made the slowest stage when it ran here).
     let mut current = UserChunk::default();
     fill(&mut current)?;
-    while !current.is_empty() {
+    let mut parsed_before: Option<(UserChunk, T)> = None;
+    while !current.is_empty() || parsed_before.is_some() {
         let mut next = UserChunk::default();
         let mut parsed = None;
         let read = rayon::in_place_scope(|s| {
+            if let Some((chunk, t)) = parsed_before.take() {
+                let take = &mut take;
+                s.spawn(move |_| take(chunk, t));
+            }
+            if current.is_empty() {
+                return Ok(());
+            }
             s.spawn(|_| parsed = Some(parse(&current)));
             fill(&mut next)
         });
-        let parsed = parsed.expect("the scope waits for its parse");
-        take(current, parsed);
         read?;
+        if let Some(parsed) = parsed {
+            parsed_before = Some((std::mem::take(&mut current), parsed));
+        }
         current = next;
     }
     Ok(())
+}
+
+fn user_count(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))
+        .map(|n| n as usize)
 }
 
 fn record_text(conn: &Connection, rowid: i64) -> rusqlite::Result<String> {
@@ -517,7 +544,7 @@ impl UserSource for Store {
     fn scan_users<T: Send>(
         &self,
         parse: impl Fn(&UserChunk) -> T + Sync,
-        take: impl FnMut(UserChunk, T),
+        take: impl FnMut(UserChunk, T) + Send,
     ) -> Result<(), StoreError> {
         // One read transaction: the chunks come from one state of the store.
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
@@ -528,19 +555,27 @@ impl UserSource for Store {
     fn record_text(&self, rowid: i64) -> Result<String, StoreError> {
         record_text(&self.conn, rowid).map_err(|e| self.err(e))
     }
+
+    fn user_count(&self) -> Result<usize, StoreError> {
+        user_count(&self.conn).map_err(|e| self.err(e))
+    }
 }
 
 impl UserSource for Writer<'_> {
     fn scan_users<T: Send>(
         &self,
         parse: impl Fn(&UserChunk) -> T + Sync,
-        take: impl FnMut(UserChunk, T),
+        take: impl FnMut(UserChunk, T) + Send,
     ) -> Result<(), StoreError> {
         scan_users(&self.tx, parse, take).map_err(|e| self.err(e))
     }
 
     fn record_text(&self, rowid: i64) -> Result<String, StoreError> {
         record_text(&self.tx, rowid).map_err(|e| self.err(e))
+    }
+
+    fn user_count(&self) -> Result<usize, StoreError> {
+        user_count(&self.tx).map_err(|e| self.err(e))
     }
 }
 

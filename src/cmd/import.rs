@@ -242,7 +242,7 @@ impl UserSource for Source<'_> {
     fn scan_users<T: Send>(
         &self,
         parse: impl Fn(&UserChunk) -> T + Sync,
-        take: impl FnMut(UserChunk, T),
+        take: impl FnMut(UserChunk, T) + Send,
     ) -> Result<(), StoreError> {
         match self {
             Source::Locked(w) => w.scan_users(parse, take),
@@ -259,6 +259,14 @@ impl UserSource for Source<'_> {
             Source::Absent => Err(StoreError::Refused(format!(
                 "no store to read record {rowid} from"
             ))),
+        }
+    }
+
+    fn user_count(&self) -> Result<usize, StoreError> {
+        match self {
+            Source::Locked(w) => w.user_count(),
+            Source::Read(s) => s.user_count(),
+            Source::Absent => Ok(0),
         }
     }
 }

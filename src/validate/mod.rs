@@ -65,8 +65,8 @@ struct Place<'a> {
 pub struct Known {
     /// Email key (IDNA, lower-case) → record id, for every stored primary address and alias.
     pub store_emails: HashMap<String, String>,
-    /// Stored record id → its `row_version`.
-    pub store_versions: HashMap<String, String>,
+    /// Stored record id → its `row_version` and the digest of its text.
+    pub store_versions: HashMap<String, StoredVersion>,
     /// (integration, user_id) → the stored record holding it (an index into
     /// `store_record_ids`), for every stored ID-info entry (D004).
     pub store_identities: StoredIdentities,
@@ -78,6 +78,14 @@ pub struct Known {
     pub source_ids: HashSet<String>,
     /// Whether a store was given (for R001's message).
     pub has_store: bool,
+}
+
+/// What the store holds of a record: its version (S004) and the digest of its text, with
+/// which an import's workers tell a record that is the very text stored.
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    pub row_version: String,
+    pub digest: [u8; 32],
 }
 
 /// Builds findings with the severities in force; a silenced rule builds nothing.
@@ -481,6 +489,7 @@ pub fn validate_with(
             let base = next_base;
             next_base += data.len();
             let wanted = sink.wants_records();
+            let compared = sink.compares_with_store();
             let (appended, results) = rayon::join(
                 || {
                     append(
@@ -501,6 +510,14 @@ pub fn validate_with(
                             let (mut user, f) =
                                 user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline);
                             let record = wanted.then(|| record_of(&user, &entries_of));
+                            // An import needs no copy of a record that is the very text
+                            // stored: re-importing a million unchanged users spilled 2.4 GB.
+                            let same_as_stored = compared
+                                && record.as_ref().is_some_and(|r| {
+                                    known.store_versions.get(&r.record_id).is_some_and(|v| {
+                                        v.digest == crate::store::text_digest(&r.json)
+                                    })
+                                });
                             let known_findings = known_checks(&rep, sheet, &user, base + i, known);
                             let keys = cross::keys_of(&user, base + i);
                             // The cross-row rules need only the row's keys.
@@ -511,6 +528,7 @@ pub fn validate_with(
                                 user,
                                 keys,
                                 record,
+                                same_as_stored,
                                 findings: f,
                                 known_findings,
                             }
@@ -573,13 +591,14 @@ fn append(
         user,
         keys,
         record,
+        same_as_stored,
         findings: f,
         known_findings,
     } in checked.into_iter().flatten()
     {
         let i = cross.users();
         if let Some(record) = record {
-            sink.push(i, record)?;
+            sink.push(i, record, same_as_stored)?;
         }
         cross.add(batch, &user, keys)?;
         findings.extend(f);
@@ -594,6 +613,8 @@ struct CheckedUser {
     user: UserRow,
     keys: cross::Keys,
     record: Option<Record>,
+    /// The record is the very text the store holds for its record id (import only).
+    same_as_stored: bool,
     findings: Vec<Finding>,
     known_findings: Vec<Finding>,
 }
@@ -716,7 +737,7 @@ fn known_checks(
     }
     if let Some((version, col)) = &u.row_version {
         let message = match known.store_versions.get(&u.record_id) {
-            Some(stored) if stored == version => None,
+            Some(stored) if stored.row_version == *version => None,
             Some(_) => Some(format!(
                 "`{}` has changed in the store since this row was exported; export again and redo the edit",
                 u.record_id

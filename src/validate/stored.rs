@@ -24,8 +24,26 @@ struct Identity {
 }
 
 impl StoredIdentities {
-    fn hash(integration: &str, user_id: &str) -> u64 {
+    /// The hash [`Self::insert_hashed`] takes: worked out on the pool while the store is read.
+    pub fn hash(integration: &str, user_id: &str) -> u64 {
         FixedState::default().hash_one((integration, user_id))
+    }
+
+    /// Makes room for `more` identities of `bytes` bytes of text in all, so that a store's
+    /// nine million identities are not rehashed as the table grows.
+    pub fn reserve(&mut self, more: usize, bytes: usize) {
+        let Self {
+            table,
+            entries,
+            text,
+        } = self;
+        table.reserve(more, |&i| {
+            let e = &entries[i as usize];
+            let split = e.start + e.integration as usize;
+            Self::hash(&text[e.start..split], &text[split..e.end])
+        });
+        entries.reserve(more);
+        text.reserve(bytes);
     }
 
     fn parts(&self, e: &Identity) -> (&str, &str) {
@@ -36,7 +54,16 @@ impl StoredIdentities {
     /// Gives `(integration, user_id)` to stored record `record`. A later record given the same
     /// identity replaces the earlier one, as a map's insert would.
     pub fn insert(&mut self, integration: &str, user_id: &str, record: u32) {
-        let hash = Self::hash(integration, user_id);
+        self.insert_hashed(
+            Self::hash(integration, user_id),
+            integration,
+            user_id,
+            record,
+        )
+    }
+
+    /// [`Self::insert`] with the pair's [`Self::hash`] worked out already.
+    pub fn insert_hashed(&mut self, hash: u64, integration: &str, user_id: &str, record: u32) {
         let Self {
             table,
             entries,
