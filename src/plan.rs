@@ -337,7 +337,7 @@ pub fn read_store(
             sized = true;
             known.reserve_stored(count, chunk.len(), &parsed);
         }
-        let mut users_of_chunk = chunk.users.into_iter();
+        let mut users_of_chunk = chunk.into_iter();
         for mut keys in parsed {
             let emails = std::mem::take(&mut keys.emails);
             let mut emails = emails.into_iter();
@@ -612,7 +612,7 @@ mod tests {
         fn scan_users<T: Send>(
             &self,
             parse: impl Fn(&UserChunk) -> T + Sync,
-            mut take: impl FnMut(UserChunk, T) + Send,
+            mut take: impl FnMut(Vec<StoredSummary>, T) + Send,
         ) -> Result<(), StoreError> {
             for (at, pair) in self.users.chunks(2).enumerate() {
                 let mut chunk = UserChunk::default();
@@ -621,7 +621,7 @@ mod tests {
                     chunk.push(rowid, rid.clone(), *bot, format!("v{rowid}"), text);
                 }
                 let parsed = parse(&chunk);
-                take(chunk, parsed);
+                take(chunk.users, parsed);
             }
             Ok(())
         }

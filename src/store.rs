@@ -197,12 +197,13 @@ impl UserChunk {
 /// once (`--dry-run`, `validate --store`), or a test's list.
 pub trait UserSource {
     /// Reads every stored user in rowid order, a chunk at a time: `parse` runs on the pool
-    /// while the next chunk is read, then `take` gets the chunk and what `parse` made of it,
-    /// also on the pool, while the chunk after is parsed and the one after that read.
+    /// while the next chunk is read, then `take` gets the chunk's users and what `parse` made
+    /// of them, also on the pool, while the chunk after is parsed and the one after that read.
+    /// The texts stay behind: their buffer is filled again by a later chunk.
     fn scan_users<T: Send>(
         &self,
         parse: impl Fn(&UserChunk) -> T + Sync,
-        take: impl FnMut(UserChunk, T) + Send,
+        take: impl FnMut(Vec<StoredSummary>, T) + Send,
     ) -> Result<(), StoreError>;
 
     /// The text of the record at `rowid`.
@@ -219,7 +220,7 @@ const SCAN_CHUNK: usize = 4096;
 fn scan_users<T: Send>(
     conn: &Connection,
     parse: impl Fn(&UserChunk) -> T + Sync,
-    mut take: impl FnMut(UserChunk, T) + Send,
+    mut take: impl FnMut(Vec<StoredSummary>, T) + Send,
 ) -> rusqlite::Result<()> {
     let mut stmt = conn
         .prepare("SELECT rowid, record_id, bot, row_version, record FROM users ORDER BY rowid")?;
@@ -236,11 +237,20 @@ fn scan_users<T: Send>(
     // Three stages, one chunk apart: SQLite reads on this thread, while the pool parses the
     // chunk before and hands the one before that to `take` (which inserting nine million
     // identities into the lookup tables made the slowest stage when it ran here).
+    //
+    // Two text buffers take turns (one parsed while the other is filled): a new 10 MB buffer
+    // per chunk meant fresh pages, zeroed by the kernel, for every chunk.
     let mut current = UserChunk::default();
     fill(&mut current)?;
-    let mut parsed_before: Option<(UserChunk, T)> = None;
+    let mut parsed_before: Option<(Vec<StoredSummary>, T)> = None;
+    let mut spare = UserChunk::default();
     while !current.is_empty() || parsed_before.is_some() {
-        let mut next = UserChunk::default();
+        let mut next = UserChunk {
+            users: Vec::with_capacity(SCAN_CHUNK),
+            ..std::mem::take(&mut spare)
+        };
+        next.texts.clear();
+        next.ends.clear();
         let mut parsed = None;
         let read = rayon::in_place_scope(|s| {
             if let Some((chunk, t)) = parsed_before.take() {
@@ -255,9 +265,9 @@ fn scan_users<T: Send>(
         });
         read?;
         if let Some(parsed) = parsed {
-            parsed_before = Some((std::mem::take(&mut current), parsed));
+            parsed_before = Some((std::mem::take(&mut current.users), parsed));
         }
-        current = next;
+        spare = std::mem::replace(&mut current, next);
     }
     Ok(())
 }
@@ -544,7 +554,7 @@ impl UserSource for Store {
     fn scan_users<T: Send>(
         &self,
         parse: impl Fn(&UserChunk) -> T + Sync,
-        take: impl FnMut(UserChunk, T) + Send,
+        take: impl FnMut(Vec<StoredSummary>, T) + Send,
     ) -> Result<(), StoreError> {
         // One read transaction: the chunks come from one state of the store.
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
@@ -565,7 +575,7 @@ impl UserSource for Writer<'_> {
     fn scan_users<T: Send>(
         &self,
         parse: impl Fn(&UserChunk) -> T + Sync,
-        take: impl FnMut(UserChunk, T) + Send,
+        take: impl FnMut(Vec<StoredSummary>, T) + Send,
     ) -> Result<(), StoreError> {
         scan_users(&self.tx, parse, take).map_err(|e| self.err(e))
     }

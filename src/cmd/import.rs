@@ -8,7 +8,9 @@ use crate::progress::Progress;
 use crate::record::Keep;
 use crate::report::{self, Style, Written};
 use crate::rules::Severity;
-use crate::store::{self, Action, BatchInfo, Store, StoreError, UserChunk, UserSource, Writer};
+use crate::store::{
+    self, Action, BatchInfo, Store, StoreError, StoredSummary, UserChunk, UserSource, Writer,
+};
 use crate::validate::{validate_with, Known};
 use crate::{input, ExitStatus};
 use anyhow::{bail, Context};
@@ -242,7 +244,7 @@ impl UserSource for Source<'_> {
     fn scan_users<T: Send>(
         &self,
         parse: impl Fn(&UserChunk) -> T + Sync,
-        take: impl FnMut(UserChunk, T) + Send,
+        take: impl FnMut(Vec<StoredSummary>, T) + Send,
     ) -> Result<(), StoreError> {
         match self {
             Source::Locked(w) => w.scan_users(parse, take),
