@@ -639,3 +639,123 @@ fn id_rows_for_stored_users_add_to_their_records() {
     let (_, plan) = env.import(&dir, &[]);
     assert_eq!(counts(&plan), [0, 0, 2, 0]);
 }
+
+/// A batch larger than every chunk the import reads and writes in (4,096 records) whose
+/// records are spilled while it is validated: a re-import with some rows edited, some
+/// broken and some new gives exactly those counts, and the store then exports what a
+/// fresh import of the edited batch alone would hold.
+#[test]
+fn a_large_reimport_creates_updates_and_keeps_across_chunks() {
+    let env = Env::new();
+    let n = 9_000;
+    let row = |i: usize, dept: &str| format!("u{i}@acme.com,R{i:05},User {i},{dept},,");
+    let first: Vec<String> = (0..n).map(|i| row(i, "IT")).collect();
+    let first = env.write(
+        "first.csv",
+        &users_csv(&first.iter().map(String::as_str).collect::<Vec<_>>()),
+    );
+    let (code, plan) = env.import(&first, &[]);
+    assert_eq!((code, counts(&plan)), (0, [n as i64, 0, 0, 0]));
+
+    // Every 7th row edited, every 1,000th broken (invalid address), 500 new users.
+    let mut second = Vec::new();
+    for i in 0..n + 500 {
+        second.push(if i % 1000 == 999 {
+            format!("not-an-address,R{i:05},User {i},IT,,")
+        } else if i % 7 == 0 {
+            row(i, "Finance")
+        } else {
+            row(i, "IT")
+        });
+    }
+    let text = users_csv(&second.iter().map(String::as_str).collect::<Vec<_>>());
+    let second = env.write("second.csv", &text);
+    let broken = (0..n + 500).filter(|i| i % 1000 == 999).count() as i64;
+    let edited = (0..n).filter(|i| i % 7 == 0 && i % 1000 != 999).count() as i64;
+    let (code, plan) = env.import(&second, &["--partial"]);
+    assert_eq!(code, 1, "the broken rows are errors");
+    let new = (n..n + 500).filter(|i| i % 1000 != 999).count() as i64;
+    assert_eq!(
+        counts(&plan),
+        [new, edited, n as i64 - edited - broken, 0],
+        "{:?}",
+        plan["findings"]
+    );
+    let fields: Vec<&Value> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "update")
+        .collect();
+    assert!(fields
+        .iter()
+        .all(|c| c["fields"][0]["field"] == "user.department"
+            && c["fields"][0]["after"] == "Finance"));
+    let ours = std::fs::read_to_string(env.export("ours.jsonl")).unwrap();
+
+    // The same edited batch into a store that held the first one, applied row by row: the
+    // broken rows keep their first version, everything else is the second's.
+    let fresh = Env::new();
+    fresh.import(
+        &fresh.write("first.csv", &std::fs::read_to_string(&first).unwrap()),
+        &[],
+    );
+    let good: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("not-"))
+        .collect();
+    let (code, _) = fresh.import(&fresh.write("good.csv", &users_csv(&good)), &[]);
+    assert_eq!(code, 0);
+    let theirs = std::fs::read_to_string(fresh.export("theirs.jsonl")).unwrap();
+    let records = |text: &str| -> Vec<Value> {
+        let mut v: Vec<Value> = text
+            .lines()
+            .map(|l| {
+                let mut r: Value = serde_json::from_str(l).unwrap();
+                r.as_object_mut().unwrap().remove("row_version");
+                r
+            })
+            .collect();
+        v.sort_by_key(|r| r["record_id"].as_str().unwrap().to_string());
+        v
+    };
+    assert_eq!(records(&ours).len(), n + new as usize);
+    assert_eq!(records(&ours), records(&theirs));
+
+    // Once more: nothing changes, and nothing is written.
+    let (code, plan) = env.import(&second, &["--partial"]);
+    assert_eq!(code, 1);
+    assert_eq!(counts(&plan), [0, 0, n as i64 + new - broken, 0]);
+    assert_eq!(plan["applied"], false);
+}
+
+/// A dry run against a store in a folder that does not exist yet still plans (the records
+/// wait in the system's temporary folder) and creates nothing.
+#[test]
+fn a_dry_run_into_a_missing_folder_plans_and_writes_nothing() {
+    let env = Env::new();
+    let store = env.path("not/yet/there/muster.db");
+    let q3 = common::root().join(Q3);
+    let out = muster()
+        .args([
+            "import",
+            q3.to_str().unwrap(),
+            "--dry-run",
+            "--format",
+            "json",
+            "--store",
+        ])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(counts(&plan), [121, 0, 0, 0]);
+    assert!(!env.path("not").exists());
+}
