@@ -344,8 +344,9 @@ pub fn read_store(
             for (i, mut u) in users_of_chunk.by_ref().take(keys.ends.len()).enumerate() {
                 u.digest = keys.digests[i];
                 let (identities, addresses) = keys.of(i);
-                let addresses: Vec<String> = emails.by_ref().take(addresses.len()).collect();
+                let addresses = emails.by_ref().take(addresses.len());
                 if u.bot {
+                    let addresses: Vec<String> = addresses.collect();
                     let owned: Vec<(String, String)> = identities
                         .iter()
                         .map(|k| {
@@ -401,7 +402,11 @@ impl Known {
 
     /// Adds a stored user's record id, version and address keys; returns its index in
     /// `store_record_ids`, which its identities point to.
-    fn add_stored_user(&mut self, u: &StoredSummary, emails: Vec<String>) -> u32 {
+    fn add_stored_user(
+        &mut self,
+        u: &StoredSummary,
+        emails: impl IntoIterator<Item = String>,
+    ) -> u32 {
         let at = self.store_record_ids.len() as u32;
         self.store_record_ids.push(u.record_id.clone());
         self.store_versions.insert(
