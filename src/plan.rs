@@ -25,15 +25,8 @@ pub struct Plan {
     pub bot_replaced: Option<(String, String)>,
 }
 
-/// A change the plan makes: a [`Change`] whose new text may still be in the batch's records.
-#[derive(Debug, Clone)]
-pub struct PlannedChange {
-    pub record_id: String,
-    pub action: Action,
-    pub bot: bool,
-    pub before: Option<RecordJson>,
-    pub after: Option<After>,
-}
+/// A change the plan makes: its new text may still be in the batch's records.
+pub type PlannedChange = Change<After>;
 
 /// The text a planned change writes.
 #[derive(Debug, Clone)]

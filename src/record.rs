@@ -83,11 +83,6 @@ impl Record {
             json,
         }
     }
-
-    /// The record as a JSON value (for the import plan and the store).
-    pub fn value(&self) -> Value {
-        serde_json::from_str(&self.json).expect("muster wrote this JSON")
-    }
 }
 
 struct RecordOut<'a> {
@@ -349,14 +344,6 @@ impl Records {
     }
 
     /// The records kept in memory ([`Keep::InMemory`]); empty for the other kinds.
-    /// Takes the records kept in memory, leaving none.
-    pub fn take_in_memory(&mut self) -> Vec<Record> {
-        match self {
-            Records::InMemory(v) => std::mem::take(v),
-            _ => Vec::new(),
-        }
-    }
-
     pub fn in_memory(&self) -> &[Record] {
         match self {
             Records::InMemory(v) => v,

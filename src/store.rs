@@ -330,13 +330,14 @@ impl Action {
 
 /// A change to one record: `before` absent for a create, `after` absent for a remove (and, as
 /// read back from the change log, for a create: the log keeps no second copy of new records).
+/// An import's plan holds its `after` as [`crate::plan::After`] until it is applied.
 #[derive(Debug, Clone)]
-pub struct Change {
+pub struct Change<After = RecordJson> {
     pub record_id: String,
     pub action: Action,
     pub bot: bool,
     pub before: Option<RecordJson>,
-    pub after: Option<RecordJson>,
+    pub after: Option<After>,
 }
 
 /// A record's JSON text as muster writes and stores it (its keys in muster's order). It is
