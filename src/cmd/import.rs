@@ -86,10 +86,11 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         Some(store) => Source::Locked(store.write()?),
     };
     let stored = plan::read_store(&mut known, &source)?;
-    // The valid records wait in a temporary file beside the store (a dry run against a store
-    // whose folder does not exist yet: in the system's), read back by the plan and the apply.
+    // The valid records wait in a temporary file beside the store, read back by the plan and
+    // the apply; in the system's temporary folder when the store's folder takes no file (a dry
+    // run against a store whose folder does not exist yet).
     let spill = super::validate::spill_dir(&args.store.store);
-    let spill = if spill.is_dir() {
+    let spill = if tempfile::tempfile_in(&spill).is_ok() {
         spill
     } else {
         std::env::temp_dir()
