@@ -385,12 +385,16 @@ impl Known {
             bytes += keys.text.len();
             emails += keys.emails.len();
         }
-        let scale = |n: usize| n.saturating_mul(count) / sample;
+        // Per user at most a generous share, so that an odd first chunk (its users with
+        // hundreds of identities each) cannot reserve gigabytes: past it, the tables grow.
+        let scale = |n: usize, most_per_user: usize| {
+            (n.saturating_mul(count) / sample).min(most_per_user.saturating_mul(count))
+        };
         self.store_record_ids.reserve(count);
         self.store_versions.reserve(count);
-        self.store_emails.reserve(scale(emails));
+        self.store_emails.reserve(scale(emails, 8));
         self.store_identities
-            .reserve(scale(identities), scale(bytes));
+            .reserve(scale(identities, 32), scale(bytes, 2048));
     }
 
     /// Adds a stored user's record id, version and address keys; returns its index in

@@ -550,6 +550,7 @@ impl Spill {
         self.file.rewind()?;
         let mut input = std::io::BufReader::with_capacity(1 << 20, &self.file);
         let mut line = Vec::new();
+        self.whole()?;
         for (&keep, &len) in self.keep.iter().zip(&self.lengths) {
             if !keep {
                 input.seek_relative(i64::from(len))?;
@@ -562,6 +563,22 @@ impl Spill {
             f(json)?;
         }
         self.bots.iter().try_for_each(|r| f(&r.json))
+    }
+
+    /// Refuses to write out a spill that left out records as the very text stored (an
+    /// import's): their texts are not in it.
+    fn whole(&self) -> std::io::Result<()> {
+        if self
+            .keep
+            .iter()
+            .zip(&self.lengths)
+            .any(|(&k, &len)| k && len == 0)
+        {
+            return Err(std::io::Error::other(
+                "the records spilled for an import leave out those the store holds",
+            ));
+        }
+        Ok(())
     }
 
     fn for_each_run<E: From<std::io::Error>>(
@@ -623,6 +640,7 @@ impl Spill {
     /// kernel where it can), never parsed.
     fn copy_kept(&mut self, out: &mut std::fs::File) -> std::io::Result<()> {
         use std::io::{Read, Seek, SeekFrom, Write};
+        self.whole()?;
         let mut from = 0u64;
         let mut run = 0u64;
         let mut copy = |file: &std::fs::File, at: u64, len: u64| -> std::io::Result<()> {
@@ -793,6 +811,11 @@ mod tests {
         );
         let mut texts = records.texts().unwrap();
         assert!(texts.text(0).is_err());
+        // Nor can such a spill be written out as if it were whole.
+        let mut records = records;
+        assert!(records.for_each_json(|_| Ok(())).is_err());
+        let out = tempfile::tempfile_in(dir.path()).unwrap();
+        assert!(records.write_jsonl(&mut { out }).is_err());
         // Spilled for `--out` the ids are not noted, and a run says so rather than guessing.
         let out = kept(&Keep::SpillIn(dir.path().to_path_buf()), &batch, &invalid);
         assert!(out
