@@ -550,7 +550,7 @@ pub fn known_from_source(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Record;
+    use crate::record::{Keep, Record, RecordSink};
     use serde_json::json;
 
     /// The borrowed view finds the keys the whole tree finds, escapes included, and a record
@@ -736,6 +736,99 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    /// One user of a generated batch: record id (from a small pool, so ids repeat), bot,
+    /// whether the cross-row rules left it valid, and which of two texts it has.
+    type Generated = (u8, bool, bool, bool);
+
+    /// The plan of a batch whose records are spilled (as an import keeps them, texts equal to
+    /// the stored ones left out) and of the same batch in memory, each change with the text
+    /// it would write.
+    fn both_plans(
+        users: &[Generated],
+        stored: &[(u8, bool, bool)],
+        prune: bool,
+    ) -> [(
+        Counts,
+        Vec<(String, Action, Option<String>, Option<String>)>,
+    ); 2] {
+        let text = |rid: u8, bot: bool, second: bool| json!({"record_id": format!("R{rid}"), "bot_account": bot, "n": second});
+        let source = TestStore::new(
+            &stored
+                .iter()
+                .map(|&(rid, bot, second)| (format!("R{rid}"), bot, text(rid, bot, second)))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(|(rid, bot, v)| (rid.as_str(), *bot, v.clone()))
+                .collect::<Vec<_>>(),
+        );
+        let mut known = Known::default();
+        let summaries = read_store(&mut known, &source).unwrap();
+        let in_batch: HashSet<String> = users.iter().map(|u| format!("R{}", u.0)).collect();
+        let dir = tempfile::tempdir().unwrap();
+        [
+            Keep::InMemory,
+            Keep::SpillForImport(dir.path().to_path_buf()),
+        ]
+        .map(|keep| {
+            let mut sink = RecordSink::new(&keep).unwrap();
+            let compared = sink.compares_with_store();
+            for (i, &(rid, bot, _, second)) in users.iter().enumerate() {
+                let r = record(&format!("R{rid}"), bot, text(rid, bot, second));
+                // As the workers decide it.
+                let same = compared
+                    && known
+                        .store_versions
+                        .get(&r.record_id)
+                        .is_some_and(|v| v.digest == text_digest(&r.json));
+                sink.push(i, r, same).unwrap();
+            }
+            let records = sink.finish(|i| users[i].2).unwrap();
+            let p = plan(
+                &summaries,
+                &records,
+                &BTreeMap::new(),
+                &in_batch,
+                prune,
+                &source,
+            )
+            .unwrap();
+            let mut texts = records.texts().unwrap();
+            let changes = p
+                .changes
+                .iter()
+                .map(|c| {
+                    let after = match &c.after {
+                        None => None,
+                        Some(After::Text(t)) => Some(t.0.clone()),
+                        Some(After::Batch(n)) => Some(texts.text(*n).unwrap()),
+                    };
+                    let before = c.before.as_ref().map(|b| b.0.clone());
+                    (c.record_id.clone(), c.action, before, after)
+                })
+                .collect();
+            (p.counts, changes)
+        })
+    }
+
+    proptest::proptest! {
+        /// Spilled or held in memory, the records give the same plan and the same texts to
+        /// write, whatever mix of new, changed, unchanged, invalid, repeated and bot records.
+        #[test]
+        fn a_spilled_batch_plans_as_one_in_memory(
+            users in proptest::collection::vec(
+                (0u8..12, proptest::bool::weighted(0.1), proptest::bool::weighted(0.8), proptest::bool::ANY),
+                0..40,
+            ),
+            stored in proptest::collection::btree_map(0u8..12, (proptest::bool::weighted(0.1), proptest::bool::ANY), 0..10),
+            prune in proptest::bool::ANY,
+        ) {
+            let stored: Vec<(u8, bool, bool)> =
+                stored.into_iter().map(|(rid, (bot, second))| (rid, bot, second)).collect();
+            let [memory, spilled] = both_plans(&users, &stored, prune);
+            proptest::prop_assert_eq!(memory, spilled);
+        }
     }
 
     #[test]
