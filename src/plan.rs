@@ -742,17 +742,16 @@ mod tests {
     /// whether the cross-row rules left it valid, and which of two texts it has.
     type Generated = (u8, bool, bool, bool);
 
+    /// A plan's counts and each change with the texts it holds and writes.
+    type PlanSeen = (
+        Counts,
+        Vec<(String, Action, Option<String>, Option<String>)>,
+    );
+
     /// The plan of a batch whose records are spilled (as an import keeps them, texts equal to
     /// the stored ones left out) and of the same batch in memory, each change with the text
     /// it would write.
-    fn both_plans(
-        users: &[Generated],
-        stored: &[(u8, bool, bool)],
-        prune: bool,
-    ) -> [(
-        Counts,
-        Vec<(String, Action, Option<String>, Option<String>)>,
-    ); 2] {
+    fn both_plans(users: &[Generated], stored: &[(u8, bool, bool)], prune: bool) -> [PlanSeen; 2] {
         let text = |rid: u8, bot: bool, second: bool| json!({"record_id": format!("R{rid}"), "bot_account": bot, "n": second});
         let source = TestStore::new(
             &stored
