@@ -7,7 +7,7 @@ use crate::input::{read_batch, ReadOptions};
 use crate::record::{with_entries, IdEntry, Records};
 use crate::store::{
     canonical, flatten, text_digest, Action, BatchInfo, Change, Counts, RecordJson, StoreError,
-    StoredSummary, UserChunk, UserSource, Writer,
+    StoredSummary, UserChunk, UserSource, Writer, APPLY_CHUNK,
 };
 use crate::validate::{Known, StoredIdentities, StoredVersion};
 use foldhash::{HashMap, HashSet};
@@ -48,9 +48,6 @@ impl PlannedChange {
     }
 }
 
-/// Changes per chunk applied: as many as the store inserts at a time.
-const APPLY_RUN: usize = 4096;
-
 impl Plan {
     /// Applies the plan through `writer`, reading the creates' texts from `records`, the
     /// batch's valid records the plan was made from.
@@ -61,7 +58,7 @@ impl Plan {
         records: &Records,
     ) -> Result<i64, StoreError> {
         let mut texts = records.texts()?;
-        let chunks = self.changes.chunks(APPLY_RUN).map(move |run| {
+        let chunks = self.changes.chunks(APPLY_CHUNK).map(move |run| {
             run.iter()
                 .map(|c| {
                     let after = match &c.after {

@@ -472,22 +472,23 @@ impl RecordSink {
             RecordSink::InMemory(v) => v.push((user as u32, record)),
             // The bot, at most a few, stays in memory: it is written after every user.
             RecordSink::Spill(s) if record.bot_account => s.bots.push((user as u32, record)),
-            RecordSink::Spill(s) if same_as_stored && s.ids.is_some() => {
-                s.users.push(user as u32);
-                s.lengths.push(0);
-                if let Some(ids) = &mut s.ids {
-                    ids.push(&record.record_id);
-                }
-            }
             RecordSink::Spill(s) => {
-                // JSONL as `--out` writes it, so that the kept records can be copied in runs.
+                // Left out only where the ids are noted: an import's plan reads them back.
+                let left_out = same_as_stored && s.ids.is_some();
                 s.users.push(user as u32);
-                s.lengths.push(record.json.len() as u32 + 1);
+                s.lengths.push(if left_out {
+                    0
+                } else {
+                    record.json.len() as u32 + 1
+                });
                 if let Some(ids) = &mut s.ids {
                     ids.push(&record.record_id);
                 }
-                s.out.write_all(record.json.as_bytes())?;
-                s.out.write_all(b"\n")?;
+                if !left_out {
+                    // JSONL as `--out` writes it, so that the kept records can be copied in runs.
+                    s.out.write_all(record.json.as_bytes())?;
+                    s.out.write_all(b"\n")?;
+                }
             }
         }
         Ok(())
@@ -547,10 +548,10 @@ impl Spill {
         mut f: impl FnMut(&str) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         use std::io::{Read, Seek};
+        self.whole()?;
         self.file.rewind()?;
         let mut input = std::io::BufReader::with_capacity(1 << 20, &self.file);
         let mut line = Vec::new();
-        self.whole()?;
         for (&keep, &len) in self.keep.iter().zip(&self.lengths) {
             if !keep {
                 input.seek_relative(i64::from(len))?;
@@ -620,8 +621,8 @@ impl Spill {
             let start = buf.len();
             buf.resize(start + len as usize, 0);
             input.read_exact(&mut buf[start..])?;
-            // A record left out as the very text stored reads as empty.
-            run.push((i, start, buf.len().saturating_sub(1).max(start)));
+            // Without its line break; a record left out as the very text stored reads as empty.
+            run.push((i, start, start + (len as usize).saturating_sub(1)));
             if run.len() == n {
                 flush(&mut buf, &mut run)?;
             }

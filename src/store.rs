@@ -591,7 +591,7 @@ impl UserSource for Writer<'_> {
 }
 
 /// Changes written per chunk, while the pool works out the next chunk's row versions.
-const APPLY_CHUNK: usize = 4096;
+pub(crate) const APPLY_CHUNK: usize = 4096;
 
 /// The write lock and the transaction that applies one batch.
 pub struct Writer<'a> {

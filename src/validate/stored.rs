@@ -29,6 +29,13 @@ impl StoredIdentities {
         FixedState::default().hash_one((integration, user_id))
     }
 
+    /// The hash of entry `i`, as the table asks for it when it grows.
+    fn rehash(entries: &[Identity], text: &str, i: u32) -> u64 {
+        let e = &entries[i as usize];
+        let split = e.start + e.integration as usize;
+        Self::hash(&text[e.start..split], &text[split..e.end])
+    }
+
     /// Makes room for `more` identities of `bytes` bytes of text in all, so that a store's
     /// nine million identities are not rehashed as the table grows.
     pub fn reserve(&mut self, more: usize, bytes: usize) {
@@ -37,11 +44,7 @@ impl StoredIdentities {
             entries,
             text,
         } = self;
-        table.reserve(more, |&i| {
-            let e = &entries[i as usize];
-            let split = e.start + e.integration as usize;
-            Self::hash(&text[e.start..split], &text[split..e.end])
-        });
+        table.reserve(more, |&i| Self::rehash(entries, text, i));
         entries.reserve(more);
         text.reserve(bytes);
     }
@@ -88,11 +91,7 @@ impl StoredIdentities {
             record,
         });
         let at = (entries.len() - 1) as u32;
-        table.insert_unique(hash, at, |&i| {
-            let e = &entries[i as usize];
-            let split = e.start + e.integration as usize;
-            Self::hash(&text[e.start..split], &text[split..e.end])
-        });
+        table.insert_unique(hash, at, |&i| Self::rehash(entries, text, i));
     }
 
     /// The stored record holding `(integration, user_id)`.
