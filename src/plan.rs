@@ -6,7 +6,9 @@ use crate::input::headers::{map_sheet, Attr, Field, Renames};
 use crate::input::{read_batch, ReadOptions};
 use crate::record::{with_entries, IdEntry, Records};
 use crate::store::{
-    canonical, flatten, text_digest, Action, BatchInfo, Change, Counts, RecordJson, StoreError,
+    canonical, flatten,
+    keys::{self, KeySink},
+    text_digest, Action, BatchInfo, Change, Counts, RecordJson, StoreError, StoredItem,
     StoredSummary, UserChunk, UserSource, Writer, APPLY_CHUNK,
 };
 use crate::validate::{Known, StoredIdentities, StoredVersion};
@@ -258,16 +260,32 @@ struct KeyedIdentity {
 }
 
 impl StoredKeys {
-    fn add(&mut self, text: &str) {
-        self.digests.push(text_digest(text));
-        match serde_json::from_str::<StoredView>(text) {
-            Ok(view) => view.add_to(self),
-            // Not the shape muster writes: take what the parsed tree offers.
-            Err(_) => add_from_tree(self, text),
+    /// Adds the keys of a stored user, read from `item`; `digest` is the user's own when its
+    /// keys were kept beside it.
+    fn add(&mut self, item: StoredItem, digest: [u8; 32]) {
+        match item {
+            StoredItem::Keys(blob) => {
+                self.digests.push(digest);
+                // Checked well formed as it was read.
+                keys::decode(blob, self).expect("a well-formed keys blob");
+            }
+            StoredItem::Text(text) => {
+                self.digests.push(text_digest(text));
+                keys::of_text(text, self);
+            }
         }
         self.ends.push((self.identities.len(), self.emails.len()));
     }
 
+    /// The identities and address keys of the `i`th record.
+    fn of(&self, i: usize) -> (&[KeyedIdentity], std::ops::Range<usize>) {
+        let (from_id, from_email) = if i == 0 { (0, 0) } else { self.ends[i - 1] };
+        let (to_id, to_email) = self.ends[i];
+        (&self.identities[from_id..to_id], from_email..to_email)
+    }
+}
+
+impl KeySink for StoredKeys {
     fn identity(&mut self, integration: &str, user_id: &str) {
         let start = self.text.len();
         self.text.push_str(integration);
@@ -280,11 +298,8 @@ impl StoredKeys {
         });
     }
 
-    /// The identities and address keys of the `i`th record.
-    fn of(&self, i: usize) -> (&[KeyedIdentity], std::ops::Range<usize>) {
-        let (from_id, from_email) = if i == 0 { (0, 0) } else { self.ends[i - 1] };
-        let (to_id, to_email) = self.ends[i];
-        (&self.identities[from_id..to_id], from_email..to_email)
+    fn email(&mut self, key: &str) {
+        self.emails.push(key.to_string());
     }
 }
 
@@ -311,7 +326,7 @@ pub fn read_store(
             .map(|run| {
                 let mut keys = StoredKeys::default();
                 for i in run {
-                    keys.add(chunk.text(i));
+                    keys.add(chunk.item(i), chunk.users[i].digest);
                 }
                 keys
             })
@@ -417,84 +432,6 @@ impl Known {
     }
 }
 
-/// A stored record's identities and address keys from its parsed tree: for a record not in the
-/// shape muster writes.
-fn add_from_tree(keys: &mut StoredKeys, text: &str) {
-    let record: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-    let info = &record["user_id_info"];
-    for list in ["itsm_id_info", "channel_id_info", "idm_id_info"] {
-        for e in info[list].as_array().into_iter().flatten() {
-            if let (Some(i), Some(id)) = (e["integration"].as_str(), e["user_id"].as_str()) {
-                keys.identity(i, id);
-            }
-        }
-    }
-    let aliases = info["user_emails"].as_array().into_iter().flatten();
-    keys.emails.extend(
-        std::iter::once(&record["user"]["email_addr"])
-            .chain(aliases)
-            .filter_map(|e| e.as_str().map(email::key)),
-    );
-}
-
-/// The parts of a stored record that the rules compare with, borrowed from its text where no
-/// escape needs undoing: parsing only these (serde skips the rest) costs a fraction of a
-/// whole `Value` tree per stored user.
-#[derive(serde::Deserialize)]
-struct StoredView<'a> {
-    #[serde(borrow, default)]
-    user: UserView<'a>,
-    #[serde(borrow, default)]
-    user_id_info: InfoView<'a>,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct UserView<'a> {
-    #[serde(borrow, default)]
-    email_addr: Option<std::borrow::Cow<'a, str>>,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct InfoView<'a> {
-    #[serde(borrow, default)]
-    itsm_id_info: Vec<EntryView<'a>>,
-    #[serde(borrow, default)]
-    channel_id_info: Vec<EntryView<'a>>,
-    #[serde(borrow, default)]
-    idm_id_info: Vec<EntryView<'a>>,
-    #[serde(borrow, default)]
-    user_emails: Vec<std::borrow::Cow<'a, str>>,
-}
-
-#[derive(serde::Deserialize)]
-struct EntryView<'a> {
-    #[serde(borrow, default)]
-    integration: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    user_id: Option<std::borrow::Cow<'a, str>>,
-}
-
-impl StoredView<'_> {
-    fn add_to(&self, keys: &mut StoredKeys) {
-        let info = &self.user_id_info;
-        for e in [&info.itsm_id_info, &info.channel_id_info, &info.idm_id_info]
-            .into_iter()
-            .flatten()
-        {
-            if let (Some(i), Some(id)) = (&e.integration, &e.user_id) {
-                keys.identity(i, id);
-            }
-        }
-        keys.emails.extend(
-            self.user
-                .email_addr
-                .iter()
-                .chain(&info.user_emails)
-                .map(|e| email::key(e)),
-        );
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("--source {0}: {1}")]
@@ -563,25 +500,29 @@ mod tests {
                 "user_emails": ["jd@acme.com"]
             }
         });
-        let mut known = Known::default();
-        read_store(&mut known, &TestStore::new(&[("R1", false, record)])).unwrap();
-        let identities: BTreeSet<_> = known
-            .store_identities
-            .iter()
-            .map(|(i, id, _)| (i.to_string(), id.to_string()))
-            .collect();
-        assert_eq!(
-            identities,
-            BTreeSet::from([
-                ("slack".to_string(), "U123".to_string()),
-                ("snow".to_string(), "a\"b\u{e9}".to_string())
-            ])
-        );
-        let emails: BTreeSet<_> = known.store_emails.keys().cloned().collect();
-        assert_eq!(
-            emails,
-            BTreeSet::from(["jane.doe@acme.com".to_string(), "jd@acme.com".to_string()])
-        );
+        // As its text, and (second of a pair) as the keys kept beside it: the same keys.
+        let (empty, user) = (("R0", false, json!({})), ("R1", false, record));
+        for users in [vec![user.clone()], vec![empty, user]] {
+            let mut known = Known::default();
+            read_store(&mut known, &TestStore::new(&users)).unwrap();
+            let identities: BTreeSet<_> = known
+                .store_identities
+                .iter()
+                .map(|(i, id, _)| (i.to_string(), id.to_string()))
+                .collect();
+            assert_eq!(
+                identities,
+                BTreeSet::from([
+                    ("slack".to_string(), "U123".to_string()),
+                    ("snow".to_string(), "a\"b\u{e9}".to_string())
+                ])
+            );
+            let emails: BTreeSet<_> = known.store_emails.keys().cloned().collect();
+            assert_eq!(
+                emails,
+                BTreeSet::from(["jane.doe@acme.com".to_string(), "jd@acme.com".to_string()])
+            );
+        }
         // `user_emails` holding a number: not muster's shape, read from the tree.
         let odd = json!({"user": {"email_addr": "a@acme.com"}, "user_id_info": {"user_emails": [5, "b@acme.com"]}});
         let mut known = Known::default();
@@ -589,7 +530,8 @@ mod tests {
         assert_eq!(known.store_emails.len(), 2);
     }
 
-    /// Stored users in memory, handed out two to a chunk; counts the texts fetched by rowid.
+    /// Stored users in memory, handed out two to a chunk, the first of each pair as its text
+    /// and the second as the keys and digest kept beside it; counts the texts fetched by rowid.
     struct TestStore {
         users: Vec<(String, bool, String)>,
         fetched: std::cell::Cell<usize>,
@@ -617,7 +559,13 @@ mod tests {
                 let mut chunk = UserChunk::default();
                 for (i, (rid, bot, text)) in pair.iter().enumerate() {
                     let rowid = (at * 2 + i + 1) as i64;
-                    chunk.push(rowid, rid.clone(), *bot, format!("v{rowid}"), text);
+                    let version = format!("v{rowid}");
+                    if i == 0 {
+                        chunk.push(rowid, rid.clone(), *bot, version, text);
+                    } else {
+                        let (digest, blob) = (text_digest(text), keys::encode(text));
+                        chunk.push_keys(rowid, rid.clone(), *bot, version, digest, &blob);
+                    }
                 }
                 let parsed = parse(&chunk);
                 take(chunk.users, parsed);

@@ -10,16 +10,20 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod keys;
+
 /// `PRAGMA application_id`: "must" in ASCII, so muster knows its own databases.
 const APPLICATION_ID: i32 = 0x6d75_7374;
 
-/// The page size of a new store. A record is about 2.4 KB of JSON: SQLite's 4 KB default page
-/// held one, with 40 % of it left empty; at 8 KB three fit, and a store of 100,000 users is a
-/// third smaller (415 → 279 MB, docs/benchmarks.md). A store made before keeps its page size.
-const PAGE_SIZE: i64 = 8192;
+/// The page size of a new store. A user's row is about 2.9 KB (2.4 KB of record JSON, its keys
+/// and digest): 8 KB pages held two, a third of each page left empty; at 16 KB five fit, and a
+/// million users take 3.2 GB instead of 4.0 (docs/benchmarks.md). (Before the keys were kept,
+/// 4 KB pages held one record and 8 KB three.) A store made before keeps its page size.
+const PAGE_SIZE: i64 = 16384;
 
 /// Versioned migrations; `PRAGMA user_version` is the number applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE batches (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -52,7 +56,14 @@ CREATE TABLE changes (
 );
 CREATE INDEX changes_by_record ON changes(record_id);
 CREATE INDEX changes_by_batch ON changes(batch_id);
-"#];
+"#,
+    r#"
+-- Each record's SHA-256 and keys (store::keys), written with it, so that reading the store
+-- neither parses nor hashes the records. NULL for a record written before: its text is used.
+ALTER TABLE users ADD COLUMN digest BLOB;
+ALTER TABLE users ADD COLUMN keys BLOB;
+"#,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -148,13 +159,25 @@ pub fn text_digest(text: &str) -> [u8; 32] {
     sha2::Sha256::digest(text.as_bytes()).into()
 }
 
-/// A run of stored users in rowid order, with their texts in one buffer (no allocation per
-/// record), handed to the caller's parse while the next run is read.
+/// A run of stored users in rowid order, with what each one's keys come from (the keys kept
+/// beside the record or, where none are, its text) in one buffer (no allocation per record),
+/// handed to the caller's parse while the next run is read.
 #[derive(Debug, Default)]
 pub struct UserChunk {
     pub users: Vec<StoredSummary>,
-    texts: String,
-    ends: Vec<usize>,
+    data: Vec<u8>,
+    /// Per user: where its item ends in `data`, and whether it is a keys blob.
+    ends: Vec<(usize, bool)>,
+}
+
+/// What a stored user's keys are read from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StoredItem<'c> {
+    /// The record's text: its digest is still to be computed.
+    Text(&'c str),
+    /// Its keys as [`keys::encode`] wrote them (checked well formed); the digest is the
+    /// user's.
+    Keys(&'c [u8]),
 }
 
 impl UserChunk {
@@ -167,21 +190,63 @@ impl UserChunk {
         row_version: String,
         text: &str,
     ) {
+        self.push_item(
+            rowid,
+            record_id,
+            bot,
+            row_version,
+            [0; 32],
+            text.as_bytes(),
+            false,
+        );
+    }
+
+    /// Adds a user with its digest and the keys stored beside it.
+    pub fn push_keys(
+        &mut self,
+        rowid: i64,
+        record_id: String,
+        bot: bool,
+        row_version: String,
+        digest: [u8; 32],
+        keys: &[u8],
+    ) {
+        self.push_item(rowid, record_id, bot, row_version, digest, keys, true);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_item(
+        &mut self,
+        rowid: i64,
+        record_id: String,
+        bot: bool,
+        row_version: String,
+        digest: [u8; 32],
+        item: &[u8],
+        is_keys: bool,
+    ) {
         self.users.push(StoredSummary {
             rowid,
             record_id,
             bot,
             row_version,
-            digest: [0; 32],
+            digest,
         });
-        self.texts.push_str(text);
-        self.ends.push(self.texts.len());
+        self.data.extend_from_slice(item);
+        self.ends.push((self.data.len(), is_keys));
     }
 
-    /// The record text of the `i`th user.
-    pub fn text(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.texts[start..self.ends[i]]
+    /// What the `i`th user's keys are read from.
+    pub fn item(&self, i: usize) -> StoredItem<'_> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1].0 };
+        let (end, is_keys) = self.ends[i];
+        let bytes = &self.data[start..end];
+        if is_keys {
+            StoredItem::Keys(bytes)
+        } else {
+            // Only `push` adds a text, from a `&str`.
+            StoredItem::Text(std::str::from_utf8(bytes).expect("pushed as text"))
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -222,15 +287,35 @@ fn scan_users<T: Send>(
     parse: impl Fn(&UserChunk) -> T + Sync,
     mut take: impl FnMut(Vec<StoredSummary>, T) + Send,
 ) -> rusqlite::Result<()> {
-    let mut stmt = conn
-        .prepare("SELECT rowid, record_id, bot, row_version, record FROM users ORDER BY rowid")?;
-    let mut rows = stmt.query([])?;
+    // The record's text only for a user without its digest and keys (written before they
+    // were kept, or of another keys format): SQLite then copies out 400 bytes a user, not 2.4 KB.
+    let mut stmt = conn.prepare(
+        "SELECT rowid, record_id, bot, row_version, digest, keys,
+                CASE WHEN typeof(digest) = 'blob' AND length(digest) = 32
+                     AND typeof(keys) = 'blob' AND substr(keys, 1, 1) = ?1
+                     THEN NULL ELSE record END
+         FROM users ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query([&[keys::FORMAT][..]])?;
     let mut fill = |chunk: &mut UserChunk| -> rusqlite::Result<()> {
         while chunk.len() < SCAN_CHUNK {
             let Some(r) = rows.next()? else { break };
-            // The text is borrowed from SQLite and copied once, into the chunk's buffer.
-            let text = r.get_ref(4)?.as_str()?;
-            chunk.push(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, text);
+            let (rowid, record_id, bot, row_version) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            // Borrowed from SQLite and copied once, into the chunk's buffer.
+            match r.get_ref(6)?.as_str_or_null()? {
+                Some(text) => chunk.push(rowid, record_id, bot, row_version, text),
+                None => {
+                    let digest: [u8; 32] = r.get_ref(4)?.as_blob()?.try_into().unwrap_or_default();
+                    let blob = r.get_ref(5)?.as_blob()?;
+                    if keys::is_well_formed(blob) {
+                        chunk.push_keys(rowid, record_id, bot, row_version, digest, blob);
+                    } else {
+                        // Damaged: the text still says what the keys are.
+                        let text = record_text(conn, rowid)?;
+                        chunk.push(rowid, record_id, bot, row_version, &text);
+                    }
+                }
+            }
         }
         Ok(())
     };
@@ -249,7 +334,7 @@ fn scan_users<T: Send>(
             users: Vec::with_capacity(SCAN_CHUNK),
             ..std::mem::take(&mut spare)
         };
-        next.texts.clear();
+        next.data.clear();
         next.ends.clear();
         let mut parsed = None;
         let read = rayon::in_place_scope(|s| {
@@ -450,7 +535,15 @@ impl Store {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(corrupt)?;
-        if existing && app_id != APPLICATION_ID {
+        // An SQLite file with nothing in it at all is what a muster killed while creating the
+        // store leaves (SQLite writes its header before the tables are made): a new store.
+        let blank = || -> rusqlite::Result<bool> {
+            conn.query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))
+        };
+        if existing
+            && app_id != APPLICATION_ID
+            && !(app_id == 0 && version == 0 && blank().map_err(corrupt)?)
+        {
             return Err(StoreError::Foreign {
                 path: path.to_path_buf(),
                 why: format!("its application id is {app_id:#x}"),
@@ -516,13 +609,39 @@ impl Store {
 
     /// Takes the write lock (waiting at most the lock timeout) for a read-plan-apply cycle: the
     /// plan is made from what the store holds under the same lock it is applied under.
+    ///
+    /// A store that holds nothing yet takes its first batch with a rollback journal instead of
+    /// the WAL: into an empty database the records are then written once, where the WAL wrote
+    /// them twice (the log, then the checkpoint: 14 s of a million-user first import). Others
+    /// wait for such a write instead of reading the empty store beside it; the WAL is back for
+    /// everyone once it is committed (and every open asks for it).
     pub fn write(&mut self) -> Result<Writer<'_>, StoreError> {
         let path = self.path.clone();
-        let tx = self
+        let err = |e| classify(&path, e);
+        let empty: bool = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| classify(&path, e))?;
-        Ok(Writer { tx, path })
+            .query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM batches)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        // Leaving the WAL needs the store to itself: with anyone else in it, the WAL stays
+        // (no waiting for it), and the lock below is taken as ever. Only speed depends on it.
+        let journal = empty && self.set_journal_mode("DELETE").map_err(err)?;
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(err)?;
+        Ok(Writer {
+            tx,
+            conn: &self.conn,
+            path: path.clone(),
+            restore_wal: journal,
+        })
+    }
+
+    /// Asks for `mode` without waiting on anyone else; whether it was set.
+    fn set_journal_mode(&self, mode: &str) -> rusqlite::Result<bool> {
+        set_journal_mode(&self.conn, mode)
     }
 
     /// A consistent read of the users (for `--dry-run`, `validate --store` and `export`).
@@ -593,10 +712,43 @@ impl UserSource for Writer<'_> {
 /// Changes written per chunk, while the pool works out the next chunk's row versions.
 pub(crate) const APPLY_CHUNK: usize = 4096;
 
+/// What is written beside a record's text, worked out from it.
+struct Derived {
+    row_version: String,
+    digest: [u8; 32],
+    keys: Vec<u8>,
+}
+
+impl Derived {
+    fn of(text: &str) -> Derived {
+        Derived {
+            row_version: text_row_version(text),
+            digest: text_digest(text),
+            keys: keys::encode(text),
+        }
+    }
+}
+
 /// The write lock and the transaction that applies one batch.
 pub struct Writer<'a> {
     tx: rusqlite::Transaction<'a>,
+    conn: &'a Connection,
     path: PathBuf,
+    /// The store was empty and took this write with a rollback journal (`Store::write`).
+    restore_wal: bool,
+}
+
+fn set_journal_mode(conn: &Connection, mode: &str) -> rusqlite::Result<bool> {
+    conn.busy_timeout(Duration::ZERO)?;
+    let set = conn.query_row(&format!("PRAGMA journal_mode = {mode}"), [], |r| {
+        r.get::<_, String>(0)
+    });
+    conn.busy_timeout(lock_timeout())?;
+    match set {
+        Ok(now) => Ok(now.eq_ignore_ascii_case(mode)),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 impl Writer<'_> {
@@ -694,25 +846,27 @@ impl Writer<'_> {
             let mut upsert = self
                 .tx
                 .prepare_cached(
-                    "INSERT INTO users (record_id, bot, record, row_version, created_by, updated_by) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                     ON CONFLICT(record_id) DO UPDATE SET bot = ?2, record = ?3, row_version = ?4, updated_by = ?5",
+                    "INSERT INTO users (record_id, bot, record, row_version, created_by, updated_by, digest, keys)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)
+                     ON CONFLICT(record_id) DO UPDATE
+                     SET bot = ?2, record = ?3, row_version = ?4, updated_by = ?5, digest = ?6, keys = ?7",
                 )
                 .map_err(|e| self.err(e))?;
             let mut delete = self
                 .tx
                 .prepare_cached("DELETE FROM users WHERE record_id = ?1")
                 .map_err(|e| self.err(e))?;
-            // The row versions (a parse, a sort and a hash each) on the pool, a chunk ahead of
-            // the statements, which SQLite runs one at a time on this thread: the versions of a
-            // million new users cost as long as their inserts, and now run beside them.
-            let versions_of = |chunk: &[Change]| -> Vec<Option<String>> {
+            // The row versions (a parse, a sort and a hash each), digests and keys on the pool,
+            // a chunk ahead of the statements, which SQLite runs one at a time on this thread:
+            // for a million new users they cost as long as the inserts, and now run beside them.
+            let versions_of = |chunk: &[Change]| -> Vec<Option<Derived>> {
                 use rayon::prelude::*;
                 chunk
                     .par_iter()
-                    .map(|c| c.after.as_ref().map(|a| text_row_version(&a.0)))
+                    .map(|c| c.after.as_ref().map(|a| Derived::of(&a.0)))
                     .collect()
             };
-            type Prepared<'c> = Option<(std::borrow::Cow<'c, [Change]>, Vec<Option<String>>)>;
+            type Prepared<'c> = Option<(std::borrow::Cow<'c, [Change]>, Vec<Option<Derived>>)>;
             let prepare =
                 |chunks: &mut dyn Iterator<Item = _>| -> Result<Prepared<'c>, StoreError> {
                     let Some(chunk) = chunks.next() else {
@@ -740,13 +894,15 @@ impl Writer<'_> {
                             logged_after.map(|v| v.0.as_str())
                         ])?;
                         match (&c.after, version) {
-                            (Some(after), Some(version)) => {
+                            (Some(after), Some(derived)) => {
                                 upsert.execute(params![
                                     c.record_id,
                                     c.bot,
                                     after.0,
-                                    version,
-                                    batch_id
+                                    derived.row_version,
+                                    batch_id,
+                                    derived.digest,
+                                    derived.keys
                                 ])?;
                             }
                             _ => {
@@ -777,7 +933,12 @@ impl Writer<'_> {
         let path = self.path.clone();
         self.tx
             .commit()
-            .map_err(|source| StoreError::Sqlite { path, source })
+            .map_err(|source| StoreError::Sqlite { path, source })?;
+        if self.restore_wal {
+            // Committed either way; someone already in the store sets the WAL as it opens.
+            let _ = set_journal_mode(self.conn, "WAL");
+        }
+        Ok(())
     }
 }
 
@@ -1248,5 +1409,126 @@ mod tests {
         drop(store);
         // Opening again finds muster's store.
         assert!(Store::open(&empty).unwrap().batches().unwrap().is_empty());
+
+        // SQLite's header and nothing else (a muster killed while creating the store): new.
+        let blank = dir.path().join("blank.db");
+        Connection::open(&blank)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL")
+            .unwrap();
+        assert!(std::fs::metadata(&blank).unwrap().len() > 0);
+        assert!(Store::open(&blank).unwrap().users().unwrap().is_empty());
+        assert!(Store::open(&blank).is_ok());
+    }
+
+    /// A user as `scan_users` hands it to the parse: its text (`Ok`) or its keys (`Err`).
+    type Scanned = (String, [u8; 32], Result<String, Vec<u8>>);
+
+    /// What `scan_users` hands the parse for each user.
+    fn scanned(store: &Store) -> Vec<Scanned> {
+        let seen = std::sync::Mutex::new(Vec::new());
+        store
+            .scan_users(
+                |chunk: &UserChunk| {
+                    for (i, u) in chunk.users.iter().enumerate() {
+                        let item = match chunk.item(i) {
+                            StoredItem::Text(t) => Ok(t.to_string()),
+                            StoredItem::Keys(k) => Err(k.to_vec()),
+                        };
+                        seen.lock()
+                            .unwrap()
+                            .push((u.record_id.clone(), u.digest, item));
+                    }
+                },
+                |_, ()| {},
+            )
+            .unwrap();
+        seen.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_store_of_the_first_version_is_migrated_and_its_records_read_from_their_texts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let old = r#"{"record_id":"OLD-1","user":{"email_addr":"old@acme.com"}}"#;
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO users (record_id, bot, record, row_version) VALUES ('OLD-1', 0, ?1, 'v')",
+                [old],
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let new = r#"{"record_id":"NEW-1","user":{"email_addr":"new@acme.com"}}"#;
+        let info = BatchInfo {
+            name: "b",
+            file: "b.csv",
+            sha256: "0",
+            counts: Counts::default(),
+        };
+        let mut writer = store.write().unwrap();
+        writer
+            .apply(
+                &info,
+                &[Change {
+                    record_id: "NEW-1".to_string(),
+                    action: Action::Create,
+                    bot: false,
+                    before: None,
+                    after: Some(RecordJson(new.to_string())),
+                }],
+            )
+            .unwrap();
+        writer.commit().unwrap();
+        // The old record (no keys kept) is read from its text; the new one from its keys, with
+        // its digest, and without its text.
+        assert_eq!(
+            scanned(&store),
+            [
+                ("OLD-1".to_string(), [0; 32], Ok(old.to_string())),
+                (
+                    "NEW-1".to_string(),
+                    text_digest(new),
+                    Err(keys::encode(new))
+                ),
+            ]
+        );
+        // Keys of another format, or damaged ones, send the scan back to the text.
+        for damage in [
+            "keys = X'02'",
+            "keys = X'01FF'",
+            "digest = X'00'",
+            "keys = 'text'",
+        ] {
+            store
+                .conn
+                .execute(
+                    "UPDATE users SET keys = ?1, digest = ?2 WHERE record_id = 'NEW-1'",
+                    params![keys::encode(new), text_digest(new)],
+                )
+                .unwrap();
+            assert!(scanned(&store)[1].2.is_err());
+            store
+                .conn
+                .execute_batch(&format!(
+                    "UPDATE users SET {damage} WHERE record_id = 'NEW-1'"
+                ))
+                .unwrap();
+            assert_eq!(
+                scanned(&store)[1],
+                ("NEW-1".to_string(), [0; 32], Ok(new.to_string())),
+                "{damage}"
+            );
+        }
     }
 }

@@ -531,6 +531,25 @@ fn an_import_killed_at_any_moment_leaves_the_old_or_the_new_store() {
     let env = Env::new();
     let small = env.write("s.csv", &users_csv(&["a@acme.com,A1,Al Bo,IT,,"]));
     env.import(&small, &[]);
+    killed_imports_leave_the_old_or_the_new_store(&env, 1);
+}
+
+/// The same for the first batch into an empty store, which is written with a rollback journal
+/// instead of the WAL (`Store::write`); the WAL is back once it is committed.
+#[test]
+fn a_first_import_killed_at_any_moment_leaves_an_empty_or_a_whole_store() {
+    let env = Env::new();
+    killed_imports_leave_the_old_or_the_new_store(&env, 0);
+    let conn = rusqlite::Connection::open(env.store()).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+/// Kills an import of 20,000 new users into the store of `env` (holding `before` users in one
+/// batch, or nothing) at five moments, until one kill comes after the commit.
+fn killed_imports_leave_the_old_or_the_new_store(env: &Env, before: i64) {
     let mut big = HEADER.to_string();
     let n = 20_000;
     for i in 0..n {
@@ -554,31 +573,123 @@ fn an_import_killed_at_any_moment_leaves_the_old_or_the_new_store() {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
         assert_eq!(check, "ok", "after {delay_ms} ms");
-        let users: i64 = conn
-            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        // Killed before it made the tables of a new store: SQLite's header and nothing else.
+        let made: bool = conn
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'users'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
-        let batches: i64 = conn
-            .query_row("SELECT count(*) FROM batches", [], |r| r.get(0))
-            .unwrap();
+        let count = |table: &str| -> i64 {
+            let sql = format!("SELECT count(*) FROM {table}");
+            conn.query_row(&sql, [], |r| r.get(0)).unwrap()
+        };
+        let (users, batches) = if made {
+            (count("users"), count("batches"))
+        } else {
+            (0, 0)
+        };
+        let old = (before, before.min(1));
         assert!(
-            (users, batches) == (1, 1) || (users, batches) == (1 + n, 2),
+            (users, batches) == old || (users, batches) == (before + n, old.1 + 1),
             "after {delay_ms} ms: {users} users, {batches} batches"
         );
         outcomes.push(users);
         drop(conn);
-        if users > 1 {
+        if users > before {
             break;
         }
     }
     // muster still opens the store and sees one consistent state.
     let (code, plan) = env.import(&big, &["--dry-run"]);
     assert_eq!(code, 0);
-    let done = *outcomes.last().unwrap() > 1;
+    let done = *outcomes.last().unwrap() > before;
     assert_eq!(counts(&plan)[0], if done { 0 } else { n });
     assert!(
-        outcomes.contains(&1),
+        outcomes.contains(&before),
         "no kill landed before the commit: {outcomes:?}"
     );
+}
+
+/// Two first batches into one empty store at once: one takes the store (with a rollback
+/// journal), the other waits for it, and both land whole.
+#[test]
+fn two_first_imports_into_an_empty_store_both_land() {
+    let env = Env::new();
+    let mut big = HEADER.to_string();
+    for i in 0..5_000 {
+        big.push_str(&format!("u{i}@acme.com,R{i},User Number{i},IT,,\n"));
+    }
+    let big = env.write("big.csv", &big);
+    let other = env.write("o.csv", &users_csv(&["z@acme.com,Z1,Zo Ed,IT,,"]));
+    let spawn = |batch: &Path| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("muster"))
+            .args(["import", batch.to_str().unwrap(), "-q", "--store"])
+            .arg(env.store())
+            .env("MUSTER_LOCK_TIMEOUT", "60")
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(&big), spawn(&other));
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    assert_eq!(env.count(), 5_000 + 1);
+    let conn = rusqlite::Connection::open(env.store()).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
+
+/// The keys kept beside each record (`users.keys`, `users.digest`) give exactly what the
+/// records' texts give: with them gone (a store written before they were kept) or damaged, the
+/// store rules and the plan come out the same.
+#[test]
+fn the_keys_kept_beside_the_records_agree_with_their_texts() {
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    // A batch that collides with the store (addresses, identities) and changes a record.
+    let exported = env.export("current.csv");
+    let text = std::fs::read_to_string(&exported).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[1] = lines[1].replacen(',', ",X", 1);
+    lines[2] = lines[2].replace("IT", "Changed Dept");
+    let clash = env.write("clash.csv", &(lines.join("\n") + "\n"));
+    let outcome = |env: &Env| {
+        let report = env.path("r.csv");
+        let out = env.run(&[
+            "validate",
+            clash.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ]);
+        let plan = env.import(&clash, &["--dry-run", "--partial"]).1;
+        (
+            out.status.code(),
+            std::fs::read_to_string(report).unwrap(),
+            plan,
+        )
+    };
+    let with_keys = outcome(&env);
+    assert!(with_keys.1.lines().count() > 1, "{}", with_keys.1);
+    let conn = rusqlite::Connection::open(env.store()).unwrap();
+    let kept: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM users WHERE length(keys) > 5 AND length(digest) = 32",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, env.count());
+    for damage in [
+        "keys = NULL, digest = NULL",
+        "keys = X'01FFFFFFFF'",
+        "keys = X'07'",
+    ] {
+        conn.execute_batch(&format!("UPDATE users SET {damage}"))
+            .unwrap();
+        assert_eq!(outcome(&env), with_keys, "{damage}");
+    }
 }
 
 #[test]
