@@ -423,6 +423,7 @@ impl Known {
             StoredVersion {
                 row_version: u.row_version.clone(),
                 digest: u.digest,
+                at,
             },
         );
         for e in emails {

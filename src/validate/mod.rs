@@ -86,6 +86,8 @@ pub struct Known {
 pub struct StoredVersion {
     pub row_version: String,
     pub digest: [u8; 32],
+    /// Its index in `Known::store_record_ids`.
+    pub at: u32,
 }
 
 /// Builds findings with the severities in force; a silenced rule builds nothing.
@@ -443,6 +445,7 @@ pub fn validate_with(
                     &rep,
                     sheet,
                     &entry,
+                    None,
                     Owner::Record(entry.record_id.clone()),
                     known,
                 ));
@@ -619,11 +622,13 @@ struct CheckedUser {
     known_findings: Vec<Finding>,
 }
 
-/// D004 against the store: an identity a stored user already holds.
+/// D004 against the store: an identity a stored user already holds. `own` is the stored
+/// record of the entry's record id, when known.
 fn stored_identity(
     rep: &Reporter,
     sheet: &Sheet,
     e: &EntryRow,
+    own: Option<u32>,
     owner: Owner,
     known: &Known,
 ) -> Option<Finding> {
@@ -631,7 +636,7 @@ fn stored_identity(
     if known.store_identities.is_empty() || e.record_id.is_empty() {
         return None;
     }
-    let at = known.store_identities.get(&e.integration, uid)?;
+    let at = known.store_identities.holder(&e.integration, uid, own)?;
     let other = &known.store_record_ids[at as usize];
     if *other == e.record_id {
         return None;
@@ -665,10 +670,11 @@ fn known_checks(
     i: usize,
     known: &Known,
 ) -> Vec<Finding> {
+    let own = known.store_versions.get(&u.record_id).map(|v| v.at);
     let mut out: Vec<Finding> = u
         .entries
         .iter()
-        .filter_map(|e| stored_identity(rep, sheet, e, Owner::User(i), known))
+        .filter_map(|e| stored_identity(rep, sheet, e, own, Owner::User(i), known))
         .collect();
     let mut push = |rule: Rule, col: Option<usize>, field: &str, value: &str, message: String| {
         let place = Place {
