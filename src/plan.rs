@@ -336,44 +336,84 @@ pub fn read_store(
     // address or an identity, the one added last is the one the rules name.
     let mut bots = Vec::new();
     let mut sized = false;
-    source.scan_users(parse, |chunk, parsed| {
+    source.scan_users(parse, |mut chunk, mut parsed| {
         if !sized {
             // Sized once from the first chunk's mix, for the whole store.
             sized = true;
             known.reserve_stored(count, chunk.len(), &parsed);
         }
-        let mut users_of_chunk = chunk.into_iter();
-        for mut keys in parsed {
-            let emails = std::mem::take(&mut keys.emails);
-            let mut emails = emails.into_iter();
-            for (i, mut u) in users_of_chunk.by_ref().take(keys.ends.len()).enumerate() {
-                u.digest = keys.digests[i];
-                let (identities, addresses) = keys.of(i);
-                let addresses = emails.by_ref().take(addresses.len());
-                if u.bot {
-                    let addresses: Vec<String> = addresses.collect();
-                    let owned: Vec<(String, String)> = identities
-                        .iter()
-                        .map(|k| {
-                            (
-                                keys.text[k.start..k.split].to_string(),
-                                keys.text[k.split..k.end].to_string(),
-                            )
-                        })
-                        .collect();
-                    bots.push((u, owned, addresses));
-                } else {
-                    let at = known.add_stored_user(&u, addresses);
-                    for k in identities {
-                        known.store_identities.insert_hashed(
-                            k.hash,
-                            &keys.text[k.start..k.split],
-                            &keys.text[k.split..k.end],
-                            at,
-                        );
+        // Each user's digest, and the index in `store_record_ids` of each user added now (the
+        // bot waits for the end), which its identities point to.
+        for (u, digest) in chunk.iter_mut().zip(parsed.iter().flat_map(|k| &k.digests)) {
+            u.digest = *digest;
+        }
+        let mut next = known.store_record_ids.len() as u32;
+        let at: Vec<Option<u32>> = chunk
+            .iter()
+            .map(|u| {
+                (!u.bot).then(|| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect();
+        let emails: Vec<Vec<String>> = parsed
+            .iter_mut()
+            .map(|k| std::mem::take(&mut k.emails))
+            .collect();
+        // Two tables filled side by side: the identities (nine a user) on one thread, record
+        // ids, versions and addresses on another. One thread filling both was the store
+        // read's slowest stage.
+        let mut identities = std::mem::take(&mut known.store_identities);
+        let mut chunk_bots = Vec::new();
+        rayon::join(
+            || {
+                let users = parsed
+                    .iter()
+                    .flat_map(|k| (0..k.ends.len()).map(move |i| (k, i)));
+                for ((keys, i), at) in users.zip(&at) {
+                    let Some(at) = *at else { continue };
+                    for k in keys.of(i).0 {
+                        let (integration, user_id) =
+                            (&keys.text[k.start..k.split], &keys.text[k.split..k.end]);
+                        identities.insert_hashed(k.hash, integration, user_id, at);
                     }
-                    users.push(u);
                 }
+            },
+            || {
+                let mut j = 0;
+                for (keys, emails) in parsed.iter().zip(emails) {
+                    let mut emails = emails.into_iter();
+                    for i in 0..keys.ends.len() {
+                        let (identities, addresses) = keys.of(i);
+                        let addresses = emails.by_ref().take(addresses.len());
+                        let u = &chunk[j];
+                        if u.bot {
+                            let owned: Vec<(String, String)> = identities
+                                .iter()
+                                .map(|k| {
+                                    (
+                                        keys.text[k.start..k.split].to_string(),
+                                        keys.text[k.split..k.end].to_string(),
+                                    )
+                                })
+                                .collect();
+                            chunk_bots.push((j, owned, addresses.collect::<Vec<_>>()));
+                        } else {
+                            let added = known.add_stored_user(u, addresses);
+                            debug_assert_eq!(Some(added), at[j]);
+                        }
+                        j += 1;
+                    }
+                }
+            },
+        );
+        known.store_identities = identities;
+        let mut chunk_bots = chunk_bots.into_iter().peekable();
+        for (j, u) in chunk.into_iter().enumerate() {
+            match chunk_bots.next_if(|b| b.0 == j) {
+                Some((_, owned, addresses)) => bots.push((u, owned, addresses)),
+                None => users.push(u),
             }
         }
     })?;

@@ -109,6 +109,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             spill.display()
         )
     })?;
+    known.drop_in_background();
     let valid_records = outcome.records.len();
     let errors = outcome
         .findings

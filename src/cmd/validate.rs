@@ -82,6 +82,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
             ),
             _ => "validation failed".to_string(),
         })?;
+    known.drop_in_background();
     let writing = progress.spinner("writing outputs".to_string());
 
     let failed = outcome

@@ -129,7 +129,10 @@ impl StoredIdentities {
     pub fn holder(&self, integration: &str, user_id: &str, own: Option<u32>) -> Option<u32> {
         if let Some(r) = own.filter(|_| !self.scattered) {
             let r = r as usize;
-            let start = self.starts.get(r).map_or(self.entries.len(), |&s| s as usize);
+            let start = self
+                .starts
+                .get(r)
+                .map_or(self.entries.len(), |&s| s as usize);
             let end = self
                 .starts
                 .get(r + 1)
