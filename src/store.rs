@@ -560,8 +560,12 @@ impl Store {
             conn.pragma_update(None, "page_size", PAGE_SIZE)
                 .map_err(sqlite)?;
         }
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sqlite)?;
+        // WAL, unless someone is in a store left with a rollback journal (a first batch whose
+        // writer could not set the WAL again): it is as safe, and the next open sets it.
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {}
+            set => set.map_err(sqlite)?,
+        }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(sqlite)?;
         conn.pragma_update(None, "foreign_keys", "ON")
