@@ -870,3 +870,37 @@ fn a_dry_run_into_a_missing_folder_plans_and_writes_nothing() {
     assert_eq!(counts(&plan), [121, 0, 0, 0]);
     assert!(!env.path("not").exists());
 }
+
+/// A store left with a rollback journal (a first batch whose writer could not set the WAL
+/// again) while someone reads it: muster waits its lock timeout for the WAL, then goes on with
+/// the journal as it is.
+#[test]
+fn a_store_left_with_a_rollback_journal_opens_while_someone_reads_it() {
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    let reader = rusqlite::Connection::open(env.store()).unwrap();
+    let mode: String = reader
+        .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+    reader.execute_batch("BEGIN").unwrap();
+    let held: i64 = reader
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    let out = muster()
+        .args(["export", "-o"])
+        .arg(env.path("x.jsonl"))
+        .arg("--store")
+        .arg(env.store())
+        .env("MUSTER_LOCK_TIMEOUT", "0.5")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exported = std::fs::read_to_string(env.path("x.jsonl")).unwrap();
+    assert_eq!(exported.lines().count() as i64, held);
+    reader.execute_batch("COMMIT").unwrap();
+}
