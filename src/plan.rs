@@ -266,7 +266,7 @@ impl StoredKeys {
         match item {
             StoredItem::Keys(blob) => {
                 self.digests.push(digest);
-                // Checked well formed as it was read.
+                // `UserChunk::push_keys` took only a well-formed blob.
                 keys::decode(blob, self).expect("a well-formed keys blob");
             }
             StoredItem::Text(text) => {
@@ -605,7 +605,9 @@ mod tests {
                         chunk.push(rowid, rid.clone(), *bot, version, text);
                     } else {
                         let (digest, blob) = (text_digest(text), keys::encode(text));
-                        chunk.push_keys(rowid, rid.clone(), *bot, version, digest, &blob);
+                        let pushed =
+                            chunk.push_keys(rowid, rid.clone(), *bot, version, digest, &blob);
+                        assert!(pushed.is_ok());
                     }
                 }
                 let parsed = parse(&chunk);

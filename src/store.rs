@@ -62,6 +62,13 @@ CREATE INDEX changes_by_batch ON changes(batch_id);
 -- neither parses nor hashes the records. NULL for a record written before: its text is used.
 ALTER TABLE users ADD COLUMN digest BLOB;
 ALTER TABLE users ADD COLUMN keys BLOB;
+-- A text changed without them (a muster from before, still holding the store open when this
+-- migration ran; a hand edit) must not keep the old ones: then its text is read again.
+CREATE TRIGGER users_keys_follow_record AFTER UPDATE OF record ON users
+WHEN NEW.record IS NOT OLD.record AND NEW.digest IS OLD.digest
+BEGIN
+    UPDATE users SET digest = NULL, keys = NULL WHERE rowid = NEW.rowid;
+END;
 "#,
 ];
 
@@ -175,8 +182,8 @@ pub struct UserChunk {
 pub enum StoredItem<'c> {
     /// The record's text: its digest is still to be computed.
     Text(&'c str),
-    /// Its keys as [`keys::encode`] wrote them (checked well formed); the digest is the
-    /// user's.
+    /// Its keys as [`keys::encode`] wrote them (well formed: [`UserChunk::push_keys`] checks);
+    /// the digest is the user's.
     Keys(&'c [u8]),
 }
 
@@ -201,7 +208,9 @@ impl UserChunk {
         );
     }
 
-    /// Adds a user with its digest and the keys stored beside it.
+    /// Adds a user with its digest and the keys stored beside it, if they are well formed
+    /// (`keys::is_well_formed`). When they are not, nothing is added and the record id and
+    /// row version come back: the caller then adds the user with its text.
     pub fn push_keys(
         &mut self,
         rowid: i64,
@@ -210,8 +219,12 @@ impl UserChunk {
         row_version: String,
         digest: [u8; 32],
         keys: &[u8],
-    ) {
+    ) -> Result<(), (String, String)> {
+        if !keys::is_well_formed(keys) {
+            return Err((record_id, row_version));
+        }
         self.push_item(rowid, record_id, bot, row_version, digest, keys, true);
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -307,9 +320,8 @@ fn scan_users<T: Send>(
                 None => {
                     let digest: [u8; 32] = r.get_ref(4)?.as_blob()?.try_into().unwrap_or_default();
                     let blob = r.get_ref(5)?.as_blob()?;
-                    if keys::is_well_formed(blob) {
-                        chunk.push_keys(rowid, record_id, bot, row_version, digest, blob);
-                    } else {
+                    let pushed = chunk.push_keys(rowid, record_id, bot, row_version, digest, blob);
+                    if let Err((record_id, row_version)) = pushed {
                         // Damaged: the text still says what the keys are.
                         let text = record_text(conn, rowid)?;
                         chunk.push(rowid, record_id, bot, row_version, &text);
@@ -617,8 +629,10 @@ impl Store {
     /// A store that holds nothing yet takes its first batch with a rollback journal instead of
     /// the WAL: into an empty database the records are then written once, where the WAL wrote
     /// them twice (the log, then the checkpoint: 14 s of a million-user first import). Others
-    /// wait for such a write instead of reading the empty store beside it; the WAL is back for
-    /// everyone once it is committed (and every open asks for it).
+    /// cannot read the empty store beside such a write: they wait up to the lock timeout, then
+    /// fail as they would for a locked store; and a reader already in it when the commit
+    /// comes delays the commit (up to the same timeout). The WAL is back for everyone once it
+    /// is committed (and every open asks for it).
     pub fn write(&mut self) -> Result<Writer<'_>, StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
@@ -633,6 +647,13 @@ impl Store {
         // Leaving the WAL needs the store to itself: with anyone else in it, the WAL stays
         // (no waiting for it), and the lock below is taken as ever. Only speed depends on it.
         let journal = empty && self.set_journal_mode("DELETE").map_err(err)?;
+        if journal {
+            // With a rollback journal a commit is the journal's deletion, durable through a
+            // power cut only once the folder is synced too: EXTRA does that (FULL does not).
+            self.conn
+                .pragma_update(None, "synchronous", "EXTRA")
+                .map_err(err)?;
+        }
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(err)?;
         Ok(Writer {
@@ -941,6 +962,7 @@ impl Writer<'_> {
         if self.restore_wal {
             // Committed either way; someone already in the store sets the WAL as it opens.
             let _ = set_journal_mode(self.conn, "WAL");
+            let _ = self.conn.pragma_update(None, "synchronous", "FULL");
         }
         Ok(())
     }

@@ -567,8 +567,15 @@ fn killed_imports_leave_the_old_or_the_new_store(env: &Env, before: i64) {
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL on Unix
-        let _ = child.wait();
+        let finished = child.wait().unwrap().success();
         let conn = rusqlite::Connection::open(env.store()).unwrap();
+        if finished {
+            // Done before the kill: the first batch's writer set the WAL back itself.
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
         let check: String = conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
@@ -635,6 +642,10 @@ fn two_first_imports_into_an_empty_store_both_land() {
     assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
     assert_eq!(env.count(), 5_000 + 1);
     let conn = rusqlite::Connection::open(env.store()).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
@@ -681,15 +692,64 @@ fn the_keys_kept_beside_the_records_agree_with_their_texts() {
         )
         .unwrap();
     assert_eq!(kept, env.count());
+    conn.execute_batch("CREATE TEMP TABLE saved AS SELECT rowid AS r, keys, digest FROM users")
+        .unwrap();
+    // Each from the keys as written: gone, damaged with a good digest, of another format.
     for damage in [
         "keys = NULL, digest = NULL",
         "keys = X'01FFFFFFFF'",
         "keys = X'07'",
     ] {
-        conn.execute_batch(&format!("UPDATE users SET {damage}"))
-            .unwrap();
+        conn.execute_batch(&format!(
+            "UPDATE users SET keys = (SELECT keys FROM saved WHERE r = users.rowid),
+                              digest = (SELECT digest FROM saved WHERE r = users.rowid);
+             UPDATE users SET {damage}"
+        ))
+        .unwrap();
         assert_eq!(outcome(&env), with_keys, "{damage}");
     }
+    // A text changed by someone else (a hand edit, a muster from before the keys) drops
+    // them: its keys then come from the text.
+    let edited = lines[3].split(',').nth(1).unwrap().to_string();
+    conn.execute(
+        "UPDATE users SET keys = (SELECT keys FROM saved WHERE r = users.rowid),
+                          digest = (SELECT digest FROM saved WHERE r = users.rowid)",
+        [],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE users SET record = replace(record, '\"user\":{', '\"user\":{\"hand\":\"edit\",')
+         WHERE record_id = ?1",
+        [&edited],
+    )
+    .unwrap();
+    let dropped: (Option<Vec<u8>>, Option<Vec<u8>>) = conn
+        .query_row(
+            "SELECT keys, digest FROM users WHERE record_id = ?1",
+            [&edited],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(dropped, (None, None));
+    let untouched: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM users WHERE keys IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(untouched, env.count() - 1);
+    // The plan sees the text as it now is (with its digest gone, not the one kept before the
+    // edit): the batch's record, without the edit, is an update of it.
+    let plan = env.import(&clash, &["--dry-run", "--partial"]).1;
+    assert!(
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["record_id"] == edited.as_str() && c["action"] == "update"),
+        "{edited}: {plan}"
+    );
 }
 
 #[test]

@@ -229,8 +229,20 @@ mod tests {
 
     const RECORD: &str = r#"{"record_id":"CTR-1","user":{"email_addr":"Ann.Lee@Example.COM","first_name":"Ann"},"user_id_info":{"user_emails":["ann@bücher.example","a\"q@example.com"],"itsm_id_info":[{"integration":"snow","user_id":"a1b2"}],"channel_id_info":[{"integration":"slack","user_id":"U0\u00e9"},{"integration":"teams"}],"idm_id_info":[{"integration":"okta","user_id":"00u1"}]}}"#;
 
+    /// Also pins what `email::key` gives (IDNA, Unicode lower case): if a new `idna` or
+    /// toolchain changes it, kept blobs no longer match their texts, and [`FORMAT`] must be
+    /// bumped.
     #[test]
     fn the_blob_gives_what_the_text_gives() {
+        let mut pinned = Seen::default();
+        of_text(
+            r#"{"user":{"email_addr":"ÅSA.Öberg@Exämple.SE"},"user_id_info":{"user_emails":["ΣΊΣΥΦΟΣ@ελλάδα.gr"]}}"#,
+            &mut pinned,
+        );
+        assert_eq!(
+            pinned.1,
+            ["åsa.öberg@xn--exmple-cua.se", "σίσυφος@xn--hxakic4aa.gr"]
+        );
         let seen = from_text(RECORD);
         assert_eq!(
             seen.0,
