@@ -600,14 +600,19 @@ mod tests {
                 let mut chunk = UserChunk::default();
                 for (i, (rid, bot, text)) in pair.iter().enumerate() {
                     let rowid = (at * 2 + i + 1) as i64;
-                    let version = format!("v{rowid}");
+                    let user = StoredSummary {
+                        rowid,
+                        record_id: rid.clone(),
+                        bot: *bot,
+                        row_version: format!("v{rowid}"),
+                        digest: [0; 32],
+                    };
                     if i == 0 {
-                        chunk.push(rowid, rid.clone(), *bot, version, text);
+                        chunk.push(user, text);
                     } else {
-                        let (digest, blob) = (text_digest(text), keys::encode(text));
-                        let pushed =
-                            chunk.push_keys(rowid, rid.clone(), *bot, version, digest, &blob);
-                        assert!(pushed.is_ok());
+                        let digest = text_digest(text);
+                        let user = StoredSummary { digest, ..user };
+                        assert!(chunk.push_keys(user, &keys::encode(text)).is_ok());
                     }
                 }
                 let parsed = parse(&chunk);

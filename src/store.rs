@@ -189,62 +189,23 @@ pub enum StoredItem<'c> {
 
 impl UserChunk {
     /// Adds a user whose digest is still to be computed from `text`.
-    pub fn push(
-        &mut self,
-        rowid: i64,
-        record_id: String,
-        bot: bool,
-        row_version: String,
-        text: &str,
-    ) {
-        self.push_item(
-            rowid,
-            record_id,
-            bot,
-            row_version,
-            [0; 32],
-            text.as_bytes(),
-            false,
-        );
+    pub fn push(&mut self, user: StoredSummary, text: &str) {
+        self.push_item(user, text.as_bytes(), false);
     }
 
-    /// Adds a user with its digest and the keys stored beside it, if they are well formed
-    /// (`keys::is_well_formed`). When they are not, nothing is added and the record id and
-    /// row version come back: the caller then adds the user with its text.
-    pub fn push_keys(
-        &mut self,
-        rowid: i64,
-        record_id: String,
-        bot: bool,
-        row_version: String,
-        digest: [u8; 32],
-        keys: &[u8],
-    ) -> Result<(), (String, String)> {
+    /// Adds a user, its digest given, with the keys stored beside it, if they are well formed
+    /// (`keys::is_well_formed`). When they are not, nothing is added and the user comes back:
+    /// the caller then adds it with its text.
+    pub fn push_keys(&mut self, user: StoredSummary, keys: &[u8]) -> Result<(), StoredSummary> {
         if !keys::is_well_formed(keys) {
-            return Err((record_id, row_version));
+            return Err(user);
         }
-        self.push_item(rowid, record_id, bot, row_version, digest, keys, true);
+        self.push_item(user, keys, true);
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn push_item(
-        &mut self,
-        rowid: i64,
-        record_id: String,
-        bot: bool,
-        row_version: String,
-        digest: [u8; 32],
-        item: &[u8],
-        is_keys: bool,
-    ) {
-        self.users.push(StoredSummary {
-            rowid,
-            record_id,
-            bot,
-            row_version,
-            digest,
-        });
+    fn push_item(&mut self, user: StoredSummary, item: &[u8], is_keys: bool) {
+        self.users.push(user);
         self.data.extend_from_slice(item);
         self.ends.push((self.data.len(), is_keys));
     }
@@ -313,18 +274,29 @@ fn scan_users<T: Send>(
     let mut fill = |chunk: &mut UserChunk| -> rusqlite::Result<()> {
         while chunk.len() < SCAN_CHUNK {
             let Some(r) = rows.next()? else { break };
-            let (rowid, record_id, bot, row_version) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            let user = StoredSummary {
+                rowid: r.get(0)?,
+                record_id: r.get(1)?,
+                bot: r.get(2)?,
+                row_version: r.get(3)?,
+                digest: [0; 32],
+            };
             // Borrowed from SQLite and copied once, into the chunk's buffer.
             match r.get_ref(6)?.as_str_or_null()? {
-                Some(text) => chunk.push(rowid, record_id, bot, row_version, text),
+                Some(text) => chunk.push(user, text),
                 None => {
-                    let digest: [u8; 32] = r.get_ref(4)?.as_blob()?.try_into().unwrap_or_default();
+                    let digest = r.get_ref(4)?.as_blob()?.try_into().unwrap_or_default();
                     let blob = r.get_ref(5)?.as_blob()?;
-                    let pushed = chunk.push_keys(rowid, record_id, bot, row_version, digest, blob);
-                    if let Err((record_id, row_version)) = pushed {
+                    if let Err(user) = chunk.push_keys(StoredSummary { digest, ..user }, blob) {
                         // Damaged: the text still says what the keys are.
-                        let text = record_text(conn, rowid)?;
-                        chunk.push(rowid, record_id, bot, row_version, &text);
+                        let text = record_text(conn, user.rowid)?;
+                        chunk.push(
+                            StoredSummary {
+                                digest: [0; 32],
+                                ..user
+                            },
+                            &text,
+                        );
                     }
                 }
             }

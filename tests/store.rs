@@ -70,6 +70,12 @@ impl Env {
     }
 }
 
+/// `PRAGMA NAME` of the store `conn` is open on.
+fn pragma(conn: &rusqlite::Connection, name: &str) -> String {
+    conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+        .unwrap()
+}
+
 fn counts(plan: &Value) -> [i64; 4] {
     ["create", "update", "unchanged", "remove"].map(|k| plan[k].as_i64().unwrap())
 }
@@ -541,10 +547,7 @@ fn a_first_import_killed_at_any_moment_leaves_an_empty_or_a_whole_store() {
     let env = Env::new();
     killed_imports_leave_the_old_or_the_new_store(&env, 0);
     let conn = rusqlite::Connection::open(env.store()).unwrap();
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "wal");
+    assert_eq!(pragma(&conn, "journal_mode"), "wal");
 }
 
 /// Kills an import of 20,000 new users into the store of `env` (holding `before` users in one
@@ -571,15 +574,13 @@ fn killed_imports_leave_the_old_or_the_new_store(env: &Env, before: i64) {
         let conn = rusqlite::Connection::open(env.store()).unwrap();
         if finished {
             // Done before the kill: the first batch's writer set the WAL back itself.
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-                .unwrap();
-            assert_eq!(mode, "wal");
+            assert_eq!(pragma(&conn, "journal_mode"), "wal");
         }
-        let check: String = conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(check, "ok", "after {delay_ms} ms");
+        assert_eq!(
+            pragma(&conn, "integrity_check"),
+            "ok",
+            "after {delay_ms} ms"
+        );
         // Killed before it made the tables of a new store: SQLite's header and nothing else.
         let made: bool = conn
             .query_row(
@@ -642,14 +643,8 @@ fn two_first_imports_into_an_empty_store_both_land() {
     assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
     assert_eq!(env.count(), 5_000 + 1);
     let conn = rusqlite::Connection::open(env.store()).unwrap();
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "wal");
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    assert_eq!(pragma(&conn, "journal_mode"), "wal");
+    assert_eq!(pragma(&conn, "integrity_check"), "ok");
 }
 
 /// The keys kept beside each record (`users.keys`, `users.digest`) give exactly what the
