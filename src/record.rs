@@ -6,6 +6,7 @@ use crate::input::headers::{Attr, IdList};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdEntry {
@@ -545,7 +546,7 @@ pub struct Spill {
     file: std::fs::File,
     /// Part of the file was given back as it was read for the last time ([`Released`]): it
     /// cannot be read again.
-    given_back: std::sync::atomic::AtomicBool,
+    given_back: AtomicBool,
     keep: Vec<bool>,
     lengths: Vec<u32>,
     ids: Option<RecordIds>,
@@ -579,7 +580,7 @@ impl Spill {
 
     /// Refuses to read a spill again once part of it was given back.
     fn readable(&self) -> std::io::Result<()> {
-        if self.given_back.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.given_back.load(Ordering::Relaxed) {
             return Err(std::io::Error::other(
                 "the records' temporary file was read to its end once already",
             ));
@@ -709,8 +710,6 @@ impl Spill {
 /// written while the output waited on the same disk (4.5 GB written for a 2.3 GB `--out`).
 #[derive(Debug, Default)]
 struct Released(u64);
-
-use std::sync::atomic::{AtomicBool, Ordering};
 
 impl Released {
     /// Gives back `file`'s pages before `offset`, 64 MiB at a time. A file system without

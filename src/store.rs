@@ -618,7 +618,7 @@ impl Store {
             .map_err(err)?;
         // Leaving the WAL needs the store to itself: with anyone else in it, the WAL stays
         // (no waiting for it), and the lock below is taken as ever. Only speed depends on it.
-        let journal = empty && self.set_journal_mode("DELETE").map_err(err)?;
+        let journal = empty && set_journal_mode(&self.conn, "DELETE").map_err(err)?;
         if journal {
             // With a rollback journal a commit is the journal's deletion, durable through a
             // power cut only once the folder is synced too: EXTRA does that (FULL does not).
@@ -634,11 +634,6 @@ impl Store {
             path: path.clone(),
             restore_wal: journal,
         })
-    }
-
-    /// Asks for `mode` without waiting on anyone else; whether it was set.
-    fn set_journal_mode(&self, mode: &str) -> rusqlite::Result<bool> {
-        set_journal_mode(&self.conn, mode)
     }
 
     /// A consistent read of the users (for `--dry-run`, `validate --store` and `export`).
@@ -735,6 +730,7 @@ pub struct Writer<'a> {
     restore_wal: bool,
 }
 
+/// Asks for journal `mode` without waiting on anyone else; whether it was set.
 fn set_journal_mode(conn: &Connection, mode: &str) -> rusqlite::Result<bool> {
     conn.busy_timeout(Duration::ZERO)?;
     let set = conn.query_row(&format!("PRAGMA journal_mode = {mode}"), [], |r| {
@@ -856,7 +852,7 @@ impl Writer<'_> {
             // The row versions (a parse, a sort and a hash each), digests and keys on the pool,
             // a chunk ahead of the statements, which SQLite runs one at a time on this thread:
             // for a million new users they cost as long as the inserts, and now run beside them.
-            let versions_of = |chunk: &[Change]| -> Vec<Option<Derived>> {
+            let derived_of = |chunk: &[Change]| -> Vec<Option<Derived>> {
                 use rayon::prelude::*;
                 chunk
                     .par_iter()
@@ -870,15 +866,15 @@ impl Writer<'_> {
                         return Ok(None);
                     };
                     let chunk: std::borrow::Cow<'c, [Change]> = chunk?;
-                    let versions = versions_of(&chunk);
-                    Ok(Some((chunk, versions)))
+                    let derived = derived_of(&chunk);
+                    Ok(Some((chunk, derived)))
                 };
             let mut current = prepare(&mut chunks)?;
-            while let Some((chunk, versions)) = current.take() {
+            while let Some((chunk, derived)) = current.take() {
                 let mut next = Ok(None);
                 let written = rayon::in_place_scope(|s| {
                     s.spawn(|_| next = prepare(&mut chunks));
-                    for (c, version) in chunk.iter().zip(versions) {
+                    for (c, derived) in chunk.iter().zip(derived) {
                         // A create logs no copy of the record: as created, it is the `before`
                         // of its next change, or the stored record. A million new users would
                         // otherwise be written twice (see docs/status.md).
@@ -890,7 +886,7 @@ impl Writer<'_> {
                             c.before.as_ref().map(|v| v.0.as_str()),
                             logged_after.map(|v| v.0.as_str())
                         ])?;
-                        match (&c.after, version) {
+                        match (&c.after, derived) {
                             (Some(after), Some(derived)) => {
                                 upsert.execute(params![
                                     c.record_id,
