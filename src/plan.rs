@@ -11,7 +11,7 @@ use crate::store::{
     text_digest, Action, BatchInfo, Change, Counts, RecordJson, StoreError, StoredItem,
     StoredSummary, UserChunk, UserSource, Writer, APPLY_CHUNK,
 };
-use crate::validate::{Known, StoredIdentities, StoredVersion};
+use crate::validate::{Known, StoredAddresses, StoredIdentities, StoredVersion};
 use foldhash::{HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
@@ -237,15 +237,16 @@ pub fn default_max_remove(stored_users: usize) -> usize {
 }
 
 /// The keys of a run of stored records, worked out on the pool while SQLite reads the next
-/// chunk: each identity hashed, the identities' texts back to back in one buffer, the address
-/// keys made. The read's own thread then only inserts them: it had been allocating,
-/// hashing and rehashing nine million identities of a million stored users one by one.
+/// chunk: each identity and address key hashed, their texts back to back in one buffer. The
+/// read's own thread then only inserts them: it had been allocating, hashing and rehashing
+/// nine million identities of a million stored users one by one.
 #[derive(Debug, Default)]
 struct StoredKeys {
-    /// Integration then user id of each identity, back to back.
+    /// Integration then user id of each identity, and each address key, back to back.
     text: String,
     identities: Vec<KeyedIdentity>,
-    emails: Vec<String>,
+    /// Address keys: `text[start..end]` (`split` is `start`).
+    addresses: Vec<KeyedIdentity>,
     /// Per record: where its identities and its address keys end.
     ends: Vec<(usize, usize)>,
     digests: Vec<[u8; 32]>,
@@ -274,14 +275,23 @@ impl StoredKeys {
                 keys::of_text(text, self);
             }
         }
-        self.ends.push((self.identities.len(), self.emails.len()));
+        self.ends
+            .push((self.identities.len(), self.addresses.len()));
     }
 
     /// The identities and address keys of the `i`th record.
-    fn of(&self, i: usize) -> (&[KeyedIdentity], std::ops::Range<usize>) {
+    fn of(&self, i: usize) -> (&[KeyedIdentity], &[KeyedIdentity]) {
         let (from_id, from_email) = if i == 0 { (0, 0) } else { self.ends[i - 1] };
         let (to_id, to_email) = self.ends[i];
-        (&self.identities[from_id..to_id], from_email..to_email)
+        (
+            &self.identities[from_id..to_id],
+            &self.addresses[from_email..to_email],
+        )
+    }
+
+    /// The (integration, user id) of an identity, or the key of an address (after "").
+    fn parts(&self, k: &KeyedIdentity) -> (&str, &str) {
+        (&self.text[k.start..k.split], &self.text[k.split..k.end])
     }
 }
 
@@ -299,7 +309,14 @@ impl KeySink for StoredKeys {
     }
 
     fn email(&mut self, key: &str) {
-        self.emails.push(key.to_string());
+        let start = self.text.len();
+        self.text.push_str(key);
+        self.addresses.push(KeyedIdentity {
+            hash: StoredAddresses::hash(key),
+            start,
+            split: start,
+            end: self.text.len(),
+        });
     }
 }
 
@@ -336,7 +353,7 @@ pub fn read_store(
     // address or an identity, the one added last is the one the rules name.
     let mut bots = Vec::new();
     let mut sized = false;
-    source.scan_users(parse, |mut chunk, mut parsed| {
+    source.scan_users(parse, |mut chunk, parsed| {
         if !sized {
             // Sized once from the first chunk's mix, for the whole store.
             sized = true;
@@ -357,53 +374,48 @@ pub fn read_store(
                 })
             })
             .collect();
-        let emails: Vec<Vec<String>> = parsed
-            .iter_mut()
-            .map(|k| std::mem::take(&mut k.emails))
-            .collect();
         // Two tables filled side by side: the identities (nine a user) on one thread, record
         // ids, versions and addresses on another. One thread filling both was the store
         // read's slowest stage.
         let mut identities = std::mem::take(&mut known.store_identities);
         let mut chunk_bots = Vec::new();
+        let each = || {
+            parsed
+                .iter()
+                .flat_map(|k| (0..k.ends.len()).map(move |i| (k, i)))
+                .zip(&at)
+        };
         rayon::join(
             || {
-                let users = parsed
-                    .iter()
-                    .flat_map(|k| (0..k.ends.len()).map(move |i| (k, i)));
-                for ((keys, i), at) in users.zip(&at) {
+                for ((keys, i), at) in each() {
                     let Some(at) = *at else { continue };
                     for k in keys.of(i).0 {
-                        let (integration, user_id) =
-                            (&keys.text[k.start..k.split], &keys.text[k.split..k.end]);
+                        let (integration, user_id) = keys.parts(k);
                         identities.insert_hashed(k.hash, integration, user_id, at);
                     }
                 }
             },
             || {
-                let mut j = 0;
-                for (keys, emails) in parsed.iter().zip(emails) {
-                    let mut emails = emails.into_iter();
-                    for i in 0..keys.ends.len() {
-                        let (identities, addresses) = keys.of(i);
-                        let addresses = emails.by_ref().take(addresses.len());
-                        let u = &chunk[j];
-                        if u.bot {
-                            let owned: Vec<(String, String)> = identities
-                                .iter()
-                                .map(|k| {
-                                    (
-                                        keys.text[k.start..k.split].to_string(),
-                                        keys.text[k.split..k.end].to_string(),
-                                    )
-                                })
-                                .collect();
-                            chunk_bots.push((j, owned, addresses.collect::<Vec<_>>()));
-                        } else {
-                            let added = known.add_stored_user(u, addresses);
-                            debug_assert_eq!(Some(added), at[j]);
+                for (j, ((keys, i), _)) in each().enumerate() {
+                    let (identities, addresses) = keys.of(i);
+                    let u = &chunk[j];
+                    if u.bot {
+                        let owned = |k: &KeyedIdentity| {
+                            let (a, b) = keys.parts(k);
+                            (a.to_string(), b.to_string())
+                        };
+                        let identities: Vec<(String, String)> =
+                            identities.iter().map(owned).collect();
+                        let addresses: Vec<String> = addresses.iter().map(|k| owned(k).1).collect();
+                        chunk_bots.push((j, identities, addresses));
+                    } else {
+                        let added = known.add_stored_user(u);
+                        debug_assert_eq!(Some(added), at[j]);
+                        for k in addresses {
+                            known
+                                .store_addresses
+                                .insert_hashed(k.hash, keys.parts(k).1, added);
                         }
-                        j += 1;
                     }
                 }
             },
@@ -418,7 +430,10 @@ pub fn read_store(
         }
     })?;
     for (u, identities, addresses) in bots {
-        let at = known.add_stored_user(&u, addresses);
+        let at = known.add_stored_user(&u);
+        for key in addresses {
+            known.store_addresses.insert(&key, at);
+        }
         for (integration, user_id) in identities {
             known.store_identities.insert(&integration, &user_id, at);
         }
@@ -431,11 +446,20 @@ impl Known {
     /// Sizes the tables for `count` stored users, from a first chunk of `sample` users.
     fn reserve_stored(&mut self, count: usize, sample: usize, parsed: &[StoredKeys]) {
         let sample = sample.max(1);
-        let (mut identities, mut bytes, mut emails) = (0, 0, 0);
+        let (mut identities, mut bytes, mut addresses, mut address_bytes) = (0, 0, 0, 0);
         for keys in parsed {
             identities += keys.identities.len();
-            bytes += keys.text.len();
-            emails += keys.emails.len();
+            bytes += keys
+                .identities
+                .iter()
+                .map(|k| k.end - k.start)
+                .sum::<usize>();
+            addresses += keys.addresses.len();
+            address_bytes += keys
+                .addresses
+                .iter()
+                .map(|k| k.end - k.start)
+                .sum::<usize>();
         }
         // Per user at most a generous share, so that an odd first chunk (its users with
         // hundreds of identities each) cannot reserve gigabytes: past it, the tables grow.
@@ -444,18 +468,15 @@ impl Known {
         };
         self.store_record_ids.reserve(count);
         self.store_versions.reserve(count);
-        self.store_emails.reserve(scale(emails, 8));
+        self.store_addresses
+            .reserve(scale(addresses, 8), scale(address_bytes, 512));
         self.store_identities
             .reserve(scale(identities, 32), scale(bytes, 2048));
     }
 
-    /// Adds a stored user's record id, version and address keys; returns its index in
-    /// `store_record_ids`, which its identities point to.
-    fn add_stored_user(
-        &mut self,
-        u: &StoredSummary,
-        emails: impl IntoIterator<Item = String>,
-    ) -> u32 {
+    /// Adds a stored user's record id and version; returns its index in `store_record_ids`,
+    /// which its identities and addresses point to.
+    fn add_stored_user(&mut self, u: &StoredSummary) -> u32 {
         let at = self.store_record_ids.len() as u32;
         self.store_record_ids.push(u.record_id.clone());
         self.store_versions.insert(
@@ -466,9 +487,6 @@ impl Known {
                 at,
             },
         );
-        for e in emails {
-            self.store_emails.insert(e, u.record_id.clone());
-        }
         at
     }
 }
@@ -558,7 +576,11 @@ mod tests {
                     ("snow".to_string(), "a\"b\u{e9}".to_string())
                 ])
             );
-            let emails: BTreeSet<_> = known.store_emails.keys().cloned().collect();
+            let emails: BTreeSet<_> = known
+                .store_addresses
+                .iter()
+                .map(|(key, _)| key.to_string())
+                .collect();
             assert_eq!(
                 emails,
                 BTreeSet::from(["jane.doe@acme.com".to_string(), "jd@acme.com".to_string()])
@@ -568,7 +590,7 @@ mod tests {
         let odd = json!({"user": {"email_addr": "a@acme.com"}, "user_id_info": {"user_emails": [5, "b@acme.com"]}});
         let mut known = Known::default();
         read_store(&mut known, &TestStore::new(&[("R2", false, odd)])).unwrap();
-        assert_eq!(known.store_emails.len(), 2);
+        assert_eq!(known.store_addresses.iter().count(), 2);
     }
 
     /// Stored users in memory, handed out two to a chunk, the first of each pair as its text

@@ -814,7 +814,7 @@ impl Cx<'_> {
             for m in group.iter().filter(|a| a.kind == MANAGER) {
                 match manager {
                     Some(j) => links.push((m.user, j)),
-                    None if known.store_emails.contains_key(m.key)
+                    None if known.store_addresses.contains(m.key)
                         || known.source_emails.contains_key(m.key) => {}
                     None => out.extend(self.make(
                         Rule::UnknownManager,

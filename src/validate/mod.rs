@@ -22,7 +22,7 @@ mod stored;
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-pub use stored::StoredIdentities;
+pub use stored::{StoredAddresses, StoredIdentities};
 
 /// What validation produced.
 #[derive(Debug, Default)]
@@ -63,8 +63,9 @@ struct Place<'a> {
 /// primary source's directory (S002, S003, R001). Empty for a plain `validate`.
 #[derive(Debug, Default)]
 pub struct Known {
-    /// Email key (IDNA, lower-case) → record id, for every stored primary address and alias.
-    pub store_emails: HashMap<String, String>,
+    /// Email key (IDNA, lower-case) → the stored record holding it (an index into
+    /// `store_record_ids`), for every stored primary address and alias.
+    pub store_addresses: StoredAddresses,
     /// Stored record id → its `row_version` and the digest of its text.
     pub store_versions: HashMap<String, StoredVersion>,
     /// (integration, user_id) → the stored record holding it (an index into
@@ -714,11 +715,12 @@ fn known_checks(
         .map(|e| (e, "email_addr"))
         .chain(u.aliases.iter().map(|a| (a, "email_aliases")));
     for ((e, col), field) in addresses {
-        if known.store_emails.is_empty() && known.source_emails.is_empty() {
+        if known.store_addresses.is_empty() && known.source_emails.is_empty() {
             break;
         }
         let key = email::key(e);
-        if let Some(other) = known.store_emails.get(&key) {
+        if let Some(at) = known.store_addresses.holder(&key, own) {
+            let other = &known.store_record_ids[at as usize];
             if *other != u.record_id {
                 push(
                     Rule::EmailInStore,

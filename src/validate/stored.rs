@@ -161,6 +161,54 @@ impl StoredIdentities {
     }
 }
 
+/// Every stored address key (primary and aliases) with the stored record holding it, as an
+/// index into `Known::store_record_ids` (S001, R001): the identities' table with one key in
+/// place of the pair. A million stored users hold about three million addresses, which a map
+/// of owned strings held as six million allocations.
+#[derive(Debug, Default)]
+pub struct StoredAddresses(StoredIdentities);
+
+impl StoredAddresses {
+    /// The hash [`Self::insert_hashed`] takes.
+    pub fn hash(key: &str) -> u64 {
+        StoredIdentities::hash("", key)
+    }
+
+    pub fn reserve(&mut self, more: usize, bytes: usize) {
+        self.0.reserve(more, bytes);
+    }
+
+    /// Gives address `key` to stored record `record`; a later record given it replaces the
+    /// earlier one.
+    pub fn insert(&mut self, key: &str, record: u32) {
+        self.0.insert("", key, record);
+    }
+
+    /// [`Self::insert`] with the key's [`Self::hash`] worked out already.
+    pub fn insert_hashed(&mut self, hash: u64, key: &str, record: u32) {
+        self.0.insert_hashed(hash, "", key, record);
+    }
+
+    /// The stored record holding address `key`, looked for first among the addresses of
+    /// `own` (see [`StoredIdentities::holder`]).
+    pub fn holder(&self, key: &str, own: Option<u32>) -> Option<u32> {
+        self.0.holder("", key, own)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.get("", key).is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every address with its record, in the order first given.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.0.iter().map(|(_, key, record)| (key, record))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +233,25 @@ mod tests {
         }
         assert!((0..10_000u32).all(|n| ids.get("okta", &format!("00u{n}")) == Some(n)));
         assert_eq!(ids.iter().count(), 10_003);
+    }
+
+    #[test]
+    fn addresses_are_found_by_their_key_and_the_last_record_wins() {
+        let mut addresses = StoredAddresses::default();
+        assert!(addresses.is_empty() && !addresses.contains("a@x.com"));
+        addresses.insert("a@x.com", 0);
+        addresses.insert("b@x.com", 0);
+        addresses.insert("c@x.com", 2);
+        for own in [None, Some(0), Some(1), Some(2)] {
+            assert_eq!(addresses.holder("b@x.com", own), Some(0));
+            assert_eq!(addresses.holder("c@x.com", own), Some(2));
+            assert_eq!(addresses.holder("d@x.com", own), None);
+        }
+        addresses.insert("a@x.com", 3);
+        assert_eq!(addresses.holder("a@x.com", Some(0)), Some(3));
+        assert!(addresses.contains("a@x.com") && !addresses.contains("A@x.com"));
+        let all: Vec<_> = addresses.iter().collect();
+        assert_eq!(all, [("a@x.com", 3), ("b@x.com", 0), ("c@x.com", 2)]);
     }
 
     /// `holder` answers what `get` answers, whoever is named as the row's own record: records
