@@ -446,20 +446,13 @@ impl Known {
     /// Sizes the tables for `count` stored users, from a first chunk of `sample` users.
     fn reserve_stored(&mut self, count: usize, sample: usize, parsed: &[StoredKeys]) {
         let sample = sample.max(1);
+        let text_of = |ks: &[KeyedIdentity]| ks.iter().map(|k| k.end - k.start).sum::<usize>();
         let (mut identities, mut bytes, mut addresses, mut address_bytes) = (0, 0, 0, 0);
         for keys in parsed {
             identities += keys.identities.len();
-            bytes += keys
-                .identities
-                .iter()
-                .map(|k| k.end - k.start)
-                .sum::<usize>();
+            bytes += text_of(&keys.identities);
             addresses += keys.addresses.len();
-            address_bytes += keys
-                .addresses
-                .iter()
-                .map(|k| k.end - k.start)
-                .sum::<usize>();
+            address_bytes += text_of(&keys.addresses);
         }
         // Per user at most a generous share, so that an odd first chunk (its users with
         // hundreds of identities each) cannot reserve gigabytes: past it, the tables grow.
