@@ -293,30 +293,31 @@ impl StoredKeys {
     fn parts(&self, k: &KeyedIdentity) -> (&str, &str) {
         (&self.text[k.start..k.split], &self.text[k.split..k.end])
     }
+
+    /// Adds `first` then `second` to the text: where they lie, with their hash.
+    fn keyed(&mut self, hash: u64, first: &str, second: &str) -> KeyedIdentity {
+        let start = self.text.len();
+        self.text.push_str(first);
+        self.text.push_str(second);
+        KeyedIdentity {
+            hash,
+            start,
+            split: start + first.len(),
+            end: self.text.len(),
+        }
+    }
 }
 
 impl KeySink for StoredKeys {
     fn identity(&mut self, integration: &str, user_id: &str) {
-        let start = self.text.len();
-        self.text.push_str(integration);
-        self.text.push_str(user_id);
-        self.identities.push(KeyedIdentity {
-            hash: StoredIdentities::hash(integration, user_id),
-            start,
-            split: start + integration.len(),
-            end: self.text.len(),
-        });
+        let hash = StoredIdentities::hash(integration, user_id);
+        let k = self.keyed(hash, integration, user_id);
+        self.identities.push(k);
     }
 
     fn email(&mut self, key: &str) {
-        let start = self.text.len();
-        self.text.push_str(key);
-        self.addresses.push(KeyedIdentity {
-            hash: StoredAddresses::hash(key),
-            start,
-            split: start,
-            end: self.text.len(),
-        });
+        let k = self.keyed(StoredAddresses::hash(key), "", key);
+        self.addresses.push(k);
     }
 }
 
@@ -406,7 +407,10 @@ pub fn read_store(
                         };
                         let identities: Vec<(String, String)> =
                             identities.iter().map(owned).collect();
-                        let addresses: Vec<String> = addresses.iter().map(|k| owned(k).1).collect();
+                        let addresses: Vec<String> = addresses
+                            .iter()
+                            .map(|k| keys.parts(k).1.to_string())
+                            .collect();
                         chunk_bots.push((j, identities, addresses));
                     } else {
                         let added = known.add_stored_user(u);
