@@ -102,7 +102,7 @@ impl<'b> CrossRow<'b> {
 
     /// Adds user `i` (users come in order, `i` is [`Self::users`]) with its keys from
     /// [`keys_of`].
-    pub(super) fn add(&mut self, batch: &Batch, u: &UserRow, keys: Keys) -> std::io::Result<()> {
+    pub(super) fn add(&mut self, batch: &Batch, u: &UserRow, keys: &Keys) -> std::io::Result<()> {
         let i = self.cores.len();
         self.cores.push(UserCore {
             sheet: u.sheet as u32,
@@ -506,13 +506,16 @@ impl Keys {
 }
 
 /// The bucket items of user `i`: its record id (D001), addresses (D002, R001, R002) and
-/// identities (D004).
-pub(super) fn keys_of(u: &UserRow, i: usize) -> Keys {
+/// identities (D004), written into `spare`, the buffers of a row [`CrossRow::add`] took
+/// before: they are reused, never freed by the appending thread (see
+/// `UserRow::keep_for_cross_row` for what such frees cost).
+pub(super) fn keys_of(u: &UserRow, i: usize, spare: Keys) -> Keys {
+    let mut keys = spare;
+    keys.bytes.clear();
+    keys.items.clear();
     // About what a row with an address, a manager and an entry per built-in connector takes.
-    let mut keys = Keys {
-        bytes: Vec::with_capacity(1024),
-        items: Vec::with_capacity(16),
-    };
+    keys.bytes.reserve(1024);
+    keys.items.reserve(16);
     let at = |item: &mut Item| {
         item.u32(i as u32).u32(u.sheet as u32).u32(u.row);
     };

@@ -347,6 +347,29 @@ struct UserRow {
     entries: Vec<EntryRow>,
 }
 
+impl UserRow {
+    /// Frees what the cross-row rules, which have the row's keys, do not look at: all but the
+    /// bot's row and the inline entries an ID sheet also gives (`CrossRow::add`). Freed here,
+    /// on the worker that allocated it: freed by the thread appending the rows, the same
+    /// values made two threads spend a fifth more CPU than one (mimalloc's cross-thread
+    /// frees; docs/benchmarks.md).
+    fn keep_for_cross_row(&mut self, entries_of: &HashMap<&str, Vec<&EntryRow>>) {
+        self.attrs = BTreeMap::new();
+        self.tags = Vec::new();
+        self.custom = BTreeMap::new();
+        if self.bot {
+            return;
+        }
+        self.email = None;
+        self.aliases = Vec::new();
+        self.manager = None;
+        self.row_version = None;
+        if !entries_of.contains_key(self.record_id.as_str()) {
+            self.entries = Vec::new();
+        }
+    }
+}
+
 /// An ID-info entry, from an ID sheet row or a user row's inline columns.
 #[derive(Clone)]
 struct EntryRow {
@@ -502,6 +525,8 @@ pub fn validate_with(
         // A chunk's rows are checked on all cores while the previous chunk's results are
         // appended, in order, to the records, the buckets and the findings.
         let mut pending: Option<Vec<CheckedUser>> = None;
+        // The keys' buffers of the chunk appended last, for the next chunk's rows.
+        let mut spare_keys: Vec<cross::Keys> = Vec::new();
         let mut next_base = cross.users();
         each_chunk(&rep, sheet, mapping, &mut findings, |data, findings| {
             stats.rows += data.len();
@@ -509,6 +534,9 @@ pub fn validate_with(
             next_base += data.len();
             let wanted = sink.wants_records();
             let compared = sink.compares_with_store();
+            let mut spares = std::mem::take(&mut spare_keys);
+            spares.resize_with(data.len(), cross::Keys::default);
+            let mut spent = Vec::new();
             let (appended, results) = rayon::join(
                 || {
                     append(
@@ -518,13 +546,15 @@ pub fn validate_with(
                         &mut cross,
                         findings,
                         &mut late,
+                        &mut spent,
                     )
                 },
                 || -> Vec<CheckedUser> {
                     data.par_iter()
+                        .zip(spares)
                         .with_min_len(256)
                         .enumerate()
-                        .map(|(i, row)| {
+                        .map(|(i, (row, spare))| {
                             progress.inc(1);
                             let (mut user, f) =
                                 user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline);
@@ -539,11 +569,8 @@ pub fn validate_with(
                                 });
                             let known_findings =
                                 known_checks(&rep, sheet, &user, base + i, stored, known);
-                            let keys = cross::keys_of(&user, base + i);
-                            // The cross-row rules need only the row's keys.
-                            user.attrs = BTreeMap::new();
-                            user.tags = Vec::new();
-                            user.custom = BTreeMap::new();
+                            let keys = cross::keys_of(&user, base + i, spare);
+                            user.keep_for_cross_row(&entries_of);
                             CheckedUser {
                                 user,
                                 keys,
@@ -560,6 +587,7 @@ pub fn validate_with(
                 spill_error = Some(e);
             }
             pending = Some(results);
+            spare_keys = spent;
         });
         let appended = append(
             pending.take(),
@@ -568,6 +596,7 @@ pub fn validate_with(
             &mut cross,
             &mut findings,
             &mut late,
+            &mut Vec::new(),
         );
         if let (Err(e), None) = (appended, &spill_error) {
             spill_error = Some(e);
@@ -598,7 +627,7 @@ pub fn validate_with(
 }
 
 /// Appends checked rows, in order: their records to the sink, their keys to the cross-row
-/// buckets, their findings.
+/// buckets (their buffers then to `spent`), their findings.
 fn append(
     checked: Option<Vec<CheckedUser>>,
     batch: &Batch,
@@ -606,6 +635,7 @@ fn append(
     cross: &mut cross::CrossRow,
     findings: &mut Vec<Finding>,
     late: &mut Vec<Finding>,
+    spent: &mut Vec<cross::Keys>,
 ) -> std::io::Result<()> {
     for CheckedUser {
         user,
@@ -620,7 +650,8 @@ fn append(
         if let Some(record) = record {
             sink.push(i, record, same_as_stored)?;
         }
-        cross.add(batch, &user, keys)?;
+        cross.add(batch, &user, &keys)?;
+        spent.push(keys);
         findings.extend(f);
         late.extend(known_findings);
     }
