@@ -853,7 +853,7 @@ fn each_chunk_here(
     sheet: &Sheet,
     mapping: &Mapping,
     findings: &mut Vec<Finding>,
-    mut check: impl FnMut(&[&Row], &mut Vec<Finding>),
+    mut check: impl FnMut(&[&Row], &mut Vec<Finding>) + Send,
 ) {
     findings.extend(sheet_findings(rep, sheet, mapping));
     if mapping.columns.is_empty() {
@@ -876,10 +876,19 @@ fn each_chunk_here(
     };
     take(&sheet.rows[mapping.header_at + 1..], findings);
     let Some(rest) = &sheet.rest else { return };
+    // A CSV's next chunk is parsed on the pool while this one is checked, so that neither
+    // waits for the other's last block (a workbook's reader thread parses ahead anyway).
+    let ahead = !rest.has_reader_thread();
+    let mut next = rest.next_chunk();
     loop {
-        match rest.next_chunk() {
+        match next {
             Ok(Some(rows)) => {
-                take(&rows, findings);
+                next = if ahead {
+                    rayon::join(|| rest.next_chunk(), || take(&rows, findings)).0
+                } else {
+                    take(&rows, findings);
+                    rest.next_chunk()
+                };
                 // Freed on the workers, which allocated them, rather than all on this thread.
                 rows.into_par_iter().with_min_len(256).for_each(drop);
             }
