@@ -162,33 +162,57 @@ impl<'b> CrossRow<'b> {
     ) -> std::io::Result<Decided> {
         findings.extend(self.no_users(rep, batch));
         let cx = Cx { rep, batch };
-        // D004 within the batch: inline entries first, then ID-sheet entries, as rows come.
         let identities = self.identities.finish()?;
         let sheet_identities = self.entry_identities.0.finish()?;
-        let found = (0..identities.len())
-            .into_par_iter()
-            .map(|b| {
-                let mut bucket = identities.read(b)?;
-                let more = sheet_identities.read(b)?;
-                if !more.is_empty() {
-                    bucket.to_mut().extend_from_slice(&more);
-                }
-                Ok(cx.identities(&bucket))
-            })
-            .collect::<std::io::Result<Vec<_>>>()?;
-        findings.extend(found.into_iter().flatten());
-        drop((identities, sheet_identities));
-        self.d003(&cx, entries, findings);
-        self.d005(&cx, entries, known, findings);
-        // D002, R001, then R002 over the managers found.
         let emails = self.emails.finish()?;
+        let rids = self.rids.finish()?;
+        // The buckets of the three kinds in one pass on the pool, so that no kind waits for
+        // the last bucket of the one before: D004 within the batch (inline entries first,
+        // then ID-sheet entries, as rows come), D002 and R001, D001.
+        let (n_identities, n_emails) = (identities.len(), emails.len());
+        let mut passes = (0..n_identities + n_emails + rids.len())
+            .into_par_iter()
+            .map(|k| -> std::io::Result<Pass> {
+                if k < n_identities {
+                    let mut bucket = identities.read(k)?;
+                    let more = sheet_identities.read(k)?;
+                    if !more.is_empty() {
+                        bucket.to_mut().extend_from_slice(&more);
+                    }
+                    Ok(Pass::Identities(cx.identities(&bucket)))
+                } else if k < n_identities + n_emails {
+                    let bucket = emails.read(k - n_identities)?;
+                    Ok(Pass::Emails(cx.emails(&bucket, known)))
+                } else {
+                    let bucket = rids.read(k - n_identities - n_emails)?;
+                    Ok(Pass::Rids(cx.d001(&bucket)))
+                }
+            })
+            .collect::<std::io::Result<Vec<Pass>>>()?
+            .into_iter();
+        for pass in passes.by_ref().take(n_identities) {
+            if let Pass::Identities(f) = pass {
+                findings.extend(f);
+            }
+        }
+        // The identities' temporary files (hundreds of MB at a million rows) are let go while
+        // the ID sheets are checked.
+        rayon::join(
+            || drop((identities, sheet_identities)),
+            || {
+                self.d003(&cx, entries, findings);
+                self.d005(&cx, entries, known, findings);
+            },
+        );
+        // D002, R001, then R002 over the managers found.
         let users = self.cores.len();
         let mut manager_of: Vec<Option<usize>> = vec![None; users];
-        let results = per_bucket_with(&emails, |bucket| Ok(cx.emails(bucket, known)))?;
-        for (f, links) in results {
-            findings.extend(f);
-            for (i, j) in links {
-                manager_of[i] = Some(j);
+        for pass in passes.by_ref().take(n_emails) {
+            if let Pass::Emails((f, links)) = pass {
+                findings.extend(f);
+                for (i, j) in links {
+                    manager_of[i] = Some(j);
+                }
             }
         }
         let cycles: HashSet<usize> = in_cycles(&manager_of).into_iter().collect();
@@ -206,9 +230,11 @@ impl<'b> CrossRow<'b> {
         let mut error_records: HashSet<&str> = HashSet::new();
         let mut warn_records: HashSet<&str> = HashSet::new();
         let mut error_files: HashSet<&str> = HashSet::new();
-        let rids = self.rids.finish()?;
-        let d001 = per_bucket(&rids, |bucket| cx.d001(bucket))?;
-        findings.extend(d001);
+        for pass in passes {
+            if let Pass::Rids(f) = pass {
+                findings.extend(f);
+            }
+        }
         for f in findings.iter() {
             let (u, r) = match f.severity {
                 Severity::Error => (&mut error_users, &mut error_records),
@@ -595,6 +621,13 @@ fn identity(e: &EntryRow, user: Option<usize>, item: &mut Item) {
 }
 
 /// Runs `f` on every bucket, on all cores, and gathers the findings.
+/// What one bucket of [`CrossRow::finish`]'s pass gave, by kind.
+enum Pass {
+    Identities(Vec<Finding>),
+    Emails((Vec<Finding>, ManagerLinks)),
+    Rids(Vec<Finding>),
+}
+
 fn per_bucket(
     buckets: &Filled,
     f: impl Fn(&[u8]) -> Vec<Finding> + Sync,
