@@ -1038,3 +1038,65 @@ fn streamed_workbook_with_id_sheets_gives_the_outputs_of_a_whole_read() {
     // Users 17 and 8,500 share a ServiceNow id: neither is valid, nor is the ID row's user.
     assert_eq!(streamed_records.lines().count(), users - 2);
 }
+
+#[test]
+fn an_inline_entry_and_an_id_sheet_row_for_one_integration_are_both_d003() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        "10af7aec73d4c3002728690c4cf6271c",
+        "22c0dc23839a3ee28cb45e6ce7c605cc",
+        "bbcd70ba53d7ebecb0839c925e333d64",
+    );
+    std::fs::write(
+        dir.path().join("users.csv"),
+        format!(
+            "email_addr,record_id,full_name,itsm.servicenow.user_id,itsm.servicenow.external_id\n\
+             a@acme.com,R1,Al Bo,{a},al\n\
+             b@acme.com,R2,Bo Al,{b},bo\n\
+             c@acme.com,R3,Cy Ng,,\n\
+             d@acme.com,R3,Di Lu,,\n"
+        ),
+    )
+    .unwrap();
+    // R1: a second servicenow entry (D003 on both); R2: another integration (no D003); R3:
+    // two user rows (D001), whose entries are not one user's.
+    std::fs::write(
+        dir.path().join("itsm_ids.csv"),
+        format!(
+            "record_id,integration,user_id,external_id\n\
+             R1,servicenow,{c},al2\n\
+             R2,jira_service_desk,5b10ac8d82e05b22cc7d4ef5,b@acme.com\n\
+             R3,servicenow,{c},cy\n\
+             R3,servicenow,{a},cy2\n"
+        ),
+    )
+    .unwrap();
+    let (code, report) = validate_json(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{report:#}");
+    let d003: Vec<(String, Value, &str)> = findings(&report)
+        .iter()
+        .filter(|f| f["code"] == "D003")
+        .map(|f| {
+            let file = f["file"].as_str().unwrap();
+            (
+                file.rsplit('/').next().unwrap().to_string(),
+                f["row"].clone(),
+                f["record_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        d003,
+        vec![
+            ("users.csv".to_string(), Value::from(2), "R1"),
+            ("itsm_ids.csv".to_string(), Value::from(2), "R1"),
+        ],
+        "{report:#}"
+    );
+    assert!(
+        findings(&report)
+            .iter()
+            .any(|f| f["code"] == "D001" && f["record_id"] == "R3"),
+        "{report:#}"
+    );
+}

@@ -38,6 +38,87 @@ const PRIMARY: u32 = 0;
 const ALIAS: u32 = 1;
 const MANAGER: u32 = 2;
 
+/// The ID-sheet entries grouped by record id, each group in row order: a table of indices
+/// built once, after the ID sheets and before the first user row. (A map of lists, one list
+/// per entry and one per record id, took half a second at 900,000 entries while the checks
+/// waited for it.)
+pub(super) struct SheetEntries<'b> {
+    entries: Vec<&'b EntryRow>,
+    slots: HashMap<&'b str, u32>,
+    /// Where each slot's entries start in `members`, and one past the last slot's.
+    starts: Vec<u32>,
+    /// Indices into `entries`, slot by slot.
+    members: Vec<u32>,
+}
+
+impl<'b> SheetEntries<'b> {
+    pub(super) fn new(entries: Vec<&'b EntryRow>) -> Self {
+        let mut slots: HashMap<&str, u32> = HashMap::with_capacity(entries.len() / 4);
+        let mut counts: Vec<u32> = Vec::new();
+        let slot_of: Vec<u32> = entries
+            .iter()
+            .map(|e| {
+                let next = counts.len() as u32;
+                let slot = *slots.entry(e.record_id.as_str()).or_insert(next);
+                if slot == next {
+                    counts.push(0);
+                }
+                counts[slot as usize] += 1;
+                slot
+            })
+            .collect();
+        let mut starts = Vec::with_capacity(counts.len() + 1);
+        let mut at = 0;
+        for n in counts {
+            starts.push(at);
+            at += n;
+        }
+        starts.push(at);
+        let mut next = starts[..starts.len() - 1].to_vec();
+        let mut members = vec![0; entries.len()];
+        for (k, slot) in slot_of.into_iter().enumerate() {
+            let at = &mut next[slot as usize];
+            members[*at as usize] = k as u32;
+            *at += 1;
+        }
+        SheetEntries {
+            entries,
+            slots,
+            starts,
+            members,
+        }
+    }
+
+    /// Every entry, in row order.
+    pub(super) fn all(&self) -> &[&'b EntryRow] {
+        &self.entries
+    }
+
+    /// How many record ids (the empty one too) the entries name.
+    fn slots(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// The slot of a record id the entries name.
+    pub(super) fn slot(&self, record_id: &str) -> Option<usize> {
+        self.slots.get(record_id).map(|&s| s as usize)
+    }
+
+    /// The entries of a slot, in row order.
+    fn of_slot(&self, slot: usize) -> impl Iterator<Item = &'b EntryRow> + '_ {
+        let (from, to) = (self.starts[slot] as usize, self.starts[slot + 1] as usize);
+        self.members[from..to]
+            .iter()
+            .map(|&k| self.entries[k as usize])
+    }
+
+    /// The entries naming a record id, in row order.
+    pub(super) fn of(&self, record_id: &str) -> impl Iterator<Item = &'b EntryRow> + '_ {
+        let slot = self.slot(record_id);
+        slot.into_iter().flat_map(|s| self.of_slot(s))
+    }
+}
+
 /// Everything the cross-row rules need, gathered row by row.
 pub(super) struct CrossRow<'b> {
     cores: Vec<UserCore>,
@@ -47,12 +128,13 @@ pub(super) struct CrossRow<'b> {
     entry_identities: EntryIdentities,
     /// Bot rows whole (there is one per organization, a few in a bad batch): B001, B002.
     bots: Vec<(usize, UserRow)>,
-    /// ID-sheet entries (kept whole: their number is that of ID-sheet rows) by (record id,
-    /// list, integration), for D003.
-    sheet_keys: HashMap<(&'b str, IdList, &'b str), Vec<usize>>,
+    /// The ID-sheet entries (kept whole: their number is that of ID-sheet rows), for D003,
+    /// D005 and B002.
+    sheet_entries: &'b SheetEntries<'b>,
     inline_twins: Vec<InlineTwin>,
-    /// How many user rows hold each record id that an ID-sheet entry names (D003, D005).
-    users_of_sheet_rids: HashMap<&'b str, u32>,
+    /// How many user rows hold each record id that an ID-sheet entry names, by its slot in
+    /// `sheet_entries` (D003, D005).
+    users_of_slot: Vec<u32>,
     /// Whether any user row of each input file is not the bot (F007).
     files_with_users: HashSet<usize>,
     /// Every user's record id, when asked for (`import --prune`).
@@ -61,25 +143,11 @@ pub(super) struct CrossRow<'b> {
 
 impl<'b> CrossRow<'b> {
     pub(super) fn new(
-        entries: &'b [EntryRow],
+        sheet_entries: &'b SheetEntries<'b>,
         entry_identities: EntryIdentities,
         dir: PathBuf,
         keep_record_ids: bool,
     ) -> Self {
-        let mut sheet_keys: HashMap<(&str, IdList, &str), Vec<usize>> =
-            HashMap::with_capacity(entries.len());
-        let mut users_of_sheet_rids = HashMap::with_capacity(entries.len() / 4);
-        for (k, e) in entries.iter().enumerate() {
-            if !e.record_id.is_empty() {
-                users_of_sheet_rids.insert(e.record_id.as_str(), 0);
-                if !e.integration.is_empty() {
-                    sheet_keys
-                        .entry((&e.record_id, e.list, &e.integration))
-                        .or_default()
-                        .push(k);
-                }
-            }
-        }
         CrossRow {
             cores: Vec::new(),
             rids: Buckets::new(dir.clone()),
@@ -87,12 +155,22 @@ impl<'b> CrossRow<'b> {
             identities: Buckets::new(dir),
             entry_identities,
             bots: Vec::new(),
-            sheet_keys,
+            sheet_entries,
             inline_twins: Vec::new(),
-            users_of_sheet_rids,
+            users_of_slot: vec![0; sheet_entries.slots()],
             files_with_users: HashSet::new(),
             record_ids: keep_record_ids.then(HashSet::new),
         }
+    }
+
+    /// The ID-sheet entries whose (non-empty) record id no user row holds, record id by
+    /// record id.
+    fn unheld(&self) -> impl Iterator<Item = &'b EntryRow> + '_ {
+        let slots = self.users_of_slot.iter().enumerate();
+        slots
+            .filter(|&(_, &users)| users == 0)
+            .flat_map(|(slot, _)| self.sheet_entries.of_slot(slot))
+            .filter(|e| !e.record_id.is_empty())
     }
 
     /// How many user rows have been added.
@@ -114,8 +192,8 @@ impl<'b> CrossRow<'b> {
         if let Some(ids) = &mut self.record_ids {
             ids.insert(u.record_id.clone());
         }
-        if let Some(n) = self.users_of_sheet_rids.get_mut(u.record_id.as_str()) {
-            *n += 1;
+        if let Some(s) = self.sheet_entries.slot(&u.record_id) {
+            self.users_of_slot[s] += 1;
         }
         for &(kind, bucket, from, to) in &keys.items {
             let buckets = match kind {
@@ -126,13 +204,10 @@ impl<'b> CrossRow<'b> {
             buckets.push(bucket, &keys.bytes[from..to])?;
         }
         for e in &u.entries {
-            if !e.record_id.is_empty()
-                && self.sheet_keys.contains_key(&(
-                    e.record_id.as_str(),
-                    e.list,
-                    e.integration.as_str(),
-                ))
-            {
+            let twin = |s: &EntryRow| {
+                s.list == e.list && !s.integration.is_empty() && s.integration == e.integration
+            };
+            if !e.record_id.is_empty() && self.sheet_entries.of(&e.record_id).any(twin) {
                 self.inline_twins.push(InlineTwin {
                     user: i,
                     entry: e.clone(),
@@ -154,7 +229,6 @@ impl<'b> CrossRow<'b> {
         mut self,
         rep: &Reporter,
         batch: &Batch,
-        entries: &[EntryRow],
         known: &Known,
         findings: &mut Vec<Finding>,
         late: Vec<Finding>,
@@ -200,8 +274,8 @@ impl<'b> CrossRow<'b> {
         rayon::join(
             || drop((identities, sheet_identities)),
             || {
-                self.d003(&cx, entries, findings);
-                self.d005(&cx, entries, known, findings);
+                self.d003(&cx, findings);
+                self.d005(&cx, known, findings);
             },
         );
         // D002, R001, then R002 over the managers found.
@@ -222,7 +296,7 @@ impl<'b> CrossRow<'b> {
             })?);
         }
         drop(emails);
-        self.bots(&cx, entries, findings);
+        self.bots(&cx, findings);
         findings.extend(late);
         // Which users the findings so far make invalid; D001 and the record-id owners last.
         let mut error_users = vec![false; users];
@@ -289,10 +363,9 @@ impl<'b> CrossRow<'b> {
         }
         // ID-sheet entries for stored users the batch does not hold add to their records.
         let mut stored_entries: BTreeMap<String, Vec<IdEntry>> = BTreeMap::new();
-        for e in entries {
+        for e in self.unheld() {
             let rid = e.record_id.as_str();
-            if self.users_of_sheet_rids.get(rid) == Some(&0)
-                && known.store_versions.contains_key(rid)
+            if known.store_versions.contains_key(rid)
                 && !error_records.contains(rid)
                 && !error_files.contains(batch.sheets[e.sheet].file.as_str())
             {
@@ -303,7 +376,7 @@ impl<'b> CrossRow<'b> {
             }
         }
         // An ID-sheet row in an erroneous file spoils its record's stored entries.
-        for e in entries {
+        for e in self.sheet_entries.all() {
             if error_files.contains(batch.sheets[e.sheet].file.as_str()) {
                 stored_entries.remove(e.record_id.as_str());
             }
@@ -370,7 +443,7 @@ impl<'b> CrossRow<'b> {
     /// D003: an ID-sheet entry and another entry (inline or on a sheet) for the same record id
     /// and integration. Rows sharing a record id are D001 already; their entries are not one
     /// user's.
-    fn d003(&self, cx: &Cx, entries: &[EntryRow], findings: &mut Vec<Finding>) {
+    fn d003(&self, cx: &Cx, findings: &mut Vec<Finding>) {
         let mut twins: HashMap<(&str, IdList, &str), Vec<&InlineTwin>> = HashMap::new();
         for t in &self.inline_twins {
             let e = &t.entry;
@@ -379,69 +452,86 @@ impl<'b> CrossRow<'b> {
                 .or_default()
                 .push(t);
         }
-        for (key, sheet_members) in &self.sheet_keys {
-            let inline = twins.get(key).map(Vec::as_slice).unwrap_or_default();
-            if inline.len() + sheet_members.len() < 2
-                || self.users_of_sheet_rids.get(key.0).is_some_and(|&n| n > 1)
-            {
-                continue;
+        // A record id's entries by (list, integration), in row order.
+        let mut keys: Vec<((IdList, &str), Vec<&EntryRow>)> = Vec::new();
+        for (slot, &users) in self.users_of_slot.iter().enumerate() {
+            keys.clear();
+            for e in self.sheet_entries.of_slot(slot) {
+                if e.record_id.is_empty() || e.integration.is_empty() {
+                    continue;
+                }
+                let key = (e.list, e.integration.as_str());
+                match keys.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, members)) => members.push(e),
+                    None => keys.push((key, vec![e])),
+                }
             }
-            let members: Vec<(&EntryRow, Owner)> = inline
-                .iter()
-                .map(|t| (&t.entry, Owner::User(t.user)))
-                .chain(sheet_members.iter().map(|&k| {
-                    let e = &entries[k];
-                    (e, Owner::Record(e.record_id.clone()))
-                }))
-                .collect();
-            let locs: Vec<(usize, u32)> = members.iter().map(|(e, _)| (e.sheet, e.row)).collect();
-            for (e, owner) in members {
-                findings.extend(cx.make(
-                    Rule::DuplicateIntegrationEntry,
-                    (e.sheet, e.row, e.integration_col),
-                    e.list.field(IdPart::Integration),
-                    &e.record_id,
-                    &e.integration,
-                    format!(
-                        "`{}` has another `{}` entry on {}; one entry per integration",
-                        e.record_id,
-                        e.integration,
-                        cx.others(&locs, (e.sheet, e.row))
-                    ),
-                    owner,
-                ));
+            for ((list, integration), sheet_members) in &keys {
+                let rid = sheet_members[0].record_id.as_str();
+                let inline = twins
+                    .get(&(rid, *list, *integration))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                if inline.len() + sheet_members.len() < 2 || users > 1 {
+                    continue;
+                }
+                let members: Vec<(&EntryRow, Owner)> = inline
+                    .iter()
+                    .map(|t| (&t.entry, Owner::User(t.user)))
+                    .chain(
+                        sheet_members
+                            .iter()
+                            .map(|&e| (e, Owner::Record(e.record_id.clone()))),
+                    )
+                    .collect();
+                let locs: Vec<(usize, u32)> =
+                    members.iter().map(|(e, _)| (e.sheet, e.row)).collect();
+                for (e, owner) in members {
+                    findings.extend(cx.make(
+                        Rule::DuplicateIntegrationEntry,
+                        (e.sheet, e.row, e.integration_col),
+                        e.list.field(IdPart::Integration),
+                        &e.record_id,
+                        &e.integration,
+                        format!(
+                            "`{}` has another `{}` entry on {}; one entry per integration",
+                            e.record_id,
+                            e.integration,
+                            cx.others(&locs, (e.sheet, e.row))
+                        ),
+                        owner,
+                    ));
+                }
             }
         }
     }
 
     /// D005: an ID row belongs to a user of the batch, or to a stored one (whose record it adds
     /// to).
-    fn d005(&self, cx: &Cx, entries: &[EntryRow], known: &Known, findings: &mut Vec<Finding>) {
+    fn d005(&self, cx: &Cx, known: &Known, findings: &mut Vec<Finding>) {
         let place = if known.has_store {
             "the batch or the store"
         } else {
             "the batch"
         };
-        for e in entries {
-            if !e.record_id.is_empty()
-                && self.users_of_sheet_rids.get(e.record_id.as_str()) == Some(&0)
-                && !known.store_versions.contains_key(&e.record_id)
-            {
-                findings.extend(cx.make(
-                    Rule::UnknownRecordReference,
-                    (e.sheet, e.row, e.record_col),
-                    "record_id",
-                    &e.record_id,
-                    &e.record_id,
-                    format!("no user in {place} has record id `{}`", e.record_id),
-                    Owner::Record(e.record_id.clone()),
-                ));
-            }
+        let unheld = self
+            .unheld()
+            .filter(|e| !known.store_versions.contains_key(&e.record_id));
+        for e in unheld {
+            findings.extend(cx.make(
+                Rule::UnknownRecordReference,
+                (e.sheet, e.row, e.record_col),
+                "record_id",
+                &e.record_id,
+                &e.record_id,
+                format!("no user in {place} has record id `{}`", e.record_id),
+                Owner::Record(e.record_id.clone()),
+            ));
         }
     }
 
     /// B001 and B002.
-    fn bots(&self, cx: &Cx, entries: &[EntryRow], findings: &mut Vec<Finding>) {
+    fn bots(&self, cx: &Cx, findings: &mut Vec<Finding>) {
         if self.bots.len() > 1 {
             let locs: Vec<(usize, u32)> = self.bots.iter().map(|(_, u)| (u.sheet, u.row)).collect();
             for (i, u) in &self.bots {
@@ -474,7 +564,7 @@ impl<'b> CrossRow<'b> {
                     .bots
                     .iter()
                     .flat_map(|(_, b)| &b.entries)
-                    .chain(entries);
+                    .chain(self.sheet_entries.of(&u.record_id));
                 let has = all.any(|e| {
                     e.list == IdList::Itsm && e.record_id == u.record_id && &e.integration == id
                 });

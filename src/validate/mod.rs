@@ -353,7 +353,7 @@ impl UserRow {
     /// on the worker that allocated it: freed by the thread appending the rows, the same
     /// values made two threads spend a fifth more CPU than one (mimalloc's cross-thread
     /// frees; docs/benchmarks.md).
-    fn keep_for_cross_row(&mut self, entries_of: &HashMap<&str, Vec<&EntryRow>>) {
+    fn keep_for_cross_row(&mut self, sheet_entries: &cross::SheetEntries) {
         self.attrs = BTreeMap::new();
         self.tags = Vec::new();
         self.custom = BTreeMap::new();
@@ -364,7 +364,7 @@ impl UserRow {
         self.aliases = Vec::new();
         self.manager = None;
         self.row_version = None;
-        if !entries_of.contains_key(self.record_id.as_str()) {
+        if sheet_entries.slot(&self.record_id).is_none() {
             self.entries = Vec::new();
         }
     }
@@ -448,7 +448,9 @@ pub fn validate_with(
     }
     let mappings: Vec<Mapping> = batch.sheets.iter().map(|s| map_sheet(s, renames)).collect();
     let mut stats = Stats::default();
-    let mut entries: Vec<EntryRow> = Vec::new();
+    // The ID-sheet entries, a chunk's at a time: one list grown to hold them all was copied
+    // and zeroed again at each doubling (0.9 s of CPU at 900,000 entries, in `perf`).
+    let mut entry_chunks: Vec<Vec<EntryRow>> = Vec::new();
     // Findings about the store and the source directory: after the cross-row ones, as the
     // cross-row pass once made them.
     let mut late: Vec<Finding> = Vec::new();
@@ -478,6 +480,7 @@ pub fn validate_with(
                     id_row(&rep, si, sheet, mapping, list, row)
                 })
                 .collect();
+            let mut entries = Vec::with_capacity(results.len());
             for (entry, f) in results {
                 findings.extend(f);
                 late.extend(stored_identity(
@@ -493,19 +496,17 @@ pub fn validate_with(
                 }
                 entries.push(entry);
             }
+            entry_chunks.push(entries);
         });
     }
+    // ID-sheet entries by record id: one lookup per user, not a scan of every entry.
+    let sheet_entries = cross::SheetEntries::new(entry_chunks.iter().flatten().collect());
     let mut cross = cross::CrossRow::new(
-        &entries,
+        &sheet_entries,
         entry_identities,
         spill_dir,
         keep.keeps_record_ids(),
     );
-    // ID-sheet entries by record id: one lookup per user, not a scan of every entry.
-    let mut entries_of: HashMap<&str, Vec<&EntryRow>> = HashMap::with_capacity(entries.len() / 4);
-    for e in &entries {
-        entries_of.entry(e.record_id.as_str()).or_default().push(e);
-    }
     for &si in &user_sheets {
         let (sheet, mapping) = (&batch.sheets[si], &mappings[si]);
         // Inline columns whose integration got a column-level I001/I006 (unless silenced): their
@@ -558,7 +559,7 @@ pub fn validate_with(
                             progress.inc(1);
                             let (mut user, f) =
                                 user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline);
-                            let record = wanted.then(|| record_of(&user, &entries_of));
+                            let record = wanted.then(|| record_of(&user, &sheet_entries));
                             // The store's version of this record id, looked up once per row.
                             let stored = known.store_versions.get(&user.record_id);
                             // An import needs no copy of a record that is the very text
@@ -570,7 +571,7 @@ pub fn validate_with(
                             let known_findings =
                                 known_checks(&rep, sheet, &user, base + i, stored, known);
                             let keys = cross::keys_of(&user, base + i, spare);
-                            user.keep_for_cross_row(&entries_of);
+                            user.keep_for_cross_row(&sheet_entries);
                             CheckedUser {
                                 user,
                                 keys,
@@ -606,15 +607,7 @@ pub fn validate_with(
     if let Some(e) = spill_error {
         return Err(e);
     }
-    let decided = cross.finish(
-        &rep,
-        batch,
-        &entries,
-        known,
-        &mut findings,
-        late,
-        &mut stats,
-    )?;
+    let decided = cross.finish(&rep, batch, known, &mut findings, late, &mut stats)?;
     let records = sink.finish(|i| decided.valid[i])?;
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     Ok(Outcome {
@@ -918,11 +911,9 @@ fn each_chunk_here(
 
 /// The record a user row would give if it turns out valid, built while the row's values are at
 /// hand.
-fn record_of(user: &UserRow, entries_of: &HashMap<&str, Vec<&EntryRow>>) -> Record {
+fn record_of(user: &UserRow, sheet_entries: &cross::SheetEntries) -> Record {
     let mut ids: Vec<IdEntry> = user.entries.iter().map(to_entry).collect();
-    if let Some(sheet_entries) = entries_of.get(user.record_id.as_str()) {
-        ids.extend(sheet_entries.iter().map(|e| to_entry(e)));
-    }
+    ids.extend(sheet_entries.of(&user.record_id).map(to_entry));
     Record::new(
         user.record_id.clone(),
         user.bot,
