@@ -738,6 +738,43 @@ fn per_bucket_with<T: Send>(
         .collect()
 }
 
+/// The groups of [`group`] with more than one item. Items are kept in one list and the
+/// groups made only for keys that repeat: a list per key, for a bucket of identities nearly all
+/// of which are distinct, was most of the cross-row pass.
+fn repeated<K: std::hash::Hash + Eq, T>(
+    items: impl Iterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<Vec<T>> {
+    let items: Vec<T> = items.collect();
+    // Each item's leader: the first item with its key.
+    let mut leader: Vec<u32> = Vec::with_capacity(items.len());
+    let mut members: Vec<u32> = vec![0; items.len()];
+    {
+        let mut first: HashMap<K, u32> = HashMap::with_capacity(items.len());
+        for (k, item) in items.iter().enumerate() {
+            let l = *first.entry(key(item)).or_insert(k as u32);
+            leader.push(l);
+            members[l as usize] += 1;
+        }
+    }
+    // Each repeated leader's group, in the order the leaders come.
+    let mut slot: Vec<u32> = vec![u32::MAX; items.len()];
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    for &l in &leader {
+        let l = l as usize;
+        if members[l] > 1 && slot[l] == u32::MAX {
+            slot[l] = groups.len() as u32;
+            groups.push(Vec::with_capacity(members[l] as usize));
+        }
+    }
+    for (item, l) in items.into_iter().zip(leader) {
+        if let Some(group) = groups.get_mut(slot[l as usize] as usize) {
+            group.push(item);
+        }
+    }
+    groups
+}
+
 /// Groups items by a key, keeping the order of first appearance and of members.
 fn group<K: std::hash::Hash + Eq, T>(
     items: impl Iterator<Item = T>,
@@ -867,7 +904,7 @@ impl Cx<'_> {
     fn identities(&self, bucket: &[u8]) -> Vec<Finding> {
         let mut out = Vec::new();
         let all = items(bucket).map(Identity::read);
-        for group in group(all, |e| (e.integration, e.uid)) {
+        for group in repeated(all, |e| (e.integration, e.uid)) {
             let distinct: HashSet<&str> = group.iter().map(|e| e.rid).collect();
             if distinct.len() < 2 {
                 continue;
@@ -1000,10 +1037,7 @@ impl Cx<'_> {
             let (i, sheet, row, col) = (r.u32() as usize, r.u32() as usize, r.u32(), r.opt());
             (i, sheet, row, col, r.str())
         });
-        for group in group(all, |u| u.4) {
-            if group.len() < 2 {
-                continue;
-            }
+        for group in repeated(all, |u| u.4) {
             let locs: Vec<(usize, u32)> = group.iter().map(|u| (u.1, u.2)).collect();
             for &(i, sheet, row, col, rid) in &group {
                 out.extend(self.make(
@@ -1052,4 +1086,20 @@ fn in_cycles(manager_of: &[Option<usize>]) -> Vec<usize> {
     }
     out.sort_unstable();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_keeps_the_groups_of_more_than_one_in_order() {
+        let items = ["b1", "a1", "c1", "a2", "b2", "a3", "d1"];
+        let first_letter = |s: &&str| s.as_bytes()[0];
+        let all = group(items.iter().copied(), first_letter);
+        let many: Vec<Vec<&str>> = all.into_iter().filter(|g| g.len() > 1).collect();
+        assert_eq!(many, vec![vec!["b1", "b2"], vec!["a1", "a2", "a3"]]);
+        assert_eq!(repeated(items.iter().copied(), first_letter), many);
+        assert!(repeated(["x", "y"].into_iter(), first_letter).is_empty());
+    }
 }
