@@ -147,10 +147,16 @@ impl Quotes {
 
 /// Brings text to NFC; the quick check skips the copy for text that already is (nearly all).
 pub fn to_nfc(text: String) -> String {
-    match unicode_normalization::is_nfc_quick(text.chars()) {
-        unicode_normalization::IsNormalized::Yes => text,
-        _ => text.nfc().collect(),
+    if is_nfc(&text) {
+        text
+    } else {
+        text.nfc().collect()
     }
+}
+
+/// Whether `text` is in NFC, by the quick check (a "maybe" counts as no).
+fn is_nfc(text: &str) -> bool {
+    unicode_normalization::is_nfc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes
 }
 
 /// The delimiter among `,` `;` tab `|` that splits the widest of the first ten non-blank lines,
@@ -347,6 +353,7 @@ pub fn open_in_blocks(
         bom,
         unguard: false,
         rows_hint: scan.records,
+        bytes: Vec::new(),
     };
     // The head: enough rows to find the header among the first ten non-blank ones.
     let mut head = Vec::new();
@@ -503,6 +510,9 @@ pub struct CsvStream {
     pub(super) unguard: bool,
     /// About how many rows the file holds, for progress bars.
     pub rows_hint: usize,
+    /// The last chunk's bytes, kept for the next: a new 4 MB buffer each chunk was fresh
+    /// memory from the system each time, zeroed by the kernel.
+    bytes: Vec<u8>,
 }
 
 impl std::fmt::Debug for CsvStream {
@@ -528,8 +538,16 @@ impl CsvStream {
         self.next_cut = last;
         let start = self.at;
         let end = self.cuts[last - 1];
-        let mut bytes = vec![0u8; (end - start) as usize];
-        self.file.read_exact(&mut bytes)?;
+        let mut bytes = std::mem::take(&mut self.bytes);
+        bytes.clear();
+        let len = (end - start) as usize;
+        bytes.reserve(len);
+        std::io::Read::by_ref(&mut self.file)
+            .take(len as u64)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() != len {
+            return Err(std::io::Error::other("the file changed while it was read"));
+        }
         self.at = end;
         let mut bounds = Vec::with_capacity(last - first);
         let mut from = start;
@@ -547,8 +565,9 @@ impl CsvStream {
             .into_par_iter()
             .map(|(a, b, first)| parse_block(&bytes[a..b], first, delimiter, encoding))
             .collect();
-        drop(bytes);
-        let mut rows = Vec::new();
+        self.bytes = bytes;
+        let all = pieces.iter().flatten().map(|(rows, _)| rows.len()).sum();
+        let mut rows = Vec::with_capacity(all);
         for piece in pieces {
             let (mut piece_rows, breaks) = piece?;
             for row in &mut piece_rows {
@@ -577,16 +596,17 @@ fn parse_block(
     delimiter: u8,
     encoding: Option<&'static encoding_rs::Encoding>,
 ) -> std::io::Result<(Vec<Row>, u32)> {
-    let text = match encoding {
+    // UTF-8 already in NFC (nearly every block) is parsed where it lies, not copied.
+    let text: std::borrow::Cow<str> = match encoding {
         None => match std::str::from_utf8(bytes) {
-            Ok(s) => s.to_string(),
+            Ok(s) if is_nfc(s) => s.into(),
+            Ok(s) => s.nfc().collect::<String>().into(),
             Err(_) => return Err(std::io::Error::other("the file changed while it was read")),
         },
         // A block may start with bytes that look like a byte-order mark (`ÿþ` in Windows-1252):
         // they are text there, as in the whole file.
-        Some(enc) => enc.decode_without_bom_handling(bytes).0.into_owned(),
+        Some(enc) => to_nfc(enc.decode_without_bom_handling(bytes).0.into_owned()).into(),
     };
-    let text = to_nfc(text);
     let rows = if !first && text.starts_with('\u{feff}') {
         // The csv crate drops a byte-order mark at the start of what it reads. Inside the file
         // it is text, as the whole read keeps it: a line break before it keeps it, and the rows

@@ -543,7 +543,7 @@ pub fn validate_with(
             let compared = sink.compares_with_store();
             let mut spares = std::mem::take(&mut spare_keys);
             spares.resize_with(data.len(), cross::Keys::default);
-            let mut spent = Vec::new();
+            let mut spent = Vec::with_capacity(pending.as_ref().map_or(0, Vec::len));
             let (appended, results) = rayon::join(
                 || {
                     append(
