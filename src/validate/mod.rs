@@ -639,25 +639,38 @@ fn append(
     late: &mut Vec<Finding>,
     spent: &mut Vec<cross::Keys>,
 ) -> std::io::Result<()> {
-    for CheckedUser {
-        user,
-        keys,
-        record,
-        same_as_stored,
-        findings: f,
-        known_findings,
-    } in checked.into_iter().flatten()
-    {
-        let i = cross.users();
-        if let Some(record) = record {
-            sink.push(i, record, same_as_stored)?;
-        }
-        cross.add(batch, &user, &keys)?;
-        spent.push(keys);
-        findings.extend(f);
-        late.extend(known_findings);
+    let Some(checked) = checked else {
+        return Ok(());
+    };
+    let base = cross.users();
+    let mut records = Vec::with_capacity(checked.len());
+    let mut rows = Vec::with_capacity(checked.len());
+    for user in checked {
+        findings.extend(user.findings);
+        late.extend(user.known_findings);
+        records.push((user.record, user.same_as_stored));
+        rows.push((user.user, user.keys));
     }
-    Ok(())
+    // The records go to the sink while the keys go to the buckets: the last chunk's append
+    // runs after every check, with nothing beside it.
+    let (sunk, added) = rayon::join(
+        || {
+            for (k, (record, same_as_stored)) in records.into_iter().enumerate() {
+                if let Some(record) = record {
+                    sink.push(base + k, record, same_as_stored)?;
+                }
+            }
+            Ok(())
+        },
+        || {
+            for (user, keys) in rows {
+                cross.add(batch, &user, &keys)?;
+                spent.push(keys);
+            }
+            Ok(())
+        },
+    );
+    sunk.and(added)
 }
 
 /// A user row after the per-row rules: its keys, its candidate record, its findings, and its
