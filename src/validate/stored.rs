@@ -25,8 +25,10 @@ pub struct StoredIdentities {
 struct Identity {
     /// `text[start..start + integration]` is the integration, the user id follows up to `end`.
     start: usize,
-    integration: u32,
     end: usize,
+    // The two u32 side by side: 24 bytes an identity, not 32 with padding (nine million of
+    // them in a store of a million users).
+    integration: u32,
     record: u32,
 }
 
@@ -212,6 +214,11 @@ impl StoredAddresses {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_identity_takes_24_bytes() {
+        assert_eq!(std::mem::size_of::<Identity>(), 24);
+    }
 
     #[test]
     fn finds_exactly_what_was_given_and_the_last_record_wins() {
