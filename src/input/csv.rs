@@ -382,6 +382,11 @@ fn read_full(file: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<u
     Ok(n)
 }
 
+/// A streamed file's bytes are no longer what the prescan saw.
+fn changed_while_read() -> std::io::Error {
+    std::io::Error::other("the file changed while it was read")
+}
+
 /// What one pass over a file's bytes found, keeping nothing of them.
 struct Prescan {
     utf8: bool,
@@ -546,7 +551,7 @@ impl CsvStream {
             .take(len as u64)
             .read_to_end(&mut bytes)?;
         if bytes.len() != len {
-            return Err(std::io::Error::other("the file changed while it was read"));
+            return Err(changed_while_read());
         }
         self.at = end;
         let mut bounds = Vec::with_capacity(last - first);
@@ -601,7 +606,7 @@ fn parse_block(
         None => match std::str::from_utf8(bytes) {
             Ok(s) if is_nfc(s) => s.into(),
             Ok(s) => s.nfc().collect::<String>().into(),
-            Err(_) => return Err(std::io::Error::other("the file changed while it was read")),
+            Err(_) => return Err(changed_while_read()),
         },
         // A block may start with bytes that look like a byte-order mark (`ÿþ` in Windows-1252):
         // they are text there, as in the whole file.
