@@ -845,6 +845,17 @@ impl Writer<'_> {
                      SET bot = ?2, record = ?3, row_version = ?4, updated_by = ?5, digest = ?6, keys = ?7",
                 )
                 .map_err(|e| self.err(e))?;
+            // A create has a statement of its own: the upsert may fire the keys' trigger, so
+            // SQLite copied every page each one touched to a statement journal first, in case
+            // it had to be undone halfway (a tenth of a first import's time, docs/benchmarks.md).
+            // The plan was made under this write lock, so a create's record id is not stored.
+            let mut insert = self
+                .tx
+                .prepare_cached(
+                    "INSERT INTO users (record_id, bot, record, row_version, created_by, updated_by, digest, keys)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+                )
+                .map_err(|e| self.err(e))?;
             let mut delete = self
                 .tx
                 .prepare_cached("DELETE FROM users WHERE record_id = ?1")
@@ -888,7 +899,11 @@ impl Writer<'_> {
                         ])?;
                         match (&c.after, derived) {
                             (Some(after), Some(derived)) => {
-                                upsert.execute(params![
+                                let statement = match c.action {
+                                    Action::Create => &mut insert,
+                                    _ => &mut upsert,
+                                };
+                                statement.execute(params![
                                     c.record_id,
                                     c.bot,
                                     after.0,
