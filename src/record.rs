@@ -695,21 +695,33 @@ impl Spill {
         let mut released = Released::default();
         let short = || std::io::Error::other("the records' temporary file is short");
         #[cfg(target_os = "linux")]
-        if let Some(mut direct) = DirectOut::new(out) {
-            for &(at, len) in &runs {
-                direct
-                    .copy_from(&self.file, at, len)
-                    .map_err(|e| match e.kind() {
-                        std::io::ErrorKind::UnexpectedEof => short(),
-                        _ => e,
-                    })?;
-                released.up_to(&self.file, at + len, &self.given_back);
+        {
+            // With more than one thread, each full block is written while the next is read
+            // from the spill; with `-j 1` one after the other, so one thread means one thread.
+            let beside = rayon::current_num_threads() > 1;
+            let copied = std::thread::scope(|scope| {
+                let mut direct = DirectOut::new(out, beside.then_some(scope))?;
+                let mut copy = || {
+                    for &(at, len) in &runs {
+                        direct
+                            .copy_from(&self.file, at, len)
+                            .map_err(|e| match e.kind() {
+                                std::io::ErrorKind::UnexpectedEof => short(),
+                                _ => e,
+                            })?;
+                        released.up_to(&self.file, at + len, &self.given_back);
+                    }
+                    for bot in &self.bots {
+                        direct.write(bot.json.as_bytes())?;
+                        direct.write(b"\n")?;
+                    }
+                    Ok(())
+                };
+                Some(copy().and_then(|()| direct.finish()))
+            });
+            if let Some(copied) = copied {
+                return copied;
             }
-            for bot in &self.bots {
-                direct.write(bot.json.as_bytes())?;
-                direct.write(b"\n")?;
-            }
-            return direct.finish();
         }
         let mut spill = &self.file;
         for &(at, len) in &runs {
@@ -729,89 +741,70 @@ impl Spill {
 
 /// A file written from its start past the page cache (`O_DIRECT`), in aligned blocks of a
 /// buffer, its last partial block through the page cache. On this benchmark's machine the
-/// page cache's writeback took 2.3 GB to the disk at about 330 MB/s, direct writes at 1.0–1.3
-/// GB/s (`dd`, docs/benchmarks.md), and the records no longer crowd the page cache.
+/// page cache's writeback took 2.3 GB to the disk at about 330 MB/s, direct writes at 1.0–1.8
+/// GB/s (`dd`, docs/benchmarks.md), and the records no longer crowd the page cache. Given a
+/// thread scope, full blocks are written on a thread of their own while the next one fills.
 #[cfg(target_os = "linux")]
-struct DirectOut<'a> {
-    file: &'a std::fs::File,
-    /// The buffer, over-allocated so that an aligned window of it can be used.
-    buf: Vec<u8>,
-    /// Where the aligned window starts in `buf`, and how much of it is filled.
-    start: usize,
+struct DirectOut<'scope, 'a> {
+    /// The block being filled, and how much of it is.
+    block: Block,
     filled: usize,
+    blocks: Blocks<'scope, 'a>,
+}
+
+/// Where full blocks go.
+#[cfg(target_os = "linux")]
+enum Blocks<'scope, 'a> {
+    /// Written before the next block is filled.
+    Here(BlockWriter<'a>),
+    /// Sent to the writing thread, which sends each block back once written; `spare` is the
+    /// second block, until it is first needed.
+    /// Both are taken when the thread is joined.
+    Beside {
+        full: Option<std::sync::mpsc::SyncSender<Block>>,
+        written: std::sync::mpsc::Receiver<Block>,
+        spare: Option<Block>,
+        writer: Option<std::thread::ScopedJoinHandle<'scope, std::io::Result<BlockWriter<'a>>>>,
+    },
+}
+
+/// A buffer over-allocated so that an aligned window of [`DirectOut::SIZE`] bytes fits in it.
+#[cfg(target_os = "linux")]
+struct Block {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+#[cfg(target_os = "linux")]
+impl Block {
+    fn new() -> Block {
+        let buf = vec![0u8; DirectOut::SIZE + DirectOut::ALIGN];
+        let start = buf.as_ptr().align_offset(DirectOut::ALIGN);
+        Block { buf, start }
+    }
+
+    fn window(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..self.start + DirectOut::SIZE]
+    }
+}
+
+/// Writes blocks one after another from the file's start: past the page cache while the file
+/// system takes aligned direct writes, through it from the first refusal on.
+#[cfg(target_os = "linux")]
+struct BlockWriter<'a> {
+    file: &'a std::fs::File,
     /// How much of the file is written.
     offset: u64,
-    /// Whether writes still go past the page cache: a file system that refuses an aligned
-    /// direct write gets the rest through the page cache.
     direct: bool,
 }
 
 #[cfg(target_os = "linux")]
-impl<'a> DirectOut<'a> {
-    /// The alignment of offsets, lengths and memory: the largest logical block size in use.
-    const ALIGN: usize = 4096;
-    const SIZE: usize = if cfg!(test) { 4 * Self::ALIGN } else { 8 << 20 };
-
-    /// `None` when the file cannot be opened for direct writes (tmpfs before Linux 6.6, some
-    /// network file systems): it is then written as before.
-    fn new(file: &'a std::fs::File) -> Option<DirectOut<'a>> {
-        use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
-        let flags = fcntl_getfl(file).ok()?;
-        fcntl_setfl(file, flags | OFlags::DIRECT).ok()?;
-        let buf = vec![0u8; Self::SIZE + Self::ALIGN];
-        let start = buf.as_ptr().align_offset(Self::ALIGN);
-        Some(DirectOut {
-            file,
-            buf,
-            start,
-            filled: 0,
-            offset: 0,
-            direct: true,
-        })
-    }
-
-    /// Appends `len` bytes of `from` at `at`.
-    fn copy_from(&mut self, from: &std::fs::File, mut at: u64, len: u64) -> std::io::Result<()> {
+impl BlockWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::FileExt;
-        let end = at + len;
-        while at < end {
-            let room = Self::SIZE - self.filled;
-            let n = room.min((end - at) as usize);
-            let window = self.start + self.filled;
-            from.read_exact_at(&mut self.buf[window..window + n], at)?;
-            self.filled += n;
-            at += n as u64;
-            if self.filled == Self::SIZE {
-                self.flush(Self::SIZE)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn write(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
-        while !bytes.is_empty() {
-            let n = (Self::SIZE - self.filled).min(bytes.len());
-            let window = self.start + self.filled;
-            self.buf[window..window + n].copy_from_slice(&bytes[..n]);
-            (self.filled, bytes) = (self.filled + n, &bytes[n..]);
-            if self.filled == Self::SIZE {
-                self.flush(Self::SIZE)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes the first `n` filled bytes (aligned, unless writes went back to the page cache)
-    /// and keeps the rest at the window's start.
-    fn flush(&mut self, n: usize) -> std::io::Result<()> {
-        use std::os::unix::fs::FileExt;
-        let (from, filled) = (self.start, self.start + self.filled);
         let mut done = 0;
-        while self.direct && done < n {
-            match self
-                .file
-                .write_at(&self.buf[from + done..from + n], self.offset)
-            {
+        while self.direct && done < bytes.len() {
+            match self.file.write_at(&bytes[done..], self.offset) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(k) => (done, self.offset) = (done + k, self.offset + k as u64),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -823,13 +816,10 @@ impl<'a> DirectOut<'a> {
                 Err(e) => return Err(e),
             }
         }
-        if done < n {
-            self.file
-                .write_all_at(&self.buf[from + done..from + n], self.offset)?;
-            self.offset += (n - done) as u64;
+        if done < bytes.len() {
+            self.file.write_all_at(&bytes[done..], self.offset)?;
+            self.offset += (bytes.len() - done) as u64;
         }
-        self.buf.copy_within(from + n..filled, from);
-        self.filled -= n;
         Ok(())
     }
 
@@ -840,20 +830,162 @@ impl<'a> DirectOut<'a> {
         fcntl_setfl(self.file, flags - OFlags::DIRECT)?;
         Ok(())
     }
+}
+
+#[cfg(target_os = "linux")]
+impl<'scope, 'a: 'scope> DirectOut<'scope, 'a> {
+    /// The alignment of offsets, lengths and memory: the largest logical block size in use.
+    const ALIGN: usize = 4096;
+    const SIZE: usize = if cfg!(test) { 4 * Self::ALIGN } else { 8 << 20 };
+
+    /// `None` when the file cannot be opened for direct writes (tmpfs before Linux 6.6, some
+    /// network file systems): it is then written as before. With `scope`, full blocks are
+    /// written on a thread of its own.
+    fn new<'env>(
+        file: &'a std::fs::File,
+        scope: Option<&'scope std::thread::Scope<'scope, 'env>>,
+    ) -> Option<DirectOut<'scope, 'a>> {
+        use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+        let flags = fcntl_getfl(file).ok()?;
+        fcntl_setfl(file, flags | OFlags::DIRECT).ok()?;
+        let mut writer = BlockWriter {
+            file,
+            offset: 0,
+            direct: true,
+        };
+        let blocks = match scope {
+            None => Blocks::Here(writer),
+            Some(scope) => {
+                let (full, to_write) = std::sync::mpsc::sync_channel::<Block>(1);
+                let (back, written) = std::sync::mpsc::channel();
+                let writer = scope.spawn(move || {
+                    for mut block in to_write {
+                        writer.write(block.window())?;
+                        // Gone only when the filling side has stopped with an error of its own.
+                        let _ = back.send(block);
+                    }
+                    Ok(writer)
+                });
+                Blocks::Beside {
+                    full: Some(full),
+                    written,
+                    spare: Some(Block::new()),
+                    writer: Some(writer),
+                }
+            }
+        };
+        Some(DirectOut {
+            block: Block::new(),
+            filled: 0,
+            blocks,
+        })
+    }
+
+    /// Appends `len` bytes of `from` at `at`.
+    fn copy_from(&mut self, from: &std::fs::File, mut at: u64, len: u64) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let end = at + len;
+        while at < end {
+            let n = (Self::SIZE - self.filled).min((end - at) as usize);
+            let filled = self.filled;
+            from.read_exact_at(&mut self.block.window()[filled..filled + n], at)?;
+            self.filled += n;
+            at += n as u64;
+            self.full()?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            let n = (Self::SIZE - self.filled).min(bytes.len());
+            let filled = self.filled;
+            self.block.window()[filled..filled + n].copy_from_slice(&bytes[..n]);
+            (self.filled, bytes) = (self.filled + n, &bytes[n..]);
+            self.full()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the block, or hands it to the writing thread, once it is full.
+    fn full(&mut self) -> std::io::Result<()> {
+        if self.filled < Self::SIZE {
+            return Ok(());
+        }
+        match &mut self.blocks {
+            Blocks::Here(writer) => writer.write(self.block.window())?,
+            Blocks::Beside {
+                full,
+                written,
+                spare,
+                ..
+            } => {
+                // An error on either side means the writing thread has stopped: its error is
+                // the one to report.
+                let next = match spare.take() {
+                    Some(block) => block,
+                    None => match written.recv() {
+                        Ok(block) => block,
+                        Err(_) => return Err(self.stop_writer()),
+                    },
+                };
+                let sent = full.as_ref().is_some_and(|full| {
+                    full.send(std::mem::replace(&mut self.block, next)).is_ok()
+                });
+                if !sent {
+                    return Err(self.stop_writer());
+                }
+            }
+        }
+        self.filled = 0;
+        Ok(())
+    }
+
+    /// The writing thread's error, once it has stopped with one.
+    fn stop_writer(&mut self) -> std::io::Error {
+        match self.writing_done() {
+            Err(e) => e,
+            Ok(_) => std::io::Error::other("the output's writing thread stopped"),
+        }
+    }
+
+    /// Waits for every full block to be written; the writer, for what is left.
+    fn writing_done(&mut self) -> std::io::Result<&mut BlockWriter<'a>> {
+        if let Blocks::Beside { full, writer, .. } = &mut self.blocks {
+            // Closing the channel ends the writing thread's loop.
+            drop(full.take());
+            let Some(writer) = writer.take() else {
+                return Err(std::io::Error::other("the output's writing thread stopped"));
+            };
+            let writer = writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            self.blocks = Blocks::Here(writer);
+        }
+        match &mut self.blocks {
+            Blocks::Here(writer) => Ok(writer),
+            Blocks::Beside { .. } => unreachable!("the writing thread was just joined"),
+        }
+    }
 
     /// Writes what is left: its aligned part directly, the rest through the page cache.
     fn finish(mut self) -> std::io::Result<()> {
-        let aligned = self.filled / Self::ALIGN * Self::ALIGN;
-        if aligned > 0 {
-            self.flush(aligned)?;
+        let filled = self.filled;
+        let aligned = filled / Self::ALIGN * Self::ALIGN;
+        let block = std::mem::replace(
+            &mut self.block,
+            Block {
+                buf: Vec::new(),
+                start: 0,
+            },
+        );
+        let tail = &block.buf[block.start..block.start + filled];
+        let writer = self.writing_done()?;
+        writer.write(&tail[..aligned])?;
+        if writer.direct {
+            writer.buffered()?;
         }
-        if self.direct {
-            self.buffered()?;
-        }
-        if self.filled > 0 {
-            self.flush(self.filled)?;
-        }
-        Ok(())
+        writer.write(&tail[aligned..])
     }
 }
 
@@ -1040,7 +1172,8 @@ mod tests {
     }
 
     /// Written past the page cache in aligned blocks, with runs and writes of any length, a
-    /// file holds exactly what was given, also when writes go back to the page cache midway.
+    /// file holds exactly what was given, also when writes go back to the page cache midway,
+    /// and also with its blocks written on a thread of their own.
     #[cfg(target_os = "linux")]
     #[test]
     fn a_direct_output_holds_exactly_what_was_written() {
@@ -1049,48 +1182,58 @@ mod tests {
         let mut source = tempfile::tempfile_in(dir.path()).unwrap();
         let text: Vec<u8> = (0..200_000u32).map(|n| (n % 251) as u8).collect();
         source.write_all(&text).unwrap();
-        let runs = [None, Some(3), Some(9)]
-            .into_iter()
-            .flat_map(|back_at| (17..24).map(move |count| (back_at, count)));
+        // Back to the page cache at a run's start (before it, or never), on this thread only:
+        // the writing thread goes back on its own, at the first write refused.
+        let runs = [
+            (None, false),
+            (Some(3), false),
+            (Some(9), false),
+            (None, true),
+        ]
+        .into_iter()
+        .flat_map(|(back_at, beside)| (17..24).map(move |count| (back_at, beside, count)));
         let mut finished_unaligned = 0;
-        for (back_at, count) in runs {
+        for (back_at, beside, count) in runs {
             let mut out = tempfile::tempfile_in(dir.path()).unwrap();
             let mut expected = Vec::new();
-            let Some(mut direct) = DirectOut::new(&out) else {
+            let written_whole = std::thread::scope(|scope| {
+                let Some(mut direct) = DirectOut::new(&out, beside.then_some(scope)) else {
+                    return false;
+                };
+                let mut at = 0u64;
+                for (k, len) in [1u64, 4095, 4096, 4097, 16384, 40000, 7, 20000, 3]
+                    .into_iter()
+                    .cycle()
+                    .take(count)
+                    .enumerate()
+                {
+                    if let (true, Blocks::Here(writer)) = (Some(k) == back_at, &mut direct.blocks) {
+                        writer.buffered().unwrap();
+                    }
+                    if k % 4 == 3 {
+                        direct.write(b"{bot}\n").unwrap();
+                        expected.extend_from_slice(b"{bot}\n");
+                    }
+                    direct.copy_from(&source, at, len).unwrap();
+                    expected.extend_from_slice(&text[at as usize..(at + len) as usize]);
+                    at = (at + len + 13) % 100_000;
+                }
+                if direct.filled > DirectOut::ALIGN && direct.filled % DirectOut::ALIGN > 0 {
+                    finished_unaligned += 1;
+                }
+                direct.finish().unwrap();
+                true
+            });
+            if !written_whole {
                 eprintln!("no direct writes in {}", dir.path().display());
                 return;
-            };
-            let mut at = 0u64;
-            for (k, len) in [1u64, 4095, 4096, 4097, 16384, 40000, 7, 20000, 3]
-                .into_iter()
-                .cycle()
-                .take(count)
-                .enumerate()
-            {
-                if Some(k) == back_at {
-                    direct.buffered().unwrap();
-                }
-                if k % 4 == 3 {
-                    direct.write(b"{bot}\n").unwrap();
-                    expected.extend_from_slice(b"{bot}\n");
-                }
-                direct.copy_from(&source, at, len).unwrap();
-                expected.extend_from_slice(&text[at as usize..(at + len) as usize]);
-                at = (at + len + 13) % 100_000;
             }
-            if direct.filled > DirectOut::ALIGN && direct.filled % DirectOut::ALIGN > 0 {
-                finished_unaligned += 1;
-            }
-            direct.finish().unwrap();
             let mut written = Vec::new();
             out.rewind().unwrap();
             out.read_to_end(&mut written).unwrap();
-            assert_eq!(
-                written.len(),
-                expected.len(),
-                "back at {back_at:?}, {count} runs"
-            );
-            assert!(written == expected, "back at {back_at:?}, {count} runs");
+            let case = format!("back at {back_at:?}, beside {beside}, {count} runs");
+            assert_eq!(written.len(), expected.len(), "{case}");
+            assert!(written == expected, "{case}");
         }
         assert!(
             finished_unaligned > 3,
@@ -1098,8 +1241,43 @@ mod tests {
         );
         // A run past the source's end is an error, not a short file.
         let out = tempfile::tempfile_in(dir.path()).unwrap();
-        let mut direct = DirectOut::new(&out).unwrap();
+        let mut direct = DirectOut::new(&out, None).unwrap();
         assert!(direct.copy_from(&source, 199_000, 2_000).is_err());
+    }
+
+    /// The writing thread's error is the one reported, whether the filling side finds the
+    /// thread gone while it fills or only at the end.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_write_refused_beside_is_reported() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let mut source = tempfile::tempfile_in(dir.path()).unwrap();
+        source.write_all(&vec![7u8; 200_000]).unwrap();
+        for len in [DirectOut::SIZE as u64 - 1, 150_000] {
+            // Opened for reading only: the first block written is refused (EBADF).
+            let path = dir.path().join("read-only");
+            std::fs::write(&path, b"").unwrap();
+            let out = std::fs::File::open(&path).unwrap();
+            let result = std::thread::scope(|scope| {
+                let mut direct = DirectOut::new(&out, Some(scope))?;
+                Some(
+                    direct
+                        .copy_from(&source, 0, len)
+                        .and_then(|()| direct.finish()),
+                )
+            });
+            let Some(result) = result else {
+                eprintln!("no direct writes in {}", dir.path().display());
+                return;
+            };
+            let error = result.unwrap_err();
+            assert_eq!(
+                error.raw_os_error(),
+                Some(rustix::io::Errno::BADF.raw_os_error()),
+                "{len} bytes: {error}"
+            );
+        }
     }
 
     /// Read to its end by the apply (or copied to `--out`), a spill is given back as it goes:
