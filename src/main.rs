@@ -1,6 +1,7 @@
 //! The muster binary: parse the command line, run, map the outcome to an exit code.
 
 use clap::Parser;
+use muster::cli::Command;
 use std::process::ExitCode;
 
 /// Validation allocates many small strings on every core; mimalloc serves them faster than the
@@ -12,23 +13,51 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// first few). The test below pins the enum's length, so an update that moves it fails there.
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 
-/// mimalloc asks the kernel for transparent huge pages, then gives freed memory back in 64 KiB
-/// pieces, which splits the huge pages: touched again, that memory comes back a 4 KiB page at a
-/// time, each one zeroed, and under `defrag=madvise` a fault can stop to compact memory first.
-/// That was up to a third of a run's CPU time (docs/benchmarks.md, "Huge pages kept whole").
-/// With `allow_thp = 2` memory is given back in whole huge pages only. A `MIMALLOC_ALLOW_THP`
-/// in the environment still decides.
-fn keep_huge_pages_whole() {
-    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
-        // SAFETY: called first thing in `main`, before any thread of ours starts (the option
-        // is not set atomically).
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 2) }
+/// How this command's memory may come in transparent huge pages. mimalloc asks the kernel for
+/// them, and under `defrag=madvise` a fault on fresh memory can stop to compact memory first
+/// (docs/benchmarks.md, "Huge pages").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HugePages {
+    /// Reading a store fills its tables (nine million identities at a million users) once,
+    /// with fresh memory: there huge pages cost more in compaction than they save, 1–2 s of a
+    /// million-row import or `validate --store`. Off for the whole process (`prctl`): the
+    /// allocator's first arena is mapped before `main`, so its own option comes too late.
+    Off,
+    /// Validation's chunks are freed and their memory used again. mimalloc gives freed memory
+    /// back in 64 KiB pieces, which splits a huge page; touched again, it comes back 4 KiB at a
+    /// time, each page zeroed. Given back in whole huge pages only (`allow_thp = 2`).
+    WholeOnly,
+}
+
+fn huge_pages(command: &Command) -> HugePages {
+    match command {
+        Command::Import(_) => HugePages::Off,
+        Command::Validate(args) if args.store.is_some() => HugePages::Off,
+        _ => HugePages::WholeOnly,
     }
 }
 
+/// A `MIMALLOC_ALLOW_THP` in the environment still decides.
+fn set_huge_pages(pages: HugePages) {
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return;
+    }
+    let allow = match pages {
+        HugePages::Off => {
+            // Where the kernel refuses, huge pages stay as they are: only slower.
+            #[cfg(target_os = "linux")]
+            let _ = rustix::thread::disable_transparent_huge_pages(true);
+            0
+        }
+        HugePages::WholeOnly => 2,
+    };
+    // SAFETY: called before any thread of ours starts (the option is not set atomically).
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, allow) }
+}
+
 fn main() -> ExitCode {
-    keep_huge_pages_whole();
     let cli = muster::cli::Cli::parse();
+    set_huge_pages(huge_pages(&cli.command));
     match muster::run(cli) {
         Ok(status) => ExitCode::from(status as u8),
         Err(err) => {
@@ -54,14 +83,38 @@ mod tests {
         // minimal_purge_size, arena_max_object_size and arena_is_numa_local.
         assert_eq!(libmimalloc_sys::_mi_option_last, 47);
         assert_eq!(MI_OPTION_ALLOW_THP, libmimalloc_sys::_mi_option_last - 4);
-        keep_huge_pages_whole();
-        let expected = match std::env::var("MIMALLOC_ALLOW_THP") {
-            Ok(_) => None,
-            Err(_) => Some(2),
-        };
+        if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+            return;
+        }
+        set_huge_pages(HugePages::WholeOnly);
         let got = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_ALLOW_THP) };
-        if let Some(expected) = expected {
-            assert_eq!(got, expected);
+        assert_eq!(got, 2);
+    }
+
+    #[test]
+    fn huge_pages_are_off_where_a_store_is_read() {
+        let command = |args: &[&str]| {
+            muster::cli::Cli::try_parse_from(args)
+                .expect("arguments parse")
+                .command
+        };
+        let cases = [
+            (
+                &["muster", "import", "b.csv", "--store", "s.db"][..],
+                HugePages::Off,
+            ),
+            (
+                &["muster", "validate", "b.csv", "--store", "s.db"][..],
+                HugePages::Off,
+            ),
+            (&["muster", "validate", "b.csv"][..], HugePages::WholeOnly),
+            (&["muster", "rules"][..], HugePages::WholeOnly),
+        ];
+        for (args, allow) in cases {
+            if args[1] == "validate" && std::env::var_os("MUSTER_STORE").is_some() {
+                continue;
+            }
+            assert_eq!(huge_pages(&command(args)), allow, "{args:?}");
         }
     }
 }
