@@ -758,8 +758,8 @@ enum Blocks<'scope, 'a> {
     /// Written before the next block is filled.
     Here(BlockWriter<'a>),
     /// Sent to the writing thread, which sends each block back once written; `spare` is the
-    /// second block, until it is first needed.
-    /// Both are taken when the thread is joined.
+    /// second block, until it is first needed. `full` and `writer` are taken when the thread
+    /// is joined.
     Beside {
         full: Option<std::sync::mpsc::SyncSender<Block>>,
         written: std::sync::mpsc::Receiver<Block>,
@@ -795,6 +795,8 @@ struct BlockWriter<'a> {
     file: &'a std::fs::File,
     /// How much of the file is written.
     offset: u64,
+    /// Whether writes still go past the page cache: a file system that refuses an aligned
+    /// direct write gets the rest through the page cache.
     direct: bool,
 }
 

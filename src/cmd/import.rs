@@ -48,8 +48,9 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     if !args.batch.exists() {
         bail!("{}: no such file or directory", args.batch.display());
     }
-    // The batch file's digest, for its entry in the history, is only needed at the apply: it
-    // is made on a thread of its own (half a second at a million rows, on one core).
+    // The batch file's digest (its default name, its entry in the history) is needed once the
+    // rows are checked: it is made on a thread of its own meanwhile (half a second of one core
+    // at a million rows).
     let sha = {
         let path = args.batch.clone();
         std::thread::spawn(move || store::batch_sha256(&path))
