@@ -84,16 +84,21 @@ impl StoredIdentities {
             starts,
             scattered,
         } = self;
+        // One probe of the table finds the pair or the place for it: nine million identities'
+        // tables do not fit the caches, and each probe is a miss.
         let same = |&i: &u32| {
             let e = &entries[i as usize];
             let split = e.start + e.integration as usize;
             &text[e.start..split] == integration && &text[split..e.end] == user_id
         };
-        if let Some(i) = table.find(hash, same) {
-            entries[*i as usize].record = record;
-            *scattered = true;
-            return;
-        }
+        let place = match table.entry(hash, same, |&i| Self::rehash(entries, text, i)) {
+            hashbrown::hash_table::Entry::Occupied(given) => {
+                entries[*given.get() as usize].record = record;
+                *scattered = true;
+                return;
+            }
+            hashbrown::hash_table::Entry::Vacant(place) => place,
+        };
         let r = record as usize;
         if r + 1 < starts.len() {
             *scattered = true;
@@ -110,8 +115,7 @@ impl StoredIdentities {
             end: text.len(),
             record,
         });
-        let at = (entries.len() - 1) as u32;
-        table.insert_unique(hash, at, |&i| Self::rehash(entries, text, i));
+        place.insert((entries.len() - 1) as u32);
     }
 
     /// The stored record holding `(integration, user_id)`.
