@@ -63,17 +63,16 @@ pub fn encode(text: &str) -> Vec<u8> {
     blob.0
 }
 
-/// Gives the keys held in `blob` to `sink`. `None` (and nothing given) when the blob is not
-/// one [`encode`] of this format wrote: the caller then works them out from the text.
+/// Gives the keys held in `blob` to `sink`, each part read once. For a blob that
+/// [`is_well_formed`] accepted, as [`crate::store::UserChunk::push_keys`] checks every blob it
+/// takes: it is not parsed a second time here. `None` when the blob is not well formed after
+/// all, the parts before the fault already given.
 pub fn decode(blob: &[u8], sink: &mut impl KeySink) -> Option<()> {
-    if !is_well_formed(blob) {
-        return None;
-    }
     parse(blob, |part| match part {
         Part::Identity(integration, user_id) => sink.identity(integration, user_id),
         Part::Email(key) => sink.email(key),
-    });
-    Some(())
+    })
+    .then_some(())
 }
 
 /// Whether `blob` is one [`encode`] of this format wrote (as many parts as it says, every
