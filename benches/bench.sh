@@ -42,7 +42,8 @@ measure() {
         [ "$r" -gt "$rss" ] && rss=$r
     done
     local ratio="-"
-    [ "$base" != "-" ] && ratio=$(awk -v a="$wall" -v b="$base" 'BEGIN { printf "%.1f×", a / b }')
+    # A floor too quick to time (0.00 s at a few thousand rows) gives no ratio.
+    [ "$base" != "-" ] && ratio=$(awk -v a="$wall" -v b="$base" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else printf "-" }')
     echo "| $label | ${wall} s | $((rss / 1024)) MiB | $ratio |"
     LAST=$wall
 }
