@@ -162,8 +162,13 @@ pub struct StoredSummary {
 
 /// The SHA-256 of a record's text, as [`StoredSummary::digest`] holds it.
 pub fn text_digest(text: &str) -> [u8; 32] {
+    bytes_digest(text.as_bytes())
+}
+
+/// [`text_digest`] of a text still in bytes.
+pub fn bytes_digest(text: &[u8]) -> [u8; 32] {
     use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes()).into()
+    sha2::Sha256::digest(text).into()
 }
 
 /// A run of stored users in rowid order, with what each one's keys come from (the keys kept

@@ -565,15 +565,18 @@ pub fn validate_with(
                             progress.inc(1);
                             let (mut user, f) =
                                 user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline);
-                            let record = wanted.then(|| record_of(&user, &sheet_entries));
                             // The store's version of this record id, looked up once per row.
                             let stored = known.store_versions.get(&user.record_id);
                             // An import needs no copy of a record that is the very text
                             // stored: re-importing a million unchanged users spilled 2.4 GB.
-                            let same_as_stored = compared
-                                && record.as_ref().zip(stored).is_some_and(|(r, v)| {
-                                    v.digest == crate::store::text_digest(&r.json)
-                                });
+                            let digest = stored.filter(|_| compared).map(|v| &v.digest);
+                            let (record, same_as_stored) = match wanted {
+                                true => {
+                                    let (r, same) = record_of(&user, &sheet_entries, digest);
+                                    (Some(r), same)
+                                }
+                                false => (None, false),
+                            };
                             let known_findings =
                                 known_checks(&rep, sheet, &user, base + i, stored, known);
                             let keys = cross::keys_of(&user, base + i, spare);
@@ -935,7 +938,12 @@ fn each_chunk_here(
 
 /// The record a user row would give if it turns out valid, built while the row's values are at
 /// hand.
-fn record_of(user: &UserRow, sheet_entries: &cross::SheetEntries) -> Record {
+/// The row's record, and whether its text is `stored_digest`'s (see [`Record::new`]).
+fn record_of(
+    user: &UserRow,
+    sheet_entries: &cross::SheetEntries,
+    stored_digest: Option<&[u8; 32]>,
+) -> (Record, bool) {
     let mut ids: Vec<IdEntry> = user.entries.iter().map(to_entry).collect();
     ids.extend(sheet_entries.of(&user.record_id).map(to_entry));
     Record::new(
@@ -947,6 +955,7 @@ fn record_of(user: &UserRow, sheet_entries: &cross::SheetEntries) -> Record {
         &user.custom,
         user.aliases.iter().map(|a| a.0.clone()).collect(),
         ids,
+        stored_digest,
     )
 }
 
