@@ -570,12 +570,11 @@ pub fn validate_with(
                             // An import needs no copy of a record that is the very text
                             // stored: re-importing a million unchanged users spilled 2.4 GB.
                             let digest = stored.filter(|_| compared).map(|v| &v.digest);
-                            let (record, same_as_stored) = match wanted {
-                                true => {
-                                    let (r, same) = record_of(&user, &sheet_entries, digest);
-                                    (Some(r), same)
-                                }
-                                false => (None, false),
+                            let (record, same_as_stored) = if wanted {
+                                let (r, same) = record_of(&user, &sheet_entries, digest);
+                                (Some(r), same)
+                            } else {
+                                (None, false)
                             };
                             let known_findings =
                                 known_checks(&rep, sheet, &user, base + i, stored, known);
