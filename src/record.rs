@@ -780,8 +780,10 @@ enum Blocks<'scope, 'a> {
     },
 }
 
-/// A buffer over-allocated so that an aligned window of [`DirectOut::SIZE`] bytes fits in it.
+/// A buffer over-allocated so that an aligned window of [`DirectOut::SIZE`] bytes fits in it
+/// (empty by default: what `DirectOut::finish` leaves in place of the block it takes).
 #[cfg(target_os = "linux")]
+#[derive(Default)]
 struct Block {
     buf: Vec<u8>,
     start: usize,
@@ -986,13 +988,7 @@ impl<'scope, 'a: 'scope> DirectOut<'scope, 'a> {
     fn finish(mut self) -> std::io::Result<()> {
         let filled = self.filled;
         let aligned = filled / Self::ALIGN * Self::ALIGN;
-        let block = std::mem::replace(
-            &mut self.block,
-            Block {
-                buf: Vec::new(),
-                start: 0,
-            },
-        );
+        let block = std::mem::take(&mut self.block);
         let tail = &block.buf[block.start..block.start + filled];
         let writer = self.writing_done()?;
         writer.write(&tail[..aligned])?;

@@ -936,8 +936,7 @@ fn each_chunk_here(
 }
 
 /// The record a user row would give if it turns out valid, built while the row's values are at
-/// hand.
-/// The row's record, and whether its text is `stored_digest`'s (see [`Record::new`]).
+/// hand, and whether its text is `stored_digest`'s (see [`Record::new`]).
 fn record_of(
     user: &UserRow,
     sheet_entries: &cross::SheetEntries,
