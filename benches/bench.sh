@@ -8,12 +8,15 @@
 #   MUSTER_BENCH_MEM_KB=16000000 ...  # the address-space cap for muster runs (default 16 GB)
 #   MUSTER_BENCH_REPEAT=3 ...         # runs per row of up to 100,000 rows, best wall kept
 #                                     # (default 3; larger sizes run once)
+#   MUSTER_BENCH_PAIR_REPEAT=5 ...    # up to 100,000 rows, the -j 1 / -j 2 pairs, taking
+#                                     # turns (default 5; larger sizes one pair)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -eq 0 ] && sizes=(100000 1000000)
 cap=${MUSTER_BENCH_MEM_KB:-16000000}
 repeat=${MUSTER_BENCH_REPEAT:-3}
+pair_repeat=${MUSTER_BENCH_PAIR_REPEAT:-5}
 out=target/bench
 mkdir -p "$out"
 cargo build --release --quiet --bin muster --example generate --example floor
@@ -21,31 +24,68 @@ muster=target/release/muster
 generate=target/release/examples/generate
 floor=target/release/examples/floor
 
+# once COMMAND...: runs the command once (outputs of the run before removed first, $before run
+# untimed) and sets W (wall seconds) and R (peak RSS, KiB); returns 1 when it ran out of the
+# memory cap. The command's exit code does not matter (a batch with errors exits 1).
+once() {
+    rm -f "$out/time.txt" "$out/r.csv" "$out/o.jsonl" "$out/a.xlsx"
+    [ -n "${before:-}" ] && eval "$before"
+    ( ulimit -v "$cap"; /usr/bin/time -f "%e %M" -o "$out/time.txt" "$@" >/dev/null 2>"$out/stderr.txt" ) || true
+    if grep -qiE "memory allocation|out of memory|cannot allocate" "$out/stderr.txt"; then
+        return 1
+    fi
+    read -r W R < <(tail -n 1 "$out/time.txt")
+}
+
+# row LABEL WALL RSS_KIB FLOOR_SECONDS: one table row, with the ratio to the floor.
+row() {
+    local ratio="-"
+    # A floor too quick to time (0.00 s at a few thousand rows) gives no ratio.
+    [ "$4" != "-" ] && ratio=$(awk -v a="$2" -v b="$4" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else printf "-" }')
+    echo "| $1 | $2 s | $(($3 / 1024)) MiB | $ratio |"
+}
+
+# faster A B: whether A < B (seconds); B empty counts as slower than anything.
+faster() { [ -z "$2" ] || awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+
 # measure LABEL FLOOR_SECONDS COMMAND...: one table row, the best wall time of $runs runs (and
-# the largest peak RSS); the command's exit code does not matter (a batch with errors exits 1),
-# but running out of the memory cap does. The outputs of the run before are removed first, so
-# no run pays for deleting them, and $before (if set) is run before each run, untimed.
+# the largest peak RSS), or a row saying the command ran out of the memory cap.
 measure() {
     local label=$1 base=$2
     shift 2
-    local wall="" rss=0 w r i
+    local wall="" rss=0 i
     for ((i = 0; i < runs; i++)); do
-        rm -f "$out/time.txt" "$out/r.csv" "$out/o.jsonl" "$out/a.xlsx"
-        [ -n "${before:-}" ] && eval "$before"
-        ( ulimit -v "$cap"; /usr/bin/time -f "%e %M" -o "$out/time.txt" "$@" >/dev/null 2>"$out/stderr.txt" ) || true
-        if grep -qiE "memory allocation|out of memory|cannot allocate" "$out/stderr.txt"; then
+        if ! once "$@"; then
             echo "| $label | out of memory (cap $((cap / 1024 / 1024)) GB) | | |"
             return
         fi
-        read -r w r < <(tail -n 1 "$out/time.txt")
-        if [ -z "$wall" ] || awk -v a="$w" -v b="$wall" 'BEGIN { exit !(a < b) }'; then wall=$w; fi
-        [ "$r" -gt "$rss" ] && rss=$r
+        faster "$W" "$wall" && wall=$W
+        [ "$R" -gt "$rss" ] && rss=$R
     done
-    local ratio="-"
-    # A floor too quick to time (0.00 s at a few thousand rows) gives no ratio.
-    [ "$base" != "-" ] && ratio=$(awk -v a="$wall" -v b="$base" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else printf "-" }')
-    echo "| $label | ${wall} s | $((rss / 1024)) MiB | $ratio |"
+    row "$label" "$wall" "$rss" "$base"
     LAST=$wall
+}
+
+# speedup ROWS CSV FLOOR: `-j 1` and `-j 2` with report and records, their runs taking turns
+# (one, two, one, two, ...) so that a change in the machine's speed during the run falls on
+# both; the best wall of each, and their ratio.
+speedup() {
+    local label="$1 rows: validate" csv=$2 base=$3
+    local -a wall=("" "" "") rss=(0 0 0)
+    local i j
+    for ((i = 0; i < pair_runs; i++)); do
+        for j in 1 2; do
+            if ! once "$muster" validate "$csv" -q -j "$j" --report "$out/r.csv" --out "$out/o.jsonl"; then
+                echo "| $label -j $j | out of memory (cap $((cap / 1024 / 1024)) GB) | | |"
+                return
+            fi
+            faster "$W" "${wall[j]}" && wall[j]=$W
+            [ "$R" -gt "${rss[j]}" ] && rss[j]=$R
+        done
+    done
+    row "$label -j 1" "${wall[1]}" "${rss[1]}" "$base"
+    row "$label -j 2" "${wall[2]}" "${rss[2]}" "$base"
+    echo "| $1 rows: speed-up 1 → 2 threads | $(awk -v a="${wall[1]}" -v b="${wall[2]}" 'BEGIN { printf "%.2f×", a / b }') | | |"
 }
 
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), $(rustc --version)"
@@ -62,10 +102,9 @@ for rows in "${sizes[@]}"; do
     measure "$rows rows: csv crate parse (floor)" - "$floor" csv "$csv"
     csv_floor=$LAST
     measure "$rows rows: validate --report --out" "$csv_floor" "$muster" validate "$csv" -q --report "$out/r.csv" --out "$out/o.jsonl"
-    measure "$rows rows: validate -j 1" "$csv_floor" "$muster" validate "$csv" -q -j 1 --report "$out/r.csv" --out "$out/o.jsonl"
-    one=$LAST
-    measure "$rows rows: validate -j 2" "$csv_floor" "$muster" validate "$csv" -q -j 2 --report "$out/r.csv" --out "$out/o.jsonl"
-    echo "| $rows rows: speed-up 1 → 2 threads | $(awk -v a="$one" -v b="$LAST" 'BEGIN { printf "%.2f×", a / b }') | | |"
+    pair_runs=$runs
+    [ "$rows" -le 100000 ] && pair_runs=$pair_repeat
+    speedup "$rows" "$csv" "$csv_floor"
     measure "$rows rows: validate --annotate" "$csv_floor" "$muster" validate "$csv" -q --annotate "$out/a.xlsx"
     measure "$rows rows: validate, no outputs" "$csv_floor" "$muster" validate "$csv" -q
     validate_only=$LAST

@@ -83,11 +83,9 @@ impl Buckets {
         self.bytes = 0;
         let memory = std::mem::replace(&mut self.memory, vec![Vec::new(); BUCKETS]);
         Ok(Filled(match self.files.take() {
-            // One buffer per bucket, for readers that take a bucket's bytes whole.
-            None => memory
-                .into_iter()
-                .map(|chunks| Bucket::Memory(chunks.concat()))
-                .collect(),
+            // Joined when read, on the pool: joined here, one thread copied them all while the
+            // pool waited for the cross-row pass.
+            None => memory.into_iter().map(Bucket::Memory).collect(),
             Some(files) => files
                 .into_iter()
                 .map(|f| f.into_inner().map_err(|e| e.into_error()).map(Bucket::File))
@@ -97,7 +95,8 @@ impl Buckets {
 }
 
 enum Bucket {
-    Memory(Vec<u8>),
+    /// The bucket's chunks, each holding whole items.
+    Memory(Vec<Vec<u8>>),
     File(std::fs::File),
 }
 
@@ -113,7 +112,11 @@ impl Filled {
     /// be read from several threads at once.
     pub(crate) fn read(&self, b: usize) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
         match &self.0[b] {
-            Bucket::Memory(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
+            Bucket::Memory(chunks) => Ok(match chunks.as_slice() {
+                [] => std::borrow::Cow::Borrowed(&[]),
+                [one] => std::borrow::Cow::Borrowed(one),
+                more => std::borrow::Cow::Owned(more.concat()),
+            }),
             Bucket::File(file) => {
                 let mut file = file;
                 let mut bytes = Vec::new();
@@ -190,15 +193,24 @@ mod tests {
     #[test]
     fn items_come_back_in_order_per_bucket_from_memory_and_files() {
         let dir = tempfile::tempdir().unwrap();
-        for count in [10usize, 400_000] {
-            let mut buckets = Buckets::with_limit(dir.path().to_path_buf(), 1 << 20);
+        // In memory with one chunk a bucket, in files, in memory with several chunks a bucket.
+        for (count, limit, in_files) in [
+            (10usize, 1 << 20, false),
+            (400_000, 1 << 20, true),
+            (400_000, 64 << 20, false),
+        ] {
+            let mut buckets = Buckets::with_limit(dir.path().to_path_buf(), limit);
             for i in 0..count {
                 let key = format!("key{}", i % 1000);
                 let mut item = Item::default();
                 item.str(&key).u32(i as u32).opt(None);
                 buckets.push(bucket_of(&key), &item.bytes).unwrap();
             }
-            assert_eq!(buckets.files.is_some(), count > 10);
+            assert_eq!(buckets.files.is_some(), in_files);
+            if !in_files {
+                let chunks = buckets.memory.iter().map(Vec::len).max();
+                assert_eq!(chunks.unwrap() > 1, count > 10, "{chunks:?}");
+            }
             let filled = buckets.finish().unwrap();
             assert!(buckets.files.is_none() && buckets.bytes == 0);
             let mut seen = 0;
