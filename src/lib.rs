@@ -19,6 +19,7 @@ pub mod record;
 pub mod report;
 pub mod rules;
 pub mod store;
+mod swar;
 pub mod template;
 pub mod validate;
 pub mod xlsx;

@@ -122,29 +122,12 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// Whether `bytes` hold one that JSON escapes: a control character (below 0x20), `"` or `\`.
-/// Eight bytes at a time, as one `u64` (the tests of the bit tricks of "Bit Twiddling Hacks":
-/// a byte below n, a zero byte). A borrow can mark a byte that is not one of them, but only
-/// above a byte that is, so the answer is exact.
+/// Whether `bytes` hold one that JSON escapes: a control character (below 0x20), `"` or `\\`.
 fn needs_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = ONES * 0x80;
-    let zero_in = |w: u64| w.wrapping_sub(ONES) & !w;
-    let word = |w: u64| {
-        let control = w.wrapping_sub(ONES * 0x20) & !w;
-        let quote = zero_in(w ^ (ONES * u64::from(b'"')));
-        let backslash = zero_in(w ^ (ONES * u64::from(b'\\')));
-        (control | quote | backslash) & HIGH != 0
-    };
-    let mut words = bytes.chunks_exact(8);
-    if words.any(|w| word(u64::from_ne_bytes(w.try_into().expect("eight bytes")))) {
-        return true;
-    }
-    // The last few bytes, padded with a letter.
-    let rest = words.remainder();
-    let mut last = [b'a'; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    word(u64::from_ne_bytes(last))
+    use crate::swar::{below, equal};
+    crate::swar::any(bytes, b'a', |w| {
+        below(w, 0x20) | equal(w, b'"') | equal(w, b'\\')
+    })
 }
 
 /// A JSON object written as serde_json's compact writer writes a map: `{`, `"key":value`
