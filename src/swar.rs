@@ -44,7 +44,8 @@ mod tests {
     /// value below it (where a borrow would come from).
     #[test]
     fn each_test_finds_exactly_its_bytes() {
-        let tests: [(&str, fn(u64) -> u64, fn(u8) -> bool); 4] = [
+        type Case = (&'static str, fn(u64) -> u64, fn(u8) -> bool);
+        let tests: [Case; 4] = [
             ("below 0x20", |w| below(w, 0x20), |b| b < 0x20),
             ("equal '\"'", |w| equal(w, b'"'), |b| b == b'"'),
             ("equal 0x7f", |w| equal(w, 0x7f), |b| b == 0x7f),

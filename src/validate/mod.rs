@@ -1176,7 +1176,8 @@ fn user_row<'a>(
         custom: BTreeMap::new(),
         entries: Vec::new(),
     };
-    let mut inline: BTreeMap<(IdList, String), EntryRow> = BTreeMap::new();
+    // Keyed by the integration as the mapping names it: no copy of the name per cell.
+    let mut inline: BTreeMap<(IdList, &str), EntryRow> = BTreeMap::new();
     for col in &mapping.columns {
         let p = place(col);
         let cell = row.cell(col.index);
@@ -1206,7 +1207,9 @@ fn user_row<'a>(
                 integration,
                 part,
             } => {
-                if blocked_inline.contains(&(*list, integration.clone())) {
+                if !blocked_inline.is_empty()
+                    && blocked_inline.contains(&(*list, integration.clone()))
+                {
                     continue;
                 }
                 let external_email = *part == IdPart::ExternalId && raw_text.contains('@');
@@ -1220,7 +1223,7 @@ fn user_row<'a>(
                     continue;
                 }
                 let e = inline
-                    .entry((*list, integration.clone()))
+                    .entry((*list, integration.as_str()))
                     .or_insert_with(|| EntryRow {
                         sheet: si,
                         row: row.number,
