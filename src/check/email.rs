@@ -31,46 +31,83 @@ pub fn check(addr: &str) -> Result<(), EmailProblem> {
 /// Checked byte by byte with no allocation: this runs for every address and email-shaped id of
 /// every row. Anything else takes the full check, which gives the reasons.
 fn plain(addr: &str) -> bool {
-    // Bytes split on bytes: `str::split(char)` would search with a char matcher, a tenth of the
-    // per-row time.
+    // One pass over each part, a byte's classes looked up in a table: per-byte closures over
+    // split parts were 6 % of a validation's instructions.
     let bytes = addr.as_bytes();
     let Some(at) = memchr::memchr(b'@', bytes) else {
         return false;
     };
     let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
-    const ATEXT: &[u8] = b"!#$%&'*+-/=?^_`{|}~";
-    let dot_atom = |part: &[u8]| {
-        !part.is_empty()
-            && part.split(|&b| b == b'.').all(|atom| {
-                !atom.is_empty()
-                    && atom
-                        .iter()
-                        .all(|&b| b.is_ascii_alphanumeric() || ATEXT.contains(&b))
-            })
-    };
-    let label_ok = |bytes: &[u8]| {
-        (1..=63).contains(&bytes.len())
-            && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
-            && bytes[0] != b'-'
-            && bytes[bytes.len() - 1] != b'-'
+    if local.len() > 64 || addr.len() > 254 {
+        return false;
+    }
+    // The local part: atoms of atext between single dots.
+    let mut after_dot = true;
+    for &b in local {
+        if b == b'.' {
+            if after_dot {
+                return false;
+            }
+            after_dot = true;
+        } else if CLASS[usize::from(b)] & ATEXT == 0 {
+            return false;
+        } else {
+            after_dot = false;
+        }
+    }
+    if after_dot {
+        return false;
+    }
+    // The domain: two or more LDH labels, the last one alphabetic.
+    let label_ok = |label: &[u8]| {
+        (1..=63).contains(&label.len())
+            && label[0] != b'-'
+            && label[label.len() - 1] != b'-'
             // `ab--…` labels (punycode among them) are IDNA's to judge.
-            && !(bytes.len() >= 4 && &bytes[2..4] == b"--")
+            && !(label.len() >= 4 && &label[2..4] == b"--")
     };
-    let mut labels = 0;
-    let mut last: &[u8] = &[];
-    for label in domain.split(|&b| b == b'.') {
-        if !label_ok(label) {
+    let (mut labels, mut start) = (0, 0);
+    for (i, &b) in domain.iter().enumerate() {
+        if b == b'.' {
+            if !label_ok(&domain[start..i]) {
+                return false;
+            }
+            labels += 1;
+            start = i + 1;
+        } else if CLASS[usize::from(b)] & LDH == 0 {
             return false;
         }
-        labels += 1;
-        last = label;
     }
-    local.len() <= 64
-        && addr.len() <= 254
-        && dot_atom(local)
-        && labels >= 2
-        && last.iter().all(|b| b.is_ascii_alphabetic())
+    let last = &domain[start..];
+    labels >= 1 && label_ok(last) && last.iter().all(|&b| CLASS[usize::from(b)] & ALPHA != 0)
 }
+
+/// A byte's classes for [`plain`].
+const ATEXT: u8 = 1;
+const LDH: u8 = 2;
+const ALPHA: u8 = 4;
+static CLASS: [u8; 256] = {
+    let mut class = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() {
+            class[b] |= ATEXT | LDH;
+        }
+        if c.is_ascii_alphabetic() {
+            class[b] |= ALPHA;
+        }
+        b += 1;
+    }
+    class[b'-' as usize] |= LDH;
+    let extra = b"!#$%&'*+-/=?^_`{|}~";
+    let mut i = 0;
+    while i < extra.len() {
+        class[extra[i] as usize] |= ATEXT;
+        i += 1;
+    }
+    class
+};
 
 /// Every check, with the reason for the first that fails.
 fn full_check(addr: &str) -> Result<(), EmailProblem> {
@@ -204,6 +241,77 @@ mod tests {
         assert!(check(&format!("a@{}.com", vec!["b".repeat(60); 5].join("."))).is_err());
         let e = check("jürgen@acme.com").unwrap_err();
         assert_eq!(e.suggestion.as_deref(), Some("Use `jurgen@acme.com`"));
+    }
+
+    /// [`plain`] before it was one pass over each part: the two agree.
+    fn plain_as_it_was(addr: &str) -> bool {
+        // Bytes split on bytes: `str::split(char)` would search with a char matcher, a tenth of the
+        // per-row time.
+        let bytes = addr.as_bytes();
+        let Some(at) = memchr::memchr(b'@', bytes) else {
+            return false;
+        };
+        let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
+        const ATEXT: &[u8] = b"!#$%&'*+-/=?^_`{|}~";
+        let dot_atom = |part: &[u8]| {
+            !part.is_empty()
+                && part.split(|&b| b == b'.').all(|atom| {
+                    !atom.is_empty()
+                        && atom
+                            .iter()
+                            .all(|&b| b.is_ascii_alphanumeric() || ATEXT.contains(&b))
+                })
+        };
+        let label_ok = |bytes: &[u8]| {
+            (1..=63).contains(&bytes.len())
+                && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+                && bytes[0] != b'-'
+                && bytes[bytes.len() - 1] != b'-'
+                // `ab--…` labels (punycode among them) are IDNA's to judge.
+                && !(bytes.len() >= 4 && &bytes[2..4] == b"--")
+        };
+        let mut labels = 0;
+        let mut last: &[u8] = &[];
+        for label in domain.split(|&b| b == b'.') {
+            if !label_ok(label) {
+                return false;
+            }
+            labels += 1;
+            last = label;
+        }
+        local.len() <= 64
+            && addr.len() <= 254
+            && dot_atom(local)
+            && labels >= 2
+            && last.iter().all(|b| b.is_ascii_alphabetic())
+    }
+
+    #[test]
+    fn plain_answers_as_it_did() {
+        use proptest::prelude::*;
+        proptest!(ProptestConfig::with_cases(20_000), |(
+            addr in "[a-zA-Z0-9.!#'*+/=?^_`{|}~@ é-]{0,70}(\\.[a-zA-Z0-9-]{0,5})?"
+        )| {
+            prop_assert_eq!(plain(&addr), plain_as_it_was(&addr), "{}", addr);
+        });
+        for addr in [
+            "a@b.co",
+            "a.b@c-d.example.com",
+            "a@b",
+            "a@-b.com",
+            "a@b-.com",
+            "a@xn--b.com",
+            "a@b.c0m",
+            ".a@b.com",
+            "a.@b.com",
+            "a..b@c.com",
+            "@b.com",
+            "a@.com",
+            "a@b..com",
+            "a@b.com.",
+        ] {
+            assert_eq!(plain(addr), plain_as_it_was(addr), "{addr}");
+        }
     }
 
     /// The allocation-free shape check accepts only what the full check accepts, with the key

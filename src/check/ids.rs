@@ -109,12 +109,12 @@ fn guid(value: &str) -> Option<IdCheck> {
         .strip_prefix('{')
         .and_then(|v| v.strip_suffix('}'))
         .unwrap_or(value);
-    let parts: Vec<&str> = inner.split('-').collect();
-    let shape = parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && is_hex(p));
+    // 8-4-4-4-12 hex digits: hyphens at 8, 13, 18 and 23, hex digits elsewhere.
+    let shape = inner.len() == 36
+        && inner.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
     shape.then(|| {
         let mut c = lowercased(inner);
         if inner != value {
@@ -389,6 +389,16 @@ mod tests {
             ("7faf8ab2-3d56-4244-b585-20c8a42ed2b8", Some("N008"))
         );
         assert!(err("azure_ad", "not-a-guid"));
+        assert!(fine("azure_ad", "7faf8ab2-3d56-4244-b585-20c8a42ed2b8"));
+        for bad in [
+            "7faf8ab23-d56-4244-b585-20c8a42ed2b8",
+            "7faf8ab2-3d56-4244-b585-20c8a42ed2bg",
+            "7faf8ab2-3d56-4244-b585-20c8a42ed2b",
+            "7faf8ab2-3d56-4244-b585-20c8a42ed2b88",
+            "{7faf8ab2-3d56-4244-b585-20c8a42ed2b8",
+        ] {
+            assert!(err("azure_ad", bad), "{bad}");
+        }
         assert!(fine("workday", "987654"));
         assert!(err("workday", "98 76"));
     }
