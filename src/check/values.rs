@@ -249,20 +249,42 @@ pub fn mangled_text(value: &str) -> Option<&'static str> {
 
 /// V010: every word of `part` is a word of `full`, case- and accent-folded.
 pub fn words_in(part: &str, full: &str) -> bool {
-    let words = |s: &str| -> Vec<String> {
-        super::fold_accents(s)
-            .split([' ', '-'])
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
-    let full_words = words(full);
-    words(part).iter().all(|w| full_words.contains(w))
+    fn words(s: &str) -> Vec<&str> {
+        s.split([' ', '-']).filter(|w| !w.is_empty()).collect()
+    }
+    // ASCII (nearly every name) folds to its lower case: compared as it is, with no copies.
+    if part.is_ascii() && full.is_ascii() {
+        let full_words = words(full);
+        return words(part)
+            .iter()
+            .all(|w| full_words.iter().any(|f| f.eq_ignore_ascii_case(w)));
+    }
+    let (part, full) = (super::fold_accents(part), super::fold_accents(full));
+    let full_words = words(&full);
+    words(&part).iter().all(|w| full_words.contains(w))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_of_a_name_are_found_in_the_full_name_folded() {
+        for (part, full, found) in [
+            ("Jane", "Jane Doe", true),
+            ("jane", "JANE DOE", true),
+            ("Mary-Jane", "mary jane Doe", true),
+            ("Jo", "Jane Doe", false),
+            ("", "Jane Doe", true),
+            ("José", "Jose Alvarez", true),
+            ("Jose", "JOSÉ Álvarez", true),
+            ("Zoë", "Zoe Smith-Jones", true),
+            ("Jones", "Zoë Smith-Jones", true),
+            ("Bjørn", "Bjorn Berg", false),
+        ] {
+            assert_eq!(words_in(part, full), found, "{part} in {full}");
+        }
+    }
 
     #[test]
     fn work_status_aliases() {

@@ -195,7 +195,8 @@ impl<'a> RowCx<'a> {
     ) -> Option<String> {
         let cell = cell?;
         let text = cell.text.as_str();
-        if text.trim().is_empty() {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
             return None;
         }
         if cell.origin == CellOrigin::Formula || values::runs_as_formula(text.trim_start()) {
@@ -246,7 +247,6 @@ impl<'a> RowCx<'a> {
             );
             return None;
         }
-        let trimmed = text.trim();
         if identifier {
             let why = match cell.origin {
                 CellOrigin::Date => Some("is a date cell: a spreadsheet turned the id into a date"),
