@@ -116,6 +116,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     if needs_escape(s.as_bytes()) {
         serde_json::to_writer(&mut *out, s).expect("a string serializes");
     } else {
+        out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');

@@ -26,14 +26,15 @@ pub(crate) fn non_ascii(w: u64) -> u64 {
 /// Whether `test` finds a byte in `bytes`. The last few bytes are padded with `pad`, a byte
 /// `test` must not find.
 pub(crate) fn any(bytes: &[u8], pad: u8, test: impl Fn(u64) -> u64) -> bool {
-    let mut words = bytes.chunks_exact(8);
-    if words.any(|w| test(u64::from_ne_bytes(w.try_into().expect("eight bytes"))) != 0) {
-        return true;
+    let word = |w: &[u8]| test(u64::from_ne_bytes(w.try_into().expect("eight bytes"))) != 0;
+    if bytes.len() < 8 {
+        let mut last = [pad; 8];
+        last[..bytes.len()].copy_from_slice(bytes);
+        return word(&last);
     }
-    let rest = words.remainder();
-    let mut last = [pad; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    test(u64::from_ne_bytes(last)) != 0
+    let mut words = bytes.chunks_exact(8);
+    // The last eight bytes, overlapping words already asked about: no copy of the rest.
+    words.any(word) || (!words.remainder().is_empty() && word(&bytes[bytes.len() - 8..]))
 }
 
 #[cfg(test)]
