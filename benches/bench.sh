@@ -8,8 +8,9 @@
 #   MUSTER_BENCH_MEM_KB=16000000 ...  # the address-space cap for muster runs (default 16 GB)
 #   MUSTER_BENCH_REPEAT=3 ...         # runs per row of up to 100,000 rows, best wall kept
 #                                     # (default 3; larger sizes run once)
-#   MUSTER_BENCH_PAIR_REPEAT=5 ...    # up to 100,000 rows, the -j 1 / -j 2 pairs, taking
-#                                     # turns (default 5; larger sizes one pair)
+#   MUSTER_BENCH_PAIR_REPEAT=5 ...    # up to 100,000 rows, the pairs that take turns (-j 1 and
+#                                     # -j 2; validate and re-import): default 5; larger
+#                                     # sizes MUSTER_BENCH_BIG_PAIR_REPEAT, default 2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
@@ -17,6 +18,7 @@ sizes=("$@")
 cap=${MUSTER_BENCH_MEM_KB:-16000000}
 repeat=${MUSTER_BENCH_REPEAT:-3}
 pair_repeat=${MUSTER_BENCH_PAIR_REPEAT:-5}
+big_pair_repeat=${MUSTER_BENCH_BIG_PAIR_REPEAT:-2}
 out=target/bench
 mkdir -p "$out"
 cargo build --release --quiet --bin muster --example generate --example floor
@@ -48,44 +50,50 @@ row() {
 # faster A B: whether A < B (seconds); B empty counts as slower than anything.
 faster() { [ -z "$2" ] || awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 
+# best N COMMAND...: the best wall time (BW) and largest peak RSS (BR) of N runs; returns 1 when
+# a run ran out of the memory cap.
+best() {
+    local n=$1 i
+    shift
+    BW="" BR=0
+    for ((i = 0; i < n; i++)); do
+        once "$@" || return 1
+        faster "$W" "$BW" && BW=$W
+        [ "$R" -gt "$BR" ] && BR=$R
+    done
+    return 0
+}
+
+# alternate N: the commands of the arrays A and B, run in turns (A, B, A, B, ...) N times each,
+# so that a change in the machine's speed during the run falls on both: their best walls (WA,
+# WB) and largest peak RSS (RA, RB); returns 1 when a run ran out of the memory cap.
+alternate() {
+    local n=$1 i
+    WA="" WB="" RA=0 RB=0
+    for ((i = 0; i < n; i++)); do
+        once "${A[@]}" || return 1
+        faster "$W" "$WA" && WA=$W
+        [ "$R" -gt "$RA" ] && RA=$R
+        once "${B[@]}" || return 1
+        faster "$W" "$WB" && WB=$W
+        [ "$R" -gt "$RB" ] && RB=$R
+    done
+    return 0
+}
+
+oom() { echo "| $1 | out of memory (cap $((cap / 1024 / 1024)) GB) | | |"; }
+
 # measure LABEL FLOOR_SECONDS COMMAND...: one table row, the best wall time of $runs runs (and
 # the largest peak RSS), or a row saying the command ran out of the memory cap.
 measure() {
     local label=$1 base=$2
     shift 2
-    local wall="" rss=0 i
-    for ((i = 0; i < runs; i++)); do
-        if ! once "$@"; then
-            echo "| $label | out of memory (cap $((cap / 1024 / 1024)) GB) | | |"
-            return
-        fi
-        faster "$W" "$wall" && wall=$W
-        [ "$R" -gt "$rss" ] && rss=$R
-    done
-    row "$label" "$wall" "$rss" "$base"
-    LAST=$wall
-}
-
-# speedup ROWS CSV FLOOR: `-j 1` and `-j 2` with report and records, their runs taking turns
-# (one, two, one, two, ...) so that a change in the machine's speed during the run falls on
-# both; the best wall of each, and their ratio.
-speedup() {
-    local label="$1 rows: validate" csv=$2 base=$3
-    local -a wall=("" "" "") rss=(0 0 0)
-    local i j
-    for ((i = 0; i < pair_runs; i++)); do
-        for j in 1 2; do
-            if ! once "$muster" validate "$csv" -q -j "$j" --report "$out/r.csv" --out "$out/o.jsonl"; then
-                echo "| $label -j $j | out of memory (cap $((cap / 1024 / 1024)) GB) | | |"
-                return
-            fi
-            faster "$W" "${wall[j]}" && wall[j]=$W
-            [ "$R" -gt "${rss[j]}" ] && rss[j]=$R
-        done
-    done
-    row "$label -j 1" "${wall[1]}" "${rss[1]}" "$base"
-    row "$label -j 2" "${wall[2]}" "${rss[2]}" "$base"
-    echo "| $1 rows: speed-up 1 → 2 threads | $(awk -v a="${wall[1]}" -v b="${wall[2]}" 'BEGIN { printf "%.2f×", a / b }') | | |"
+    if best "$runs" "$@"; then
+        row "$label" "$BW" "$BR" "$base"
+        LAST=$BW
+    else
+        oom "$label"
+    fi
 }
 
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), $(rustc --version)"
@@ -102,17 +110,35 @@ for rows in "${sizes[@]}"; do
     measure "$rows rows: csv crate parse (floor)" - "$floor" csv "$csv"
     csv_floor=$LAST
     measure "$rows rows: validate --report --out" "$csv_floor" "$muster" validate "$csv" -q --report "$out/r.csv" --out "$out/o.jsonl"
-    pair_runs=$runs
+    pair_runs=$big_pair_repeat
     [ "$rows" -le 100000 ] && pair_runs=$pair_repeat
-    speedup "$rows" "$csv" "$csv_floor"
+    # The speed-up: -j 1 and -j 2 taking turns.
+    A=("$muster" validate "$csv" -q -j 1 --report "$out/r.csv" --out "$out/o.jsonl")
+    B=("$muster" validate "$csv" -q -j 2 --report "$out/r.csv" --out "$out/o.jsonl")
+    if alternate "$pair_runs"; then
+        row "$rows rows: validate -j 1" "$WA" "$RA" "$csv_floor"
+        row "$rows rows: validate -j 2" "$WB" "$RB" "$csv_floor"
+        echo "| $rows rows: speed-up 1 → 2 threads | $(awk -v a="$WA" -v b="$WB" 'BEGIN { printf "%.2f×", a / b }') | | |"
+    else
+        oom "$rows rows: validate -j 1 / -j 2"
+    fi
     measure "$rows rows: validate --annotate" "$csv_floor" "$muster" validate "$csv" -q --annotate "$out/a.xlsx"
-    measure "$rows rows: validate, no outputs" "$csv_floor" "$muster" validate "$csv" -q
-    validate_only=$LAST
-    # Each import run starts from an empty store; the re-import runs on the store one made.
+    # Each first import starts from an empty store (the last one's store is kept)...
     before='rm -f "$out/store.db" "$out/store.db-wal" "$out/store.db-shm"'
-    measure "$rows rows: import into an empty store --partial" "$validate_only" "$muster" import "$csv" -q --partial --store "$out/store.db"
+    best "$runs" "$muster" import "$csv" -q --partial --store "$out/store.db" || BW=oom
     before=""
-    measure "$rows rows: re-import the same batch" "$validate_only" "$muster" import "$csv" -q --partial --store "$out/store.db"
+    first_import=$BW first_import_rss=$BR
+    # ...then validation with no outputs and the re-import of the same batch (which changes
+    # nothing in the store) take turns: both import ratios are to that validation.
+    A=("$muster" validate "$csv" -q)
+    B=("$muster" import "$csv" -q --partial --store "$out/store.db")
+    if [ "$first_import" != oom ] && alternate "$pair_runs"; then
+        row "$rows rows: validate, no outputs" "$WA" "$RA" "$csv_floor"
+        row "$rows rows: import into an empty store --partial" "$first_import" "$first_import_rss" "$WA"
+        row "$rows rows: re-import the same batch" "$WB" "$RB" "$WA"
+    else
+        oom "$rows rows: validate, no outputs / import / re-import"
+    fi
     if [ "$rows" -le 100000 ]; then
         xlsx="$out/batch-$rows.xlsx"
         [ -f "$xlsx" ] || "$generate" --rows "$rows" --error-rate 0.01 -o "$xlsx" 2>/dev/null
