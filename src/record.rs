@@ -165,7 +165,7 @@ impl<'a> Object<'a> {
 }
 
 /// A JSON array of `items`, each written by `write`.
-fn write_array<T>(
+pub(crate) fn write_array<T>(
     out: &mut Vec<u8>,
     items: impl IntoIterator<Item = T>,
     write: impl Fn(&mut Vec<u8>, T),

@@ -1075,14 +1075,7 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
             out.push(b'}');
         }
         Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(b']');
+            crate::record::write_array(out, items, |out, item| write_canonical(item, out))
         }
         other => write_leaf(other, out),
     }
