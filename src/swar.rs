@@ -41,8 +41,9 @@ pub(crate) fn any(bytes: &[u8], pad: u8, test: impl Fn(u64) -> u64) -> bool {
 mod tests {
     use super::*;
 
-    /// Every byte value at every place of a word and of the padded rest, beside bytes of every
-    /// value below it (where a borrow would come from).
+    /// Every byte value at every place of a word, of the overlapping last word and of the padded
+    /// rest, among bytes of a few kinds; the property below mixes any bytes (where borrows come
+    /// from).
     #[test]
     fn each_test_finds_exactly_its_bytes() {
         type Case = (&'static str, fn(u64) -> u64, fn(u8) -> bool);
@@ -70,9 +71,12 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn any_bytes_are_answered_as_one_at_a_time(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+        fn any_bytes_are_answered_as_one_at_a_time(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..40)
+        ) {
             let test = |w| below(w, 0x20) | equal(w, b'"') | equal(w, 0x7f) | non_ascii(w);
-            let expected = bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == 0x7f || b >= 0x80);
+            let expected =
+                bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == 0x7f || b >= 0x80);
             proptest::prop_assert_eq!(any(&bytes, b'a', test), expected);
         }
     }
