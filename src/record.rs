@@ -123,7 +123,8 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// Whether `bytes` hold one that JSON escapes: a control character (below 0x20), `"` or a backslash.
+/// Whether `bytes` hold one that JSON escapes: a control character (below 0x20), a quote or a
+/// backslash.
 fn needs_escape(bytes: &[u8]) -> bool {
     use crate::swar::{below, equal};
     crate::swar::any(bytes, b'a', |w| {
