@@ -249,9 +249,6 @@ pub fn mangled_text(value: &str) -> Option<&'static str> {
 
 /// V010: every word of `part` is a word of `full`, case- and accent-folded.
 pub fn words_in(part: &str, full: &str) -> bool {
-    fn words(s: &str) -> Vec<&str> {
-        s.split([' ', '-']).filter(|w| !w.is_empty()).collect()
-    }
     // ASCII (nearly every name) folds to its lower case: compared as it is, with no copies.
     if part.is_ascii() && full.is_ascii() {
         let full_words = words(full);
@@ -259,9 +256,18 @@ pub fn words_in(part: &str, full: &str) -> bool {
             .iter()
             .all(|w| full_words.iter().any(|f| f.eq_ignore_ascii_case(w)));
     }
+    words_in_folded(part, full)
+}
+
+/// [`words_in`] on folded copies: the definition.
+fn words_in_folded(part: &str, full: &str) -> bool {
     let (part, full) = (super::fold_accents(part), super::fold_accents(full));
     let full_words = words(&full);
     words(&part).iter().all(|w| full_words.contains(w))
+}
+
+fn words(s: &str) -> Vec<&str> {
+    s.split([' ', '-']).filter(|w| !w.is_empty()).collect()
 }
 
 #[cfg(test)]
@@ -284,6 +290,13 @@ mod tests {
         ] {
             assert_eq!(words_in(part, full), found, "{part} in {full}");
         }
+        use proptest::prelude::*;
+        proptest!(ProptestConfig::with_cases(5_000), |(
+            part in "[a-cA-C -]{0,8}",
+            full in "[a-cA-C -]{0,16}",
+        )| {
+            prop_assert_eq!(words_in(&part, &full), words_in_folded(&part, &full));
+        });
     }
 
     #[test]
@@ -322,6 +335,19 @@ mod tests {
             Tz::Unknown(Some("America/New_York".into()))
         );
         assert!(matches!(timezone("Factory"), Tz::Unknown(_)));
+        // Every name, as it is and in another case, found as the scan of all names found it.
+        for name in TZ_NAMES.iter() {
+            assert_eq!(timezone(name), Tz::Exact, "{name}");
+            let first = |v: &str| TZ_NAMES.iter().find(|n| n.eq_ignore_ascii_case(v)).cloned();
+            for other in [name.to_ascii_uppercase(), name.to_ascii_lowercase()] {
+                let expected = match first(&other) {
+                    Some(n) if n == other => Tz::Exact,
+                    Some(n) => Tz::Recased(n),
+                    None => unreachable!("{other} is {name} in another case"),
+                };
+                assert_eq!(timezone(&other), expected, "{other}");
+            }
+        }
     }
 
     #[test]

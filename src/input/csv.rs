@@ -811,5 +811,24 @@ mod tests {
         ] {
             assert_eq!(is_nfc(text), whole(text), "{text:?}");
         }
+        use proptest::prelude::*;
+        let char = prop_oneof![
+            Just('a'),
+            Just(' '),
+            Just('e'),
+            Just('\u{e9}'),
+            Just('\u{301}'),
+            Just('\u{323}'),
+            Just('\u{1100}'),
+            Just('\u{1161}'),
+            Just('\u{212b}'),
+            Just('日'),
+        ];
+        proptest!(ProptestConfig::with_cases(5_000), |(
+            chars in proptest::collection::vec(char, 0..150)
+        )| {
+            let text: String = chars.into_iter().collect();
+            prop_assert_eq!(is_nfc(&text), whole(&text), "{:?}", text);
+        });
     }
 }
