@@ -112,7 +112,7 @@ impl Record {
 /// its escape table, one at a time: 13 % of the instructions of a `validate --out` (callgrind),
 /// for values that nearly never hold a byte to escape. They are looked over eight bytes at a
 /// time here ([`needs_escape`]), and the rare one that has such a byte is handed to serde_json.
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     if needs_escape(s.as_bytes()) {
         serde_json::to_writer(&mut *out, s).expect("a string serializes");
     } else {

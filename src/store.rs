@@ -1068,7 +1068,7 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_leaf(key, out);
+                crate::record::write_str(out, key);
                 out.push(b':');
                 write_canonical(item, out);
             }
@@ -1077,11 +1077,12 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
         Value::Array(items) => {
             crate::record::write_array(out, items, |out, item| write_canonical(item, out))
         }
+        Value::String(text) => crate::record::write_str(out, text),
         other => write_leaf(other, out),
     }
 }
 
-/// A key or a scalar, escaped as serde_json escapes it.
+/// A scalar as serde_json writes it (strings and keys: `record::write_str`, the same bytes).
 fn write_leaf(leaf: &impl serde::Serialize, out: &mut Vec<u8>) {
     serde_json::to_writer(out, leaf).expect("writing JSON to memory cannot fail");
 }
@@ -1149,7 +1150,7 @@ impl<'de> serde::de::Visitor<'de> for Canonical<'_> {
         Ok(())
     }
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        write_leaf(&v, self.0);
+        crate::record::write_str(self.0, v);
         Ok(())
     }
     fn visit_unit<E>(self) -> Result<(), E> {
@@ -1193,7 +1194,7 @@ impl<'de> serde::de::Visitor<'de> for Canonical<'_> {
             if i > 0 {
                 out.push(b',');
             }
-            write_leaf(&key.as_ref(), out);
+            crate::record::write_str(out, key.as_ref());
             out.push(b':');
             out.extend_from_slice(&scratch[value]);
         }
