@@ -50,6 +50,13 @@ row() {
 # faster A B: whether A < B (seconds); B empty counts as slower than anything.
 faster() { [ -z "$2" ] || awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 
+# keep WALL_VAR RSS_VAR: the last run's wall into WALL_VAR if it is the best yet, its peak RSS
+# into RSS_VAR if it is the largest yet.
+keep() {
+    if faster "$W" "${!1}"; then printf -v "$1" %s "$W"; fi
+    if [ "$R" -gt "${!2}" ]; then printf -v "$2" %s "$R"; fi
+}
+
 # best N COMMAND...: the best wall time (BW) and largest peak RSS (BR) of N runs; returns 1 when
 # a run ran out of the memory cap.
 best() {
@@ -58,8 +65,7 @@ best() {
     BW="" BR=0
     for ((i = 0; i < n; i++)); do
         once "$@" || return 1
-        faster "$W" "$BW" && BW=$W
-        [ "$R" -gt "$BR" ] && BR=$R
+        keep BW BR
     done
     return 0
 }
@@ -72,11 +78,9 @@ alternate() {
     WA="" WB="" RA=0 RB=0
     for ((i = 0; i < n; i++)); do
         once "${A[@]}" || return 1
-        faster "$W" "$WA" && WA=$W
-        [ "$R" -gt "$RA" ] && RA=$R
+        keep WA RA
         once "${B[@]}" || return 1
-        faster "$W" "$WB" && WB=$W
-        [ "$R" -gt "$RB" ] && RB=$R
+        keep WB RB
     done
     return 0
 }
