@@ -517,7 +517,7 @@ pub fn validate_with(
         let (sheet, mapping) = (&batch.sheets[si], &mappings[si]);
         // Inline columns whose integration got a column-level I001/I006 (unless silenced): their
         // entries take part in no other rule.
-        let blocked_inline: HashSet<(IdList, String)> = mapping
+        let blocked_inline: HashSet<(IdList, &str)> = mapping
             .columns
             .iter()
             .filter_map(|c| match &c.field {
@@ -525,7 +525,7 @@ pub fn validate_with(
                     list, integration, ..
                 } => integration_problem(config, *list, integration)
                     .filter(|(rule, ..)| config.rules.severity(*rule).is_some())
-                    .map(|_| (*list, integration.clone())),
+                    .map(|_| (*list, integration.as_str())),
                 _ => None,
             })
             .collect();
@@ -1139,7 +1139,7 @@ fn user_row<'a>(
     mapping: &'a Mapping,
     row: &Row,
     index: usize,
-    blocked_inline: &HashSet<(IdList, String)>,
+    blocked_inline: &HashSet<(IdList, &str)>,
 ) -> (UserRow, Vec<Finding>) {
     let mut cx = RowCx {
         rep,
@@ -1207,9 +1207,7 @@ fn user_row<'a>(
                 integration,
                 part,
             } => {
-                if !blocked_inline.is_empty()
-                    && blocked_inline.contains(&(*list, integration.clone()))
-                {
+                if blocked_inline.contains(&(*list, integration.as_str())) {
                     continue;
                 }
                 let external_email = *part == IdPart::ExternalId && raw_text.contains('@');
