@@ -443,6 +443,11 @@ pub fn read_store(
         }
         users.push(u);
     }
+    // Each table's index, built side by side before the rows look into them.
+    rayon::join(
+        || known.store_identities.seal(),
+        || known.store_addresses.seal(),
+    );
     Ok(users)
 }
 

@@ -1,24 +1,31 @@
 //! The store's identities as D004 looks them up.
 
 use foldhash::fast::FixedState;
+use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 /// Every stored identity (integration, user id) with the stored record holding it, as an index
-/// into `Known::store_record_ids`. One hash table of indices into one text buffer: a million
-/// stored users hold about nine million identities, and a map of owned strings spent most of
-/// a re-import's store read allocating and inserting them.
+/// into `Known::store_record_ids`. The identities are kept side by side as they are given, with
+/// their text in one buffer, and looked up through an index built once they are all given
+/// (`seal`, or the first lookup): a million stored users hold about nine million identities,
+/// and inserting them one by one into a hash table, a cache miss each, was the slowest part of
+/// a re-import's store read (docs/benchmarks.md, thirteenth session).
 #[derive(Debug, Default)]
 pub struct StoredIdentities {
-    table: hashbrown::HashTable<u32>,
     entries: Vec<Identity>,
+    /// The hash of each entry ([`Self::hash`]), which the index is built from; dropped by
+    /// `seal` (an insert after it hashes the entries again).
+    hashes: Vec<u64>,
     text: String,
     /// Where each stored record's identities start in `entries`, while the records come in
-    /// order and no identity is given twice (`one_holder`): then a record's own identities
-    /// sit side by side, and a batch row is checked against them without the table.
+    /// order (`holder`): then a record's own identities sit side by side, and a batch row is
+    /// checked against them without the index.
     starts: Vec<u32>,
-    /// An identity was given to a second record, or a record's identities came after a later
-    /// record's: `starts` no longer says where a record's identities are.
-    scattered: bool,
+    /// A record's identities came after a later record's: `starts` no longer says where a
+    /// record's identities are.
+    out_of_order: bool,
+    index: OnceLock<Index>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -32,36 +39,167 @@ struct Identity {
     record: u32,
 }
 
+/// The entries grouped by the top bits of their hash: bucket `b` is `slots[dir[b]..dir[b +
+/// 1]]`, about four entries, so a lookup reads the directory, one run of slots, and the entry
+/// it finds. Built by one counting pass and one placing pass over the hashes (no entry moved
+/// twice, no probing), in the order given within each bucket.
+#[derive(Debug, Default)]
+struct Index {
+    shift: u32,
+    dir: Vec<u32>,
+    slots: Vec<Slot>,
+    /// An identity given to more than one record: its first entry → the last record given it
+    /// (a map's insert would have kept that one), each later entry → `None` (not in `slots`).
+    given_again: HashMap<u32, Option<u32>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// The hash's low bits (the bucket is its top bits): most other entries of the bucket are
+    /// told apart without reading them.
+    fingerprint: u32,
+    entry: u32,
+}
+
+impl Index {
+    fn build(entries: &[Identity], hashes: &[u64], text: &str) -> Index {
+        let n = hashes.len();
+        if n == 0 {
+            return Index::default();
+        }
+        // 2^bits buckets for n entries: at most eight, about four a bucket (one cache line of
+        // slots), and a directory of a quarter of the slots' size.
+        let bits = (usize::BITS - (n / 4).leading_zeros()).clamp(1, 32);
+        let shift = 64 - bits;
+        let buckets = 1usize << bits;
+        // Counts, then the end of each bucket, then (placing from the last entry back) its start.
+        let mut dir = vec![0u32; buckets + 1];
+        for &h in hashes {
+            dir[(h >> shift) as usize] += 1;
+        }
+        let mut end = 0;
+        for d in &mut dir[..buckets] {
+            end += *d;
+            *d = end;
+        }
+        dir[buckets] = n as u32;
+        let mut slots = vec![
+            Slot {
+                fingerprint: 0,
+                entry: 0
+            };
+            n
+        ];
+        for (i, &h) in hashes.iter().enumerate().rev() {
+            let d = &mut dir[(h >> shift) as usize];
+            *d -= 1;
+            slots[*d as usize] = Slot {
+                fingerprint: h as u32,
+                entry: i as u32,
+            };
+        }
+        let mut index = Index {
+            shift,
+            dir,
+            slots,
+            given_again: HashMap::new(),
+        };
+        index.find_given_again(entries, text);
+        index
+    }
+
+    /// Finds identities given more than once (within a bucket, in the order given), keeps the
+    /// first entry in the slots with the last record, and takes the later ones out.
+    fn find_given_again(&mut self, entries: &[Identity], text: &str) {
+        let parts_of = |i: u32| parts(text, &entries[i as usize]);
+        let mut dropped = false;
+        for b in 0..self.dir.len() - 1 {
+            let run = &self.slots[self.dir[b] as usize..self.dir[b + 1] as usize];
+            for (x, first) in run.iter().enumerate() {
+                if self.given_again.get(&first.entry) == Some(&None) {
+                    continue;
+                }
+                for later in &run[x + 1..] {
+                    if later.fingerprint == first.fingerprint
+                        && parts_of(later.entry) == parts_of(first.entry)
+                    {
+                        let record = entries[later.entry as usize].record;
+                        self.given_again.insert(first.entry, Some(record));
+                        self.given_again.insert(later.entry, None);
+                        dropped = true;
+                    }
+                }
+            }
+        }
+        if dropped {
+            self.slots
+                .retain(|s| self.given_again.get(&s.entry) != Some(&None));
+            // The directory again, over the slots left (still grouped by bucket, in order).
+            let (shift, buckets) = (self.shift, self.dir.len() - 1);
+            let bucket_of = |s: &Slot| -> usize {
+                let (integration, user_id) = parts_of(s.entry);
+                (StoredIdentities::hash(integration, user_id) >> shift) as usize
+            };
+            self.dir.iter_mut().for_each(|d| *d = 0);
+            for s in &self.slots {
+                self.dir[bucket_of(s) + 1] += 1;
+            }
+            for b in 1..=buckets {
+                self.dir[b] += self.dir[b - 1];
+            }
+        }
+    }
+
+    /// The entry holding `(integration, user_id)`.
+    fn find(
+        &self,
+        entries: &[Identity],
+        text: &str,
+        hash: u64,
+        integration: &str,
+        user_id: &str,
+    ) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let b = (hash >> self.shift) as usize;
+        self.slots[self.dir[b] as usize..self.dir[b + 1] as usize]
+            .iter()
+            .find(|s| {
+                s.fingerprint == hash as u32
+                    && parts(text, &entries[s.entry as usize]) == (integration, user_id)
+            })
+            .map(|s| s.entry)
+    }
+
+    /// The record holding entry `i`.
+    fn record(&self, entries: &[Identity], i: u32) -> Option<u32> {
+        if self.given_again.is_empty() {
+            return Some(entries[i as usize].record);
+        }
+        match self.given_again.get(&i) {
+            None => Some(entries[i as usize].record),
+            Some(last) => *last,
+        }
+    }
+}
+
+fn parts<'t>(text: &'t str, e: &Identity) -> (&'t str, &'t str) {
+    let split = e.start + e.integration as usize;
+    (&text[e.start..split], &text[split..e.end])
+}
+
 impl StoredIdentities {
     /// The hash [`Self::insert_hashed`] takes: worked out on the pool while the store is read.
     pub fn hash(integration: &str, user_id: &str) -> u64 {
         FixedState::default().hash_one((integration, user_id))
     }
 
-    /// The hash of entry `i`, as the table asks for it when it grows.
-    fn rehash(entries: &[Identity], text: &str, i: u32) -> u64 {
-        let e = &entries[i as usize];
-        let split = e.start + e.integration as usize;
-        Self::hash(&text[e.start..split], &text[split..e.end])
-    }
-
-    /// Makes room for `more` identities of `bytes` bytes of text in all, so that a store's
-    /// nine million identities are not rehashed as the table grows.
+    /// Makes room for `more` identities of `bytes` bytes of text in all.
     pub fn reserve(&mut self, more: usize, bytes: usize) {
-        let Self {
-            table,
-            entries,
-            text,
-            ..
-        } = self;
-        table.reserve(more, |&i| Self::rehash(entries, text, i));
-        entries.reserve(more);
-        text.reserve(bytes);
-    }
-
-    fn parts(&self, e: &Identity) -> (&str, &str) {
-        let split = e.start + e.integration as usize;
-        (&self.text[e.start..split], &self.text[split..e.end])
+        self.entries.reserve(more);
+        self.hashes.reserve(more);
+        self.text.reserve(bytes);
     }
 
     /// Gives `(integration, user_id)` to stored record `record`. A later record given the same
@@ -77,63 +215,65 @@ impl StoredIdentities {
 
     /// [`Self::insert`] with the pair's [`Self::hash`] worked out already.
     pub fn insert_hashed(&mut self, hash: u64, integration: &str, user_id: &str, record: u32) {
-        let Self {
-            table,
-            entries,
-            text,
-            starts,
-            scattered,
-        } = self;
-        // One probe of the table finds the pair or the place for it: nine million identities'
-        // tables do not fit the caches, and each probe is a miss.
-        let same = |&i: &u32| {
-            let e = &entries[i as usize];
-            let split = e.start + e.integration as usize;
-            &text[e.start..split] == integration && &text[split..e.end] == user_id
-        };
-        let place = match table.entry(hash, same, |&i| Self::rehash(entries, text, i)) {
-            hashbrown::hash_table::Entry::Occupied(given) => {
-                entries[*given.get() as usize].record = record;
-                *scattered = true;
-                return;
-            }
-            hashbrown::hash_table::Entry::Vacant(place) => place,
-        };
+        if self.index.take().is_some() || self.hashes.len() != self.entries.len() {
+            // Given after a lookup or `seal`: the index is built again, from every hash.
+            self.hashes = (self.entries.iter())
+                .map(|e| {
+                    let (integration, user_id) = parts(&self.text, e);
+                    Self::hash(integration, user_id)
+                })
+                .collect();
+        }
         let r = record as usize;
-        if r + 1 < starts.len() {
-            *scattered = true;
+        if r + 1 < self.starts.len() {
+            self.out_of_order = true;
         }
-        while starts.len() <= r {
-            starts.push(entries.len() as u32);
+        while self.starts.len() <= r {
+            self.starts.push(self.entries.len() as u32);
         }
-        let start = text.len();
-        text.push_str(integration);
-        text.push_str(user_id);
-        entries.push(Identity {
+        let start = self.text.len();
+        self.text.push_str(integration);
+        self.text.push_str(user_id);
+        self.entries.push(Identity {
             start,
             integration: integration.len() as u32,
-            end: text.len(),
+            end: self.text.len(),
             record,
         });
-        place.insert((entries.len() - 1) as u32);
+        self.hashes.push(hash);
+    }
+
+    /// Builds the index now (once every identity is given), and frees the hashes it was built
+    /// from. A lookup before would build it.
+    pub fn seal(&mut self) {
+        self.index();
+        self.hashes = Vec::new();
+    }
+
+    fn index(&self) -> &Index {
+        self.index
+            .get_or_init(|| Index::build(&self.entries, &self.hashes, &self.text))
+    }
+
+    /// Some identity was given twice, or records out of order: only the index answers.
+    fn scattered(&self) -> bool {
+        self.out_of_order || !self.index().given_again.is_empty()
     }
 
     /// The stored record holding `(integration, user_id)`.
     pub fn get(&self, integration: &str, user_id: &str) -> Option<u32> {
+        let index = self.index();
         let hash = Self::hash(integration, user_id);
-        self.table
-            .find(hash, |&i| {
-                self.parts(&self.entries[i as usize]) == (integration, user_id)
-            })
-            .map(|&i| self.entries[i as usize].record)
+        let i = index.find(&self.entries, &self.text, hash, integration, user_id)?;
+        index.record(&self.entries, i)
     }
 
     /// [`Self::get`] for a batch row whose record is stored as `own`: in a re-import nearly
     /// every identity a row holds is its own stored record's, and finding it among that
-    /// record's few identities, side by side in memory, saves a random probe into a table of
-    /// nine million.
+    /// record's few identities, side by side in memory, saves a random lookup among nine
+    /// million.
     pub fn holder(&self, integration: &str, user_id: &str, own: Option<u32>) -> Option<u32> {
-        if let Some(r) = own.filter(|_| !self.scattered) {
+        if let Some(r) = own.filter(|_| !self.scattered()) {
             let r = r as usize;
             let start = self
                 .starts
@@ -146,7 +286,7 @@ impl StoredIdentities {
             // Every identity was given once, so its holder is the record it sits under.
             if self.entries[start..end]
                 .iter()
-                .any(|e| self.parts(e) == (integration, user_id))
+                .any(|e| parts(&self.text, e) == (integration, user_id))
             {
                 return Some(own.expect("filtered above"));
             }
@@ -160,9 +300,11 @@ impl StoredIdentities {
 
     /// Every identity with its record, in the order first given.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str, u32)> {
-        self.entries.iter().map(|e| {
-            let (integration, user_id) = self.parts(e);
-            (integration, user_id, e.record)
+        let index = self.index();
+        (0..self.entries.len() as u32).filter_map(move |i| {
+            let record = index.record(&self.entries, i)?;
+            let (integration, user_id) = parts(&self.text, &self.entries[i as usize]);
+            Some((integration, user_id, record))
         })
     }
 }
@@ -182,6 +324,11 @@ impl StoredAddresses {
 
     pub fn reserve(&mut self, more: usize, bytes: usize) {
         self.0.reserve(more, bytes);
+    }
+
+    /// See [`StoredIdentities::seal`].
+    pub fn seal(&mut self) {
+        self.0.seal();
     }
 
     /// Gives address `key` to stored record `record`; a later record given it replaces the
@@ -292,7 +439,7 @@ mod tests {
         }
         ids.insert("snow", "c", 3);
         ids.insert("okta", "c", 3);
-        assert!(!ids.scattered);
+        assert!(!ids.scattered());
         agree(&ids);
         assert_eq!(ids.holder("snow", "b", Some(2)), Some(2));
         assert_eq!(ids.holder("snow", "b", Some(0)), Some(2));
@@ -301,12 +448,63 @@ mod tests {
         late.insert("snow", "a", 0);
         late.insert("snow", "c", 3);
         late.insert("snow", "b", 1);
-        assert!(late.scattered);
+        assert!(late.scattered());
         agree(&late);
         // Given twice: the later record holds it.
         ids.insert("snow", "a", 4);
-        assert!(ids.scattered);
+        assert!(ids.scattered());
         agree(&ids);
         assert_eq!(ids.holder("snow", "a", Some(0)), Some(4));
+    }
+
+    proptest::proptest! {
+        /// Against a map: any identities (a few integrations and user ids, so that many are
+        /// given twice), given to records in or out of order, looked up before, between and
+        /// after the inserts and `seal`. Enough of them that buckets hold several.
+        #[test]
+        fn answers_as_a_map_does(
+            given in proptest::collection::vec((0u8..3, 0u16..400, 0u32..50), 0..600),
+            looked_at in proptest::collection::vec(0usize..600, 0..4),
+            sealed in proptest::bool::ANY,
+        ) {
+            let name = |i: u8| ["slack", "snow", "sla"][i as usize];
+            let mut ids = StoredIdentities::default();
+            let mut map = std::collections::HashMap::new();
+            let mut first_given = Vec::new();
+            let agree = |ids: &StoredIdentities, map: &std::collections::HashMap<(String, String), u32>| {
+                for i in 0..3u8 {
+                    for u in 0..400u16 {
+                        let (i, u) = (name(i), format!("U{u}"));
+                        let want = map.get(&(i.to_string(), u.clone())).copied();
+                        proptest::prop_assert_eq!(ids.get(i, &u), want);
+                        for own in [None, Some(0), Some(7), Some(49)] {
+                            proptest::prop_assert_eq!(ids.holder(i, &u, own), want);
+                        }
+                    }
+                }
+                Ok(())
+            };
+            for (n, &(i, u, record)) in given.iter().enumerate() {
+                if looked_at.contains(&n) {
+                    agree(&ids, &map)?;
+                }
+                let key = (name(i).to_string(), format!("U{u}"));
+                ids.insert(&key.0, &key.1, record);
+                if map.insert(key.clone(), record).is_none() {
+                    first_given.push(key);
+                }
+            }
+            if sealed {
+                ids.seal();
+            }
+            agree(&ids, &map)?;
+            let all: Vec<(String, String, u32)> =
+                ids.iter().map(|(i, u, r)| (i.to_string(), u.to_string(), r)).collect();
+            let want: Vec<(String, String, u32)> = first_given
+                .into_iter()
+                .map(|k| { let r = map[&k]; (k.0, k.1, r) })
+                .collect();
+            proptest::prop_assert_eq!(all, want);
+        }
     }
 }
