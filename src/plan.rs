@@ -11,7 +11,7 @@ use crate::store::{
     text_digest, Action, BatchInfo, Change, Counts, RecordJson, StoreError, StoredItem,
     StoredSummary, UserChunk, UserSource, Writer, APPLY_CHUNK,
 };
-use crate::validate::{Known, StoredAddresses, StoredIdentities, StoredVersion};
+use crate::validate::{Known, StoredAddresses, StoredIdentities};
 use foldhash::{HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
@@ -358,14 +358,14 @@ pub fn read_store(
         if !sized {
             // Sized once from the first chunk's mix, for the whole store.
             sized = true;
-            known.reserve_stored(count, chunk.len(), &parsed);
+            known.reserve_stored(count, &chunk, &parsed);
         }
-        // Each user's digest, and the index in `store_record_ids` of each user added now (the
+        // Each user's digest, and the number in `store_records` of each user added now (the
         // bot waits for the end), which its identities point to.
         for (u, digest) in chunk.iter_mut().zip(parsed.iter().flat_map(|k| &k.digests)) {
             u.digest = *digest;
         }
-        let mut next = known.store_record_ids.len() as u32;
+        let mut next = known.store_records.len() as u32;
         let at: Vec<Option<u32>> = chunk
             .iter()
             .map(|u| {
@@ -444,17 +444,27 @@ pub fn read_store(
         users.push(u);
     }
     // Each table's index, built side by side before the rows look into them.
+    let Known {
+        store_identities,
+        store_addresses,
+        store_records,
+        ..
+    } = known;
     rayon::join(
-        || known.store_identities.seal(),
-        || known.store_addresses.seal(),
+        || store_identities.seal(),
+        || rayon::join(|| store_addresses.seal(), || store_records.seal()),
     );
     Ok(users)
 }
 
 impl Known {
-    /// Sizes the tables for `count` stored users, from a first chunk of `sample` users.
-    fn reserve_stored(&mut self, count: usize, sample: usize, parsed: &[StoredKeys]) {
-        let sample = sample.max(1);
+    /// Sizes the tables for `count` stored users, from a first chunk of them.
+    fn reserve_stored(&mut self, count: usize, chunk: &[StoredSummary], parsed: &[StoredKeys]) {
+        let sample = chunk.len().max(1);
+        let id_bytes: usize = chunk
+            .iter()
+            .map(|u| u.record_id.len() + u.row_version.len())
+            .sum();
         let text_of = |ks: &[KeyedIdentity]| ks.iter().map(|k| k.end - k.start).sum::<usize>();
         let (mut identities, mut bytes, mut addresses, mut address_bytes) = (0, 0, 0, 0);
         for keys in parsed {
@@ -468,28 +478,18 @@ impl Known {
         let scale = |n: usize, most_per_user: usize| {
             (n.saturating_mul(count) / sample).min(most_per_user.saturating_mul(count))
         };
-        self.store_record_ids.reserve(count);
-        self.store_versions.reserve(count);
+        self.store_records.reserve(count, scale(id_bytes, 256));
         self.store_addresses
             .reserve(scale(addresses, 8), scale(address_bytes, 512));
         self.store_identities
             .reserve(scale(identities, 32), scale(bytes, 2048));
     }
 
-    /// Adds a stored user's record id and version; returns its index in `store_record_ids`,
+    /// Adds a stored user's record id and version; returns its number in `store_records`,
     /// which its identities and addresses point to.
     fn add_stored_user(&mut self, u: &StoredSummary) -> u32 {
-        let at = self.store_record_ids.len() as u32;
-        self.store_record_ids.push(u.record_id.clone());
-        self.store_versions.insert(
-            u.record_id.clone(),
-            StoredVersion {
-                row_version: u.row_version.clone(),
-                digest: u.digest,
-                at,
-            },
-        );
-        at
+        self.store_records
+            .add(&u.record_id, &u.row_version, u.digest)
     }
 }
 
@@ -689,7 +689,10 @@ mod tests {
                 ("BOT1", 1, "v1")
             ]
         );
-        assert_eq!(known.store_record_ids, ["A", "B", "C", "E", "BOT1"]);
+        let ids: Vec<&str> = (0..known.store_records.len() as u32)
+            .map(|at| known.store_records.record_id(at))
+            .collect();
+        assert_eq!(ids, ["A", "B", "C", "E", "BOT1"]);
         let batch = [
             // Same record, keys in another order: unchanged.
             record("A", false, json!({"user": {"role": "x"}, "record_id": "A"})),
@@ -795,9 +798,9 @@ mod tests {
                 // As the workers decide it.
                 let same = compared
                     && known
-                        .store_versions
+                        .store_records
                         .get(&r.record_id)
-                        .is_some_and(|v| v.digest == text_digest(&r.json));
+                        .is_some_and(|v| *v.digest == text_digest(&r.json));
                 sink.push(i, r, same).unwrap();
             }
             let records = sink.finish(|i| users[i].2).unwrap();

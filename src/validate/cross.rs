@@ -365,7 +365,7 @@ impl<'b> CrossRow<'b> {
         let mut stored_entries: BTreeMap<String, Vec<IdEntry>> = BTreeMap::new();
         for e in self.unheld() {
             let rid = e.record_id.as_str();
-            if known.store_versions.contains_key(rid)
+            if known.store_records.contains(rid)
                 && !error_records.contains(rid)
                 && !error_files.contains(batch.sheets[e.sheet].file.as_str())
             {
@@ -516,7 +516,7 @@ impl<'b> CrossRow<'b> {
         };
         let unheld = self
             .unheld()
-            .filter(|e| !known.store_versions.contains_key(&e.record_id));
+            .filter(|e| !known.store_records.contains(&e.record_id));
         for e in unheld {
             findings.extend(cx.make(
                 Rule::UnknownRecordReference,

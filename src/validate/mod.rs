@@ -22,7 +22,7 @@ mod stored;
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-pub use stored::{StoredAddresses, StoredIdentities};
+pub use stored::{StoredAddresses, StoredIdentities, StoredRecords, StoredVersion};
 
 /// What validation produced.
 #[derive(Debug, Default)]
@@ -64,15 +64,13 @@ struct Place<'a> {
 #[derive(Debug, Default)]
 pub struct Known {
     /// Email key (IDNA, lower-case) → the stored record holding it (an index into
-    /// `store_record_ids`), for every stored primary address and alias.
+    /// `store_records`), for every stored primary address and alias.
     pub store_addresses: StoredAddresses,
-    /// Stored record id → its `row_version` and the digest of its text.
-    pub store_versions: HashMap<String, StoredVersion>,
+    /// Every stored record id, with its `row_version` and the digest of its text.
+    pub store_records: StoredRecords,
     /// (integration, user_id) → the stored record holding it (an index into
-    /// `store_record_ids`), for every stored ID-info entry (D004).
+    /// `store_records`), for every stored ID-info entry (D004).
     pub store_identities: StoredIdentities,
-    /// The stored record ids `store_identities` points into.
-    pub store_record_ids: Vec<String>,
     /// Email key → record id, from `--source`.
     pub source_emails: HashMap<String, String>,
     /// Record ids the source provides.
@@ -86,7 +84,7 @@ impl Known {
     /// a string or two per user) on a thread of its own, once validation is done with it,
     /// instead of making the outputs or the apply wait while it is freed.
     pub fn drop_in_background(self) {
-        if self.store_record_ids.is_empty() {
+        if self.store_records.is_empty() {
             return;
         }
         drop_in_background(self, "free-store-keys");
@@ -100,16 +98,6 @@ fn drop_in_background<T: Send + 'static>(value: T, name: &str) {
     let _ = std::thread::Builder::new()
         .name(name.to_string())
         .spawn(move || drop(value));
-}
-
-/// What the store holds of a record: its version (S004) and the digest of its text, with
-/// which an import's workers tell a record that is the very text stored.
-#[derive(Debug, Clone)]
-pub struct StoredVersion {
-    pub row_version: String,
-    pub digest: [u8; 32],
-    /// Its index in `Known::store_record_ids`.
-    pub at: u32,
 }
 
 /// Builds findings with the severities in force; a silenced rule builds nothing.
@@ -566,10 +554,10 @@ pub fn validate_with(
                             let (mut user, f) =
                                 user_row(&rep, si, sheet, mapping, row, base + i, &blocked_inline);
                             // The store's version of this record id, looked up once per row.
-                            let stored = known.store_versions.get(&user.record_id);
+                            let stored = known.store_records.get(&user.record_id);
                             // An import needs no copy of a record that is the very text
                             // stored: re-importing a million unchanged users spilled 2.4 GB.
-                            let digest = stored.filter(|_| compared).map(|v| &v.digest);
+                            let digest = stored.filter(|_| compared).map(|v| v.digest);
                             let (record, same_as_stored) = if wanted {
                                 let (r, same) = record_of(&user, &sheet_entries, digest);
                                 (Some(r), same)
@@ -704,8 +692,8 @@ fn stored_identity(
         return None;
     }
     let at = known.store_identities.holder(&e.integration, uid, own)?;
-    let other = &known.store_record_ids[at as usize];
-    if *other == e.record_id {
+    let other = known.store_records.record_id(at);
+    if other == e.record_id {
         return None;
     }
     let place = Place {
@@ -735,7 +723,7 @@ fn known_checks(
     sheet: &Sheet,
     u: &UserRow,
     i: usize,
-    stored: Option<&StoredVersion>,
+    stored: Option<StoredVersion>,
     known: &Known,
 ) -> Vec<Finding> {
     let own = stored.map(|v| v.at);
@@ -772,8 +760,8 @@ fn known_checks(
         }
         let key = email::key(e);
         if let Some(at) = known.store_addresses.holder(&key, own) {
-            let other = &known.store_record_ids[at as usize];
-            if *other != u.record_id {
+            let other = known.store_records.record_id(at);
+            if other != u.record_id {
                 push(
                     Rule::EmailInStore,
                     *col,

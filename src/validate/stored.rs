@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
 /// Every stored identity (integration, user id) with the stored record holding it, as an index
-/// into `Known::store_record_ids`. The identities are kept side by side as they are given, with
+/// into `Known::store_records`. The identities are kept side by side as they are given, with
 /// their text in one buffer, and looked up through an index built once they are all given
 /// (`seal`, or the first lookup): a million stored users hold about nine million identities,
 /// and inserting them one by one into a hash table, a cache miss each, was the slowest part of
@@ -62,7 +62,10 @@ struct Slot {
 }
 
 impl Index {
-    fn build(entries: &[Identity], hashes: &[u64], text: &str) -> Index {
+    /// Builds the index in `ways` parts (a power of two), side by side on the pool: each part
+    /// counts and places the entries of its own share of the buckets.
+    fn build(entries: &[Identity], hashes: &[u64], text: &str, ways: usize) -> Index {
+        use rayon::prelude::*;
         let n = hashes.len();
         if n == 0 {
             return Index::default();
@@ -72,11 +75,21 @@ impl Index {
         let bits = (usize::BITS - (n / 4).leading_zeros()).clamp(1, 32);
         let shift = 64 - bits;
         let buckets = 1usize << bits;
+        let per = buckets / ways.clamp(1, buckets);
+        let bucket_of = |h: u64| (h >> shift) as usize;
         // Counts, then the end of each bucket, then (placing from the last entry back) its start.
         let mut dir = vec![0u32; buckets + 1];
-        for &h in hashes {
-            dir[(h >> shift) as usize] += 1;
-        }
+        dir[..buckets]
+            .par_chunks_mut(per)
+            .enumerate()
+            .for_each(|(k, counts)| {
+                let first = k * per;
+                for &h in hashes {
+                    if let Some(c) = counts.get_mut(bucket_of(h).wrapping_sub(first)) {
+                        *c += 1;
+                    }
+                }
+            });
         let mut end = 0;
         for d in &mut dir[..buckets] {
             end += *d;
@@ -90,14 +103,32 @@ impl Index {
             };
             n
         ];
-        for (i, &h) in hashes.iter().enumerate().rev() {
-            let d = &mut dir[(h >> shift) as usize];
-            *d -= 1;
-            slots[*d as usize] = Slot {
-                fingerprint: h as u32,
-                entry: i as u32,
-            };
+        // Each part's slots: from the end of the bucket before its first to its last's end.
+        let mut parts_slots = Vec::new();
+        let mut rest = &mut slots[..];
+        let mut placed = 0;
+        for k in 0..buckets / per {
+            let (mine, after) = rest.split_at_mut(dir[(k + 1) * per - 1] as usize - placed);
+            parts_slots.push((placed, mine));
+            placed += parts_slots.last().map_or(0, |p| p.1.len());
+            rest = after;
         }
+        dir[..buckets]
+            .par_chunks_mut(per)
+            .zip(parts_slots)
+            .enumerate()
+            .for_each(|(k, (ends, (base, slots)))| {
+                let first = k * per;
+                for (i, &h) in hashes.iter().enumerate().rev() {
+                    if let Some(d) = ends.get_mut(bucket_of(h).wrapping_sub(first)) {
+                        *d -= 1;
+                        slots[*d as usize - base] = Slot {
+                            fingerprint: h as u32,
+                            entry: i as u32,
+                        };
+                    }
+                }
+            });
         let mut index = Index {
             shift,
             dir,
@@ -246,13 +277,18 @@ impl StoredIdentities {
     /// Builds the index now (once every identity is given), and frees the hashes it was built
     /// from. A lookup before would build it.
     pub fn seal(&mut self) {
-        self.index();
+        if self.index.get().is_none() {
+            let ways = rayon::current_num_threads().next_power_of_two();
+            let index = Index::build(&self.entries, &self.hashes, &self.text, ways);
+            self.index = OnceLock::from(index);
+        }
         self.hashes = Vec::new();
     }
 
     fn index(&self) -> &Index {
+        // In one part: a lookup may come from the pool, which must not wait on itself.
         self.index
-            .get_or_init(|| Index::build(&self.entries, &self.hashes, &self.text))
+            .get_or_init(|| Index::build(&self.entries, &self.hashes, &self.text, 1))
     }
 
     /// Some identity was given twice, or records out of order: only the index answers.
@@ -310,7 +346,7 @@ impl StoredIdentities {
 }
 
 /// Every stored address key (primary and aliases) with the stored record holding it, as an
-/// index into `Known::store_record_ids` (S001, R001): the identities' table with one key in
+/// index into `Known::store_records` (S001, R001): the identities' table with one key in
 /// place of the pair. A million stored users hold about three million addresses, which a map
 /// of owned strings held as six million allocations.
 #[derive(Debug, Default)]
@@ -359,6 +395,83 @@ impl StoredAddresses {
     /// Every address with its record, in the order first given.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
         self.0.iter().map(|(_, key, record)| (key, record))
+    }
+}
+
+/// Every stored record id, numbered in the order given (the number the identities and
+/// addresses point to), with its row version (S004) and the digest of its text (an import's
+/// unchanged records). A million stored users were a map of a million owned ids and versions:
+/// inserting into it was the slowest part of the store read after the identities.
+#[derive(Debug, Default)]
+pub struct StoredRecords {
+    /// Record id → its number, as the identities' table with one key in place of the pair.
+    ids: StoredIdentities,
+    /// By number: the digest, and where the row version ends in `versions_text`.
+    versions: Vec<([u8; 32], usize)>,
+    versions_text: String,
+}
+
+/// What the store holds under a record id.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredVersion<'a> {
+    pub row_version: &'a str,
+    pub digest: &'a [u8; 32],
+    /// Its number in [`StoredRecords`].
+    pub at: u32,
+}
+
+impl StoredRecords {
+    /// Makes room for `more` records whose ids and versions take `bytes` bytes in all.
+    pub fn reserve(&mut self, more: usize, bytes: usize) {
+        self.ids.reserve(more, bytes);
+        self.versions.reserve(more);
+        self.versions_text.reserve(bytes);
+    }
+
+    /// Adds a stored record; returns its number.
+    pub fn add(&mut self, record_id: &str, row_version: &str, digest: [u8; 32]) -> u32 {
+        let at = self.versions.len() as u32;
+        self.ids.insert("", record_id, at);
+        self.versions_text.push_str(row_version);
+        self.versions.push((digest, self.versions_text.len()));
+        at
+    }
+
+    /// See [`StoredIdentities::seal`].
+    pub fn seal(&mut self) {
+        self.ids.seal();
+    }
+
+    /// What the store holds under `record_id`.
+    pub fn get(&self, record_id: &str) -> Option<StoredVersion<'_>> {
+        let at = self.ids.get("", record_id)?;
+        let start = match at {
+            0 => 0,
+            _ => self.versions[at as usize - 1].1,
+        };
+        let (digest, end) = &self.versions[at as usize];
+        Some(StoredVersion {
+            row_version: &self.versions_text[start..*end],
+            digest,
+            at,
+        })
+    }
+
+    pub fn contains(&self, record_id: &str) -> bool {
+        self.ids.get("", record_id).is_some()
+    }
+
+    /// The record id of stored record `at`.
+    pub fn record_id(&self, at: u32) -> &str {
+        parts(&self.ids.text, &self.ids.entries[at as usize]).1
+    }
+
+    pub fn len(&self) -> usize {
+        self.versions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.versions.is_empty()
     }
 }
 
@@ -455,6 +568,51 @@ mod tests {
         assert!(ids.scattered());
         agree(&ids);
         assert_eq!(ids.holder("snow", "a", Some(0)), Some(4));
+    }
+
+    #[test]
+    fn records_are_numbered_in_the_order_given_with_their_versions() {
+        let mut records = StoredRecords::default();
+        assert!(records.is_empty() && records.get("A").is_none());
+        assert_eq!(records.add("A", "v1", [1; 32]), 0);
+        assert_eq!(records.add("B", "", [2; 32]), 1);
+        assert_eq!(records.add("C", "v3", [3; 32]), 2);
+        records.seal();
+        assert_eq!(records.len(), 3);
+        let b = records.get("B").unwrap();
+        assert_eq!((b.row_version, b.digest, b.at), ("", &[2; 32], 1));
+        let c = records.get("C").unwrap();
+        assert_eq!((c.row_version, c.digest, c.at), ("v3", &[3; 32], 2));
+        assert_eq!(records.get("A").unwrap().row_version, "v1");
+        assert!(records.contains("A") && !records.contains("a") && !records.contains(""));
+        assert_eq!(
+            (0..3).map(|at| records.record_id(at)).collect::<Vec<_>>(),
+            ["A", "B", "C"]
+        );
+    }
+
+    /// Built in parts on the pool, the index is the one built in one part.
+    #[test]
+    fn an_index_built_in_parts_is_the_same() {
+        let mut ids = StoredIdentities::default();
+        for n in 0..5_000u32 {
+            ids.insert(
+                ["slack", "snow", "okta"][n as usize % 3],
+                &format!("U{}", n % 1_000),
+                n,
+            );
+        }
+        let one = Index::build(&ids.entries, &ids.hashes, &ids.text, 1);
+        assert!(!one.given_again.is_empty());
+        for ways in [2, 4, 8, 1 << 20] {
+            let parts = Index::build(&ids.entries, &ids.hashes, &ids.text, ways);
+            assert_eq!(parts.dir, one.dir);
+            let slots = |i: &Index| -> Vec<(u32, u32)> {
+                i.slots.iter().map(|s| (s.fingerprint, s.entry)).collect()
+            };
+            assert_eq!(slots(&parts), slots(&one));
+            assert_eq!(parts.given_again, one.given_again);
+        }
     }
 
     proptest::proptest! {
