@@ -461,10 +461,8 @@ impl Known {
     /// Sizes the tables for `count` stored users, from a first chunk of them.
     fn reserve_stored(&mut self, count: usize, chunk: &[StoredSummary], parsed: &[StoredKeys]) {
         let sample = chunk.len().max(1);
-        let id_bytes: usize = chunk
-            .iter()
-            .map(|u| u.record_id.len() + u.row_version.len())
-            .sum();
+        let id_bytes: usize = chunk.iter().map(|u| u.record_id.len()).sum();
+        let version_bytes: usize = chunk.iter().map(|u| u.row_version.len()).sum();
         let text_of = |ks: &[KeyedIdentity]| ks.iter().map(|k| k.end - k.start).sum::<usize>();
         let (mut identities, mut bytes, mut addresses, mut address_bytes) = (0, 0, 0, 0);
         for keys in parsed {
@@ -478,7 +476,8 @@ impl Known {
         let scale = |n: usize, most_per_user: usize| {
             (n.saturating_mul(count) / sample).min(most_per_user.saturating_mul(count))
         };
-        self.store_records.reserve(count, scale(id_bytes, 256));
+        self.store_records
+            .reserve(count, scale(id_bytes, 256), scale(version_bytes, 64));
         self.store_addresses
             .reserve(scale(addresses, 8), scale(address_bytes, 512));
         self.store_identities
