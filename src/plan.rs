@@ -61,13 +61,19 @@ impl Plan {
     ) -> Result<i64, StoreError> {
         let mut texts = records.texts()?;
         let chunks = self.changes.chunks(APPLY_CHUNK).map(move |run| {
-            run.iter()
+            let mut versions = Vec::with_capacity(run.len());
+            let changes = run
+                .iter()
                 .map(|c| {
-                    let after = match &c.after {
-                        None => None,
-                        Some(After::Text(text)) => Some(text.clone()),
-                        Some(After::Batch(n)) => Some(RecordJson(texts.text(*n)?)),
+                    let (after, version) = match &c.after {
+                        None => (None, None),
+                        Some(After::Text(text)) => (Some(text.clone()), None),
+                        Some(After::Batch(n)) => {
+                            let (text, version) = texts.text_and_version(*n)?;
+                            (Some(RecordJson(text)), version)
+                        }
                     };
+                    versions.push(version);
                     Ok(Change {
                         record_id: c.record_id.clone(),
                         action: c.action,
@@ -76,8 +82,8 @@ impl Plan {
                         after,
                     })
                 })
-                .collect::<Result<Vec<Change>, StoreError>>()
-                .map(Cow::Owned)
+                .collect::<Result<Vec<Change>, StoreError>>()?;
+            Ok((Cow::Owned(changes), versions))
         });
         writer.apply_chunks(info, chunks)
     }
@@ -659,6 +665,7 @@ mod tests {
             record_id: rid.to_string(),
             bot_account: bot,
             json: json.to_string(),
+            row_version: None,
         }
     }
 

@@ -25,6 +25,10 @@ pub struct Record {
     /// validated row (a `serde_json::Value` tree per record cost a third of validation time and
     /// most of its memory).
     pub json: String,
+    /// The row version of `json` (SPEC §6, 16 hex digits), worked out from the fields as the
+    /// row is checked, for a record an import will write: the store then need not parse the
+    /// text back to canonicalize it (`store::Derived`). `None`: worked out from the text.
+    pub row_version: Option<[u8; 16]>,
 }
 
 /// The order of the reference example.
@@ -65,6 +69,7 @@ impl Record {
         aliases: Vec<String>,
         mut entries: Vec<IdEntry>,
         stored_digest: Option<&[u8; 32]>,
+        versioned: bool,
     ) -> (Record, bool) {
         // Canonical order, whatever the layout the entries came from: a workbook's ID sheets, inline
         // columns or JSONL all give the same bytes.
@@ -99,10 +104,19 @@ impl Record {
             let json = String::from_utf8(text.to_vec()).expect("serde_json writes UTF-8");
             (json, same)
         });
+        // Only for a record the import will write: not the very text stored.
+        let row_version = (versioned && !same_as_stored).then(|| {
+            TEXT.with_borrow_mut(|text| {
+                text.clear();
+                out.write_canonical(text);
+                crate::store::row_version_of_canonical(text)
+            })
+        });
         let record = Record {
             record_id,
             bot_account,
             json,
+            row_version,
         };
         (record, same_as_stored)
     }
@@ -203,6 +217,22 @@ impl RecordOut<'_> {
     }
 }
 
+impl RecordOut<'_> {
+    /// The canonical JSON of the record's text (`store::canonical`: every object's keys
+    /// sorted), written from the fields without parsing the text: the same bytes, as a
+    /// property test holds (`tests::the_canonical_writer_writes_the_canonical_text`).
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        let mut m = Object::open(out);
+        if self.bot_account {
+            m.key("bot_account").extend_from_slice(b"true");
+        }
+        m.str("record_id", self.record_id);
+        self.user.write_canonical(m.key("user"));
+        self.info.write_canonical(m.key("user_id_info"));
+        m.close();
+    }
+}
+
 /// The reference the writer is tested against (`tests::the_writer_writes_what_serde_json_writes`).
 #[cfg(test)]
 impl Serialize for RecordOut<'_> {
@@ -254,6 +284,58 @@ impl UserOut<'_> {
     }
 }
 
+/// A field of `user`, to be written in the canonical order of the keys.
+enum UserField<'a> {
+    Custom,
+    Text(&'a str),
+    Tags,
+    Identities,
+}
+
+impl UserOut<'_> {
+    /// `write`'s fields, each object's keys sorted.
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        // The keys `write` writes, in its order, then sorted (each key once).
+        let mut fields: Vec<(&str, UserField)> = Vec::with_capacity(USER_KEYS.len() + 2);
+        if !self.custom.is_empty() {
+            fields.push(("custom_attributes", UserField::Custom));
+        }
+        for attr in USER_KEYS {
+            match attr {
+                Attr::EmailAddr => fields.push(("email_addr", UserField::Text(self.email))),
+                Attr::UserTags if !self.tags.is_empty() => {
+                    fields.push(("user_tags", UserField::Tags))
+                }
+                _ => {
+                    if let Some(v) = self.attrs.get(&attr) {
+                        fields.push((attr.name(), UserField::Text(v)));
+                    }
+                }
+            }
+        }
+        fields.push(("external_system_identities", UserField::Identities));
+        fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut m = Object::open(out);
+        for (key, field) in fields {
+            let out = m.key(key);
+            match field {
+                UserField::Custom => {
+                    // A `BTreeMap` of `String`s: in the canonical (byte) order already.
+                    let mut custom = Object::open(out);
+                    for (k, v) in self.custom {
+                        custom.str(k, v);
+                    }
+                    custom.close();
+                }
+                UserField::Text(v) => write_str(out, v),
+                UserField::Tags => write_array(out, self.tags, |o, t| write_str(o, t)),
+                UserField::Identities => Identities(self.entries).write_canonical(out),
+            }
+        }
+        m.close();
+    }
+}
+
 /// The reference the writer is tested against (`tests::the_writer_writes_what_serde_json_writes`).
 #[cfg(test)]
 impl Serialize for UserOut<'_> {
@@ -293,6 +375,15 @@ impl Identities<'_> {
         let mut m = Object::open(out);
         for (integration, e) in self.by_integration() {
             Entry(e, EntryShape::Identity).write(m.key(integration));
+        }
+        m.close();
+    }
+
+    /// `write`'s keys are integrations from a `BTreeMap`: sorted already.
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        let mut m = Object::open(out);
+        for (integration, e) in self.by_integration() {
+            Entry(e, EntryShape::Identity).write_canonical(m.key(integration));
         }
         m.close();
     }
@@ -336,6 +427,22 @@ impl Entry<'_> {
             (EntryShape::Listed, None) => m.key("external_id").extend_from_slice(b"null"),
             _ => {}
         }
+        m.close();
+    }
+
+    /// `write`'s keys sorted: `external_id`, `integration`, `user_id`.
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        let (e, shape) = (self.0, self.1);
+        let mut m = Object::open(out);
+        match (shape, &e.external_id) {
+            (EntryShape::Identity | EntryShape::Listed, Some(x)) => m.str("external_id", x),
+            (EntryShape::Listed, None) => m.key("external_id").extend_from_slice(b"null"),
+            _ => {}
+        }
+        if shape != EntryShape::Identity {
+            m.str("integration", &e.integration);
+        }
+        m.str("user_id", &e.user_id);
         m.close();
     }
 }
@@ -388,6 +495,20 @@ impl InfoOut<'_> {
         ] {
             write_array(m.key(key), self.list(list), |o, e| e.write(o));
         }
+        m.close();
+    }
+
+    /// `write`'s keys sorted; the lists keep their order.
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        let mut m = Object::open(out);
+        for (key, list) in [
+            ("channel_id_info", IdList::Channel),
+            ("idm_id_info", IdList::Idm),
+            ("itsm_id_info", IdList::Itsm),
+        ] {
+            write_array(m.key(key), self.list(list), |o, e| e.write_canonical(o));
+        }
+        write_array(m.key("user_emails"), self.aliases, |o, a| write_str(o, a));
         m.close();
     }
 }
@@ -637,6 +758,8 @@ pub(crate) struct SpillWriter {
     lengths: Vec<u32>,
     /// Each spilled record's id ([`Keep::SpillForImport`]).
     ids: Option<RecordIds>,
+    /// Each spilled record's row version, when the ids are noted (zeros: none).
+    versions: Vec<[u8; 16]>,
 }
 
 impl RecordSink {
@@ -650,6 +773,7 @@ impl RecordSink {
                 users: Vec::new(),
                 lengths: Vec::new(),
                 ids: matches!(keep, Keep::SpillForImport(_)).then(RecordIds::default),
+                versions: Vec::new(),
             }),
         })
     }
@@ -689,6 +813,7 @@ impl RecordSink {
                 });
                 if let Some(ids) = &mut s.ids {
                     ids.push(&record.record_id);
+                    s.versions.push(record.row_version.unwrap_or_default());
                 }
                 if !left_out {
                     // JSONL as `--out` writes it, so that the kept records can be copied in runs.
@@ -730,6 +855,7 @@ impl RecordSink {
                     keep,
                     lengths: s.lengths,
                     ids: s.ids,
+                    versions: s.versions,
                     bots,
                 })
             }
@@ -748,6 +874,8 @@ pub struct Spill {
     keep: Vec<bool>,
     lengths: Vec<u32>,
     ids: Option<RecordIds>,
+    /// Each spilled record's row version (zeros: none), when the ids are noted.
+    versions: Vec<[u8; 16]>,
     bots: Vec<Record>,
     valid: usize,
 }
@@ -1224,10 +1352,16 @@ pub struct RecordTexts<'a> {
 impl RecordTexts<'_> {
     /// The text of valid record `n`; `n` never goes back.
     pub fn text(&mut self, n: usize) -> std::io::Result<String> {
+        self.text_and_version(n).map(|(text, _)| text)
+    }
+
+    /// The text of valid record `n` and its row version, if it was worked out as the row was
+    /// checked ([`Record::row_version`]); `n` never goes back.
+    pub fn text_and_version(&mut self, n: usize) -> std::io::Result<(String, Option<[u8; 16]>)> {
         use std::io::Read;
         let spill = match self.records {
             Records::NotKept => return Err(std::io::Error::other("no records were kept")),
-            Records::InMemory(v) => return Ok(v[n].json.clone()),
+            Records::InMemory(v) => return Ok((v[n].json.clone(), v[n].row_version)),
             Records::Spilled(s) => s,
         };
         let input = self.input.as_mut().expect("a spill has its reader");
@@ -1248,7 +1382,15 @@ impl RecordTexts<'_> {
                 let mut line = vec![0; len as usize];
                 input.read_exact(&mut line)?;
                 line.pop();
-                return String::from_utf8(line).map_err(std::io::Error::other);
+                let version = spill
+                    .versions
+                    .get(self.at - 1)
+                    .copied()
+                    .filter(|v| *v != [0; 16]);
+                return Ok((
+                    String::from_utf8(line).map_err(std::io::Error::other)?,
+                    version,
+                ));
             }
             if n < self.kept {
                 return Err(std::io::Error::other("records are read forward only"));
@@ -1260,7 +1402,7 @@ impl RecordTexts<'_> {
         spill
             .bots
             .get(bot)
-            .map(|r| r.json.clone())
+            .map(|r| (r.json.clone(), r.row_version))
             .ok_or_else(short)
     }
 }
@@ -1348,15 +1490,34 @@ mod tests {
             };
             let mut written = Vec::new();
             out.write(&mut written);
-            prop_assert_eq!(String::from_utf8(written).unwrap(), serde_json::to_string(&out).unwrap());
+            let text = String::from_utf8(written).unwrap();
+            prop_assert_eq!(&text, &serde_json::to_string(&out).unwrap());
+            // The canonical form written from the fields is the text's, parsed and sorted.
+            let mut canonical = Vec::new();
+            out.write_canonical(&mut canonical);
+            let tree: Value = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(String::from_utf8(canonical.clone()).unwrap(), crate::store::canonical(&tree));
+            prop_assert_eq!(
+                String::from_utf8(crate::store::row_version_of_canonical(&canonical).to_vec()).unwrap(),
+                crate::store::text_row_version(&text)
+            );
         }
     }
 
     fn record(rid: &str, bot: bool) -> Record {
+        let json = format!(r#"{{"record_id":"{rid}","n":"{}"}}"#, rid.repeat(3));
+        // Some with the version worked out as the row was checked, some without.
+        let row_version = (rid.bytes().last().is_some_and(|b| b % 2 == 0)).then(|| {
+            crate::store::text_row_version(&json)
+                .as_bytes()
+                .try_into()
+                .unwrap()
+        });
         Record {
             record_id: rid.to_string(),
             bot_account: bot,
-            json: format!(r#"{{"record_id":"{rid}","n":"{}"}}"#, rid.repeat(3)),
+            json,
+            row_version,
         }
     }
 
@@ -1411,7 +1572,10 @@ mod tests {
         let mut texts = spilled.texts().unwrap();
         assert_eq!(texts.text(1).unwrap(), expected[1].2);
         assert_eq!(texts.text(3).unwrap(), expected[3].2);
-        assert_eq!(texts.text(4).unwrap(), expected[4].2);
+        // The bot, kept in memory, with the version it was given.
+        assert!(batch[2].row_version.is_some());
+        let bot = texts.text_and_version(4).unwrap();
+        assert_eq!(bot, (expected[4].2.clone(), batch[2].row_version));
         assert!(texts.text(5).is_err());
         let mut texts = spilled.texts().unwrap();
         assert_eq!(texts.text(2).unwrap(), expected[2].2);
@@ -1572,9 +1736,14 @@ mod tests {
             &batch,
             &invalid,
         );
+        let versions: Vec<Option<[u8; 16]>> =
+            memory.in_memory().iter().map(|r| r.row_version).collect();
+        assert!(versions.iter().any(Option::is_some) && versions.iter().any(Option::is_none));
         let mut texts = spilled.texts().unwrap();
         for (n, json) in expected.iter().enumerate() {
-            assert_eq!(&texts.text(n).unwrap(), json, "record {n}");
+            let (text, version) = texts.text_and_version(n).unwrap();
+            assert_eq!(version, versions[n], "record {n}");
+            assert_eq!(&text, json, "record {n}");
         }
         assert!(spilled.texts().is_err());
         assert!(spilled

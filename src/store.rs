@@ -717,14 +717,29 @@ struct Derived {
 }
 
 impl Derived {
-    fn of(text: &str) -> Derived {
+    /// `row_version`, when given, is the text's, worked out from the record's fields as its
+    /// row was checked ([`crate::record::Record::row_version`]): the text is then not parsed
+    /// back to canonicalize it.
+    fn of(text: &str, row_version: Option<[u8; 16]>) -> Derived {
+        let row_version = match row_version {
+            Some(hex) => {
+                let given = String::from_utf8(hex.to_vec()).unwrap_or_default();
+                debug_assert_eq!(given, text_row_version(text), "{text}");
+                given
+            }
+            None => text_row_version(text),
+        };
         Derived {
-            row_version: text_row_version(text),
+            row_version,
             digest: text_digest(text),
             keys: keys::encode(text),
         }
     }
 }
+
+/// A chunk of changes to apply, with the row versions of their new texts where they were
+/// worked out as the rows were checked (empty, or one per change).
+pub type ChangeChunk<'c> = (std::borrow::Cow<'c, [Change]>, Vec<Option<[u8; 16]>>);
 
 /// The write lock and the transaction that applies one batch.
 pub struct Writer<'a> {
@@ -798,7 +813,7 @@ impl Writer<'_> {
             info,
             changes
                 .chunks(APPLY_CHUNK)
-                .map(|c| Ok(std::borrow::Cow::Borrowed(c))),
+                .map(|c| Ok((std::borrow::Cow::Borrowed(c), Vec::new()))),
         )
     }
 
@@ -808,7 +823,7 @@ impl Writer<'_> {
     pub fn apply_chunks<'c>(
         &mut self,
         info: &BatchInfo,
-        mut chunks: impl Iterator<Item = Result<std::borrow::Cow<'c, [Change]>, StoreError>> + Send,
+        mut chunks: impl Iterator<Item = Result<ChangeChunk<'c>, StoreError>> + Send,
     ) -> Result<i64, StoreError> {
         let user = ["USER", "LOGNAME", "USERNAME"]
             .iter()
@@ -868,12 +883,14 @@ impl Writer<'_> {
             // The row versions (a parse, a sort and a hash each), digests and keys on the pool,
             // a chunk ahead of the statements, which SQLite runs one at a time on this thread:
             // for a million new users they cost as long as the inserts, and now run beside them.
-            let derived_of = |chunk: &[Change]| -> Vec<Option<Derived>> {
+            let derived_of = |chunk: &[Change], versions: &[Option<[u8; 16]>]| {
                 use rayon::prelude::*;
-                chunk
-                    .par_iter()
-                    .map(|c| c.after.as_ref().map(|a| Derived::of(&a.0)))
-                    .collect()
+                (chunk.par_iter().enumerate())
+                    .map(|(i, c)| {
+                        let version = versions.get(i).copied().flatten();
+                        c.after.as_ref().map(|a| Derived::of(&a.0, version))
+                    })
+                    .collect::<Vec<Option<Derived>>>()
             };
             type Prepared<'c> = Option<(std::borrow::Cow<'c, [Change]>, Vec<Option<Derived>>)>;
             let prepare =
@@ -881,8 +898,8 @@ impl Writer<'_> {
                     let Some(chunk) = chunks.next() else {
                         return Ok(None);
                     };
-                    let chunk: std::borrow::Cow<'c, [Change]> = chunk?;
-                    let derived = derived_of(&chunk);
+                    let (chunk, versions): ChangeChunk<'c> = chunk?;
+                    let derived = derived_of(&chunk, &versions);
                     Ok(Some((chunk, derived)))
                 };
             let mut current = prepare(&mut chunks)?;
@@ -1093,8 +1110,20 @@ pub fn row_version(record: &Value) -> String {
 }
 
 fn version_of_canonical(canonical: &str) -> String {
-    let digest = Sha256::digest(canonical.as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    let hex = row_version_of_canonical(canonical.as_bytes());
+    String::from_utf8(hex.to_vec()).expect("hex digits")
+}
+
+/// The row version of canonical JSON, as 16 ASCII hex digits.
+pub fn row_version_of_canonical(canonical: &[u8]) -> [u8; 16] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(canonical);
+    let mut hex = [0; 16];
+    for (i, b) in digest.iter().take(8).enumerate() {
+        hex[2 * i] = HEX[usize::from(b >> 4)];
+        hex[2 * i + 1] = HEX[usize::from(b & 15)];
+    }
+    hex
 }
 
 /// `row_version` of a record's text, the text canonicalized as it is parsed: no `Value` tree

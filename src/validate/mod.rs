@@ -559,7 +559,7 @@ pub fn validate_with(
                             // stored: re-importing a million unchanged users spilled 2.4 GB.
                             let digest = stored.filter(|_| compared).map(|v| v.digest);
                             let (record, same_as_stored) = if wanted {
-                                let (r, same) = record_of(&user, &sheet_entries, digest);
+                                let (r, same) = record_of(&user, &sheet_entries, digest, compared);
                                 (Some(r), same)
                             } else {
                                 (None, false)
@@ -929,6 +929,7 @@ fn record_of(
     user: &UserRow,
     sheet_entries: &cross::SheetEntries,
     stored_digest: Option<&[u8; 32]>,
+    versioned: bool,
 ) -> (Record, bool) {
     let mut ids: Vec<IdEntry> = user.entries.iter().map(to_entry).collect();
     ids.extend(sheet_entries.of(&user.record_id).map(to_entry));
@@ -942,6 +943,7 @@ fn record_of(
         user.aliases.iter().map(|a| a.0.clone()).collect(),
         ids,
         stored_digest,
+        versioned,
     )
 }
 
