@@ -215,12 +215,10 @@ impl RecordOut<'_> {
         self.info.write(m.key("user_id_info"));
         m.close();
     }
-}
 
-impl RecordOut<'_> {
     /// The canonical JSON of the record's text (`store::canonical`: every object's keys
     /// sorted), written from the fields without parsing the text: the same bytes, as a
-    /// property test holds (`tests::the_canonical_writer_writes_the_canonical_text`).
+    /// property test holds (`tests::the_writer_writes_what_serde_json_writes`).
     fn write_canonical(&self, out: &mut Vec<u8>) {
         let mut m = Object::open(out);
         if self.bot_account {
@@ -1469,7 +1467,8 @@ mod tests {
     }
 
     proptest! {
-        /// The record writer against the `Serialize` impls it replaced, run through serde_json.
+        /// The record writer against the `Serialize` impls it replaced, run through serde_json;
+        /// the canonical writer against the canonical form of the text it wrote.
         #[test]
         fn the_writer_writes_what_serde_json_writes(
             record_id in value(),

@@ -152,7 +152,8 @@ impl Index {
         for b in 0..self.dir.len() - 1 {
             let run = &self.slots[self.dir[b] as usize..self.dir[b + 1] as usize];
             for (x, first) in run.iter().enumerate() {
-                if self.given_again.get(&first.entry) == Some(&None) {
+                if !self.given_again.is_empty() && self.given_again.get(&first.entry) == Some(&None)
+                {
                     continue;
                 }
                 for later in &run[x + 1..] {
