@@ -723,7 +723,7 @@ impl Derived {
     fn of(text: &str, row_version: Option<[u8; 16]>) -> Derived {
         let row_version = match row_version {
             Some(hex) => {
-                let given = String::from_utf8(hex.to_vec()).unwrap_or_default();
+                let given = String::from_utf8(hex.to_vec()).expect("hex digits");
                 debug_assert_eq!(given, text_row_version(text), "{text}");
                 given
             }
@@ -880,9 +880,10 @@ impl Writer<'_> {
                 .tx
                 .prepare_cached("DELETE FROM users WHERE record_id = ?1")
                 .map_err(|e| self.err(e))?;
-            // The row versions (a parse, a sort and a hash each), digests and keys on the pool,
-            // a chunk ahead of the statements, which SQLite runs one at a time on this thread:
-            // for a million new users they cost as long as the inserts, and now run beside them.
+            // The row versions (a parse, a sort and a hash each, unless the batch's records
+            // bring theirs), digests and keys on the pool, a chunk ahead of the statements,
+            // which SQLite runs one at a time on this thread: for a million new users they cost
+            // as long as the inserts, and now run beside them.
             let derived_of = |chunk: &[Change], versions: &[Option<[u8; 16]>]| {
                 use rayon::prelude::*;
                 (chunk.par_iter().enumerate())
