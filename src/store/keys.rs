@@ -93,15 +93,24 @@ fn parse<'b>(blob: &'b [u8], mut give: impl FnMut(Part<'b>)) -> bool {
         *rest = tail;
         Some(u32::from_le_bytes(*n) as usize)
     }
-    fn part<'b>(rest: &mut &'b [u8]) -> Option<&'b str> {
+    // A blob is nearly always UTF-8 as a whole (ASCII lengths and tags, UTF-8 texts): it is
+    // checked once, and each part is a slice of it, UTF-8 exactly when it starts and ends on
+    // a character's boundary. Checking each of a million users' dozen parts on its own was
+    // the store read's slowest thread's second cost (docs/benchmarks.md, thirteenth session).
+    let whole = std::str::from_utf8(blob).ok();
+    let part = |rest: &mut &'b [u8]| -> Option<&'b str> {
         let n = len(rest)?;
         if rest.len() < n {
             return None;
         }
+        let start = blob.len() - rest.len();
         let (s, tail) = rest.split_at(n);
         *rest = tail;
-        std::str::from_utf8(s).ok()
-    }
+        match whole {
+            Some(whole) => whole.get(start..start + n),
+            None => std::str::from_utf8(s).ok(),
+        }
+    };
     let Some((&FORMAT, mut rest)) = blob.split_first() else {
         return false;
     };
@@ -280,12 +289,27 @@ mod tests {
         not_utf8[10] = 0xff;
         let mut longer = blob.clone();
         longer.push(0);
+        // UTF-8 as a whole, but its first part is the first byte of `é`: the second part's
+        // length starts with the character's second byte (169 bytes follow).
+        let mut split_char = vec![
+            FORMAT, 1, 0, 0, 0, IDENTITY, 1, 0, 0, 0, 0xc3, 0xa9, 0, 0, 0,
+        ];
+        split_char.extend([b'u'; 169]);
+        assert!(std::str::from_utf8(&split_char).is_ok());
+        // A length of 128 or more is not UTF-8 as a whole: each part is checked on its own.
+        let mut long_key = vec![FORMAT, 1, 0, 0, 0, EMAIL, 200, 0, 0, 0];
+        long_key.extend("é".repeat(100).as_bytes());
+        assert!(std::str::from_utf8(&long_key).is_err() && is_well_formed(&long_key));
+        let mut long_bad = long_key.clone();
+        long_bad[11] = b'x';
         for (why, b) in [
             ("empty", &[][..]),
             ("other format", &other),
             ("unknown tag", &bad_tag),
             ("not UTF-8", &not_utf8),
             ("bytes after the parts", &longer),
+            ("a part that splits a character", &split_char),
+            ("a long part that is not UTF-8", &long_bad),
         ] {
             assert!(!is_well_formed(b), "{why}");
             assert_eq!(from_blob(b), None, "{why}");
