@@ -794,7 +794,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         [
             Keep::InMemory,
-            Keep::SpillForImport(dir.path().to_path_buf()),
+            Keep::SpillForImport {
+                dir: dir.path().to_path_buf(),
+                row_versions: true,
+            },
         ]
         .map(|keep| {
             let mut sink = RecordSink::new(&keep).unwrap();

@@ -585,15 +585,20 @@ pub enum Keep {
     SpillIn(std::path::PathBuf),
     /// Spill as [`Keep::SpillIn`], noting each record's id beside it and every user's record
     /// id (import: the plan reads the records back to compare them with the store, and again
-    /// to write them; held in memory they were 2.4 GB at a million users).
-    SpillForImport(std::path::PathBuf),
+    /// to write them; held in memory they were 2.4 GB at a million users). With
+    /// `row_versions`, each record the store does not hold as it is brings its row version
+    /// ([`Record::row_version`]); a dry run, which writes nothing, leaves them out.
+    SpillForImport {
+        dir: std::path::PathBuf,
+        row_versions: bool,
+    },
 }
 
 impl Keep {
     /// Whether validation notes the record id of every user row, valid or not
     /// (`import --prune`).
     pub(crate) fn keeps_record_ids(&self) -> bool {
-        matches!(self, Keep::InMemory | Keep::SpillForImport(_))
+        matches!(self, Keep::InMemory | Keep::SpillForImport { .. })
     }
 }
 
@@ -756,6 +761,8 @@ pub(crate) struct SpillWriter {
     lengths: Vec<u32>,
     /// Each spilled record's id ([`Keep::SpillForImport`]).
     ids: Option<RecordIds>,
+    /// Whether records bring their row versions ([`Keep::SpillForImport`]).
+    row_versions: bool,
     /// Each spilled record's row version, when the ids are noted (zeros: none).
     versions: Vec<[u8; 16]>,
 }
@@ -765,14 +772,23 @@ impl RecordSink {
         Ok(match keep {
             Keep::Nothing => RecordSink::Nothing,
             Keep::InMemory => RecordSink::InMemory(Vec::new()),
-            Keep::SpillIn(dir) | Keep::SpillForImport(dir) => RecordSink::Spill(SpillWriter {
-                out: std::io::BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(dir)?),
-                bots: Vec::new(),
-                users: Vec::new(),
-                lengths: Vec::new(),
-                ids: matches!(keep, Keep::SpillForImport(_)).then(RecordIds::default),
-                versions: Vec::new(),
-            }),
+            Keep::SpillIn(dir) | Keep::SpillForImport { dir, .. } => {
+                RecordSink::Spill(SpillWriter {
+                    out: std::io::BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(dir)?),
+                    bots: Vec::new(),
+                    users: Vec::new(),
+                    lengths: Vec::new(),
+                    ids: matches!(keep, Keep::SpillForImport { .. }).then(RecordIds::default),
+                    row_versions: matches!(
+                        keep,
+                        Keep::SpillForImport {
+                            row_versions: true,
+                            ..
+                        }
+                    ),
+                    versions: Vec::new(),
+                })
+            }
         })
     }
 
@@ -784,6 +800,12 @@ impl RecordSink {
     /// which notes the record ids).
     pub(crate) fn compares_with_store(&self) -> bool {
         matches!(self, RecordSink::Spill(s) if s.ids.is_some())
+    }
+
+    /// Whether each record the store does not hold as it is is made with its row version
+    /// ([`Record::row_version`]): an import that may write them.
+    pub(crate) fn wants_row_versions(&self) -> bool {
+        matches!(self, RecordSink::Spill(s) if s.row_versions)
     }
 
     /// Adds the candidate record of user `user` (users come in order, each once);
@@ -1503,6 +1525,49 @@ mod tests {
         }
     }
 
+    /// A record brings its row version only for an import that may write it: not when asked
+    /// for none, nor when it is the very text stored.
+    #[test]
+    fn a_record_brings_its_row_version_only_when_it_may_be_written() {
+        let attrs = BTreeMap::from([(Attr::FirstName, "Ann".to_string())]);
+        let custom = BTreeMap::from([("Office".to_string(), "B1".to_string())]);
+        let make = |bot: bool, stored: Option<&[u8; 32]>, versioned: bool| {
+            let entries = vec![IdEntry {
+                list: IdList::Itsm,
+                integration: "snow".to_string(),
+                user_id: "u1".to_string(),
+                external_id: None,
+            }];
+            let tags = ["T".to_string()];
+            let aliases = vec!["b@x.com".to_string()];
+            let email = "a@x.com".to_string();
+            Record::new(
+                "R1".to_string(),
+                bot,
+                email,
+                &attrs,
+                &tags,
+                &custom,
+                aliases,
+                entries,
+                stored,
+                versioned,
+            )
+        };
+        for bot in [false, true] {
+            let (record, same) = make(bot, None, true);
+            assert!(!same);
+            let version = record
+                .row_version
+                .map(|v| String::from_utf8(v.to_vec()).unwrap());
+            assert_eq!(version, Some(crate::store::text_row_version(&record.json)));
+            assert_eq!(make(bot, None, false).0.row_version, None);
+            let stored = crate::store::text_digest(&record.json);
+            let (again, same) = make(bot, Some(&stored), true);
+            assert!(same && again.row_version.is_none(), "bot: {bot}");
+        }
+    }
+
     fn record(rid: &str, bot: bool) -> Record {
         let json = format!(r#"{{"record_id":"{rid}","n":"{}"}}"#, rid.repeat(3));
         // Some with the version worked out as the row was checked, some without.
@@ -1541,7 +1606,10 @@ mod tests {
         let invalid = [1, 5];
         let memory = kept(&Keep::InMemory, &batch, &invalid);
         let spilled = kept(
-            &Keep::SpillForImport(dir.path().to_path_buf()),
+            &Keep::SpillForImport {
+                dir: dir.path().to_path_buf(),
+                row_versions: true,
+            },
             &batch,
             &invalid,
         );
@@ -1580,7 +1648,11 @@ mod tests {
         assert_eq!(texts.text(2).unwrap(), expected[2].2);
         assert!(texts.text(0).is_err());
         // A record that is the very text stored is noted without its text, and never read.
-        let mut sink = RecordSink::new(&Keep::SpillForImport(dir.path().to_path_buf())).unwrap();
+        let mut sink = RecordSink::new(&Keep::SpillForImport {
+            dir: dir.path().to_path_buf(),
+            row_versions: true,
+        })
+        .unwrap();
         assert!(sink.compares_with_store());
         sink.push(0, batch[0].clone(), true).unwrap();
         sink.push(1, batch[1].clone(), false).unwrap();
@@ -1595,6 +1667,12 @@ mod tests {
         );
         let mut texts = records.texts().unwrap();
         assert!(texts.text(0).is_err());
+        // The record after it comes with its own row version.
+        assert!(batch[1].row_version.is_some());
+        assert_eq!(
+            texts.text_and_version(1).unwrap(),
+            (batch[1].json.clone(), batch[1].row_version)
+        );
         // Nor can such a spill be written out as if it were whole.
         let mut records = records;
         assert!(records.for_each_json(|_| Ok(())).is_err());
@@ -1731,7 +1809,10 @@ mod tests {
         assert!(total > 3 * 4096, "{total} bytes: more than the tests' step");
 
         let spilled = kept(
-            &Keep::SpillForImport(dir.path().to_path_buf()),
+            &Keep::SpillForImport {
+                dir: dir.path().to_path_buf(),
+                row_versions: true,
+            },
             &batch,
             &invalid,
         );

@@ -126,7 +126,11 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         &renames,
         &known,
         &progress.rows(),
-        &Keep::SpillForImport(spill.clone()),
+        &Keep::SpillForImport {
+            dir: spill.clone(),
+            // A dry run writes no record: their row versions would go unused.
+            row_versions: !args.dry_run,
+        },
     )
     .with_context(|| {
         format!(

@@ -449,7 +449,7 @@ pub fn validate_with(
     // cross-row pass once made them.
     let mut late: Vec<Finding> = Vec::new();
     let spill_dir = match keep {
-        Keep::SpillIn(dir) | Keep::SpillForImport(dir) => dir.clone(),
+        Keep::SpillIn(dir) | Keep::SpillForImport { dir, .. } => dir.clone(),
         _ => std::env::temp_dir(),
     };
     // The ID entries' identities (D004), bucketed as their rows come rather than after the last
@@ -529,6 +529,7 @@ pub fn validate_with(
             next_base += data.len();
             let wanted = sink.wants_records();
             let compared = sink.compares_with_store();
+            let versioned = sink.wants_row_versions();
             let mut spares = std::mem::take(&mut spare_keys);
             spares.resize_with(data.len(), cross::Keys::default);
             let mut spent = Vec::with_capacity(pending.as_ref().map_or(0, Vec::len));
@@ -559,7 +560,7 @@ pub fn validate_with(
                             // stored: re-importing a million unchanged users spilled 2.4 GB.
                             let digest = stored.filter(|_| compared).map(|v| v.digest);
                             let (record, same_as_stored) = if wanted {
-                                let (r, same) = record_of(&user, &sheet_entries, digest, compared);
+                                let (r, same) = record_of(&user, &sheet_entries, digest, versioned);
                                 (Some(r), same)
                             } else {
                                 (None, false)
