@@ -39,8 +39,8 @@ struct Identity {
 }
 
 /// The entries grouped by the top bits of their hash: bucket `b` is `slots[dir[b]..dir[b +
-/// 1]]`, about four entries, so a lookup reads the directory, one run of slots, and the entry
-/// it finds. Built by one counting pass and one placing pass over the hashes (no entry moved
+/// 1]]`, two to four entries on average, so a lookup reads the directory, one run of slots,
+/// and the entry it finds. Built by one counting pass and one placing pass over the hashes (no entry moved
 /// twice, no probing), in the order given within each bucket.
 #[derive(Debug, Default)]
 struct Index {
@@ -71,8 +71,9 @@ impl Index {
         if n == 0 {
             return Index::default();
         }
-        // 2^bits buckets for n entries: at most eight, about four a bucket (one cache line of
-        // slots), and a directory of a quarter of the slots' size.
+        // 2^bits buckets for n entries, 2^(bits - 1) <= n / 4 < 2^bits: two to four entries a
+        // bucket on average (within a cache line of slots), and a directory of at most a
+        // quarter of the slots' size.
         let bits = (usize::BITS - (n / 4).leading_zeros()).clamp(1, 32);
         let shift = 64 - bits;
         let buckets = 1usize << bits;
