@@ -423,13 +423,26 @@ impl<'m> SheetWriter<'m> {
                     CellOrigin::Date => ExcelDateTime::parse_from_str(text).ok(),
                     _ => None,
                 };
+                // A cell with no mark, in General or in its identifier column's Text, is
+                // written without a format: the writer then gives it its column's (as Excel
+                // does), where it would have looked the format up by its hash, a third of the
+                // time spent writing rows (`perf`, 100,000 rows).
+                let plain = |shown| {
+                    !is_header
+                        && severity.is_none()
+                        && matches!(shown, NumFormat::General | NumFormat::Text)
+                };
                 if let Some(n) = number {
                     let shown = match cell.origin {
                         CellOrigin::Padded => NumFormat::Zeros(text.len()),
                         _ => NumFormat::General,
                     };
-                    let format = marker.formats.get(is_header, severity, shown);
-                    ws.write_number_with_format(r, col, n, format)?;
+                    if plain(shown) {
+                        ws.write_number(r, col, n)?;
+                    } else {
+                        let format = marker.formats.get(is_header, severity, shown);
+                        ws.write_number_with_format(r, col, n, format)?;
+                    }
                 } else if let Some(date) = date {
                     let shown = if text.contains('T') {
                         NumFormat::DateTime
@@ -440,8 +453,12 @@ impl<'m> SheetWriter<'m> {
                     ws.write_datetime_with_format(r, col, date, format)?;
                 } else {
                     // Everything else, formulas included, is written as the text that was read.
-                    let format = marker.formats.get(is_header, severity, text_format);
-                    ws.write_string_with_format(r, col, text, format)?;
+                    if plain(text_format) {
+                        ws.write_string(r, col, text)?;
+                    } else {
+                        let format = marker.formats.get(is_header, severity, text_format);
+                        ws.write_string_with_format(r, col, text, format)?;
+                    }
                 }
                 if let Some(fs) = found {
                     marker.note(ws, r, col, fs)?;

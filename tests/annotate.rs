@@ -225,6 +225,40 @@ fn the_batch_keeps_its_sheets_cells_and_types() {
         styles.contains(r#"numFmtId="49""#),
         "identifier cells are Text"
     );
+
+    // Cell by cell, in the flat layout: a bold header, identifiers formatted as text (unmarked
+    // ones are written without a format and take their column's), other cells in the default
+    // style.
+    let annotated = dir.path().join("c.xlsx");
+    let (_, report) = annotate("testdata/batches/flat-inline.csv", &annotated, &[]);
+    let marked = expected_marks(&report);
+    let users = &sheets_xml(&annotated)["Users"];
+    let style = |cell: &str| users.styles[cell];
+    for col in ["A", "C", "K", "N", "P"] {
+        assert!(style(&format!("{col}1")).bold, "{col}1 is a header cell");
+    }
+    let mut checked = 0;
+    for row in 2..=10 {
+        let unmarked =
+            |col: &str| !marked.contains_key(&("Users".to_string(), format!("{col}{row}")));
+        if unmarked("K") {
+            let want = common::CellStyle {
+                bold: false,
+                num_format: 49,
+            };
+            assert_eq!(style(&format!("K{row}")), want, "K{row}, an identifier");
+            checked += 1;
+        }
+        if unmarked("C") {
+            assert_eq!(
+                style(&format!("C{row}")),
+                Default::default(),
+                "C{row}, a name"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "most of the first rows have no finding");
 }
 
 #[test]

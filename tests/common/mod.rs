@@ -38,6 +38,14 @@ pub struct SheetXml {
     pub frozen: bool,
     pub filtered: bool,
     pub xml: String,
+    /// Each written cell's font weight and number format id (`0`: General, `49`: Text).
+    pub styles: BTreeMap<String, CellStyle>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CellStyle {
+    pub bold: bool,
+    pub num_format: u32,
 }
 
 pub fn sheets_xml(xlsx: &Path) -> BTreeMap<String, SheetXml> {
@@ -71,6 +79,20 @@ pub fn sheets_xml(xlsx: &Path) -> BTreeMap<String, SheetXml> {
         })
         .collect();
 
+    let fonts_xml = &styles[styles.find("<fonts").unwrap()..styles.find("</fonts>").unwrap()];
+    let bold_fonts: Vec<bool> = fonts_xml
+        .split("<font>")
+        .skip(1)
+        .map(|f| f.contains("<b/>"))
+        .collect();
+    let style_of: Vec<CellStyle> = tags(xfs, "xf")
+        .iter()
+        .map(|xf| CellStyle {
+            bold: bold_fonts[attr(xf, "fontId").unwrap().parse::<usize>().unwrap()],
+            num_format: attr(xf, "numFmtId").unwrap().parse().unwrap(),
+        })
+        .collect();
+
     let workbook = part(xlsx, "xl/workbook.xml").unwrap();
     let rels = part(xlsx, "xl/_rels/workbook.xml.rels").unwrap();
     let targets: HashMap<String, String> = tags(&rels, "Relationship")
@@ -90,6 +112,7 @@ pub fn sheets_xml(xlsx: &Path) -> BTreeMap<String, SheetXml> {
         };
         for c in tags(&xml, "c") {
             let style = attr(&c, "s").map_or(0, |s| s.parse::<usize>().unwrap());
+            s.styles.insert(attr(&c, "r").unwrap(), style_of[style]);
             if let Some(colour) = &style_fill[style] {
                 s.fills.insert(attr(&c, "r").unwrap(), colour.clone());
             }
