@@ -646,6 +646,49 @@ impl Store {
         read_users(&self.conn).map_err(|e| self.err(e))
     }
 
+    /// Runs `f` in one read transaction, so that every pass it makes over the users sees one
+    /// state of the store.
+    pub fn reading<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let out = f()?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    /// The users in [`Self::users`]' order, `n` at a time (the bots, a few at most, in a last
+    /// chunk of their own): an export of a million users need not hold them all.
+    pub fn users_in_chunks<E: From<StoreError>>(
+        &self,
+        n: usize,
+        mut f: impl FnMut(Vec<StoredUser>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let err = |e| self.err(e);
+        let mut stmt = self.conn.prepare(USERS_IN_ORDER).map_err(err)?;
+        let mut rows = stmt.query([]).map_err(err)?;
+        let mut chunk = Vec::with_capacity(n);
+        let mut bots = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let user = stored_user(row).map_err(err)?;
+            if user.bot {
+                bots.push(user);
+                continue;
+            }
+            chunk.push(user);
+            if chunk.len() == n {
+                f(std::mem::replace(&mut chunk, Vec::with_capacity(n)))?;
+            }
+        }
+        for last in [chunk, bots] {
+            if !last.is_empty() {
+                f(last)?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn batches(&self) -> Result<Vec<BatchRow>, StoreError> {
         read_batches(&self.conn, None).map_err(|e| self.err(e))
     }
@@ -974,22 +1017,25 @@ impl Writer<'_> {
     }
 }
 
+/// The users in rowid order, to be read with [`stored_user`]; the bot is set aside by the
+/// reader and comes last. `ORDER BY rowid` is the table's own order; `ORDER BY bot, rowid` made
+/// SQLite sort every record's text (2.4 GB at a million users).
+const USERS_IN_ORDER: &str =
+    "SELECT record_id, bot, record, row_version, created_by FROM users ORDER BY rowid";
+
+fn stored_user(r: &rusqlite::Row) -> rusqlite::Result<StoredUser> {
+    Ok(StoredUser::new(
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+    ))
+}
+
 fn read_users(conn: &Connection) -> rusqlite::Result<Vec<StoredUser>> {
-    // The users in rowid order, the bot last. `ORDER BY rowid` is the table's own order; the
-    // bot is set aside here because `ORDER BY bot, rowid` made SQLite sort every record's text
-    // (2.4 GB at a million users).
-    let mut stmt = conn.prepare(
-        "SELECT record_id, bot, record, row_version, created_by FROM users ORDER BY rowid",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(StoredUser::new(
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-        ))
-    })?;
+    let mut stmt = conn.prepare(USERS_IN_ORDER)?;
+    let rows = stmt.query_map([], stored_user)?;
     let mut users = Vec::new();
     let mut bots = Vec::new();
     for user in rows {
