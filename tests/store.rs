@@ -151,6 +151,27 @@ fn import_plans_applies_and_a_second_import_changes_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already used by another file"));
 }
 
+/// Only `import` makes a store: reading or undoing one that is not there says so and leaves no
+/// empty store behind.
+#[test]
+fn commands_that_read_a_store_refuse_one_that_is_not_there() {
+    let env = Env::new();
+    let out = env.path("x.jsonl");
+    for args in [
+        vec!["export", "-o", out.to_str().unwrap()],
+        vec!["history", "CTR-1001"],
+        vec!["revert", "2026-Q3"],
+        vec!["remove", "CTR-1001"],
+    ] {
+        let run = env.run(&args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(stderr.contains("no such store"), "{args:?}: {stderr}");
+        assert!(!env.store().exists(), "{args:?} made a store");
+    }
+    assert!(!out.exists());
+}
+
 #[test]
 fn export_then_import_is_a_no_op_for_every_format() {
     let env = Env::new();

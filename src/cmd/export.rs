@@ -2,12 +2,11 @@
 
 use crate::cli::ExportArgs;
 use crate::export::{self, Selection};
-use crate::store::Store;
 use crate::ExitStatus;
 use anyhow::bail;
 
 pub fn run(args: &ExportArgs) -> anyhow::Result<ExitStatus> {
-    let store = Store::open(&args.store.store)?;
+    let store = super::existing_store(&args.store.store)?;
     let created_by = match &args.name {
         Some(name) => match store.batch(name)? {
             Some(batch) => Some(batch.id),

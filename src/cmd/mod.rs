@@ -6,3 +6,12 @@ pub mod rules;
 pub mod store;
 pub mod template;
 pub mod validate;
+
+/// Opens a store that must already exist: only `import` creates one. Reading or undoing a
+/// store that is not there (a mistyped `--store`) says so, and leaves no empty store behind.
+pub(crate) fn existing_store(path: &std::path::Path) -> anyhow::Result<crate::store::Store> {
+    if !path.exists() {
+        anyhow::bail!("{}: no such store", path.display());
+    }
+    Ok(crate::store::Store::open(path)?)
+}

@@ -2,13 +2,13 @@
 
 use crate::cli::{HistoryArgs, RemoveArgs, RevertArgs};
 use crate::plan::field_changes;
-use crate::store::{Action, BatchInfo, Change, Counts, RecordJson, Store};
+use crate::store::{Action, BatchInfo, Change, Counts, RecordJson};
 use crate::ExitStatus;
 use anyhow::bail;
 use std::collections::HashMap;
 
 pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
-    let store = Store::open(&args.store.store)?;
+    let store = super::existing_store(&args.store.store)?;
     let log = store.history(&args.record_id)?;
     if log.is_empty() {
         bail!(
@@ -52,7 +52,7 @@ fn stamp(what: &str) -> String {
 }
 
 pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
-    let mut store = Store::open(&args.store.store)?;
+    let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
     let stored: HashMap<String, _> = writer
         .users()?
@@ -106,7 +106,7 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
 }
 
 pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
-    let mut store = Store::open(&args.store.store)?;
+    let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
     let Some(batch) = writer.batch(&args.batch)? else {
         bail!(

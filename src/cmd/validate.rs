@@ -7,7 +7,6 @@ use crate::progress::Progress;
 use crate::record::Keep;
 use crate::report::{self, Style, Summary};
 use crate::rules::{Severity, UnknownRule};
-use crate::store::Store;
 use crate::validate::{validate_with, Known};
 use crate::{annotate, input, ExitStatus};
 use anyhow::{bail, Context};
@@ -61,10 +60,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     }
     if let Some(path) = &args.store {
         // validate never creates a store: a CI result must not depend on the directory.
-        if !path.exists() {
-            bail!("{}: no such store", path.display());
-        }
-        let store = Store::open(path)?;
+        let store = super::existing_store(path)?;
         plan::read_store(&mut known, &store)?;
     }
     // Records are built only for `--out`, and spilled beside it rather than held in memory.
