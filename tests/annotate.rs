@@ -560,6 +560,18 @@ fn libreoffice_converts_every_workbook_muster_writes() {
         .arg(&template)
         .assert()
         .success();
+    let (store, exported) = (dir.path().join("s.db"), dir.path().join("export.xlsx"));
+    for args in [
+        vec!["import", "testdata/batches/q3-contractors.xlsx"],
+        vec!["export", "-o", exported.to_str().unwrap()],
+    ] {
+        muster()
+            .args(args)
+            .arg("--store")
+            .arg(&store)
+            .assert()
+            .success();
+    }
     let profile = format!("-env:UserInstallation=file://{}/lo", dir.path().display());
     let out = std::process::Command::new("libreoffice")
         .args([
@@ -570,7 +582,7 @@ fn libreoffice_converts_every_workbook_muster_writes() {
             "--outdir",
         ])
         .arg(dir.path())
-        .args([&annotated, &report, &template])
+        .args([&annotated, &report, &template, &exported])
         .output()
         .unwrap();
     assert!(
@@ -578,7 +590,7 @@ fn libreoffice_converts_every_workbook_muster_writes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for name in ["annotated.pdf", "report.pdf", "template.pdf"] {
+    for name in ["annotated.pdf", "report.pdf", "template.pdf", "export.pdf"] {
         let pdf = std::fs::read(dir.path().join(name)).unwrap_or_default();
         assert!(pdf.starts_with(b"%PDF") && pdf.len() > 1000, "{name}");
     }
