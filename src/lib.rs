@@ -97,8 +97,58 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// The error and its causes, `: ` between them, leaving out a cause the message already says
+/// (the library's errors name their source in their own words), or that only puts a code
+/// before what the cause above it said (SQLite's "Error code 11: …").
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    let mut above = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        let said = text.contains(&part) || (!above.is_empty() && part.ends_with(&above));
+        if !said {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+        above = part;
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cause_the_message_already_says_is_not_repeated() {
+        use super::error_text;
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = anyhow::Error::new(crate::report::OutputError::Io {
+            path: "out.csv".into(),
+            source: io,
+        });
+        assert_eq!(error_text(&err), "cannot write out.csv: no such file");
+        // A cause in other words is still said, after the context.
+        let err = anyhow::anyhow!("disk full").context("writing the report");
+        assert_eq!(error_text(&err), "writing the report: disk full");
+        // A damaged store: the store's words, SQLite's, then SQLite's with its code.
+        #[derive(Debug)]
+        struct Coded;
+        impl std::fmt::Display for Coded {
+            fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("Error code 11: image is malformed")
+            }
+        }
+        impl std::error::Error for Coded {}
+        let err = anyhow::Error::new(Coded)
+            .context("image is malformed")
+            .context("s.db: the store is damaged (image is malformed)");
+        assert_eq!(
+            error_text(&err),
+            "s.db: the store is damaged (image is malformed)"
+        );
+    }
+
     #[test]
     fn a_caught_panic_is_its_message_on_any_thread_nested_or_not() {
         assert_eq!(super::catch_panic(|| 7), Ok(7));

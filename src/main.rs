@@ -67,45 +67,15 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("muster: {}", message(&err));
+            eprintln!("muster: {}", muster::error_text(&err));
             ExitCode::from(muster::ExitStatus::Error as u8)
         }
     }
 }
 
-/// The error and its causes, `: ` between them, leaving out a cause the message before already
-/// says (the library's errors name their source in their own words).
-fn message(err: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in err.chain() {
-        let part = cause.to_string();
-        if text.contains(&part) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&part);
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_cause_the_message_already_says_is_not_repeated() {
-        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let err = anyhow::Error::new(muster::report::OutputError::Io {
-            path: "out.csv".into(),
-            source: io,
-        });
-        assert_eq!(message(&err), "cannot write out.csv: no such file");
-        // A cause in other words is still said, after the context.
-        let err = anyhow::anyhow!("disk full").context("writing the report");
-        assert_eq!(message(&err), "writing the report: disk full");
-    }
 
     /// One test, so that no other sets the options between its steps.
     #[test]

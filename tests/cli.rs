@@ -1100,3 +1100,50 @@ fn an_inline_entry_and_an_id_sheet_row_for_one_integration_are_both_d003() {
         "{report:#}"
     );
 }
+
+/// Each output is written whole or not at all, on its own: a report that cannot be written does
+/// not stop the records, the exit code says something failed, and when both fail both are said
+/// (each output's cause once).
+#[test]
+fn outputs_that_cannot_be_written_are_each_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (records, missing) = (dir.path().join("o.jsonl"), dir.path().join("nodir"));
+    let run = |report: &Path, out: &Path| {
+        muster()
+            .args([
+                "validate",
+                "testdata/batches/flat-inline.csv",
+                "-q",
+                "--report",
+            ])
+            .arg(report)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let out = run(&missing.join("r.json"), &records);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nodir/r.json"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&records).unwrap().lines().count(),
+        31
+    );
+
+    // The records cannot take the place of a folder.
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    let out = run(&missing.join("r.json"), &folder);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nodir/r.json") && stderr.contains("folder"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+}

@@ -144,9 +144,19 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         write_report()?;
         write_records()?;
     } else {
-        let (report, records) = rayon::join(write_report, write_records);
-        report?;
-        records?;
+        // Each output is whole or absent on its own: a report that fails does not stop the
+        // records, and when both fail, both are said.
+        match rayon::join(write_report, write_records) {
+            (Err(report), Err(records)) => bail!(
+                "{}; and {}",
+                crate::error_text(&report),
+                crate::error_text(&records)
+            ),
+            (report, records) => {
+                report?;
+                records?;
+            }
+        }
     }
     writing.finish_and_clear();
     match (args.format, args.quiet) {

@@ -478,6 +478,7 @@ struct Scanner {
 
 /// Where the bytes a [`Scanner`] looks for are in a window of up to 64 bytes: bit `i` for
 /// byte `i`.
+#[derive(Default)]
 struct Masks {
     quote: u64,
     newline: u64,
@@ -489,13 +490,7 @@ struct Masks {
 impl Masks {
     /// The masks of a window of any length up to 64, a byte at a time.
     fn of(window: &[u8], delimiter: u8) -> Masks {
-        let mut m = Masks {
-            quote: 0,
-            newline: 0,
-            delimiter: 0,
-            cr: 0,
-            nul: 0,
-        };
+        let mut m = Masks::default();
         for (i, &b) in window.iter().enumerate() {
             m.quote |= u64::from(b == b'"') << i;
             m.newline |= u64::from(b == b'\n') << i;
@@ -524,7 +519,7 @@ impl Masks {
                 splat(b'\r'),
                 splat(0),
             );
-            let mut m = Masks::of(&[], delimiter);
+            let mut m = Masks::default();
             for k in 0..4 {
                 let v = _mm_loadu_si128(window.as_ptr().add(16 * k).cast::<__m128i>());
                 let bits =

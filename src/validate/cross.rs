@@ -706,8 +706,6 @@ fn identity(e: &EntryRow, user: Option<usize>, item: &mut Item) {
         .str(e.user_id.as_deref().unwrap_or_default());
 }
 
-/// Runs `f` on every bucket, on all cores, and gathers the findings.
-/// What one bucket of [`CrossRow::finish`]'s pass gave, by kind.
 /// Lets go of buckets read for the last time. Deleting a temporary file gives its pages back
 /// to the kernel one by one (0.3 s of CPU for the buckets of a million rows, `perf`): with
 /// more than one thread, on a thread of its own, beside the writing of the outputs, which
@@ -718,12 +716,14 @@ fn let_go<T: Send + 'static>(buckets: T) {
     }
 }
 
+/// What one bucket of [`CrossRow::finish`]'s pass gave, by kind.
 enum Pass {
     Identities(Vec<Finding>),
     Emails((Vec<Finding>, ManagerLinks)),
     Rids(Vec<Finding>),
 }
 
+/// Runs `f` on every bucket, on all cores, and gathers the findings.
 fn per_bucket(
     buckets: &Filled,
     f: impl Fn(&[u8]) -> Vec<Finding> + Sync,
