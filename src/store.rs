@@ -641,7 +641,8 @@ impl Store {
         })
     }
 
-    /// A consistent read of the users (for `--dry-run`, `validate --store` and `export`).
+    /// Every stored user, the bots last, held at once: for small stores (the tests). The
+    /// commands read them in chunks ([`Self::users_in_chunks`]) or by id.
     pub fn users(&self) -> Result<Vec<StoredUser>, StoreError> {
         read_users(&self.conn).map_err(|e| self.err(e))
     }
@@ -812,8 +813,30 @@ impl Writer<'_> {
         classify(&self.path, source)
     }
 
-    pub fn users(&self) -> Result<Vec<StoredUser>, StoreError> {
-        read_users(&self.tx).map_err(|e| self.err(e))
+    /// The stored users with these record ids (by the primary key: `remove` and `revert` need a
+    /// few records, not the store), keyed by record id; an id the store does not hold is absent.
+    pub fn users_by_id<'i>(
+        &self,
+        record_ids: impl IntoIterator<Item = &'i str>,
+    ) -> Result<std::collections::HashMap<String, StoredUser>, StoreError> {
+        let err = |e| self.err(e);
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT record_id, bot, record, row_version, created_by FROM users \
+                 WHERE record_id = ?1",
+            )
+            .map_err(err)?;
+        let mut found = std::collections::HashMap::new();
+        for id in record_ids {
+            if found.contains_key(id) {
+                continue;
+            }
+            if let Some(user) = stmt.query_row([id], stored_user).optional().map_err(err)? {
+                found.insert(user.record_id.clone(), user);
+            }
+        }
+        Ok(found)
     }
 
     pub fn batch(&self, name: &str) -> Result<Option<BatchRow>, StoreError> {

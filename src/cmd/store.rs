@@ -5,7 +5,6 @@ use crate::plan::field_changes;
 use crate::store::{Action, BatchInfo, Change, Counts, RecordJson};
 use crate::ExitStatus;
 use anyhow::bail;
-use std::collections::HashMap;
 
 pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
     let store = super::existing_store(&args.store.store)?;
@@ -54,11 +53,7 @@ fn stamp(what: &str) -> String {
 pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
-    let stored: HashMap<String, _> = writer
-        .users()?
-        .into_iter()
-        .map(|u| (u.record_id.clone(), u))
-        .collect();
+    let stored = writer.users_by_id(args.record_ids.iter().map(String::as_str))?;
     let missing: Vec<&str> = args
         .record_ids
         .iter()
@@ -129,11 +124,7 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
             later.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
         );
     }
-    let current: HashMap<String, _> = writer
-        .users()?
-        .into_iter()
-        .map(|u| (u.record_id.clone(), u))
-        .collect();
+    let current = writer.users_by_id(record_ids.iter().copied())?;
     let mut counts = Counts::default();
     let mut changes = Vec::new();
     // Undo in reverse order, from the record as it is now to the record as it was before.
