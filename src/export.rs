@@ -360,25 +360,21 @@ struct SheetOut {
 }
 
 impl SheetOut {
-    /// Adds a sheet with its header row; every column is formatted as text, so that its cells,
-    /// written without a format of their own, are text (and stay text as they are edited).
-    fn add(
-        workbook: &mut Workbook,
-        name: &'static str,
-        headers: &[String],
-    ) -> Result<SheetOut, XlsxError> {
-        let ws = workbook.add_worksheet_with_constant_memory()?;
-        ws.set_name(name)?;
-        let mut sheet = SheetOut {
+    /// Adds a sheet, its header row still to be written ([`Self::header`]).
+    fn add(workbook: &mut Workbook, name: &'static str) -> Result<SheetOut, XlsxError> {
+        workbook
+            .add_worksheet_with_constant_memory()?
+            .set_name(name)?;
+        Ok(SheetOut {
             name,
             index: workbook.worksheets().len() - 1,
             next_row: 0,
             widths: Widths::default(),
-        };
-        sheet.header(workbook, headers)?;
-        Ok(sheet)
+        })
     }
 
+    /// The header row; every column is formatted as text, so that its cells, written without a
+    /// format of their own, are text (and stay text as they are edited).
     fn header(&mut self, workbook: &mut Workbook, headers: &[String]) -> Result<(), XlsxError> {
         let ws = workbook.worksheet_from_index(self.index)?;
         let (header, text) = (
@@ -435,22 +431,17 @@ fn write_workbook(
 ) -> Result<(), Stop<XlsxError>> {
     let x = Stop::Write;
     let table = UserTable::with_custom(custom);
-    let mut users_sheet = SheetOut::add(workbook, "Users", &table.headers).map_err(x)?;
+    let mut users_sheet = SheetOut::add(workbook, "Users").map_err(x)?;
+    users_sheet.header(workbook, &table.headers).map_err(x)?;
     let mut id_sheets = Vec::new();
     for (_, kind, key) in LISTS {
         let headers: Vec<String> = columns(kind).iter().map(|c| c.name.to_string()).collect();
-        let sheet = SheetOut::add(workbook, kind.sheet_name(), &headers).map_err(x)?;
+        let mut sheet = SheetOut::add(workbook, kind.sheet_name()).map_err(x)?;
+        sheet.header(workbook, &headers).map_err(x)?;
         id_sheets.push((sheet, key, headers));
     }
     // Its header waits for the bots, whose custom attributes are its columns.
-    let ws = workbook.add_worksheet_with_constant_memory().map_err(x)?;
-    ws.set_name(SheetKind::Bot.sheet_name()).map_err(x)?;
-    let mut bot_sheet = SheetOut {
-        name: SheetKind::Bot.sheet_name(),
-        index: workbook.worksheets().len() - 1,
-        next_row: 0,
-        widths: Widths::default(),
-    };
+    let mut bot_sheet = SheetOut::add(workbook, SheetKind::Bot.sheet_name()).map_err(x)?;
     let mut bots: Vec<StoredUser> = Vec::new();
     users.each_chunk(|chunk| {
         let manual: Vec<Vec<String>> = chunk
@@ -514,7 +505,8 @@ mod tests {
     fn a_sheet_past_excels_rows_names_itself_and_the_way_out() {
         let mut workbook = Workbook::new();
         let headers = vec!["record_id".to_string()];
-        let mut sheet = SheetOut::add(&mut workbook, "ITSM IDs", &headers).unwrap();
+        let mut sheet = SheetOut::add(&mut workbook, "ITSM IDs").unwrap();
+        sheet.header(&mut workbook, &headers).unwrap();
         let row = vec![vec!["R1".to_string()]];
         sheet.next_row = 1_048_575;
         sheet.rows(&mut workbook, &row).unwrap();
