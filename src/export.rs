@@ -10,6 +10,9 @@ use rayon::prelude::*;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use serde_json::{Map, Value};
 use std::path::Path;
+use view::{member, RecordView};
+
+mod view;
 
 /// Users read from the store, parsed and written at a time: the export holds this many, never
 /// the whole store (a million users were 20 GB of parsed records).
@@ -33,21 +36,55 @@ pub struct Selection<'a> {
 }
 
 impl Selection<'_> {
-    fn each_chunk<E: From<StoreError>>(
+    /// Each chunk of users through `work` on the pool, then its result and its number of
+    /// users through `write` on this thread, chunk after chunk in order. While the pool works
+    /// on one chunk, this thread writes the one before and reads the one after: SQLite's
+    /// reads and the output's writes stay on the thread that owns them, and none of the three
+    /// waits for the others (one after the other, the pool sat idle for half of an export).
+    fn each_chunk<T: Send, E: From<StoreError>>(
         &self,
-        mut f: impl FnMut(&[StoredUser]) -> Result<(), E>,
+        work: impl Fn(&[StoredUser]) -> T + Sync,
+        mut write: impl FnMut(T, usize) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.store.users_in_chunks(CHUNK, |mut chunk| {
-            if let Some(batch) = self.created_by {
-                chunk.retain(|u| u.created_by == Some(batch));
-            }
-            if chunk.is_empty() {
+        use std::sync::mpsc::{sync_channel, Receiver};
+        let work = &work;
+        // The chunks on the pool, oldest first, each with its number of users.
+        type Pending<T> = std::collections::VecDeque<(Receiver<T>, usize)>;
+        let mut pending: Pending<T> = Default::default();
+        let mut write_oldest = |pending: &mut Pending<T>| -> Result<(), E> {
+            let Some((done, users)) = pending.pop_front() else {
                 return Ok(());
+            };
+            // A task that panicked sends nothing; the scope then passes its panic on.
+            match done.recv() {
+                Ok(t) => write(t, users),
+                Err(_) => Ok(()),
             }
-            f(&chunk)?;
-            // The parsed records are let go on the pool: on the reading thread, freeing them
-            // took as long as reading the store (`perf`, a million users).
-            chunk.into_par_iter().for_each(drop);
+        };
+        rayon::in_place_scope(|scope| {
+            self.store
+                .users_in_chunks(CHUNK, |mut chunk| -> Result<(), E> {
+                    if let Some(batch) = self.created_by {
+                        chunk.retain(|u| u.created_by == Some(batch));
+                    }
+                    if chunk.is_empty() {
+                        return Ok(());
+                    }
+                    let (send, done) = sync_channel(1);
+                    pending.push_back((done, chunk.len()));
+                    // The chunk is let go on the pool too: on the reading thread, freeing parsed
+                    // records once took as long as reading the store (`perf`, a million users).
+                    scope.spawn(move |_| {
+                        let _ = send.send(work(&chunk));
+                    });
+                    if pending.len() > 1 {
+                        write_oldest(&mut pending)?;
+                    }
+                    Ok(())
+                })?;
+            while !pending.is_empty() {
+                write_oldest(&mut pending)?;
+            }
             Ok(())
         })
     }
@@ -87,10 +124,10 @@ struct UserTable {
 }
 
 impl UserTable {
-    fn new(users: &[&StoredUser]) -> UserTable {
+    fn new<'v>(views: impl Iterator<Item = &'v RecordView>) -> UserTable {
         let mut custom: Vec<String> = Vec::new();
-        for u in users {
-            add_custom(&mut custom, u);
+        for v in views {
+            add_custom(&mut custom, v);
         }
         UserTable::with_custom(custom)
     }
@@ -105,52 +142,35 @@ impl UserTable {
         UserTable { headers, custom }
     }
 
-    fn row(&self, u: &StoredUser) -> Vec<String> {
-        let user = &u.record()["user"];
+    fn row(&self, u: &StoredUser, v: &RecordView) -> Vec<String> {
         let mut row: Vec<String> = columns(SheetKind::Users)
             .iter()
             .map(|c| match c.name {
                 "record_id" => u.record_id.clone(),
-                "email_aliases" => joined(&u.record()["user_id_info"]["user_emails"]),
-                name => joined(&user[name]),
+                "email_aliases" => v.emails.clone(),
+                name => v.user(name).to_string(),
             })
             .collect();
-        row.extend(
-            self.custom
-                .iter()
-                .map(|c| joined(&user["custom_attributes"][c])),
-        );
+        row.extend(self.custom.iter().map(|c| v.custom(c).to_string()));
         row.push(u.row_version.clone());
         row
     }
 }
 
-/// Adds the custom attributes of `u` that `custom` does not name yet, in their order.
-fn add_custom(custom: &mut Vec<String>, u: &StoredUser) {
-    if let Some(attrs) = u.record()["user"]["custom_attributes"].as_object() {
-        for name in attrs.keys() {
-            if !custom.contains(name) {
-                custom.push(name.clone());
-            }
+/// Adds the custom attributes of a record that `custom` does not name yet, in their order.
+fn add_custom(custom: &mut Vec<String>, v: &RecordView) {
+    for (name, _) in &v.custom {
+        if !custom.contains(name) {
+            custom.push(name.clone());
         }
     }
 }
 
-/// A value as one cell: lists joined with `;`.
-fn joined(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(joined).collect::<Vec<_>>().join(";"),
-        other => other.to_string(),
-    }
-}
-
-/// (list prefix, ID sheet, record key) of the three ID-info lists.
-const LISTS: [(&str, SheetKind, &str); 3] = [
-    ("itsm", SheetKind::Itsm, "itsm_id_info"),
-    ("channel", SheetKind::Channel, "channel_id_info"),
-    ("idm", SheetKind::Idm, "idm_id_info"),
+/// (list prefix, ID sheet) of the three ID-info lists, in the order of [`RecordView::lists`].
+const LISTS: [(&str, SheetKind); 3] = [
+    ("itsm", SheetKind::Itsm),
+    ("channel", SheetKind::Channel),
+    ("idm", SheetKind::Idm),
 ];
 
 /// `-o F.jsonl|.csv|.xlsx`: writes the selected users and returns how many there were.
@@ -212,21 +232,51 @@ fn write_jsonl(
     users: &Selection,
     count: &mut usize,
 ) -> Result<(), Stop<std::io::Error>> {
-    users.each_chunk(|chunk| {
-        let lines: Vec<Vec<u8>> = chunk
-            .par_iter()
-            .map(|u| {
-                let mut line = serde_json::to_vec(&stamped(u)).expect("a JSON value serializes");
-                line.push(b'\n');
-                line
-            })
-            .collect();
-        for line in lines {
-            w.write_all(&line).map_err(Stop::Write)?;
-        }
-        *count += chunk.len();
-        Ok(())
-    })
+    users.each_chunk(
+        |chunk| {
+            let lines: Vec<Vec<u8>> = chunk
+                .par_iter()
+                .map(|u| {
+                    let mut line = match spliced(u) {
+                        Some(line) => line,
+                        None => serde_json::to_vec(&stamped(u)).expect("a JSON value serializes"),
+                    };
+                    line.push(b'\n');
+                    line
+                })
+                .collect();
+            lines
+        },
+        |lines, users| {
+            for line in lines {
+                w.write_all(&line).map_err(Stop::Write)?;
+            }
+            *count += users;
+            Ok(())
+        },
+    )
+}
+
+/// The stored text with `"row_version":"…"` spliced in after the record id, when the text
+/// starts with it as muster writes every record (`{"record_id":"…",…`). Its bytes are then
+/// those [`stamped`] would write, without parsing and writing again 2.4 KB a user (the
+/// whole of a JSONL export's time: `perf`, docs/benchmarks.md).
+fn spliced(u: &StoredUser) -> Option<Vec<u8>> {
+    const HEAD: &str = "{\"record_id\":";
+    let rest = u.text.strip_prefix(HEAD).filter(|r| r.starts_with('"'))?;
+    let mut values = serde_json::Deserializer::from_str(rest).into_iter::<String>();
+    // The record id as a string, then a comma and the next member: a record holds `user`.
+    values.next()?.ok()?;
+    let (id, after) = rest.split_at(values.byte_offset());
+    after.strip_prefix(',')?;
+    let version = serde_json::to_string(&u.row_version).expect("a string serializes");
+    let mut line = Vec::with_capacity(u.text.len() + version.len() + 16);
+    line.extend_from_slice(HEAD.as_bytes());
+    line.extend_from_slice(id.as_bytes());
+    line.extend_from_slice(b",\"row_version\":");
+    line.extend_from_slice(version.as_bytes());
+    line.extend_from_slice(after.as_bytes());
+    Some(line)
 }
 
 /// The record with `row_version` after `record_id`.
@@ -247,49 +297,56 @@ fn stamped(u: &StoredUser) -> Value {
 /// the order they first come) and, for the flat layout, the integrations of each ID list.
 struct Columns {
     custom: Vec<String>,
-    /// (prefix, record key, integration), sorted by list, then integration.
-    inline: Vec<(&'static str, &'static str, String)>,
+    /// (prefix, list slot, integration), sorted by list, then integration.
+    inline: Vec<(&'static str, usize, String)>,
 }
 
 impl Columns {
     fn of(users: &Selection) -> Result<Columns, StoreError> {
         let mut custom = Vec::new();
         let mut ids: [std::collections::BTreeSet<String>; 3] = Default::default();
-        users.each_chunk(|chunk| {
+        users.each_chunk(
             // Each user's own, worked out on the pool; then added in the users' order.
-            let found: Vec<(Vec<String>, [Vec<String>; 3])> = chunk
-                .par_iter()
-                .filter(|u| !u.bot)
-                .map(|u| {
-                    let mut own = Vec::new();
-                    add_custom(&mut own, u);
-                    let lists = LISTS.map(|(_, _, key)| {
-                        u.record()["user_id_info"][key]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|e| e["integration"].as_str().map(str::to_string))
-                            .collect()
-                    });
-                    (own, lists)
-                })
-                .collect();
-            for (own, lists) in found {
-                for name in own {
-                    if !custom.contains(&name) {
-                        custom.push(name);
+            |chunk| -> Vec<(Vec<String>, [Vec<String>; 3])> {
+                chunk
+                    .par_iter()
+                    .filter(|u| !u.bot)
+                    .map(|u| {
+                        let RecordView { custom, lists, .. } = RecordView::of(&u.text);
+                        let own = custom.into_iter().map(|(name, _)| name).collect();
+                        // An entry without an integration (muster writes none such) names no column.
+                        let lists = lists.map(|entries| {
+                            entries
+                                .into_iter()
+                                .filter_map(|mut e| {
+                                    let k = e.iter().position(|(n, _)| n == "integration")?;
+                                    Some(e.swap_remove(k).1).filter(|i| !i.is_empty())
+                                })
+                                .collect()
+                        });
+                        (own, lists)
+                    })
+                    .collect()
+            },
+            |found, _| {
+                for (own, lists) in found {
+                    for name in own {
+                        if !custom.contains(&name) {
+                            custom.push(name);
+                        }
+                    }
+                    for (set, list) in ids.iter_mut().zip(lists) {
+                        set.extend(list);
                     }
                 }
-                for (set, list) in ids.iter_mut().zip(lists) {
-                    set.extend(list);
-                }
-            }
-            Ok::<(), StoreError>(())
-        })?;
+                Ok::<(), StoreError>(())
+            },
+        )?;
         let inline = LISTS
             .iter()
             .zip(ids)
-            .flat_map(|(&(prefix, _, key), set)| set.into_iter().map(move |i| (prefix, key, i)))
+            .enumerate()
+            .flat_map(|(slot, (&(prefix, _), set))| set.into_iter().map(move |i| (prefix, slot, i)))
             .collect();
         Ok(Columns { custom, inline })
     }
@@ -318,36 +375,39 @@ fn write_csv(
     let mut out = csv::Writer::from_writer(w);
     let io = |e: csv::Error| Stop::Write(std::io::Error::from(e));
     out.write_record(&headers).map_err(io)?;
-    users.each_chunk(|chunk| {
-        let rows: Vec<Vec<String>> = chunk
-            .par_iter()
-            .filter(|u| !u.bot)
-            .map(|u| {
-                let mut row = table.row(u);
-                let version = row.pop().expect("row_version is last");
-                for (prefix, key, integration) in inline {
-                    let entry = u.record()["user_id_info"][*key]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|e| e["integration"].as_str() == Some(integration.as_str()));
-                    let field = |name: &str| entry.map(|e| joined(&e[name])).unwrap_or_default();
-                    row.push(field("user_id"));
-                    if *prefix != "channel" {
-                        row.push(field("external_id"));
+    users.each_chunk(
+        |chunk| -> Vec<Vec<String>> {
+            chunk
+                .par_iter()
+                .filter(|u| !u.bot)
+                .map(|u| {
+                    let v = RecordView::of(&u.text);
+                    let mut row = table.row(u, &v);
+                    let version = row.pop().expect("row_version is last");
+                    for (prefix, slot, integration) in inline {
+                        let entry = v.lists[*slot]
+                            .iter()
+                            .find(|e| member(e, "integration") == integration);
+                        let field = |name: &str| entry.map_or("", |e| member(e, name)).to_string();
+                        row.push(field("user_id"));
+                        if *prefix != "channel" {
+                            row.push(field("external_id"));
+                        }
                     }
-                }
-                row.push(version);
-                row
-            })
-            .collect();
-        *count += chunk.len();
-        for row in rows {
-            out.write_record(row.iter().map(|c| guard_formula(c)))
-                .map_err(io)?;
-        }
-        Ok::<(), Stop<std::io::Error>>(())
-    })?;
+                    row.push(version);
+                    row
+                })
+                .collect()
+        },
+        |rows, users| {
+            *count += users;
+            for row in rows {
+                out.write_record(row.iter().map(|c| guard_formula(c)))
+                    .map_err(io)?;
+            }
+            Ok::<(), Stop<std::io::Error>>(())
+        },
+    )?;
     out.flush().map_err(Stop::Write)
 }
 
@@ -434,72 +494,122 @@ fn write_workbook(
     let mut users_sheet = SheetOut::add(workbook, "Users").map_err(x)?;
     users_sheet.header(workbook, &table.headers).map_err(x)?;
     let mut id_sheets = Vec::new();
-    for (_, kind, key) in LISTS {
+    let mut id_headers = Vec::new();
+    for (_, kind) in LISTS {
         let headers: Vec<String> = columns(kind).iter().map(|c| c.name.to_string()).collect();
         let mut sheet = SheetOut::add(workbook, kind.sheet_name()).map_err(x)?;
         sheet.header(workbook, &headers).map_err(x)?;
-        id_sheets.push((sheet, key, headers));
+        id_sheets.push(sheet);
+        id_headers.push(headers);
     }
     // Its header waits for the bots, whose custom attributes are its columns.
     let mut bot_sheet = SheetOut::add(workbook, SheetKind::Bot.sheet_name()).map_err(x)?;
-    let mut bots: Vec<StoredUser> = Vec::new();
-    users.each_chunk(|chunk| {
-        let manual: Vec<Vec<String>> = chunk
-            .par_iter()
-            .filter(|u| !u.bot)
-            .map(|u| table.row(u))
-            .collect();
-        users_sheet.rows(workbook, &manual).map_err(x)?;
-        for (sheet, key, headers) in &mut id_sheets {
-            let rows: Vec<Vec<String>> = chunk
+    let mut bots: Vec<(StoredUser, RecordView)> = Vec::new();
+    /// A user's rows: on the Users sheet (none for a bot), on each ID sheet, and the bot.
+    type Rows = (
+        Option<Vec<String>>,
+        [Vec<Vec<String>>; 3],
+        Option<(StoredUser, RecordView)>,
+    );
+    users.each_chunk(
+        |chunk| -> Vec<Rows> {
+            // Each user's rows on the four sheets, its record read once.
+            chunk
                 .par_iter()
-                .flat_map_iter(|u| id_rows(u, key, headers))
-                .collect();
-            sheet.rows(workbook, &rows).map_err(x)?;
-        }
-        bots.extend(chunk.iter().filter(|u| u.bot).cloned());
-        *count += chunk.len();
-        Ok::<(), Stop<XlsxError>>(())
-    })?;
-    let bots: Vec<&StoredUser> = bots.iter().collect();
-    let bot_table = UserTable::new(&bots);
+                .map(|u| {
+                    let v = RecordView::of(&u.text);
+                    let ids = std::array::from_fn(|slot| id_rows(u, &v, slot, &id_headers[slot]));
+                    if u.bot {
+                        (None, ids, Some((u.clone(), v)))
+                    } else {
+                        (Some(table.row(u, &v)), ids, None)
+                    }
+                })
+                .collect()
+        },
+        |rows, users| {
+            let mut manual = Vec::new();
+            let mut per_sheet: [Vec<Vec<String>>; 3] = Default::default();
+            for (row, ids, bot) in rows {
+                manual.extend(row);
+                for (sheet, rows) in per_sheet.iter_mut().zip(ids) {
+                    sheet.extend(rows);
+                }
+                bots.extend(bot);
+            }
+            users_sheet.rows(workbook, &manual).map_err(x)?;
+            for (sheet, rows) in id_sheets.iter_mut().zip(&per_sheet) {
+                sheet.rows(workbook, rows).map_err(x)?;
+            }
+            *count += users;
+            Ok::<(), Stop<XlsxError>>(())
+        },
+    )?;
+    let bot_table = UserTable::new(bots.iter().map(|(_, v)| v));
     bot_sheet.header(workbook, &bot_table.headers).map_err(x)?;
-    let rows: Vec<Vec<String>> = bots.iter().map(|u| bot_table.row(u)).collect();
+    let rows: Vec<Vec<String>> = bots.iter().map(|(u, v)| bot_table.row(u, v)).collect();
     bot_sheet.rows(workbook, &rows).map_err(x)?;
-    for sheet in id_sheets
-        .iter()
-        .map(|(s, _, _)| s)
-        .chain([&users_sheet, &bot_sheet])
-    {
+    for sheet in id_sheets.iter().chain([&users_sheet, &bot_sheet]) {
         sheet.finish(workbook).map_err(x)?;
     }
     Ok(())
 }
 
-/// A user's rows on the ID sheet of the list `key`.
-fn id_rows<'a>(
-    u: &'a StoredUser,
-    key: &'a str,
-    headers: &'a [String],
-) -> impl Iterator<Item = Vec<String>> + 'a {
-    u.record()["user_id_info"][key]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(move |e| {
+/// A user's rows on the ID sheet of the list in `slot`.
+fn id_rows(u: &StoredUser, v: &RecordView, slot: usize, headers: &[String]) -> Vec<Vec<String>> {
+    v.lists[slot]
+        .iter()
+        .map(|e| {
             headers
                 .iter()
                 .map(|h| match h.as_str() {
                     "record_id" => u.record_id.clone(),
-                    name => joined(&e[name]),
+                    name => member(e, name).to_string(),
                 })
                 .collect()
         })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_spliced_into_the_text_is_the_record_written_again() {
+        let texts = [
+            r#"{"record_id":"CTR-1","user":{"first_name":"Zoë","email_addr":"z@x.com"}}"#,
+            r#"{"record_id":"a \"quoted\" \\ id","user":{"email_addr":"q@x.com"},"user_id_info":{"user_emails":[]}}"#,
+            r#"{"record_id":"Ünï-\u0001","bot":true,"user":{}}"#,
+        ];
+        for (k, text) in texts.into_iter().enumerate() {
+            let version = ["v1", "7f3a\"x", "é"][k];
+            let u = StoredUser::new(
+                "ignored".into(),
+                false,
+                text.to_string(),
+                version.to_string(),
+                None,
+            );
+            let written = serde_json::to_vec(&stamped(&u)).unwrap();
+            assert_eq!(
+                spliced(&u).map(String::from_utf8),
+                Some(Ok(String::from_utf8(written).unwrap())),
+                "{text}"
+            );
+        }
+        // Texts muster does not write are parsed and written again.
+        for text in [
+            r#"{"user":{},"record_id":"R"}"#,
+            r#"{"record_id":"R"}"#,
+            r#"{"record_id": "R","user":{}}"#,
+            r#"{"record_id":7,"user":{}}"#,
+            r#"{"record_id":"R"#,
+        ] {
+            let u = StoredUser::new("R".into(), false, text.into(), "v".into(), None);
+            assert_eq!(spliced(&u), None, "{text}");
+        }
+    }
 
     #[test]
     fn a_sheet_past_excels_rows_names_itself_and_the_way_out() {
