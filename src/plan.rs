@@ -100,8 +100,9 @@ pub struct FieldChange {
 /// Records compared with the store per run: their digests are worked out on the pool.
 const PLAN_RUN: usize = 4096;
 
-/// Plans the import of `records` (the batch's valid records). `in_batch` holds every record id
-/// of the batch, valid or not: `prune` removes only stored users absent from it, never the bot.
+/// Plans the import of `records` (the batch's valid records). With `prune`, `in_batch` holds
+/// every record id of the batch, valid or not, and stored users absent from it are removed,
+/// never the bot; without, it is not read (and validation leaves it empty).
 /// A create keeps only its record's place in `records`, read again when the plan is applied;
 /// a stored record's text is fetched from `source` only when the plan changes it.
 pub fn plan(
@@ -797,6 +798,7 @@ mod tests {
             Keep::SpillForImport {
                 dir: dir.path().to_path_buf(),
                 row_versions: true,
+                record_ids: prune,
             },
         ]
         .map(|keep| {

@@ -583,22 +583,33 @@ pub enum Keep {
     /// checked, and read back the valid ones when they are written out: memory then holds no
     /// record (SPEC §8: "records spilled to a temporary file and filtered").
     SpillIn(std::path::PathBuf),
-    /// Spill as [`Keep::SpillIn`], noting each record's id beside it and every user's record
-    /// id (import: the plan reads the records back to compare them with the store, and again
-    /// to write them; held in memory they were 2.4 GB at a million users). With
-    /// `row_versions`, each record the store does not hold as it is brings its row version
-    /// ([`Record::row_version`]); a dry run, which writes nothing, leaves them out.
+    /// Spill as [`Keep::SpillIn`], noting each record's id beside it (import: the plan reads
+    /// the records back to compare them with the store, and again to write them; held in
+    /// memory they were 2.4 GB at a million users). With `row_versions`, each record the
+    /// store does not hold as it is brings its row version ([`Record::row_version`]); a dry
+    /// run, which writes nothing, leaves them out. With `record_ids`, every user's record id
+    /// is noted too ([`Keep::keeps_record_ids`]).
     SpillForImport {
         dir: std::path::PathBuf,
         row_versions: bool,
+        record_ids: bool,
     },
 }
 
 impl Keep {
-    /// Whether validation notes the record id of every user row, valid or not
-    /// (`import --prune`).
+    /// Whether validation notes the record id of every user row, valid or not, for `import
+    /// --prune`, which never removes a user the batch holds. Without `--prune` nothing reads
+    /// them: at a million rows they were a table of about 100 MB, filled on the thread that
+    /// gathers the rows.
     pub(crate) fn keeps_record_ids(&self) -> bool {
-        matches!(self, Keep::InMemory | Keep::SpillForImport { .. })
+        matches!(
+            self,
+            Keep::InMemory
+                | Keep::SpillForImport {
+                    record_ids: true,
+                    ..
+                }
+        )
     }
 }
 
@@ -1611,6 +1622,7 @@ mod tests {
             &Keep::SpillForImport {
                 dir: dir.path().to_path_buf(),
                 row_versions: true,
+                record_ids: true,
             },
             &batch,
             &invalid,
@@ -1653,6 +1665,7 @@ mod tests {
         let mut sink = RecordSink::new(&Keep::SpillForImport {
             dir: dir.path().to_path_buf(),
             row_versions: true,
+            record_ids: true,
         })
         .unwrap();
         assert!(sink.compares_with_store());
@@ -1814,6 +1827,7 @@ mod tests {
             &Keep::SpillForImport {
                 dir: dir.path().to_path_buf(),
                 row_versions: true,
+                record_ids: true,
             },
             &batch,
             &invalid,

@@ -130,6 +130,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             dir: spill.clone(),
             // A dry run writes no record: their row versions would go unused.
             row_versions: !args.dry_run,
+            record_ids: args.prune,
         },
     )
     .with_context(|| {

@@ -31,9 +31,9 @@ pub struct Outcome {
     /// The records of valid users, bots last.
     pub records: Records,
     pub stats: Stats,
-    /// The record id of every user row, valid or not, when the records are kept in memory
-    /// (import): `import --prune` never removes a user the batch holds, even one whose row has
-    /// errors. Empty otherwise.
+    /// The record id of every user row, valid or not, when [`Keep::keeps_record_ids`] (`import
+    /// --prune`, and records kept in memory): `--prune` never removes a user the batch holds,
+    /// even one whose row has errors. Empty otherwise.
     pub record_ids: HashSet<String>,
     /// Valid ID-sheet entries for stored users the batch does not hold, by record id: an
     /// import adds them to the stored records.
