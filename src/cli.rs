@@ -206,6 +206,9 @@ pub struct ExportArgs {
     /// Only the records this batch created.
     #[arg(long = "batch", value_name = "NAME")]
     pub name: Option<String>,
+    /// No progress and no closing line.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,10 +2,12 @@
 //! records, each row stamped with its `row_version` so an edited export can be imported again.
 
 use crate::input::SheetKind;
+use crate::progress::Progress;
 use crate::report::{guard_formula, write_atomic, OutputError};
 use crate::store::{Store, StoreError, StoredUser};
 use crate::template::columns;
 use crate::xlsx::{clip, header_format, Widths, TEXT_FORMAT};
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use serde_json::{Map, Value};
@@ -14,9 +16,10 @@ use view::{member, RecordView};
 
 mod view;
 
-/// Users read from the store, parsed and written at a time: the export holds this many, never
-/// the whole store (a million users were 20 GB of parsed records).
-const CHUNK: usize = 4096;
+/// Users read from the store, parsed and written at a time: the export holds a few such
+/// chunks, never the whole store (a million users were 20 GB of parsed records). Tests take
+/// three, so that a few users make several chunks.
+const CHUNK: usize = if cfg!(test) { 3 } else { 4096 };
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -37,12 +40,14 @@ pub struct Selection<'a> {
 
 impl Selection<'_> {
     /// Each chunk of users through `work` on the pool, then its result and its number of
-    /// users through `write` on this thread, chunk after chunk in order. While the pool works
+    /// users through `write` on this thread (and onto `bar`), chunk after chunk in order.
+    /// While the pool works
     /// on one chunk, this thread writes the one before and reads the one after: SQLite's
     /// reads and the output's writes stay on the thread that owns them, and none of the three
     /// waits for the others (one after the other, the pool sat idle for half of an export).
     fn each_chunk<T: Send, E: From<StoreError>>(
         &self,
+        bar: &ProgressBar,
         work: impl Fn(&[StoredUser]) -> T + Sync,
         mut write: impl FnMut(T, usize) -> Result<(), E>,
     ) -> Result<(), E> {
@@ -57,7 +62,11 @@ impl Selection<'_> {
             };
             // A task that panicked sends nothing; the scope then passes its panic on.
             match done.recv() {
-                Ok(t) => write(t, users),
+                Ok(t) => {
+                    write(t, users)?;
+                    bar.inc(users as u64);
+                    Ok(())
+                }
                 Err(_) => Ok(()),
             }
         };
@@ -85,6 +94,7 @@ impl Selection<'_> {
             while !pending.is_empty() {
                 write_oldest(&mut pending)?;
             }
+            bar.finish_and_clear();
             Ok(())
         })
     }
@@ -174,7 +184,7 @@ const LISTS: [(&str, SheetKind); 3] = [
 ];
 
 /// `-o F.jsonl|.csv|.xlsx`: writes the selected users and returns how many there were.
-pub fn export(path: &Path, users: &Selection) -> Result<usize, ExportError> {
+pub fn export(path: &Path, users: &Selection, progress: Progress) -> Result<usize, ExportError> {
     let ext = if path.as_os_str() == "-" {
         "jsonl".to_string()
     } else {
@@ -186,28 +196,48 @@ pub fn export(path: &Path, users: &Selection) -> Result<usize, ExportError> {
     let mut count = 0;
     let mut store_error = None;
     users.store.reading(|| {
+        // The bars' length: every stored user (counted from an index), or, for one batch's
+        // users, which only reading the records would count, none.
+        let len = match users.created_by {
+            None if progress.shown() => Some(users.store.count_users()?),
+            _ => None,
+        };
+        let columns_bar = || progress.users("reading the columns".to_string(), len);
+        let shown = match path.as_os_str() == "-" {
+            true => "standard output".into(),
+            false => path.display().to_string(),
+        };
+        // Made as its pass starts, for its rate and time left.
+        let writing_bar = || progress.users(format!("writing {shown}"), len);
         let written = match ext.as_str() {
             "jsonl" => write_atomic(path, |w| {
-                write_jsonl(w, users, &mut count)
+                write_jsonl(w, users, &writing_bar(), &mut count)
                     .map_err(|e| e.into_write(&mut store_error, stopped))
             }),
             "csv" => {
                 // The columns first: the custom attributes and integrations of every user.
-                let columns = Columns::of(users)?;
+                let columns = Columns::of(users, &columns_bar())?;
                 write_atomic(path, |w| {
-                    write_csv(w, users, &columns, &mut count)
+                    write_csv(w, users, &columns, &writing_bar(), &mut count)
                         .map_err(|e| e.into_write(&mut store_error, stopped))
                 })
             }
             "xlsx" => {
-                let custom = Columns::of(users)?.custom;
-                crate::report::write_workbook(path, |workbook| {
-                    write_workbook(workbook, users, custom, &mut count).map_err(|e| {
+                let custom = Columns::of(users, &columns_bar())?.custom;
+                // Shown while the workbook is zipped, once its sheets are written.
+                let mut saving = None;
+                let written = crate::report::write_workbook(path, |workbook| {
+                    let filled =
+                        write_workbook(workbook, users, custom, &writing_bar(), &mut count);
+                    saving = Some(progress.spinner(format!("saving {shown}")));
+                    filled.map_err(|e| {
                         e.into_write(&mut store_error, || {
                             XlsxError::ParameterError(stopped().to_string())
                         })
                     })
-                })
+                });
+                saving.inspect(ProgressBar::finish_and_clear);
+                written
             }
             _ => Err(OutputError::Extension {
                 path: path.to_path_buf(),
@@ -230,9 +260,11 @@ fn stopped() -> std::io::Error {
 fn write_jsonl(
     w: &mut dyn std::io::Write,
     users: &Selection,
+    bar: &ProgressBar,
     count: &mut usize,
 ) -> Result<(), Stop<std::io::Error>> {
     users.each_chunk(
+        bar,
         |chunk| {
             let lines: Vec<Vec<u8>> = chunk
                 .par_iter()
@@ -302,10 +334,11 @@ struct Columns {
 }
 
 impl Columns {
-    fn of(users: &Selection) -> Result<Columns, StoreError> {
+    fn of(users: &Selection, bar: &ProgressBar) -> Result<Columns, StoreError> {
         let mut custom = Vec::new();
         let mut ids: [std::collections::BTreeSet<String>; 3] = Default::default();
         users.each_chunk(
+            bar,
             // Each user's own, worked out on the pool; then added in the users' order.
             |chunk| -> Vec<(Vec<String>, [Vec<String>; 3])> {
                 chunk
@@ -359,6 +392,7 @@ fn write_csv(
     w: &mut dyn std::io::Write,
     users: &Selection,
     columns: &Columns,
+    bar: &ProgressBar,
     count: &mut usize,
 ) -> Result<(), Stop<std::io::Error>> {
     let table = UserTable::with_custom(columns.custom.clone());
@@ -376,6 +410,7 @@ fn write_csv(
     let io = |e: csv::Error| Stop::Write(std::io::Error::from(e));
     out.write_record(&headers).map_err(io)?;
     users.each_chunk(
+        bar,
         |chunk| -> Vec<Vec<String>> {
             chunk
                 .par_iter()
@@ -487,6 +522,7 @@ fn write_workbook(
     workbook: &mut Workbook,
     users: &Selection,
     custom: Vec<String>,
+    bar: &ProgressBar,
     count: &mut usize,
 ) -> Result<(), Stop<XlsxError>> {
     let x = Stop::Write;
@@ -512,6 +548,7 @@ fn write_workbook(
         Option<(StoredUser, RecordView)>,
     );
     users.each_chunk(
+        bar,
         |chunk| -> Vec<Rows> {
             // Each user's rows on the four sheets, its record read once.
             chunk
@@ -574,6 +611,66 @@ fn id_rows(u: &StoredUser, v: &RecordView, slot: usize, headers: &[String]) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Action, BatchInfo, Change, Counts, RecordJson};
+
+    #[test]
+    fn chunks_are_written_in_order_each_counted_on_the_bar() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let changes: Vec<Change> = (0..10)
+            .map(|i| Change {
+                record_id: format!("R{i}"),
+                action: Action::Create,
+                bot: i == 4,
+                before: None,
+                after: Some(RecordJson(format!(r#"{{"record_id":"R{i}","user":{{}}}}"#))),
+            })
+            .collect();
+        let info = BatchInfo {
+            name: "b",
+            file: "",
+            sha256: "",
+            counts: Counts {
+                create: 10,
+                ..Default::default()
+            },
+        };
+        let mut writer = store.write().unwrap();
+        writer.apply(&info, &changes).unwrap();
+        writer.commit().unwrap();
+        let users = Selection {
+            store: &store,
+            created_by: None,
+        };
+        let bar = ProgressBar::hidden();
+        let mut written = Vec::new();
+        store
+            .reading(|| {
+                users.each_chunk(
+                    &bar,
+                    |chunk| {
+                        chunk
+                            .iter()
+                            .map(|u| u.record_id.clone())
+                            .collect::<Vec<_>>()
+                    },
+                    |ids, users| {
+                        assert_eq!(ids.len(), users);
+                        written.extend(ids);
+                        Ok::<(), StoreError>(())
+                    },
+                )
+            })
+            .unwrap();
+        // Four chunks of three: the manual users in the store's order, then the bot.
+        let expected: Vec<String> = [0, 1, 2, 3, 5, 6, 7, 8, 9, 4]
+            .iter()
+            .map(|i| format!("R{i}"))
+            .collect();
+        assert_eq!(written, expected);
+        assert_eq!(bar.position(), 10);
+        assert!(bar.is_finished());
+    }
 
     #[test]
     fn the_version_spliced_into_the_text_is_the_record_written_again() {

@@ -2,6 +2,7 @@
 
 use crate::cli::ExportArgs;
 use crate::export::{self, Selection};
+use crate::progress::Progress;
 use crate::ExitStatus;
 use anyhow::bail;
 
@@ -20,8 +21,9 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitStatus> {
             store: &store,
             created_by,
         },
+        Progress::new(!args.quiet),
     )?;
-    if args.output.as_os_str() != "-" {
+    if args.output.as_os_str() != "-" && !args.quiet {
         eprintln!(
             "muster: exported {count} records to {}",
             args.output.display()
