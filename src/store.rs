@@ -790,6 +790,33 @@ impl Derived {
 /// worked out as the rows were checked (empty, or one per change).
 pub type ChangeChunk<'c> = (std::borrow::Cow<'c, [Change]>, Vec<Option<[u8; 16]>>);
 
+/// Changes a revert reads from the log and writes at a time (tests: two, so that a few
+/// changes make several chunks).
+const REVERT_CHUNK: usize = if cfg!(test) { 2 } else { 4096 };
+
+/// The row versions (a parse, a sort and a hash each, unless the batch's records bring
+/// theirs, one per change in `versions`), digests and keys of a chunk of changes, on the pool:
+/// for a million new users they cost as long as the inserts.
+fn derive(chunk: &[Change], versions: &[Option<[u8; 16]>]) -> Vec<Option<Derived>> {
+    use rayon::prelude::*;
+    (chunk.par_iter().enumerate())
+        .map(|(i, c)| {
+            let version = versions.get(i).copied().flatten();
+            c.after.as_ref().map(|a| Derived::of(&a.0, version))
+        })
+        .collect()
+}
+
+/// Whether a record's text says it is the bot account (`"bot_account": true`), read without
+/// building its tree.
+fn is_bot(text: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Flag {
+        bot_account: Option<Value>,
+    }
+    serde_json::from_str::<Flag>(text).is_ok_and(|f| f.bot_account == Some(Value::Bool(true)))
+}
+
 /// The write lock and the transaction that applies one batch.
 pub struct Writer<'a> {
     tx: rusqlite::Transaction<'a>,
@@ -851,31 +878,23 @@ impl Writer<'_> {
             .next())
     }
 
-    pub fn changes_of(&self, batch_id: i64) -> Result<Vec<LoggedChange>, StoreError> {
-        read_changes(&self.tx, "c.batch_id = ?1", &batch_id.to_string()).map_err(|e| self.err(e))
-    }
-
-    /// Later changes to any of these records than the batch `after`.
-    pub fn changed_since(
-        &self,
-        after: i64,
-        record_ids: &[&str],
-    ) -> Result<Vec<String>, StoreError> {
+    /// The records batch `batch_id` changed that a later batch changed again, in the order
+    /// it changed them.
+    pub fn changed_later(&self, batch_id: i64) -> Result<Vec<String>, StoreError> {
+        let err = |e| self.err(e);
         let mut stmt = self
             .tx
             .prepare_cached(
-                "SELECT DISTINCT record_id FROM changes WHERE batch_id > ?1 AND record_id = ?2",
+                "SELECT c.record_id FROM changes c WHERE c.batch_id = ?1 AND EXISTS
+                   (SELECT 1 FROM changes l WHERE l.record_id = c.record_id AND l.batch_id > ?1)
+                 ORDER BY c.id",
             )
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for rid in record_ids {
-            let found: Option<String> = stmt
-                .query_row(params![after, rid], |r| r.get(0))
-                .optional()
-                .map_err(|e| self.err(e))?;
-            out.extend(found);
-        }
-        Ok(out)
+            .map_err(err)?;
+        let found = stmt
+            .query_map([batch_id], |r| r.get(0))
+            .map_err(err)?
+            .collect::<rusqlite::Result<Vec<String>>>();
+        found.map_err(err)
     }
 
     /// Records the batch and applies its changes; the caller commits.
@@ -896,6 +915,32 @@ impl Writer<'_> {
         info: &BatchInfo,
         mut chunks: impl Iterator<Item = Result<ChangeChunk<'c>, StoreError>> + Send,
     ) -> Result<i64, StoreError> {
+        let batch_id = self.begin_batch(info)?;
+        type Prepared<'c> = Option<(std::borrow::Cow<'c, [Change]>, Vec<Option<Derived>>)>;
+        let prepare = |chunks: &mut dyn Iterator<Item = _>| -> Result<Prepared<'c>, StoreError> {
+            let Some(chunk) = chunks.next() else {
+                return Ok(None);
+            };
+            let (chunk, versions): ChangeChunk<'c> = chunk?;
+            let derived = derive(&chunk, &versions);
+            Ok(Some((chunk, derived)))
+        };
+        // The next chunk is made and derived on the pool while this one is written.
+        let mut current = prepare(&mut chunks)?;
+        while let Some((chunk, derived)) = current.take() {
+            let mut next = Ok(None);
+            let written = rayon::in_place_scope(|s| {
+                s.spawn(|_| next = prepare(&mut chunks));
+                self.write_changes(batch_id, &chunk, derived)
+            });
+            written.map_err(|e| self.err(e))?;
+            current = next?;
+        }
+        Ok(batch_id)
+    }
+
+    /// Records a batch (the user and time from here); its id.
+    fn begin_batch(&mut self, info: &BatchInfo) -> Result<i64, StoreError> {
         let user = ["USER", "LOGNAME", "USERNAME"]
             .iter()
             .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
@@ -921,104 +966,153 @@ impl Writer<'_> {
                 ],
             )
             .map_err(|e| self.err(e))?;
-        let batch_id = self.tx.last_insert_rowid();
-        {
-            let mut log = self
-                .tx
-                .prepare_cached("INSERT INTO changes (batch_id, record_id, action, before, after) VALUES (?1, ?2, ?3, ?4, ?5)")
-                .map_err(|e| self.err(e))?;
-            let mut upsert = self
-                .tx
-                .prepare_cached(
-                    "INSERT INTO users (record_id, bot, record, row_version, created_by, updated_by, digest, keys)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)
-                     ON CONFLICT(record_id) DO UPDATE
-                     SET bot = ?2, record = ?3, row_version = ?4, updated_by = ?5, digest = ?6, keys = ?7",
-                )
-                .map_err(|e| self.err(e))?;
-            // A create has a statement of its own: the upsert may fire the keys' trigger, so
-            // SQLite copied every page each one touched to a statement journal first, in case
-            // it had to be undone halfway (a tenth of a first import's time, docs/benchmarks.md).
-            // The plan was made under this write lock, so a create's record id is not stored.
-            let mut insert = self
-                .tx
-                .prepare_cached(
-                    "INSERT INTO users (record_id, bot, record, row_version, created_by, updated_by, digest, keys)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
-                )
-                .map_err(|e| self.err(e))?;
-            let mut delete = self
-                .tx
-                .prepare_cached("DELETE FROM users WHERE record_id = ?1")
-                .map_err(|e| self.err(e))?;
-            // The row versions (a parse, a sort and a hash each, unless the batch's records
-            // bring theirs), digests and keys on the pool, a chunk ahead of the statements,
-            // which SQLite runs one at a time on this thread: for a million new users they cost
-            // as long as the inserts, and now run beside them.
-            let derived_of = |chunk: &[Change], versions: &[Option<[u8; 16]>]| {
-                use rayon::prelude::*;
-                (chunk.par_iter().enumerate())
-                    .map(|(i, c)| {
-                        let version = versions.get(i).copied().flatten();
-                        c.after.as_ref().map(|a| Derived::of(&a.0, version))
-                    })
-                    .collect::<Vec<Option<Derived>>>()
-            };
-            type Prepared<'c> = Option<(std::borrow::Cow<'c, [Change]>, Vec<Option<Derived>>)>;
-            let prepare =
-                |chunks: &mut dyn Iterator<Item = _>| -> Result<Prepared<'c>, StoreError> {
-                    let Some(chunk) = chunks.next() else {
-                        return Ok(None);
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Logs and applies a chunk of batch `batch_id`'s changes, with what [`derive`] worked out
+    /// for each.
+    fn write_changes(
+        &self,
+        batch_id: i64,
+        chunk: &[Change],
+        derived: Vec<Option<Derived>>,
+    ) -> rusqlite::Result<()> {
+        let mut log = self.tx.prepare_cached(
+            "INSERT INTO changes (batch_id, record_id, action, before, after) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut upsert = self.tx.prepare_cached(
+            "INSERT INTO users (record_id, bot, record, row_version, created_by, updated_by, digest, keys)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)
+             ON CONFLICT(record_id) DO UPDATE
+             SET bot = ?2, record = ?3, row_version = ?4, updated_by = ?5, digest = ?6, keys = ?7",
+        )?;
+        // A create has a statement of its own: the upsert may fire the keys' trigger, so
+        // SQLite copied every page each one touched to a statement journal first, in case
+        // it had to be undone halfway (a tenth of a first import's time, docs/benchmarks.md).
+        // The plan was made under this write lock, so a create's record id is not stored.
+        let mut insert = self.tx.prepare_cached(
+            "INSERT INTO users (record_id, bot, record, row_version, created_by, updated_by, digest, keys)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+        )?;
+        let mut delete = self
+            .tx
+            .prepare_cached("DELETE FROM users WHERE record_id = ?1")?;
+        for (c, derived) in chunk.iter().zip(derived) {
+            // A create logs no copy of the record: as created, it is the `before` of its next
+            // change, or the stored record. A million new users would otherwise be written
+            // twice (see docs/status.md).
+            let logged_after = c.after.as_ref().filter(|_| c.before.is_some());
+            log.execute(params![
+                batch_id,
+                c.record_id,
+                c.action.as_str(),
+                c.before.as_ref().map(|v| v.0.as_str()),
+                logged_after.map(|v| v.0.as_str())
+            ])?;
+            match (&c.after, derived) {
+                (Some(after), Some(derived)) => {
+                    let statement = match c.action {
+                        Action::Create => &mut insert,
+                        _ => &mut upsert,
                     };
-                    let (chunk, versions): ChangeChunk<'c> = chunk?;
-                    let derived = derived_of(&chunk, &versions);
-                    Ok(Some((chunk, derived)))
-                };
-            let mut current = prepare(&mut chunks)?;
-            while let Some((chunk, derived)) = current.take() {
-                let mut next = Ok(None);
-                let written = rayon::in_place_scope(|s| {
-                    s.spawn(|_| next = prepare(&mut chunks));
-                    for (c, derived) in chunk.iter().zip(derived) {
-                        // A create logs no copy of the record: as created, it is the `before`
-                        // of its next change, or the stored record. A million new users would
-                        // otherwise be written twice (see docs/status.md).
-                        let logged_after = c.after.as_ref().filter(|_| c.before.is_some());
-                        log.execute(params![
-                            batch_id,
-                            c.record_id,
-                            c.action.as_str(),
-                            c.before.as_ref().map(|v| v.0.as_str()),
-                            logged_after.map(|v| v.0.as_str())
-                        ])?;
-                        match (&c.after, derived) {
-                            (Some(after), Some(derived)) => {
-                                let statement = match c.action {
-                                    Action::Create => &mut insert,
-                                    _ => &mut upsert,
-                                };
-                                statement.execute(params![
-                                    c.record_id,
-                                    c.bot,
-                                    after.0,
-                                    derived.row_version,
-                                    batch_id,
-                                    derived.digest,
-                                    derived.keys
-                                ])?;
-                            }
-                            _ => {
-                                delete.execute(params![c.record_id])?;
-                            }
-                        }
-                    }
-                    Ok(())
-                });
-                written.map_err(|e| self.err(e))?;
-                current = next?;
+                    statement.execute(params![
+                        c.record_id,
+                        c.bot,
+                        after.0,
+                        derived.row_version,
+                        batch_id,
+                        derived.digest,
+                        derived.keys
+                    ])?;
+                }
+                _ => {
+                    delete.execute(params![c.record_id])?;
+                }
             }
         }
-        Ok(batch_id)
+        Ok(())
+    }
+
+    /// Undoes batch `batch_id`, recorded as the batch `info` (whose counts are replaced by
+    /// those of the changes made): each change it logged, newest first, from the record as it
+    /// is now to the record as it was before. The log is read a chunk at a time, each chunk
+    /// written before the next is read: reverting a batch of a million new users held every
+    /// record at once (6 GB).
+    pub fn revert(&mut self, batch_id: i64, info: &BatchInfo) -> Result<(i64, Counts), StoreError> {
+        let id = self.begin_batch(info)?;
+        let mut counts = Counts::default();
+        let mut below = i64::MAX;
+        loop {
+            let (chunk, last) = self
+                .undo_chunk(batch_id, below, &mut counts)
+                .map_err(|e| self.err(e))?;
+            let Some(last) = last else { break };
+            below = last;
+            let derived = derive(&chunk, &[]);
+            self.write_changes(id, &chunk, derived)
+                .map_err(|e| self.err(e))?;
+        }
+        self.tx
+            .execute(
+                "UPDATE batches SET created = ?2, updated = ?3, unchanged = 0, removed = ?4 WHERE id = ?1",
+                params![
+                    id,
+                    counts.create as i64,
+                    counts.update as i64,
+                    counts.remove as i64
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok((id, counts))
+    }
+
+    /// The changes that undo the next [`REVERT_CHUNK`] changes of batch `batch_id` logged
+    /// before change `below`, newest first, and the oldest change read (`None`: none was left).
+    /// A record a chunk before changed is read as the chunk left it.
+    fn undo_chunk(
+        &self,
+        batch_id: i64,
+        below: i64,
+        counts: &mut Counts,
+    ) -> rusqlite::Result<(Vec<Change>, Option<i64>)> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT c.id, c.record_id, c.before, c.after, u.record
+             FROM changes c LEFT JOIN users u ON u.record_id = c.record_id
+             WHERE c.batch_id = ?1 AND c.id < ?2 ORDER BY c.id DESC LIMIT ?3",
+        )?;
+        let mut rows = stmt.query(params![batch_id, below, REVERT_CHUNK as i64])?;
+        let (mut changes, mut last) = (Vec::new(), None);
+        while let Some(r) = rows.next()? {
+            last = Some(r.get::<_, i64>(0)?);
+            let before: Option<String> = r.get(2)?;
+            let now: Option<String> = r.get(4)?;
+            let action = match (&now, &before) {
+                (None, None) => continue,
+                (None, Some(_)) => Action::Create,
+                (Some(_), None) => Action::Remove,
+                (Some(_), Some(_)) => Action::Update,
+            };
+            *match action {
+                Action::Create => &mut counts.create,
+                Action::Remove => &mut counts.remove,
+                Action::Update => &mut counts.update,
+            } += 1;
+            // As the log reads it: the bot flag of the record before, or else after, the
+            // change undone.
+            let logged_after: Option<String> = r.get(3)?;
+            let bot = before
+                .as_deref()
+                .or(logged_after.as_deref())
+                .is_some_and(is_bot);
+            changes.push(Change {
+                record_id: r.get(1)?,
+                action,
+                bot,
+                before: now.map(RecordJson),
+                after: before.map(RecordJson),
+            });
+        }
+        Ok((changes, last))
     }
 
     pub fn mark_reverted(&mut self, batch_id: i64, by: i64) -> Result<(), StoreError> {
@@ -1460,6 +1554,93 @@ mod tests {
                 proptest::prop_assert_eq!(text_row_version(&text), row_version(&parsed));
             }
         }
+    }
+
+    /// A revert read and written two changes at a time leaves the store as it was before the
+    /// batch: changed records restored, created ones removed, removed ones back.
+    #[test]
+    fn a_revert_in_chunks_restores_the_store_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let text = |rid: &str, dept: &str, bot: bool| {
+            let bot = if bot { r#","bot_account":true"# } else { "" };
+            RecordJson(format!(
+                r#"{{"record_id":"{rid}"{bot},"user":{{"department":"{dept}"}}}}"#
+            ))
+        };
+        let info = |name| BatchInfo {
+            name,
+            file: "",
+            sha256: "",
+            counts: Counts::default(),
+        };
+        let change =
+            |rid: &str, action, before: Option<RecordJson>, after: Option<RecordJson>| Change {
+                record_id: rid.to_string(),
+                action,
+                bot: rid == "BOT",
+                before,
+                after,
+            };
+        let first: Vec<Change> = ["R0", "R1", "R2", "R3", "R4", "BOT"]
+            .iter()
+            .map(|&r| change(r, Action::Create, None, Some(text(r, "IT", r == "BOT"))))
+            .collect();
+        let mut w = store.write().unwrap();
+        w.apply(&info("one"), &first).unwrap();
+        w.commit().unwrap();
+        let snapshot = |store: &Store| {
+            let mut users: Vec<_> = (store.users().unwrap().into_iter())
+                .map(|u| (u.record_id, u.bot, u.text, u.row_version))
+                .collect();
+            users.sort();
+            users
+        };
+        let before = snapshot(&store);
+        let second = vec![
+            change(
+                "R1",
+                Action::Update,
+                Some(text("R1", "IT", false)),
+                Some(text("R1", "HR", false)),
+            ),
+            change("R2", Action::Remove, Some(text("R2", "IT", false)), None),
+            change("R5", Action::Create, None, Some(text("R5", "HR", false))),
+            change("BOT", Action::Remove, Some(text("BOT", "IT", true)), None),
+            change(
+                "R3",
+                Action::Update,
+                Some(text("R3", "IT", false)),
+                Some(text("R3", "OPS", false)),
+            ),
+        ];
+        let mut w = store.write().unwrap();
+        let two = w.apply(&info("two"), &second).unwrap();
+        w.commit().unwrap();
+        assert_ne!(snapshot(&store), before);
+        let mut w = store.write().unwrap();
+        let (_, counts) = w.revert(two, &info("undo")).unwrap();
+        w.commit().unwrap();
+        assert_eq!(snapshot(&store), before);
+        assert_eq!(
+            (counts.update, counts.remove, counts.create),
+            (2, 1, 2),
+            "R1 and R3 restored, R5 removed, R2 and the bot brought back"
+        );
+        let undo = store.batch("undo").unwrap().unwrap();
+        assert_eq!(undo.counts, counts);
+        // The log of the revert: the newest change undone first.
+        let undone: Vec<_> = (store.changes_of(undo.id).unwrap().into_iter())
+            .map(|c| (c.change.record_id, c.change.action))
+            .collect();
+        let expected = [
+            ("R3", Action::Update),
+            ("BOT", Action::Create),
+            ("R5", Action::Remove),
+            ("R2", Action::Create),
+            ("R1", Action::Update),
+        ];
+        assert_eq!(undone, expected.map(|(r, a)| (r.to_string(), a)));
     }
 
     #[test]

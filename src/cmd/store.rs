@@ -113,9 +113,7 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
     if batch.reverted_by.is_some() {
         bail!("batch `{}` has already been reverted", batch.name);
     }
-    let log = writer.changes_of(batch.id)?;
-    let record_ids: Vec<&str> = log.iter().map(|c| c.change.record_id.as_str()).collect();
-    let later = writer.changed_since(batch.id, &record_ids)?;
+    let later = writer.changed_later(batch.id)?;
     if !later.is_empty() && !args.force {
         bail!(
             "later batches changed {} of the records `{}` changed ({}); reverting would undo their changes too. Nothing was reverted; pass --force to revert anyway",
@@ -124,46 +122,15 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
             later.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
         );
     }
-    let current = writer.users_by_id(record_ids.iter().copied())?;
-    let mut counts = Counts::default();
-    let mut changes = Vec::new();
-    // Undo in reverse order, from the record as it is now to the record as it was before.
-    for entry in log.iter().rev() {
-        let c = &entry.change;
-        let now = current
-            .get(&c.record_id)
-            .map(|u| RecordJson(u.text.clone()));
-        let action = match (&now, &c.before) {
-            (None, None) => continue,
-            (None, Some(_)) => {
-                counts.create += 1;
-                Action::Create
-            }
-            (Some(_), None) => {
-                counts.remove += 1;
-                Action::Remove
-            }
-            (Some(_), Some(_)) => {
-                counts.update += 1;
-                Action::Update
-            }
-        };
-        changes.push(Change {
-            record_id: c.record_id.clone(),
-            action,
-            bot: c.bot,
-            before: now,
-            after: c.before.clone(),
-        });
-    }
     let name = stamp(&format!("revert-{}", batch.name));
     let info = BatchInfo {
         name: &name,
         file: &batch.file,
         sha256: &batch.sha256,
-        counts,
+        counts: Counts::default(),
     };
-    let id = writer.apply(&info, &changes)?;
+    // Undone newest first, from each record as it is now to the record as it was before.
+    let (id, counts) = writer.revert(batch.id, &info)?;
     writer.mark_reverted(batch.id, id)?;
     writer.commit()?;
     println!(
