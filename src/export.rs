@@ -223,12 +223,12 @@ pub fn export(path: &Path, users: &Selection, progress: Progress) -> Result<usiz
                 })
             }
             "xlsx" => {
-                let custom = Columns::of(users, &columns_bar())?.custom;
+                let columns = Columns::of(users, &columns_bar())?;
                 // Shown while the workbook is zipped, once its sheets are written.
                 let mut saving = None;
                 let written = crate::report::write_workbook(path, |workbook| {
                     let filled =
-                        write_workbook(workbook, users, custom, &writing_bar(), &mut count);
+                        write_workbook(workbook, users, columns, &writing_bar(), &mut count);
                     saving = Some(progress.spinner(format!("saving {shown}")));
                     filled.map_err(|e| {
                         e.into_write(&mut store_error, || {
@@ -331,21 +331,33 @@ struct Columns {
     custom: Vec<String>,
     /// (prefix, list slot, integration), sorted by list, then integration.
     inline: Vec<(&'static str, usize, String)>,
+    /// The rows the workbook's Users sheet and three ID sheets will hold, headers aside: a
+    /// sheet past Excel's rows is refused before anything is written.
+    rows: [usize; 4],
 }
 
 impl Columns {
     fn of(users: &Selection, bar: &ProgressBar) -> Result<Columns, StoreError> {
         let mut custom = Vec::new();
         let mut ids: [std::collections::BTreeSet<String>; 3] = Default::default();
+        let mut rows = [0; 4];
+        /// A user's custom attributes, integrations by list, and rows on the four sheets.
+        type Own = (Vec<String>, [Vec<String>; 3], [usize; 4]);
         users.each_chunk(
             bar,
             // Each user's own, worked out on the pool; then added in the users' order.
-            |chunk| -> Vec<(Vec<String>, [Vec<String>; 3])> {
+            |chunk| -> Vec<Own> {
                 chunk
                     .par_iter()
-                    .filter(|u| !u.bot)
                     .map(|u| {
                         let RecordView { custom, lists, .. } = RecordView::of(&u.text);
+                        // A bot's entries are on the ID sheets; it has a sheet of its own and
+                        // no columns in the flat file.
+                        let [itsm, channel, idm] = lists.each_ref().map(Vec::len);
+                        let rows = [usize::from(!u.bot), itsm, channel, idm];
+                        if u.bot {
+                            return (Vec::new(), Default::default(), rows);
+                        }
                         let own = custom.into_iter().map(|(name, _)| name).collect();
                         // An entry without an integration (muster writes none such) names no column.
                         let lists = lists.map(|entries| {
@@ -357,12 +369,15 @@ impl Columns {
                                 })
                                 .collect()
                         });
-                        (own, lists)
+                        (own, lists, rows)
                     })
                     .collect()
             },
             |found, _| {
-                for (own, lists) in found {
+                for (own, lists, own_rows) in found {
+                    for (total, n) in rows.iter_mut().zip(own_rows) {
+                        *total += n;
+                    }
                     for name in own {
                         if !custom.contains(&name) {
                             custom.push(name);
@@ -381,7 +396,11 @@ impl Columns {
             .enumerate()
             .flat_map(|(slot, (&(prefix, _), set))| set.into_iter().map(move |i| (prefix, slot, i)))
             .collect();
-        Ok(Columns { custom, inline })
+        Ok(Columns {
+            custom,
+            inline,
+            rows,
+        })
     }
 }
 
@@ -485,16 +504,22 @@ impl SheetOut {
         Ok(())
     }
 
-    fn rows(&mut self, workbook: &mut Workbook, rows: &[Vec<String>]) -> Result<(), XlsxError> {
-        // Said before the writer's own "Row or column exceeds Excel's allowed limits".
+    /// Refuses `more` rows past the sheet's last that Excel could not hold, before the
+    /// writer's own "Row or column exceeds Excel's allowed limits" would.
+    fn fits(&self, more: usize) -> Result<(), XlsxError> {
         const EXCEL_ROWS: usize = 1_048_576;
-        if self.next_row as usize + rows.len() > EXCEL_ROWS {
+        if self.next_row as usize + more > EXCEL_ROWS {
             return Err(XlsxError::ParameterError(format!(
                 "the {} sheet needs more than the {EXCEL_ROWS} rows Excel holds; export to .csv \
                  or .jsonl instead",
                 self.name
             )));
         }
+        Ok(())
+    }
+
+    fn rows(&mut self, workbook: &mut Workbook, rows: &[Vec<String>]) -> Result<(), XlsxError> {
+        self.fits(rows.len())?;
         let ws = workbook.worksheet_from_index(self.index)?;
         for row in rows {
             for (c, value) in row.iter().enumerate() {
@@ -521,12 +546,12 @@ impl SheetOut {
 fn write_workbook(
     workbook: &mut Workbook,
     users: &Selection,
-    custom: Vec<String>,
+    found: Columns,
     bar: &ProgressBar,
     count: &mut usize,
 ) -> Result<(), Stop<XlsxError>> {
     let x = Stop::Write;
-    let table = UserTable::with_custom(custom);
+    let table = UserTable::with_custom(found.custom);
     let mut users_sheet = SheetOut::add(workbook, "Users").map_err(x)?;
     users_sheet.header(workbook, &table.headers).map_err(x)?;
     let mut id_sheets = Vec::new();
@@ -537,6 +562,11 @@ fn write_workbook(
         sheet.header(workbook, &headers).map_err(x)?;
         id_sheets.push(sheet);
         id_headers.push(headers);
+    }
+    // A sheet Excel could not hold is refused before any row is written (at a million users,
+    // after 3 s rather than 19).
+    for (sheet, rows) in [&users_sheet].into_iter().chain(&id_sheets).zip(found.rows) {
+        sheet.fits(rows).map_err(x)?;
     }
     // Its header waits for the bots, whose custom attributes are its columns.
     let mut bot_sheet = SheetOut::add(workbook, SheetKind::Bot.sheet_name()).map_err(x)?;
@@ -586,6 +616,10 @@ fn write_workbook(
     bot_sheet.header(workbook, &bot_table.headers).map_err(x)?;
     let rows: Vec<Vec<String>> = bots.iter().map(|(u, v)| bot_table.row(u, v)).collect();
     bot_sheet.rows(workbook, &rows).map_err(x)?;
+    // What the columns pass counted is what was written.
+    for (sheet, rows) in [&users_sheet].into_iter().chain(&id_sheets).zip(found.rows) {
+        debug_assert_eq!(sheet.next_row as usize - 1, rows, "{}", sheet.name);
+    }
     for sheet in id_sheets.iter().chain([&users_sheet, &bot_sheet]) {
         sheet.finish(workbook).map_err(x)?;
     }
@@ -613,11 +647,10 @@ mod tests {
     use super::*;
     use crate::store::{Action, BatchInfo, Change, Counts, RecordJson};
 
-    #[test]
-    fn chunks_are_written_in_order_each_counted_on_the_bar() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
-        let changes: Vec<Change> = (0..10)
+    /// A store of users R0…R{n-1}, R4 the bot.
+    fn store_of(dir: &Path, n: usize) -> Store {
+        let mut store = Store::open(&dir.join("s.db")).unwrap();
+        let changes: Vec<Change> = (0..n)
             .map(|i| Change {
                 record_id: format!("R{i}"),
                 action: Action::Create,
@@ -631,13 +664,20 @@ mod tests {
             file: "",
             sha256: "",
             counts: Counts {
-                create: 10,
+                create: n,
                 ..Default::default()
             },
         };
         let mut writer = store.write().unwrap();
         writer.apply(&info, &changes).unwrap();
         writer.commit().unwrap();
+        store
+    }
+
+    #[test]
+    fn chunks_are_written_in_order_each_counted_on_the_bar() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_of(dir.path(), 10);
         let users = Selection {
             store: &store,
             created_by: None,
@@ -706,6 +746,34 @@ mod tests {
             let u = StoredUser::new("R".into(), false, text.into(), "v".into(), None);
             assert_eq!(spliced(&u), None, "{text}");
         }
+    }
+
+    #[test]
+    fn a_workbook_whose_sheet_excel_cannot_hold_is_refused_before_any_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_of(dir.path(), 3);
+        let users = Selection {
+            store: &store,
+            created_by: None,
+        };
+        // As the columns pass would find them for a store of a million users.
+        let found = Columns {
+            custom: Vec::new(),
+            inline: Vec::new(),
+            rows: [3, 1_048_576, 0, 0],
+        };
+        let mut count = 0;
+        let mut workbook = Workbook::new();
+        let bar = ProgressBar::hidden();
+        let err = store.reading(|| {
+            match write_workbook(&mut workbook, &users, found, &bar, &mut count) {
+                Err(Stop::Write(e)) => Ok(e.to_string()),
+                _ => panic!("not refused"),
+            }
+        });
+        let err = err.map_err(|e: StoreError| e.to_string()).unwrap();
+        assert!(err.contains("ITSM IDs") && err.contains(".csv"), "{err}");
+        assert_eq!((count, bar.position()), (0, 0));
     }
 
     #[test]
