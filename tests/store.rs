@@ -246,6 +246,19 @@ fn an_export_of_several_chunks_keeps_every_column_and_imports_back_unchanged() {
     assert_eq!(users_sheet.height() as i64, stored); // the header, and every user but the bot
     let bot_sheet = workbook.worksheet_range("Bot Account").unwrap();
     assert_eq!(bot_sheet.height(), 2);
+
+    // A store whose later pages are gone fails midway through the read: each format names
+    // it, exits 2 and writes nothing.
+    let store = std::fs::read(env.store()).unwrap();
+    std::fs::write(env.store(), &store[..store.len() / 2]).unwrap();
+    for name in ["cut.xlsx", "cut.csv", "cut.jsonl"] {
+        let out = env.path(name);
+        let run = env.run(&["export", "-o", out.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("the store is damaged"), "{name}: {stderr}");
+        assert!(!out.exists(), "{name} was written");
+    }
 }
 
 #[test]
