@@ -99,8 +99,10 @@ impl<'de> Visitor<'de> for RecordVisitor {
         let mut view = RecordView::default();
         while let Some(Key(key)) = map.next_key()? {
             match key.as_ref() {
-                "user" => map.next_value_seed(UserSeed(&mut view))?,
-                "user_id_info" => map.next_value_seed(InfoSeed(&mut view))?,
+                "user" | "user_id_info" => map.next_value_seed(Part {
+                    user: key == "user",
+                    view: &mut view,
+                })?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -110,53 +112,68 @@ impl<'de> Visitor<'de> for RecordVisitor {
     }
 }
 
-/// Scalars where an object or a list was expected: nothing to read.
-macro_rules! other_values_ignored {
-    () => {
-        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-            Ok(())
+/// What a visitor gives for a scalar where it wants an object or a list (`$empty`: nothing
+/// read), as indexing a `Value` of the wrong type gave nothing.
+macro_rules! scalars_read_as {
+    ($ty:ty, $empty:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<$ty, E> {
+            Ok($empty)
         }
-        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-            Ok(())
+        fn visit_i64<E>(self, _: i64) -> Result<$ty, E> {
+            Ok($empty)
         }
-        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-            Ok(())
+        fn visit_u64<E>(self, _: u64) -> Result<$ty, E> {
+            Ok($empty)
         }
-        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-            Ok(())
+        fn visit_f64<E>(self, _: f64) -> Result<$ty, E> {
+            Ok($empty)
         }
-        fn visit_str<E>(self, _: &str) -> Result<(), E> {
-            Ok(())
+        fn visit_str<E>(self, _: &str) -> Result<$ty, E> {
+            Ok($empty)
         }
-        fn visit_unit<E>(self) -> Result<(), E> {
-            Ok(())
+        fn visit_unit<E>(self) -> Result<$ty, E> {
+            Ok($empty)
         }
     };
 }
 
-/// Reads `user` into the view: a member that is not an object leaves it empty, as indexing
-/// a `Value` did.
-struct UserSeed<'v>(&'v mut RecordView);
+/// Reads `user` or `user_id_info` into the view: a member that is not an object leaves its
+/// part empty, as indexing a `Value` did.
+struct Part<'v> {
+    view: &'v mut RecordView,
+    /// `user`, else `user_id_info`.
+    user: bool,
+}
 
-impl<'de> DeserializeSeed<'de> for UserSeed<'_> {
+impl<'de> DeserializeSeed<'de> for Part<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for UserSeed<'_> {
+impl<'de> Visitor<'de> for Part<'_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("the user")
+        f.write_str(if self.user {
+            "the user"
+        } else {
+            "the user's ID info"
+        })
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let view = self.view;
         while let Some(Key(key)) = map.next_key()? {
-            if key == "custom_attributes" {
-                self.0.custom = map.next_value::<Object>()?.0;
-            } else if is_column(&key) {
+            let list = || LISTS.iter().find(|(k, _)| *k == key).map(|&(_, slot)| slot);
+            if self.user && key == "custom_attributes" {
+                view.custom = map.next_value::<Object>()?.0;
+            } else if self.user && is_column(&key) {
                 let Joined(text) = map.next_value()?;
-                self.0.user.push((key.into_owned(), text));
+                view.user.push((key.into_owned(), text));
+            } else if !self.user && key == "user_emails" {
+                view.emails = map.next_value::<Joined>()?.0;
+            } else if let Some(slot) = list().filter(|_| !self.user) {
+                view.lists[slot] = map.next_value::<Entries>()?.0;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -167,41 +184,7 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(())
     }
-    other_values_ignored!();
-}
-
-/// Reads `user_id_info` into the view.
-struct InfoSeed<'v>(&'v mut RecordView);
-
-impl<'de> DeserializeSeed<'de> for InfoSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for InfoSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("the user's ID info")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(Key(key)) = map.next_key()? {
-            if key == "user_emails" {
-                self.0.emails = map.next_value::<Joined>()?.0;
-            } else if let Some(&(_, slot)) = LISTS.iter().find(|(k, _)| *k == key) {
-                self.0.lists[slot] = map.next_value::<Entries>()?.0;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-    other_values_ignored!();
+    scalars_read_as!((), ());
 }
 
 /// An object's members as cell texts; anything else reads as no members.
@@ -227,24 +210,7 @@ impl<'de> Deserialize<'de> for Object {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Object(Vec::new()))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Object, E> {
-                Ok(Object(Vec::new()))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Object, E> {
-                Ok(Object(Vec::new()))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Object, E> {
-                Ok(Object(Vec::new()))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Object, E> {
-                Ok(Object(Vec::new()))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Object, E> {
-                Ok(Object(Vec::new()))
-            }
-            fn visit_unit<E>(self) -> Result<Object, E> {
-                Ok(Object(Vec::new()))
-            }
+            scalars_read_as!(Object, Object(Vec::new()));
         }
         d.deserialize_any(V)
     }
@@ -273,24 +239,7 @@ impl<'de> Deserialize<'de> for Entries {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(Entries(Vec::new()))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Entries, E> {
-                Ok(Entries(Vec::new()))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Entries, E> {
-                Ok(Entries(Vec::new()))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Entries, E> {
-                Ok(Entries(Vec::new()))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Entries, E> {
-                Ok(Entries(Vec::new()))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Entries, E> {
-                Ok(Entries(Vec::new()))
-            }
-            fn visit_unit<E>(self) -> Result<Entries, E> {
-                Ok(Entries(Vec::new()))
-            }
+            scalars_read_as!(Entries, Entries(Vec::new()));
         }
         d.deserialize_any(V)
     }
