@@ -60,17 +60,17 @@ impl Selection<'_> {
             let Some((done, users)) = pending.pop_front() else {
                 return Ok(());
             };
-            // A task that panicked sends nothing; the scope then passes its panic on.
-            match done.recv() {
-                Ok(t) => {
-                    write(t, users)?;
-                    bar.inc(users as u64);
-                    Ok(())
-                }
-                Err(_) => Ok(()),
-            }
+            // A task that panicked sent nothing: stop here, not a chunk short at the end.
+            let t = done
+                .recv()
+                .unwrap_or_else(|_| panic!("the work on a chunk of users panicked"));
+            write(t, users)?;
+            bar.inc(users as u64);
+            Ok(())
         };
-        rayon::in_place_scope(|scope| {
+        // Its rate and time left from this pass's start; cleared however the pass ends.
+        bar.reset();
+        let passed = rayon::in_place_scope(|scope| {
             self.store
                 .users_in_chunks(CHUNK, |mut chunk| -> Result<(), E> {
                     if let Some(batch) = self.created_by {
@@ -94,9 +94,10 @@ impl Selection<'_> {
             while !pending.is_empty() {
                 write_oldest(&mut pending)?;
             }
-            bar.finish_and_clear();
             Ok(())
-        })
+        });
+        bar.finish_and_clear();
+        passed
     }
 }
 
@@ -202,34 +203,34 @@ pub fn export(path: &Path, users: &Selection, progress: Progress) -> Result<usiz
             None if progress.shown() => Some(users.store.count_users()?),
             _ => None,
         };
-        let columns_bar = || progress.users("reading the columns".to_string(), len);
+        let columns_bar = progress.users("reading the columns".to_string(), len);
         let shown = match path.as_os_str() == "-" {
             true => "standard output".into(),
             false => path.display().to_string(),
         };
-        // Made as its pass starts, for its rate and time left.
-        let writing_bar = || progress.users(format!("writing {shown}"), len);
+        let writing_bar = progress.users(format!("writing {shown}"), len);
         let written = match ext.as_str() {
             "jsonl" => write_atomic(path, |w| {
-                write_jsonl(w, users, &writing_bar(), &mut count)
+                write_jsonl(w, users, &writing_bar, &mut count)
                     .map_err(|e| e.into_write(&mut store_error, stopped))
             }),
             "csv" => {
                 // The columns first: the custom attributes and integrations of every user.
-                let columns = Columns::of(users, &columns_bar())?;
+                let columns = Columns::of(users, &columns_bar)?;
                 write_atomic(path, |w| {
-                    write_csv(w, users, &columns, &writing_bar(), &mut count)
+                    write_csv(w, users, &columns, &writing_bar, &mut count)
                         .map_err(|e| e.into_write(&mut store_error, stopped))
                 })
             }
             "xlsx" => {
-                let columns = Columns::of(users, &columns_bar())?;
+                let columns = Columns::of(users, &columns_bar)?;
                 // Shown while the workbook is zipped, once its sheets are written.
                 let mut saving = None;
                 let written = crate::report::write_workbook(path, |workbook| {
-                    let filled =
-                        write_workbook(workbook, users, columns, &writing_bar(), &mut count);
-                    saving = Some(progress.spinner(format!("saving {shown}")));
+                    let filled = write_workbook(workbook, users, columns, &writing_bar, &mut count);
+                    if filled.is_ok() {
+                        saving = Some(progress.spinner(format!("saving {shown}")));
+                    }
                     filled.map_err(|e| {
                         e.into_write(&mut store_error, || {
                             XlsxError::ParameterError(stopped().to_string())
@@ -244,6 +245,8 @@ pub fn export(path: &Path, users: &Selection, progress: Progress) -> Result<usiz
                 expected: ".xlsx, .csv or .jsonl",
             }),
         };
+        // A pass that never ran (a sheet refused first) leaves its bar to clear.
+        writing_bar.finish_and_clear();
         match (store_error.take(), written) {
             (Some(e), _) => Err(ExportError::Store(e)),
             (None, written) => Ok(written?),
@@ -290,12 +293,19 @@ fn write_jsonl(
 }
 
 /// The stored text with `"row_version":"…"` spliced in after the record id, when the text
-/// starts with it as muster writes every record (`{"record_id":"…",…`). Its bytes are then
-/// those [`stamped`] would write, without parsing and writing again 2.4 KB a user (the
-/// whole of a JSONL export's time: `perf`, docs/benchmarks.md).
+/// starts with it as muster writes every record (`{"record_id":"…",…`), is JSON, and holds
+/// no line break. For every text muster wrote the bytes are those [`stamped`] would write (a
+/// text edited by hand may keep its own spaces or escapes), without parsing the record into a
+/// tree and writing it again (the whole of a JSONL export's time: `perf`, docs/benchmarks.md).
 fn spliced(u: &StoredUser) -> Option<Vec<u8>> {
     const HEAD: &str = "{\"record_id\":";
     let rest = u.text.strip_prefix(HEAD).filter(|r| r.starts_with('"'))?;
+    // A line break would split the JSONL line; text that is not JSON is written as before.
+    if memchr::memchr2(b'\n', b'\r', u.text.as_bytes()).is_some()
+        || serde_json::from_str::<serde::de::IgnoredAny>(&u.text).is_err()
+    {
+        return None;
+    }
     let mut values = serde_json::Deserializer::from_str(rest).into_iter::<String>();
     // The record id as a string, then a comma and the next member: a record holds `user`.
     values.next()?.ok()?;
@@ -564,7 +574,7 @@ fn write_workbook(
         id_headers.push(headers);
     }
     // A sheet Excel could not hold is refused before any row is written (at a million users,
-    // after 3 s rather than 19).
+    // after 7 s rather than 19).
     for (sheet, rows) in [&users_sheet].into_iter().chain(&id_sheets).zip(found.rows) {
         sheet.fits(rows).map_err(x)?;
     }
@@ -742,6 +752,10 @@ mod tests {
             r#"{"record_id": "R","user":{}}"#,
             r#"{"record_id":7,"user":{}}"#,
             r#"{"record_id":"R"#,
+            "{\"record_id\":\"R\",\n\"user\":{}}",
+            "{\"record_id\":\"R\",\"user\":{}}\r\n",
+            r#"{"record_id":"R","user":{"#,
+            r#"{"record_id":"R","user":{}}}"#,
         ] {
             let u = StoredUser::new("R".into(), false, text.into(), "v".into(), None);
             assert_eq!(spliced(&u), None, "{text}");

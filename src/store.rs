@@ -116,8 +116,8 @@ pub struct StoredUser {
     pub text: String,
     pub row_version: String,
     pub created_by: Option<i64>,
-    /// The parsed record, made when first asked for (export, `remove`, `revert`; import reads
-    /// `StoredSummary` instead).
+    /// The parsed record, made when first asked for (a JSONL export's text that is not as
+    /// muster writes it; import reads `StoredSummary` instead).
     parsed: std::sync::OnceLock<Value>,
 }
 
@@ -810,6 +810,10 @@ fn derive(chunk: &[Change], versions: &[Option<[u8; 16]>]) -> Vec<Option<Derived
 /// Whether a record's text says it is the bot account (`"bot_account": true`), read without
 /// building its tree.
 fn is_bot(text: &str) -> bool {
+    // A struct would also read a list positionally.
+    if !text.trim_start().starts_with('{') {
+        return false;
+    }
     #[derive(serde::Deserialize)]
     struct Flag {
         bot_account: Option<Value>,
@@ -845,8 +849,8 @@ impl Writer<'_> {
         classify(&self.path, source)
     }
 
-    /// The stored users with these record ids (by the primary key: `remove` and `revert` need a
-    /// few records, not the store), keyed by record id; an id the store does not hold is absent.
+    /// The stored users with these record ids (by the primary key: `remove` needs a few
+    /// records, not the store), keyed by record id; an id the store does not hold is absent.
     pub fn users_by_id<'i>(
         &self,
         record_ids: impl IntoIterator<Item = &'i str>,
@@ -1068,7 +1072,9 @@ impl Writer<'_> {
 
     /// The changes that undo the next [`REVERT_CHUNK`] changes of batch `batch_id` logged
     /// before change `below`, newest first, and the oldest change read (`None`: none was left).
-    /// A record a chunk before changed is read as the chunk left it.
+    /// Each starts from the record as the changes undone before it left it (the store has
+    /// those of earlier chunks), so where chunks end does not matter: a batch that logged a
+    /// record twice (`remove R1 R1` before it took each id once) is undone change by change.
     fn undo_chunk(
         &self,
         batch_id: i64,
@@ -1082,10 +1088,17 @@ impl Writer<'_> {
         )?;
         let mut rows = stmt.query(params![batch_id, below, REVERT_CHUNK as i64])?;
         let (mut changes, mut last) = (Vec::new(), None);
+        // Records this chunk's changes leave, by record id.
+        let mut left: std::collections::HashMap<String, Option<String>> = Default::default();
         while let Some(r) = rows.next()? {
             last = Some(r.get::<_, i64>(0)?);
+            let record_id: String = r.get(1)?;
             let before: Option<String> = r.get(2)?;
-            let now: Option<String> = r.get(4)?;
+            let now: Option<String> = match left.get(&record_id) {
+                Some(now) => now.clone(),
+                None => r.get(4)?,
+            };
+            left.insert(record_id.clone(), before.clone());
             let action = match (&now, &before) {
                 (None, None) => continue,
                 (None, Some(_)) => Action::Create,
@@ -1105,7 +1118,7 @@ impl Writer<'_> {
                 .or(logged_after.as_deref())
                 .is_some_and(is_bot);
             changes.push(Change {
-                record_id: r.get(1)?,
+                record_id,
                 action,
                 bot,
                 before: now.map(RecordJson),
@@ -1568,12 +1581,14 @@ mod tests {
                 r#"{{"record_id":"{rid}"{bot},"user":{{"department":"{dept}"}}}}"#
             ))
         };
-        let info = |name| BatchInfo {
-            name,
-            file: "",
-            sha256: "",
-            counts: Counts::default(),
-        };
+        fn info(name: &str) -> BatchInfo<'_> {
+            BatchInfo {
+                name,
+                file: "",
+                sha256: "",
+                counts: Counts::default(),
+            }
+        }
         let change =
             |rid: &str, action, before: Option<RecordJson>, after: Option<RecordJson>| Change {
                 record_id: rid.to_string(),
@@ -1641,6 +1656,45 @@ mod tests {
             ("R1", Action::Update),
         ];
         assert_eq!(undone, expected.map(|(r, a)| (r.to_string(), a)));
+
+        // A batch that logged R0's removal twice (as `remove R0 R0` once did), the two ends in
+        // different chunks, then in one: each undone change starts from what the one after it
+        // left, so R0 comes back once and the revert does not fail on its record id.
+        for (k, third) in [
+            vec![
+                change("R0", Action::Remove, Some(text("R0", "IT", false)), None),
+                change(
+                    "R1",
+                    Action::Update,
+                    Some(text("R1", "IT", false)),
+                    Some(text("R1", "OPS", false)),
+                ),
+                change("R0", Action::Remove, Some(text("R0", "IT", false)), None),
+            ],
+            vec![
+                change(
+                    "R1",
+                    Action::Update,
+                    Some(text("R1", "IT", false)),
+                    Some(text("R1", "OPS", false)),
+                ),
+                change("R0", Action::Remove, Some(text("R0", "IT", false)), None),
+                change("R0", Action::Remove, Some(text("R0", "IT", false)), None),
+            ],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (name, undo) = (format!("three-{k}"), format!("undo three-{k}"));
+            let mut w = store.write().unwrap();
+            let three = w.apply(&info(&name), &third).unwrap();
+            w.commit().unwrap();
+            let mut w = store.write().unwrap();
+            let (_, counts) = w.revert(three, &info(&undo)).unwrap();
+            w.commit().unwrap();
+            assert_eq!(snapshot(&store), before);
+            assert_eq!((counts.update, counts.remove, counts.create), (2, 0, 1));
+        }
     }
 
     #[test]

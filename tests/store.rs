@@ -247,8 +247,9 @@ fn an_export_of_several_chunks_keeps_every_column_and_imports_back_unchanged() {
     let bot_sheet = workbook.worksheet_range("Bot Account").unwrap();
     assert_eq!(bot_sheet.height(), 2);
 
-    // A store whose later pages are gone fails midway through the read: each format names
-    // it, exits 2 and writes nothing.
+    // A store whose later pages are gone fails midway through the read (JSONL while it
+    // writes; CSV and xlsx in the columns pass, before their file is opened): each format
+    // names it, exits 2 and writes nothing.
     let store = std::fs::read(env.store()).unwrap();
     std::fs::write(env.store(), &store[..store.len() / 2]).unwrap();
     for name in ["cut.xlsx", "cut.csv", "cut.jsonl"] {

@@ -67,9 +67,12 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
             missing.join(", ")
         );
     }
+    // A record id given twice is removed (and logged) once.
+    let mut seen = std::collections::HashSet::new();
     let changes: Vec<Change> = args
         .record_ids
         .iter()
+        .filter(|rid| seen.insert(rid.as_str()))
         .map(|rid| {
             let u = &stored[rid];
             Change {
