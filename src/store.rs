@@ -1597,6 +1597,18 @@ mod tests {
                 before,
                 after,
             };
+        let update = |rid: &str, from: &str, to: &str| {
+            let (from, to) = (text(rid, from, false), text(rid, to, false));
+            change(rid, Action::Update, Some(from), Some(to))
+        };
+        let remove = |rid: &str| {
+            change(
+                rid,
+                Action::Remove,
+                Some(text(rid, "IT", rid == "BOT")),
+                None,
+            )
+        };
         let first: Vec<Change> = ["R0", "R1", "R2", "R3", "R4", "BOT"]
             .iter()
             .map(|&r| change(r, Action::Create, None, Some(text(r, "IT", r == "BOT"))))
@@ -1613,21 +1625,11 @@ mod tests {
         };
         let before = snapshot(&store);
         let second = vec![
-            change(
-                "R1",
-                Action::Update,
-                Some(text("R1", "IT", false)),
-                Some(text("R1", "HR", false)),
-            ),
-            change("R2", Action::Remove, Some(text("R2", "IT", false)), None),
+            update("R1", "IT", "HR"),
+            remove("R2"),
             change("R5", Action::Create, None, Some(text("R5", "HR", false))),
-            change("BOT", Action::Remove, Some(text("BOT", "IT", true)), None),
-            change(
-                "R3",
-                Action::Update,
-                Some(text("R3", "IT", false)),
-                Some(text("R3", "OPS", false)),
-            ),
+            remove("BOT"),
+            update("R3", "IT", "OPS"),
         ];
         let mut w = store.write().unwrap();
         let two = w.apply(&info("two"), &second).unwrap();
@@ -1661,26 +1663,8 @@ mod tests {
         // different chunks, then in one: each undone change starts from what the one after it
         // left, so R0 comes back once and the revert does not fail on its record id.
         for (k, third) in [
-            vec![
-                change("R0", Action::Remove, Some(text("R0", "IT", false)), None),
-                change(
-                    "R1",
-                    Action::Update,
-                    Some(text("R1", "IT", false)),
-                    Some(text("R1", "OPS", false)),
-                ),
-                change("R0", Action::Remove, Some(text("R0", "IT", false)), None),
-            ],
-            vec![
-                change(
-                    "R1",
-                    Action::Update,
-                    Some(text("R1", "IT", false)),
-                    Some(text("R1", "OPS", false)),
-                ),
-                change("R0", Action::Remove, Some(text("R0", "IT", false)), None),
-                change("R0", Action::Remove, Some(text("R0", "IT", false)), None),
-            ],
+            vec![remove("R0"), update("R1", "IT", "OPS"), remove("R0")],
+            vec![update("R1", "IT", "OPS"), remove("R0"), remove("R0")],
         ]
         .into_iter()
         .enumerate()
