@@ -393,8 +393,9 @@ fn history_and_revert_undo_a_batch_unless_later_batches_depend_on_it() {
 
     // remove is recorded like a batch and can be reverted.
     env.import(&first, &["--batch", "three"]);
-    let out = env.run(&["remove", "B1"]);
+    let out = env.run(&["remove", "B1", "B1"]);
     let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("removed 1 record (batch"), "{said}");
     assert_eq!(env.count(), 1);
     let name = said.split('`').nth(1).unwrap();
     assert!(env.run(&["revert", name]).status.success());

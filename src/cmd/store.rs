@@ -96,10 +96,11 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
     };
     writer.apply(&info, &changes)?;
     writer.commit()?;
-    println!(
-        "removed {} records (batch `{name}`; `muster revert {name}` brings them back)",
-        changes.len()
-    );
+    let (n, them) = match changes.len() {
+        1 => ("1 record".to_string(), "it"),
+        n => (format!("{n} records"), "them"),
+    };
+    println!("removed {n} (batch `{name}`; `muster revert {name}` brings {them} back)");
     Ok(ExitStatus::Success)
 }
 
