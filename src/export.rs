@@ -4,7 +4,7 @@
 use crate::input::SheetKind;
 use crate::progress::Progress;
 use crate::report::{guard_formula, write_atomic, OutputError};
-use crate::store::{Store, StoreError, StoredUser};
+use crate::store::{Store, StoreError, StoredUser, UserSource};
 use crate::template::columns;
 use crate::xlsx::{clip, header_format, Widths, TEXT_FORMAT};
 use indicatif::ProgressBar;
@@ -200,7 +200,7 @@ pub fn export(path: &Path, users: &Selection, progress: Progress) -> Result<usiz
         // The bars' length: every stored user (counted from an index), or, for one batch's
         // users, which only reading the records would count, none.
         let len = match users.created_by {
-            None if progress.shown() => Some(users.store.count_users()?),
+            None if progress.shown() => Some(users.store.user_count()?),
             _ => None,
         };
         let columns_bar = progress.users("reading the columns".to_string(), len);

@@ -647,11 +647,6 @@ impl Store {
         read_users(&self.conn).map_err(|e| self.err(e))
     }
 
-    /// How many users the store holds (from the record ids' index, not the records).
-    pub fn count_users(&self) -> Result<usize, StoreError> {
-        user_count(&self.conn).map_err(|e| self.err(e))
-    }
-
     /// Runs `f` in one read transaction, so that every pass it makes over the users sees one
     /// state of the store.
     pub fn reading<T, E: From<StoreError>>(
