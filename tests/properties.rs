@@ -18,7 +18,7 @@ fn run(sheets: Vec<Sheet>) -> Outcome {
         &batch,
         &Config::builtin(),
         &Default::default(),
-        &Default::default(),
+        &mut Default::default(),
         &indicatif::ProgressBar::hidden(),
     )
 }

@@ -124,7 +124,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         &batch,
         &config,
         &renames,
-        &known,
+        &mut known,
         &progress.rows(),
         &Keep::SpillForImport {
             dir: spill.clone(),

@@ -68,16 +68,23 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         None => Keep::Nothing,
         Some(out) => Keep::SpillIn(spill_dir(out)),
     };
-    let mut outcome = validate_with(&batch, &config, &renames, &known, &progress.rows(), &keep)
-        .with_context(|| match (&keep, &args.out) {
-            // The records wait in a temporary file beside the output: its failure is the output's.
-            (Keep::SpillIn(dir), Some(out)) => format!(
-                "cannot write {} (its temporary file in {})",
-                out.display(),
-                dir.display()
-            ),
-            _ => "validation failed".to_string(),
-        })?;
+    let mut outcome = validate_with(
+        &batch,
+        &config,
+        &renames,
+        &mut known,
+        &progress.rows(),
+        &keep,
+    )
+    .with_context(|| match (&keep, &args.out) {
+        // The records wait in a temporary file beside the output: its failure is the output's.
+        (Keep::SpillIn(dir), Some(out)) => format!(
+            "cannot write {} (its temporary file in {})",
+            out.display(),
+            dir.display()
+        ),
+        _ => "validation failed".to_string(),
+    })?;
     known.drop_in_background();
     let writing = progress.spinner("writing outputs".to_string());
 

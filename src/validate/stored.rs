@@ -13,9 +13,13 @@ use std::sync::OnceLock;
 #[derive(Debug, Default)]
 pub struct StoredIdentities {
     entries: Vec<Identity>,
+    /// The integrations, each once: a million users' nine identities name the same few.
+    names: Vec<Box<str>>,
+    name_ids: foldhash::HashMap<Box<str>, u32>,
     /// The hash of each entry ([`Self::hash`]), which the index is built from; dropped by
     /// `seal` (an insert after it hashes the entries again).
     hashes: Vec<u64>,
+    /// The user ids, one after another in the order given.
     text: String,
     /// Where each stored record's identities start in `entries`, while the records come in
     /// order (`holder`): then a record's own identities sit side by side, and a batch row is
@@ -29,13 +33,34 @@ pub struct StoredIdentities {
 
 #[derive(Debug, Clone, Copy)]
 struct Identity {
-    /// `text[start..start + integration]` is the integration, the user id follows up to `end`.
-    start: usize,
+    /// Where its user id ends in `text`: it starts where the entry before it ends.
     end: usize,
-    // The two u32 side by side: 24 bytes an identity, not 32 with padding (nine million of
-    // them in a store of a million users).
-    integration: u32,
+    // The two u32 side by side: 16 bytes an identity (nine million of them in a store of a
+    // million users).
+    /// Its integration, in `names`.
+    name: u32,
     record: u32,
+}
+
+/// The entries with the text and names they point into.
+#[derive(Clone, Copy)]
+struct Table<'a> {
+    entries: &'a [Identity],
+    text: &'a str,
+    names: &'a [Box<str>],
+}
+
+impl<'a> Table<'a> {
+    /// Entry `i`'s integration and user id.
+    fn parts(self, i: u32) -> (&'a str, &'a str) {
+        let i = i as usize;
+        let start = match i {
+            0 => 0,
+            _ => self.entries[i - 1].end,
+        };
+        let e = &self.entries[i];
+        (&self.names[e.name as usize], &self.text[start..e.end])
+    }
 }
 
 /// The entries grouped by the top bits of their hash: bucket `b` is `slots[dir[b]..dir[b +
@@ -65,7 +90,7 @@ impl Index {
     /// the entries of its own share of the buckets, reading every hash. One part runs here,
     /// with no task for the pool: a lookup on the pool that builds the index must not wait for
     /// tasks that may look it up themselves.
-    fn build(entries: &[Identity], hashes: &[u64], text: &str, ways: usize) -> Index {
+    fn build(table: Table, hashes: &[u64], ways: usize) -> Index {
         use rayon::prelude::*;
         let n = hashes.len();
         if n == 0 {
@@ -141,14 +166,14 @@ impl Index {
             slots,
             given_again: foldhash::HashMap::default(),
         };
-        index.find_given_again(entries, text);
+        index.find_given_again(table);
         index
     }
 
     /// Finds identities given more than once (within a bucket, in the order given), keeps the
     /// first entry in the slots with the last record, and takes the later ones out.
-    fn find_given_again(&mut self, entries: &[Identity], text: &str) {
-        let parts_of = |i: u32| parts(text, &entries[i as usize]);
+    fn find_given_again(&mut self, table: Table) {
+        let parts_of = |i: u32| table.parts(i);
         let mut dropped = false;
         for b in 0..self.dir.len() - 1 {
             let run = &self.slots[self.dir[b] as usize..self.dir[b + 1] as usize];
@@ -161,7 +186,7 @@ impl Index {
                     if later.fingerprint == first.fingerprint
                         && parts_of(later.entry) == parts_of(first.entry)
                     {
-                        let record = entries[later.entry as usize].record;
+                        let record = table.entries[later.entry as usize].record;
                         self.given_again.insert(first.entry, Some(record));
                         self.given_again.insert(later.entry, None);
                         dropped = true;
@@ -184,14 +209,7 @@ impl Index {
     }
 
     /// The entry holding `(integration, user_id)`.
-    fn find(
-        &self,
-        entries: &[Identity],
-        text: &str,
-        hash: u64,
-        integration: &str,
-        user_id: &str,
-    ) -> Option<u32> {
+    fn find(&self, table: Table, hash: u64, integration: &str, user_id: &str) -> Option<u32> {
         if self.slots.is_empty() {
             return None;
         }
@@ -199,8 +217,7 @@ impl Index {
         self.slots[self.dir[b] as usize..self.dir[b + 1] as usize]
             .iter()
             .find(|s| {
-                s.fingerprint == hash as u32
-                    && parts(text, &entries[s.entry as usize]) == (integration, user_id)
+                s.fingerprint == hash as u32 && table.parts(s.entry) == (integration, user_id)
             })
             .map(|s| s.entry)
     }
@@ -215,11 +232,6 @@ impl Index {
             Some(last) => *last,
         }
     }
-}
-
-fn parts<'t>(text: &'t str, e: &Identity) -> (&'t str, &'t str) {
-    let split = e.start + e.integration as usize;
-    (&text[e.start..split], &text[split..e.end])
 }
 
 impl StoredIdentities {
@@ -253,9 +265,10 @@ impl StoredIdentities {
         // store is read).
         self.index.take();
         if self.hashes.len() != self.entries.len() {
-            self.hashes = (self.entries.iter())
-                .map(|e| {
-                    let (integration, user_id) = parts(&self.text, e);
+            let table = self.table();
+            self.hashes = (0..self.entries.len() as u32)
+                .map(|i| {
+                    let (integration, user_id) = table.parts(i);
                     Self::hash(integration, user_id)
                 })
                 .collect();
@@ -267,13 +280,19 @@ impl StoredIdentities {
         while self.starts.len() <= r {
             self.starts.push(self.entries.len() as u32);
         }
-        let start = self.text.len();
-        self.text.push_str(integration);
+        let name = match self.name_ids.get(integration) {
+            Some(&name) => name,
+            None => {
+                let name = self.names.len() as u32;
+                self.names.push(integration.into());
+                self.name_ids.insert(integration.into(), name);
+                name
+            }
+        };
         self.text.push_str(user_id);
         self.entries.push(Identity {
-            start,
-            integration: integration.len() as u32,
             end: self.text.len(),
+            name,
             record,
         });
         self.hashes.push(hash);
@@ -285,7 +304,7 @@ impl StoredIdentities {
         if self.index.get().is_none() {
             // Each part reads every hash: more than eight would read more than they share.
             let ways = rayon::current_num_threads().min(8);
-            let index = Index::build(&self.entries, &self.hashes, &self.text, ways);
+            let index = Index::build(self.table(), &self.hashes, ways);
             self.index = OnceLock::from(index);
         }
         self.hashes = Vec::new();
@@ -294,7 +313,15 @@ impl StoredIdentities {
     fn index(&self) -> &Index {
         // In one part: a lookup may come from the pool, which must not wait on itself.
         self.index
-            .get_or_init(|| Index::build(&self.entries, &self.hashes, &self.text, 1))
+            .get_or_init(|| Index::build(self.table(), &self.hashes, 1))
+    }
+
+    fn table(&self) -> Table<'_> {
+        Table {
+            entries: &self.entries,
+            text: &self.text,
+            names: &self.names,
+        }
     }
 
     /// Some identity was given twice, or records out of order: only the index answers.
@@ -306,7 +333,7 @@ impl StoredIdentities {
     pub fn get(&self, integration: &str, user_id: &str) -> Option<u32> {
         let index = self.index();
         let hash = Self::hash(integration, user_id);
-        let i = index.find(&self.entries, &self.text, hash, integration, user_id)?;
+        let i = index.find(self.table(), hash, integration, user_id)?;
         index.record(&self.entries, i)
     }
 
@@ -326,10 +353,8 @@ impl StoredIdentities {
                 .get(r + 1)
                 .map_or(self.entries.len(), |&s| s as usize);
             // Every identity was given once, so its holder is the record it sits under.
-            if self.entries[start..end]
-                .iter()
-                .any(|e| parts(&self.text, e) == (integration, user_id))
-            {
+            let table = self.table();
+            if (start as u32..end as u32).any(|i| table.parts(i) == (integration, user_id)) {
                 return Some(own.expect("filtered above"));
             }
         }
@@ -345,7 +370,7 @@ impl StoredIdentities {
         let index = self.index();
         (0..self.entries.len() as u32).filter_map(move |i| {
             let record = index.record(&self.entries, i)?;
-            let (integration, user_id) = parts(&self.text, &self.entries[i as usize]);
+            let (integration, user_id) = self.table().parts(i);
             Some((integration, user_id, record))
         })
     }
@@ -470,7 +495,7 @@ impl StoredRecords {
 
     /// The record id of stored record `at`.
     pub fn record_id(&self, at: u32) -> &str {
-        parts(&self.ids.text, &self.ids.entries[at as usize]).1
+        self.ids.table().parts(at).1
     }
 
     pub fn len(&self) -> usize {
@@ -487,8 +512,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_identity_takes_24_bytes() {
-        assert_eq!(std::mem::size_of::<Identity>(), 24);
+    fn an_identity_takes_16_bytes() {
+        assert_eq!(std::mem::size_of::<Identity>(), 16);
     }
 
     #[test]
@@ -609,10 +634,10 @@ mod tests {
                 n,
             );
         }
-        let one = Index::build(&ids.entries, &ids.hashes, &ids.text, 1);
+        let one = Index::build(ids.table(), &ids.hashes, 1);
         assert!(!one.given_again.is_empty());
         for ways in [2, 4, 8, 1 << 20] {
-            let parts = Index::build(&ids.entries, &ids.hashes, &ids.text, ways);
+            let parts = Index::build(ids.table(), &ids.hashes, ways);
             assert_eq!(parts.dir, one.dir);
             let slots = |i: &Index| -> Vec<(u32, u32)> {
                 i.slots.iter().map(|s| (s.fingerprint, s.entry)).collect()
