@@ -11,8 +11,8 @@ use crate::store::{
     text_digest, Action, BatchInfo, Change, Counts, RecordJson, StoreError, StoredItem,
     StoredSummary, UserChunk, UserSource, Writer, APPLY_CHUNK,
 };
-use crate::validate::{Known, StoredAddresses, StoredIdentities};
-use foldhash::{HashMap, HashSet};
+use crate::validate::{Known, StoredAddresses, StoredIdentities, StoredRecords, StoredVersion};
+use foldhash::HashSet;
 use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -106,7 +106,7 @@ const PLAN_RUN: usize = 4096;
 /// A create keeps only its record's place in `records`, read again when the plan is applied;
 /// a stored record's text is fetched from `source` only when the plan changes it.
 pub fn plan(
-    stored: &[StoredSummary],
+    stored: &StoredUsers,
     records: &Records,
     stored_entries: &BTreeMap<String, Vec<IdEntry>>,
     in_batch: &HashSet<String>,
@@ -114,8 +114,6 @@ pub fn plan(
     source: &impl UserSource,
 ) -> Result<Plan, StoreError> {
     use rayon::prelude::*;
-    let by_id: HashMap<&str, &StoredSummary> =
-        stored.iter().map(|u| (u.record_id.as_str(), u)).collect();
     let mut plan = Plan::default();
     let mut new_bot: Option<String> = None;
     let mut at = 0;
@@ -126,7 +124,8 @@ pub fn plan(
         let digests: Vec<Option<[u8; 32]>> = run
             .par_iter()
             .map(|r| {
-                (!r.same_as_stored && by_id.contains_key(r.record_id)).then(|| text_digest(r.json))
+                (!r.same_as_stored && stored.records.contains(r.record_id))
+                    .then(|| text_digest(r.json))
             })
             .collect();
         for (r, digest) in run.iter().zip(digests) {
@@ -139,7 +138,7 @@ pub fn plan(
                 plan.counts.unchanged += 1;
                 continue;
             }
-            let Some(s) = by_id.get(r.record_id) else {
+            let Some((s, version)) = stored.get(r.record_id) else {
                 plan.counts.create += 1;
                 plan.changes.push(PlannedChange {
                     record_id: r.record_id.to_string(),
@@ -150,7 +149,7 @@ pub fn plan(
                 });
                 continue;
             };
-            if digest == Some(s.digest) {
+            if digest.as_ref() == Some(version.digest) {
                 plan.counts.unchanged += 1;
                 continue;
             }
@@ -173,7 +172,7 @@ pub fn plan(
     })?;
     // ID rows for stored users the batch does not hold add to their records.
     for (rid, entries) in stored_entries {
-        let Some(s) = by_id.get(rid.as_str()) else {
+        let Some((s, _)) = stored.get(rid) else {
             continue;
         };
         let before = RecordJson(source.record_text(s.rowid)?);
@@ -194,10 +193,10 @@ pub fn plan(
     }
     // There is one bot account: a batch bringing another replaces the stored one.
     if let Some(new_bot) = new_bot {
-        for old in stored.iter().filter(|u| u.bot && u.record_id != new_bot) {
-            plan.bot_replaced = Some((old.record_id.clone(), new_bot.clone()));
+        for (old_id, old) in stored.iter().filter(|(rid, u)| u.bot && *rid != new_bot) {
+            plan.bot_replaced = Some((old_id.to_string(), new_bot.clone()));
             plan.changes.push(PlannedChange {
-                record_id: old.record_id.clone(),
+                record_id: old_id.to_string(),
                 action: Action::Remove,
                 bot: true,
                 before: Some(RecordJson(source.record_text(old.rowid)?)),
@@ -206,13 +205,13 @@ pub fn plan(
         }
     }
     if prune {
-        for u in stored
+        for (rid, u) in stored
             .iter()
-            .filter(|u| !u.bot && !in_batch.contains(&u.record_id))
+            .filter(|(rid, u)| !u.bot && !in_batch.contains(*rid))
         {
             plan.counts.remove += 1;
             plan.changes.push(PlannedChange {
-                record_id: u.record_id.clone(),
+                record_id: rid.to_string(),
                 action: Action::Remove,
                 bot: false,
                 before: Some(RecordJson(source.record_text(u.rowid)?)),
@@ -328,16 +327,56 @@ impl KeySink for StoredKeys {
     }
 }
 
+/// A stored user as the plan needs it beside its record id, row version and digest, which
+/// [`StoredRecords`] holds under the same number. A million stored users were 96 bytes and
+/// two strings each here, repeating those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredUser {
+    pub rowid: i64,
+    pub bot: bool,
+}
+
+impl StoredUser {
+    fn of(u: &StoredSummary) -> StoredUser {
+        StoredUser {
+            rowid: u.rowid,
+            bot: u.bot,
+        }
+    }
+}
+
+/// The store's users as the plan reads them: what [`read_store`] gave, with the record ids it
+/// put in `Known::store_records` (taken from it once validation is done).
+#[derive(Debug, Default)]
+pub struct StoredUsers {
+    pub users: Vec<StoredUser>,
+    pub records: StoredRecords,
+}
+
+impl StoredUsers {
+    /// The stored user with `record_id`, and its version and digest.
+    pub fn get(&self, record_id: &str) -> Option<(StoredUser, StoredVersion<'_>)> {
+        let version = self.records.get(record_id)?;
+        Some((self.users[version.at as usize], version))
+    }
+
+    /// Every stored user with its record id, in rowid order with the bot last.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, StoredUser)> {
+        (self.users.iter().enumerate()).map(|(at, u)| (self.records.record_id(at as u32), *u))
+    }
+}
+
 /// Users per run of [`StoredKeys`]: a chunk of the store is split among the pool in runs.
 const KEYS_RUN: usize = 512;
 
 /// Reads the store's users: their addresses, identities and versions into `known` (S001, S004,
-/// R001, D004), and a summary of each for the plan, in rowid order with the bot last. Each
-/// record is parsed and hashed on the pool while the next chunk is read, and its text dropped.
+/// R001, D004), and the rowid of each for the plan, in rowid order with the bot last, numbered
+/// as in `known.store_records` ([`StoredUsers`]). Each record is parsed and hashed on the
+/// pool while the next chunk is read, and its text dropped.
 pub fn read_store(
     known: &mut Known,
     source: &impl UserSource,
-) -> Result<Vec<StoredSummary>, StoreError> {
+) -> Result<Vec<StoredUser>, StoreError> {
     use rayon::prelude::*;
     known.has_store = true;
     let count = source.user_count()?;
@@ -436,7 +475,7 @@ pub fn read_store(
         for (j, u) in chunk.into_iter().enumerate() {
             match chunk_bots.next_if(|b| b.0 == j) {
                 Some((_, owned, addresses)) => bots.push((u, owned, addresses)),
-                None => users.push(u),
+                None => users.push(StoredUser::of(&u)),
             }
         }
     })?;
@@ -448,8 +487,10 @@ pub fn read_store(
         for (integration, user_id) in identities {
             known.store_identities.insert(&integration, &user_id, at);
         }
-        users.push(u);
+        users.push(StoredUser::of(&u));
     }
+    // Each user's place in the list is its number in `store_records` (`StoredUsers::get`).
+    debug_assert_eq!(users.len(), known.store_records.len());
     // Each table's index, built side by side before the rows look into them.
     let Known {
         store_identities,
@@ -687,11 +728,15 @@ mod tests {
             ("E", false, json!({"record_id": "E", "user": {"role": "w"}})),
         ]);
         let mut known = Known::default();
-        let store = read_store(&mut known, &source).unwrap();
+        let users = read_store(&mut known, &source).unwrap();
+        let store = StoredUsers {
+            users,
+            records: std::mem::take(&mut known.store_records),
+        };
         // Rowid order with the bot last, each with its own rowid and version.
         let order: Vec<_> = store
             .iter()
-            .map(|u| (u.record_id.as_str(), u.rowid, u.row_version.as_str()))
+            .map(|(rid, u)| (rid, u.rowid, store.get(rid).unwrap().1.row_version))
             .collect();
         assert_eq!(
             order,
@@ -703,8 +748,8 @@ mod tests {
                 ("BOT1", 1, "v1")
             ]
         );
-        let ids: Vec<&str> = (0..known.store_records.len() as u32)
-            .map(|at| known.store_records.record_id(at))
+        let ids: Vec<&str> = (0..store.records.len() as u32)
+            .map(|at| store.records.record_id(at))
             .collect();
         assert_eq!(ids, ["A", "B", "C", "E", "BOT1"]);
         let batch = [
@@ -797,7 +842,10 @@ mod tests {
                 .collect::<Vec<_>>(),
         );
         let mut known = Known::default();
-        let summaries = read_store(&mut known, &source).unwrap();
+        let summaries = StoredUsers {
+            users: read_store(&mut known, &source).unwrap(),
+            records: std::mem::take(&mut known.store_records),
+        };
         let in_batch: HashSet<String> = users.iter().map(|u| format!("R{}", u.0)).collect();
         let dir = tempfile::tempdir().unwrap();
         [
@@ -815,8 +863,8 @@ mod tests {
                 let r = record(&format!("R{rid}"), bot, text(rid, bot, second));
                 // As the workers decide it.
                 let same = compared
-                    && known
-                        .store_records
+                    && summaries
+                        .records
                         .get(&r.record_id)
                         .is_some_and(|v| *v.digest == text_digest(&r.json));
                 sink.push(i, r, same).unwrap();

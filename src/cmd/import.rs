@@ -139,6 +139,11 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             spill.display()
         )
     })?;
+    // The plan looks stored users up by record id in the table validation read them into.
+    let stored = plan::StoredUsers {
+        users: stored,
+        records: std::mem::take(&mut known.store_records),
+    };
     known.drop_in_background();
     let valid_records = outcome.records.len();
     let errors = outcome
@@ -162,9 +167,9 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         &source,
     )?;
 
-    let max_remove = args
-        .max_remove
-        .unwrap_or_else(|| plan::default_max_remove(stored.iter().filter(|u| !u.bot).count()));
+    let max_remove = args.max_remove.unwrap_or_else(|| {
+        plan::default_max_remove(stored.users.iter().filter(|u| !u.bot).count())
+    });
     if plan.counts.remove > max_remove {
         bail!(
             "the plan removes {} users, more than --max-remove {max_remove}; nothing was applied (raise --max-remove if that is intended)",

@@ -84,7 +84,7 @@ impl Known {
     /// a string or two per user) on a thread of its own, once validation is done with it,
     /// instead of making the outputs or the apply wait while it is freed.
     pub fn drop_in_background(self) {
-        if self.store_records.is_empty() {
+        if !self.has_store {
             return;
         }
         drop_in_background(self, "free-store-keys");
