@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 /// Every stored identity (integration, user id) with the stored record holding it, as an index
 /// into `Known::store_records`. The identities are kept side by side as they are given, with
-/// their text in one buffer, and looked up through an index built once they are all given
+/// their user ids in one buffer, and looked up through an index built once they are all given
 /// (`seal`, or the first lookup): a million stored users hold about nine million identities,
 /// and inserting them one by one into a hash table, a cache miss each, was the slowest part of
 /// a re-import's store read (docs/benchmarks.md, thirteenth session).
@@ -31,12 +31,12 @@ pub struct StoredIdentities {
     index: OnceLock<Index>,
 }
 
+/// 16 bytes an identity (nine million of them in a store of a million users): no start
+/// offset, and the integration by number.
 #[derive(Debug, Clone, Copy)]
 struct Identity {
     /// Where its user id ends in `text`: it starts where the entry before it ends.
     end: usize,
-    // The two u32 side by side: 16 bytes an identity (nine million of them in a store of a
-    // million users).
     /// Its integration, in `names`.
     name: u32,
     record: u32,
