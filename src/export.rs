@@ -463,8 +463,9 @@ fn write_csv(
                 })
                 .collect()
         },
-        |rows, users| {
-            *count += users;
+        |rows, _| {
+            // The users written: the bot is not one (a flat row cannot say "bot").
+            *count += rows.len();
             for row in rows {
                 out.write_record(row.iter().map(|c| guard_formula(c)))
                     .map_err(io)?;

@@ -514,7 +514,10 @@ impl Store {
                 source,
             })?;
         }
-        let conn = Connection::open(path).map_err(sqlite)?;
+        // Opened by its absolute path: SQLite reads `:memory:` as no file at all and a name
+        // starting `file:` as a URI, and the store is the file the user named.
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let conn = Connection::open(&absolute).map_err(sqlite)?;
         conn.busy_timeout(lock_timeout()).map_err(sqlite)?;
         // A damaged file says so here; other failures (a full disk) are what they are.
         let corrupt = |source| classify(path, source);

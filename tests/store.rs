@@ -119,8 +119,9 @@ fn import_plans_applies_and_a_second_import_changes_nothing() {
     let (code, plan) = env.import(&q3, &[]);
     assert_eq!((code, counts(&plan)), (0, [0, 0, 121, 0]));
     assert_eq!(plan["applied"], false);
-    let history = env.run(&["history", "CTR-1001"]);
+    let history = env.run(&["history", " CTR-1001 "]);
     let text = String::from_utf8_lossy(&history.stdout);
+    assert!(text.starts_with("CTR-1001\n"), "{text}");
     assert_eq!(text.matches("batch `").count(), 1, "{text}");
     assert!(text.contains("create  batch `2026-Q3`"), "{text}");
 
@@ -170,6 +171,87 @@ fn commands_that_read_a_store_refuse_one_that_is_not_there() {
         assert!(!env.store().exists(), "{args:?} made a store");
     }
     assert!(!out.exists());
+    // An empty file is a store only once an import makes it one: reading leaves it empty.
+    std::fs::write(env.store(), "").unwrap();
+    let batch = common::root().join(Q3);
+    for args in [
+        vec!["export", "-o", out.to_str().unwrap()],
+        vec!["history", "CTR-1001"],
+        vec!["remove", "CTR-1001"],
+        vec!["validate", batch.to_str().unwrap()],
+    ] {
+        let run = env.run(&args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(stderr.contains("an empty file"), "{args:?}: {stderr}");
+        assert_eq!(std::fs::metadata(env.store()).unwrap().len(), 0, "{args:?}");
+    }
+    assert!(!out.exists());
+}
+
+/// The store is never an output: an export or a validation writing over it is refused, and
+/// the store still answers.
+#[test]
+fn an_output_over_the_store_is_refused() {
+    let env = Env::new();
+    let batch = common::root().join(Q3);
+    env.import(&batch, &[]);
+    let store = env.store();
+    let store = store.to_str().unwrap();
+    // Named as given and through another spelling of the same path.
+    let other = env.path("./muster.db");
+    for args in [
+        vec!["export", "-o", store],
+        vec!["export", "-o", other.to_str().unwrap()],
+        vec!["validate", batch.to_str().unwrap(), "--out", store],
+        vec![
+            "validate",
+            batch.to_str().unwrap(),
+            "--report",
+            other.to_str().unwrap(),
+        ],
+    ] {
+        let run = env.run(&args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            stderr.contains("refusing to overwrite"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(env.count(), 121, "{args:?}");
+    }
+}
+
+/// A store named like SQLite's special names is the file of that name, not a database in
+/// memory or a URI.
+#[test]
+fn a_store_named_like_sqlite_s_special_names_is_that_file() {
+    let env = Env::new();
+    let batch = common::root().join(Q3);
+    for name in [":memory:", "file:fx.db"] {
+        let import = muster()
+            .current_dir(env.dir.path())
+            .args(["import", batch.to_str().unwrap(), "-q", "--store", name])
+            .output()
+            .unwrap();
+        assert!(import.status.success(), "{name}: {import:?}");
+        assert!(
+            std::fs::metadata(env.path(name)).unwrap().len() > 0,
+            "{name}"
+        );
+        let export = muster()
+            .current_dir(env.dir.path())
+            .args(["export", "-o", "-", "--store", name])
+            .output()
+            .unwrap();
+        assert!(export.status.success(), "{name}");
+        assert_eq!(
+            export.stdout.iter().filter(|&&b| b == b'\n').count(),
+            121,
+            "{name}"
+        );
+    }
+    assert!(!env.path("fx.db").exists());
 }
 
 #[test]
@@ -177,10 +259,16 @@ fn export_then_import_is_a_no_op_for_every_format() {
     let env = Env::new();
     env.import(&common::root().join(Q3), &[]);
     for name in ["current.xlsx", "current.csv", "current.jsonl"] {
-        let export = env.export(name);
-        let (code, plan) = env.import(&export, &[]);
         // The flat CSV has no place for the bot account; the others carry it.
         let unchanged = if name.ends_with(".csv") { 120 } else { 121 };
+        let export = env.path(name);
+        let out = env.run(&["export", "-o", export.to_str().unwrap()]);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains(&format!("exported {unchanged} records")),
+            "{name}: {said}"
+        );
+        let (code, plan) = env.import(&export, &[]);
         assert_eq!(
             (code, counts(&plan)),
             (0, [0, 0, unchanged, 0]),
@@ -344,6 +432,13 @@ fn prune_removes_absent_users_within_the_limit_and_never_the_bot() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("more than --max-remove 12"));
     assert_eq!(env.count(), 121);
+    // A dry run shows the plan it would refuse, then refuses it.
+    let out = env.run(&["import", one.to_str().unwrap(), "--prune", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("remove CTR-1002"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("more than --max-remove 12"));
+    assert_eq!(env.count(), 121);
     let (_, plan) = env.import(&one, &["--prune", "--max-remove", "200"]);
     assert_eq!(counts(&plan), [0, 1, 0, 119]);
     // CTR-1001 and the bot remain.
@@ -393,7 +488,8 @@ fn history_and_revert_undo_a_batch_unless_later_batches_depend_on_it() {
 
     // remove is recorded like a batch and can be reverted.
     env.import(&first, &["--batch", "three"]);
-    let out = env.run(&["remove", "B1", "B1"]);
+    // Given with the space a copy from a spreadsheet brings, and twice: one record.
+    let out = env.run(&["remove", "B1", " B1\t"]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.starts_with("removed 1 record (batch"), "{said}");
     assert_eq!(env.count(), 1);

@@ -7,6 +7,12 @@ use crate::ExitStatus;
 use anyhow::bail;
 
 pub fn run(args: &ExportArgs) -> anyhow::Result<ExitStatus> {
+    if args.output.as_os_str() != "-" && super::same_file(&args.output, &args.store.store) {
+        bail!(
+            "output {} is the store; refusing to overwrite it",
+            args.output.display()
+        );
+    }
     let store = super::existing_store(&args.store.store)?;
     let created_by = match &args.name {
         Some(name) => match store.batch(name)? {

@@ -170,11 +170,15 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     let max_remove = args.max_remove.unwrap_or_else(|| {
         plan::default_max_remove(stored.users.iter().filter(|u| !u.bot).count())
     });
-    if plan.counts.remove > max_remove {
-        bail!(
+    let over_limit = (plan.counts.remove > max_remove).then(|| {
+        format!(
             "the plan removes {} users, more than --max-remove {max_remove}; nothing was applied (raise --max-remove if that is intended)",
             plan.counts.remove
-        );
+        )
+    });
+    // A dry run shows the plan it refuses, so that who would go can be looked at first.
+    if let (Some(refused), false) = (&over_limit, args.dry_run) {
+        bail!("{refused}");
     }
     let blocked = errors && !args.partial;
     let mut applied = false;
@@ -274,6 +278,9 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     }
     // The process ends here: freeing every record one by one would only cost time.
     std::mem::forget((outcome, batch, stored, plan));
+    if let Some(refused) = over_limit {
+        bail!("{refused}");
+    }
     Ok(status)
 }
 

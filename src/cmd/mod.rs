@@ -17,5 +17,20 @@ pub(crate) fn existing_store(path: &std::path::Path) -> anyhow::Result<crate::st
     if !exists {
         anyhow::bail!("{}: no such store", path.display());
     }
+    // An empty file becomes a store only by an import: a read must not give it tables.
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        anyhow::bail!(
+            "{}: an empty file, not a store yet (`muster import` makes one)",
+            path.display()
+        );
+    }
     Ok(crate::store::Store::open(path)?)
+}
+
+/// Whether two paths name the same file: by their canonical forms when both exist.
+pub(crate) fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }

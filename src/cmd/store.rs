@@ -6,17 +6,24 @@ use crate::store::{Action, BatchInfo, Change, Counts, RecordJson};
 use crate::ExitStatus;
 use anyhow::bail;
 
+/// A record id as a batch's cell gives it to the store: trimmed, in NFC (SPEC §2), so that
+/// what a terminal or a copy from a spreadsheet adds does not hide the record.
+fn record_id(given: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    given.trim().nfc().collect()
+}
+
 pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
     let store = super::existing_store(&args.store.store)?;
-    let log = store.history(&args.record_id)?;
+    let record_id = record_id(&args.record_id);
+    let log = store.history(&record_id)?;
     if log.is_empty() {
         bail!(
-            "no record `{}` has ever been in {}",
-            args.record_id,
+            "no record `{record_id}` has ever been in {}",
             args.store.store.display()
         );
     }
-    println!("{}", args.record_id);
+    println!("{record_id}");
     for entry in log {
         let b = &entry.batch;
         let reverted = if b.reverted_by.is_some() {
@@ -53,9 +60,9 @@ fn stamp(what: &str) -> String {
 pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
-    let stored = writer.users_by_id(args.record_ids.iter().map(String::as_str))?;
-    let missing: Vec<&str> = args
-        .record_ids
+    let record_ids: Vec<String> = args.record_ids.iter().map(|r| record_id(r)).collect();
+    let stored = writer.users_by_id(record_ids.iter().map(String::as_str))?;
+    let missing: Vec<&str> = record_ids
         .iter()
         .filter(|r| !stored.contains_key(*r))
         .map(String::as_str)
@@ -69,8 +76,7 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
     }
     // A record id given twice is removed (and logged) once.
     let mut seen = std::collections::HashSet::new();
-    let changes: Vec<Change> = args
-        .record_ids
+    let changes: Vec<Change> = record_ids
         .iter()
         .filter(|rid| seen.insert(rid.as_str()))
         .map(|rid| {

@@ -242,13 +242,10 @@ fn parse_delimiter(s: &str) -> anyhow::Result<u8> {
     })
 }
 
-/// An output path equal to an input, or to another output, is refused before anything is read
-/// or written.
+/// An output path equal to an input (a batch, `--store`, `--source`), or to another output, is
+/// refused before anything is read or written.
 fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    };
+    let same = super::same_file;
     let outputs: Vec<&PathBuf> = args
         .report
         .iter()
@@ -260,7 +257,8 @@ fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
         if outputs[..i].iter().any(|earlier| same(earlier, out)) {
             bail!("{} is given as two outputs", out.display());
         }
-        for input in &args.inputs {
+        // The store and the source are read too: an output over the store would destroy it.
+        for input in args.inputs.iter().chain(&args.store).chain(&args.source) {
             if same(out, input) {
                 return Err(anyhow::anyhow!(
                     "output {} is also an input; refusing to overwrite it",
