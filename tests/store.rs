@@ -439,6 +439,26 @@ fn prune_removes_absent_users_within_the_limit_and_never_the_bot() {
     assert!(stdout.contains("remove CTR-1002"), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("more than --max-remove 12"));
     assert_eq!(env.count(), 121);
+    // A row whose record id is unusable may stand for any stored user: nothing is pruned.
+    for bad in ["=A1", ""] {
+        let rows = [
+            "jane.doe.1001@partners.acme.com,CTR-1001,Jane Doe,Engineering,,".to_string(),
+            format!("jose.alvarez.1003@partners.acme.com,{bad},José Álvarez,Finance,,"),
+        ];
+        let batch = env.write("bad-id.csv", &users_csv(&[&rows[0], &rows[1]]));
+        let out = env.run(&[
+            "import",
+            batch.to_str().unwrap(),
+            "--prune",
+            "--partial",
+            "--max-remove",
+            "200",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("no usable record id"), "{bad:?}: {said}");
+        assert_eq!(env.count(), 121, "{bad:?}");
+    }
     let (_, plan) = env.import(&one, &["--prune", "--max-remove", "200"]);
     assert_eq!(counts(&plan), [0, 1, 0, 119]);
     // CTR-1001 and the bot remain.

@@ -139,6 +139,18 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             spill.display()
         )
     })?;
+    // `--prune` removes the stored users the batch does not hold: a row whose record id is
+    // missing or unusable (a formula, a control character) may stand for one of them, so
+    // nothing is pruned while any row is like that.
+    if args.prune && outcome.record_ids.contains("") {
+        let first = (outcome.findings.iter())
+            .find(|f| f.field.as_deref() == Some("record_id") && f.row.is_some())
+            .map(|f| format!(" ({}: {})", report::location(f), f.code))
+            .unwrap_or_default();
+        bail!(
+            "--prune: a row has no usable record id{first}; the stored user it stands for cannot be told from those the batch leaves out, so nothing was applied (fix the record id, or import without --prune)"
+        );
+    }
     // The plan looks stored users up by record id in the table validation read them into.
     let stored = plan::StoredUsers {
         users: stored,
