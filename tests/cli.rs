@@ -518,6 +518,14 @@ fn jsonl_findings_use_line_numbers_and_no_column() {
         first_message(&report).contains("line 2 is not a JSON record"),
         "{report:#}"
     );
+    // An empty JSONL file holds no user records (it is no workbook, with no sheet to lack).
+    std::fs::write(&path, "").unwrap();
+    let (code, report) = validate_json(&[path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        first_message(&report).contains("no user records"),
+        "{report:#}"
+    );
 }
 
 #[test]

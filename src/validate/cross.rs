@@ -400,8 +400,13 @@ impl<'b> CrossRow<'b> {
                 .sheets
                 .iter()
                 .any(|s| s.order.0 == i && s.kind == SheetKind::Users);
+            let jsonl = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"));
             let message = if path.is_dir() && !has_users_sheet {
                 "the directory holds no users.csv".to_string()
+            } else if jsonl {
+                "no user records: the file is empty or holds only the bot account".to_string()
             } else if !has_users_sheet {
                 "the workbook has no `Users` sheet".to_string()
             } else {
