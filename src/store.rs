@@ -899,6 +899,26 @@ impl Writer<'_> {
         found.map_err(err)
     }
 
+    /// The record ids batch `batch_id` changed that the store holds now.
+    pub fn kept_records_of(
+        &self,
+        batch_id: i64,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let err = |e| self.err(e);
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT DISTINCT c.record_id FROM changes c JOIN users u ON u.record_id = c.record_id
+                 WHERE c.batch_id = ?1",
+            )
+            .map_err(err)?;
+        let found = stmt
+            .query_map([batch_id], |r| r.get(0))
+            .map_err(err)?
+            .collect::<rusqlite::Result<_>>();
+        found.map_err(err)
+    }
+
     /// Records the batch and applies its changes; the caller commits.
     pub fn apply(&mut self, info: &BatchInfo, changes: &[Change]) -> Result<i64, StoreError> {
         self.apply_chunks(

@@ -189,6 +189,35 @@ fn commands_that_read_a_store_refuse_one_that_is_not_there() {
     assert!(!out.exists());
 }
 
+/// A revert that would bring back a record whose address another record has taken since is
+/// refused, and the store is left as it was.
+#[test]
+fn a_revert_that_would_share_an_address_is_refused() {
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    let out = env.run(&["remove", "CTR-1001"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    let removal = said.split('`').nth(1).unwrap().to_string();
+    let again = env.write(
+        "again.csv",
+        &users_csv(&["jane.doe.1001@partners.acme.com,CTR-7777,Jane Again,IT,,"]),
+    );
+    let (code, plan) = env.import(&again, &[]);
+    assert_eq!((code, counts(&plan)), (0, [1, 0, 0, 0]), "{plan:#}");
+    let out = env.run(&["revert", &removal]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("address `jane.doe.1001@partners.acme.com` (CTR-7777, CTR-1001)"),
+        "{stderr}"
+    );
+    assert_eq!(env.count(), 121);
+    // Once the other record lets the address go, the removal reverts.
+    assert!(env.run(&["remove", "CTR-7777"]).status.success());
+    assert!(env.run(&["revert", &removal]).status.success());
+    assert_eq!(env.count(), 121);
+}
+
 /// The store is never an output: an export or a validation writing over it is refused, and
 /// the store still answers.
 #[test]

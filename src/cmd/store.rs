@@ -2,7 +2,8 @@
 
 use crate::cli::{HistoryArgs, RemoveArgs, RevertArgs};
 use crate::plan::field_changes;
-use crate::store::{Action, BatchInfo, Change, Counts, RecordJson};
+use crate::store::{Action, BatchInfo, Change, Counts, RecordJson, Writer};
+use crate::validate::Known;
 use crate::ExitStatus;
 use anyhow::bail;
 
@@ -110,6 +111,43 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// A record a revert brings back may hold an address or an identity that another record has
+/// taken since (S001, D004 had it come in a batch): the revert `revert_id` has written, not
+/// yet committed, is refused when it leaves such a key held twice. The whole store's keys are
+/// read for it, only when the revert left records in the store (not for undoing creates).
+fn refuse_shared_keys(writer: &Writer, revert_id: i64, name: &str) -> anyhow::Result<()> {
+    let kept = writer.kept_records_of(revert_id)?;
+    if kept.is_empty() {
+        return Ok(());
+    }
+    let mut known = Known::default();
+    crate::plan::read_store(&mut known, writer)?;
+    let records = &known.store_records;
+    let ids = |at: &[u32]| -> Vec<&str> { at.iter().map(|&r| records.record_id(r)).collect() };
+    let addresses = known.store_addresses.shared().into_iter();
+    let addresses = addresses.map(|(key, at)| (format!("address `{key}`"), ids(&at)));
+    let identities = known.store_identities.shared().into_iter();
+    let identities = identities.map(|((integration, user_id), at)| {
+        (format!("{integration} user id `{user_id}`"), ids(&at))
+    });
+    let clashes: Vec<String> = addresses
+        .chain(identities)
+        .filter(|(_, holders)| holders.iter().any(|r| kept.contains(*r)))
+        .map(|(key, holders)| format!("{key} ({})", holders.join(", ")))
+        .collect();
+    if !clashes.is_empty() {
+        bail!(
+            "reverting `{name}` would leave {} held by two records: {}; nothing was reverted (change or remove the other record first)",
+            match clashes.len() {
+                1 => "a key".to_string(),
+                n => format!("{n} keys"),
+            },
+            clashes.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+        );
+    }
+    Ok(())
+}
+
 pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
@@ -141,6 +179,7 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
     };
     // Undone newest first, from each record as it is now to the record as it was before.
     let (id, counts) = writer.revert(batch.id, &info)?;
+    refuse_shared_keys(&writer, id, &batch.name)?;
     writer.mark_reverted(batch.id, id)?;
     writer.commit()?;
     println!(

@@ -365,6 +365,24 @@ impl StoredIdentities {
         self.entries.is_empty()
     }
 
+    /// Every identity given to more than one record, with those records (each once, in the
+    /// order given).
+    pub fn shared(&self) -> Vec<((&str, &str), Vec<u32>)> {
+        let index = self.index();
+        let table = self.table();
+        let mut held: std::collections::BTreeMap<(&str, &str), Vec<u32>> = Default::default();
+        let mut again: Vec<u32> = index.given_again.keys().copied().collect();
+        again.sort_unstable();
+        for i in again {
+            let records = held.entry(table.parts(i)).or_default();
+            let record = self.entries[i as usize].record;
+            if !records.contains(&record) {
+                records.push(record);
+            }
+        }
+        held.into_iter().filter(|(_, r)| r.len() > 1).collect()
+    }
+
     /// Every identity with its record, in the order first given.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str, u32)> {
         let index = self.index();
@@ -417,6 +435,12 @@ impl StoredAddresses {
 
     pub fn contains(&self, key: &str) -> bool {
         self.0.get("", key).is_some()
+    }
+
+    /// Every address given to more than one record, with those records.
+    pub fn shared(&self) -> Vec<(&str, Vec<u32>)> {
+        let shared = self.0.shared().into_iter();
+        shared.map(|((_, key), records)| (key, records)).collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -536,6 +560,23 @@ mod tests {
         }
         assert!((0..10_000u32).all(|n| ids.get("okta", &format!("00u{n}")) == Some(n)));
         assert_eq!(ids.iter().count(), 10_003);
+    }
+
+    #[test]
+    fn shared_keys_name_every_record_holding_them() {
+        let mut ids = StoredIdentities::default();
+        ids.insert("slack", "U1", 0);
+        ids.insert("slack", "U2", 1);
+        ids.insert("snow", "U1", 1);
+        ids.insert("slack", "U1", 2);
+        ids.insert("slack", "U1", 3);
+        assert_eq!(ids.shared(), [(("slack", "U1"), vec![0, 2, 3])]);
+        let mut addresses = StoredAddresses::default();
+        addresses.insert("a@x.com", 0);
+        addresses.insert("b@x.com", 1);
+        assert!(addresses.shared().is_empty());
+        addresses.insert("b@x.com", 2);
+        assert_eq!(addresses.shared(), [("b@x.com", vec![1, 2])]);
     }
 
     #[test]
