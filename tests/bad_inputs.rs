@@ -39,6 +39,9 @@ const CORPUS: &[Case] = &[
     ("no-users-sheet.xlsx", 1, "F007", None, None, "the workbook has no `Users` sheet"),
     // Found by the workbook fuzzer: calamine overflowed on an absurd cell reference.
     ("fuzz-cell-reference-overflow.xlsx", 1, "F001", None, None, "not a readable workbook: it is malformed (the reader failed: attempt to multiply with overflow)"),
+    // One cell at XFD1048576 and a `000000` format (which has a workbook read whole): the
+    // rectangle to its first cell would have been 512 GiB (found by review: an abort).
+    ("far-cell.xlsx", 1, "F001", None, None, "sheet `Users` cannot be read: its cells span more than 16,777,216 from the first to the last, too many to read at once (a stray cell far from the others?)"),
     // A hidden sheet is read like any other: its rows are part of the batch.
     ("hidden-sheets.xlsx", 1, "D005", Some(2), Some("A"), "no user in the batch has record id `NOBODY`"),
     // A merged cell's value is in its first cell only: the row below has no email.

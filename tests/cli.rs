@@ -541,6 +541,25 @@ fn stdin_and_stdout_streams() {
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
     assert!(stdout.starts_with(r#"{"record_id":"R1","user":{"custom_attributes":{"expect":"N002"},"email_addr":"a@acme.com""#), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("valid: 2"));
+    // Standard output takes one output: two would run into each other.
+    for args in [
+        ["--out", "-", "--report", "-"],
+        ["--report", "-", "--format", "json"],
+    ] {
+        let out = muster()
+            .args(["validate", "testdata/rules/N002.csv"])
+            .args(args)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("two outputs go to standard output"),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]
@@ -1154,4 +1173,39 @@ fn outputs_that_cannot_be_written_are_each_named() {
         1,
         "{stderr}"
     );
+}
+
+/// A file a directory batch reads is an input: an output naming it (in any case) is refused
+/// and the file is left as it was; another name in the folder is a plain output.
+#[test]
+fn an_output_over_a_directory_batch_s_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["users.csv", "itsm_ids.csv", "channel_ids.csv"] {
+        std::fs::copy(
+            root().join("testdata/batches/excel-windows").join(name),
+            dir.path().join(name),
+        )
+        .unwrap();
+    }
+    let users = std::fs::read(dir.path().join("users.csv")).unwrap();
+    let batch = dir.path().to_str().unwrap();
+    for output in ["users.csv", "ITSM_IDs.csv"] {
+        let target = dir.path().join(output);
+        let out = muster()
+            .args(["validate", batch, "-q", "--report"])
+            .arg(&target)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{output}: {stderr}");
+        assert!(stderr.contains("also an input"), "{output}: {stderr}");
+    }
+    assert_eq!(std::fs::read(dir.path().join("users.csv")).unwrap(), users);
+    let out = muster()
+        .args(["validate", batch, "-q", "--report"])
+        .arg(dir.path().join("report.csv"))
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(2));
+    assert!(dir.path().join("report.csv").exists());
 }

@@ -242,9 +242,17 @@ fn parse_delimiter(s: &str) -> anyhow::Result<u8> {
     })
 }
 
-/// An output path equal to an input (a batch, `--store`, `--source`), or to another output, is
-/// refused before anything is read or written.
+/// An output path equal to an input (a batch, `--store`, `--source`), or to another output
+/// (standard output too), is refused before anything is read or written.
 fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
+    // Standard output takes one of them: two would run into each other.
+    let to_stdout = (args.report.iter().chain(&args.out).chain(&args.annotate))
+        .filter(|p| p.as_os_str() == "-")
+        .count()
+        + usize::from(args.format == Format::Json);
+    if to_stdout > 1 {
+        bail!("two outputs go to standard output (`-` or --format json); give one of them a file");
+    }
     let same = super::same_file;
     let outputs: Vec<&PathBuf> = args
         .report
@@ -259,7 +267,14 @@ fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
         }
         // The store and the source are read too: an output over the store would destroy it.
         for input in args.inputs.iter().chain(&args.store).chain(&args.source) {
-            if same(out, input) {
+            // In a directory batch, a file the reader takes (`users.csv`, …) is an input too.
+            let in_directory = || {
+                let dir = out.parent().filter(|d| !d.as_os_str().is_empty());
+                input.is_dir()
+                    && same(dir.unwrap_or(Path::new(".")), input)
+                    && crate::input::directory_file_kind(out).is_some()
+            };
+            if same(out, input) || in_directory() {
                 return Err(anyhow::anyhow!(
                     "output {} is also an input; refusing to overwrite it",
                     out.display()

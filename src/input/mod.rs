@@ -122,6 +122,17 @@ impl SheetKind {
     }
 }
 
+/// What a file in a directory batch is to the reader: a `.csv` or `.tsv` named as one of the
+/// layout's files (`users.csv`, `itsm_ids.csv`, …), or nothing (F004).
+pub fn directory_file_kind(path: &Path) -> Option<SheetKind> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let is_csv = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv"));
+    SheetKind::from_name(stem).filter(|_| is_csv)
+}
+
 /// A table read from one file or one sheet, before header mapping.
 #[derive(Debug)]
 pub struct Sheet {
@@ -331,13 +342,8 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
     entries.sort();
     for path in entries {
         let shown = path.display().to_string();
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        let is_csv = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv"));
-        match SheetKind::from_name(stem) {
-            Some(kind) if is_csv && path.is_file() => {
+        match directory_file_kind(&path) {
+            Some(kind) if path.is_file() => {
                 read_file(batch, &path, &shown, i, options, Some(kind))
             }
             _ => batch.problems.push(FileProblem {

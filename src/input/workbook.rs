@@ -446,6 +446,22 @@ fn malformed(why: &str) -> ReadProblem {
     ))
 }
 
+/// The most cells a sheet read whole may span, first cell to last (a `Range` holds every one
+/// of them, about 32 bytes each: 512 MiB).
+const WHOLE_SHEET_CELLS: u64 = 1 << 24;
+
+/// How many cells the rectangle from the first of these positions to the last holds.
+fn span(positions: impl Iterator<Item = (u32, u32)>) -> u64 {
+    let mut bounds: Option<(u32, u32, u32, u32)> = None;
+    for (row, col) in positions {
+        let (r0, r1, c0, c1) = bounds.unwrap_or((row, row, col, col));
+        bounds = Some((r0.min(row), r1.max(row), c0.min(col), c1.max(col)));
+    }
+    bounds.map_or(0, |(r0, r1, c0, c1)| {
+        u64::from(r1 - r0 + 1) * u64::from(c1 - c0 + 1)
+    })
+}
+
 /// An XLSX sheet's rows from one pass over its XML for values and formulas (calamine's
 /// `worksheet_range` and `worksheet_formula` would each parse it), and a second for number
 /// formats only when a cell holds a number: they matter for numbers alone.
@@ -468,6 +484,16 @@ fn xlsx_rows<RS: std::io::Read + std::io::Seek>(
                 values.push(calamine::Cell::new(cell.pos, value));
             }
         }
+    }
+    // A range is the rectangle from the first cell to the last, every cell in it allocated:
+    // one stray cell at XFD1048576 would ask for 512 GiB.
+    if span(values.iter().map(|c| c.get_position()))
+        .max(span(formulas.iter().map(|c| c.get_position())))
+        > WHOLE_SHEET_CELLS
+    {
+        return Err(calamine::XlsxError::Unexpected(
+            "its cells span more than 16,777,216 from the first to the last, too many to read at once (a stray cell far from the others?)",
+        ));
     }
     let range = Range::from_sparse(values);
     let formulas = Range::from_sparse(formulas);
