@@ -56,6 +56,14 @@ fn set_huge_pages(pages: HugePages) {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so a write to a closed pipe (`muster rules | head -1`) is an error
+    // that `println!` turns into a panic. With the default action muster ends as other Unix
+    // tools do, silently, and the shell sees 141 (not 0: the findings were not all read).
+    // SAFETY: before any thread starts; setting a signal's disposition to its default.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = muster::cli::Cli::parse();
     set_huge_pages(huge_pages(&cli.command));
     match muster::run(cli) {

@@ -1209,3 +1209,30 @@ fn an_output_over_a_directory_batch_s_file_is_refused() {
     assert_ne!(out.status.code(), Some(2));
     assert!(dir.path().join("report.csv").exists());
 }
+
+const Q3_XLSX: &str = "testdata/batches/q3-contractors.xlsx";
+
+/// A reader that stops early (`muster … | head`) ends muster by SIGPIPE, as it ends other Unix
+/// tools: no panic, and not exit 0 (the findings were not all read).
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_muster_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    // 121 records, 169 KB of JSONL: a pipe holds 64 KB, so muster writes after the reader
+    // has gone.
+    let args = ["validate", Q3_XLSX, "--out", "-", "-q"];
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("muster"))
+        .args(args)
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    assert_eq!(out.status.signal(), Some(13), "{args:?}: {:?}", out.status);
+}
