@@ -1236,3 +1236,33 @@ fn a_closed_pipe_ends_muster_quietly() {
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     assert_eq!(out.status.signal(), Some(13), "{args:?}: {:?}", out.status);
 }
+
+/// A cell a raw check flags (V007 here) takes part in no other rule: an external_id that is a
+/// formula is not also "missing" (I003), while an empty one is.
+#[test]
+fn a_flagged_external_id_is_not_also_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch.csv");
+    std::fs::write(
+        &path,
+        "email_addr,record_id,full_name,itsm.servicenow.user_id,itsm.servicenow.external_id\n\
+         jane@acme.com,R1,Jane Doe,6816f79cc0a8016401c5a33be04be441,=A1\n\
+         bob@acme.com,R2,Bob Roe,6816f79cc0a8016401c5a33be04be442,\n",
+    )
+    .unwrap();
+    let (_, report) = validate_json(&[path.to_str().unwrap()]);
+    let at: Vec<(String, u64)> = findings(&report)
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["row"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        at,
+        [("V007".to_string(), 2), ("I003".to_string(), 3)],
+        "{report:#}"
+    );
+}

@@ -121,10 +121,25 @@ fn full_check(addr: &str) -> Result<(), EmailProblem> {
         return Err(problem("the part before `@` is empty"));
     }
     if !local.is_ascii() {
-        let folded = super::fold_accents(local);
+        // Accents dropped, then the letters that have no accent to drop (`groß` → `gross`),
+        // and the whole address lower-cased, as it would be stored (SPEC §1).
+        let mut folded = String::new();
+        for c in super::fold_accents(local).chars() {
+            match c {
+                'ß' => folded.push_str("ss"),
+                'æ' => folded.push_str("ae"),
+                'œ' => folded.push_str("oe"),
+                'þ' => folded.push_str("th"),
+                'ø' => folded.push('o'),
+                'ı' => folded.push('i'),
+                'đ' | 'ð' => folded.push('d'),
+                'ł' => folded.push('l'),
+                c => folded.push(c),
+            }
+        }
         let suggestion = folded
             .is_ascii()
-            .then(|| format!("{folded}@{domain}"))
+            .then(|| format!("{folded}@{}", domain.to_lowercase()))
             .filter(|s| check(s).is_ok())
             .map(|s| format!("Use `{s}`"));
         return Err(EmailProblem {
@@ -239,8 +254,18 @@ mod tests {
         }
         assert!(check(&format!("{}@x.com", "a".repeat(65))).is_err());
         assert!(check(&format!("a@{}.com", vec!["b".repeat(60); 5].join("."))).is_err());
-        let e = check("jürgen@acme.com").unwrap_err();
-        assert_eq!(e.suggestion.as_deref(), Some("Use `jurgen@acme.com`"));
+        for (bad, suggested) in [
+            ("jürgen@acme.com", "jurgen@acme.com"),
+            ("JOSÉ@ACME.COM", "jose@acme.com"),
+            ("jürgen.groß@acme.com", "jurgen.gross@acme.com"),
+            ("æsa@acme.com", "aesa@acme.com"),
+            ("bjørn@acme.com", "bjorn@acme.com"),
+            ("yılmaz@acme.com", "yilmaz@acme.com"),
+        ] {
+            let e = check(bad).unwrap_err();
+            let said = format!("Use `{suggested}`");
+            assert_eq!(e.suggestion.as_deref(), Some(said.as_str()), "{bad}");
+        }
     }
 
     /// [`plain`] before it was one pass over each part: the two agree.

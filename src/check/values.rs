@@ -224,9 +224,33 @@ static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[+-]?[0-9](?:[.,][0-9]+)?[eE][+-]?[0-9]+$").expect("valid regex")
 });
 static DATE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}|[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4})$")
+    Regex::new(r"^(?:([0-9]{4})-([0-9]{2})-([0-9]{2})|([0-9]{1,2})/([0-9]{1,2})/([0-9]{2,4})|([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4}))$")
         .expect("valid regex")
 });
+
+/// Whether `value` is a date as spreadsheets write one: the shape, and a day that exists
+/// (`2026-02-30` or `1234-56-78` is an id, not a date a spreadsheet made). A day and month
+/// with `/` or `.` may come in either order (US or European settings).
+fn is_date_text(value: &str) -> bool {
+    let Some(c) = DATE_TEXT.captures(value) else {
+        return false;
+    };
+    let n = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<i16>().ok());
+    let day_exists = |y: Option<i16>, m: Option<i16>, d: Option<i16>| match (y, m, d) {
+        (Some(y), Some(m), Some(d)) => {
+            let (Ok(m), Ok(d)) = (i8::try_from(m), i8::try_from(d)) else {
+                return false;
+            };
+            jiff::civil::Date::new(y, m, d).is_ok()
+        }
+        _ => false,
+    };
+    let year = |i: usize| n(i).map(|y| if y < 100 { 2000 + y } else { y });
+    day_exists(n(1), n(2), n(3))
+        || [(4, 5, 6), (7, 8, 9)]
+            .iter()
+            .any(|&(a, b, y)| day_exists(year(y), n(a), n(b)) || day_exists(year(y), n(b), n(a)))
+}
 
 /// V009 for text: scientific notation or a date as spreadsheets write one.
 pub fn mangled_text(value: &str) -> Option<&'static str> {
@@ -240,7 +264,7 @@ pub fn mangled_text(value: &str) -> Option<&'static str> {
     }
     if SCIENTIFIC.is_match(value) {
         Some("is in scientific notation: a spreadsheet turned the id into a number and dropped digits")
-    } else if DATE_TEXT.is_match(value) {
+    } else if is_date_text(value) {
         Some("is a date: a spreadsheet turned the id into a date")
     } else {
         None
@@ -391,11 +415,24 @@ mod tests {
         assert!(mangled_text("2026-03-01").is_some());
         assert!(mangled_text("3/1/2026").is_some());
         assert!(mangled_text("01.03.2026").is_some());
+        assert!(mangled_text("31/12/26").is_some());
+        assert!(mangled_text("12/31/2026").is_some());
         assert!(mangled_text("CTR-1042").is_none());
+        // The shape of a date, but no day a spreadsheet could have made: an id.
+        for id in [
+            "1234-56-78",
+            "99/99/9999",
+            "12.34.5678",
+            "2026-02-30",
+            "0000-00-00",
+            "2026-13-45",
+        ] {
+            assert!(mangled_text(id).is_none(), "{id}");
+        }
         // The byte pre-filters rule out only what the regexes would not match.
         use proptest::prelude::*;
         proptest!(ProptestConfig::with_cases(5_000), |(v in "[0-9+@=.,eE/ (!$A-Za-z-]{0,14}")| {
-            let by_regex = SCIENTIFIC.is_match(&v) || DATE_TEXT.is_match(&v);
+            let by_regex = SCIENTIFIC.is_match(&v) || is_date_text(&v);
             prop_assert_eq!(mangled_text(&v).is_some(), by_regex);
             prop_assert_eq!(
                 runs_as_formula(&v),

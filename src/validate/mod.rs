@@ -377,6 +377,9 @@ struct EntryRow {
     user_id: Option<String>,
     user_id_col: Option<usize>,
     external_id: Option<String>,
+    /// A raw check (V007, V008, V009) flagged the external_id cell: it is not missing, and
+    /// takes part in no other rule (no I003).
+    external_id_flagged: bool,
     /// Whether the entry came from an ID sheet (D005 applies) rather than inline columns.
     from_sheet: bool,
     /// An error on this entry's own cells.
@@ -1231,10 +1234,12 @@ fn user_row<'a>(
                         user_id: None,
                         user_id_col: None,
                         external_id: None,
+                        external_id_flagged: false,
                         from_sheet: false,
                         broken: false,
                     });
                 e.broken |= flagged;
+                e.external_id_flagged |= *part == IdPart::ExternalId && flagged;
                 match part {
                     IdPart::UserId => {
                         e.user_id = value;
@@ -1478,6 +1483,7 @@ fn id_row(
         user_id: None,
         user_id_col: col_of(IdPart::UserId).map(|c| c.index),
         external_id: None,
+        external_id_flagged: false,
         from_sheet: true,
         broken: false,
     };
@@ -1505,6 +1511,7 @@ fn id_row(
             .iter()
             .any(|f| f.severity == Severity::Error);
         entry.broken |= flagged;
+        entry.external_id_flagged |= part == IdPart::ExternalId && flagged;
         let v = if part == IdPart::ExternalId {
             v
         } else {
@@ -1619,6 +1626,7 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
             field: Cow::Borrowed(e.list.field(IdPart::ExternalId)),
         };
         match &e.external_id {
+            None if e.external_id_flagged => {}
             None => cx.report(
                 Rule::MalformedExternalId,
                 &p,
