@@ -83,7 +83,7 @@ define_rules! {
     N003 TagsNormalized "tags-normalized" Info "tags upper-cased, de-duplicated" "`vip; VIP` becomes `VIP`";
     N004 WorkStatusMapped "work-status-mapped" Info "work-status alias mapped" "`Contractor` becomes `CONTINGENT`";
     N005 CountryMapped "country-mapped" Info "country name or lower-case code mapped" "`Germany` becomes `DE`";
-    N006 SalesforceIdExtended "salesforce-id-extended" Info "Salesforce 15-character id extended to 18" "`00558000001N0Ke` becomes `00558000001N0KeAAK`";
+    N006 SalesforceIdExtended "salesforce-id-extended" Info "Salesforce 15-character id extended to 18 (or an 18-character suffix upper-cased)" "`00558000001N0Ke` becomes `00558000001N0KeAAK`";
     N007 TimezoneCanonical "timezone-canonical" Info "timezone case made canonical" "`america/new_york` becomes `America/New_York`";
     N008 GuidNormalized "guid-normalized" Info "GUID or sys_id lower-cased, braces stripped" "`{7FAF8AB2-…}` becomes `7faf8ab2-…`";
     N009 PaddingRestored "padding-restored" Info "zero padding restored from the cell's number format" "`123` in a `000000` cell becomes `000123`";

@@ -1266,3 +1266,33 @@ fn a_flagged_external_id_is_not_also_missing() {
         "{report:#}"
     );
 }
+
+/// Tags a rule rejects are not reported as normalized too (SPEC §4); tags that are only
+/// written another way are.
+#[test]
+fn rejected_tags_are_not_also_normalized() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch.csv");
+    std::fs::write(
+        &path,
+        "email_addr,record_id,full_name,user_tags\n\
+         jane@acme.com,R1,Jane Doe,vip;ADMIN\n\
+         bob@acme.com,R2,Bob Roe,vip;VIP\n",
+    )
+    .unwrap();
+    let (_, report) = validate_json(&[path.to_str().unwrap()]);
+    let at: Vec<(String, u64)> = findings(&report)
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["row"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        at,
+        [("V004".to_string(), 2), ("N003".to_string(), 3)],
+        "{report:#}"
+    );
+}

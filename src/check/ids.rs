@@ -197,8 +197,11 @@ fn salesforce(value: &str) -> IdCheck {
             ..Default::default()
         }
     } else if suffix.eq_ignore_ascii_case(&expected) {
+        // The suffix is written upper-case; a lower-case one written so is a change (N006,
+        // the case-safe form) that gets its info finding like any other (SPEC §4).
         IdCheck {
             normalized: format!("{id15}{expected}"),
+            change: (suffix != expected).then_some("N006"),
             ..Default::default()
         }
     } else {
@@ -340,6 +343,12 @@ mod tests {
             user_id("salesforce", "00558000001N0KeAAK"),
             IdCheck::ok("00558000001N0KeAAK")
         );
+        let suffix_lowered = user_id("salesforce", "00558000001N0Keaak");
+        assert_eq!(
+            (suffix_lowered.normalized.as_str(), suffix_lowered.change),
+            ("00558000001N0KeAAK", Some("N006"))
+        );
+        assert_eq!(user_id("salesforce", "00558000001N0KeAAK").change, None);
         let lowered = user_id("salesforce", "00558000001n0keAAK");
         assert_eq!(
             lowered.error.unwrap().1.as_deref(),

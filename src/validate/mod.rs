@@ -1324,11 +1324,12 @@ fn user_row<'a>(
             Field::Attr(Attr::UserTags) => {
                 let Some(v) = value else { continue };
                 let mut tags: Vec<String> = Vec::new();
-                let mut changed = false;
+                let (mut changed, mut rejected) = (false, false);
                 for tag in values::split_multi(&v) {
                     let upper = tag.to_uppercase();
                     changed |= upper != tag;
                     if !values::USER_TAGS.contains(&upper.as_str()) {
+                        rejected = true;
                         let suggestion =
                             did_you_mean(&upper, values::USER_TAGS).map(|s| format!("Use `{s}`"));
                         cx.report(
@@ -1344,7 +1345,8 @@ fn user_row<'a>(
                         tags.push(upper);
                     }
                 }
-                if changed {
+                // A value a rule rejects is not normalized further (SPEC §4).
+                if changed && !rejected {
                     cx.report(
                         Rule::TagsNormalized,
                         &p,
