@@ -291,7 +291,10 @@ fn words_in_folded(part: &str, full: &str) -> bool {
 }
 
 fn words(s: &str) -> Vec<&str> {
-    s.split([' ', '-']).filter(|w| !w.is_empty()).collect()
+    // Any space splits words, a no-break space (`Jane\u{a0}Doe`, from a web form) too.
+    s.split(|c: char| c.is_whitespace() || c == '-')
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -311,6 +314,8 @@ mod tests {
             ("Zoë", "Zoe Smith-Jones", true),
             ("Jones", "Zoë Smith-Jones", true),
             ("Bjørn", "Bjorn Berg", false),
+            ("Jane", "Jane\u{a0}Doe", true),
+            ("Doe", "Jane\u{a0}Doe", true),
         ] {
             assert_eq!(words_in(part, full), found, "{part} in {full}");
         }
