@@ -1237,62 +1237,41 @@ fn a_closed_pipe_ends_muster_quietly() {
     assert_eq!(out.status.signal(), Some(13), "{args:?}: {:?}", out.status);
 }
 
+/// Each finding of a CSV batch `text` as (code, row).
+fn codes_by_row(text: &str) -> Vec<(String, u64)> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch.csv");
+    std::fs::write(&path, text).unwrap();
+    let (_, report) = validate_json(&[path.to_str().unwrap()]);
+    let at = |f: &Value| {
+        (
+            f["code"].as_str().unwrap().to_string(),
+            f["row"].as_u64().unwrap(),
+        )
+    };
+    findings(&report).iter().map(at).collect()
+}
+
 /// A cell a raw check flags (V007 here) takes part in no other rule: an external_id that is a
 /// formula is not also "missing" (I003), while an empty one is.
 #[test]
 fn a_flagged_external_id_is_not_also_missing() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("batch.csv");
-    std::fs::write(
-        &path,
+    let at = codes_by_row(
         "email_addr,record_id,full_name,itsm.servicenow.user_id,itsm.servicenow.external_id\n\
          jane@acme.com,R1,Jane Doe,6816f79cc0a8016401c5a33be04be441,=A1\n\
          bob@acme.com,R2,Bob Roe,6816f79cc0a8016401c5a33be04be442,\n",
-    )
-    .unwrap();
-    let (_, report) = validate_json(&[path.to_str().unwrap()]);
-    let at: Vec<(String, u64)> = findings(&report)
-        .iter()
-        .map(|f| {
-            (
-                f["code"].as_str().unwrap().to_string(),
-                f["row"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        at,
-        [("V007".to_string(), 2), ("I003".to_string(), 3)],
-        "{report:#}"
     );
+    assert_eq!(at, [("V007".to_string(), 2), ("I003".to_string(), 3)]);
 }
 
 /// Tags a rule rejects are not reported as normalized too (SPEC §4); tags that are only
 /// written another way are.
 #[test]
 fn rejected_tags_are_not_also_normalized() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("batch.csv");
-    std::fs::write(
-        &path,
+    let at = codes_by_row(
         "email_addr,record_id,full_name,user_tags\n\
          jane@acme.com,R1,Jane Doe,vip;ADMIN\n\
          bob@acme.com,R2,Bob Roe,vip;VIP\n",
-    )
-    .unwrap();
-    let (_, report) = validate_json(&[path.to_str().unwrap()]);
-    let at: Vec<(String, u64)> = findings(&report)
-        .iter()
-        .map(|f| {
-            (
-                f["code"].as_str().unwrap().to_string(),
-                f["row"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        at,
-        [("V004".to_string(), 2), ("N003".to_string(), 3)],
-        "{report:#}"
     );
+    assert_eq!(at, [("V004".to_string(), 2), ("N003".to_string(), 3)]);
 }
