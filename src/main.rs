@@ -69,6 +69,8 @@ fn main() -> ExitCode {
     match muster::run(cli) {
         Ok(status) => ExitCode::from(status as u8),
         Err(err) => {
+            // Where SIGPIPE cannot end the process (not Unix), a closed pipe still ends it
+            // quietly; on Unix the signal ends it first (exit 141, see above).
             if err.chain().any(|e| {
                 e.downcast_ref::<std::io::Error>()
                     .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
