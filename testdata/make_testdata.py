@@ -155,6 +155,16 @@ def excel_windows_dir(path):
     write_csv(os.path.join(path, "channel_ids.csv"), ["record_id", "integration", "user_id"], channel, ";", "cp1252", "\r\n")
 
 
+def semicolons_with_commas(path):
+    """A `;` file whose cells hold more commas than the header has columns: the header row
+    decides the delimiter (SPEC §2), not the widest line."""
+    users = clean_users(3)
+    header = ["email_addr", "record_id", "full_name", "custom.office"]
+    offices = ["Acme GmbH, Haus 2, 3. OG, Raum 4, Tisch 5, Platz 6", "Berlin, Mitte", "Remote"]
+    rows = [[u["email_addr"], u["record_id"], u["full_name"], o] for u, o in zip(users, offices)]
+    write_csv(path, header, rows, ";")
+
+
 # Rule fixtures: each row's `expect` cell lists the codes that must fire on that row; a rule's
 # fixture also holds near misses (rows where the code must not fire).
 U = ["email_addr", "record_id", "full_name"]
@@ -357,5 +367,6 @@ if __name__ == "__main__":
     clean_workbook(os.path.join(HERE, "batches", "q3-contractors.xlsx"))
     flat_inline(os.path.join(HERE, "batches", "flat-inline.csv"))
     excel_windows_dir(os.path.join(HERE, "batches", "excel-windows"))
+    semicolons_with_commas(os.path.join(HERE, "batches", "semicolons-with-commas.csv"))
     rule_fixtures()
     bad_inputs()

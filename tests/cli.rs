@@ -164,6 +164,36 @@ fn windows_csv_set_is_decoded_and_reported() {
 }
 
 #[test]
+fn the_header_row_decides_the_delimiter() {
+    // A `;` file whose cells hold more commas than its header has columns (SPEC §2).
+    let out = muster()
+        .args(["validate", "testdata/batches/semicolons-with-commas.csv"])
+        .args(["-q", "--out", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let offices: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let record: Value = serde_json::from_str(l).unwrap();
+            record["user"]["custom_attributes"]["office"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        offices,
+        [
+            "Acme GmbH, Haus 2, 3. OG, Raum 4, Tisch 5, Platz 6",
+            "Berlin, Mitte",
+            "Remote"
+        ]
+    );
+}
+
+#[test]
 fn golden_records_of_the_clean_workbook_are_stable() {
     let dir = tempfile::tempdir().unwrap();
     let mut outputs = Vec::new();

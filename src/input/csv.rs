@@ -183,15 +183,35 @@ fn is_nfc(text: &str) -> bool {
     }
 }
 
-/// The delimiter among `,` `;` tab `|` that splits the widest of the first ten non-blank lines,
-/// outside quotes, into the most fields; ties go to the earlier one. Looking at ten lines rather
-/// than only the first keeps a title row above the header from hiding the delimiter.
+/// The delimiter among `,` `;` tab `|` that splits the header row, outside quotes, into the
+/// most fields; ties go to the earlier one (SPEC §2). The header is looked for as the reader of
+/// its sheet will: among the first ten non-blank lines, the first that holds two of the columns
+/// a user or ID-info sheet requires, split by each delimiter in turn. So a `;` file whose cells
+/// hold commas (`Doe, Jane`) is split on `;`, and a title row above the header does not hide
+/// it. A file with no such line under any delimiter (a header `--map` renames, no header at
+/// all) takes the delimiter that splits the widest of those lines into the most fields.
 pub fn sniff_delimiter(text: &str) -> u8 {
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
         .take(10)
         .collect();
+    let mut header: Option<(u8, usize)> = None;
+    for d in DELIMITERS {
+        let found = lines.iter().find_map(|l| {
+            let cells = split_line(l, d);
+            let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+            super::headers::is_header_row(&cells).then_some(cells.len())
+        });
+        if let Some(n) = found {
+            if header.is_none_or(|(_, most)| n > most) {
+                header = Some((d, n));
+            }
+        }
+    }
+    if let Some((d, _)) = header {
+        return d;
+    }
     let mut best = (b',', 0usize);
     for d in DELIMITERS {
         let most = lines.iter().map(|l| count_fields(l, d)).max().unwrap_or(0);
@@ -200,6 +220,20 @@ pub fn sniff_delimiter(text: &str) -> u8 {
         }
     }
     best.0
+}
+
+/// One line's cells as the csv crate splits them on `delimiter` (quotes removed).
+fn split_line(line: &str, delimiter: u8) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(line.as_bytes());
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => record.iter().map(str::to_string).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// [`sniff_delimiter`] on the first bytes of a file, decoded as the whole file would be; `None`
@@ -845,6 +879,22 @@ mod tests {
         assert_eq!(sniff_delimiter("\"a;b\",c\n"), b',');
         assert_eq!(sniff_delimiter("Title row\nemail|record_id|name\n"), b'|');
         assert_eq!(sniff_delimiter("one\n"), b',');
+        // SPEC §2: the header row decides, not the widest line below it.
+        let semicolons = "email_addr;record_id;full_name\na@x.com;R1;Doe, Jane, Q, Ph.D., MBA\n";
+        assert_eq!(sniff_delimiter(semicolons), b';');
+        let title = "Vendor batch, Q3, 2026, final, v2\nEmail|Record ID|Name\n";
+        assert_eq!(sniff_delimiter(title), b'|');
+        let ids = "record_id\tintegration\tuser_id\nR1\tjira,x,y,z\tu1\n";
+        assert_eq!(sniff_delimiter(ids), b'\t');
+        // A header under two delimiters: the one that splits it into more fields.
+        assert_eq!(
+            sniff_delimiter("email_addr,full_name,z;record_id;name\n"),
+            b','
+        );
+        assert_eq!(
+            sniff_delimiter("email_addr,full_name,z;record_id;name;w\n"),
+            b';'
+        );
     }
 
     #[test]

@@ -308,6 +308,33 @@ fn inline_field(header: &str) -> Option<Field> {
     })
 }
 
+/// Whether a row's cells are the header of a sheet of `kind`: they hold at least two of the
+/// columns it requires (SPEC §2).
+fn holds_header<'a>(
+    cells: impl Iterator<Item = &'a str>,
+    kind: SheetKind,
+    renames: &Renames,
+) -> bool {
+    let required = required(kind);
+    let mut found = [false; 3];
+    for cell in cells {
+        let field = map_header(cell, kind, renames);
+        if let Some(at) = required.iter().position(|r| *r == field) {
+            found[at] = true;
+        }
+    }
+    found.iter().filter(|&&f| f).count() >= 2
+}
+
+/// Whether a row's cells are the header of a user sheet or of an ID-info sheet: the CSV reader
+/// asks it of each delimiter's split of a line before it knows which kind of file it reads.
+pub fn is_header_row(cells: &[&str]) -> bool {
+    let none = Renames::new();
+    [SheetKind::Users, SheetKind::Itsm]
+        .into_iter()
+        .any(|kind| holds_header(cells.iter().copied(), kind, &none))
+}
+
 /// Finds the header row and maps every column of a sheet.
 pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
     let required = required(sheet.kind);
@@ -322,12 +349,11 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
         .iter()
         .copied()
         .find(|&i| {
-            let fields: Vec<Field> = sheet.rows[i]
-                .cells
-                .iter()
-                .map(|c| map_header(&c.text, sheet.kind, renames))
-                .collect();
-            required.iter().filter(|r| fields.contains(r)).count() >= 2
+            holds_header(
+                sheet.rows[i].cells.iter().map(|c| c.text.as_str()),
+                sheet.kind,
+                renames,
+            )
         })
         .unwrap_or(first);
     let mut mapping = Mapping {
