@@ -263,9 +263,11 @@ def rule_fixtures():
     rule_csv("N006", ["itsm.salesforce.user_id", "itsm.salesforce.external_id"], [
         ["a@acme.com", "R1", "Al Bo", "00558000001N0Ke", "a@acme.com", "N006"], ["b@acme.com", "R2", "Bo Al", "00558000001N0KeAAK", "b@acme.com", ""]])
     rule_csv("N007", ["timezone"], [["a@acme.com", "R1", "Al Bo", "america/new_york", "N007"], ["b@acme.com", "R2", "Bo Al", "America/New_York", ""]])
-    rule_csv("N008", ["idm.azure_ad.user_id", "idm.azure_ad.external_id"], [
-        ["a@acme.com", "R1", "Al Bo", "{7FAF8AB2-3D56-4244-B585-20C8A42ED2B8}", "a@acme.com", "N008"],
-        ["b@acme.com", "R2", "Bo Al", "8faf8ab2-3d56-4244-b585-20c8a42ed2b8", "b@acme.com", ""]])
+    rule_csv("N008", ["idm.azure_ad.user_id", "idm.azure_ad.external_id", "itsm.servicenow.user_id", "itsm.servicenow.external_id"], [
+        ["a@acme.com", "R1", "Al Bo", "{7FAF8AB2-3D56-4244-B585-20C8A42ED2B8}", "a@acme.com", "", "", "N008"],
+        ["b@acme.com", "R2", "Bo Al", "8faf8ab2-3d56-4244-b585-20c8a42ed2b8", "b@acme.com", "", "", ""],
+        ["c@acme.com", "R3", "Cy Do", "", "", "{9d385017c0a8000401d4d9e4b8bd5e3c}", "c@acme.com", "N008"],
+        ["d@acme.com", "R4", "Do Cy", "", "", "9d385017c0a8000401d4d9e4b8bd5e3d", "d@acme.com", ""]])
     # Spreadsheet mangling needs a real workbook: numeric, padded, date and formula cells.
     import datetime
     wb = Workbook()

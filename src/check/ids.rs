@@ -85,9 +85,18 @@ fn is_hex(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// `len` hex digits, braces allowed as for a GUID; lower-cased and braces stripped (N008).
 fn hex_id(value: &str, len: usize, why: &str) -> IdCheck {
-    if value.len() == len && is_hex(value) {
-        lowercased(value)
+    let inner = value
+        .strip_prefix('{')
+        .and_then(|v| v.strip_suffix('}'))
+        .unwrap_or(value);
+    if inner.len() == len && is_hex(inner) {
+        let mut c = lowercased(inner);
+        if inner != value {
+            c.change = Some("N008");
+        }
+        c
     } else {
         IdCheck::error(value, why)
     }
@@ -374,6 +383,14 @@ mod tests {
             Some("N008")
         );
         assert!(err("servicenow", "10af7aec73d4c3002728690c4cf6271"));
+        // SPEC §4 N008: a sys_id's braces are stripped as a GUID's are.
+        let braced = user_id("servicenow", "{10AF7AEC73D4C3002728690C4CF6271C}");
+        assert_eq!(
+            (braced.normalized.as_str(), braced.change),
+            ("10af7aec73d4c3002728690c4cf6271c", Some("N008"))
+        );
+        assert!(err("servicenow", "{10af7aec73d4c3002728690c4cf6271c"));
+        assert!(err("servicenow", "{10af7aec73d4c3002728690c4cf6271}"));
         assert!(fine("jira", "5b10ac8d82e05b22cc7d4ef5"));
         assert!(fine("jira", "557058:5aedf933-2312-40bc-b328-0c21314167f0"));
         assert!(fine("jira", "qm:5aedf933-2312-40bc-b328-0c21314167f0:1a2b"));
