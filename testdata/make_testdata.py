@@ -202,7 +202,10 @@ def rule_fixtures():
     rule_csv("V007", ["custom.phone"], [["a@acme.com", "R1", "=1+1", "", "V007"], ["b@acme.com", "R2", "Bo Al", "+1 555 0100", ""],
                                         ["c@acme.com", "R3", "Cy Ng", "@SUM(A1)", "V007"], ["d@acme.com", "R4", "Di Lu", "-5", ""]])
     rule_csv("V008", ["user_tags"], [["a@acme.com", "R\t1", "Al Bo", "", "V008"], ["b@acme.com", "R2", "Bo Al", "VIP\nTESTER", ""],
-                                     ["c@acme.com", "R3", "Cy\x07Ng", "", "V008"]])
+                                     ["c@acme.com", "R3", "Cy\x07Ng", "", "V008"],
+                                     # An invisible format character in a key; in a name it may be right.
+                                     ["d@acme.com", "R\u200b4", "Di Lu", "", "V008"], ["e\ufeff@acme.com", "R5", "Ed Lu", "", "V008"],
+                                     ["f@acme.com", "R6", "Fa\u200cLu", "", ""]])
     rule_csv("V009", ["employee_id"], [["a@acme.com", "1.23457E+11", "Al Bo", "", "V009"], ["b@acme.com", "R2", "Bo Al", "2026-03-01", "V009"],
                                        ["c@acme.com", "R3", "Cy Ng", "00123", ""], ["d@acme.com", "R4", "Di Lu", "CC-2026-03", ""]])
     rule_csv("V010", ["first_name", "last_name"], [["a@acme.com", "R1", "Jane Doe", "John", "Doe", "V010"],

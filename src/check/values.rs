@@ -220,6 +220,22 @@ pub fn control_character(value: &str, multi_valued: bool) -> Option<char> {
     value.chars().find(|&c| c.is_control() && !allowed(c))
 }
 
+/// V008 for a key (a record id, an address, a system's id): the first invisible format
+/// character (Unicode category Cf: U+200B zero-width space, U+FEFF, the bidi marks, the soft
+/// hyphen), if any. Copied in with a value from a web page or a chat, it makes the key differ
+/// from the same one typed elsewhere while looking the same. Names and other text may hold
+/// them rightly (U+200C and U+200D in Persian and Indic names), so only keys are checked.
+pub fn format_character(value: &str) -> Option<char> {
+    if value.is_ascii() {
+        return None;
+    }
+    use icu_properties::{props::GeneralCategory, CodePointMapData};
+    let category = CodePointMapData::<GeneralCategory>::new();
+    value
+        .chars()
+        .find(|&c| category.get(c) == GeneralCategory::Format)
+}
+
 static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[+-]?[0-9](?:[.,][0-9]+)?[eE][+-]?[0-9]+$").expect("valid regex")
 });
@@ -451,5 +467,18 @@ mod tests {
         assert!(!words_in("John", "Jane Doe"));
         assert_eq!(control_character("a\tb", false), Some('\t'));
         assert_eq!(control_character("a\nb", true), None);
+        for invisible in [
+            "R\u{200b}1",
+            "\u{feff}R1",
+            "R1\u{202e}",
+            "R\u{ad}1",
+            "R\u{2060}1",
+        ] {
+            assert!(format_character(invisible).is_some(), "{invisible:?}");
+        }
+        // Not format characters: a no-break space, accents, a line break.
+        for visible in ["R\u{a0}1", "Zoë", "R1", "a\nb"] {
+            assert_eq!(format_character(visible), None, "{visible:?}");
+        }
     }
 }

@@ -59,6 +59,18 @@ struct Place<'a> {
     field: Cow<'a, str>,
 }
 
+/// Which raw-cell checks a cell takes beyond V007 and V008's control characters and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Names and other text: nothing more.
+    Text,
+    /// A value compared with the same value elsewhere (a record id on an ID sheet, an
+    /// address): V008 for an invisible format character, which would break the match unseen.
+    Key,
+    /// A key a spreadsheet can mangle (SPEC §2's identifier fields): V009 as well.
+    Identifier,
+}
+
 /// What the batch is checked against besides itself: the store (S001, S004, R001) and the
 /// primary source's directory (S002, S003, R001). Empty for a plain `validate`.
 #[derive(Debug, Default)]
@@ -179,7 +191,7 @@ impl<'a> RowCx<'a> {
         place: &Place,
         cell: Option<&Cell>,
         multi: bool,
-        identifier: bool,
+        role: Role,
     ) -> Option<String> {
         let cell = cell?;
         let text = cell.text.as_str();
@@ -235,7 +247,23 @@ impl<'a> RowCx<'a> {
             );
             return None;
         }
-        if identifier {
+        if role != Role::Text {
+            if let Some(c) = values::format_character(text) {
+                self.report(
+                    Rule::ControlCharacters,
+                    place,
+                    text,
+                    format!(
+                        "`{}` holds the invisible character U+{:04X}",
+                        clip(text).escape_debug(),
+                        c as u32
+                    ),
+                    Some("Remove the invisible character: type the value again".into()),
+                );
+                return None;
+            }
+        }
+        if role == Role::Identifier {
             let why = match cell.origin {
                 CellOrigin::Date => Some("is a date cell: a spreadsheet turned the id into a date"),
                 CellOrigin::ImpreciseNumber => Some(
@@ -1183,16 +1211,15 @@ fn user_row<'a>(
         let p = place(col);
         let cell = row.cell(col.index);
         let raw_text = cell.map(|c| c.text.as_str()).unwrap_or("");
-        let identifier = matches!(
-            col.field,
+        let role = match col.field {
             Field::Attr(Attr::RecordId | Attr::EmployeeId | Attr::CostCenterId)
-        ) || matches!(
-            col.field,
-            Field::Inline {
+            | Field::Inline {
                 part: IdPart::UserId,
                 ..
-            }
-        );
+            } => Role::Identifier,
+            Field::Attr(Attr::EmailAddr | Attr::ManagerEmail) | Field::EmailAliases => Role::Key,
+            _ => Role::Text,
+        };
         let multi = matches!(col.field, Field::Attr(Attr::UserTags) | Field::EmailAliases);
         match &col.field {
             Field::RowVersion => {
@@ -1211,10 +1238,13 @@ fn user_row<'a>(
                 if blocked_inline.contains(&(*list, integration.as_str())) {
                     continue;
                 }
-                let external_email = *part == IdPart::ExternalId && raw_text.contains('@');
-                let identifier = identifier || (*part == IdPart::ExternalId && !external_email);
+                let role = match (role, *part == IdPart::ExternalId, raw_text.contains('@')) {
+                    (_, true, false) => Role::Identifier,
+                    (_, true, true) => Role::Key,
+                    (role, false, _) => role,
+                };
                 let flagged_before = cx.findings.len();
-                let value = cx.raw(&p, cell, false, identifier);
+                let value = cx.raw(&p, cell, false, role);
                 let flagged = cx.findings[flagged_before..]
                     .iter()
                     .any(|f| f.severity == Severity::Error);
@@ -1254,7 +1284,7 @@ fn user_row<'a>(
             _ => {}
         }
         let flagged_before = cx.findings.len();
-        let value = cx.raw(&p, cell, multi, identifier);
+        let value = cx.raw(&p, cell, multi, role);
         let flagged = cx.findings[flagged_before..]
             .iter()
             .any(|f| f.code != "N001" && f.code != "N009");
@@ -1505,10 +1535,14 @@ fn id_row(
         };
         let cell = row.cell(col.index);
         let raw_text = cell.map(|c| c.text.as_str()).unwrap_or("");
-        let identifier =
-            part == IdPart::UserId || (part == IdPart::ExternalId && !raw_text.contains('@'));
+        let role = match part {
+            IdPart::UserId => Role::Identifier,
+            IdPart::ExternalId if !raw_text.contains('@') => Role::Identifier,
+            IdPart::ExternalId | IdPart::RecordId => Role::Key,
+            IdPart::Integration => Role::Text,
+        };
         let before = cx.findings.len();
-        let v = cx.raw(&p, cell, false, identifier);
+        let v = cx.raw(&p, cell, false, role);
         let flagged = cx.findings[before..]
             .iter()
             .any(|f| f.severity == Severity::Error);
