@@ -462,6 +462,35 @@ fn severities_follow_flags_and_config() {
 }
 
 #[test]
+fn a_missing_required_column_allowed_still_writes_no_record_without_it() {
+    // `--allow F002` silences the column's finding, not the value every record needs.
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("o.jsonl");
+    let out = muster()
+        .args([
+            "validate",
+            "testdata/bad/missing-column.csv",
+            "--allow",
+            "F002",
+        ])
+        .args(["-q", "--report", "-", "--out"])
+        .arg(&records)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let written = std::fs::read_to_string(&records).unwrap();
+    assert!(written.is_empty(), "a record was written: {written}");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(
+            "error,V001,testdata/bad/missing-column.csv,,2,,email_addr,R1,,\
+             \"`email_addr` is required, and the sheet has no `email_addr` column\","
+        ),
+        "{report}"
+    );
+}
+
+#[test]
 fn rules_command_lists_and_explains() {
     let out = muster().arg("rules").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();

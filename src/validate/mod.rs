@@ -1448,6 +1448,31 @@ fn user_row<'a>(
             _ => {}
         }
     }
+    // A required column the sheet does not have: F002 says so once, and while it is an error
+    // no user of the file is valid. Under `--allow F002` or `--warn F002` each row misses the
+    // value (V001), so that no record is written without an address, a record id or a name.
+    if cx.rep.config.rules.severity(Rule::RequiredColumnMissing) != Some(Severity::Error) {
+        for attr in [Attr::EmailAddr, Attr::RecordId, Attr::FullName] {
+            if mapping.column_of(&Field::Attr(attr)).is_none() {
+                let p = Place {
+                    sheet,
+                    row: Some(row.number),
+                    col: None,
+                    field: Cow::Borrowed(attr.name()),
+                };
+                cx.report(
+                    Rule::RequiredValueEmpty,
+                    &p,
+                    "",
+                    format!(
+                        "`{0}` is required, and the sheet has no `{0}` column",
+                        attr.name()
+                    ),
+                    None,
+                );
+            }
+        }
+    }
     // V010: the first and last names are words of the full name.
     if let Some(full) = user.attrs.get(&Attr::FullName) {
         let fc = mapping
