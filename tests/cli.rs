@@ -577,6 +577,23 @@ fn jsonl_findings_use_line_numbers_and_no_column() {
         first_message(&report).contains("line 2 is not a JSON record"),
         "{report:#}"
     );
+    // JSON that is not a record is not skipped: it may be a record another tool misspelt.
+    for (line, what) in [
+        ("[1,2]", "an array"),
+        ("null", "null"),
+        (
+            r#"{"record_id":"R3","usr":{}}"#,
+            "an object without a `user` object",
+        ),
+    ] {
+        std::fs::write(&path, format!("{good}\n{line}\n")).unwrap();
+        let (code, report) = validate_json(&[path.to_str().unwrap()]);
+        assert_eq!(code, 1);
+        assert!(
+            first_message(&report).contains(&format!("line 2 is not a user record: it is {what}")),
+            "{report:#}"
+        );
+    }
     // An empty JSONL file holds no user records (it is no workbook, with no sheet to lack).
     std::fs::write(&path, "").unwrap();
     let (code, report) = validate_json(&[path.to_str().unwrap()]);

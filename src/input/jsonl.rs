@@ -24,6 +24,18 @@ pub fn read(path: &Path, shown: &str, file_index: usize) -> Result<Vec<Sheet>, R
         let record: Value = serde_json::from_str(line).map_err(|e| {
             ReadProblem::unreadable(format!("line {number} is not a JSON record: {e}"))
         })?;
+        // JSON that is not a record would otherwise be a row of empty cells, or nothing.
+        if !record["user"].is_object() {
+            let what = match &record {
+                Value::Object(_) => "an object without a `user` object",
+                Value::Array(_) => "an array",
+                Value::Null => "null",
+                _ => "a single value",
+            };
+            return Err(ReadProblem::unreadable(format!(
+                "line {number} is not a user record: it is {what}"
+            )));
+        }
         let bot = record["bot_account"].as_bool().unwrap_or(false);
         let cells = flatten(&record);
         let (columns, rows) = tables.entry(bot).or_default();
