@@ -478,6 +478,72 @@ fn lock_timeout() -> Duration {
     Duration::from_secs_f64(secs)
 }
 
+/// Refuses a file that is not an SQLite database, before SQLite is given it.
+fn check_header(path: &Path) -> Result<(), StoreError> {
+    let mut head = [0u8; 16];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(|e| StoreError::Foreign {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })?;
+    if &head[..n] != b"SQLite format 3\0" {
+        return Err(StoreError::Foreign {
+            path: path.to_path_buf(),
+            why: "it is not a SQLite database".to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that an opened database is muster's store (or a blank one to become it) that this
+/// muster knows; returns its schema version.
+fn check_identity(conn: &Connection, path: &Path, existing: bool) -> Result<i64, StoreError> {
+    // A damaged file says so here; other failures (a full disk) are what they are.
+    let corrupt = |source| classify(path, source);
+    let app_id: i32 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(corrupt)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(corrupt)?;
+    // An SQLite file with nothing in it at all is what a muster killed while creating the
+    // store leaves (SQLite writes its header before the tables are made): a new store.
+    let blank = || -> rusqlite::Result<bool> {
+        conn.query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))
+    };
+    if existing
+        && app_id != APPLICATION_ID
+        && !(app_id == 0 && version == 0 && blank().map_err(corrupt)?)
+    {
+        return Err(StoreError::Foreign {
+            path: path.to_path_buf(),
+            why: format!("its application id is {app_id:#x}"),
+        });
+    }
+    if version > MIGRATIONS.len() as i64 {
+        return Err(StoreError::Newer {
+            path: path.to_path_buf(),
+            found: version,
+            known: MIGRATIONS.len(),
+        });
+    }
+    Ok(version)
+}
+
+/// A path as an SQLite URI's path: bytes other than letters, digits and `/-._~` escaped.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 impl Store {
     /// Opens the store at `path`, creating it (and its tables) when it does not exist or is an
     /// empty file. Anything else that is not muster's store is refused, never overwritten.
@@ -488,19 +554,7 @@ impl Store {
         };
         let existing = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) > 0;
         if existing {
-            let mut head = [0u8; 16];
-            let n = std::fs::File::open(path)
-                .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-                .map_err(|e| StoreError::Foreign {
-                    path: path.to_path_buf(),
-                    why: e.to_string(),
-                })?;
-            if &head[..n] != b"SQLite format 3\0" {
-                return Err(StoreError::Foreign {
-                    path: path.to_path_buf(),
-                    why: "it is not a SQLite database".to_string(),
-                });
-            }
+            check_header(path)?;
         }
         if !existing {
             // Personal data: created readable by the user only, before SQLite writes a byte (its
@@ -519,35 +573,7 @@ impl Store {
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let conn = Connection::open(&absolute).map_err(sqlite)?;
         conn.busy_timeout(lock_timeout()).map_err(sqlite)?;
-        // A damaged file says so here; other failures (a full disk) are what they are.
-        let corrupt = |source| classify(path, source);
-        let app_id: i32 = conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(corrupt)?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(corrupt)?;
-        // An SQLite file with nothing in it at all is what a muster killed while creating the
-        // store leaves (SQLite writes its header before the tables are made): a new store.
-        let blank = || -> rusqlite::Result<bool> {
-            conn.query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))
-        };
-        if existing
-            && app_id != APPLICATION_ID
-            && !(app_id == 0 && version == 0 && blank().map_err(corrupt)?)
-        {
-            return Err(StoreError::Foreign {
-                path: path.to_path_buf(),
-                why: format!("its application id is {app_id:#x}"),
-            });
-        }
-        if version > MIGRATIONS.len() as i64 {
-            return Err(StoreError::Newer {
-                path: path.to_path_buf(),
-                found: version,
-                known: MIGRATIONS.len(),
-            });
-        }
+        let version = check_identity(&conn, path, existing)?;
         if !existing {
             conn.pragma_update(None, "page_size", PAGE_SIZE)
                 .map_err(sqlite)?;
@@ -568,6 +594,65 @@ impl Store {
         };
         store.migrate(version)?;
         Ok(store)
+    }
+
+    /// Opens an existing store for a command that only reads it (`export`, `history`,
+    /// `validate --store`). It is opened as by [`Store::open`] where it can be: that sets its
+    /// journal mode, makes any migration and recovers what a killed writer left. Where it
+    /// cannot be (a folder the user cannot write: an archive, a share), it is opened read-only.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let refused = match Store::open(path) {
+            Err(StoreError::Sqlite { source, .. })
+                if matches!(
+                    source.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+                ) =>
+            {
+                StoreError::Sqlite {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+            opened => return opened,
+        };
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let connect = |immutable: bool| -> Result<(Connection, i64), StoreError> {
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let uri = format!(
+                "file:{}?mode=ro{}",
+                uri_path(&absolute),
+                if immutable { "&immutable=1" } else { "" }
+            );
+            let sqlite = |source| classify(path, source);
+            let conn = Connection::open_with_flags(uri, flags).map_err(sqlite)?;
+            conn.busy_timeout(lock_timeout()).map_err(sqlite)?;
+            let version = check_identity(&conn, path, true)?;
+            Ok((conn, version))
+        };
+        // Reading a WAL store takes its `-shm` file, which SQLite cannot make in such a
+        // folder. With no `-wal` or `-journal` file beside the store, no writer is at work and
+        // none was killed: every committed row is in the store's own file, which is then read
+        // as it is (`immutable`: no locks, no `-shm`).
+        let beside = |suffix: &str| {
+            let mut name = absolute.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name).exists()
+        };
+        let opened = match connect(false) {
+            Ok(opened) => Some(opened),
+            Err(_) if !beside("-wal") && !beside("-journal") => connect(true).ok(),
+            Err(_) => None,
+        };
+        match opened {
+            // An older store needs its migration written first.
+            Some((conn, version)) if version == MIGRATIONS.len() as i64 => Ok(Store {
+                conn,
+                path: path.to_path_buf(),
+            }),
+            _ => Err(refused),
+        }
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {

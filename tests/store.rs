@@ -1198,3 +1198,72 @@ fn a_store_left_with_a_rollback_journal_opens_while_someone_reads_it() {
     assert_eq!(exported.lines().count() as i64, held);
     reader.execute_batch("COMMIT").unwrap();
 }
+
+/// A store in a folder the user cannot write (an archive, a share) is still read by the
+/// commands that only read it; SQLite cannot make the `-shm` file a WAL store's reader takes.
+#[test]
+fn a_store_in_a_read_only_folder_is_read_by_the_commands_that_read() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let env = Env::new();
+    let dir = env.dir.path();
+    let (code, _) = env.import(&common::root().join(Q3), &[]);
+    assert_eq!(code, 0);
+    // Root writes anywhere: as root, the commands run as `nobody` (`setpriv`), with the binary
+    // and the batch copied into the folder, which `nobody` then owns.
+    let as_root = std::fs::metadata(dir).unwrap().uid() == 0;
+    let bin = dir.join("muster");
+    std::fs::copy(assert_cmd::cargo::cargo_bin!("muster"), &bin).unwrap();
+    std::fs::copy(common::root().join(Q3), dir.join("q3.xlsx")).unwrap();
+    if as_root {
+        let chown = std::process::Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(dir)
+            .status();
+        let setpriv = std::process::Command::new("setpriv")
+            .arg("--version")
+            .output();
+        if !chown.is_ok_and(|s| s.success()) || !setpriv.is_ok_and(|o| o.status.success()) {
+            eprintln!("skipped: running as root without chown and setpriv");
+            return;
+        }
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = if as_root {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+                .arg(&bin);
+            c
+        } else {
+            std::process::Command::new(&bin)
+        };
+        let out = cmd
+            .current_dir(dir)
+            .args(args)
+            .args(["--store", "muster.db"])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&["history", "CTR-1001"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("create"), "{stdout}");
+    let (code, stdout, stderr) = run(&["export", "-o", "-"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.lines().count(), 121, "{stdout}");
+    let (code, _, stderr) = run(&["validate", "q3.xlsx", "-q"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    // Nothing was written beside the store.
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["muster", "muster.db", "q3.xlsx"]);
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+}

@@ -13,7 +13,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitStatus> {
             args.output.display()
         );
     }
-    let store = super::existing_store(&args.store.store)?;
+    let store = super::store_to_read(&args.store.store)?;
     let created_by = match &args.name {
         Some(name) => match store.batch(name)? {
             Some(batch) => Some(batch.id),

@@ -10,6 +10,18 @@ pub mod validate;
 /// Opens a store that must already exist: only `import` creates one. Reading or undoing a
 /// store that is not there (a mistyped `--store`) says so, and leaves no empty store behind.
 pub(crate) fn existing_store(path: &std::path::Path) -> anyhow::Result<crate::store::Store> {
+    must_exist(path)?;
+    Ok(crate::store::Store::open(path)?)
+}
+
+/// [`existing_store`] for a command that only reads it: a store in a folder the user cannot
+/// write (an archive, a share) is still read.
+pub(crate) fn store_to_read(path: &std::path::Path) -> anyhow::Result<crate::store::Store> {
+    must_exist(path)?;
+    Ok(crate::store::Store::open_read_only(path)?)
+}
+
+fn must_exist(path: &std::path::Path) -> anyhow::Result<()> {
     // A folder that cannot be looked into says so, rather than "no such store".
     let exists = path
         .try_exists()
@@ -24,7 +36,7 @@ pub(crate) fn existing_store(path: &std::path::Path) -> anyhow::Result<crate::st
             path.display()
         );
     }
-    Ok(crate::store::Store::open(path)?)
+    Ok(())
 }
 
 /// Whether two paths name the same file: by their canonical forms when both exist.

@@ -15,7 +15,7 @@ fn record_id(given: &str) -> String {
 }
 
 pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
-    let store = super::existing_store(&args.store.store)?;
+    let store = super::store_to_read(&args.store.store)?;
     let record_id = record_id(&args.record_id);
     let log = store.history(&record_id)?;
     if log.is_empty() {

@@ -60,7 +60,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     }
     if let Some(path) = &args.store {
         // validate never creates a store: a CI result must not depend on the directory.
-        let store = super::existing_store(path)?;
+        let store = super::store_to_read(path)?;
         plan::read_store(&mut known, &store)?;
     }
     // Records are built only for `--out`, and spilled beside it rather than held in memory.
