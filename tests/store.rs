@@ -1043,6 +1043,28 @@ fn id_rows_for_stored_users_add_to_their_records() {
     // Importing the same rows again changes nothing.
     let (_, plan) = env.import(&dir, &[]);
     assert_eq!(counts(&plan), [0, 0, 2, 0]);
+    // With --prune, a stored user an ID row names is in the batch: updated, not removed.
+    let stored = env.write("c.csv", &users_csv(&["c@acme.com,C1,Cy Do,IT,,"]));
+    env.import(&stored, &[]);
+    std::fs::write(
+        dir.join("itsm_ids.csv"),
+        "record_id,integration,user_id,external_id\nA1,servicenow,7816f79cc0a8016401c5a33be04be441,al.bo\n",
+    )
+    .unwrap();
+    let (code, plan) = env.import(&dir, &["--prune", "--max-remove", "5"]);
+    assert_eq!((code, counts(&plan)), (0, [0, 1, 1, 1]), "{plan:#}");
+    let actions: Vec<(&str, &str)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap(),
+                c["record_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(actions, [("update", "A1"), ("remove", "C1")]);
 }
 
 /// A batch larger than every chunk the import reads and writes in (4,096 records) whose
