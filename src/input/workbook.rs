@@ -525,6 +525,12 @@ fn rows(
                     .and_then(|f| f.get_value((r, c)))
                     .filter(|f| !f.is_empty());
                 if let Some(f) = formula {
+                    // OpenDocument names its formula language before the `=` (`of:=SUM(…)`,
+                    // older files `oooc:=`): the cell as the spreadsheet shows it has neither.
+                    let f = ["of:=", "oooc:="]
+                        .iter()
+                        .find_map(|p| f.strip_prefix(p))
+                        .unwrap_or(f);
                     return Cell {
                         text: format!("={f}"),
                         origin: CellOrigin::Formula,
