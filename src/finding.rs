@@ -53,8 +53,11 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn sort_key(&self) -> ((usize, usize, u32, usize), &'static str) {
-        (self.position, self.code)
+    /// SPEC §5's order: file, sheet, row, column, code. A workbook's findings about the whole
+    /// file (no sheet: F001, F007) come before those of its sheets.
+    pub fn sort_key(&self) -> ((usize, bool, usize, u32, usize), &'static str) {
+        let (file, sheet, row, column) = self.position;
+        ((file, self.sheet.is_some(), sheet, row, column), self.code)
     }
 }
 

@@ -1058,6 +1058,41 @@ fn ods_and_xls_give_the_records_of_the_xlsx() {
     assert_eq!(records("q3-contractors.xls"), xlsx);
 }
 
+/// SPEC §5's order: sheets in workbook order, an ignored sheet's F004 among them.
+#[test]
+fn an_ignored_sheet_s_finding_sorts_in_workbook_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("order.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    wb.add_worksheet()
+        .set_name("Read me")
+        .unwrap()
+        .write(0, 0, "hello")
+        .unwrap();
+    let users = wb.add_worksheet().set_name("Users").unwrap();
+    for (c, text) in ["email_addr", "record_id", "full_name"].iter().enumerate() {
+        users.write(0, c as u16, *text).unwrap();
+    }
+    for (c, text) in ["a@acme.com", "R1", " Al Bo"].iter().enumerate() {
+        users.write(1, c as u16, *text).unwrap();
+    }
+    wb.add_worksheet()
+        .set_name("Notes")
+        .unwrap()
+        .write(0, 0, "x")
+        .unwrap();
+    wb.save(&path).unwrap();
+    let (_, report) = validate_json(&[path.to_str().unwrap()]);
+    let seen: Vec<(&str, &str)> = findings(&report)
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["sheet"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("F004", "Read me"), ("N001", "Users"), ("F004", "Notes")]
+    );
+}
+
 /// The rule fixture of spreadsheet-mangled cells saved as ODS by LibreOffice: its formula and
 /// its mangled ids give the findings of the xlsx, the formula without OpenDocument's `of:`.
 /// (Zero padding is not restored from an ODS: calamine gives no number formats for it.)

@@ -378,7 +378,7 @@ fn read_file(
                 batch.problems.push(FileProblem {
                     file: shown.to_string(),
                     sheet: Some(name.clone()),
-                    order: (i, 100),
+                    order: other.order,
                     code: "F004",
                     message: format!("sheet `{name}` is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account and was ignored"),
                 });
