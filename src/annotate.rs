@@ -94,7 +94,16 @@ impl Layout {
             sheets.insert(sheet.order, (name, header));
         }
         for other in &batch.others {
-            sheets.insert(other.order, (other.name.clone(), None));
+            // A vendor's own `Summary` or `Issues` sheet is kept, beside muster's of that name.
+            let name = if [SUMMARY_SHEET, ISSUES_SHEET]
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(&other.name))
+            {
+                format!("{} (2)", other.name)
+            } else {
+                other.name.clone()
+            };
+            sheets.insert(other.order, (name, None));
         }
         Ok(Layout { sheets })
     }

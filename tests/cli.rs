@@ -1058,30 +1058,38 @@ fn ods_and_xls_give_the_records_of_the_xlsx() {
     assert_eq!(records("q3-contractors.xls"), xlsx);
 }
 
+/// Writes a workbook of text cells: each sheet's name and rows.
+fn write_workbook(path: &Path, sheets: &[(&str, &[&[&str]])]) {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    for (name, rows) in sheets {
+        let ws = wb.add_worksheet().set_name(*name).unwrap();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, text) in row.iter().enumerate() {
+                ws.write(r as u32, c as u16, *text).unwrap();
+            }
+        }
+    }
+    wb.save(path).unwrap();
+}
+
+const USERS: &[&[&str]] = &[
+    &["email_addr", "record_id", "full_name"],
+    &["a@acme.com", "R1", " Al Bo"],
+];
+
 /// SPEC §5's order: sheets in workbook order, an ignored sheet's F004 among them.
 #[test]
 fn an_ignored_sheet_s_finding_sorts_in_workbook_order() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("order.xlsx");
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    wb.add_worksheet()
-        .set_name("Read me")
-        .unwrap()
-        .write(0, 0, "hello")
-        .unwrap();
-    let users = wb.add_worksheet().set_name("Users").unwrap();
-    for (c, text) in ["email_addr", "record_id", "full_name"].iter().enumerate() {
-        users.write(0, c as u16, *text).unwrap();
-    }
-    for (c, text) in ["a@acme.com", "R1", " Al Bo"].iter().enumerate() {
-        users.write(1, c as u16, *text).unwrap();
-    }
-    wb.add_worksheet()
-        .set_name("Notes")
-        .unwrap()
-        .write(0, 0, "x")
-        .unwrap();
-    wb.save(&path).unwrap();
+    write_workbook(
+        &path,
+        &[
+            ("Read me", &[&["hello"]]),
+            ("Users", USERS),
+            ("Notes", &[&["x"]]),
+        ],
+    );
     let (_, report) = validate_json(&[path.to_str().unwrap()]);
     let seen: Vec<(&str, &str)> = findings(&report)
         .iter()
@@ -1091,6 +1099,43 @@ fn an_ignored_sheet_s_finding_sorts_in_workbook_order() {
         seen,
         [("F004", "Read me"), ("N001", "Users"), ("F004", "Notes")]
     );
+}
+
+/// Only the `Summary` and `Issues` sheets of a workbook muster annotated are skipped silently
+/// (SPEC §2); a vendor's are ignored with F004, and kept in the annotated workbook.
+#[test]
+fn a_vendor_s_own_summary_sheet_is_ignored_with_f004_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vendor.xlsx");
+    let summary: &[&[&str]] = &[&["Q3 totals"], &["users", "1"]];
+    write_workbook(&path, &[("Users", USERS), ("Summary", summary)]);
+    let annotated = dir.path().join("annotated.xlsx");
+    let out = muster()
+        .args(["validate", "--format", "json", "--annotate"])
+        .arg(&annotated)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen: Vec<(&str, &str)> = findings(&report)
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["sheet"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seen, [("N001", "Users"), ("F004", "Summary")]);
+    let sheets = common::part(&annotated, "xl/workbook.xml").unwrap();
+    let names: Vec<&str> = sheets
+        .split("<sheet name=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert_eq!(names, ["Summary", "Issues", "Users", "Summary (2)"]);
+    // muster's own sheets are skipped again; the vendor's, renamed, is ignored as before.
+    let (_, again) = validate_json(&[annotated.to_str().unwrap()]);
+    let seen: Vec<(&str, &str)> = findings(&again)
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["sheet"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seen, [("N001", "Users"), ("F004", "Summary (2)")]);
 }
 
 /// The rule fixture of spreadsheet-mangled cells saved as ODS by LibreOffice: its formula and

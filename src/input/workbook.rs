@@ -12,6 +12,27 @@ use std::path::Path;
 /// Sheets a workbook annotated by muster carries; skipped silently on the way back in.
 const ANNOTATION_SHEETS: [&str; 2] = ["Issues", "Summary"];
 
+/// Whether a workbook is one muster annotated: it has both [`ANNOTATION_SHEETS`], and its
+/// `Summary` starts with muster's title. Only then are those sheets muster's own and skipped
+/// silently (SPEC §2); a vendor's sheets of those names are ignored with F004 like any other.
+fn annotated_by_muster<RS: std::io::Read + std::io::Seek>(
+    wb: &mut Sheets<RS>,
+    names: &[String],
+) -> bool {
+    if !ANNOTATION_SHEETS
+        .iter()
+        .all(|a| names.iter().any(|n| n == a))
+    {
+        return false;
+    }
+    let Ok(summary) = wb.worksheet_range("Summary") else {
+        return false;
+    };
+    let title = summary.rows().next().and_then(|r| r.first());
+    matches!(title, Some(Data::String(t))
+        if t.starts_with("muster ") && t.ends_with(" validation summary"))
+}
+
 /// Returns the known sheets and the sheets it ignored (F004); an ignored sheet's cells are read
 /// only with `options.keep_other_sheets`.
 pub fn read(
@@ -70,9 +91,14 @@ fn read_sheets(
         .map_err(|e| ReadProblem::unreadable(format!("not a readable workbook: {e}")))?;
     let names = wb.sheet_names();
     // A workbook muster annotated carries its own sheets beside the batch's.
+    let skipped: &[&str] = if annotated_by_muster(&mut wb, &names) {
+        &ANNOTATION_SHEETS
+    } else {
+        &[]
+    };
     let single = names
         .iter()
-        .filter(|n| !ANNOTATION_SHEETS.contains(&n.as_str()))
+        .filter(|n| !skipped.contains(&n.as_str()))
         .count()
         == 1;
     let mut sheets = Vec::new();
@@ -86,7 +112,7 @@ fn read_sheets(
     let stream = options.stream && !options.workbooks_whole && one_pass;
     let mut rests: Vec<Rest> = Vec::new();
     for (sheet_index, name) in names.iter().enumerate() {
-        if ANNOTATION_SHEETS.contains(&name.as_str()) {
+        if skipped.contains(&name.as_str()) {
             continue;
         }
         let kind = match SheetKind::from_name(name) {
