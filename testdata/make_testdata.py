@@ -329,6 +329,7 @@ def hostile_inputs(d):
     raw("ragged.csv", head + "a@acme.com,R1,Al Bo,extra,more\nb@acme.com,R2\nc@acme.com,R3,Cy Do\n")
     raw("nul-byte.csv", head + "a@acme.com,R1,Al\x00Bo\n")
     raw("invalid-utf8.csv", head.encode() + b"jose@acme.com,R1,Jos\xe9 Garc\xeda\n")
+    raw("bom-then-windows-1252.csv", b"\xef\xbb\xbf" + head.encode() + b"jose@acme.com,R1,Jos\xe9 Garc\xeda\n")
     raw("utf16-no-bom.csv", (head + "a@acme.com,R1,Al Bo\n").encode("utf-16-le"))
     raw("long-cell.csv", head + "a@acme.com,R1," + "x" * 40000 + "\n")
     raw("wide.csv", ",".join(["email_addr", "record_id", "full_name"] + [f"c{i}" for i in range(20000)]) + "\n")

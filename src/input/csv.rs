@@ -38,7 +38,16 @@ pub fn read_bytes(
 /// Decodes bytes to NFC text. Binary content is refused with what it looks like.
 pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
     let (text, encoding) = if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        (String::from_utf8_lossy(rest).into_owned(), None)
+        match std::str::from_utf8(rest) {
+            Ok(text) => (text.to_string(), None),
+            // A byte-order mark put before bytes that are not UTF-8 (a tool that marked a file
+            // it did not convert): read as a file without one would be, and said so (F005),
+            // rather than each such byte silently becoming U+FFFD.
+            Err(_) => {
+                let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(rest);
+                (text.into_owned(), Some(encoding_rs::WINDOWS_1252.name()))
+            }
+        }
     } else if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
         let enc = if bytes[0] == 0xFF {
             encoding_rs::UTF_16LE
@@ -386,8 +395,8 @@ pub fn open_in_blocks(
     if scan.utf8 != guess_utf8 && sniff(scan.utf8) != Some(delimiter) {
         return Ok(None);
     }
-    // A byte-order mark says UTF-8: the whole read keeps to it (invalid bytes become U+FFFD)
-    // where a stream without one would fall back to Windows-1252, so such a file is read whole.
+    // A byte-order mark before bytes that are not UTF-8 is read whole: the stream's blocks
+    // would each have to be decoded past a mark that says otherwise.
     if scan.odd_bytes
         || (bom && !scan.utf8)
         || scan.open_quote
@@ -918,6 +927,11 @@ mod tests {
     #[test]
     fn decodes_boms_and_windows_1252() {
         assert_eq!(decode(b"\xEF\xBB\xBFa").unwrap(), ("a".to_string(), None));
+        // A mark before Windows-1252 bytes: decoded as such and said so, not U+FFFD.
+        assert_eq!(
+            decode(b"\xEF\xBB\xBFJos\xE9").unwrap(),
+            ("José".to_string(), Some("windows-1252"))
+        );
         let (t, e) = decode(b"\xFF\xFEa\0b\0").unwrap();
         assert_eq!((t.as_str(), e), ("ab", Some("UTF-16LE")));
         let (t, e) = decode(b"Jos\xe9").unwrap();
