@@ -247,6 +247,21 @@ impl<'a> RowCx<'a> {
             );
             return None;
         }
+        // What a decoder puts for bytes it could not read (a UTF-16 file with a lone
+        // surrogate, a vendor's own export gone wrong): the character is lost, not the cell's.
+        if !text.is_ascii() && text.contains('\u{FFFD}') {
+            self.report(
+                Rule::ControlCharacters,
+                place,
+                text,
+                format!(
+                    "`{}` holds U+FFFD, the mark of a character lost in decoding",
+                    clip(text)
+                ),
+                Some("Save the file again as UTF-8 from the program that made it".into()),
+            );
+            return None;
+        }
         if role != Role::Text {
             if let Some(c) = values::format_character(text) {
                 self.report(
