@@ -483,6 +483,7 @@ pub fn read_store(
     })?;
     for (u, identities, addresses) in bots {
         let at = known.add_stored_user(&u);
+        known.store_bot = Some(at);
         for key in addresses {
             known.store_addresses.insert(&key, at);
         }

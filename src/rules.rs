@@ -75,7 +75,7 @@ define_rules! {
     S002 JoiningKeyMismatch "joining-key-mismatch" Error "the source directory has this email under another record id" "`jane@acme.com` with record id `CTR-1` where the source says `E-42`";
     S003 RecordInSource "record-in-source" Warning "record id also provided by the primary source" "a manual user whose record id the HR system already provides";
     S004 StaleExportRow "stale-export-row" Error "the row comes from an export and the record has changed in the store since" "an edited export imported after someone else changed the user";
-    B001 MultipleBots "multiple-bots" Error "more than one bot account" "two rows on the Bot Account sheet";
+    B001 MultipleBots "multiple-bots" Error "more than one bot account, or a row that would change which record is the bot" "two rows on the Bot Account sheet; a user row with the stored bot's record id";
     B002 BotMissingItsm "bot-missing-itsm" Error "bot account has no ITSM entry for an itsm connector of the config file" "a config declaring `servicenow` and a bot without a servicenow ITSM row";
     X001 CredentialColumn "credential-column" Error "a column that looks like a credential" "an `API Token` column: remove it";
     N001 WhitespaceTrimmed "whitespace-trimmed" Info "whitespace trimmed" "` jane@acme.com ` becomes `jane@acme.com`";

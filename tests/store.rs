@@ -697,6 +697,31 @@ fn a_new_bot_replaces_the_stored_one() {
     let text = std::fs::read_to_string(env.export("e.jsonl")).unwrap();
     assert_eq!(text.matches("\"bot_account\":true").count(), 1);
     assert!(text.contains("BOT-NEW"));
+    // A row of the other kind than its stored record is B001, and nothing is applied: a user
+    // row with the bot's record id, a bot row with a stored user's.
+    let as_user = env.write(
+        "as-user.csv",
+        &users_csv(&["new.bot@acme.com,BOT-NEW,New Bot,IT,,"]),
+    );
+    let (code, plan) = env.import(&as_user, &[]);
+    assert_eq!(
+        (code, codes(&plan)),
+        (1, vec!["B001".to_string()]),
+        "{plan:#}"
+    );
+    std::fs::write(
+        dir.join("bot_account.csv"),
+        "email_addr,record_id,full_name\nu@acme.com,U1,Us Er\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("users.csv"), users_csv(&[])).unwrap();
+    let (code, plan) = env.import(&dir, &[]);
+    assert_eq!(code, 1, "{plan:#}");
+    assert!(codes(&plan).contains(&"B001".to_string()), "{plan:#}");
+    assert_eq!(
+        std::fs::read_to_string(env.export("again.jsonl")).unwrap(),
+        text
+    );
 }
 
 #[test]

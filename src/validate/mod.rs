@@ -89,6 +89,8 @@ pub struct Known {
     pub source_ids: HashSet<String>,
     /// Whether a store was given (for R001's message).
     pub has_store: bool,
+    /// The stored bot account's number in `store_records` (B001 for a row of the other kind).
+    pub store_bot: Option<u32>,
 }
 
 impl Known {
@@ -803,6 +805,26 @@ fn known_checks(
             Owner::User(i),
         ));
     };
+    // A row is of the kind its stored record is: a user row with the stored bot's record id
+    // would make the bot a manual user (and leave the store without one), a bot row with a
+    // stored user's would make that user the bot.
+    if let Some(v) = stored {
+        let stored_bot = known.store_bot == Some(v.at);
+        if stored_bot != u.bot {
+            let message = if stored_bot {
+                "is the stored bot account's: a user row would make the bot a manual user"
+            } else {
+                "is a stored manual user's: the bot account needs a record id of its own"
+            };
+            push(
+                Rule::MultipleBots,
+                u.record_col,
+                "record_id",
+                &u.record_id,
+                format!("record id `{}` {message}", u.record_id),
+            );
+        }
+    }
     let addresses = u
         .email
         .iter()
