@@ -556,10 +556,11 @@ fn store_and_source_rules_fire_and_near_misses_do_not() {
         &env.write("base.csv", &users_csv(&["a@acme.com,A1,Al Bo,IT,,"])),
         &[],
     );
-    // S001: another record id with a stored address; near miss: the same record updated.
+    // S001: another record id with a stored address, whose holder the batch does not hold
+    // (a batch moving it away is `keys_the_batch_moves_…`); near miss: another user.
     let s001 = env.write(
         "s001.csv",
-        &users_csv(&["a@acme.com,A2,Al Bo,IT,,", "c@acme.com,A1,Al Bo,IT,,"]),
+        &users_csv(&["a@acme.com,A2,Al Bo,IT,,", "c@acme.com,C1,Cy Do,IT,,"]),
     );
     let (code, plan) = env.import(&s001, &["--dry-run"]);
     assert_eq!((code, codes(&plan)), (1, vec!["S001".to_string()]));
@@ -577,7 +578,7 @@ fn store_and_source_rules_fire_and_near_misses_do_not() {
     let records = std::fs::read_to_string(&out).unwrap();
     assert_eq!(records.lines().count(), 1);
     assert!(
-        records.contains("\"A1\"") && !records.contains("\"A2\""),
+        records.contains("\"C1\"") && !records.contains("\"A2\""),
         "{records}"
     );
     // R001 knows stored users: a manager who is only in the store is no warning.
@@ -1313,4 +1314,74 @@ fn a_store_in_a_read_only_folder_is_read_by_the_commands_that_read() {
     names.sort();
     assert_eq!(names, ["muster", "muster.db", "q3.xlsx"]);
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// S001 and D004 against the store name a key another stored record holds. When the batch
+/// moves the key away from its holder (two users swapping addresses or ids, a new bot taking
+/// the old one's address), they do not fire, unless the holder's own row is invalid and so
+/// would leave the key where it is.
+#[test]
+fn keys_the_batch_moves_between_stored_records_are_not_held_against_it() {
+    let env = Env::new();
+    let header = "email_addr,record_id,full_name,manager_email,itsm.servicenow.user_id,itsm.servicenow.external_id\n";
+    let (x, y) = (
+        "6816f79cc0a8016401c5a33be04be441",
+        "7816f79cc0a8016401c5a33be04be442",
+    );
+    let base = format!(
+        "{header}a@acme.com,A1,Al Bo,,{x},al\nb@acme.com,B1,Bo Al,,{y},bo\nc@acme.com,C1,Cy Do,,,\n"
+    );
+    let (code, _) = env.import(&env.write("base.csv", &base), &[]);
+    assert_eq!(code, 0);
+    // A1 and B1 swap their addresses and their ServiceNow ids.
+    let swap = format!("{header}b@acme.com,A1,Al Bo,,{y},al\na@acme.com,B1,Bo Al,,{x},bo\n");
+    let (code, plan) = env.import(&env.write("swap.csv", &swap), &["--dry-run"]);
+    assert_eq!((code, counts(&plan)), (0, [0, 2, 0, 0]), "{plan:#}");
+    // B1's row is broken: B1 keeps `b@` and `x` in the store, so A1 may not take them, even
+    // with --partial; and B1's own S001 and D004 then stand too.
+    let broken =
+        format!("{header}b@acme.com,A1,Al Bo,,{y},al\na@acme.com,B1,Bo Al,nobody,{x},bo\n");
+    let (code, plan) = env.import(&env.write("broken.csv", &broken), &["--partial"]);
+    assert_eq!(code, 1);
+    assert_eq!(counts(&plan), [0, 0, 0, 0], "{plan:#}");
+    let by_code = &plan["findings"];
+    assert_eq!(
+        (
+            by_code["S001"].as_u64(),
+            by_code["D004"].as_u64(),
+            by_code["V002"].as_u64()
+        ),
+        (Some(2), Some(2), Some(1)),
+        "{plan:#}"
+    );
+    // A key whose holder the batch does not hold stays with it: S001 as before.
+    let taken = format!("{header}c@acme.com,A1,Al Bo,,{x},al\n");
+    let (code, plan) = env.import(&env.write("taken.csv", &taken), &["--dry-run"]);
+    assert_eq!(
+        (code, codes(&plan)),
+        (1, vec!["S001".to_string()]),
+        "{plan:#}"
+    );
+    // The swap applies, and the store then holds each key once.
+    let (code, _) = env.import(&env.path("swap.csv"), &[]);
+    assert_eq!(code, 0);
+    let (code, plan) = env.import(&env.path("swap.csv"), &["--dry-run"]);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 2, 0]), "{plan:#}");
+
+    // A new bot under another record id may take the address of the bot it replaces.
+    let dir = env.path("bots");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("users.csv"),
+        "email_addr,record_id,full_name\nd@acme.com,D1,Di Lu\n",
+    )
+    .unwrap();
+    let bot = |rid: &str| format!("email_addr,record_id,full_name\nbot@acme.com,{rid},The Bot\n");
+    std::fs::write(dir.join("bot_account.csv"), bot("BOT-1")).unwrap();
+    let (code, plan) = env.import(&dir, &[]);
+    assert_eq!(code, 0, "{plan:#}");
+    std::fs::write(dir.join("bot_account.csv"), bot("BOT-2")).unwrap();
+    let (code, plan) = env.import(&dir, &[]);
+    assert_eq!(code, 0, "{plan:#}");
+    assert_eq!(plan["bot_replaced"][1], "BOT-2");
 }

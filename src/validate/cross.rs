@@ -6,7 +6,7 @@
 //! order, as the messages name them.
 
 use super::buckets::{bucket_of, items, Buckets, Filled, Item, Reader};
-use super::{EntryRow, Known, Place, Reporter, Stats, UserRow};
+use super::{EntryRow, Known, Place, Reporter, Stats, StoreFinding, UserRow};
 use crate::check::email;
 use crate::config::ConnectorKind;
 use crate::finding::{Finding, Owner};
@@ -231,7 +231,7 @@ impl<'b> CrossRow<'b> {
         batch: &Batch,
         known: &Known,
         findings: &mut Vec<Finding>,
-        late: Vec<Finding>,
+        late: Vec<StoreFinding>,
         stats: &mut Stats,
     ) -> std::io::Result<Decided> {
         findings.extend(self.no_users(rep, batch));
@@ -292,7 +292,10 @@ impl<'b> CrossRow<'b> {
         }
         let_go(emails);
         self.bots(&cx, findings);
-        findings.extend(late);
+        // S001 and D004 against the store wait for every user's validity; the rest count now.
+        let (held, settled): (Vec<StoreFinding>, Vec<StoreFinding>) =
+            late.into_iter().partition(|f| f.holder.is_some());
+        findings.extend(settled.into_iter().map(|f| f.finding));
         // Which users the findings so far make invalid; D001 and the record-id owners last.
         let mut error_users = vec![false; users];
         let mut warn_users = vec![false; users];
@@ -338,11 +341,28 @@ impl<'b> CrossRow<'b> {
                 warn_users[i] |= warning;
             }
         }
-        let_go(rids);
         for (i, _) in self.cores.iter().enumerate().filter(|(_, c)| c.no_rid) {
             error_users[i] |= error_records.contains("");
             warn_users[i] |= warn_records.contains("");
         }
+        let standing = self.settle_held(
+            held,
+            &rids,
+            known,
+            batch,
+            &error_files,
+            [&mut error_users, &mut warn_users],
+        )?;
+        // Records a standing error of an ID-sheet row names: their stored entries are not added.
+        let standing_records: HashSet<String> = standing
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .filter_map(|f| match &f.owner {
+                Owner::Record(rid) => Some(rid.clone()),
+                _ => None,
+            })
+            .collect();
+        let_go(rids);
         stats.users = users;
         let mut valid = vec![false; users];
         for (i, core) in self.cores.iter().enumerate() {
@@ -363,6 +383,7 @@ impl<'b> CrossRow<'b> {
             let rid = e.record_id.as_str();
             if known.store_records.contains(rid)
                 && !error_records.contains(rid)
+                && !standing_records.contains(rid)
                 && !error_files.contains(batch.sheets[e.sheet].file.as_str())
             {
                 stored_entries
@@ -377,11 +398,110 @@ impl<'b> CrossRow<'b> {
                 stored_entries.remove(e.record_id.as_str());
             }
         }
+        findings.extend(standing);
         Ok(Decided {
             valid,
             stored_entries,
             record_ids: self.record_ids.unwrap_or_default(),
         })
+    }
+
+    /// Settles S001 and D004 against the store (`held`): each names a key a stored record
+    /// holds, and stands unless the batch gives that record one valid row (whose record then
+    /// no longer holds the key: were it still to, D002 or D004 within the batch would have
+    /// made it invalid) or a valid new bot replaces it. Validity depends on these findings in
+    /// turn (two users swapping addresses each name the other), so a finding whose holder is
+    /// not moved away stands and makes its owner invalid, until nothing changes. Returns the
+    /// findings that stand, their owners marked in `marks` (errors, warnings).
+    #[allow(clippy::too_many_arguments)]
+    fn settle_held(
+        &self,
+        held: Vec<StoreFinding>,
+        rids: &Filled,
+        known: &Known,
+        batch: &Batch,
+        error_files: &HashSet<&str>,
+        marks: [&mut Vec<bool>; 2],
+    ) -> std::io::Result<Vec<Finding>> {
+        if held.is_empty() {
+            return Ok(Vec::new());
+        }
+        let holder_rid = |f: &StoreFinding| known.store_records.record_id(f.holder.unwrap_or(0));
+        // The batch's users of every record id these findings name, as holder or as owner.
+        let mut wanted: HashSet<String> = HashSet::new();
+        for f in &held {
+            wanted.insert(holder_rid(f).to_string());
+            if let Owner::Record(rid) = &f.finding.owner {
+                wanted.insert(rid.clone());
+            }
+        }
+        let found = per_bucket_with(rids, |bucket| {
+            let mut found = Vec::new();
+            for mut r in items(bucket) {
+                let i = r.u32() as usize;
+                let (_sheet, _row, _col) = (r.u32(), r.u32(), r.opt());
+                let rid = r.str();
+                if wanted.contains(rid) {
+                    found.push((rid.to_string(), i));
+                }
+            }
+            Ok(found)
+        })?;
+        let mut users_of: HashMap<String, Vec<usize>> = HashMap::new();
+        for (rid, i) in found.into_iter().flatten() {
+            users_of.entry(rid).or_default().push(i);
+        }
+        let [errors, warnings] = marks;
+        let mut standing = vec![false; held.len()];
+        loop {
+            let mut changed = false;
+            for (k, f) in held.iter().enumerate() {
+                if standing[k] {
+                    continue;
+                }
+                let valid = |i: usize| {
+                    let file = batch.sheets[self.cores[i].sheet as usize].file.as_str();
+                    !errors[i] && !error_files.contains(file)
+                };
+                let holder = holder_rid(f);
+                let moved = match users_of.get(holder).map(Vec::as_slice) {
+                    Some(&[i]) => valid(i),
+                    _ => false,
+                } || (known.store_bot == f.holder
+                    && self
+                        .bots
+                        .iter()
+                        .any(|(i, u)| u.record_id != holder && valid(*i)));
+                if moved {
+                    continue;
+                }
+                standing[k] = true;
+                changed = true;
+                let mark = match f.finding.severity {
+                    Severity::Error => &mut *errors,
+                    Severity::Warning => &mut *warnings,
+                    Severity::Info => continue,
+                };
+                match &f.finding.owner {
+                    Owner::User(i) => mark[*i] = true,
+                    Owner::Record(rid) => {
+                        for &i in users_of.get(rid.as_str()).into_iter().flatten() {
+                            mark[i] = true;
+                        }
+                    }
+                    Owner::File(_) | Owner::Nobody => {}
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        Ok(held
+            .into_iter()
+            .zip(standing)
+            .filter(|(_, standing)| *standing)
+            .map(|(f, _)| f.finding)
+            .collect())
     }
 
     /// F007 for each input that yielded no user rows (and was readable at all).

@@ -71,6 +71,25 @@ enum Role {
     Identifier,
 }
 
+/// A finding about the store or the source directory, with the stored record (its number in
+/// `store_records`) holding the key it names, for S001 and D004 against the store: such a
+/// finding stands unless the batch gives that record a valid row of its own, which moves the
+/// key away (two users swapping addresses), or a valid new bot replaces it
+/// (`CrossRow::finish` settles it once every user's validity is known).
+pub(super) struct StoreFinding {
+    pub finding: Finding,
+    pub holder: Option<u32>,
+}
+
+impl From<Finding> for StoreFinding {
+    fn from(finding: Finding) -> Self {
+        StoreFinding {
+            finding,
+            holder: None,
+        }
+    }
+}
+
 /// What the batch is checked against besides itself: the store (S001, S004, R001) and the
 /// primary source's directory (S002, S003, R001). Empty for a plain `validate`.
 #[derive(Debug, Default)]
@@ -497,7 +516,7 @@ pub fn validate_with(
     let mut entry_chunks: Vec<Vec<EntryRow>> = Vec::new();
     // Findings about the store and the source directory: after the cross-row ones, as the
     // cross-row pass once made them.
-    let mut late: Vec<Finding> = Vec::new();
+    let mut late: Vec<StoreFinding> = Vec::new();
     let spill_dir = match keep {
         Keep::SpillIn(dir) | Keep::SpillForImport { dir, .. } => dir.clone(),
         _ => std::env::temp_dir(),
@@ -684,7 +703,7 @@ fn append(
     sink: &mut RecordSink,
     cross: &mut cross::CrossRow,
     findings: &mut Vec<Finding>,
-    late: &mut Vec<Finding>,
+    late: &mut Vec<StoreFinding>,
     spent: &mut Vec<cross::Keys>,
 ) -> std::io::Result<()> {
     let Some(checked) = checked else {
@@ -730,7 +749,7 @@ struct CheckedUser {
     /// The record is the very text the store holds for its record id (import only).
     same_as_stored: bool,
     findings: Vec<Finding>,
-    known_findings: Vec<Finding>,
+    known_findings: Vec<StoreFinding>,
 }
 
 /// D004 against the store: an identity a stored user already holds. `own` is the stored
@@ -742,7 +761,7 @@ fn stored_identity(
     own: Option<u32>,
     owner: Owner,
     known: &Known,
-) -> Option<Finding> {
+) -> Option<StoreFinding> {
     let uid = e.user_id.as_deref().filter(|_| !e.broken)?;
     if known.store_identities.is_empty() || e.record_id.is_empty() {
         return None;
@@ -758,7 +777,7 @@ fn stored_identity(
         col: e.user_id_col,
         field: Cow::Borrowed(e.list.field(IdPart::UserId)),
     };
-    rep.make(
+    let finding = rep.make(
         Rule::DuplicateExternalIdentity,
         &place,
         Some(&e.record_id),
@@ -769,7 +788,11 @@ fn stored_identity(
         ),
         None,
         owner,
-    )
+    )?;
+    Some(StoreFinding {
+        finding,
+        holder: Some(at),
+    })
 }
 
 /// The rules against the store and the source directory that look at one row: D004 for its
@@ -781,30 +804,39 @@ fn known_checks(
     i: usize,
     stored: Option<StoredVersion>,
     known: &Known,
-) -> Vec<Finding> {
+) -> Vec<StoreFinding> {
     let own = stored.map(|v| v.at);
-    let mut out: Vec<Finding> = u
+    let mut out: Vec<StoreFinding> = u
         .entries
         .iter()
         .filter_map(|e| stored_identity(rep, sheet, e, own, Owner::User(i), known))
         .collect();
-    let mut push = |rule: Rule, col: Option<usize>, field: &str, value: &str, message: String| {
+    let mut push = |rule: Rule,
+                    col: Option<usize>,
+                    field: &str,
+                    value: &str,
+                    message: String,
+                    holder: Option<u32>| {
         let place = Place {
             sheet,
             row: Some(u.row),
             col,
             field: Cow::Borrowed(field),
         };
-        out.extend(rep.make(
-            rule,
-            &place,
-            Some(&u.record_id),
-            Some(value),
-            message,
-            None,
-            Owner::User(i),
-        ));
+        out.extend(
+            rep.make(
+                rule,
+                &place,
+                Some(&u.record_id),
+                Some(value),
+                message,
+                None,
+                Owner::User(i),
+            )
+            .map(|finding| StoreFinding { finding, holder }),
+        );
     };
+
     // A row is of the kind its stored record is: a user row with the stored bot's record id
     // would make the bot a manual user (and leave the store without one), a bot row with a
     // stored user's would make that user the bot.
@@ -822,6 +854,7 @@ fn known_checks(
                 "record_id",
                 &u.record_id,
                 format!("record id `{}` {message}", u.record_id),
+                None,
             );
         }
     }
@@ -844,6 +877,7 @@ fn known_checks(
                     field,
                     e,
                     format!("`{e}` already belongs to stored record `{other}`"),
+                    Some(at),
                 );
             }
         }
@@ -858,6 +892,7 @@ fn known_checks(
                         "the source directory has `{e}` under record id `{other}`, not `{}`: the records will not merge",
                         u.record_id
                     ),
+                    None,
                 );
             }
         }
@@ -872,6 +907,7 @@ fn known_checks(
                 "the primary source already provides record id `{}`; this manual entry will merge with it",
                 u.record_id
             ),
+            None,
         );
     }
     if let Some((version, col)) = &u.row_version {
@@ -888,7 +924,14 @@ fn known_checks(
             None => None,
         };
         if let Some(message) = message {
-            push(Rule::StaleExportRow, *col, "row_version", version, message);
+            push(
+                Rule::StaleExportRow,
+                *col,
+                "row_version",
+                version,
+                message,
+                None,
+            );
         }
     }
     out
