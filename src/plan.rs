@@ -101,9 +101,9 @@ pub struct FieldChange {
 const PLAN_RUN: usize = 4096;
 
 /// Plans the import of `records` (the batch's valid records). With `prune`, `in_batch` holds
-/// every record id of the batch's user rows, valid or not, and stored users absent from it
-/// and from the ID rows (`stored_entries`) are removed, never the bot; without, it is not read
-/// (and validation leaves it empty).
+/// every record id of the batch's user and ID rows, valid or not, and stored users absent
+/// from it and from `stored_entries` are removed, never the bot; without, it is not read (and
+/// validation leaves it empty).
 /// A create keeps only its record's place in `records`, read again when the plan is applied;
 /// a stored record's text is fetched from `source` only when the plan changes it.
 pub fn plan(

@@ -1091,6 +1091,23 @@ fn id_rows_for_stored_users_add_to_their_records() {
         })
         .collect();
     assert_eq!(actions, [("update", "A1"), ("remove", "C1")]);
+    // Nor is it removed when its ID row is broken and --partial applies the rest (review).
+    std::fs::write(
+        dir.join("itsm_ids.csv"),
+        "record_id,integration,user_id,external_id\nA1,servicenow,7816f79cc0a8016401c5a33be04be44,al.bo\n",
+    )
+    .unwrap();
+    let (code, plan) = env.import(&dir, &["--prune", "--partial", "--max-remove", "5"]);
+    assert_eq!(code, 1, "{plan:#}");
+    assert_eq!(codes(&plan), vec!["I002".to_string()]);
+    let removed: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "remove")
+        .map(|c| c["record_id"].as_str().unwrap())
+        .collect();
+    assert!(!removed.contains(&"A1"), "{plan:#}");
 }
 
 /// A batch larger than every chunk the import reads and writes in (4,096 records) whose

@@ -399,10 +399,21 @@ impl<'b> CrossRow<'b> {
             }
         }
         findings.extend(standing);
+        // With --prune, a record an ID row names is in the batch too, whether or not the row
+        // is valid: a broken ID row must not have its stored user removed (with --partial).
+        let asked = self.record_ids.is_some();
+        let mut record_ids = self.record_ids.unwrap_or_default();
+        if asked {
+            for e in self.sheet_entries.all() {
+                if !e.record_id.is_empty() && !record_ids.contains(e.record_id.as_str()) {
+                    record_ids.insert(e.record_id.clone());
+                }
+            }
+        }
         Ok(Decided {
             valid,
             stored_entries,
-            record_ids: self.record_ids.unwrap_or_default(),
+            record_ids,
         })
     }
 
