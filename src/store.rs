@@ -597,23 +597,29 @@ impl Store {
     }
 
     /// Opens an existing store for a command that only reads it (`export`, `history`,
-    /// `validate --store`). It is opened as by [`Store::open`] where it can be: that sets its
-    /// journal mode, makes any migration and recovers what a killed writer left. Where it
-    /// cannot be (a folder the user cannot write: an archive, a share), it is opened read-only.
+    /// `validate --store`). A store the user may write is opened as by [`Store::open`], which
+    /// sets its journal mode, makes any migration and recovers what a killed writer left.
+    /// Another (a folder the user cannot write, a store someone else owns) is opened
+    /// read-only.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let refused = match Store::open(path) {
-            Err(StoreError::Sqlite { source, .. })
-                if matches!(
-                    source.sqlite_error_code(),
-                    Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
-                ) =>
-            {
-                StoreError::Sqlite {
-                    path: path.to_path_buf(),
-                    source,
+        let writable = std::fs::OpenOptions::new().write(true).open(path).is_ok();
+        let refused = if writable {
+            match Store::open(path) {
+                Err(StoreError::Sqlite { source, .. })
+                    if matches!(
+                        source.sqlite_error_code(),
+                        Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+                    ) =>
+                {
+                    Some(StoreError::Sqlite {
+                        path: path.to_path_buf(),
+                        source,
+                    })
                 }
+                opened => return opened,
             }
-            opened => return opened,
+        } else {
+            None
         };
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let connect = |immutable: bool| -> Result<(Connection, i64), StoreError> {
@@ -631,27 +637,26 @@ impl Store {
             let version = check_identity(&conn, path, true)?;
             Ok((conn, version))
         };
-        // Reading a WAL store takes its `-shm` file, which SQLite cannot make in such a
-        // folder. With no `-wal` or `-journal` file beside the store, no writer is at work and
-        // none was killed: every committed row is in the store's own file, which is then read
-        // as it is (`immutable`: no locks, no `-shm`).
+        // Reading a WAL store takes its `-shm` file. SQLite cannot make one in a folder the
+        // user cannot write, and one it makes where it can is the reader's: left behind, it
+        // fails the owner's next import. With no `-wal` or `-journal` file beside the store,
+        // no writer is at work and none was killed: every committed row is in the store's own
+        // file, which is then read as it is (`immutable`: no locks, no `-shm`).
         let beside = |suffix: &str| {
             let mut name = absolute.as_os_str().to_owned();
             name.push(suffix);
             PathBuf::from(name).exists()
         };
-        let opened = match connect(false) {
-            Ok(opened) => Some(opened),
-            Err(_) if !beside("-wal") && !beside("-journal") => connect(true).ok(),
-            Err(_) => None,
-        };
-        match opened {
-            // An older store needs its migration written first.
-            Some((conn, version)) if version == MIGRATIONS.len() as i64 => Ok(Store {
+        let quiet = !beside("-wal") && !beside("-journal");
+        match connect(quiet) {
+            Ok((conn, version)) if version == MIGRATIONS.len() as i64 => Ok(Store {
                 conn,
                 path: path.to_path_buf(),
             }),
-            _ => Err(refused),
+            // An older store needs its migration written first: `open` makes it, or says why
+            // it cannot.
+            Ok(_) => Store::open(path),
+            Err(e) => Err(refused.unwrap_or(e)),
         }
     }
 

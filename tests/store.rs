@@ -1330,6 +1330,28 @@ fn a_store_in_a_read_only_folder_is_read_by_the_commands_that_read() {
         .collect();
     names.sort();
     assert_eq!(names, ["muster", "muster.db", "q3.xlsx"]);
+    // A folder the reader may write, a store it may not (someone else's): it reads, and
+    // leaves no `-wal` or `-shm` of its own to fail the owner's next import (review).
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let store = dir.join("muster.db");
+    if as_root {
+        std::process::Command::new("chown")
+            .args(["0:0"])
+            .arg(&store)
+            .status()
+            .unwrap();
+    }
+    let mode = if as_root { 0o644 } else { 0o444 };
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(mode)).unwrap();
+    let (code, stdout, stderr) = run(&["export", "-o", "-"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.lines().count(), 121, "{stdout}");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["muster", "muster.db", "q3.xlsx"]);
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
