@@ -578,19 +578,21 @@ fn jsonl_findings_use_line_numbers_and_no_column() {
         "{report:#}"
     );
     // JSON that is not a record is not skipped: it may be a record another tool misspelt.
-    for (line, what) in [
-        ("[1,2]", "an array"),
-        ("null", "null"),
-        (
-            r#"{"record_id":"R3","usr":{}}"#,
-            "an object without a `user` object",
-        ),
+    // Nor is ID info muster would not read: an import would take it from the stored record.
+    let shaped = r#"{"record_id":"R4","user":{"email_addr":"d@acme.com","full_name":"Di Lu","external_system_identities":{"servicenow":{"user_id":"10af7aec73d4c3002728690c4cf6271c"}}}}"#;
+    let object = r#"{"record_id":"R5","user":{"email_addr":"e@acme.com","full_name":"Ed Lu"},"user_id_info":{"itsm_id_info":{"integration":"servicenow"}}}"#;
+    for (line, why) in [
+        ("[1,2]", "it is an array"),
+        ("null", "it is null"),
+        (r#"{"record_id":"R3","usr":{}}"#, "it is an object without a `user` object"),
+        (shaped, "`user.external_system_identities` names `servicenow`, which `user_id_info` does not list"),
+        (object, "`user_id_info.itsm_id_info` is not a list"),
     ] {
         std::fs::write(&path, format!("{good}\n{line}\n")).unwrap();
         let (code, report) = validate_json(&[path.to_str().unwrap()]);
         assert_eq!(code, 1);
         assert!(
-            first_message(&report).contains(&format!("line 2 is not a user record: it is {what}")),
+            first_message(&report).contains(&format!("line 2 is not a user record: {why}")),
             "{report:#}"
         );
     }

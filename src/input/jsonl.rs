@@ -37,7 +37,9 @@ pub fn read(path: &Path, shown: &str, file_index: usize) -> Result<Vec<Sheet>, R
             )));
         }
         let bot = record["bot_account"].as_bool().unwrap_or(false);
-        let cells = flatten(&record);
+        let cells = flatten(&record).map_err(|why| {
+            ReadProblem::unreadable(format!("line {number} is not a user record: {why}"))
+        })?;
         let (columns, rows) = tables.entry(bot).or_default();
         for k in cells.keys() {
             if !columns.contains(k) {
@@ -88,8 +90,9 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// A record as column → cell text.
-fn flatten(record: &Value) -> BTreeMap<String, String> {
+/// A record as column → cell text; why not, for ID info muster would not read (and an
+/// import would then take away from the stored record).
+fn flatten(record: &Value) -> Result<BTreeMap<String, String>, String> {
     let mut cells = BTreeMap::new();
     cells.insert("record_id".to_string(), text(&record["record_id"]));
     // `muster export` stamps each record with the stored version it was exported at (S004).
@@ -113,12 +116,17 @@ fn flatten(record: &Value) -> BTreeMap<String, String> {
     }
     let info = &record["user_id_info"];
     cells.insert("email_aliases".to_string(), text(&info["user_emails"]));
+    let mut listed = Vec::new();
     for (key, prefix) in [
         ("channel_id_info", "channel"),
         ("itsm_id_info", "itsm"),
         ("idm_id_info", "idm"),
     ] {
+        if !matches!(info[key], Value::Array(_) | Value::Null) {
+            return Err(format!("`user_id_info.{key}` is not a list"));
+        }
         for entry in info[key].as_array().into_iter().flatten() {
+            listed.push(text(&entry["integration"]));
             let integration = text(&entry["integration"]);
             cells.insert(
                 format!("{prefix}.{integration}.user_id"),
@@ -132,5 +140,17 @@ fn flatten(record: &Value) -> BTreeMap<String, String> {
             }
         }
     }
-    cells
+    // The reference shape gives identities in `user.external_system_identities` alone;
+    // muster reads them from `user_id_info`, which says which list each belongs to.
+    let identities = record["user"]["external_system_identities"].as_object();
+    if let Some(missing) = identities
+        .into_iter()
+        .flat_map(|m| m.keys())
+        .find(|k| !listed.contains(k))
+    {
+        return Err(format!(
+            "`user.external_system_identities` names `{missing}`, which `user_id_info` does not list (muster reads ID info from `user_id_info`)"
+        ));
+    }
+    Ok(cells)
 }
