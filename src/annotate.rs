@@ -15,7 +15,7 @@ use crate::xlsx::{
     clip, clip_to, fill, findings_table, header_format, Link, Widths, MAX_CELL, TEXT_FORMAT,
 };
 use rust_xlsxwriter::{ExcelDateTime, Format, Note, Workbook, Worksheet, XlsxError};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 /// The sheets the annotated workbook adds; the reader skips them silently.
@@ -93,13 +93,26 @@ impl Layout {
             };
             sheets.insert(sheet.order, (name, header));
         }
+        // Sheet names are unique regardless of case: muster's own, then the batch's.
+        let mut taken: HashSet<String> = [SUMMARY_SHEET, ISSUES_SHEET]
+            .iter()
+            .map(|s| s.to_lowercase())
+            .chain(sheets.values().map(|(n, _)| n.to_lowercase()))
+            .chain(batch.others.iter().map(|o| o.name.to_lowercase()))
+            .collect();
         for other in &batch.others {
-            // A vendor's own `Summary` or `Issues` sheet is kept, beside muster's of that name.
+            // A vendor's own `Summary` or `Issues` sheet is kept, beside muster's of that name,
+            // as Excel names a copy: `Summary (2)`, or the first number not taken.
             let name = if [SUMMARY_SHEET, ISSUES_SHEET]
                 .iter()
                 .any(|s| s.eq_ignore_ascii_case(&other.name))
             {
-                format!("{} (2)", other.name)
+                let name = (2..)
+                    .map(|n| format!("{} ({n})", other.name))
+                    .find(|n| !taken.contains(&n.to_lowercase()))
+                    .expect("a free name");
+                taken.insert(name.to_lowercase());
+                name
             } else {
                 other.name.clone()
             };

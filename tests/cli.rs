@@ -1138,6 +1138,33 @@ fn a_vendor_s_own_summary_sheet_is_ignored_with_f004_and_kept() {
         .map(|f| (f["code"].as_str().unwrap(), f["sheet"].as_str().unwrap()))
         .collect();
     assert_eq!(seen, [("N001", "Users"), ("F004", "Summary (2)")]);
+    // Annotated again after the vendor dropped `Issues`: `Summary (2)` is taken (review).
+    let back = dir.path().join("back.xlsx");
+    write_workbook(
+        &back,
+        &[
+            ("Users", USERS),
+            ("Summary", summary),
+            ("Summary (2)", summary),
+        ],
+    );
+    let again = dir.path().join("again.xlsx");
+    muster()
+        .args(["validate", "-q", "--annotate"])
+        .arg(&again)
+        .arg(&back)
+        .assert()
+        .code(0);
+    let sheets = common::part(&again, "xl/workbook.xml").unwrap();
+    let names: Vec<&str> = sheets
+        .split("<sheet name=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert_eq!(
+        names,
+        ["Summary", "Issues", "Users", "Summary (3)", "Summary (2)"]
+    );
 }
 
 /// The rule fixture of spreadsheet-mangled cells saved as ODS by LibreOffice: its formula and
