@@ -655,6 +655,14 @@ fn header_map_file_renames_vendor_columns() {
     std::fs::write(&map, "[columns]\n\"Contractor Mail\" = \"email_addr\"\nbadge = \"record_id\"\nWorker = \"full_name\"\n").unwrap();
     let (code, report) = validate_json(&[batch.to_str().unwrap(), "--map", map.to_str().unwrap()]);
     assert_eq!(code, 0, "{report:#}");
+    // The renames find the header, and so the delimiter, of a `;` file with commas in a cell.
+    std::fs::write(
+        &batch,
+        "Contractor Mail;Badge;Worker\na@acme.com;B-1;Bo, Al, Jr, PhD\n",
+    )
+    .unwrap();
+    let (code, report) = validate_json(&[batch.to_str().unwrap(), "--map", map.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report:#}");
 }
 
 #[test]

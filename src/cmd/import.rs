@@ -65,6 +65,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     // A CSV batch streams: its cells are never all in memory at once (SPEC §8).
     let options = input::ReadOptions {
         stream: true,
+        renames: renames.clone(),
         ..Default::default()
     };
     // The batch is opened (a CSV's first pass over its bytes) on a thread of its own while the

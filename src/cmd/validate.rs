@@ -33,6 +33,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
 
     let options = input::ReadOptions {
         delimiter,
+        renames: renames.clone(),
         limits: input::Limits {
             max_columns: args.max_columns,
             max_rows: args.max_rows,

@@ -1,6 +1,7 @@
 //! CSV/TSV reading: encoding detection (BOM, UTF-16, Windows-1252 fallback), delimiter sniffing,
 //! and row numbers that count every record, blank ones included, as a spreadsheet does.
 
+use super::headers::Renames;
 use super::{check_size, sniff_format, Cell, ReadOptions, ReadProblem, Row};
 use std::path::Path;
 use unicode_normalization::UnicodeNormalization;
@@ -23,7 +24,9 @@ pub fn read_bytes(
     options: &ReadOptions,
 ) -> Result<(Vec<Row>, Option<&'static str>), ReadProblem> {
     let (text, encoding) = decode(bytes).map_err(|why| ReadProblem::unreadable(why.to_string()))?;
-    let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&text));
+    let delimiter = options
+        .delimiter
+        .unwrap_or_else(|| sniff_delimiter(&text, &options.renames));
     let rows = parse(&text, delimiter)
         .map_err(|e| ReadProblem::unreadable(format!("not valid CSV: {e}")))?;
     if let Some(row) = unterminated_quote(&text, &rows, delimiter) {
@@ -194,27 +197,32 @@ fn is_nfc(text: &str) -> bool {
 
 /// The delimiter among `,` `;` tab `|` that splits the header row, outside quotes, into the
 /// most fields; ties go to the earlier one (SPEC §2). The header is looked for as the reader of
-/// its sheet will: among the first ten non-blank lines, the first that holds two of the columns
-/// a user or ID-info sheet requires, split by each delimiter in turn. So a `;` file whose cells
-/// hold commas (`Doe, Jane`) is split on `;`, and a title row above the header does not hide
-/// it. A file with no such line under any delimiter (a header `--map` renames, no header at
-/// all) takes the delimiter that splits the widest of those lines into the most fields.
-pub fn sniff_delimiter(text: &str) -> u8 {
+/// its sheet will (with the `--map` renames): among the first ten non-blank lines, the first
+/// that holds two of the columns a user or ID-info sheet requires, split by each delimiter in
+/// turn. So a `;` file whose cells hold commas (`Doe, Jane`) is split on `;`, and a title row
+/// above the header does not hide it. Where two delimiters each find a header, the one whose
+/// header holds more required columns wins before the one with more fields: a title row
+/// `Required: Email, Record ID, Full Name` above `Email;Record ID;Full Name` splits on `,`
+/// into a header of two. A file with no such line under any delimiter (no header at all)
+/// takes the delimiter that splits the widest of those lines into the most fields.
+pub fn sniff_delimiter(text: &str, renames: &Renames) -> u8 {
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
         .take(10)
         .collect();
-    let mut header: Option<(u8, usize)> = None;
+    // (required columns found, fields) of each delimiter's header.
+    let mut header: Option<(u8, (usize, usize))> = None;
     for d in DELIMITERS {
         let found = lines.iter().find_map(|l| {
             let cells = split_line(l, d);
             let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
-            super::headers::is_header_row(&cells).then_some(cells.len())
+            let required = super::headers::header_columns(&cells, renames);
+            (required >= 2).then_some((required, cells.len()))
         });
-        if let Some(n) = found {
-            if header.is_none_or(|(_, most)| n > most) {
-                header = Some((d, n));
+        if let Some(strength) = found {
+            if header.is_none_or(|(_, best)| strength > best) {
+                header = Some((d, strength));
             }
         }
     }
@@ -247,7 +255,13 @@ fn split_line(line: &str, delimiter: u8) -> Vec<String> {
 
 /// [`sniff_delimiter`] on the first bytes of a file, decoded as the whole file would be; `None`
 /// when they do not hold the ten non-blank lines the whole read would look at.
-fn sniff_head(first: &[u8], bom: bool, utf8: bool, whole_file: bool) -> Option<u8> {
+fn sniff_head(
+    first: &[u8],
+    bom: bool,
+    utf8: bool,
+    whole_file: bool,
+    renames: &Renames,
+) -> Option<u8> {
     let bytes = if bom { &first[3..] } else { first };
     let text = if utf8 {
         let valid = match std::str::from_utf8(bytes) {
@@ -271,7 +285,7 @@ fn sniff_head(first: &[u8], bom: bool, utf8: bool, whole_file: bool) -> Option<u
         }
         lines
     };
-    Some(sniff_delimiter(complete))
+    Some(sniff_delimiter(complete, renames))
 }
 
 fn count_fields(line: &str, delimiter: u8) -> usize {
@@ -384,7 +398,7 @@ pub fn open_in_blocks(
     };
     let sniff = |utf8: bool| match options.delimiter {
         Some(d) => Some(d),
-        None => sniff_head(&first, bom, utf8, whole_file),
+        None => sniff_head(&first, bom, utf8, whole_file, &options.renames),
     };
     let Some(delimiter) = sniff(guess_utf8) else {
         return Ok(None);
@@ -883,27 +897,43 @@ mod tests {
 
     #[test]
     fn sniffs_the_delimiter_that_splits_most() {
-        assert_eq!(sniff_delimiter("a;b;c\n1;2;3"), b';');
-        assert_eq!(sniff_delimiter("a\tb\n"), b'\t');
-        assert_eq!(sniff_delimiter("\"a;b\",c\n"), b',');
-        assert_eq!(sniff_delimiter("Title row\nemail|record_id|name\n"), b'|');
-        assert_eq!(sniff_delimiter("one\n"), b',');
+        let none = Renames::new();
+        assert_eq!(sniff_delimiter("a;b;c\n1;2;3", &none), b';');
+        assert_eq!(sniff_delimiter("a\tb\n", &none), b'\t');
+        assert_eq!(sniff_delimiter("\"a;b\",c\n", &none), b',');
+        assert_eq!(
+            sniff_delimiter("Title row\nemail|record_id|name\n", &none),
+            b'|'
+        );
+        assert_eq!(sniff_delimiter("one\n", &none), b',');
         // SPEC §2: the header row decides, not the widest line below it.
         let semicolons = "email_addr;record_id;full_name\na@x.com;R1;Doe, Jane, Q, Ph.D., MBA\n";
-        assert_eq!(sniff_delimiter(semicolons), b';');
+        assert_eq!(sniff_delimiter(semicolons, &none), b';');
         let title = "Vendor batch, Q3, 2026, final, v2\nEmail|Record ID|Name\n";
-        assert_eq!(sniff_delimiter(title), b'|');
+        assert_eq!(sniff_delimiter(title, &none), b'|');
         let ids = "record_id\tintegration\tuser_id\nR1\tjira,x,y,z\tu1\n";
-        assert_eq!(sniff_delimiter(ids), b'\t');
-        // A header under two delimiters: the one that splits it into more fields.
+        assert_eq!(sniff_delimiter(ids, &none), b'\t');
+        // A header under two delimiters, as many columns each: the one with more fields.
         assert_eq!(
-            sniff_delimiter("email_addr,full_name,z;record_id;name\n"),
+            sniff_delimiter("email_addr,full_name,z;record_id;name\n", &none),
             b','
         );
         assert_eq!(
-            sniff_delimiter("email_addr,full_name,z;record_id;name;w\n"),
+            sniff_delimiter("email_addr,full_name,z;record_id;name;w\n", &none),
             b';'
         );
+        // Both split a header: the one holding more required columns (review).
+        let title = "Required: Email, Record ID, Full Name\nEmail;Record ID;Full Name\na@x.com;R1;Lee, Ann\n";
+        assert_eq!(sniff_delimiter(title, &none), b';');
+        // A header only `--map` names is found with its renames.
+        let renames = Renames::from([
+            ("mail".to_string(), "email_addr".to_string()),
+            ("id".to_string(), "record_id".to_string()),
+            ("who".to_string(), "full_name".to_string()),
+        ]);
+        let mapped = "Mail\tID\tWho\na@x.com\tR1\tDoe, Jane, Q, PhD\n";
+        assert_eq!(sniff_delimiter(mapped, &none), b',');
+        assert_eq!(sniff_delimiter(mapped, &renames), b'\t');
     }
 
     #[test]

@@ -308,13 +308,13 @@ fn inline_field(header: &str) -> Option<Field> {
     })
 }
 
-/// Whether a row's cells are the header of a sheet of `kind`: they hold at least two of the
-/// columns it requires (SPEC §2).
-fn holds_header<'a>(
+/// How many of the columns a sheet of `kind` requires a row's cells hold: two make it the
+/// header (SPEC §2).
+fn required_found<'a>(
     cells: impl Iterator<Item = &'a str>,
     kind: SheetKind,
     renames: &Renames,
-) -> bool {
+) -> usize {
     let required = required(kind);
     let mut found = [false; 3];
     for cell in cells {
@@ -323,16 +323,18 @@ fn holds_header<'a>(
             found[at] = true;
         }
     }
-    found.iter().filter(|&&f| f).count() >= 2
+    found.iter().filter(|&&f| f).count()
 }
 
-/// Whether a row's cells are the header of a user sheet or of an ID-info sheet: the CSV reader
-/// asks it of each delimiter's split of a line before it knows which kind of file it reads.
-pub fn is_header_row(cells: &[&str]) -> bool {
-    let none = Renames::new();
+/// How many of the columns a user sheet or an ID-info sheet requires a row's cells hold, the
+/// more of the two: the CSV reader asks it of each delimiter's split of a line before it knows
+/// which kind of file it reads (two or more: the line is a header).
+pub fn header_columns(cells: &[&str], renames: &Renames) -> usize {
     [SheetKind::Users, SheetKind::Itsm]
         .into_iter()
-        .any(|kind| holds_header(cells.iter().copied(), kind, &none))
+        .map(|kind| required_found(cells.iter().copied(), kind, renames))
+        .max()
+        .unwrap_or(0)
 }
 
 /// Finds the header row and maps every column of a sheet.
@@ -349,11 +351,11 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
         .iter()
         .copied()
         .find(|&i| {
-            holds_header(
+            required_found(
                 sheet.rows[i].cells.iter().map(|c| c.text.as_str()),
                 sheet.kind,
                 renames,
-            )
+            ) >= 2
         })
         .unwrap_or(first);
     let mut mapping = Mapping {

@@ -261,9 +261,12 @@ impl Default for Limits {
 }
 
 /// How to read: the delimiter override and the limits.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
     pub delimiter: Option<u8>,
+    /// The `--map` renames: the CSV reader finds the header row, and so the delimiter, with
+    /// them.
+    pub renames: headers::Renames,
     pub limits: Limits,
     /// Read the cells of ignored workbook sheets too (for `--annotate`).
     pub keep_other_sheets: bool,
