@@ -43,12 +43,18 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
     let (text, encoding) = if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         match std::str::from_utf8(rest) {
             Ok(text) => (text.to_string(), None),
-            // A byte-order mark put before bytes that are not UTF-8 (a tool that marked a file
-            // it did not convert): read as a file without one would be, and said so (F005),
-            // rather than each such byte silently becoming U+FFFD.
+            // A byte-order mark before bytes that are not UTF-8. With no UTF-8 beyond ASCII at
+            // all, it was put before a file nobody converted (Windows-1252): read as such, and
+            // said so (F005). With some, the file is UTF-8 with a few bytes gone wrong: each
+            // becomes U+FFFD, which V008 then reports in its cell, and the rest stays right.
             Err(_) => {
-                let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(rest);
-                (text.into_owned(), Some(encoding_rs::WINDOWS_1252.name()))
+                let utf8_text = rest.utf8_chunks().any(|c| !c.valid().is_ascii());
+                if utf8_text {
+                    (String::from_utf8_lossy(rest).into_owned(), None)
+                } else {
+                    let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(rest);
+                    (text.into_owned(), Some(encoding_rs::WINDOWS_1252.name()))
+                }
             }
         }
     } else if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
@@ -961,6 +967,11 @@ mod tests {
         assert_eq!(
             decode(b"\xEF\xBB\xBFJos\xE9").unwrap(),
             ("José".to_string(), Some("windows-1252"))
+        );
+        // A mark before UTF-8 with one byte gone wrong: that byte alone is lost (review).
+        assert_eq!(
+            decode(b"\xEF\xBB\xBFZo\xC3\xAB Caf\xE9").unwrap(),
+            ("Zoë Caf\u{FFFD}".to_string(), None)
         );
         let (t, e) = decode(b"\xFF\xFEa\0b\0").unwrap();
         assert_eq!((t.as_str(), e), ("ab", Some("UTF-16LE")));
