@@ -224,8 +224,9 @@ pub fn control_character(value: &str, multi_valued: bool) -> Option<char> {
 /// character (Unicode category Cf: U+200B zero-width space, U+FEFF, the bidi marks, the soft
 /// hyphen), if any. Copied in with a value from a web page or a chat, it makes the key differ
 /// from the same one typed elsewhere while looking the same. Names and other text may hold
-/// them rightly (U+200C and U+200D in Persian and Indic names), so only keys are checked.
-pub fn format_character(value: &str) -> Option<char> {
+/// them rightly (U+200C and U+200D in Persian and Indic names), so only keys are checked, and
+/// with `joiners` an address may hold those two (an internationalized domain).
+pub fn format_character(value: &str, joiners: bool) -> Option<char> {
     if value.is_ascii() {
         return None;
     }
@@ -233,7 +234,10 @@ pub fn format_character(value: &str) -> Option<char> {
     let category = CodePointMapData::<GeneralCategory>::new();
     value
         .chars()
-        .find(|&c| category.get(c) == GeneralCategory::Format)
+        .find(|&c| {
+            category.get(c) == GeneralCategory::Format
+                && !(joiners && matches!(c, '\u{200C}' | '\u{200D}'))
+        })
 }
 
 static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {
@@ -474,11 +478,14 @@ mod tests {
             "R\u{ad}1",
             "R\u{2060}1",
         ] {
-            assert!(format_character(invisible).is_some(), "{invisible:?}");
+            assert!(format_character(invisible, true).is_some(), "{invisible:?}");
         }
+        // A joiner in an internationalized domain is an address's own (review).
+        assert_eq!(format_character("ali@می\u{200c}خواهم.ir", true), None);
+        assert!(format_character("R\u{200c}1", false).is_some());
         // Not format characters: a no-break space, accents, a line break.
         for visible in ["R\u{a0}1", "Zoë", "R1", "a\nb"] {
-            assert_eq!(format_character(visible), None, "{visible:?}");
+            assert_eq!(format_character(visible, false), None, "{visible:?}");
         }
     }
 }

@@ -64,9 +64,12 @@ struct Place<'a> {
 enum Role {
     /// Names and other text: nothing more.
     Text,
-    /// A value compared with the same value elsewhere (a record id on an ID sheet, an
-    /// address): V008 for an invisible format character, which would break the match unseen.
+    /// A value compared with the same value elsewhere (a record id on an ID sheet): V008 for
+    /// an invisible format character, which would break the match unseen.
     Key,
+    /// An address: a key, but U+200C and U+200D may be part of an internationalized domain
+    /// (IDNA2008 allows them where a script needs them; V002 checks the rest).
+    Address,
     /// A key a spreadsheet can mangle (SPEC §2's identifier fields): V009 as well.
     Identifier,
 }
@@ -284,7 +287,7 @@ impl<'a> RowCx<'a> {
             return None;
         }
         if role != Role::Text {
-            if let Some(c) = values::format_character(text) {
+            if let Some(c) = values::format_character(text, role == Role::Address) {
                 self.report(
                     Rule::ControlCharacters,
                     place,
@@ -1297,7 +1300,9 @@ fn user_row<'a>(
                 part: IdPart::UserId,
                 ..
             } => Role::Identifier,
-            Field::Attr(Attr::EmailAddr | Attr::ManagerEmail) | Field::EmailAliases => Role::Key,
+            Field::Attr(Attr::EmailAddr | Attr::ManagerEmail) | Field::EmailAliases => {
+                Role::Address
+            }
             _ => Role::Text,
         };
         let multi = matches!(col.field, Field::Attr(Attr::UserTags) | Field::EmailAliases);
@@ -1320,7 +1325,7 @@ fn user_row<'a>(
                 }
                 let role = match (role, *part == IdPart::ExternalId, raw_text.contains('@')) {
                     (_, true, false) => Role::Identifier,
-                    (_, true, true) => Role::Key,
+                    (_, true, true) => Role::Address,
                     (role, false, _) => role,
                 };
                 let flagged_before = cx.findings.len();
@@ -1643,7 +1648,8 @@ fn id_row(
         let role = match part {
             IdPart::UserId => Role::Identifier,
             IdPart::ExternalId if !raw_text.contains('@') => Role::Identifier,
-            IdPart::ExternalId | IdPart::RecordId => Role::Key,
+            IdPart::ExternalId => Role::Address,
+            IdPart::RecordId => Role::Key,
             IdPart::Integration => Role::Text,
         };
         let before = cx.findings.len();
