@@ -232,12 +232,10 @@ pub fn format_character(value: &str, joiners: bool) -> Option<char> {
     }
     use icu_properties::{props::GeneralCategory, CodePointMapData};
     let category = CodePointMapData::<GeneralCategory>::new();
-    value
-        .chars()
-        .find(|&c| {
-            category.get(c) == GeneralCategory::Format
-                && !(joiners && matches!(c, '\u{200C}' | '\u{200D}'))
-        })
+    value.chars().find(|&c| {
+        category.get(c) == GeneralCategory::Format
+            && !(joiners && matches!(c, '\u{200C}' | '\u{200D}'))
+    })
 }
 
 static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {

@@ -390,7 +390,19 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
             continue;
         }
         let mut field = map_header(&header, sheet.kind, renames);
-        match &field {
+        // A character lost in decoding (V008 in a cell too): the column's name is not what
+        // its author wrote, so nothing is read under it.
+        if header.contains('\u{FFFD}') {
+            mapping.problems.push(column_problem(
+                "V008",
+                index,
+                &header,
+                format!("column `{header}` holds U+FFFD, the mark of a character lost in decoding; it was ignored"),
+                Some("Save the file again as UTF-8 from the program that made it".to_string()),
+            ));
+            field = Field::Ignored;
+        } else {
+            match &field {
             Field::Credential => mapping.problems.push(column_problem(
                 "X001",
                 index,
@@ -417,6 +429,7 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
                 }
             }
             _ => {}
+        }
         }
         if !matches!(field, Field::Credential | Field::Ignored) {
             if let Some(first) = seen.get(&field) {
