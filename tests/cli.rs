@@ -1122,6 +1122,24 @@ fn write_workbook(path: &Path, sheets: &[(&str, &[&[&str]])]) {
     wb.save(path).unwrap();
 }
 
+/// The sheets of a written workbook, in order.
+fn sheet_names(xlsx: &Path) -> Vec<String> {
+    let workbook = common::part(xlsx, "xl/workbook.xml").unwrap();
+    workbook
+        .split("<sheet name=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_string())
+        .collect()
+}
+
+/// Each finding's code and sheet, in the report's order.
+fn codes_and_sheets(report: &Value) -> Vec<(&str, &str)> {
+    findings(report)
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["sheet"].as_str().unwrap()))
+        .collect()
+}
+
 const USERS: &[&[&str]] = &[
     &["email_addr", "record_id", "full_name"],
     &["a@acme.com", "R1", " Al Bo"],
@@ -1141,10 +1159,7 @@ fn an_ignored_sheet_s_finding_sorts_in_workbook_order() {
         ],
     );
     let (_, report) = validate_json(&[path.to_str().unwrap()]);
-    let seen: Vec<(&str, &str)> = findings(&report)
-        .iter()
-        .map(|f| (f["code"].as_str().unwrap(), f["sheet"].as_str().unwrap()))
-        .collect();
+    let seen = codes_and_sheets(&report);
     assert_eq!(
         seen,
         [("F004", "Read me"), ("N001", "Users"), ("F004", "Notes")]
@@ -1167,24 +1182,15 @@ fn a_vendor_s_own_summary_sheet_is_ignored_with_f004_and_kept() {
         .output()
         .unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let seen: Vec<(&str, &str)> = findings(&report)
-        .iter()
-        .map(|f| (f["code"].as_str().unwrap(), f["sheet"].as_str().unwrap()))
-        .collect();
+    let seen = codes_and_sheets(&report);
     assert_eq!(seen, [("N001", "Users"), ("F004", "Summary")]);
-    let sheets = common::part(&annotated, "xl/workbook.xml").unwrap();
-    let names: Vec<&str> = sheets
-        .split("<sheet name=\"")
-        .skip(1)
-        .map(|s| &s[..s.find('"').unwrap()])
-        .collect();
-    assert_eq!(names, ["Summary", "Issues", "Users", "Summary (2)"]);
+    assert_eq!(
+        sheet_names(&annotated),
+        ["Summary", "Issues", "Users", "Summary (2)"]
+    );
     // muster's own sheets are skipped again; the vendor's, renamed, is ignored as before.
     let (_, again) = validate_json(&[annotated.to_str().unwrap()]);
-    let seen: Vec<(&str, &str)> = findings(&again)
-        .iter()
-        .map(|f| (f["code"].as_str().unwrap(), f["sheet"].as_str().unwrap()))
-        .collect();
+    let seen = codes_and_sheets(&again);
     assert_eq!(seen, [("N001", "Users"), ("F004", "Summary (2)")]);
     // Annotated again after the vendor dropped `Issues`: `Summary (2)` is taken (review).
     let back = dir.path().join("back.xlsx");
@@ -1203,14 +1209,8 @@ fn a_vendor_s_own_summary_sheet_is_ignored_with_f004_and_kept() {
         .arg(&back)
         .assert()
         .code(0);
-    let sheets = common::part(&again, "xl/workbook.xml").unwrap();
-    let names: Vec<&str> = sheets
-        .split("<sheet name=\"")
-        .skip(1)
-        .map(|s| &s[..s.find('"').unwrap()])
-        .collect();
     assert_eq!(
-        names,
+        sheet_names(&again),
         ["Summary", "Issues", "Users", "Summary (3)", "Summary (2)"]
     );
 }

@@ -1324,12 +1324,15 @@ fn a_store_in_a_read_only_folder_is_read_by_the_commands_that_read() {
     let (code, _, stderr) = run(&["validate", "q3.xlsx", "-q"]);
     assert_eq!(code, Some(0), "{stderr}");
     // Nothing was written beside the store.
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["muster", "muster.db", "q3.xlsx"]);
+    let names = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(), ["muster", "muster.db", "q3.xlsx"]);
     // A folder the reader may write, a store it may not (someone else's): it reads, and
     // leaves no `-wal` or `-shm` of its own to fail the owner's next import (review).
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -1346,12 +1349,7 @@ fn a_store_in_a_read_only_folder_is_read_by_the_commands_that_read() {
     let (code, stdout, stderr) = run(&["export", "-o", "-"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stdout.lines().count(), 121, "{stdout}");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["muster", "muster.db", "q3.xlsx"]);
+    assert_eq!(names(), ["muster", "muster.db", "q3.xlsx"]);
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
