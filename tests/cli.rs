@@ -193,6 +193,49 @@ fn the_header_row_decides_the_delimiter() {
     );
 }
 
+/// SPEC §5: a finding's `value` is the cell as read, for the cross-row rules too, whose keys
+/// are compared trimmed, lower-cased, braces stripped.
+#[test]
+fn duplicate_findings_give_the_cell_as_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dup.csv");
+    std::fs::write(
+        &path,
+        "email_addr,record_id,full_name,email_aliases,idm.azure_ad.user_id,idm.azure_ad.external_id\n\
+         A@acme.com, R1 ,Al Bo,,{7FAF8AB2-3D56-4244-B585-20C8A42ED2B8},a@acme.com\n\
+         a@acme.com,R1,Bo Al,,,\n\
+         c@acme.com,R3,Cy Do,\"x@acme.com;A@Acme.com\",7faf8ab2-3d56-4244-b585-20c8a42ed2b8,c@acme.com\n",
+    )
+    .unwrap();
+    let (code, report) = validate_json(&[path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let values: Vec<(&str, u64, &str)> = findings(&report)
+        .iter()
+        .filter(|f| f["code"].as_str().unwrap().starts_with('D'))
+        .map(|f| {
+            let code = f["code"].as_str().unwrap();
+            (
+                code,
+                f["row"].as_u64().unwrap(),
+                f["value"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("D002", 2, "A@acme.com"),
+            ("D001", 2, " R1 "),
+            ("D004", 2, "{7FAF8AB2-3D56-4244-B585-20C8A42ED2B8}"),
+            ("D002", 3, "a@acme.com"),
+            ("D001", 3, "R1"),
+            // An alias: as written in its cell (the cell holds two).
+            ("D002", 4, "A@Acme.com"),
+            ("D004", 4, "7faf8ab2-3d56-4244-b585-20c8a42ed2b8"),
+        ]
+    );
+}
+
 /// A character lost in decoding (a UTF-16 lone surrogate becomes U+FFFD) is V008 in a cell
 /// and in a header, whose column is then not read: no record carries it (review).
 #[test]

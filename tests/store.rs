@@ -1392,13 +1392,18 @@ fn keys_the_batch_moves_between_stored_records_are_not_held_against_it() {
         "{plan:#}"
     );
     // A key whose holder the batch does not hold stays with it: S001 as before.
-    let taken = format!("{header}c@acme.com,A1,Al Bo,,{x},al\n");
+    let taken = format!("{header}C@Acme.com,A1,Al Bo,,{x},al\n");
     let (code, plan) = env.import(&env.write("taken.csv", &taken), &["--dry-run"]);
     assert_eq!(
         (code, codes(&plan)),
-        (1, vec!["S001".to_string()]),
-        "{plan:#}"
+        (1, vec!["N002".to_string(), "S001".to_string()])
     );
+    // Its value is the cell as read (SPEC §5), the address compared lower-cased.
+    let taken = env.path("taken.csv");
+    let out = env.run(&["validate", taken.to_str().unwrap(), "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"][1]["code"], "S001", "{report:#}");
+    assert_eq!(report["findings"][1]["value"], "C@Acme.com", "{report:#}");
     // The swap applies, and the store then holds each key once.
     let (code, _) = env.import(&env.path("swap.csv"), &[]);
     assert_eq!(code, 0);

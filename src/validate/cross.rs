@@ -767,10 +767,22 @@ pub(super) fn keys_of(u: &UserRow, i: usize, spare: Keys) -> Keys {
     let at = |item: &mut Item| {
         item.u32(i as u32).u32(u.sheet as u32).u32(u.row);
     };
+    // Each item ends with its cell as read where it differs from the key (empty where not):
+    // the findings' `value`.
+    fn cell<'s>(u: &'s UserRow, col: Option<usize>, kept: &'s str) -> &'s str {
+        let cell = u.cell(col, kept);
+        if cell == kept {
+            ""
+        } else {
+            cell
+        }
+    }
     if !u.record_id.is_empty() {
         keys.push(Kind::Rid, bucket_of(&u.record_id.as_str()), |item| {
             at(item);
-            item.opt(u.record_col).str(&u.record_id);
+            item.opt(u.record_col)
+                .str(&u.record_id)
+                .str(cell(u, u.record_col, &u.record_id));
         });
     }
     let mut address = |kind: u32, text: &str, col: Option<usize>| {
@@ -778,7 +790,11 @@ pub(super) fn keys_of(u: &UserRow, i: usize, spare: Keys) -> Keys {
         keys.push(Kind::Email, bucket_of(&key.as_str()), |item| {
             item.u32(kind);
             at(item);
-            item.opt(col).str(&u.record_id).str(text).str(&key);
+            item.opt(col)
+                .str(&u.record_id)
+                .str(text)
+                .str(&key)
+                .str(cell(u, col, text));
         });
     };
     if let Some((e, col)) = &u.email {
@@ -839,7 +855,8 @@ fn identity(e: &EntryRow, user: Option<usize>, item: &mut Item) {
         .u32(e.list as u32)
         .str(&e.record_id)
         .str(&e.integration)
-        .str(e.user_id.as_deref().unwrap_or_default());
+        .str(e.user_id.as_deref().unwrap_or_default())
+        .str(e.user_id_cell.as_deref().unwrap_or_default());
 }
 
 /// Lets go of buckets read for the last time. Deleting a temporary file gives its pages back
@@ -974,23 +991,29 @@ struct Identity<'a> {
     rid: &'a str,
     integration: &'a str,
     uid: &'a str,
+    /// The user id's cell as read (SPEC §5's `value`).
+    cell: &'a str,
 }
 
 impl<'a> Identity<'a> {
     fn read(mut r: Reader<'a>) -> Self {
+        let (user, sheet, row, col) = (r.opt(), r.u32() as usize, r.u32(), r.opt());
+        let list = match r.u32() {
+            0 => IdList::Itsm,
+            1 => IdList::Channel,
+            _ => IdList::Idm,
+        };
+        let (rid, integration, uid, cell) = (r.str(), r.str(), r.str(), r.str());
         Identity {
-            user: r.opt(),
-            sheet: r.u32() as usize,
-            row: r.u32(),
-            col: r.opt(),
-            list: match r.u32() {
-                0 => IdList::Itsm,
-                1 => IdList::Channel,
-                _ => IdList::Idm,
-            },
-            rid: r.str(),
-            integration: r.str(),
-            uid: r.str(),
+            user,
+            sheet,
+            row,
+            col,
+            list,
+            rid,
+            integration,
+            uid,
+            cell: if cell.is_empty() { uid } else { cell },
         }
     }
 }
@@ -1005,19 +1028,30 @@ struct Address<'a> {
     rid: &'a str,
     text: &'a str,
     key: &'a str,
+    /// The address's cell as read (SPEC §5's `value`).
+    cell: &'a str,
 }
 
 impl<'a> Address<'a> {
     fn read(mut r: Reader<'a>) -> Self {
+        let (kind, user, sheet, row, col) = (
+            r.u32(),
+            r.u32() as usize,
+            r.u32() as usize,
+            r.u32(),
+            r.opt(),
+        );
+        let (rid, text, key, cell) = (r.str(), r.str(), r.str(), r.str());
         Address {
-            kind: r.u32(),
-            user: r.u32() as usize,
-            sheet: r.u32() as usize,
-            row: r.u32(),
-            col: r.opt(),
-            rid: r.str(),
-            text: r.str(),
-            key: r.str(),
+            kind,
+            user,
+            sheet,
+            row,
+            col,
+            rid,
+            text,
+            key,
+            cell: if cell.is_empty() { text } else { cell },
         }
     }
 }
@@ -1080,7 +1114,7 @@ impl Cx<'_> {
                     (e.sheet, e.row, e.col),
                     e.list.field(IdPart::UserId),
                     e.rid,
-                    e.uid,
+                    e.cell,
                     format!(
                         "`{}` user `{}` is also given to another user on {}",
                         e.integration,
@@ -1122,7 +1156,7 @@ impl Cx<'_> {
                         (a.sheet, a.row, a.col),
                         field,
                         a.rid,
-                        a.text,
+                        a.cell,
                         format!(
                             "`{}` is also used on {}",
                             a.text,
@@ -1144,7 +1178,7 @@ impl Cx<'_> {
                         (m.sheet, m.row, m.col),
                         "manager_email",
                         m.rid,
-                        m.text,
+                        m.cell,
                         format!(
                             "manager `{}` is not the address of any user {searched}",
                             m.text
@@ -1182,7 +1216,7 @@ impl Cx<'_> {
                 (m.sheet, m.row, m.col),
                 "manager_email",
                 m.rid,
-                m.text,
+                m.cell,
                 message,
                 Owner::User(m.user),
             ));
@@ -1195,17 +1229,25 @@ impl Cx<'_> {
         let mut out = Vec::new();
         let all = items(bucket).map(|mut r| {
             let (i, sheet, row, col) = (r.u32() as usize, r.u32() as usize, r.u32(), r.opt());
-            (i, sheet, row, col, r.str())
+            let (rid, cell) = (r.str(), r.str());
+            (
+                i,
+                sheet,
+                row,
+                col,
+                rid,
+                if cell.is_empty() { rid } else { cell },
+            )
         });
         for group in repeated(all, |u| u.4) {
             let locs: Vec<(usize, u32)> = group.iter().map(|u| (u.1, u.2)).collect();
-            for &(i, sheet, row, col, rid) in &group {
+            for &(i, sheet, row, col, rid, cell) in &group {
                 out.extend(self.make(
                     Rule::DuplicateRecordId,
                     (sheet, row, col),
                     "record_id",
                     rid,
-                    rid,
+                    cell,
                     format!(
                         "record id `{rid}` is also on {}",
                         self.others(&locs, (sheet, row))

@@ -406,9 +406,28 @@ struct UserRow {
     tags: Vec<String>,
     custom: BTreeMap<String, String>,
     entries: Vec<EntryRow>,
+    /// Its keys (record id, addresses) as read where they differ from the value kept, as
+    /// (column, kept, as read): the `value` of a finding about the key (SPEC §5: the cell as
+    /// read; for an alias, the alias as written in its cell).
+    cells: Vec<(usize, String, String)>,
 }
 
 impl UserRow {
+    /// The key kept as `kept` from column `col`, as read.
+    fn cell<'s>(&'s self, col: Option<usize>, kept: &'s str) -> &'s str {
+        self.cells
+            .iter()
+            .find(|(c, k, _)| Some(*c) == col && k == kept)
+            .map_or(kept, |(_, _, read)| read.as_str())
+    }
+
+    /// Notes `kept` (from column `col`) was read as `read`, when they differ.
+    fn read_as(&mut self, col: usize, kept: &str, read: &str) {
+        if kept != read {
+            self.cells.push((col, kept.to_string(), read.to_string()));
+        }
+    }
+
     /// Frees what the cross-row rules, which have the row's keys, do not look at: all but the
     /// bot's row and the inline entries an ID sheet also gives (`CrossRow::add`). Freed here,
     /// on the worker that allocated it: freed by the thread appending the rows, the same
@@ -425,6 +444,7 @@ impl UserRow {
         self.aliases = Vec::new();
         self.manager = None;
         self.row_version = None;
+        self.cells = Vec::new();
         if sheet_entries.slot(&self.record_id).is_none() {
             self.entries = Vec::new();
         }
@@ -443,6 +463,9 @@ struct EntryRow {
     integration_col: Option<usize>,
     user_id: Option<String>,
     user_id_col: Option<usize>,
+    /// The user id's cell as read, where it differs from `user_id` (trimmed, lower-cased):
+    /// the `value` of D004.
+    user_id_cell: Option<String>,
     external_id: Option<String>,
     /// A raw check (V007, V008, V009) flagged the external_id cell: it is not missing, and
     /// takes part in no other rule (no I003).
@@ -784,7 +807,7 @@ fn stored_identity(
         Rule::DuplicateExternalIdentity,
         &place,
         Some(&e.record_id),
-        Some(uid),
+        Some(e.user_id_cell.as_deref().unwrap_or(uid)),
         format!(
             "`{}` user `{uid}` is already given to stored record `{other}`",
             e.integration
@@ -878,7 +901,7 @@ fn known_checks(
                     Rule::EmailInStore,
                     *col,
                     field,
-                    e,
+                    u.cell(*col, e),
                     format!("`{e}` already belongs to stored record `{other}`"),
                     Some(at),
                 );
@@ -1287,7 +1310,12 @@ fn user_row<'a>(
         tags: Vec::new(),
         custom: BTreeMap::new(),
         entries: Vec::new(),
+        cells: Vec::new(),
     };
+    if let Some(c) = rid_col {
+        let raw = row.cell(c.index).map_or("", |c| c.text.as_str());
+        user.read_as(c.index, &cx.record_id, raw);
+    }
     // Keyed by the integration as the mapping names it: no copy of the name per cell.
     let mut inline: BTreeMap<(IdList, &str), EntryRow> = BTreeMap::new();
     for col in &mapping.columns {
@@ -1348,6 +1376,7 @@ fn user_row<'a>(
                         integration_col: None,
                         user_id: None,
                         user_id_col: None,
+                        user_id_cell: None,
                         external_id: None,
                         external_id_flagged: false,
                         from_sheet: false,
@@ -1357,6 +1386,9 @@ fn user_row<'a>(
                 e.external_id_flagged |= *part == IdPart::ExternalId && flagged;
                 match part {
                     IdPart::UserId => {
+                        if value.as_deref().is_some_and(|v| v != raw_text) {
+                            e.user_id_cell = Some(raw_text.to_string());
+                        }
                         e.user_id = value;
                         e.user_id_col = Some(col.index);
                         // The integration is in the header: findings about it point at the id.
@@ -1380,7 +1412,11 @@ fn user_row<'a>(
                 };
                 match attr {
                     Attr::EmailAddr => {
-                        user.email = cx.email(&p, raw_text, &v).map(|e| (e, Some(col.index)))
+                        let email = cx.email(&p, raw_text, &v);
+                        if let Some(e) = &email {
+                            user.read_as(col.index, e, raw_text);
+                        }
+                        user.email = email.map(|e| (e, Some(col.index)));
                     }
                     Attr::RecordId => user.record_id = v,
                     _ => {
@@ -1392,6 +1428,7 @@ fn user_row<'a>(
                 for alias in values::split_multi(value.as_deref().unwrap_or("")) {
                     if let Some(a) = cx.email(&p, raw_text, alias) {
                         if !user.aliases.iter().any(|(x, _)| x == &a) {
+                            user.read_as(col.index, &a, alias);
                             user.aliases.push((a, Some(col.index)));
                         }
                     }
@@ -1399,7 +1436,11 @@ fn user_row<'a>(
             }
             Field::Attr(Attr::ManagerEmail) => {
                 if let Some(v) = value {
-                    user.manager = cx.email(&p, raw_text, &v).map(|e| (e, Some(col.index)));
+                    let manager = cx.email(&p, raw_text, &v);
+                    if let Some(m) = &manager {
+                        user.read_as(col.index, m, raw_text);
+                    }
+                    user.manager = manager.map(|m| (m, Some(col.index)));
                     if let Some((m, _)) = &user.manager {
                         user.attrs.insert(Attr::ManagerEmail, m.clone());
                     }
@@ -1624,6 +1665,7 @@ fn id_row(
         integration_col: col_of(IdPart::Integration).map(|c| c.index),
         user_id: None,
         user_id_col: col_of(IdPart::UserId).map(|c| c.index),
+        user_id_cell: None,
         external_id: None,
         external_id_flagged: false,
         from_sheet: true,
@@ -1659,6 +1701,9 @@ fn id_row(
             .any(|f| f.severity == Severity::Error);
         entry.broken |= flagged;
         entry.external_id_flagged |= part == IdPart::ExternalId && flagged;
+        if part == IdPart::UserId && v.as_deref().is_some_and(|v| v != raw_text) {
+            entry.user_id_cell = Some(raw_text.to_string());
+        }
         let v = if part == IdPart::ExternalId {
             v
         } else {
@@ -1742,6 +1787,9 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
                     format!("`{uid}` written as `{}`", c.normalized),
                     None,
                 );
+            }
+            if c.normalized != uid && e.user_id_cell.is_none() {
+                e.user_id_cell = Some(uid);
             }
             e.user_id = Some(c.normalized);
         }
