@@ -531,6 +531,38 @@ fn check_identity(conn: &Connection, path: &Path, existing: bool) -> Result<i64,
     Ok(version)
 }
 
+/// Who runs muster, for a batch's record: `$USER` (`$LOGNAME`, `%USERNAME%`), else the name
+/// of the process's user id (cron jobs and containers often set no `$USER`), else `uid N`.
+fn os_user() -> String {
+    if let Some(user) = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    {
+        return user;
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: getuid cannot fail; getpwuid_r writes only into `entry` and `buf` (whose
+        // length it is given) and sets `found` to `&entry` or null; `pw_name` then points
+        // into `buf`, which outlives its reading here.
+        let uid = unsafe { libc::getuid() };
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut buf = vec![0 as libc::c_char; 16 << 10];
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc =
+            unsafe { libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found) };
+        if rc == 0 && !found.is_null() && !entry.pw_name.is_null() {
+            let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+            if let Some(name) = name.to_str().ok().filter(|n| !n.is_empty()) {
+                return name.to_string();
+            }
+        }
+        format!("uid {uid}")
+    }
+    #[cfg(not(unix))]
+    "unknown".to_string()
+}
+
 /// A path as an SQLite URI's path: bytes other than letters, digits and `/-._~` escaped.
 fn uri_path(path: &Path) -> String {
     let mut out = String::new();
@@ -1053,10 +1085,7 @@ impl Writer<'_> {
 
     /// Records a batch (the user and time from here); its id.
     fn begin_batch(&mut self, info: &BatchInfo) -> Result<i64, StoreError> {
-        let user = ["USER", "LOGNAME", "USERNAME"]
-            .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-            .unwrap_or_else(|| "unknown".to_string());
+        let user = os_user();
         let now = jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string();

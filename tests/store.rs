@@ -1427,3 +1427,29 @@ fn keys_the_batch_moves_between_stored_records_are_not_held_against_it() {
     assert_eq!(code, 0, "{plan:#}");
     assert_eq!(plan["bot_replaced"][1], "BOT-2");
 }
+
+/// A batch records who ran muster: `$USER`, else (cron, containers) the name of the process's
+/// user id, as `id -un` gives it.
+#[test]
+fn a_batch_records_its_os_user_without_user_in_the_environment() {
+    let env = Env::new();
+    let batch = env.write("b.csv", &users_csv(&["a@acme.com,A1,Al Bo,IT,,"]));
+    let out = muster()
+        .args(["import", batch.to_str().unwrap(), "-q", "--store"])
+        .arg(env.store())
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("USERNAME")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let history = env.run(&["history", "A1"]);
+    let history = String::from_utf8_lossy(&history.stdout);
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let name = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    assert!(!name.is_empty());
+    assert!(history.contains(&format!(" by {name}")), "{history}");
+}
