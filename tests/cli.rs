@@ -661,6 +661,19 @@ fn jsonl_findings_use_line_numbers_and_no_column() {
         "{report:#}"
     );
     // JSON that is not a record is not skipped: it may be a record another tool misspelt.
+    // A top-level key no record has is ignored with F004, once, naming it.
+    let misspelt = good.replace("\"user_id_info\"", "\"user_id_inf\"");
+    std::fs::write(&path, format!("{good}\n{misspelt}\n{misspelt}\n")).unwrap();
+    let (_, report) = validate_json(&[path.to_str().unwrap()]);
+    let f004: Vec<&str> = findings(&report)
+        .iter()
+        .filter(|f| f["code"] == "F004")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        f004,
+        ["key `user_id_inf` (first on line 2) is not part of a record and was ignored"]
+    );
     // Nor is ID info muster would not read: an import would take it from the stored record.
     let shaped = r#"{"record_id":"R4","user":{"email_addr":"d@acme.com","full_name":"Di Lu","external_system_identities":{"servicenow":{"user_id":"10af7aec73d4c3002728690c4cf6271c"}}}}"#;
     let object = r#"{"record_id":"R5","user":{"email_addr":"e@acme.com","full_name":"Ed Lu"},"user_id_info":{"itsm_id_info":{"integration":"servicenow"}}}"#;

@@ -101,7 +101,7 @@ proptest! {
         let path = dir.path().join("records.jsonl");
         let jsonl: String = first.records.in_memory().iter().map(|r| format!("{}\n", r.json)).collect();
         std::fs::write(&path, &jsonl).unwrap();
-        let second = run(jsonl::read(&path, "records.jsonl", 0).unwrap());
+        let second = run(jsonl::read(&path, "records.jsonl", 0).unwrap().0);
         prop_assert!(second.findings.is_empty(), "{:?}", second.findings);
         let again: String = second.records.in_memory().iter().map(|r| format!("{}\n", r.json)).collect();
         prop_assert_eq!(again, jsonl);

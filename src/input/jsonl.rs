@@ -10,12 +10,31 @@ use std::path::Path;
 /// Column names in first-seen order, and each record's (line number, column → text).
 type Table = (Vec<String>, Vec<(u32, BTreeMap<String, String>)>);
 
-pub fn read(path: &Path, shown: &str, file_index: usize) -> Result<Vec<Sheet>, ReadProblem> {
+/// The keys a record has at its top level (SPEC §5's `--out` shape and `muster export`'s).
+const RECORD_KEYS: [&str; 5] = [
+    "record_id",
+    "user",
+    "user_id_info",
+    "bot_account",
+    "row_version",
+];
+
+/// Top-level keys no record has (a misspelt `user_id_inf`, another tool's own), each with
+/// the first line it is on (F004).
+pub type IgnoredKeys = Vec<(String, u32)>;
+
+/// Reads the records as sheets, and the keys it ignored.
+pub fn read(
+    path: &Path,
+    shown: &str,
+    file_index: usize,
+) -> Result<(Vec<Sheet>, IgnoredKeys), ReadProblem> {
     let bytes = std::fs::read(path)
         .map_err(|e| ReadProblem::unreadable(format!("cannot read the file: {e}")))?;
     let (text, _) =
         super::csv::decode(&bytes).map_err(|why| ReadProblem::unreadable(why.to_string()))?;
     let mut tables: BTreeMap<bool, Table> = BTreeMap::new();
+    let mut ignored: IgnoredKeys = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -36,6 +55,11 @@ pub fn read(path: &Path, shown: &str, file_index: usize) -> Result<Vec<Sheet>, R
                 "line {number} is not a user record: it is {what}"
             )));
         }
+        for key in record.as_object().into_iter().flat_map(|o| o.keys()) {
+            if !RECORD_KEYS.contains(&key.as_str()) && !ignored.iter().any(|(k, _)| k == key) {
+                ignored.push((key.clone(), number));
+            }
+        }
         let bot = record["bot_account"].as_bool().unwrap_or(false);
         let cells = flatten(&record).map_err(|why| {
             ReadProblem::unreadable(format!("line {number} is not a user record: {why}"))
@@ -48,7 +72,7 @@ pub fn read(path: &Path, shown: &str, file_index: usize) -> Result<Vec<Sheet>, R
         }
         rows.push((number, cells));
     }
-    Ok(tables
+    let sheets = tables
         .into_iter()
         .map(|(bot, (columns, rows))| {
             let header = Row {
@@ -78,7 +102,8 @@ pub fn read(path: &Path, shown: &str, file_index: usize) -> Result<Vec<Sheet>, R
                 rest: None,
             }
         })
-        .collect())
+        .collect();
+    Ok((sheets, ignored))
 }
 
 fn text(v: &Value) -> String {

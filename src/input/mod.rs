@@ -391,7 +391,20 @@ fn read_file(
             }
             sheets
         }),
-        "jsonl" | "ndjson" => jsonl::read(path, shown, i),
+        "jsonl" | "ndjson" => jsonl::read(path, shown, i).map(|(sheets, ignored)| {
+            for (key, line) in ignored {
+                batch.problems.push(FileProblem {
+                    file: shown.to_string(),
+                    sheet: None,
+                    order: (i, 0),
+                    code: "F004",
+                    message: format!(
+                        "key `{key}` (first on line {line}) is not part of a record and was ignored"
+                    ),
+                });
+            }
+            sheets
+        }),
         _ => {
             let kind = kind.unwrap_or(SheetKind::Users);
             if options.stream {
