@@ -193,6 +193,38 @@ fn the_header_row_decides_the_delimiter() {
     );
 }
 
+/// Two inputs showing one name (two folders' users.csv): a message names the other row's file
+/// as given.
+#[test]
+fn a_duplicate_in_a_file_of_the_same_name_is_named_by_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    for (folder, email) in [("a", "a@acme.com"), ("b", "b@acme.com")] {
+        std::fs::create_dir(dir.path().join(folder)).unwrap();
+        std::fs::write(
+            dir.path().join(folder).join("users.csv"),
+            format!("email_addr,record_id,full_name\n{email},R1,Al Bo\n"),
+        )
+        .unwrap();
+    }
+    let out = muster()
+        .current_dir(dir.path())
+        .args(["validate", "a", "b", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let messages: Vec<&str> = findings(&report)
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "record id `R1` is also on b/users.csv row 2",
+            "record id `R1` is also on a/users.csv row 2"
+        ]
+    );
+}
+
 /// SPEC §5: a finding's `value` is the cell as read, for the cross-row rules too, whose keys
 /// are compared trimmed, lower-cased, braces stripped.
 #[test]

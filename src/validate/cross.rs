@@ -1056,7 +1056,7 @@ impl<'a> Address<'a> {
     }
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
     #[allow(clippy::too_many_arguments)]
     fn make(
         &self,
@@ -1080,8 +1080,23 @@ impl Cx<'_> {
 
     fn where_(&self, sheet: usize, row: u32) -> String {
         let s = &self.batch.sheets[sheet];
-        let name = s.file.rsplit(['/', '\\']).next().unwrap_or(&s.file);
-        format!("{} row {row}", s.sheet.as_deref().unwrap_or(name))
+        let shown = |s: &'a Sheet| {
+            let file = s.file.rsplit(['/', '\\']).next().unwrap_or(&s.file);
+            s.sheet.as_deref().unwrap_or(file)
+        };
+        let name = shown(s);
+        // Two inputs may show the same name (two folders' users.csv, two workbooks' Users
+        // sheets): the file as given then says which.
+        let shared = self
+            .batch
+            .sheets
+            .iter()
+            .any(|o| o.file != s.file && shown(o) == name);
+        match (&s.sheet, shared) {
+            (_, false) => format!("{name} row {row}"),
+            (Some(sheet), true) => format!("{} sheet {sheet} row {row}", s.file),
+            (None, true) => format!("{} row {row}", s.file),
+        }
     }
 
     /// The other places of a group, as a message names them.
