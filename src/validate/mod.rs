@@ -84,15 +84,6 @@ pub(super) struct StoreFinding {
     pub holder: Option<u32>,
 }
 
-impl From<Finding> for StoreFinding {
-    fn from(finding: Finding) -> Self {
-        StoreFinding {
-            finding,
-            holder: None,
-        }
-    }
-}
-
 /// What the batch is checked against besides itself: the store (S001, S004, R001) and the
 /// primary source's directory (S002, S003, R001). Empty for a plain `validate`.
 #[derive(Debug, Default)]
@@ -862,7 +853,6 @@ fn known_checks(
             .map(|finding| StoreFinding { finding, holder }),
         );
     };
-
     // A row is of the kind its stored record is: a user row with the stored bot's record id
     // would make the bot a manual user (and leave the store without one), a bot row with a
     // stored user's would make that user the bot.
