@@ -236,7 +236,8 @@ fn duplicate_findings_give_the_cell_as_read() {
         "email_addr,record_id,full_name,email_aliases,idm.azure_ad.user_id,idm.azure_ad.external_id\n\
          A@acme.com, R1 ,Al Bo,,{7FAF8AB2-3D56-4244-B585-20C8A42ED2B8},a@acme.com\n\
          a@acme.com,R1,Bo Al,,,\n\
-         c@acme.com,R3,Cy Do,\"x@acme.com;A@Acme.com\",7faf8ab2-3d56-4244-b585-20c8a42ed2b8,c@acme.com\n",
+         c@acme.com,R3,Cy Do,\"x@acme.com;A@Acme.com\",7faf8ab2-3d56-4244-b585-20c8a42ed2b8,c@acme.com\n\
+         d@acme.com,R4,Di Lu, X@acme.com ,,\n",
     )
     .unwrap();
     let (code, report) = validate_json(&[path.to_str().unwrap()]);
@@ -262,8 +263,11 @@ fn duplicate_findings_give_the_cell_as_read() {
             ("D002", 3, "a@acme.com"),
             ("D001", 3, "R1"),
             // An alias: as written in its cell (the cell holds two).
+            ("D002", 4, "x@acme.com"),
             ("D002", 4, "A@Acme.com"),
             ("D004", 4, "7faf8ab2-3d56-4244-b585-20c8a42ed2b8"),
+            // A cell of one alias: the cell as read, spaces and all (review).
+            ("D002", 5, " X@acme.com "),
         ]
     );
 }

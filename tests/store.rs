@@ -1391,6 +1391,15 @@ fn keys_the_batch_moves_between_stored_records_are_not_held_against_it() {
         (Some(2), Some(2), Some(1)),
         "{plan:#}"
     );
+    // Under `--warn D002` a valid holder row may keep the address: S001 stands (review).
+    let kept = format!("{header}a@acme.com,A1,Al Bo,,{x},al\na@acme.com,N1,Ned Ox,,,\n");
+    let warn = env.write("warn.toml", "[rules]\nwarn = [\"D002\"]\n");
+    let (code, plan) = env.import(
+        &env.write("kept.csv", &kept),
+        &["--dry-run", "--config", warn.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{plan:#}");
+    assert_eq!(plan["findings"]["S001"].as_u64(), Some(1), "{plan:#}");
     // A key whose holder the batch does not hold stays with it: S001 as before.
     let taken = format!("{header}C@Acme.com,A1,Al Bo,,{x},al\n");
     let (code, plan) = env.import(&env.write("taken.csv", &taken), &["--dry-run"]);

@@ -348,8 +348,8 @@ impl<'b> CrossRow<'b> {
         let standing = self.settle_held(
             held,
             &rids,
+            &cx,
             known,
-            batch,
             &error_files,
             [&mut error_users, &mut warn_users],
         )?;
@@ -420,7 +420,7 @@ impl<'b> CrossRow<'b> {
     /// Settles S001 and D004 against the store (`held`): each names a key a stored record
     /// holds, and stands unless the batch gives that record one valid row (whose record then
     /// no longer holds the key: were it still to, D002 or D004 within the batch would have
-    /// made it invalid) or a valid new bot replaces it. Validity depends on these findings in
+    /// made it invalid; so only while that rule is an error) or a valid new bot replaces it. Validity depends on these findings in
     /// turn (two users swapping addresses each name the other), so a finding whose holder is
     /// not moved away stands and makes its owner invalid, until nothing changes. Returns the
     /// findings that stand, their owners marked in `marks` (errors, warnings).
@@ -429,8 +429,8 @@ impl<'b> CrossRow<'b> {
         &self,
         held: Vec<StoreFinding>,
         rids: &Filled,
+        cx: &Cx,
         known: &Known,
-        batch: &Batch,
         error_files: &HashSet<&str>,
         marks: [&mut Vec<bool>; 2],
     ) -> std::io::Result<Vec<Finding>> {
@@ -463,6 +463,19 @@ impl<'b> CrossRow<'b> {
             users_of.entry(rid).or_default().push(i);
         }
         let [errors, warnings] = marks;
+        // A holder's valid row vouches that it let the key go only while the rule that would
+        // have caught it keeping the key (D002 for an address, D004 for an identity) makes a
+        // row invalid: under `--warn D002` a valid row may still hold the address.
+        let rules = &cx.rep.config.rules;
+        let vouches = |f: &StoreFinding| {
+            let within = if f.finding.code == Rule::EmailInStore.code() {
+                Rule::DuplicateEmail
+            } else {
+                Rule::DuplicateExternalIdentity
+            };
+            rules.severity(within) == Some(Severity::Error)
+        };
+        let batch = cx.batch;
         let mut standing = vec![false; held.len()];
         loop {
             let mut changed = false;
@@ -475,14 +488,16 @@ impl<'b> CrossRow<'b> {
                     !errors[i] && !error_files.contains(file)
                 };
                 let holder = holder_rid(f);
-                let moved = match users_of.get(holder).map(Vec::as_slice) {
-                    Some(&[i]) => valid(i),
-                    _ => false,
-                } || (known.store_bot == f.holder
-                    && self
-                        .bots
-                        .iter()
-                        .any(|(i, u)| u.record_id != holder && valid(*i)));
+                let moved = vouches(f)
+                    && match users_of.get(holder).map(Vec::as_slice) {
+                        Some(&[i]) => valid(i),
+                        _ => false,
+                    }
+                    || (known.store_bot == f.holder
+                        && self
+                            .bots
+                            .iter()
+                            .any(|(i, u)| u.record_id != holder && valid(*i)));
                 if moved {
                     continue;
                 }

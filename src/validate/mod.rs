@@ -1415,10 +1415,17 @@ fn user_row<'a>(
                 }
             }
             Field::EmailAliases => {
-                for alias in values::split_multi(value.as_deref().unwrap_or("")) {
+                let whole = value.as_deref().unwrap_or("");
+                for alias in values::split_multi(whole) {
                     if let Some(a) = cx.email(&p, raw_text, alias) {
                         if !user.aliases.iter().any(|(x, _)| x == &a) {
-                            user.read_as(col.index, &a, alias);
+                            // The cell as read when it holds this alias alone.
+                            let read = if alias.len() == whole.len() {
+                                raw_text
+                            } else {
+                                alias
+                            };
+                            user.read_as(col.index, &a, read);
                             user.aliases.push((a, Some(col.index)));
                         }
                     }
