@@ -1307,20 +1307,20 @@ fn a_vendor_s_own_summary_sheet_is_ignored_with_f004_and_kept() {
     );
 }
 
-/// The rule fixture of spreadsheet-mangled cells saved as ODS by LibreOffice: its formula and
-/// its mangled ids give the findings of the xlsx, the formula without OpenDocument's `of:`.
-/// (Zero padding is not restored from an ODS: calamine gives no number formats for it.)
+/// The rule fixture of spreadsheet-mangled cells saved as ODS by LibreOffice: its formula, its
+/// zero-padded number and its mangled ids give the findings of the xlsx, the formula without
+/// OpenDocument's `of:`, the padding read from the cell's shown text (src/input/ods.rs).
 #[test]
 fn an_ods_formula_reads_as_the_spreadsheet_shows_it() {
     let findings = |file: &Path| {
         let (_, report) = validate_json(&[file.to_str().unwrap()]);
         findings(&report)
             .iter()
-            .filter(|f| matches!(f["code"].as_str(), Some("V007" | "V009")))
+            .filter(|f| matches!(f["code"].as_str(), Some("V007" | "V009" | "N009")))
             .map(|f| {
-                // Values aside: LibreOffice saved the 18-digit number with 15 of its digits.
+                // V009's value aside: LibreOffice saved the 18-digit number with 15 of its digits.
                 let field = |k: &str| f[k].to_string();
-                let value = if f["code"] == "V007" {
+                let value = if f["code"] != "V009" {
                     field("value")
                 } else {
                     String::new()
@@ -1336,6 +1336,11 @@ fn an_ods_formula_reads_as_the_spreadsheet_shows_it() {
     );
     assert!(
         ods.iter().any(|f| f[3] == r#""=\"Di \"&\"Lu\"""#),
+        "{ods:?}"
+    );
+    assert!(
+        ods.iter()
+            .any(|f| f[0] == r#""N009""# && f[3] == r#""000123""#),
         "{ods:?}"
     );
 }

@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod headers;
 pub mod jsonl;
+pub mod ods;
 pub mod workbook;
 
 use std::path::{Path, PathBuf};

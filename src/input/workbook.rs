@@ -110,6 +110,11 @@ fn read_sheets(
     // Streamed, each sheet's head is read here, in workbook order, and the rest of every sheet
     // on one thread of its own, in the order validation takes them (see [`SheetStream`]).
     let stream = options.stream && !options.workbooks_whole && one_pass;
+    // calamine gives no number formats for ODS: the padding its number cells show is read here.
+    let ods_padded = match wb {
+        Sheets::Ods(_) => super::ods::padded_cells(path)?,
+        _ => Vec::new(),
+    };
     let mut rests: Vec<Rest> = Vec::new();
     for (sheet_index, name) in names.iter().enumerate() {
         if skipped.contains(&name.as_str()) {
@@ -123,7 +128,7 @@ fn read_sheets(
                 let rows = if options.keep_other_sheets {
                     let formulas = wb.worksheet_formula(name).ok();
                     match wb.worksheet_range(name) {
-                        Ok(range) => rows(&range, formulas.as_ref(), None),
+                        Ok(range) => rows(&range, formulas.as_ref(), None, None),
                         Err(_) => Vec::new(),
                     }
                 } else {
@@ -170,7 +175,8 @@ fn read_sheets(
                 let range = wb.worksheet_range(name).map_err(|e| unreadable(&e))?;
                 let formulas = wb.worksheet_formula(name).ok();
                 let styles = wb.worksheet_style(name).ok();
-                rows(&range, formulas.as_ref(), styles.as_ref())
+                let padded = ods_padded.get(sheet_index);
+                rows(&range, formulas.as_ref(), styles.as_ref(), padded)
             }
         };
         check_size(&rows, Some(name), limits)?;
@@ -528,13 +534,16 @@ fn xlsx_rows<RS: std::io::Read + std::io::Seek>(
     } else {
         None
     };
-    Ok(rows(&range, Some(&formulas), styles.as_ref()))
+    Ok(rows(&range, Some(&formulas), styles.as_ref(), None))
 }
 
+/// A sheet's rows from calamine's ranges. `padded` is an ODS sheet's number cells shown padded
+/// with zeros, which stand for the number format calamine does not give for ODS.
 fn rows(
     range: &Range<Data>,
     formulas: Option<&Range<String>>,
     styles: Option<&StyleRange>,
+    padded: Option<&super::ods::Padded>,
 ) -> Vec<Row> {
     let Some((r0, c0)) = range.start() else {
         return Vec::new();
@@ -561,6 +570,9 @@ fn rows(
                         text: format!("={f}"),
                         origin: CellOrigin::Formula,
                     };
+                }
+                if let Some(width) = padded.and_then(|p| p.width(r, c)) {
+                    return cell(value, Some(&"0".repeat(width)));
                 }
                 let format = styles
                     .and_then(|s| s.get((r, c)))
@@ -702,7 +714,7 @@ mod tests {
                 }
                 let range = xlsx.worksheet_range(&name).unwrap();
                 let formulas = xlsx.worksheet_formula(&name).ok();
-                let whole = rows(&range, formulas.as_ref(), None);
+                let whole = rows(&range, formulas.as_ref(), None, None);
                 let mut one_pass = Vec::new();
                 read_rows(
                     &mut xlsx,

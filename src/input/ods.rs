@@ -1,0 +1,263 @@
+//! What calamine leaves out of an OpenDocument spreadsheet: the zero padding a number cell
+//! shows (`000123` for 123 under a `000000` format), for N009 (SPEC §2).
+//!
+//! calamine gives an ODS number cell's value (`office:value`) but neither its number format
+//! nor its shown text. The shown text is in the file (`<text:p>000123</text:p>`, written by
+//! every spreadsheet program that saves ODS), so this reads `content.xml` once more, counting
+//! rows and columns as calamine does, and notes each number cell shown as its value padded
+//! with zeros. Reading the shown text, not the styles, spares following a cell's style to its
+//! column's default and its data style.
+
+use super::ReadProblem;
+use quick_xml::events::{BytesStart, Event};
+use std::io::BufRead;
+use std::path::Path;
+
+/// The padded number cells of one sheet: for each run of rows that `table:number-rows-repeated`
+/// makes alike, its columns shown padded, with the padded width.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Padded {
+    /// Sorted by first row; runs never overlap.
+    runs: Vec<PaddedRows>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct PaddedRows {
+    first_row: u32,
+    rows: u32,
+    /// (first column, columns, width), sorted by first column.
+    cells: Vec<(u32, u32, usize)>,
+}
+
+impl Padded {
+    /// The width the cell at 0-based (row, column) is shown padded to, if it is.
+    pub fn width(&self, row: u32, col: u32) -> Option<usize> {
+        let at = self
+            .runs
+            .partition_point(|r| r.first_row <= row)
+            .checked_sub(1)?;
+        let run = &self.runs[at];
+        if row - run.first_row >= run.rows {
+            return None;
+        }
+        run.cells
+            .iter()
+            .find(|&&(first, n, _)| first <= col && col - first < n)
+            .map(|&(_, _, width)| width)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+}
+
+/// Each sheet's padded number cells, in the order of the workbook's sheets (calamine's
+/// `sheet_names`), or nothing when no sheet has one.
+pub fn padded_cells(path: &Path) -> Result<Vec<Padded>, ReadProblem> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        ReadProblem::unreadable(format!("not a readable workbook: {e}"))
+    };
+    let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
+    let mut zip =
+        zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| unreadable(&e))?;
+    let content = zip.by_name("content.xml").map_err(|e| unreadable(&e))?;
+    let sheets = read_content(std::io::BufReader::new(content)).map_err(|e| unreadable(&e))?;
+    Ok(if sheets.iter().all(Padded::is_empty) {
+        Vec::new()
+    } else {
+        sheets
+    })
+}
+
+/// Walks `content.xml`'s tables, rows and cells (with their repeats) and notes the number cells
+/// shown padded. Nothing is allocated per repeat: a row repeated a million times is one run.
+fn read_content(source: impl BufRead) -> Result<Vec<Padded>, quick_xml::Error> {
+    let mut reader = quick_xml::Reader::from_reader(source);
+    let mut buf = Vec::new();
+    let mut sheets: Vec<Padded> = Vec::new();
+    let mut row: u32 = 0;
+    let mut row_repeats: u32 = 1;
+    let mut col: u32 = 0;
+    let mut row_cells: Vec<(u32, u32, usize)> = Vec::new();
+    // The number cell being read: (its column, columns repeated, value), and its shown text.
+    let mut cell: Option<(u32, u32, f64)> = None;
+    let mut shown = String::new();
+    // Paragraphs of the number cell's text so far, and whether one or a note is open.
+    let mut paragraphs = 0;
+    let mut in_paragraph = false;
+    let mut in_note = false;
+    loop {
+        buf.clear();
+        let event = reader.read_event_into(&mut buf)?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(event, Event::Empty(_));
+                match e.name().as_ref() {
+                    "table:table" => {
+                        sheets.push(Padded::default());
+                        row = 0;
+                    }
+                    "table:table-row" => {
+                        row_repeats = repeats(e, "table:number-rows-repeated");
+                        col = 0;
+                        row_cells.clear();
+                        if empty {
+                            row = row.saturating_add(row_repeats);
+                        }
+                    }
+                    "table:table-cell" | "table:covered-table-cell" => {
+                        let n = repeats(e, "table:number-columns-repeated");
+                        cell = None;
+                        if !empty {
+                            cell = number_value(e).map(|v| (col, n, v));
+                            shown.clear();
+                            paragraphs = 0;
+                        }
+                        col = col.saturating_add(n);
+                    }
+                    "text:p" if cell.is_some() && !in_note && !empty => {
+                        if paragraphs > 0 {
+                            shown.push('\n');
+                        }
+                        paragraphs += 1;
+                        in_paragraph = true;
+                    }
+                    "office:annotation" if !empty => in_note = true,
+                    // Spaces, tabs and line breaks inside the shown text: not a padded number.
+                    "text:s" | "text:tab" | "text:line-break" if in_paragraph => {
+                        shown.push(' ');
+                    }
+                    _ => {}
+                }
+            }
+            Event::Text(t) if in_paragraph => {
+                shown.push_str(&t);
+            }
+            // An entity (`&amp;`) is never part of a padded number.
+            Event::GeneralRef(_) if in_paragraph => shown.push('&'),
+            Event::End(e) => match e.name().as_ref() {
+                "table:table-cell" | "table:covered-table-cell" => {
+                    if let Some((first, n, value)) = cell.take() {
+                        if let Some(width) = padded_width(value, &shown) {
+                            row_cells.push((first, n, width));
+                        }
+                    }
+                }
+                "text:p" => in_paragraph = false,
+                // A note's text is not the cell's.
+                "office:annotation" => in_note = false,
+                "table:table-row" => {
+                    if let (Some(sheet), false) = (sheets.last_mut(), row_cells.is_empty()) {
+                        sheet.runs.push(PaddedRows {
+                            first_row: row,
+                            rows: row_repeats,
+                            cells: std::mem::take(&mut row_cells),
+                        });
+                    }
+                    row = row.saturating_add(row_repeats);
+                }
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(sheets)
+}
+
+fn repeats(e: &BytesStart, name: &str) -> u32 {
+    e.try_get_attribute(name)
+        .ok()
+        .flatten()
+        .and_then(|a| a.value.parse().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(1)
+}
+
+/// A plain number cell's value: `office:value-type="float"` and no formula (a formula cell is
+/// V007 whatever it shows).
+fn number_value(e: &BytesStart) -> Option<f64> {
+    let attr = |name: &str| e.try_get_attribute(name).ok().flatten();
+    if attr("table:formula").is_some() {
+        return None;
+    }
+    if attr("office:value-type")?.value != "float" {
+        return None;
+    }
+    attr("office:value")?.value.parse().ok()
+}
+
+/// The width of `shown` when it is the whole number `value` padded with zeros (`000123` for
+/// 123), as a `000000` format shows it.
+fn padded_width(value: f64, shown: &str) -> Option<usize> {
+    let whole = value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value < 1e15;
+    if !whole || shown.len() < 2 || !shown.starts_with('0') {
+        return None;
+    }
+    let digits = format!("{value:.0}");
+    (shown.len() > digits.len()
+        && shown.bytes().all(|b| b.is_ascii_digit())
+        && shown.trim_start_matches('0') == digits.trim_start_matches('0'))
+    .then_some(shown.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(xml: &str) -> Vec<Padded> {
+        read_content(xml.as_bytes()).unwrap()
+    }
+
+    const NUMBER: &str = r#"<table:table-cell office:value-type="float" office:value="123">"#;
+
+    #[test]
+    fn a_number_shown_padded_is_noted_where_calamine_puts_it() {
+        let xml = format!(
+            r#"<table:table table:name="A"><table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row>
+            <table:table-row><table:table-cell table:number-columns-repeated="2"/>{NUMBER}<text:p>000123</text:p></table:table-cell>{NUMBER}<text:p>123</text:p></table:table-cell></table:table-row></table:table>
+            <table:table table:name="B"><table:table-row table:number-rows-repeated="3">
+            <table:covered-table-cell/>{NUMBER}<office:annotation><text:p>0123</text:p></office:annotation><text:p>0123</text:p></table:table-cell>
+            </table:table-row></table:table>"#
+        );
+        let sheets = read(&xml);
+        assert_eq!(sheets.len(), 2);
+        assert_eq!(sheets[0].width(2, 2), Some(6));
+        assert_eq!(sheets[0].width(2, 3), None, "shown as its value");
+        assert_eq!(sheets[0].width(1, 2), None);
+        assert_eq!(sheets[0].width(3, 2), None);
+        for row in 0..3 {
+            assert_eq!(sheets[1].width(row, 1), Some(4), "row {row}");
+        }
+        assert_eq!(sheets[1].width(3, 1), None);
+    }
+
+    #[test]
+    fn only_a_plain_number_shown_as_its_padded_digits_counts() {
+        let cell = |attrs: &str, shown: &str| {
+            let xml = format!(
+                r#"<table:table><table:table-row><table:table-cell {attrs}><text:p>{shown}</text:p></table:table-cell></table:table-row></table:table>"#
+            );
+            read(&xml)[0].width(0, 0)
+        };
+        let number = r#"office:value-type="float" office:value="7""#;
+        assert_eq!(cell(number, "007"), Some(3));
+        assert_eq!(cell(number, "7"), None);
+        assert_eq!(cell(number, "0007.0"), None);
+        assert_eq!(cell(number, "0008"), None, "not its value");
+        assert_eq!(
+            cell(r#"office:value-type="string" office:value="7""#, "007"),
+            None
+        );
+        let formula = r#"table:formula="of:=7" office:value-type="float" office:value="7""#;
+        assert_eq!(cell(formula, "007"), None);
+        assert_eq!(
+            cell(r#"office:value-type="float" office:value="0""#, "000"),
+            Some(3)
+        );
+        assert_eq!(
+            cell(r#"office:value-type="float" office:value="7.5""#, "0007.5"),
+            None
+        );
+    }
+}
