@@ -205,6 +205,25 @@ fn padded_width(value: f64, shown: &str) -> Option<usize> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_opendocument_formula_reads_as_an_xlsx_holds_it() {
+        for (odf, xlsx) in [
+            ("[.C2]&\"x\"", "C2&\"x\""),
+            ("SUM([.A1];[.A2])", "SUM(A1,A2)"),
+            ("SUM([.A1:.B2])", "SUM(A1:B2)"),
+            ("[$Sheet2.$A$1]", "Sheet2!$A$1"),
+            ("SUM([$Sheet2.A1:.B2])", "SUM(Sheet2!A1:B2)"),
+            ("[$'My.sheet'.A1]", "'My.sheet'!A1"),
+            ("\"a;[.b]\"\"c\"&[.D1]", "\"a;[.b]\"\"c\"&D1"),
+            ("\"Di \"&\"Lu\"", "\"Di \"&\"Lu\""),
+            ("[#REF!]", "#REF!"),
+            ("\"open", "\"open"),
+            ("[.A1", "[.A1"),
+        ] {
+            assert_eq!(formula_as_shown(odf), xlsx, "{odf}");
+        }
+    }
+
     fn read(xml: &str) -> Vec<Padded> {
         read_content(xml.as_bytes()).unwrap()
     }
@@ -260,4 +279,110 @@ mod tests {
             None
         );
     }
+}
+
+/// An OpenDocument formula (its `of:=` prefix gone) as a spreadsheet shows it, and as an xlsx
+/// holds it: cell references without their brackets and dots (`[.C2]` → `C2`,
+/// `[$Sheet2.A1:.B2]` → `Sheet2!A1:B2`) and `,` between arguments where OpenDocument has `;`.
+/// Text in quotes is kept as it is.
+pub fn formula_as_shown(formula: &str) -> String {
+    let mut out = String::with_capacity(formula.len());
+    let mut rest = formula;
+    while let Some(at) = rest.find(['"', '[', ';']) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let taken = match rest.as_bytes()[0] {
+            b'"' => {
+                let end = quoted_end(rest, '"');
+                out.push_str(&rest[..end]);
+                end
+            }
+            b'[' => match rest.find(']') {
+                Some(end) => {
+                    out.push_str(&reference(&rest[1..end]));
+                    end + 1
+                }
+                None => {
+                    out.push_str(rest);
+                    rest.len()
+                }
+            },
+            _ => {
+                out.push(',');
+                1
+            }
+        };
+        rest = &rest[taken..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where the quoted text that `text` starts with ends (past its closing quote), a doubled
+/// quote inside it standing for one; the whole of `text` when it is not closed.
+fn quoted_end(text: &str, quote: char) -> usize {
+    let mut at = 1;
+    while let Some(i) = text[at..].find(quote) {
+        at += i + 1;
+        if !text[at..].starts_with(quote) {
+            return at;
+        }
+        at += 1;
+    }
+    text.len()
+}
+
+/// A reference's text between its brackets, as an xlsx formula writes it: `.C2` → `C2`,
+/// `$Sheet2.A1:.B2` → `Sheet2!A1:B2`, `'My sheet'.A1` → `'My sheet'!A1`. Anything else
+/// (`#REF!`) is kept without its brackets.
+fn reference(inside: &str) -> String {
+    let mut sheet_before: Option<&str> = None;
+    let mut parts = Vec::new();
+    for part in split_outside_quotes(inside, ':') {
+        let Some(dot) = last_outside_quotes(part, '.') else {
+            return inside.to_string();
+        };
+        let sheet = part[..dot].trim_start_matches('$');
+        let cell = &part[dot + 1..];
+        // The sheet is written once, before the first cell, as xlsx writes a range.
+        if sheet.is_empty() || Some(sheet) == sheet_before {
+            parts.push(cell.to_string());
+        } else {
+            parts.push(format!("{sheet}!{cell}"));
+            sheet_before = Some(sheet);
+        }
+    }
+    parts.join(":")
+}
+
+/// `text` split at each `sep` outside single quotes (a sheet's name may hold `.` or `:`).
+fn split_outside_quotes(text: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            c if c == sep && !quoted => {
+                parts.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+fn last_outside_quotes(text: &str, sep: char) -> Option<usize> {
+    let mut quoted = false;
+    let mut last = None;
+    for (i, c) in text.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            c if c == sep && !quoted => last = Some(i),
+            _ => {}
+        }
+    }
+    last
 }

@@ -561,13 +561,14 @@ fn rows(
                     .filter(|f| !f.is_empty());
                 if let Some(f) = formula {
                     // OpenDocument names its formula language before the `=` (`of:=SUM(…)`,
-                    // older files `oooc:=`): the cell as the spreadsheet shows it has neither.
-                    let f = ["of:=", "oooc:="]
-                        .iter()
-                        .find_map(|p| f.strip_prefix(p))
-                        .unwrap_or(f);
+                    // older files `oooc:=`) and brackets its references: the cell as the
+                    // spreadsheet shows it, and as an xlsx holds it, has neither.
+                    let text = match ["of:=", "oooc:="].iter().find_map(|p| f.strip_prefix(p)) {
+                        Some(f) => format!("={}", super::ods::formula_as_shown(f)),
+                        None => format!("={f}"),
+                    };
                     return Cell {
-                        text: format!("={f}"),
+                        text,
                         origin: CellOrigin::Formula,
                     };
                 }
