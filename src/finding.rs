@@ -11,8 +11,10 @@ pub enum Owner {
     User(usize),
     /// Every user with this record id (an ID-info row).
     Record(String),
-    /// Every user read from this file (an error about a whole file or column).
-    File(String),
+    /// Every user read from this input, by its place among the inputs (an error about a whole
+    /// file or column). A CSV directory is one input, as a workbook is: a broken ID file
+    /// leaves none of its users valid, as a broken ID sheet does (SPEC §4).
+    Input(usize),
     #[default]
     Nobody,
 }

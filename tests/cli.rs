@@ -1638,3 +1638,38 @@ fn rejected_tags_are_not_also_normalized() {
     );
     assert_eq!(at, [("V004".to_string(), 2), ("N003".to_string(), 3)]);
 }
+
+/// A CSV directory is one input, as a workbook is: an ID file whose header is broken (F002, a
+/// missing `integration`; F003, X001) leaves none of the directory's users valid, as a broken
+/// ID sheet does (SPEC §4). Its entries reached the records with an empty integration.
+#[test]
+fn a_broken_id_file_leaves_no_user_of_its_directory_valid() {
+    for (header, row) in [
+        ("record_id,user_id,external_id", "R1,bbcd70ba53d7ebecb0839c925e333d64,al"),
+        ("record_id,integration,external_id", "R1,servicenow,al"),
+        (
+            "record_id,integration,user_id,external_id,api_token",
+            "R1,servicenow,bbcd70ba53d7ebecb0839c925e333d64,al,x",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = dir.path().join("vendor");
+        std::fs::create_dir(&batch).unwrap();
+        std::fs::write(
+            batch.join("users.csv"),
+            "email_addr,record_id,full_name\na@x.com,R1,Al Bo\nb@x.com,R2,Bo Al\n",
+        )
+        .unwrap();
+        std::fs::write(batch.join("itsm_ids.csv"), format!("{header}\n{row}\n")).unwrap();
+        let out = dir.path().join("o.jsonl");
+        muster()
+            .arg("validate")
+            .arg(&batch)
+            .arg("-q")
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(1);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "", "{header}");
+    }
+}

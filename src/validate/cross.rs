@@ -301,7 +301,7 @@ impl<'b> CrossRow<'b> {
         let mut warn_users = vec![false; users];
         let mut error_records: HashSet<&str> = HashSet::new();
         let mut warn_records: HashSet<&str> = HashSet::new();
-        let mut error_files: HashSet<&str> = HashSet::new();
+        let mut error_inputs: HashSet<usize> = HashSet::new();
         for pass in passes {
             if let Pass::Rids(f) = pass {
                 findings.extend(f);
@@ -318,8 +318,8 @@ impl<'b> CrossRow<'b> {
                 Owner::Record(rid) => {
                     r.insert(rid.as_str());
                 }
-                Owner::File(file) if f.severity == Severity::Error => {
-                    error_files.insert(file.as_str());
+                Owner::Input(input) if f.severity == Severity::Error => {
+                    error_inputs.insert(*input);
                 }
                 _ => {}
             }
@@ -350,7 +350,7 @@ impl<'b> CrossRow<'b> {
             &rids,
             &cx,
             known,
-            &error_files,
+            &error_inputs,
             [&mut error_users, &mut warn_users],
         )?;
         // Records a standing error of an ID-sheet row names: their stored entries are not added.
@@ -366,8 +366,8 @@ impl<'b> CrossRow<'b> {
         stats.users = users;
         let mut valid = vec![false; users];
         for (i, core) in self.cores.iter().enumerate() {
-            let file = batch.sheets[core.sheet as usize].file.as_str();
-            if error_users[i] || error_files.contains(file) {
+            let input = batch.sheets[core.sheet as usize].order.0;
+            if error_users[i] || error_inputs.contains(&input) {
                 stats.with_errors += 1;
                 continue;
             }
@@ -384,7 +384,7 @@ impl<'b> CrossRow<'b> {
             if known.store_records.contains(rid)
                 && !error_records.contains(rid)
                 && !standing_records.contains(rid)
-                && !error_files.contains(batch.sheets[e.sheet].file.as_str())
+                && !error_inputs.contains(&batch.sheets[e.sheet].order.0)
             {
                 stored_entries
                     .entry(rid.to_string())
@@ -392,9 +392,9 @@ impl<'b> CrossRow<'b> {
                     .push(super::to_entry(e));
             }
         }
-        // An ID-sheet row in an erroneous file spoils its record's stored entries.
+        // An ID-sheet row in an erroneous input spoils its record's stored entries.
         for e in self.sheet_entries.all() {
-            if error_files.contains(batch.sheets[e.sheet].file.as_str()) {
+            if error_inputs.contains(&batch.sheets[e.sheet].order.0) {
                 stored_entries.remove(e.record_id.as_str());
             }
         }
@@ -431,7 +431,7 @@ impl<'b> CrossRow<'b> {
         rids: &Filled,
         cx: &Cx,
         known: &Known,
-        error_files: &HashSet<&str>,
+        error_inputs: &HashSet<usize>,
         marks: [&mut Vec<bool>; 2],
     ) -> std::io::Result<Vec<Finding>> {
         if held.is_empty() {
@@ -484,8 +484,8 @@ impl<'b> CrossRow<'b> {
                     continue;
                 }
                 let valid = |i: usize| {
-                    let file = batch.sheets[self.cores[i].sheet as usize].file.as_str();
-                    !errors[i] && !error_files.contains(file)
+                    let input = batch.sheets[self.cores[i].sheet as usize].order.0;
+                    !errors[i] && !error_inputs.contains(&input)
                 };
                 let holder = holder_rid(f);
                 let moved = vouches(f)
@@ -515,7 +515,7 @@ impl<'b> CrossRow<'b> {
                             mark[i] = true;
                         }
                     }
-                    Owner::File(_) | Owner::Nobody => {}
+                    Owner::Input(_) | Owner::Nobody => {}
                 }
             }
             if !changed {
@@ -581,7 +581,7 @@ impl<'b> CrossRow<'b> {
                 None,
                 message,
                 None,
-                Owner::File(file.clone()),
+                Owner::Input(i),
             ));
         }
         out

@@ -521,7 +521,7 @@ pub fn validate_with(
                 value: None,
                 message: p.message.clone(),
                 suggestion: None,
-                owner: Owner::File(p.file.clone()),
+                owner: Owner::Input(p.order.0),
                 position: (p.order.0, p.order.1, 0, 0),
             });
         }
@@ -1050,7 +1050,7 @@ fn each_chunk_here(
                     None,
                     problem.message,
                     None,
-                    Owner::File(sheet.file.clone()),
+                    Owner::Input(sheet.order.0),
                 ));
                 break;
             }
@@ -1085,7 +1085,7 @@ fn record_of(
 /// Column-level findings of a sheet: header mapping, encoding, inline integrations.
 fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Finding> {
     let mut out = Vec::new();
-    let file_owner = Owner::File(sheet.file.clone());
+    let file_owner = Owner::Input(sheet.order.0);
     let place = |row: Option<u32>, col: Option<usize>| Place {
         sheet,
         row,
@@ -1144,7 +1144,7 @@ fn header_finding(
 ) -> Option<Finding> {
     let rule = Rule::from_code(p.code);
     let owner = if rep.config.rules.severity(rule) == Some(Severity::Error) {
-        Owner::File(sheet.file.clone())
+        Owner::Input(sheet.order.0)
     } else {
         Owner::Nobody
     };
