@@ -140,6 +140,10 @@ pub struct TemplateArgs {
     /// xlsx (default for a .xlsx path) or csv (a directory of users.csv, itsm_ids.csv, …).
     #[arg(long, value_enum)]
     pub format: Option<TemplateFormat>,
+    /// Replace a workbook or CSV files already there (by default they are kept: a filled batch
+    /// of the same name would be lost).
+    #[arg(long)]
+    pub force: bool,
     /// Configuration whose connectors fill the integration lists (default: $MUSTER_CONFIG, else ./muster.toml, else built-in).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -346,18 +346,25 @@ pub fn example_ids(system: &str, n: u32, email: &str) -> (String, String) {
 }
 
 /// The template as a CSV set in `dir` (created if missing): one file per sheet.
+/// The files of the CSV set in `dir`, as [`write_csv_set`] names them.
+pub fn csv_set_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    SheetKind::ALL
+        .iter()
+        .map(|kind| dir.join(format!("{}.csv", kind.file_stem())))
+        .collect()
+}
+
 pub fn write_csv_set(dir: &Path, config: &Config, example: bool) -> Result<(), OutputError> {
     std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    for kind in SheetKind::ALL {
+    for (kind, path) in SheetKind::ALL.into_iter().zip(csv_set_files(dir)) {
         let rows = if example {
             example_rows(config, kind)
         } else {
             Vec::new()
         };
-        let path = dir.join(format!("{}.csv", kind.file_stem()));
         write_atomic(&path, |w| {
             let mut out = csv::Writer::from_writer(w);
             out.write_record(columns(kind).iter().map(|c| c.name))?;

@@ -1645,7 +1645,10 @@ fn rejected_tags_are_not_also_normalized() {
 #[test]
 fn a_broken_id_file_leaves_no_user_of_its_directory_valid() {
     for (header, row) in [
-        ("record_id,user_id,external_id", "R1,bbcd70ba53d7ebecb0839c925e333d64,al"),
+        (
+            "record_id,user_id,external_id",
+            "R1,bbcd70ba53d7ebecb0839c925e333d64,al",
+        ),
         ("record_id,integration,external_id", "R1,servicenow,al"),
         (
             "record_id,integration,user_id,external_id,api_token",

@@ -209,3 +209,41 @@ fn template_needs_a_format_it_can_write() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("xlsx"));
     }
 }
+
+/// `template -o` over a workbook or a CSV set already there is refused (a vendor's filled batch
+/// of the same name would be lost), and replaces it with `--force`.
+#[test]
+fn template_keeps_a_file_already_there_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let filled = "filled by the vendor";
+    std::fs::write(dir.path().join("vendor.xlsx"), filled).unwrap();
+    std::fs::create_dir(dir.path().join("set")).unwrap();
+    std::fs::write(dir.path().join("set/itsm_ids.csv"), filled).unwrap();
+    for (args, file) in [
+        (&["-o", "vendor.xlsx"][..], "vendor.xlsx"),
+        (&["--format", "csv", "-o", "set"][..], "set/itsm_ids.csv"),
+    ] {
+        let out = muster()
+            .arg("template")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("already exists") && stderr.contains("--force"),
+            "{stderr}"
+        );
+        let path = dir.path().join(file);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), filled);
+        muster()
+            .arg("template")
+            .args(args)
+            .arg("--force")
+            .current_dir(dir.path())
+            .assert()
+            .code(0);
+        assert_ne!(std::fs::read(&path).unwrap(), filled.as_bytes());
+    }
+}

@@ -20,6 +20,17 @@ pub fn run(args: &TemplateArgs) -> anyhow::Result<ExitStatus> {
             args.output.display()
         ),
     };
+    // A filled batch often has the template's name: replacing it would lose the vendor's rows.
+    let existing = match format {
+        TemplateFormat::Xlsx => vec![args.output.clone()],
+        TemplateFormat::Csv => template::csv_set_files(&args.output),
+    };
+    if let Some(there) = existing.iter().find(|p| p.exists()).filter(|_| !args.force) {
+        bail!(
+            "{} already exists (a filled batch?): choose another name, or pass --force to replace it",
+            there.display()
+        );
+    }
     match format {
         TemplateFormat::Xlsx if !is_xlsx => bail!(
             "the template workbook must be an .xlsx file (got {})",
