@@ -1676,3 +1676,60 @@ fn a_broken_id_file_leaves_no_user_of_its_directory_valid() {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "", "{header}");
     }
 }
+
+/// In JSONL, one record's entry is no column of the file's: an unknown integration (I001), one
+/// in the wrong list (I006) and a list naming one integration twice (D003, which kept only the
+/// last silently) are findings on that record's line, and the other records stay valid.
+#[test]
+fn a_jsonl_record_s_bad_entry_is_a_finding_on_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = |rid: &str, channel: &str, itsm: &str, idm: &str| {
+        format!(
+            r#"{{"record_id":"{rid}","user":{{"email_addr":"{}@x.com","full_name":"Jo {rid}"}},"user_id_info":{{"user_emails":[],"channel_id_info":[{channel}],"itsm_id_info":[{itsm}],"idm_id_info":[{idm}]}}}}"#,
+            rid.to_lowercase()
+        )
+    };
+    let slack = |id: &str| format!(r#"{{"integration":"slack","user_id":"{id}"}}"#);
+    let snow = r#"{"integration":"ServiceNow","user_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","external_id":"jj"}"#;
+    let lines = [
+        record("J1", "", snow, ""),
+        record("J2", "", "", &slack("U11111111")),
+        record(
+            "J3",
+            &format!("{},{}", slack("U11111111"), slack("U22222222")),
+            "",
+            "",
+        ),
+        record("J4", &slack("U33333333"), "", ""),
+    ];
+    let input = dir.path().join("r.jsonl");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("o.jsonl");
+    let (code, report) = validate_json(&[input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let got: Vec<_> = findings(&report)
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["row"].as_u64(),
+                f["record_id"].as_str().unwrap_or("").to_string(),
+                f["value"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want = |c: &str, r: u64, rid: &str, v: &str| {
+        (c.to_string(), Some(r), rid.to_string(), v.to_string())
+    };
+    assert_eq!(
+        got,
+        [
+            want("I001", 1, "J1", "ServiceNow"),
+            want("I006", 2, "J2", "slack"),
+            want("D003", 3, "J3", "slack"),
+        ]
+    );
+    let records = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(records.lines().count(), 1, "{records}");
+    assert!(records.starts_with(r#"{"record_id":"J4""#), "{records}");
+}

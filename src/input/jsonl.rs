@@ -2,6 +2,7 @@
 //! synthetic `Users` (or `Bot Account`) table whose row numbers are the file's line numbers; ID
 //! info becomes inline `itsm.<integration>.user_id` columns, so the same rules apply.
 
+use super::headers::{IdList, IdPart};
 use super::{Cell, ReadProblem, Row, Sheet, SheetKind};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -23,18 +24,31 @@ const RECORD_KEYS: [&str; 5] = [
 /// the first line it is on (F004).
 pub type IgnoredKeys = Vec<(String, u32)>;
 
-/// Reads the records as sheets, and the keys it ignored.
+/// A record's second entry for one integration in one list (D003): the record keeps the last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryTwice {
+    pub line: u32,
+    pub record_id: String,
+    /// `itsm`, `channel` or `idm`.
+    pub list: &'static str,
+    /// The report's field: `itsm.integration`.
+    pub field: &'static str,
+    pub integration: String,
+}
+
+/// Reads the records as sheets, the keys it ignored, and the integrations a record lists twice.
 pub fn read(
     path: &Path,
     shown: &str,
     file_index: usize,
-) -> Result<(Vec<Sheet>, IgnoredKeys), ReadProblem> {
+) -> Result<(Vec<Sheet>, IgnoredKeys, Vec<EntryTwice>), ReadProblem> {
     let bytes = std::fs::read(path)
         .map_err(|e| ReadProblem::unreadable(format!("cannot read the file: {e}")))?;
     let (text, _) =
         super::csv::decode(&bytes).map_err(|why| ReadProblem::unreadable(why.to_string()))?;
     let mut tables: BTreeMap<bool, Table> = BTreeMap::new();
     let mut ignored: IgnoredKeys = Vec::new();
+    let mut twice = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -61,9 +75,16 @@ pub fn read(
             }
         }
         let bot = record["bot_account"].as_bool().unwrap_or(false);
-        let cells = flatten(&record).map_err(|why| {
+        let (cells, repeated) = flatten(&record).map_err(|why| {
             ReadProblem::unreadable(format!("line {number} is not a user record: {why}"))
         })?;
+        twice.extend(repeated.into_iter().map(|(list, integration)| EntryTwice {
+            line: number,
+            record_id: cells["record_id"].trim().to_string(),
+            list: list.prefix(),
+            field: list.field(IdPart::Integration),
+            integration,
+        }));
         let (columns, rows) = tables.entry(bot).or_default();
         for k in cells.keys() {
             if !columns.contains(k) {
@@ -103,7 +124,7 @@ pub fn read(
             }
         })
         .collect();
-    Ok((sheets, ignored))
+    Ok((sheets, ignored, twice))
 }
 
 fn text(v: &Value) -> String {
@@ -115,9 +136,10 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// A record as column → cell text; why not, for ID info muster would not read (and an
-/// import would then take away from the stored record).
-fn flatten(record: &Value) -> Result<BTreeMap<String, String>, String> {
+/// A record as column → cell text, and the integrations a list names twice (each column holds
+/// one entry: the last); why not, for ID info muster would not read (and an import would then
+/// take away from the stored record).
+fn flatten(record: &Value) -> Result<(BTreeMap<String, String>, Vec<(IdList, String)>), String> {
     let mut cells = BTreeMap::new();
     cells.insert("record_id".to_string(), text(&record["record_id"]));
     // `muster export` stamps each record with the stored version it was exported at (S004).
@@ -142,21 +164,26 @@ fn flatten(record: &Value) -> Result<BTreeMap<String, String>, String> {
     let info = &record["user_id_info"];
     cells.insert("email_aliases".to_string(), text(&info["user_emails"]));
     let mut listed = Vec::new();
-    for (key, prefix) in [
-        ("channel_id_info", "channel"),
-        ("itsm_id_info", "itsm"),
-        ("idm_id_info", "idm"),
+    let mut twice = Vec::new();
+    for (key, list) in [
+        ("channel_id_info", IdList::Channel),
+        ("itsm_id_info", IdList::Itsm),
+        ("idm_id_info", IdList::Idm),
     ] {
+        let prefix = list.prefix();
         if !matches!(info[key], Value::Array(_) | Value::Null) {
             return Err(format!("`user_id_info.{key}` is not a list"));
         }
         for entry in info[key].as_array().into_iter().flatten() {
             listed.push(text(&entry["integration"]));
             let integration = text(&entry["integration"]);
-            cells.insert(
+            let before = cells.insert(
                 format!("{prefix}.{integration}.user_id"),
                 text(&entry["user_id"]),
             );
+            if before.is_some() {
+                twice.push((list, integration.clone()));
+            }
             if prefix != "channel" {
                 cells.insert(
                     format!("{prefix}.{integration}.external_id"),
@@ -177,5 +204,5 @@ fn flatten(record: &Value) -> Result<BTreeMap<String, String>, String> {
             "`user.external_system_identities` names `{missing}`, which `user_id_info` does not list (muster reads ID info from `user_id_info`)"
         ));
     }
-    Ok(cells)
+    Ok((cells, twice))
 }

@@ -211,14 +211,19 @@ impl RowStream {
     }
 }
 
-/// A problem with a whole file or sheet, found while reading (F001, F004, F007).
-#[derive(Debug, Clone)]
+/// A problem with a whole file or sheet, found while reading (F001, F004, F007), or with one
+/// JSONL record (D003: its row and record id are given, and it makes only that record invalid).
+#[derive(Debug, Clone, Default)]
 pub struct FileProblem {
     pub file: String,
     pub sheet: Option<String>,
     pub order: (usize, usize),
     pub code: &'static str,
     pub message: String,
+    pub row: Option<u32>,
+    pub field: Option<&'static str>,
+    pub record_id: Option<String>,
+    pub value: Option<String>,
 }
 
 /// A workbook sheet muster does not validate (`Instructions`, …), kept only when an annotated
@@ -339,6 +344,7 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
                 order: (i, 0),
                 code: "F001",
                 message: format!("cannot read directory `{}`: {e}", dir.display()),
+                ..Default::default()
             });
             return;
         }
@@ -356,6 +362,7 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
                 order: (i, 10),
                 code: "F004",
                 message: "not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv and was ignored".to_string(),
+                ..Default::default()
             }),
         }
     }
@@ -385,6 +392,7 @@ fn read_file(
                     order: other.order,
                     code: "F004",
                     message: format!("sheet `{name}` is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account and was ignored"),
+                    ..Default::default()
                 });
                 if options.keep_other_sheets {
                     batch.others.push(other);
@@ -392,7 +400,23 @@ fn read_file(
             }
             sheets
         }),
-        "jsonl" | "ndjson" => jsonl::read(path, shown, i).map(|(sheets, ignored)| {
+        "jsonl" | "ndjson" => jsonl::read(path, shown, i).map(|(sheets, ignored, twice)| {
+            for t in twice {
+                batch.problems.push(FileProblem {
+                    file: shown.to_string(),
+                    order: (i, 0),
+                    code: "D003",
+                    message: format!(
+                        "two `{}_id_info` entries for `{}`: a user has at most one per integration",
+                        t.list, t.integration
+                    ),
+                    row: Some(t.line),
+                    field: Some(t.field),
+                    record_id: Some(t.record_id),
+                    value: Some(t.integration),
+                    ..Default::default()
+                });
+            }
             for (key, line) in ignored {
                 batch.problems.push(FileProblem {
                     file: shown.to_string(),
@@ -402,6 +426,7 @@ fn read_file(
                     message: format!(
                         "key `{key}` (first on line {line}) is not part of a record and was ignored"
                     ),
+                    ..Default::default()
                 });
             }
             sheets
@@ -437,6 +462,7 @@ fn read_file(
             order: (i, sub),
             code: err.code,
             message: err.message,
+            ..Default::default()
         }),
     }
 }
@@ -469,6 +495,7 @@ fn push_csv(
             order,
             code: err.code,
             message: err.message,
+            ..Default::default()
         }),
     }
 }

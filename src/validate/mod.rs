@@ -514,15 +514,19 @@ pub fn validate_with(
                 code: rule.code(),
                 file: p.file.clone(),
                 sheet: p.sheet.clone(),
-                row: None,
+                row: p.row,
                 column: None,
-                field: None,
-                record_id: None,
-                value: None,
+                field: p.field.map(str::to_string),
+                record_id: p.record_id.clone().filter(|r| !r.is_empty()),
+                value: p.value.clone(),
                 message: p.message.clone(),
                 suggestion: None,
-                owner: Owner::Input(p.order.0),
-                position: (p.order.0, p.order.1, 0, 0),
+                // A JSONL record's own problem (D003) makes that record invalid, not the file.
+                owner: match &p.record_id {
+                    Some(rid) => Owner::Record(rid.clone()),
+                    None => Owner::Input(p.order.0),
+                },
+                position: (p.order.0, p.order.1, p.row.unwrap_or(0), 0),
             });
         }
     }
@@ -1106,6 +1110,10 @@ fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Findi
     for p in &mapping.problems {
         out.extend(header_finding(rep, sheet, mapping, p));
     }
+    if !sheet.lettered {
+        out.extend(record_integration_findings(rep, sheet, mapping));
+        return out;
+    }
     for col in &mapping.columns {
         if let Field::Inline {
             list, integration, ..
@@ -1130,6 +1138,70 @@ fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Findi
                     file_owner.clone(),
                 ));
             }
+        }
+    }
+    out
+}
+
+/// I001 and I006 in JSONL records, whose entries are read as inline columns: one finding per
+/// record with an entry for the integration, on its line, making that record invalid (one
+/// record's entry is no column of the file's). The value is the integration as written.
+fn record_integration_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Finding> {
+    let record_id = mapping
+        .columns
+        .iter()
+        .find(|c| c.field == Field::Attr(Attr::RecordId))
+        .map(|c| c.index);
+    fn cell(row: &Row, col: usize) -> &str {
+        row.cell(col).map_or("", |c| c.text.trim())
+    }
+    let mut out = Vec::new();
+    // Each (list, integration) once: its user_id and external_id are two columns.
+    let mut seen: Vec<(IdList, &str)> = Vec::new();
+    for col in &mapping.columns {
+        let Field::Inline {
+            list, integration, ..
+        } = &col.field
+        else {
+            continue;
+        };
+        if seen.contains(&(*list, integration.as_str())) {
+            continue;
+        }
+        seen.push((*list, integration));
+        let Some((rule, message, suggestion)) = integration_problem(rep.config, *list, integration)
+        else {
+            continue;
+        };
+        let columns: Vec<usize> = mapping
+            .columns
+            .iter()
+            .filter(|c| {
+                matches!(&c.field, Field::Inline { list: l, integration: i, .. }
+                    if l == list && i == integration)
+            })
+            .map(|c| c.index)
+            .collect();
+        for row in &sheet.rows[mapping.header_at + 1..] {
+            if columns.iter().all(|&c| cell(row, c).is_empty()) {
+                continue;
+            }
+            let p = Place {
+                sheet,
+                row: Some(row.number),
+                col: None,
+                field: Cow::Borrowed(list.field(IdPart::Integration)),
+            };
+            let rid = record_id.map_or("", |c| cell(row, c));
+            out.extend(rep.make(
+                rule,
+                &p,
+                Some(rid),
+                Some(integration),
+                message.clone(),
+                suggestion.clone(),
+                Owner::Record(rid.to_string()),
+            ));
         }
     }
     out
