@@ -136,10 +136,13 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// A record's cells by column, and the integrations its lists name twice.
+type Flattened = (BTreeMap<String, String>, Vec<(IdList, String)>);
+
 /// A record as column → cell text, and the integrations a list names twice (each column holds
 /// one entry: the last); why not, for ID info muster would not read (and an import would then
 /// take away from the stored record).
-fn flatten(record: &Value) -> Result<(BTreeMap<String, String>, Vec<(IdList, String)>), String> {
+fn flatten(record: &Value) -> Result<Flattened, String> {
     let mut cells = BTreeMap::new();
     cells.insert("record_id".to_string(), text(&record["record_id"]));
     // `muster export` stamps each record with the stored version it was exported at (S004).

@@ -201,86 +201,6 @@ fn padded_width(value: f64, shown: &str) -> Option<usize> {
     .then_some(shown.len())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_opendocument_formula_reads_as_an_xlsx_holds_it() {
-        for (odf, xlsx) in [
-            ("[.C2]&\"x\"", "C2&\"x\""),
-            ("SUM([.A1];[.A2])", "SUM(A1,A2)"),
-            ("SUM([.A1:.B2])", "SUM(A1:B2)"),
-            ("[$Sheet2.$A$1]", "Sheet2!$A$1"),
-            ("SUM([$Sheet2.A1:.B2])", "SUM(Sheet2!A1:B2)"),
-            ("[$'My.sheet'.A1]", "'My.sheet'!A1"),
-            ("\"a;[.b]\"\"c\"&[.D1]", "\"a;[.b]\"\"c\"&D1"),
-            ("\"Di \"&\"Lu\"", "\"Di \"&\"Lu\""),
-            ("[#REF!]", "#REF!"),
-            ("\"open", "\"open"),
-            ("[.A1", "[.A1"),
-        ] {
-            assert_eq!(formula_as_shown(odf), xlsx, "{odf}");
-        }
-    }
-
-    fn read(xml: &str) -> Vec<Padded> {
-        read_content(xml.as_bytes()).unwrap()
-    }
-
-    const NUMBER: &str = r#"<table:table-cell office:value-type="float" office:value="123">"#;
-
-    #[test]
-    fn a_number_shown_padded_is_noted_where_calamine_puts_it() {
-        let xml = format!(
-            r#"<table:table table:name="A"><table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row>
-            <table:table-row><table:table-cell table:number-columns-repeated="2"/>{NUMBER}<text:p>000123</text:p></table:table-cell>{NUMBER}<text:p>123</text:p></table:table-cell></table:table-row></table:table>
-            <table:table table:name="B"><table:table-row table:number-rows-repeated="3">
-            <table:covered-table-cell/>{NUMBER}<office:annotation><text:p>0123</text:p></office:annotation><text:p>0123</text:p></table:table-cell>
-            </table:table-row></table:table>"#
-        );
-        let sheets = read(&xml);
-        assert_eq!(sheets.len(), 2);
-        assert_eq!(sheets[0].width(2, 2), Some(6));
-        assert_eq!(sheets[0].width(2, 3), None, "shown as its value");
-        assert_eq!(sheets[0].width(1, 2), None);
-        assert_eq!(sheets[0].width(3, 2), None);
-        for row in 0..3 {
-            assert_eq!(sheets[1].width(row, 1), Some(4), "row {row}");
-        }
-        assert_eq!(sheets[1].width(3, 1), None);
-    }
-
-    #[test]
-    fn only_a_plain_number_shown_as_its_padded_digits_counts() {
-        let cell = |attrs: &str, shown: &str| {
-            let xml = format!(
-                r#"<table:table><table:table-row><table:table-cell {attrs}><text:p>{shown}</text:p></table:table-cell></table:table-row></table:table>"#
-            );
-            read(&xml)[0].width(0, 0)
-        };
-        let number = r#"office:value-type="float" office:value="7""#;
-        assert_eq!(cell(number, "007"), Some(3));
-        assert_eq!(cell(number, "7"), None);
-        assert_eq!(cell(number, "0007.0"), None);
-        assert_eq!(cell(number, "0008"), None, "not its value");
-        assert_eq!(
-            cell(r#"office:value-type="string" office:value="7""#, "007"),
-            None
-        );
-        let formula = r#"table:formula="of:=7" office:value-type="float" office:value="7""#;
-        assert_eq!(cell(formula, "007"), None);
-        assert_eq!(
-            cell(r#"office:value-type="float" office:value="0""#, "000"),
-            Some(3)
-        );
-        assert_eq!(
-            cell(r#"office:value-type="float" office:value="7.5""#, "0007.5"),
-            None
-        );
-    }
-}
-
 /// An OpenDocument formula (its `of:=` prefix gone) as a spreadsheet shows it, and as an xlsx
 /// holds it: cell references without their brackets and dots (`[.C2]` → `C2`,
 /// `[$Sheet2.A1:.B2]` → `Sheet2!A1:B2`) and `,` between arguments where OpenDocument has `;`.
@@ -385,4 +305,84 @@ fn last_outside_quotes(text: &str, sep: char) -> Option<usize> {
         }
     }
     last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_opendocument_formula_reads_as_an_xlsx_holds_it() {
+        for (odf, xlsx) in [
+            ("[.C2]&\"x\"", "C2&\"x\""),
+            ("SUM([.A1];[.A2])", "SUM(A1,A2)"),
+            ("SUM([.A1:.B2])", "SUM(A1:B2)"),
+            ("[$Sheet2.$A$1]", "Sheet2!$A$1"),
+            ("SUM([$Sheet2.A1:.B2])", "SUM(Sheet2!A1:B2)"),
+            ("[$'My.sheet'.A1]", "'My.sheet'!A1"),
+            ("\"a;[.b]\"\"c\"&[.D1]", "\"a;[.b]\"\"c\"&D1"),
+            ("\"Di \"&\"Lu\"", "\"Di \"&\"Lu\""),
+            ("[#REF!]", "#REF!"),
+            ("\"open", "\"open"),
+            ("[.A1", "[.A1"),
+        ] {
+            assert_eq!(formula_as_shown(odf), xlsx, "{odf}");
+        }
+    }
+
+    fn read(xml: &str) -> Vec<Padded> {
+        read_content(xml.as_bytes()).unwrap()
+    }
+
+    const NUMBER: &str = r#"<table:table-cell office:value-type="float" office:value="123">"#;
+
+    #[test]
+    fn a_number_shown_padded_is_noted_where_calamine_puts_it() {
+        let xml = format!(
+            r#"<table:table table:name="A"><table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row>
+            <table:table-row><table:table-cell table:number-columns-repeated="2"/>{NUMBER}<text:p>000123</text:p></table:table-cell>{NUMBER}<text:p>123</text:p></table:table-cell></table:table-row></table:table>
+            <table:table table:name="B"><table:table-row table:number-rows-repeated="3">
+            <table:covered-table-cell/>{NUMBER}<office:annotation><text:p>0123</text:p></office:annotation><text:p>0123</text:p></table:table-cell>
+            </table:table-row></table:table>"#
+        );
+        let sheets = read(&xml);
+        assert_eq!(sheets.len(), 2);
+        assert_eq!(sheets[0].width(2, 2), Some(6));
+        assert_eq!(sheets[0].width(2, 3), None, "shown as its value");
+        assert_eq!(sheets[0].width(1, 2), None);
+        assert_eq!(sheets[0].width(3, 2), None);
+        for row in 0..3 {
+            assert_eq!(sheets[1].width(row, 1), Some(4), "row {row}");
+        }
+        assert_eq!(sheets[1].width(3, 1), None);
+    }
+
+    #[test]
+    fn only_a_plain_number_shown_as_its_padded_digits_counts() {
+        let cell = |attrs: &str, shown: &str| {
+            let xml = format!(
+                r#"<table:table><table:table-row><table:table-cell {attrs}><text:p>{shown}</text:p></table:table-cell></table:table-row></table:table>"#
+            );
+            read(&xml)[0].width(0, 0)
+        };
+        let number = r#"office:value-type="float" office:value="7""#;
+        assert_eq!(cell(number, "007"), Some(3));
+        assert_eq!(cell(number, "7"), None);
+        assert_eq!(cell(number, "0007.0"), None);
+        assert_eq!(cell(number, "0008"), None, "not its value");
+        assert_eq!(
+            cell(r#"office:value-type="string" office:value="7""#, "007"),
+            None
+        );
+        let formula = r#"table:formula="of:=7" office:value-type="float" office:value="7""#;
+        assert_eq!(cell(formula, "007"), None);
+        assert_eq!(
+            cell(r#"office:value-type="float" office:value="0""#, "000"),
+            Some(3)
+        );
+        assert_eq!(
+            cell(r#"office:value-type="float" office:value="7.5""#, "0007.5"),
+            None
+        );
+    }
 }
