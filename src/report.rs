@@ -332,6 +332,8 @@ const SHOWN: usize = 10;
 pub struct Written<'a> {
     pub report: Option<&'a Path>,
     pub annotated: Option<&'a Path>,
+    /// How to write every finding, when not `--report` (import has none): a command line.
+    pub all_with: Option<&'a str>,
 }
 
 pub fn summary_text(
@@ -393,7 +395,8 @@ pub fn summary_text(
                 report.display()
             )),
             None => out.push_str(&format!(
-                "… and {more} more (write them all with --report FILE.csv)\n"
+                "… and {more} more (write them all with {})\n",
+                written.all_with.unwrap_or("--report FILE.csv")
             )),
         }
     }

@@ -448,6 +448,45 @@ fn errors_apply_nothing_unless_partial() {
     assert_eq!(env.count(), 1);
 }
 
+/// The store holds one record per record id: with D001 lowered in the configuration, an import
+/// is refused up front, with what to change (it failed on SQLite's UNIQUE constraint).
+#[test]
+fn import_refuses_a_configuration_that_lowers_d001() {
+    let env = Env::new();
+    let batch = env.write(
+        "b.csv",
+        &users_csv(&["a@acme.com,A1,Al Bo,IT,,", "b@acme.com,A1,Bo Al,IT,,"]),
+    );
+    let config = env.write("warn.toml", "[rules]\nwarn = [\"D001\"]\n");
+    let out = env.run(&[
+        "import",
+        batch.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("import needs D001"), "{stderr}");
+    assert!(!env.store().exists());
+}
+
+/// Past the findings it shows, import points to a command that writes them all (it has no
+/// `--report` of its own; it pointed to one).
+#[test]
+fn import_points_to_a_command_it_has_for_every_finding() {
+    let env = Env::new();
+    let rows: Vec<String> = (0..14).map(|i| format!("bad{i},A{i},Al Bo,IT,,")).collect();
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let batch = env.write("b.csv", &users_csv(&rows));
+    let out = env.run(&["import", batch.to_str().unwrap(), "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let hint = format!(
+        "(write them all with muster validate {} --report FILE.csv)",
+        batch.display()
+    );
+    assert!(stdout.contains(&hint), "{stdout}");
+}
+
 #[test]
 fn prune_removes_absent_users_within_the_limit_and_never_the_bot() {
     let env = Env::new();

@@ -41,6 +41,13 @@ struct JsonChange<'a> {
 
 pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     let config = Config::find(args.config.as_deref())?;
+    // The store holds one record per record id: a batch's two rows of one id cannot both be
+    // applied, whatever severity the configuration gives D001.
+    if config.rules.severity(crate::rules::Rule::DuplicateRecordId) != Some(Severity::Error) {
+        bail!(
+            "import needs D001 (a record id given twice) as an error: the store holds one record per record id; remove D001 from the configuration's `warn`/`allow` lists to import"
+        );
+    }
     let renames = match &args.map {
         Some(path) => load_renames(path)?,
         None => Default::default(),
@@ -254,12 +261,17 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         (Format::Text, quiet) => {
             let files = vec![args.batch.display().to_string()];
             if !quiet {
+                let all_with =
+                    format!("muster validate {} --report FILE.csv", args.batch.display());
                 let summary = report::summary_text(
                     &files,
                     &config.source,
                     &[],
                     &outcome,
-                    &Written::default(),
+                    &Written {
+                        all_with: Some(&all_with),
+                        ..Written::default()
+                    },
                     style,
                 );
                 print!("{summary}");

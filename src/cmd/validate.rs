@@ -188,6 +188,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
             let written = report::Written {
                 report: args.report.as_deref(),
                 annotated: args.annotate.as_deref(),
+                all_with: None,
             };
             let text = report::summary_text(
                 &batch.files,
