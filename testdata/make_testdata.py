@@ -200,7 +200,8 @@ def rule_fixtures():
     rule_csv("V006", ["country_code"], [["a@acme.com", "R1", "Al Bo", "UK", "V006"], ["b@acme.com", "R2", "Bo Al", "Germany", ""],
                                         ["c@acme.com", "R3", "Cy Ng", "XK", "V006"], ["d@acme.com", "R4", "Di Lu", "de", ""]])
     rule_csv("V007", ["custom.phone"], [["a@acme.com", "R1", "=1+1", "", "V007"], ["b@acme.com", "R2", "Bo Al", "+1 555 0100", ""],
-                                        ["c@acme.com", "R3", "Cy Ng", "@SUM(A1)", "V007"], ["d@acme.com", "R4", "Di Lu", "-5", ""]])
+                                        ["c@acme.com", "R3", "Cy Ng", "@SUM(A1)", "V007"], ["d@acme.com", "R4", "Di Lu", "-5", ""],
+                                        ["e@acme.com", "R5", "Ed Yo", "-1+A1", "V007"], ["f@acme.com", "R6", "Fa Ro", "+1 (555) 010-0100", ""]])
     rule_csv("V008", ["user_tags"], [["a@acme.com", "R\t1", "Al Bo", "", "V008"], ["b@acme.com", "R2", "Bo Al", "VIP\nTESTER", ""],
                                      ["c@acme.com", "R3", "Cy\x07Ng", "", "V008"],
                                      # An invisible format character in a key; in a name it may be right.

@@ -185,9 +185,14 @@ pub fn country(value: &str) -> Country {
     Country::Unknown(suggestion)
 }
 
+/// A sign, then the numbers and operators of an expression (`-1+`, `+2*(`), then a function
+/// call, a cell reference or a `!`: what a spreadsheet runs (`-1+A1`, `-10+SUM(A1:A3)`). A
+/// phone number (`+1 (555) 010-0100`) has no reference after its digits.
 static FORMULA_AFTER_SIGN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[+\-@]\s*(?:[A-Za-z_][A-Za-z0-9_.]*\s*\(|\$?[A-Za-z]{1,3}\$?[0-9]+|.*!)")
-        .expect("valid regex")
+    Regex::new(
+        r"^[+\-@][\s0-9.+\-*/^&()%]*(?:[A-Za-z_][A-Za-z0-9_.]*\s*\(|\$?[A-Za-z]{1,3}\$?[0-9]+|.*!)",
+    )
+    .expect("valid regex")
 });
 
 /// V007: text a spreadsheet would run as a formula.
@@ -241,10 +246,28 @@ pub fn format_character(value: &str, joiners: bool) -> Option<char> {
 static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[+-]?[0-9](?:[.,][0-9]+)?[eE][+-]?[0-9]+$").expect("valid regex")
 });
+/// A date, and the time a date-time cell adds when saved as text (`2026-03-01 00:00:00`,
+/// `3/1/2026 0:00`, `2026-03-01T00:00:00`).
 static DATE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:([0-9]{4})-([0-9]{2})-([0-9]{2})|([0-9]{1,2})/([0-9]{1,2})/([0-9]{2,4})|([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4}))$")
+    Regex::new(r"^(?:([0-9]{4})-([0-9]{2})-([0-9]{2})|([0-9]{1,2})/([0-9]{1,2})/([0-9]{2,4})|([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4}))(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?$")
         .expect("valid regex")
 });
+/// A date with the month's name, as a spreadsheet shows `1-3` or `3-01` it turned into a date
+/// (`1-Mar`, `01-Mar-26`, `Mar-01`).
+static MONTH_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:(?:[1-9]|[0-2][0-9]|3[01])-(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)(?:-[0-9]{2}|-(?:19|20)[0-9]{2})?|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)-(?:[0-9]{2}|(?:19|20)[0-9]{2}))$")
+        .expect("valid regex")
+});
+
+/// [`MONTH_DATE`], run only on what could match: short, starting with a digit or a month's
+/// first letter.
+fn is_month_date(value: &str) -> bool {
+    let first = value.bytes().next().unwrap_or(0).to_ascii_lowercase();
+    (5..=11).contains(&value.len())
+        && (first.is_ascii_digit() || b"jfmasond".contains(&first))
+        && value.contains('-')
+        && MONTH_DATE.is_match(value)
+}
 
 /// Whether `value` is a date as spreadsheets write one: the shape, and a day that exists
 /// (`2026-02-30` or `1234-56-78` is an id, not a date a spreadsheet made). A day and month
@@ -274,16 +297,17 @@ fn is_date_text(value: &str) -> bool {
 pub fn mangled_text(value: &str) -> Option<&'static str> {
     // Both shapes are made of digits, signs and separators only: any other byte rules them
     // out without running the regexes (this runs for every identifier cell).
+    const DATE: &str = "is a date: a spreadsheet turned the id into a date";
     if !value
         .bytes()
-        .all(|b| b.is_ascii_digit() || b"+-.,eE/".contains(&b))
+        .all(|b| b.is_ascii_digit() || b"+-.,eE/ :T".contains(&b))
     {
-        return None;
+        return is_month_date(value).then_some(DATE);
     }
     if SCIENTIFIC.is_match(value) {
         Some("is in scientific notation: a spreadsheet turned the id into a number and dropped digits")
     } else if is_date_text(value) {
-        Some("is a date: a spreadsheet turned the id into a date")
+        Some(DATE)
     } else {
         None
     }
@@ -303,16 +327,21 @@ pub fn words_in(part: &str, full: &str) -> bool {
 
 /// [`words_in`] on folded copies: the definition.
 fn words_in_folded(part: &str, full: &str) -> bool {
-    let (part, full) = (super::fold_accents(part), super::fold_accents(full));
+    // An autocorrected apostrophe (`O’Brien`) is the typed one (`O'Brien`).
+    let fold = |s: &str| super::fold_accents(s).replace(['\u{2019}', '\u{2018}', '\u{2bc}'], "'");
+    let (part, full) = (fold(part), fold(full));
     let full_words = words(&full);
     words(&part).iter().all(|w| full_words.contains(w))
 }
 
 fn words(s: &str) -> Vec<&str> {
-    // Any space splits words, a no-break space (`Jane\u{a0}Doe`, from a web form) too.
-    s.split(|c: char| c.is_whitespace() || c == '-')
-        .filter(|w| !w.is_empty())
-        .collect()
+    // Any space splits words, a no-break space (`Jane\u{a0}Doe`, from a web form) too, and
+    // the punctuation between names (`Smith, Alice`, `Jr.`, `(Al)`).
+    s.split(|c: char| {
+        c.is_whitespace() || matches!(c, '-' | ',' | '.' | ';' | '(' | ')' | '"' | '/')
+    })
+    .filter(|w| !w.is_empty())
+    .collect()
 }
 
 #[cfg(test)]
@@ -334,13 +363,19 @@ mod tests {
             ("Bjørn", "Bjorn Berg", false),
             ("Jane", "Jane\u{a0}Doe", true),
             ("Doe", "Jane\u{a0}Doe", true),
+            ("Smith", "Smith, Alice", true),
+            ("Alice", "Smith, Alice", true),
+            ("O'Brien", "Dave O\u{2019}Brien", true),
+            ("O\u{2019}Brien", "Dave O'Brien", true),
+            ("Al", "Alice (Al) Smith", true),
+            ("Brien", "Dave O'Brien", false),
         ] {
             assert_eq!(words_in(part, full), found, "{part} in {full}");
         }
         use proptest::prelude::*;
         proptest!(ProptestConfig::with_cases(5_000), |(
-            part in "[a-cA-C -]{0,8}",
-            full in "[a-cA-C -]{0,16}",
+            part in "[a-cA-C ,.'-]{0,8}",
+            full in "[a-cA-C ,.'-]{0,16}",
         )| {
             prop_assert_eq!(words_in(&part, &full), words_in_folded(&part, &full));
         });
@@ -428,10 +463,22 @@ mod tests {
             "+cmd|' /C calc'!A0",
             "-A1",
             "=HYPERLINK(\"x\")",
+            "-1+A1",
+            "+2*B3",
+            "-10+SUM(A1:A3)",
+            "+(1+$B$2)",
         ] {
             assert!(runs_as_formula(f), "{f}");
         }
-        for ok in ["+1 555 0100", "-5", "jane@acme.com", "O'Brien"] {
+        for ok in [
+            "+1 555 0100",
+            "-5",
+            "jane@acme.com",
+            "O'Brien",
+            "+1 (555) 010-0100",
+            "+44 20 7946 0958 ext. 12",
+            "-5 Apt B",
+        ] {
             assert!(!runs_as_formula(ok), "{ok}");
         }
         assert!(mangled_text("1.23457E+11").is_some());
@@ -441,6 +488,28 @@ mod tests {
         assert!(mangled_text("31/12/26").is_some());
         assert!(mangled_text("12/31/2026").is_some());
         assert!(mangled_text("CTR-1042").is_none());
+        for date in [
+            "2026-03-01 00:00:00",
+            "3/1/2026 0:00",
+            "2026-03-01T00:00:00",
+            "1-Mar",
+            "01-mar-26",
+            "1-Mar-2026",
+            "Mar-01",
+            "DEC-2026",
+        ] {
+            assert!(mangled_text(date).is_some(), "{date}");
+        }
+        for id in [
+            "Mar-1042",
+            "1-March",
+            "32-Mar",
+            "MAR1",
+            "Marco-01",
+            "2026-03-01 ab",
+        ] {
+            assert!(mangled_text(id).is_none(), "{id}");
+        }
         // The shape of a date, but no day a spreadsheet could have made: an id.
         for id in [
             "1234-56-78",
@@ -455,7 +524,7 @@ mod tests {
         // The byte pre-filters rule out only what the regexes would not match.
         use proptest::prelude::*;
         proptest!(ProptestConfig::with_cases(5_000), |(v in "[0-9+@=.,eE/ (!$A-Za-z-]{0,14}")| {
-            let by_regex = SCIENTIFIC.is_match(&v) || is_date_text(&v);
+            let by_regex = SCIENTIFIC.is_match(&v) || is_date_text(&v) || MONTH_DATE.is_match(&v);
             prop_assert_eq!(mangled_text(&v).is_some(), by_regex);
             prop_assert_eq!(
                 runs_as_formula(&v),
