@@ -152,7 +152,7 @@ pub struct TemplateArgs {
 /// The store every store command takes.
 #[derive(Debug, Args)]
 pub struct StoreArg {
-    /// The store (a SQLite file, created on first use).
+    /// The store (a SQLite file; `import` creates it, the other commands need it there).
     #[arg(
         long,
         value_name = "FILE",

@@ -39,6 +39,11 @@ const CORPUS: &[Case] = &[
     ("password-protected.xlsx", 1, "F001", None, None, "cannot be read as a workbook: it is an OLE compound file (a legacy XLS, or a password-protected workbook)"),
     ("zip-bomb.xlsx", 1, "F001", None, None, "the workbook would unpack to 1536 MiB, more than the limit of 1024 MiB (a zip bomb?); raise it with --max-unpacked-mib"),
     ("no-users-sheet.xlsx", 1, "F007", None, None, "the workbook has no `Users` sheet"),
+    // A workbook of another kind than its extension says: named, with the way out (review).
+    ("really-an-ods.xlsx", 1, "F001", None, None, "cannot be read as .xlsx: it is an OpenDocument spreadsheet (rename it to .ods)"),
+    ("really-an-xlsx.ods", 1, "F001", None, None, "cannot be read as .ods: it is an Excel workbook (rename it to .xlsx)"),
+    // `--out records.json` read back (review: it was read as a CSV, F002 three times).
+    ("records.json", 1, "F001", None, None, "a JSON file: muster reads records as JSONL, one record per line (write them with `--out records.jsonl`)"),
     // Found by the workbook fuzzer: calamine overflowed on an absurd cell reference.
     ("fuzz-cell-reference-overflow.xlsx", 1, "F001", None, None, "not a readable workbook: it is malformed (the reader failed: attempt to multiply with overflow)"),
     // One cell at XFD1048576 and a `000000` format (which has a workbook read whole): the

@@ -400,6 +400,10 @@ fn read_file(
             }
             sheets
         }),
+        // `--out records.json` writes one JSON array, which has no line for a record's findings.
+        "json" => Err(ReadProblem::unreadable(
+            "a JSON file: muster reads records as JSONL, one record per line (write them with `--out records.jsonl`)".to_string(),
+        )),
         "jsonl" | "ndjson" => jsonl::read(path, shown, i).map(|(sheets, ignored, twice)| {
             for t in twice {
                 batch.problems.push(FileProblem {

@@ -68,7 +68,7 @@ pub fn read(
         _ => {}
     }
     if zipped {
-        check_unpacked_size(path, limits)?;
+        check_unpacked_size(path, &ext, limits)?;
     }
     read_guarded(|| read_sheets(path, shown, file_index, options))
 }
@@ -590,7 +590,9 @@ fn rows(
 }
 
 /// A zip bomb is refused from the central directory's sizes, before anything is decompressed.
-fn check_unpacked_size(path: &Path, limits: &Limits) -> Result<(), ReadProblem> {
+/// Also refuses a workbook of another kind than its extension says (an ODS named `.xlsx`),
+/// naming what it is (SPEC §2): calamine would fail on a part it looks for in vain.
+fn check_unpacked_size(path: &Path, ext: &str, limits: &Limits) -> Result<(), ReadProblem> {
     let file = std::fs::File::open(path)
         .map_err(|e| ReadProblem::unreadable(format!("cannot read the file: {e}")))?;
     let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| {
@@ -606,6 +608,23 @@ fn check_unpacked_size(path: &Path, limits: &Limits) -> Result<(), ReadProblem> 
             ))
         })?;
         total = total.saturating_add(entry.size());
+    }
+    let kind = if zip.index_for_name("content.xml").is_some()
+        && zip.index_for_name("mimetype").is_some()
+    {
+        Some(("ods", "an OpenDocument spreadsheet"))
+    } else if zip.index_for_name("xl/workbook.bin").is_some() {
+        Some(("xlsb", "an Excel binary workbook"))
+    } else if zip.index_for_name("xl/workbook.xml").is_some() {
+        Some(("xlsx", "an Excel workbook"))
+    } else {
+        None
+    };
+    let fits = |k: &str| k == ext || (k == "xlsx" && ext == "xlsm");
+    if let Some((kind, what)) = kind.filter(|(k, _)| !fits(k)) {
+        return Err(ReadProblem::unreadable(format!(
+            "cannot be read as .{ext}: it is {what} (rename it to .{kind})"
+        )));
     }
     if total > limits.max_unpacked_bytes {
         return Err(ReadProblem::unreadable(format!(
