@@ -408,6 +408,47 @@ fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
     assert_eq!((code, codes(&plan).len()), (0, 0));
 }
 
+/// S004 says what happened to a row_version a spreadsheet turned into a number, and to a new
+/// row copied from an exported one; it blamed a change in the store for both.
+#[test]
+fn s004_names_a_mangled_row_version_and_a_copied_row() {
+    let env = Env::new();
+    let batch = env.write("b.csv", &users_csv(&["a@acme.com,A1,Al Bo,IT,,"]));
+    env.import(&batch, &[]);
+    let export = std::fs::read_to_string(env.export("current.csv")).unwrap();
+    let version = export
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .last()
+        .unwrap()
+        .to_string();
+    assert_eq!(version.len(), 16, "{export}");
+    let (header, row) = export.split_once('\n').unwrap();
+    let copied = row.replace("a@acme.com", "n@acme.com").replace("A1", "A9");
+    let edited = format!("{header}\n{}{copied}", row.replace(&version, "1.23457E+15"));
+    let edited = env.write("edited.csv", &edited);
+    let out = env.run(&["validate", edited.to_str().unwrap(), "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let messages: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "S004")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{report}");
+    assert!(
+        messages[0].contains("is not a row_version muster wrote"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("copied from an exported row"),
+        "{messages:?}"
+    );
+}
+
 #[test]
 fn csv_export_guards_formulas_reversibly() {
     let env = Env::new();

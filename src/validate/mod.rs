@@ -932,13 +932,16 @@ fn known_checks(
     }
     if let Some((version, col)) = &u.row_version {
         let message = match stored {
-            Some(stored) if stored.row_version == *version => None,
+            Some(stored) if same_row_version(&stored.row_version, version) => None,
+            Some(_) if !is_row_version(version) => Some(format!(
+                "`{version}` is not a row_version muster wrote (16 hex digits): a spreadsheet may have turned it into a number; export again, and keep the column as text"
+            )),
             Some(_) => Some(format!(
                 "`{}` has changed in the store since this row was exported; export again and redo the edit",
                 u.record_id
             )),
             None if known.has_store => Some(format!(
-                "`{}` was exported from the store and has been removed since",
+                "`{}` has a row_version but no stored record: it was removed since the export, or the row is a new one copied from an exported row (then clear its row_version)",
                 u.record_id
             )),
             None => None,
@@ -955,6 +958,25 @@ fn known_checks(
         }
     }
     out
+}
+
+/// A row_version as muster writes it: 16 hex digits.
+fn is_row_version(v: &str) -> bool {
+    v.len() == 16 && v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether a row's row_version is the stored one. One in about 1,800 is all digits, which a
+/// spreadsheet turns into a number: without its leading zeros, and with 15 significant digits
+/// (`5501531955724158` → `5501531955724160`). Such a row still matches when the two are the
+/// same number to 15 digits.
+fn same_row_version(stored: &str, row: &str) -> bool {
+    let number = |v: &str| {
+        (!v.is_empty() && v.len() <= 16 && v.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| v.parse::<f64>().ok())
+            .flatten()
+            .map(|n| format!("{n:.14e}"))
+    };
+    stored == row || matches!((number(stored), number(row)), (Some(a), Some(b)) if a == b)
 }
 
 /// Feeds the non-blank data rows of a sheet to `check`, a block at a time for a streamed CSV,
@@ -1920,5 +1942,23 @@ fn to_entry(e: &EntryRow) -> IdEntry {
         integration: e.integration.clone(),
         user_id: e.user_id.clone().unwrap_or_default(),
         external_id: e.external_id.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_version_a_spreadsheet_made_a_number_still_matches() {
+        assert!(same_row_version("0289610527048647", "0289610527048647"));
+        assert!(same_row_version("0289610527048647", "289610527048647"));
+        // 5501531955724158 as a double shows as 5501531955724160.
+        assert!(same_row_version("5501531955724158", "5501531955724160"));
+        assert!(!same_row_version("5501531955724158", "5501531955724200"));
+        assert!(!same_row_version("0289610527048647", "0289610527048648"));
+        assert!(!same_row_version("a289610527048647", "289610527048647"));
+        assert!(is_row_version("a289610527048647"));
+        assert!(!is_row_version("289610527048647"));
     }
 }
