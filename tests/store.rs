@@ -420,8 +420,8 @@ fn s004_names_a_mangled_row_version_and_a_copied_row() {
         .lines()
         .nth(1)
         .unwrap()
-        .split(',')
-        .last()
+        .rsplit(',')
+        .next()
         .unwrap()
         .to_string();
     assert_eq!(version.len(), 16, "{export}");

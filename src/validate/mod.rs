@@ -932,7 +932,7 @@ fn known_checks(
     }
     if let Some((version, col)) = &u.row_version {
         let message = match stored {
-            Some(stored) if same_row_version(&stored.row_version, version) => None,
+            Some(stored) if same_row_version(stored.row_version, version) => None,
             Some(_) if !is_row_version(version) => Some(format!(
                 "`{version}` is not a row_version muster wrote (16 hex digits): a spreadsheet may have turned it into a number; export again, and keep the column as text"
             )),
