@@ -1733,3 +1733,50 @@ fn a_jsonl_record_s_bad_entry_is_a_finding_on_its_line() {
     assert_eq!(records.lines().count(), 1, "{records}");
     assert!(records.starts_with(r#"{"record_id":"J4""#), "{records}");
 }
+
+/// An inline entry's empty user_id is V001 at its column (it had none), and I003 names the
+/// integration, not the system: two connectors of one system are two integrations.
+#[test]
+fn an_inline_entry_s_findings_name_its_column_and_integration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("muster.toml");
+    std::fs::write(
+        &config,
+        "[connectors.jira_sandbox]\nsystem = \"jira\"\nkind = \"itsm\"\n[connectors.jira_prod]\nsystem = \"jira\"\nkind = \"itsm\"\n",
+    )
+    .unwrap();
+    let batch = dir.path().join("b.csv");
+    std::fs::write(
+        &batch,
+        "email_addr,record_id,full_name,itsm.jira_sandbox.user_id,itsm.jira_prod.user_id,itsm.jira_prod.external_id\n\
+         a@x.com,R1,Al Bo,5b10ac8d82e05b22cc7d4ef5,,al\n",
+    )
+    .unwrap();
+    let (_, report) = validate_json(&[
+        batch.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let got: Vec<_> = findings(&report)
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap(),
+                f["column"].as_str(),
+                f["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        got.contains(&(
+            "V001",
+            Some("E"),
+            "`itsm.jira_prod.user_id` is required when the entry has other values"
+        )),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&("I003", None, "the `jira_sandbox` entry has no external_id")),
+        "{got:?}"
+    );
+}

@@ -253,18 +253,19 @@ static DATE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 /// A date with the month's name, as a spreadsheet shows `1-3` or `3-01` it turned into a date
-/// (`1-Mar`, `01-Mar-26`, `Mar-01`).
+/// (`1-Mar`, `01-Mar-26`, `Mar-01`). Only as spreadsheets write the month (`Mar`): an id in
+/// capitals (`SEP-00`, `MAR-12`) is a code, not a date.
 static MONTH_DATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:(?:[1-9]|[0-2][0-9]|3[01])-(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)(?:-[0-9]{2}|-(?:19|20)[0-9]{2})?|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)-(?:[0-9]{2}|(?:19|20)[0-9]{2}))$")
+    Regex::new(r"^(?:(?:[1-9]|[0-2][0-9]|3[01])-(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)(?:-[0-9]{2}|-(?:19|20)[0-9]{2})?|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(?:[0-9]{2}|(?:19|20)[0-9]{2}))$")
         .expect("valid regex")
 });
 
 /// [`MONTH_DATE`], run only on what could match: short, starting with a digit or a month's
 /// first letter.
 fn is_month_date(value: &str) -> bool {
-    let first = value.bytes().next().unwrap_or(0).to_ascii_lowercase();
+    let first = value.bytes().next().unwrap_or(0);
     (5..=11).contains(&value.len())
-        && (first.is_ascii_digit() || b"jfmasond".contains(&first))
+        && (first.is_ascii_digit() || b"JFMASOND".contains(&first))
         && value.contains('-')
         && MONTH_DATE.is_match(value)
 }
@@ -493,10 +494,10 @@ mod tests {
             "3/1/2026 0:00",
             "2026-03-01T00:00:00",
             "1-Mar",
-            "01-mar-26",
+            "01-Mar-26",
             "1-Mar-2026",
             "Mar-01",
-            "DEC-2026",
+            "Dec-2026",
         ] {
             assert!(mangled_text(date).is_some(), "{date}");
         }

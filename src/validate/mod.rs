@@ -1837,10 +1837,22 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
     };
     let system = connector.system.as_str();
     let prefix = e.list.prefix();
+    // The entry's column for `part`, found from the mapping when the cell is empty.
+    let column = |part: IdPart| {
+        if e.from_sheet {
+            mapping.column_of(&Field::Id(part)).map(|c| c.index)
+        } else {
+            mapping
+                .columns
+                .iter()
+                .find(|c| matches!(&c.field, Field::Inline { list, integration, part: p } if *list == e.list && *integration == e.integration && *p == part))
+                .map(|c| c.index)
+        }
+    };
     let uid_place = Place {
         sheet,
         row: Some(e.row),
-        col: e.user_id_col,
+        col: e.user_id_col.or_else(|| column(IdPart::UserId)),
         field: Cow::Borrowed(e.list.field(IdPart::UserId)),
     };
     if let Some(uid) = e.user_id.take() {
@@ -1898,17 +1910,10 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
         e.broken = true;
     }
     if e.list != IdList::Channel {
-        let ext_col = if e.from_sheet {
-            mapping
-                .column_of(&Field::Id(IdPart::ExternalId))
-                .map(|c| c.index)
-        } else {
-            mapping.columns.iter().find(|c| matches!(&c.field, Field::Inline { list, integration, part: IdPart::ExternalId } if *list == e.list && *integration == e.integration)).map(|c| c.index)
-        };
         let p = Place {
             sheet,
             row: Some(e.row),
-            col: ext_col,
+            col: column(IdPart::ExternalId),
             field: Cow::Borrowed(e.list.field(IdPart::ExternalId)),
         };
         match &e.external_id {
@@ -1917,7 +1922,9 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
                 Rule::MalformedExternalId,
                 &p,
                 "",
-                format!("the {system} entry has no external_id"),
+                // The integration, not the system: two connectors may share one (jira_sandbox,
+                // jira_prod).
+                format!("the `{}` entry has no external_id", e.integration),
                 Some("Add the name the system shows for the user (usually the email)".into()),
             ),
             Some(x) => {
