@@ -45,7 +45,7 @@ pub enum Command {
         after_help = "Examples:\n  muster export -o current.xlsx\n  muster export -o current.csv --batch 2026-Q3\n  muster export -o - > records.jsonl"
     )]
     Export(ExportArgs),
-    /// What each batch did to a record.
+    /// What each batch did to a record; without one, every batch applied.
     History(HistoryArgs),
     /// Remove manual users from the store (recorded like a batch, so it can be reverted).
     Remove(RemoveArgs),
@@ -217,7 +217,9 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    pub record_id: String,
+    /// The record whose changes to show; without one, every batch applied (the names
+    /// `revert` takes).
+    pub record_id: Option<String>,
     #[command(flatten)]
     pub store: StoreArg,
 }

@@ -627,6 +627,27 @@ fn history_and_revert_undo_a_batch_unless_later_batches_depend_on_it() {
     assert_eq!(env.count(), 2);
     let out = env.run(&["remove", "NOPE"]);
     assert_eq!(out.status.code(), Some(2));
+
+    // Without a record id, history lists the batches newest first: the names revert takes.
+    let batches = String::from_utf8(env.run(&["history"]).stdout).unwrap();
+    let names: Vec<&str> = batches
+        .lines()
+        .map(|l| l.split('`').nth(1).unwrap())
+        .collect();
+    assert_eq!(names.len(), 7, "{batches}");
+    assert_eq!(
+        [names[2], names[5], names[6]],
+        ["three", "two", "one"],
+        "{batches}"
+    );
+    assert!(
+        names[0].starts_with("revert-") && names[1] == name,
+        "{batches}"
+    );
+    assert!(
+        batches.lines().nth(5).unwrap().contains("`two` (reverted)"),
+        "{batches}"
+    );
 }
 
 #[test]

@@ -16,7 +16,10 @@ fn record_id(given: &str) -> String {
 
 pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
     let store = super::store_to_read(&args.store.store)?;
-    let record_id = record_id(&args.record_id);
+    let Some(given) = &args.record_id else {
+        return list_batches(&store, &args.store.store);
+    };
+    let record_id = record_id(given);
     let log = store.history(&record_id)?;
     if log.is_empty() {
         bail!(
@@ -50,6 +53,35 @@ pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
                 );
             }
         }
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Every batch applied to the store, newest first: what `revert` takes.
+fn list_batches(store: &crate::store::Store, path: &std::path::Path) -> anyhow::Result<ExitStatus> {
+    let mut batches = store.batches()?;
+    if batches.is_empty() {
+        println!("no batch has been applied to {}", path.display());
+        return Ok(ExitStatus::Success);
+    }
+    batches.sort_by_key(|b| std::cmp::Reverse(b.id));
+    for b in batches {
+        let c = &b.counts;
+        println!(
+            "{}  batch `{}`{} from {} by {}: {} create, {} update, {} remove",
+            b.applied_at,
+            b.name,
+            if b.reverted_by.is_some() {
+                " (reverted)"
+            } else {
+                ""
+            },
+            if b.file.is_empty() { "-" } else { &b.file },
+            b.os_user,
+            c.create,
+            c.update,
+            c.remove
+        );
     }
     Ok(ExitStatus::Success)
 }
