@@ -368,10 +368,15 @@ pub fn summary_text(
         let list: Vec<String> = counts.iter().map(|(c, n)| format!("{c} {n}")).collect();
         out.push_str(&format!("findings by code: {}\n", list.join(", ")));
     }
+    // Errors, warnings, and the sheets and files left unread (F004 on no row or column):
+    // rows there are not in the records, which the count alone would not say.
     let notable: Vec<&Finding> = outcome
         .findings
         .iter()
-        .filter(|f| f.severity != crate::rules::Severity::Info)
+        .filter(|f| {
+            f.severity != crate::rules::Severity::Info
+                || (f.code == "F004" && f.row.is_none() && f.column.is_none())
+        })
         .collect();
     if !notable.is_empty() {
         out.push('\n');
@@ -379,7 +384,8 @@ pub fn summary_text(
     for f in notable.iter().take(SHOWN) {
         let sev = match f.severity {
             crate::rules::Severity::Error => style.paint("31;1", "error"),
-            _ => style.paint("33;1", "warning"),
+            crate::rules::Severity::Warning => style.paint("33;1", "warning"),
+            crate::rules::Severity::Info => style.paint("36", "info"),
         };
         out.push_str(&format!("{sev} {} {}: {}", f.code, location(f), f.message));
         if let Some(s) = &f.suggestion {

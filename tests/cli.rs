@@ -1780,3 +1780,39 @@ fn an_inline_entry_s_findings_name_its_column_and_integration() {
         "{got:?}"
     );
 }
+
+/// A sheet named almost as one muster reads is still ignored (F004, info, SPEC §4), but its
+/// finding says where its rows belong, and the terminal summary shows it: its rows are in no
+/// record, which `F004 1` alone did not say.
+#[test]
+fn a_sheet_named_almost_as_an_id_sheet_says_where_its_rows_belong() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("vendor.xlsx");
+    let users: &[&[&str]] = &[
+        &["email_addr", "record_id", "full_name"],
+        &["a@x.com", "R1", "Al Bo"],
+    ];
+    let ids: &[&[&str]] = &[
+        &["record_id", "integration", "user_id"],
+        &["R1", "slack", "U11111111"],
+    ];
+    write_workbook(
+        &book,
+        &[
+            ("Users", users),
+            ("Channel", ids),
+            ("Instructions", &[&["Fill in"]]),
+        ],
+    );
+    let out = muster().arg("validate").arg(&book).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("info F004 ") && stdout.contains(":Channel: sheet `Channel` is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account and was ignored; rename it `Channel IDs` to have its rows read"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(":Instructions: sheet `Instructions` is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account and was ignored\n"),
+        "{stdout}"
+    );
+}

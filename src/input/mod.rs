@@ -386,12 +386,23 @@ fn read_file(
         "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => workbook::read(path, shown, i, options).map(|(sheets, others)| {
             for other in others {
                 let name = other.name.clone();
+                // A sheet named almost as one muster reads (`ITSM`, `ITSM IDs (2)`) likely
+                // holds rows meant to be read: say where they belong.
+                let like = crate::check::did_you_mean(&name, SheetKind::ALL.map(SheetKind::sheet_name))
+                    .map(|known| {
+                        if sheets.iter().any(|s| s.sheet.as_deref() == Some(known)) {
+                            format!("; move its rows to `{known}` to have them read")
+                        } else {
+                            format!("; rename it `{known}` to have its rows read")
+                        }
+                    })
+                    .unwrap_or_default();
                 batch.problems.push(FileProblem {
                     file: shown.to_string(),
                     sheet: Some(name.clone()),
                     order: other.order,
                     code: "F004",
-                    message: format!("sheet `{name}` is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account and was ignored"),
+                    message: format!("sheet `{name}` is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account and was ignored{like}"),
                     ..Default::default()
                 });
                 if options.keep_other_sheets {
