@@ -1816,3 +1816,47 @@ fn a_sheet_named_almost_as_an_id_sheet_says_where_its_rows_belong() {
         "{stdout}"
     );
 }
+
+/// S002 checks aliases as well as the address (an address belongs to one user, SPEC §1), and
+/// S002, S003 and V001 give the cell as read as their `value` (SPEC §5).
+#[test]
+fn source_findings_check_aliases_and_give_the_cell_as_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src.csv");
+    std::fs::write(&source, "Email,Record ID\nSRC2@X.com,E-2\nsrc1@x.com,E-1\n").unwrap();
+    let batch = dir.path().join("b.csv");
+    std::fs::write(
+        &batch,
+        "email_addr,record_id,full_name,email_aliases\n\
+         n4@x.com,CTR-4,Na Ne,Src2@x.com\n\
+         \" src1@X.com \",CTR-5,Na Nf,\n\
+         n6@x.com, E-2 ,Na Ng,\n\
+         n7@x.com,CTR-7,\"   \",\n",
+    )
+    .unwrap();
+    let (_, report) = validate_json(&[
+        batch.to_str().unwrap(),
+        "--source",
+        source.to_str().unwrap(),
+    ]);
+    let got: Vec<_> = findings(&report)
+        .iter()
+        .filter(|f| f["code"] != "N001" && f["code"] != "N002")
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap(),
+                f["row"].as_u64().unwrap(),
+                f["value"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("S002", 2, "Src2@x.com"),
+            ("S002", 3, " src1@X.com "),
+            ("S003", 4, " E-2 "),
+            ("V001", 5, "   "),
+        ]
+    );
+}

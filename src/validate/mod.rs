@@ -333,12 +333,19 @@ impl<'a> RowCx<'a> {
         Some(trimmed.to_string())
     }
 
-    fn required(&mut self, place: &Place, value: Option<String>, flagged: bool) -> Option<String> {
+    /// V001 when a required value is empty; `raw` is the cell as read (spaces only, or nothing).
+    fn required(
+        &mut self,
+        place: &Place,
+        raw: &str,
+        value: Option<String>,
+        flagged: bool,
+    ) -> Option<String> {
         if value.is_none() && !flagged {
             self.report(
                 Rule::RequiredValueEmpty,
                 place,
-                "",
+                raw,
                 format!("`{}` is required", place.field),
                 None,
             );
@@ -902,16 +909,24 @@ fn known_checks(
             }
         }
         if let Some(other) = known.source_emails.get(&key) {
-            if *other != u.record_id && field == "email_addr" {
+            if *other != u.record_id {
+                // An alias is an address of this user too (SPEC §1: unique across every user).
+                let message = if field == "email_addr" {
+                    format!(
+                        "the source directory has `{e}` under record id `{other}`, not `{}`: the records will not merge",
+                        u.record_id
+                    )
+                } else {
+                    format!(
+                        "the source directory has alias `{e}` as the address of record id `{other}`: an address belongs to one user"
+                    )
+                };
                 push(
                     Rule::JoiningKeyMismatch,
                     *col,
                     field,
-                    e,
-                    format!(
-                        "the source directory has `{e}` under record id `{other}`, not `{}`: the records will not merge",
-                        u.record_id
-                    ),
+                    u.cell(*col, e),
+                    message,
                     None,
                 );
             }
@@ -922,7 +937,7 @@ fn known_checks(
             Rule::RecordInSource,
             u.record_col,
             "record_id",
-            &u.record_id,
+            u.cell(u.record_col, &u.record_id),
             format!(
                 "the primary source already provides record id `{}`; this manual entry will merge with it",
                 u.record_id
@@ -1491,7 +1506,7 @@ fn user_row<'a>(
             .any(|f| f.code != "N001" && f.code != "N009");
         match &col.field {
             Field::Attr(attr @ (Attr::EmailAddr | Attr::RecordId | Attr::FullName)) => {
-                let Some(v) = cx.required(&p, value, flagged) else {
+                let Some(v) = cx.required(&p, raw_text, value, flagged) else {
                     continue;
                 };
                 match attr {
@@ -1798,7 +1813,7 @@ fn id_row(
         let v = if part == IdPart::ExternalId {
             v
         } else {
-            cx.required(&p, v, flagged)
+            cx.required(&p, raw_text, v, flagged)
         };
         values.insert(part, v);
     }
