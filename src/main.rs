@@ -55,6 +55,37 @@ fn set_huge_pages(pages: HugePages) {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, allow) }
 }
 
+/// Ctrl-C (SIGINT), SIGTERM and SIGHUP end muster as before, with the shell's code (128 + the
+/// signal), but first delete the `.muster-*.tmp` files of outputs being written, which the
+/// default action left behind. The signals are blocked in every thread (the mask is inherited
+/// by threads started after) and taken by one thread of their own with `sigwait`, so nothing
+/// runs inside a signal handler. A store's transaction is left to SQLite, as a kill leaves it.
+#[cfg(unix)]
+fn end_cleanly_on_signals() {
+    const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+    // SAFETY: plain calls on a signal set we own, before any other thread starts.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in SIGNALS {
+            libc::sigaddset(&mut set, s);
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        set
+    };
+    std::thread::spawn(move || {
+        let mut signal: libc::c_int = 0;
+        // SAFETY: waits on the set blocked above.
+        if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
+            muster::report::remove_live_temps();
+            // SAFETY: ends the process at once, as the signal's default action would.
+            unsafe { libc::_exit(128 + signal) }
+        }
+    });
+}
+
 fn main() -> ExitCode {
     // Rust ignores SIGPIPE, so a write to a closed pipe (`muster rules | head -1`) is an error
     // that `println!` turns into a panic. With the default action muster ends as other Unix
@@ -64,6 +95,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    #[cfg(unix)]
+    end_cleanly_on_signals();
     let cli = muster::cli::Cli::parse();
     set_huge_pages(huge_pages(&cli.command));
     match muster::run(cli) {

@@ -93,10 +93,43 @@ fn write_via_temp(
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(err)?;
+    let _live = LiveTemp::note(tmp.path());
     write(tmp.as_file_mut())?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
+}
+
+/// The `.muster-*.tmp` files being written, for [`remove_live_temps`] on Ctrl-C: a signal
+/// ends the process without running the destructors that would delete them.
+static LIVE_TEMPS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A temporary file noted in [`LIVE_TEMPS`] while it lives.
+struct LiveTemp(std::path::PathBuf);
+
+impl LiveTemp {
+    fn note(path: &Path) -> LiveTemp {
+        let mut live = LIVE_TEMPS.lock().unwrap_or_else(|e| e.into_inner());
+        live.push(path.to_path_buf());
+        LiveTemp(path.to_path_buf())
+    }
+}
+
+impl Drop for LiveTemp {
+    fn drop(&mut self) {
+        let mut live = LIVE_TEMPS.lock().unwrap_or_else(|e| e.into_inner());
+        live.retain(|p| *p != self.0);
+    }
+}
+
+/// Deletes the temporary files of the outputs being written (the process is ending on a
+/// signal). The lock is taken for good: no new one is noted after.
+pub fn remove_live_temps() {
+    let live = LIVE_TEMPS.lock().unwrap_or_else(|e| e.into_inner());
+    for path in live.iter() {
+        let _ = std::fs::remove_file(path);
+    }
+    std::mem::forget(live);
 }
 
 /// The summary block of the JSON report.

@@ -148,6 +148,59 @@ fn a_kill_while_writing_leaves_no_partial_output() {
     assert_eq!(whole(&output), rows + 1);
 }
 
+/// Ctrl-C (SIGINT) or SIGTERM while the annotated workbook is being written: muster ends with
+/// the shell's code (130, 143) and deletes its `.muster-*.tmp` (review: the default action left
+/// it, megabytes of it, beside the output).
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_writing_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.csv");
+    let mut text = String::from("email_addr,record_id,full_name,work_status\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("u{i}@acme.com,R{i},User Number,SOMETIMES\n"));
+    }
+    std::fs::write(&input, text).unwrap();
+    let output = dir.path().join("annotated.xlsx");
+    let names = || -> Vec<String> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let mut interrupted = 0;
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("muster"))
+            .args(["validate", input.to_str().unwrap(), "-q", "--annotate"])
+            .arg(&output)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        while !names().iter().any(|n| n.starts_with(".muster-"))
+            && child.try_wait().unwrap().is_none()
+        {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        // SAFETY: sends a signal to the child we started.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let status = child.wait().unwrap();
+        if status.code() == Some(1) {
+            continue; // finished before the signal came: nothing to see
+        }
+        interrupted += 1;
+        assert_eq!(status.code(), Some(code));
+        let left: Vec<String> = names()
+            .into_iter()
+            .filter(|n| n.starts_with(".muster-"))
+            .collect();
+        assert!(left.is_empty(), "signal {signal}: {left:?}");
+    }
+    assert!(
+        interrupted > 0,
+        "the write always finished before the signal"
+    );
+}
+
 /// A write that fails midway (a full disk; here the file-size limit `ulimit -f`, with SIGXFSZ
 /// ignored so that writes fail with EFBIG as they would with ENOSPC): muster says which file it
 /// could not write, exits 2, and leaves neither the output nor a temporary file behind.
