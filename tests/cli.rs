@@ -1860,3 +1860,23 @@ fn source_findings_check_aliases_and_give_the_cell_as_read() {
         ]
     );
 }
+
+/// F002 for a required column a custom column may hold under another name (`Mail`) says how
+/// to have it read: rename it, or map it.
+#[test]
+fn a_missing_column_names_the_one_that_may_hold_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("b.csv");
+    std::fs::write(&batch, "Mail,Record ID,Full Name\na@x.com,R1,Al Bo\n").unwrap();
+    let (code, report) = validate_json(&[batch.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let f002: Vec<_> = findings(&report)
+        .iter()
+        .filter(|f| f["code"] == "F002")
+        .map(|f| f["suggestion"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        f002,
+        ["If column `Mail` holds it, rename it to `email_addr`, or map it with --map (a file with a `[columns]` table: `\"Mail\" = \"email_addr\"`)"]
+    );
+}

@@ -464,13 +464,32 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
             .then(|| {
                 "The `User Email` column holds aliases; rename it to `email_addr` if it holds the primary address".to_string()
             });
+            // A custom column whose name is part of the field's (`Mail`, `ID`, `Name`) may be
+            // it under a name muster does not know: say how to have it read.
+            let wanted = fold(&name);
+            let renamed_hint = mapping
+                .columns
+                .iter()
+                .filter(|c| matches!(c.field, Field::Custom(_)))
+                .find(|c| {
+                    let f = fold(&c.header);
+                    f.len() >= 2 && wanted.contains(&f)
+                })
+                .map(|c| {
+                    format!(
+                        "If column `{0}` holds it, rename it to `{name}`, or map it with --map (a file with a `[columns]` table: `\"{0}\" = \"{name}\"`)",
+                        c.header
+                    )
+                });
             mapping.problems.push(HeaderProblem {
                 code: "F002",
                 column: None,
                 row: None,
                 header: None,
                 message: format!("required column `{name}` is missing"),
-                suggestion: alias_hint.or_else(|| Some(format!("Add a `{name}` column"))),
+                suggestion: alias_hint
+                    .or(renamed_hint)
+                    .or_else(|| Some(format!("Add a `{name}` column"))),
             });
         }
     }
