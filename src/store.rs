@@ -99,6 +99,12 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("{}: cannot write the store: its folder {} is not writable, and SQLite writes its journal beside the store ({source})", path.display(), folder.display())]
+    FolderNotWritable {
+        path: PathBuf,
+        folder: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("{0}")]
     Refused(String),
     /// The batch's records, spilled to a temporary file while it was validated, could not be
@@ -464,7 +470,43 @@ fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
         Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
             StoreError::Corrupt { path, source }
         }
+        // SQLite writes its journal beside the store: a writable file in a folder the user
+        // cannot write is "a readonly database", which sends one to the file, not the folder.
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+            if !folder_writable(&path) =>
+        {
+            let folder = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            StoreError::FolderNotWritable {
+                folder: folder.to_path_buf(),
+                path,
+                source,
+            }
+        }
         _ => StoreError::Sqlite { path, source },
+    }
+}
+
+/// Whether the user may create files in the store's folder.
+fn folder_writable(store: &Path) -> bool {
+    let folder = store
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = std::ffi::CString::new(folder.as_os_str().as_bytes()) else {
+            return true;
+        };
+        // SAFETY: a valid C string; access only reads it.
+        unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        !std::fs::metadata(folder).is_ok_and(|m| m.permissions().readonly())
     }
 }
 
@@ -637,11 +679,13 @@ impl Store {
         let writable = std::fs::OpenOptions::new().write(true).open(path).is_ok();
         let refused = if writable {
             match Store::open(path) {
-                Err(StoreError::Sqlite { source, .. })
-                    if matches!(
-                        source.sqlite_error_code(),
-                        Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
-                    ) =>
+                Err(
+                    StoreError::Sqlite { source, .. }
+                    | StoreError::FolderNotWritable { source, .. },
+                ) if matches!(
+                    source.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+                ) =>
                 {
                     Some(StoreError::Sqlite {
                         path: path.to_path_buf(),

@@ -1434,6 +1434,15 @@ fn a_store_in_a_read_only_folder_is_read_by_the_commands_that_read() {
         names
     };
     assert_eq!(names(), ["muster", "muster.db", "q3.xlsx"]);
+    // An import into a store it may write, in a folder it may not: the folder is named (it
+    // said "attempt to write a readonly database", which sends one to the file).
+    let (code, _, stderr) = run(&["import", "q3.xlsx", "-q"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the store: its folder . is not writable"),
+        "{stderr}"
+    );
+    assert_eq!(names(), ["muster", "muster.db", "q3.xlsx"]);
     // A folder the reader may write, a store it may not (someone else's): it reads, and
     // leaves no `-wal` or `-shm` of its own to fail the owner's next import (review).
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
