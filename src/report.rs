@@ -92,12 +92,23 @@ fn write_via_temp(
         .prefix(".muster-")
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(err)?;
+        .map_err(|e| err(without_temp_path(e)))?;
     let _live = LiveTemp::note(tmp.path());
     write(tmp.as_file_mut())?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
+}
+
+/// tempfile's error names the temporary file it could not make (`… at path
+/// "dir/.muster-8QS97k.tmp"`), a name the user never gave: the cause alone, as the OS said it
+/// (tempfile keeps the OS error only as text).
+fn without_temp_path(e: std::io::Error) -> std::io::Error {
+    let text = e.to_string();
+    match text.rsplit_once(" at path \"") {
+        Some((cause, _)) => std::io::Error::new(e.kind(), cause.to_string()),
+        None => e,
+    }
 }
 
 /// The `.muster-*.tmp` files being written, for [`remove_live_temps`] on Ctrl-C: a signal

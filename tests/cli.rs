@@ -1880,3 +1880,21 @@ fn a_missing_column_names_the_one_that_may_hold_it() {
         ["If column `Mail` holds it, rename it to `email_addr`, or map it with --map (a file with a `[columns]` table: `\"Mail\" = \"email_addr\"`)"]
     );
 }
+
+/// An output that cannot be made names the output as given and the OS's cause, not the
+/// temporary file muster writes first (`… at path ".muster-8QS97k.tmp"`).
+#[test]
+fn an_output_that_cannot_be_made_is_named_as_given() {
+    let out = muster()
+        .args(["validate", "testdata/rules/V007.csv", "-q", "--report"])
+        .arg("/nonexistent/dir/r.csv")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("muster: cannot write /nonexistent/dir/r.csv: No such file or directory")
+            && !stderr.contains(".muster-"),
+        "{stderr}"
+    );
+}
