@@ -263,11 +263,17 @@ static MONTH_DATE: LazyLock<Regex> = LazyLock::new(|| {
 /// [`MONTH_DATE`], run only on what could match: short, starting with a digit or a month's
 /// first letter.
 fn is_month_date(value: &str) -> bool {
-    let first = value.bytes().next().unwrap_or(0);
-    (5..=11).contains(&value.len())
-        && (first.is_ascii_digit() || b"JFMASOND".contains(&first))
-        && value.contains('-')
-        && MONTH_DATE.is_match(value)
+    let b = value.as_bytes();
+    // `1-Mar`, `01-Mar`: a digit first, `-` second or third; `Mar-01`: a capital, then a small
+    // letter (not `SEP-00`), `-` fourth.
+    let shape = match b.first() {
+        Some(b'0'..=b'9') => b.get(1) == Some(&b'-') || b.get(2) == Some(&b'-'),
+        Some(b'J' | b'F' | b'M' | b'A' | b'S' | b'O' | b'N' | b'D') => {
+            b.get(1).is_some_and(u8::is_ascii_lowercase) && b.get(3) == Some(&b'-')
+        }
+        _ => false,
+    };
+    (5..=11).contains(&b.len()) && shape && MONTH_DATE.is_match(value)
 }
 
 /// Whether `value` is a date as spreadsheets write one: the shape, and a day that exists
@@ -299,10 +305,12 @@ pub fn mangled_text(value: &str) -> Option<&'static str> {
     // Both shapes are made of digits, signs and separators only: any other byte rules them
     // out without running the regexes (this runs for every identifier cell).
     const DATE: &str = "is a date: a spreadsheet turned the id into a date";
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b"+-.,eE/ :T".contains(&b))
-    {
+    if !value.bytes().all(|b| {
+        matches!(
+            b,
+            b'0'..=b'9' | b'+' | b'-' | b'.' | b',' | b'e' | b'E' | b'/' | b' ' | b':' | b'T'
+        )
+    }) {
         return is_month_date(value).then_some(DATE);
     }
     if SCIENTIFIC.is_match(value) {
