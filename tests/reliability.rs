@@ -83,19 +83,26 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// `big.csv` in `dir`: `rows` users, each with one error (V004), so that annotating it takes a
+/// while.
+fn big_batch(dir: &Path, rows: usize) -> std::path::PathBuf {
+    let input = dir.join("big.csv");
+    let mut text = String::from("email_addr,record_id,full_name,work_status\n");
+    for i in 0..rows {
+        text.push_str(&format!("u{i}@acme.com,R{i},User Number,SOMETIMES\n"));
+    }
+    std::fs::write(&input, text).unwrap();
+    input
+}
+
 /// SIGKILL while the annotated workbook is being written (the moment its temporary file appears,
 /// and a little after): the output's name holds nothing, or a whole workbook; at most a
 /// `.muster-*.tmp` is left beside it.
 #[test]
 fn a_kill_while_writing_leaves_no_partial_output() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("big.csv");
-    let mut text = String::from("email_addr,record_id,full_name,work_status\n");
     let rows = 20_000;
-    for i in 0..rows {
-        text.push_str(&format!("u{i}@acme.com,R{i},User Number,SOMETIMES\n"));
-    }
-    std::fs::write(&input, text).unwrap();
+    let input = big_batch(dir.path(), rows);
     let output = dir.path().join("annotated.xlsx");
     let temp_files = || {
         std::fs::read_dir(dir.path())
@@ -155,12 +162,7 @@ fn a_kill_while_writing_leaves_no_partial_output() {
 #[test]
 fn ctrl_c_while_writing_leaves_no_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("big.csv");
-    let mut text = String::from("email_addr,record_id,full_name,work_status\n");
-    for i in 0..20_000 {
-        text.push_str(&format!("u{i}@acme.com,R{i},User Number,SOMETIMES\n"));
-    }
-    std::fs::write(&input, text).unwrap();
+    let input = big_batch(dir.path(), 20_000);
     let output = dir.path().join("annotated.xlsx");
     let names = || -> Vec<String> {
         std::fs::read_dir(dir.path())

@@ -199,15 +199,20 @@ fn template_needs_a_format_it_can_write() {
         &["-o", "t.csv"][..],
         &["-o", "t.ods", "--format", "xlsx"][..],
     ] {
-        let out = muster()
-            .arg("template")
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
+        let out = template_in(dir.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("xlsx"));
     }
+}
+
+/// `muster template ARGS` run in `dir`.
+fn template_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    muster()
+        .arg("template")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
 }
 
 /// `template -o` over a workbook or a CSV set already there is refused (a vendor's filled batch
@@ -223,12 +228,7 @@ fn template_keeps_a_file_already_there_unless_forced() {
         (&["-o", "vendor.xlsx"][..], "vendor.xlsx"),
         (&["--format", "csv", "-o", "set"][..], "set/itsm_ids.csv"),
     ] {
-        let out = muster()
-            .arg("template")
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
+        let out = template_in(dir.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
