@@ -180,6 +180,10 @@ pub struct ImportArgs {
     /// Remove stored manual users absent from the batch (never the bot).
     #[arg(long)]
     pub prune: bool,
+    /// Apply updates that clear stored values of a column or ID sheet the batch does not have
+    /// (refused by default: a column left out is not a column emptied).
+    #[arg(long)]
+    pub clear_absent: bool,
     /// Refuse a plan removing more users than this (default: 10 % of the store or 500, whichever is smaller).
     #[arg(long, value_name = "N")]
     pub max_remove: Option<usize>,

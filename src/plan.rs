@@ -550,6 +550,109 @@ impl Known {
     }
 }
 
+/// What the batch has columns or sheets for, by the updates' field names (`user.department`,
+/// `user.custom_attributes.office`, `user_id_info.user_emails`, `user_id_info.itsm_id_info`).
+#[derive(Debug, Default)]
+pub struct Provided {
+    /// JSONL records: every field of a record is given (an absent one is empty).
+    all: bool,
+    fields: BTreeSet<String>,
+}
+
+impl Provided {
+    /// The fields the user and bot sheets' columns and the ID sheets of `batch` give.
+    pub fn of(batch: &crate::input::Batch, renames: &Renames) -> Provided {
+        use crate::input::headers::IdList;
+        use crate::input::SheetKind;
+        let mut provided = Provided::default();
+        let list = |l: IdList| format!("user_id_info.{}_id_info", l.prefix());
+        for sheet in &batch.sheets {
+            if !sheet.lettered {
+                provided.all = true;
+            }
+            match sheet.kind {
+                SheetKind::Users | SheetKind::Bot => {
+                    for col in map_sheet(sheet, renames).columns {
+                        let field = match &col.field {
+                            Field::Attr(a) => format!("user.{}", a.name()),
+                            Field::Custom(name) => format!("user.custom_attributes.{name}"),
+                            Field::EmailAliases => "user_id_info.user_emails".to_string(),
+                            Field::Inline { list: l, .. } => list(*l),
+                            _ => continue,
+                        };
+                        provided.fields.insert(field);
+                    }
+                }
+                SheetKind::Itsm => drop(provided.fields.insert(list(IdList::Itsm))),
+                SheetKind::Channel => drop(provided.fields.insert(list(IdList::Channel))),
+                SheetKind::Idm => drop(provided.fields.insert(list(IdList::Idm))),
+            }
+        }
+        provided
+    }
+
+    /// The column or sheet a cleared field would have come from, when the batch has none:
+    /// (`column` or `sheet`, its name).
+    fn absent(&self, field: &str) -> Option<(&'static str, String)> {
+        if self.all || self.fields.contains(field) {
+            return None;
+        }
+        let sheet = |name: &str| Some(("sheet", name.to_string()));
+        if let Some(name) = field.strip_prefix("user.custom_attributes.") {
+            Some(("column", format!("custom.{name}")))
+        } else if field.starts_with("user.external_system_identities.") {
+            None // the same entries as `user_id_info`'s lists
+        } else if let Some(name) = field.strip_prefix("user.") {
+            Some(("column", name.to_string()))
+        } else {
+            match field {
+                "user_id_info.user_emails" => Some(("column", "email_aliases".to_string())),
+                "user_id_info.itsm_id_info" => sheet("ITSM IDs"),
+                "user_id_info.channel_id_info" => sheet("Channel IDs"),
+                "user_id_info.idm_id_info" => sheet("IDM IDs"),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// A column or ID sheet the batch does not have, and how many stored users the plan would
+/// clear its values on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearedAbsent {
+    /// `column` or `sheet`.
+    pub kind: &'static str,
+    pub name: String,
+    pub users: usize,
+}
+
+/// The columns and ID sheets the batch does not have whose stored values the plan's updates
+/// would clear, each with how many users would lose them: an export re-imported
+/// with a sheet renamed or a column deleted, a vendor's short re-send. A blank cell clears a
+/// value on purpose; a column left out is refused unless `--clear-absent`.
+pub fn cleared_absent(plan: &Plan, provided: &Provided) -> Vec<ClearedAbsent> {
+    let mut cleared: BTreeMap<(&'static str, String), usize> = BTreeMap::new();
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Update && !c.bot)
+    {
+        let mut seen = BTreeSet::new();
+        for f in change.fields() {
+            let emptied = f.after.as_deref().is_none_or(|a| a == "[]" || a.is_empty());
+            if let (true, Some(what)) = (emptied && f.before.is_some(), provided.absent(&f.field)) {
+                if seen.insert(what.clone()) {
+                    *cleared.entry(what).or_default() += 1;
+                }
+            }
+        }
+    }
+    cleared
+        .into_iter()
+        .map(|((kind, name), users)| ClearedAbsent { kind, name, users })
+        .collect()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("--source {0}: {1}")]

@@ -528,6 +528,69 @@ fn import_points_to_a_command_it_has_for_every_finding() {
     assert!(stdout.contains(&hint), "{stdout}");
 }
 
+/// An update that would clear stored values of a column or ID sheet the batch does not have
+/// (an export re-imported with its `ITSM IDs` sheet renamed, a vendor's short re-send) is
+/// refused, the dry run showing the plan it refuses; `--clear-absent` applies it. A blank cell
+/// still clears its value.
+#[test]
+fn an_update_clearing_what_the_batch_has_no_column_for_is_refused() {
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    let export = env.export("current.xlsx");
+    let bytes = std::fs::read(&export).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let renamed = env.path("renamed.xlsx");
+    let mut out = zip::ZipWriter::new(std::fs::File::create(&renamed).unwrap());
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).unwrap();
+        let name = part.name().unwrap().to_string();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut part, &mut data).unwrap();
+        if name == "xl/workbook.xml" {
+            data = String::from_utf8(data)
+                .unwrap()
+                .replace("name=\"ITSM IDs\"", "name=\"ITSM IDs (2)\"")
+                .into_bytes();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut out, &data).unwrap();
+    }
+    out.finish().unwrap();
+    let before = std::fs::read(env.export("before.jsonl")).unwrap();
+    for args in [&[][..], &["--dry-run"][..]] {
+        let mut all = vec!["import", renamed.to_str().unwrap()];
+        all.extend(args);
+        let out = env.run(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("the batch has no sheet `ITSM IDs`: the plan would clear their stored values on 120 users; nothing was applied"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(std::fs::read(env.export("after.jsonl")).unwrap(), before);
+    // A short batch: the columns it lacks, named.
+    let short = env.write(
+        "short.csv",
+        "email_addr,record_id,full_name\njane.doe.1001@partners.acme.com,CTR-1001,Jane Doe\n",
+    );
+    let out = env.run(&["import", short.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the batch has no column `city`, `cost_center_id`, `cost_center_name`, `country_code`, `custom.office` and 12 more, and no sheet `Channel IDs`, `IDM IDs`, `ITSM IDs`: the plan would clear their stored values on 1 user"),
+        "{stderr}"
+    );
+    // Near miss: the same columns present and blank clear on purpose.
+    let (code, plan) = env.import(&renamed, &["--clear-absent"]);
+    assert_eq!((code, counts(&plan)[1]), (0, 121));
+    let blank = std::fs::read_to_string(env.export("now.csv")).unwrap();
+    let blank = blank.replacen(",Engineering,", ",,", 1);
+    let blank = env.write("blank.csv", &blank);
+    let (code, plan) = env.import(&blank, &[]);
+    assert_eq!((code, counts(&plan)[1]), (0, 1));
+}
+
 #[test]
 fn prune_removes_absent_users_within_the_limit_and_never_the_bot() {
     let env = Env::new();
@@ -568,7 +631,8 @@ fn prune_removes_absent_users_within_the_limit_and_never_the_bot() {
         assert!(said.contains("no usable record id"), "{bad:?}: {said}");
         assert_eq!(env.count(), 121, "{bad:?}");
     }
-    let (_, plan) = env.import(&one, &["--prune", "--max-remove", "200"]);
+    // The short batch clears CTR-1001's other columns, which it does not have: on purpose here.
+    let (_, plan) = env.import(&one, &["--prune", "--max-remove", "200", "--clear-absent"]);
     assert_eq!(counts(&plan), [0, 1, 0, 119]);
     // CTR-1001 and the bot remain.
     assert_eq!(env.count(), 2);

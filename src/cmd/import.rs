@@ -196,6 +196,30 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             plan.counts.remove
         )
     });
+    let absent = plan::cleared_absent(&plan, &plan::Provided::of(&batch, &renames));
+    let over_limit = over_limit.or_else(|| {
+        (!absent.is_empty() && !args.clear_absent).then(|| {
+            let users = absent.iter().map(|a| a.users).max().unwrap_or(0);
+            let names = |kind: &str| {
+                let names: Vec<String> = absent
+                    .iter()
+                    .filter(|a| a.kind == kind)
+                    .map(|a| format!("`{}`", a.name))
+                    .collect();
+                match names.len() {
+                    0 => None,
+                    n if n > 5 => Some(format!("{kind} {} and {} more", names[..5].join(", "), n - 5)),
+                    _ => Some(format!("{kind} {}", names.join(", "))),
+                }
+            };
+            let what: Vec<String> = ["column", "sheet"].into_iter().filter_map(names).collect();
+            format!(
+                "the batch has no {}: the plan would clear their stored values on {users} user{}; nothing was applied (add them, as an export has them all, or pass --clear-absent to clear them)",
+                what.join(", and no "),
+                if users == 1 { "" } else { "s" }
+            )
+        })
+    });
     // A dry run shows the plan it refuses, so that who would go can be looked at first.
     if let (Some(refused), false) = (&over_limit, args.dry_run) {
         bail!("{refused}");
