@@ -631,22 +631,33 @@ pub struct ClearedAbsent {
 /// with a sheet renamed or a column deleted, a vendor's short re-send. A blank cell clears a
 /// value on purpose; a column left out is refused unless `--clear-absent`.
 pub fn cleared_absent(plan: &Plan, provided: &Provided) -> Vec<ClearedAbsent> {
-    let mut cleared: BTreeMap<(&'static str, String), usize> = BTreeMap::new();
-    for change in plan
+    use rayon::prelude::*;
+    type Counts = BTreeMap<(&'static str, String), usize>;
+    // Each update's fields are its two texts parsed and compared: on all cores.
+    let cleared: Counts = plan
         .changes
-        .iter()
-        .filter(|c| c.action == Action::Update && !c.bot)
-    {
-        let mut seen = BTreeSet::new();
-        for f in change.fields() {
-            let emptied = f.after.as_deref().is_none_or(|a| a == "[]" || a.is_empty());
-            if let (true, Some(what)) = (emptied && f.before.is_some(), provided.absent(&f.field)) {
-                if seen.insert(what.clone()) {
-                    *cleared.entry(what).or_default() += 1;
+        .par_iter()
+        .filter(|c| c.action == Action::Update)
+        .fold(Counts::new, |mut cleared, change| {
+            let mut seen = BTreeSet::new();
+            for f in change.fields() {
+                let emptied = f.after.as_deref().is_none_or(|a| a == "[]" || a.is_empty());
+                if let (true, Some(what)) =
+                    (emptied && f.before.is_some(), provided.absent(&f.field))
+                {
+                    if seen.insert(what.clone()) {
+                        *cleared.entry(what).or_default() += 1;
+                    }
                 }
             }
-        }
-    }
+            cleared
+        })
+        .reduce(Counts::new, |mut a, b| {
+            for (k, n) in b {
+                *a.entry(k).or_default() += n;
+            }
+            a
+        });
     cleared
         .into_iter()
         .map(|((kind, name), users)| ClearedAbsent { kind, name, users })

@@ -565,7 +565,7 @@ fn an_update_clearing_what_the_batch_has_no_column_for_is_refused() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(
-            stderr.contains("the batch has no sheet `ITSM IDs`: the plan would clear their stored values on 120 users; nothing was applied"),
+            stderr.contains("the batch has no sheet `ITSM IDs`: the plan would clear their stored values on 121 users; nothing was applied"),
             "{stderr}"
         );
     }
