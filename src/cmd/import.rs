@@ -190,14 +190,15 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     let max_remove = args.max_remove.unwrap_or_else(|| {
         plan::default_max_remove(stored.users.iter().filter(|u| !u.bot).count())
     });
-    let over_limit = (plan.counts.remove > max_remove).then(|| {
+    let refused = (plan.counts.remove > max_remove).then(|| {
         format!(
             "the plan removes {} users, more than --max-remove {max_remove}; nothing was applied (raise --max-remove if that is intended)",
             plan.counts.remove
         )
     });
     let absent = plan::cleared_absent(&plan, &plan::Provided::of(&batch, &renames));
-    let over_limit = over_limit.or_else(|| {
+    // Then an update clearing what the batch has no column or sheet for.
+    let refused = refused.or_else(|| {
         (!absent.is_empty() && !args.clear_absent).then(|| {
             let users = absent.iter().map(|a| a.users).max().unwrap_or(0);
             let names = |kind: &str| {
@@ -221,7 +222,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         })
     });
     // A dry run shows the plan it refuses, so that who would go can be looked at first.
-    if let (Some(refused), false) = (&over_limit, args.dry_run) {
+    if let (Some(refused), false) = (&refused, args.dry_run) {
         bail!("{refused}");
     }
     let blocked = errors && !args.partial;
@@ -327,7 +328,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     }
     // The process ends here: freeing every record one by one would only cost time.
     std::mem::forget((outcome, batch, stored, plan));
-    if let Some(refused) = over_limit {
+    if let Some(refused) = refused {
         bail!("{refused}");
     }
     Ok(status)
