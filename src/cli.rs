@@ -184,6 +184,10 @@ pub struct ImportArgs {
     /// (refused by default: a column left out is not a column emptied).
     #[arg(long)]
     pub clear_absent: bool,
+    /// Apply updates whose identifiers lost the leading zeros the store holds (refused by
+    /// default: a spreadsheet drops them from ids it takes for numbers).
+    #[arg(long)]
+    pub accept_lost_zeros: bool,
     /// Refuse a plan removing more users than this (default: 10 % of the store or 500, whichever is smaller).
     #[arg(long, value_name = "N")]
     pub max_remove: Option<usize>,

@@ -616,41 +616,47 @@ impl Provided {
     }
 }
 
-/// A column or ID sheet the batch does not have, and how many stored users the plan would
-/// clear its values on.
+/// What an update of the plan would do that the batch likely did not mean, and to how many
+/// stored users (`import` refuses it unless told).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClearedAbsent {
-    /// `column` or `sheet`.
+pub struct Concern {
+    /// `column` or `sheet`: the batch has none of that name, and the update clears its stored
+    /// values (`--clear-absent`). `zeros`: the identifier `name` lost the leading zeros the
+    /// store holds (`00123` → `123`), as a spreadsheet does to ids it takes for numbers
+    /// (`--accept-lost-zeros`).
     pub kind: &'static str,
     pub name: String,
     pub users: usize,
 }
 
-/// The columns and ID sheets the batch does not have whose stored values the plan's updates
-/// would clear, each with how many users would lose them: an export re-imported
-/// with a sheet renamed or a column deleted, a vendor's short re-send. A blank cell clears a
-/// value on purpose; a column left out is refused unless `--clear-absent`.
-pub fn cleared_absent(plan: &Plan, provided: &Provided) -> Vec<ClearedAbsent> {
+/// The plan's updates that clear stored values of a column or ID sheet the batch does not
+/// have (an export re-imported with a sheet renamed or a column deleted, a vendor's short
+/// re-send; a blank cell clears a value on purpose), and those whose identifiers lost their
+/// leading zeros (a CSV export saved again by a spreadsheet), each with how many users.
+pub fn update_concerns(plan: &Plan, provided: &Provided) -> Vec<Concern> {
     use rayon::prelude::*;
     type Counts = BTreeMap<(&'static str, String), usize>;
     // Each update's fields are its two texts parsed and compared: on all cores.
-    let cleared: Counts = plan
+    let counts: Counts = plan
         .changes
         .par_iter()
         .filter(|c| c.action == Action::Update)
-        .fold(Counts::new, |mut cleared, change| {
+        .fold(Counts::new, |mut counts, change| {
             let mut seen = BTreeSet::new();
             for f in change.fields() {
                 let emptied = f.after.as_deref().is_none_or(|a| a == "[]" || a.is_empty());
-                if let (true, Some(what)) =
-                    (emptied && f.before.is_some(), provided.absent(&f.field))
-                {
-                    if seen.insert(what.clone()) {
-                        *cleared.entry(what).or_default() += 1;
+                let concern = match (&f.before, &f.after) {
+                    (Some(_), _) if emptied => provided.absent(&f.field),
+                    (Some(b), Some(a)) if lost_zeros(b, a) => {
+                        identifier_name(&f.field).map(|name| ("zeros", name))
                     }
+                    _ => None,
+                };
+                if let Some(concern) = concern.filter(|c| seen.insert(c.clone())) {
+                    *counts.entry(concern).or_default() += 1;
                 }
             }
-            cleared
+            counts
         })
         .reduce(Counts::new, |mut a, b| {
             for (k, n) in b {
@@ -658,10 +664,31 @@ pub fn cleared_absent(plan: &Plan, provided: &Provided) -> Vec<ClearedAbsent> {
             }
             a
         });
-    cleared
+    counts
         .into_iter()
-        .map(|((kind, name), users)| ClearedAbsent { kind, name, users })
+        .map(|((kind, name), users)| Concern { kind, name, users })
         .collect()
+}
+
+/// Whether `after` is `before`, digits with leading zeros, without them.
+fn lost_zeros(before: &str, after: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(before)
+        && before.starts_with('0')
+        && digits(after)
+        && before.trim_start_matches('0') == after
+}
+
+/// An identifier field's name for a message (`employee_id`, `servicenow user_id`).
+fn identifier_name(field: &str) -> Option<String> {
+    match field {
+        "user.employee_id" | "user.cost_center_id" => Some(field["user.".len()..].to_string()),
+        _ => {
+            let rest = field.strip_prefix("user.external_system_identities.")?;
+            let (integration, part) = rest.rsplit_once('.')?;
+            Some(format!("{integration} {part}"))
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -717,6 +744,26 @@ pub fn known_from_source(
 mod tests {
     use super::*;
     use crate::record::{Keep, Record, RecordSink};
+
+    #[test]
+    fn an_identifier_that_lost_its_leading_zeros_is_told_from_an_edit() {
+        assert!(lost_zeros("00123", "123"));
+        assert!(lost_zeros("0042", "42"));
+        assert!(!lost_zeros("00123", "124"));
+        assert!(!lost_zeros("123", "23"));
+        assert!(!lost_zeros("00123", "00123"));
+        assert!(!lost_zeros("0A1", "A1"));
+        assert!(!lost_zeros("000", ""));
+        assert_eq!(
+            identifier_name("user.employee_id").as_deref(),
+            Some("employee_id")
+        );
+        assert_eq!(
+            identifier_name("user.external_system_identities.servicenow.user_id").as_deref(),
+            Some("servicenow user_id")
+        );
+        assert_eq!(identifier_name("user.department"), None);
+    }
     use serde_json::json;
 
     /// The borrowed view finds the keys the whole tree finds, escapes included, and a record

@@ -591,6 +591,34 @@ fn an_update_clearing_what_the_batch_has_no_column_for_is_refused() {
     assert_eq!((code, counts(&plan)[1]), (0, 1));
 }
 
+/// A CSV export saved again by a spreadsheet loses the leading zeros of its ids (`00123` →
+/// `123`): the update is refused, naming the fields, unless `--accept-lost-zeros` (it was
+/// applied with exit 0). Near miss: another number is an edit.
+#[test]
+fn an_update_whose_ids_lost_their_leading_zeros_is_refused() {
+    let env = Env::new();
+    let batch = env.write(
+        "b.csv",
+        "email_addr,record_id,full_name,employee_id,cost_center_id\na@x.com,R1,Ann A,00123,0042\n",
+    );
+    env.import(&batch, &[]);
+    let export = std::fs::read_to_string(env.export("e.csv")).unwrap();
+    assert!(export.contains(",00123,0042,"), "{export}");
+    let mangled = env.write("m.csv", &export.replace(",00123,0042,", ",123,42,"));
+    let out = env.run(&["import", mangled.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the batch has `cost_center_id`, `employee_id` without the leading zeros the store holds (`00123` → `123`) on 1 user"),
+        "{stderr}"
+    );
+    let edited = env.write("x.csv", &export.replace(",00123,0042,", ",124,0042,"));
+    let (code, plan) = env.import(&edited, &["--dry-run"]);
+    assert_eq!((code, counts(&plan)[1]), (0, 1));
+    let (code, plan) = env.import(&mangled, &["--accept-lost-zeros"]);
+    assert_eq!((code, counts(&plan)[1]), (0, 1));
+}
+
 #[test]
 fn prune_removes_absent_users_within_the_limit_and_never_the_bot() {
     let env = Env::new();

@@ -196,31 +196,48 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             plan.counts.remove
         )
     });
-    let absent = plan::cleared_absent(&plan, &plan::Provided::of(&batch, &renames));
-    // Then an update clearing what the batch has no column or sheet for.
-    let refused = refused.or_else(|| {
-        (!absent.is_empty() && !args.clear_absent).then(|| {
-            let users = absent.iter().map(|a| a.users).max().unwrap_or(0);
-            let names = |kind: &str| {
-                let names: Vec<String> = absent
-                    .iter()
-                    .filter(|a| a.kind == kind)
-                    .map(|a| format!("`{}`", a.name))
-                    .collect();
-                match names.len() {
-                    0 => None,
-                    n if n > 5 => Some(format!("{kind} {} and {} more", names[..5].join(", "), n - 5)),
-                    _ => Some(format!("{kind} {}", names.join(", "))),
-                }
-            };
-            let what: Vec<String> = ["column", "sheet"].into_iter().filter_map(names).collect();
-            format!(
-                "the batch has no {}: the plan would clear their stored values on {users} user{}; nothing was applied (add them, as an export has them all, or pass --clear-absent to clear them)",
-                what.join(", and no "),
-                if users == 1 { "" } else { "s" }
-            )
+    let concerns = plan::update_concerns(&plan, &plan::Provided::of(&batch, &renames));
+    // Then an update clearing what the batch has no column or sheet for, or an id that lost
+    // its leading zeros.
+    let refused = refused
+        .or_else(|| {
+            let absent: Vec<_> = concerns.iter().filter(|c| c.kind != "zeros").collect();
+            (!absent.is_empty() && !args.clear_absent).then(|| {
+                let users = absent.iter().map(|a| a.users).max().unwrap_or(0);
+                let names = |kind: &str| {
+                    let names: Vec<String> = absent
+                        .iter()
+                        .filter(|a| a.kind == kind)
+                        .map(|a| format!("`{}`", a.name))
+                        .collect();
+                    match names.len() {
+                        0 => None,
+                        n if n > 5 => {
+                            Some(format!("{kind} {} and {} more", names[..5].join(", "), n - 5))
+                        }
+                        _ => Some(format!("{kind} {}", names.join(", "))),
+                    }
+                };
+                let what: Vec<String> = ["column", "sheet"].into_iter().filter_map(names).collect();
+                format!(
+                    "the batch has no {}: the plan would clear their stored values on {users} user{}; nothing was applied (add them, as an export has them all, or pass --clear-absent to clear them)",
+                    what.join(", and no "),
+                    plural(users)
+                )
+            })
         })
-    });
+        .or_else(|| {
+            let zeros: Vec<_> = concerns.iter().filter(|c| c.kind == "zeros").collect();
+            (!zeros.is_empty() && !args.accept_lost_zeros).then(|| {
+                let users = zeros.iter().map(|z| z.users).max().unwrap_or(0);
+                let names: Vec<String> = zeros.iter().map(|z| format!("`{}`", z.name)).collect();
+                format!(
+                    "the batch has {} without the leading zeros the store holds (`00123` → `123`) on {users} user{}: a spreadsheet took the ids for numbers; nothing was applied (edit an .xlsx export, whose id columns are text, or pass --accept-lost-zeros to store them so)",
+                    names.join(", "),
+                    plural(users)
+                )
+            })
+        });
     // A dry run shows the plan it refuses, so that who would go can be looked at first.
     if let (Some(refused), false) = (&refused, args.dry_run) {
         bail!("{refused}");
@@ -332,6 +349,14 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         bail!("{refused}");
     }
     Ok(status)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 /// Whether the store file holds anything yet (an absent or empty file is a new store).
