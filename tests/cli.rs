@@ -1898,3 +1898,28 @@ fn an_output_that_cannot_be_made_is_named_as_given() {
         "{stderr}"
     );
 }
+
+/// B001 gives the bot row's record id as read (SPEC §5's `value`), not the key compared.
+#[test]
+fn b001_gives_the_record_id_as_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("vendor");
+    std::fs::create_dir(&batch).unwrap();
+    std::fs::write(
+        batch.join("users.csv"),
+        "email_addr,record_id,full_name\na@x.com,R1,Al Bo\n",
+    )
+    .unwrap();
+    std::fs::write(
+        batch.join("bot_account.csv"),
+        "email_addr,record_id,full_name\nbot1@x.com, B1 ,Bot One\nbot2@x.com,B2,Bot Two\n",
+    )
+    .unwrap();
+    let (_, report) = validate_json(&[batch.to_str().unwrap()]);
+    let values: Vec<&str> = findings(&report)
+        .iter()
+        .filter(|f| f["code"] == "B001")
+        .map(|f| f["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, [" B1 ", "B2"]);
+}

@@ -687,7 +687,7 @@ impl<'b> CrossRow<'b> {
                     (u.sheet, u.row, u.record_col),
                     "record_id",
                     &u.record_id,
-                    &u.record_id,
+                    u.cell(u.record_col, &u.record_id),
                     format!(
                         "there is one bot account per organization; another is on {}",
                         cx.others(&locs, (u.sheet, u.row))
@@ -721,7 +721,7 @@ impl<'b> CrossRow<'b> {
                         (u.sheet, u.row, u.record_col),
                         "record_id",
                         &u.record_id,
-                        &u.record_id,
+                        u.cell(u.record_col, &u.record_id),
                         format!("the bot account has no ITSM entry for the `{id}` connector"),
                         Owner::User(*i),
                     ));

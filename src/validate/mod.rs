@@ -879,7 +879,7 @@ fn known_checks(
                 Rule::MultipleBots,
                 u.record_col,
                 "record_id",
-                &u.record_id,
+                u.cell(u.record_col, &u.record_id),
                 format!("record id `{}` {message}", u.record_id),
                 None,
             );
