@@ -591,22 +591,23 @@ impl Provided {
         provided
     }
 
-    /// The column or sheet a cleared field would have come from, when the batch has none:
-    /// (`column` or `sheet`, its name).
-    fn absent(&self, field: &str) -> Option<(&'static str, String)> {
+    /// The column or sheet a cleared field would have come from, when the batch has none.
+    fn absent(&self, field: &str) -> Option<(ConcernKind, String)> {
         if self.all || self.fields.contains(field) {
             return None;
         }
-        let sheet = |name: &str| Some(("sheet", name.to_string()));
+        let sheet = |name: &str| Some((ConcernKind::AbsentSheet, name.to_string()));
         if let Some(name) = field.strip_prefix("user.custom_attributes.") {
-            Some(("column", format!("custom.{name}")))
+            Some((ConcernKind::AbsentColumn, format!("custom.{name}")))
         } else if field.starts_with("user.external_system_identities.") {
             None // the same entries as `user_id_info`'s lists
         } else if let Some(name) = field.strip_prefix("user.") {
-            Some(("column", name.to_string()))
+            Some((ConcernKind::AbsentColumn, name.to_string()))
         } else {
             match field {
-                "user_id_info.user_emails" => Some(("column", "email_aliases".to_string())),
+                "user_id_info.user_emails" => {
+                    Some((ConcernKind::AbsentColumn, "email_aliases".to_string()))
+                }
                 "user_id_info.itsm_id_info" => sheet("ITSM IDs"),
                 "user_id_info.channel_id_info" => sheet("Channel IDs"),
                 "user_id_info.idm_id_info" => sheet("IDM IDs"),
@@ -620,13 +621,22 @@ impl Provided {
 /// stored users (`import` refuses it unless told).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Concern {
-    /// `column` or `sheet`: the batch has none of that name, and the update clears its stored
-    /// values (`--clear-absent`). `zeros`: the identifier `name` lost the leading zeros the
-    /// store holds (`00123` → `123`), as a spreadsheet does to ids it takes for numbers
-    /// (`--accept-lost-zeros`).
-    pub kind: &'static str,
+    pub kind: ConcernKind,
+    /// The column, the sheet or the identifier.
     pub name: String,
     pub users: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ConcernKind {
+    /// The batch has no column of that name, and the update clears its stored values
+    /// (`--clear-absent`).
+    AbsentColumn,
+    /// The same for an ID sheet.
+    AbsentSheet,
+    /// The identifier lost the leading zeros the store holds (`00123` → `123`), as a
+    /// spreadsheet does to ids it takes for numbers (`--accept-lost-zeros`).
+    LostZeros,
 }
 
 /// The plan's updates that clear stored values of a column or ID sheet the batch does not
@@ -635,7 +645,7 @@ pub struct Concern {
 /// leading zeros (a CSV export saved again by a spreadsheet), each with how many users.
 pub fn update_concerns(plan: &Plan, provided: &Provided) -> Vec<Concern> {
     use rayon::prelude::*;
-    type Counts = BTreeMap<(&'static str, String), usize>;
+    type Counts = BTreeMap<(ConcernKind, String), usize>;
     // Each update's fields are its two texts parsed and compared: on all cores.
     let counts: Counts = plan
         .changes
@@ -648,7 +658,7 @@ pub fn update_concerns(plan: &Plan, provided: &Provided) -> Vec<Concern> {
                 let concern = match (&f.before, &f.after) {
                     (Some(_), _) if emptied => provided.absent(&f.field),
                     (Some(b), Some(a)) if lost_zeros(b, a) => {
-                        identifier_name(&f.field).map(|name| ("zeros", name))
+                        identifier_name(&f.field).map(|name| (ConcernKind::LostZeros, name))
                     }
                     _ => None,
                 };

@@ -40,6 +40,7 @@ struct JsonChange<'a> {
 }
 
 pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
+    use crate::plan::ConcernKind;
     let config = Config::find(args.config.as_deref())?;
     // The store holds one record per record id: a batch's two rows of one id cannot both be
     // applied, whatever severity the configuration gives D001.
@@ -201,10 +202,12 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     // its leading zeros.
     let refused = refused
         .or_else(|| {
-            let absent: Vec<_> = concerns.iter().filter(|c| c.kind != "zeros").collect();
+            let absent: Vec<_> = (concerns.iter())
+                .filter(|c| c.kind != ConcernKind::LostZeros)
+                .collect();
             (!absent.is_empty() && !args.clear_absent).then(|| {
                 let users = absent.iter().map(|a| a.users).max().unwrap_or(0);
-                let names = |kind: &str| {
+                let names = |(kind, word): (ConcernKind, &str)| {
                     let names: Vec<String> = absent
                         .iter()
                         .filter(|a| a.kind == kind)
@@ -213,12 +216,18 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
                     match names.len() {
                         0 => None,
                         n if n > 5 => {
-                            Some(format!("{kind} {} and {} more", names[..5].join(", "), n - 5))
+                            Some(format!("{word} {} and {} more", names[..5].join(", "), n - 5))
                         }
-                        _ => Some(format!("{kind} {}", names.join(", "))),
+                        _ => Some(format!("{word} {}", names.join(", "))),
                     }
                 };
-                let what: Vec<String> = ["column", "sheet"].into_iter().filter_map(names).collect();
+                let what: Vec<String> = [
+                    (ConcernKind::AbsentColumn, "column"),
+                    (ConcernKind::AbsentSheet, "sheet"),
+                ]
+                .into_iter()
+                .filter_map(names)
+                .collect();
                 format!(
                     "the batch has no {}: the plan would clear their stored values on {users} user{}; nothing was applied (add them, as an export has them all, or pass --clear-absent to clear them)",
                     what.join(", and no "),
@@ -227,7 +236,9 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             })
         })
         .or_else(|| {
-            let zeros: Vec<_> = concerns.iter().filter(|c| c.kind == "zeros").collect();
+            let zeros: Vec<_> = (concerns.iter())
+                .filter(|c| c.kind == ConcernKind::LostZeros)
+                .collect();
             (!zeros.is_empty() && !args.accept_lost_zeros).then(|| {
                 let users = zeros.iter().map(|z| z.users).max().unwrap_or(0);
                 let names: Vec<String> = zeros.iter().map(|z| format!("`{}`", z.name)).collect();

@@ -208,6 +208,23 @@ impl Mapping {
     pub fn column_of(&self, field: &Field) -> Option<&Column> {
         self.columns.iter().find(|c| &c.field == field)
     }
+
+    /// The inline columns of one integration's entry (`itsm.servicenow.user_id`, `….external_id`),
+    /// found without building a [`Field`] (no copy of the integration per row).
+    pub fn inline_columns<'m>(
+        &'m self,
+        list: IdList,
+        integration: &'m str,
+    ) -> impl Iterator<Item = (IdPart, &'m Column)> + 'm {
+        self.columns.iter().filter_map(move |c| match &c.field {
+            Field::Inline {
+                list: l,
+                integration: i,
+                part,
+            } if *l == list && i == integration => Some((*part, c)),
+            _ => None,
+        })
+    }
 }
 
 /// A user's renames from `--map`: folded vendor header → muster column name.

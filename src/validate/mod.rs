@@ -1211,13 +1211,8 @@ fn record_integration_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping)
             continue;
         };
         let columns: Vec<usize> = mapping
-            .columns
-            .iter()
-            .filter(|c| {
-                matches!(&c.field, Field::Inline { list: l, integration: i, .. }
-                    if l == list && i == integration)
-            })
-            .map(|c| c.index)
+            .inline_columns(*list, integration)
+            .map(|(_, c)| c.index)
             .collect();
         for row in &sheet.rows[mapping.header_at + 1..] {
             if columns.iter().all(|&c| cell(row, c).is_empty()) {
@@ -1858,10 +1853,9 @@ fn entry_checks(cx: &mut RowCx, sheet: &Sheet, e: &mut EntryRow, mapping: &Mappi
             mapping.column_of(&Field::Id(part)).map(|c| c.index)
         } else {
             mapping
-                .columns
-                .iter()
-                .find(|c| matches!(&c.field, Field::Inline { list, integration, part: p } if *list == e.list && *integration == e.integration && *p == part))
-                .map(|c| c.index)
+                .inline_columns(e.list, &e.integration)
+                .find(|(p, _)| *p == part)
+                .map(|(_, c)| c.index)
         }
     };
     let uid_place = Place {
