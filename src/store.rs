@@ -543,6 +543,10 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
 fn check_identity(conn: &Connection, path: &Path, existing: bool) -> Result<i64, StoreError> {
     // A damaged file says so here; other failures (a full disk) are what they are.
     let corrupt = |source| classify(path, source);
+    // One read transaction for the three reads: another muster creating the store may commit
+    // its tables between two of them, and an application id read before that commit beside
+    // tables read after it is no store muster made.
+    let snapshot = conn.unchecked_transaction().map_err(corrupt)?;
     let app_id: i32 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
         .map_err(corrupt)?;
@@ -563,6 +567,7 @@ fn check_identity(conn: &Connection, path: &Path, existing: bool) -> Result<i64,
             why: format!("its application id is {app_id:#x}"),
         });
     }
+    snapshot.commit().map_err(corrupt)?;
     if version > MIGRATIONS.len() as i64 {
         return Err(StoreError::Newer {
             path: path.to_path_buf(),
