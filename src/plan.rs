@@ -557,6 +557,10 @@ pub struct Provided {
     /// JSONL records: every field of a record is given (an absent one is empty).
     all: bool,
     fields: BTreeSet<String>,
+    /// ID lists the batch gives through inline columns only (a flat CSV), each with the
+    /// integrations it has columns for: the list is given for those integrations alone, and a
+    /// stored entry of another stays the batch's silence, not its word.
+    inline: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Provided {
@@ -577,7 +581,15 @@ impl Provided {
                             Field::Attr(a) => format!("user.{}", a.name()),
                             Field::Custom(name) => format!("user.custom_attributes.{name}"),
                             Field::EmailAliases => "user_id_info.user_emails".to_string(),
-                            Field::Inline { list: l, .. } => list(*l),
+                            Field::Inline {
+                                list: l,
+                                integration,
+                                ..
+                            } => {
+                                let entry = provided.inline.entry(list(*l)).or_default();
+                                entry.insert(integration.clone());
+                                continue;
+                            }
                             _ => continue,
                         };
                         provided.fields.insert(field);
@@ -588,12 +600,45 @@ impl Provided {
                 SheetKind::Idm => drop(provided.fields.insert(list(IdList::Idm))),
             }
         }
+        // An ID sheet gives its whole list, beside any inline columns.
+        let fields = &provided.fields;
+        provided.inline.retain(|list, _| !fields.contains(list));
         provided
+    }
+
+    /// The inline columns a batch lacks for the stored entries an update of `field` (an ID
+    /// list given by inline columns only) drops: `itsm.jira_sd.user_id` for a stored Jira
+    /// entry beside a batch with `itsm.servicenow.*` columns alone.
+    fn dropped_entries(&self, field: &str, before: &str, after: Option<&str>) -> Vec<String> {
+        let Some(given) = self.inline.get(field).filter(|_| !self.all) else {
+            return Vec::new();
+        };
+        let integrations = |text: Option<&str>| -> BTreeSet<String> {
+            #[derive(serde::Deserialize)]
+            struct Entry {
+                integration: String,
+            }
+            text.and_then(|t| serde_json::from_str::<Vec<Entry>>(t).ok())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| e.integration)
+                .collect()
+        };
+        let prefix = field
+            .strip_prefix("user_id_info.")
+            .and_then(|l| l.strip_suffix("_id_info"))
+            .unwrap_or(field);
+        let kept = integrations(after);
+        integrations(Some(before))
+            .into_iter()
+            .filter(|i| !kept.contains(i) && !given.contains(i))
+            .map(|i| format!("{prefix}.{i}.user_id"))
+            .collect()
     }
 
     /// The column or sheet a cleared field would have come from, when the batch has none.
     fn absent(&self, field: &str) -> Option<(ConcernKind, String)> {
-        if self.all || self.fields.contains(field) {
+        if self.all || self.fields.contains(field) || self.inline.contains_key(field) {
             return None;
         }
         let sheet = |name: &str| Some((ConcernKind::AbsentSheet, name.to_string()));
@@ -654,16 +699,23 @@ pub fn update_concerns(plan: &Plan, provided: &Provided) -> Vec<Concern> {
         .fold(Counts::new, |mut counts, change| {
             let mut seen = BTreeSet::new();
             for f in change.fields() {
+                let Some(before) = &f.before else { continue };
                 let emptied = f.after.as_deref().is_none_or(|a| a == "[]" || a.is_empty());
-                let concern = match (&f.before, &f.after) {
-                    (Some(_), _) if emptied => provided.absent(&f.field),
-                    (Some(b), Some(a)) if lost_zeros(b, a) => {
+                let mut concerns = (provided.dropped_entries(&f.field, before, f.after.as_deref()))
+                    .into_iter()
+                    .map(|column| (ConcernKind::AbsentColumn, column))
+                    .collect::<Vec<_>>();
+                concerns.extend(match &f.after {
+                    _ if emptied => provided.absent(&f.field),
+                    Some(a) if lost_zeros(before, a) => {
                         identifier_name(&f.field).map(|name| (ConcernKind::LostZeros, name))
                     }
                     _ => None,
-                };
-                if let Some(concern) = concern.filter(|c| seen.insert(c.clone())) {
-                    *counts.entry(concern).or_default() += 1;
+                });
+                for concern in concerns {
+                    if seen.insert(concern.clone()) {
+                        *counts.entry(concern).or_default() += 1;
+                    }
                 }
             }
             counts

@@ -619,6 +619,40 @@ fn an_update_whose_ids_lost_their_leading_zeros_is_refused() {
     assert_eq!((code, counts(&plan)[1]), (0, 1));
 }
 
+/// A flat CSV's inline columns give an ID list for their integrations only: a batch with
+/// `itsm.servicenow.*` columns alone that would drop a stored Jira entry is refused, naming
+/// the column it lacks; a blank Jira cell (the column there) clears it on purpose.
+#[test]
+fn an_update_dropping_an_entry_the_batch_has_no_inline_column_for_is_refused() {
+    let env = Env::new();
+    let head = "email_addr,record_id,full_name,itsm.servicenow.user_id";
+    let snow = "a@x.com,R1,Ann A,2901cfb2ca14aadeafae536cc749591d";
+    let both = env.write(
+        "both.csv",
+        &format!("{head},itsm.jira_service_desk.user_id\n{snow},5b10ac8d82e05b22cc7d4ef5\n"),
+    );
+    assert_eq!(counts(&env.import(&both, &[]).1)[0], 1);
+    let short = env.write("short.csv", &format!("{head}\n{snow}\n"));
+    let out = env.run(&["import", short.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the batch has no column `itsm.jira_service_desk.user_id`: the plan would clear their stored values on 1 user"),
+        "{stderr}"
+    );
+    // Near miss: a blank Jira cell clears the entry on purpose.
+    let blank = env.write(
+        "blank.csv",
+        &format!("{head},itsm.jira_service_desk.user_id\n{snow},\n"),
+    );
+    let (code, plan) = env.import(&blank, &["--dry-run"]);
+    assert_eq!((code, counts(&plan)[1]), (0, 1));
+    let (code, plan) = env.import(&short, &["--clear-absent"]);
+    assert_eq!((code, counts(&plan)[1]), (0, 1));
+    let export = std::fs::read_to_string(env.export("now.jsonl")).unwrap();
+    assert!(!export.contains("jira_service_desk"), "{export}");
+}
+
 #[test]
 fn prune_removes_absent_users_within_the_limit_and_never_the_bot() {
     let env = Env::new();
