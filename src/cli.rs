@@ -188,6 +188,10 @@ pub struct ImportArgs {
     /// default: a spreadsheet drops them from ids it takes for numbers).
     #[arg(long)]
     pub accept_lost_zeros: bool,
+    /// Apply a plan whose bot account replaces the stored one (refused by default: there is
+    /// one bot per organization, and a vendor's batch may carry a template's example bot).
+    #[arg(long)]
+    pub replace_bot: bool,
     /// Refuse a plan removing more users than this (default: 10 % of the store or 500, whichever is smaller).
     #[arg(long, value_name = "N")]
     pub max_remove: Option<usize>,
@@ -236,6 +240,9 @@ pub struct HistoryArgs {
 pub struct RemoveArgs {
     #[arg(required = true)]
     pub record_ids: Vec<String>,
+    /// Remove the bot account too when its record id is given (refused by default).
+    #[arg(long)]
+    pub include_bot: bool,
     #[command(flatten)]
     pub store: StoreArg,
 }

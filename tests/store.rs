@@ -919,12 +919,42 @@ fn a_new_bot_replaces_the_stored_one() {
         "email_addr,record_id,full_name\nnew.bot@acme.com,BOT-NEW,New Bot\n",
     )
     .unwrap();
-    let (code, plan) = env.import(&dir, &[]);
+    // Refused unless asked for: a vendor's batch may carry a template's example bot.
+    let before = std::fs::read(env.export("before.jsonl")).unwrap();
+    let out = env.run(&["import", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the batch's bot account `BOT-NEW` would replace the stored bot `BOT-0001` (an organization has one); nothing was applied"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(env.export("after.jsonl")).unwrap(), before);
+    let (code, plan) = env.import(&dir, &["--replace-bot"]);
     assert_eq!(code, 0, "{plan:#}");
     assert_eq!(plan["bot_replaced"][1], "BOT-NEW");
     let text = std::fs::read_to_string(env.export("e.jsonl")).unwrap();
     assert_eq!(text.matches("\"bot_account\":true").count(), 1);
     assert!(text.contains("BOT-NEW"));
+    // `remove` keeps the bot unless told: it is no manual user.
+    let out = env.run(&["remove", "U1", "BOT-NEW"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`BOT-NEW` is the bot account; nothing was removed (pass --include-bot"),
+        "{stderr}"
+    );
+    let out = env.run(&["remove", "BOT-NEW", "--include-bot"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = String::from_utf8_lossy(&out.stdout)
+        .split('`')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(env.run(&["revert", &name]).status.success());
     // A row of the other kind than its stored record is B001, and nothing is applied: a user
     // row with the bot's record id, a bot row with a stored user's.
     let as_user = env.write(
@@ -1668,7 +1698,7 @@ fn keys_the_batch_moves_between_stored_records_are_not_held_against_it() {
     let (code, plan) = env.import(&dir, &[]);
     assert_eq!(code, 0, "{plan:#}");
     std::fs::write(dir.join("bot_account.csv"), bot("BOT-2")).unwrap();
-    let (code, plan) = env.import(&dir, &[]);
+    let (code, plan) = env.import(&dir, &["--replace-bot"]);
     assert_eq!(code, 0, "{plan:#}");
     assert_eq!(plan["bot_replaced"][1], "BOT-2");
 }

@@ -197,6 +197,13 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             plan.counts.remove
         )
     });
+    // Then a bot account that would replace the stored one: the organization has one.
+    let refused = refused.or_else(|| {
+        let (old, new) = plan.bot_replaced.as_ref().filter(|_| !args.replace_bot)?;
+        Some(format!(
+            "the batch's bot account `{new}` would replace the stored bot `{old}` (an organization has one); nothing was applied (leave the batch's Bot Account sheet empty to keep `{old}`, or pass --replace-bot)"
+        ))
+    });
     let concerns = plan::update_concerns(&plan, &plan::Provided::of(&batch, &renames));
     // Then an update clearing what the batch has no column or sheet for, or an id that lost
     // its leading zeros.

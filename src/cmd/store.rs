@@ -107,6 +107,13 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
             missing.join(", ")
         );
     }
+    // The bot is Moveworks's own account, not a manual user: named by mistake among them
+    // (a list of ids pasted from an export), it stays.
+    if let Some(bot) = (record_ids.iter()).find(|r| stored[*r].bot && !args.include_bot) {
+        bail!(
+            "`{bot}` is the bot account; nothing was removed (pass --include-bot to remove it too)"
+        );
+    }
     // A record id given twice is removed (and logged) once.
     let mut seen = std::collections::HashSet::new();
     let changes: Vec<Change> = record_ids
