@@ -1701,6 +1701,19 @@ fn a_jsonl_record_s_bad_entry_is_a_finding_on_its_line() {
             "",
         ),
         record("J4", &slack("U33333333"), "", ""),
+        // An entry without its id, and an identity that says otherwise than `user_id_info`.
+        record("J5", &slack(""), "", ""),
+        record("J6", &slack("U66666666"), "", "").replacen(
+            r#""full_name""#,
+            r#""external_system_identities":{"slack":{"user_id":"U77777777"}},"full_name""#,
+            1,
+        ),
+        // Near miss: an identity that agrees.
+        record("J7", &slack("U88888888"), "", "").replacen(
+            r#""full_name""#,
+            r#""external_system_identities":{"slack":{"user_id":"U88888888"}},"full_name""#,
+            1,
+        ),
     ];
     let input = dir.path().join("r.jsonl");
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
@@ -1727,11 +1740,23 @@ fn a_jsonl_record_s_bad_entry_is_a_finding_on_its_line() {
             want("I001", 1, "J1", "ServiceNow"),
             want("I006", 2, "J2", "slack"),
             want("D003", 3, "J3", "slack"),
+            want("V001", 5, "J5", ""),
+            want("D003", 6, "J6", "U66666666"),
+        ]
+    );
+    let messages: Vec<&str> = (findings(&report).iter())
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages[3..],
+        [
+            "the `channel_id_info` entry for `slack` has no `user_id`",
+            "`user.external_system_identities.slack.user_id` is `U77777777` where the `channel_id_info` entry has `U66666666`: a user has one identity per integration (muster reads `user_id_info`; make the two agree)",
         ]
     );
     let records = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(records.lines().count(), 1, "{records}");
-    assert!(records.starts_with(r#"{"record_id":"J4""#), "{records}");
+    let ids: Vec<&str> = records.lines().map(|l| &l[14..16]).collect();
+    assert_eq!(ids, ["J4", "J7"], "{records}");
 }
 
 /// An inline entry's empty user_id is V001 at its column (it had none), and I003 names the

@@ -24,31 +24,37 @@ const RECORD_KEYS: [&str; 5] = [
 /// the first line it is on (F004).
 pub type IgnoredKeys = Vec<(String, u32)>;
 
-/// A record's second entry for one integration in one list (D003): the record keeps the last.
+/// A problem with one of a record's ID entries, a finding on its line that makes the record
+/// invalid: an integration listed twice in one list (D003, the record keeps the last), an
+/// identity in `user.external_system_identities` that says otherwise than `user_id_info`
+/// (D003: two entries for one integration), an entry without a `user_id` (V001).
 #[derive(Debug, Clone, PartialEq)]
-pub struct EntryTwice {
+pub struct EntryProblem {
     pub line: u32,
     pub record_id: String,
-    /// `itsm`, `channel` or `idm`.
-    pub list: &'static str,
-    /// The report's field: `itsm.integration`.
+    pub code: &'static str,
+    /// The report's field: `itsm.integration`, `itsm.user_id`.
     pub field: &'static str,
-    pub integration: String,
+    pub value: String,
+    pub message: String,
 }
 
-/// Reads the records as sheets, the keys it ignored, and the integrations a record lists twice.
+/// What [`flatten`] finds wrong with an entry; [`read`] adds the line and record id.
+type EntryFault = (&'static str, &'static str, String, String);
+
+/// Reads the records as sheets, the keys it ignored, and the problems of their ID entries.
 pub fn read(
     path: &Path,
     shown: &str,
     file_index: usize,
-) -> Result<(Vec<Sheet>, IgnoredKeys, Vec<EntryTwice>), ReadProblem> {
+) -> Result<(Vec<Sheet>, IgnoredKeys, Vec<EntryProblem>), ReadProblem> {
     let bytes = std::fs::read(path)
         .map_err(|e| ReadProblem::unreadable(format!("cannot read the file: {e}")))?;
     let (text, _) =
         super::csv::decode(&bytes).map_err(|why| ReadProblem::unreadable(why.to_string()))?;
     let mut tables: BTreeMap<bool, Table> = BTreeMap::new();
     let mut ignored: IgnoredKeys = Vec::new();
-    let mut twice = Vec::new();
+    let mut problems = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -75,16 +81,19 @@ pub fn read(
             }
         }
         let bot = record["bot_account"].as_bool().unwrap_or(false);
-        let (cells, repeated) = flatten(&record).map_err(|why| {
+        let (cells, faults) = flatten(&record).map_err(|why| {
             ReadProblem::unreadable(format!("line {number} is not a user record: {why}"))
         })?;
-        twice.extend(repeated.into_iter().map(|(list, integration)| EntryTwice {
-            line: number,
-            record_id: cells["record_id"].trim().to_string(),
-            list: list.prefix(),
-            field: list.field(IdPart::Integration),
-            integration,
-        }));
+        problems.extend(
+            (faults.into_iter()).map(|(code, field, value, message)| EntryProblem {
+                line: number,
+                record_id: cells["record_id"].trim().to_string(),
+                code,
+                field,
+                value,
+                message,
+            }),
+        );
         let (columns, rows) = tables.entry(bot).or_default();
         for k in cells.keys() {
             if !columns.contains(k) {
@@ -124,7 +133,7 @@ pub fn read(
             }
         })
         .collect();
-    Ok((sheets, ignored, twice))
+    Ok((sheets, ignored, problems))
 }
 
 fn text(v: &Value) -> String {
@@ -136,11 +145,11 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// A record's cells by column, and the integrations its lists name twice.
-type Flattened = (BTreeMap<String, String>, Vec<(IdList, String)>);
+/// A record's cells by column, and what is wrong with its entries.
+type Flattened = (BTreeMap<String, String>, Vec<EntryFault>);
 
-/// A record as column → cell text, and the integrations a list names twice (each column holds
-/// one entry: the last); why not, for ID info muster would not read (and an import would then
+/// A record as column → cell text, and what is wrong with its entries (each column holds one
+/// entry: the last); why not, for ID info muster would not read (and an import would then
 /// take away from the stored record).
 fn flatten(record: &Value) -> Result<Flattened, String> {
     let mut cells = BTreeMap::new();
@@ -167,7 +176,10 @@ fn flatten(record: &Value) -> Result<Flattened, String> {
     let info = &record["user_id_info"];
     cells.insert("email_aliases".to_string(), text(&info["user_emails"]));
     let mut listed = Vec::new();
-    let mut twice = Vec::new();
+    let mut faults: Vec<EntryFault> = Vec::new();
+    // The reference shape gives identities in `user.external_system_identities` alone;
+    // muster reads them from `user_id_info`, which says which list each belongs to.
+    let identities = record["user"]["external_system_identities"].as_object();
     for (key, list) in [
         ("channel_id_info", IdList::Channel),
         ("itsm_id_info", IdList::Itsm),
@@ -180,24 +192,50 @@ fn flatten(record: &Value) -> Result<Flattened, String> {
         for entry in info[key].as_array().into_iter().flatten() {
             listed.push(text(&entry["integration"]));
             let integration = text(&entry["integration"]);
-            let before = cells.insert(
-                format!("{prefix}.{integration}.user_id"),
-                text(&entry["user_id"]),
-            );
-            if before.is_some() {
-                twice.push((list, integration.clone()));
+            let user_id = text(&entry["user_id"]);
+            let external_id = (prefix != "channel").then(|| text(&entry["external_id"]));
+            // A column's empty cell is no entry; an entry given is one, so it needs its id.
+            if user_id.trim().is_empty()
+                && external_id.as_deref().is_none_or(|e| e.trim().is_empty())
+            {
+                faults.push((
+                    "V001",
+                    list.field(IdPart::UserId),
+                    user_id.clone(),
+                    format!("the `{key}` entry for `{integration}` has no `user_id`"),
+                ));
             }
-            if prefix != "channel" {
-                cells.insert(
-                    format!("{prefix}.{integration}.external_id"),
-                    text(&entry["external_id"]),
-                );
+            // What `external_system_identities` says of the same integration must agree.
+            let stated = identities.and_then(|m| m.get(&integration));
+            for (part, given) in [
+                ("user_id", Some(&user_id)),
+                ("external_id", external_id.as_ref()),
+            ] {
+                let Some(given) = given else { continue };
+                let other = stated.map(|s| text(&s[part])).filter(|o| !o.is_empty());
+                if let Some(other) = other.filter(|o| o.trim() != given.trim()) {
+                    faults.push((
+                        "D003",
+                        list.field(if part == "user_id" { IdPart::UserId } else { IdPart::ExternalId }),
+                        given.clone(),
+                        format!("`user.external_system_identities.{integration}.{part}` is `{other}` where the `{key}` entry has `{given}`: a user has one identity per integration (muster reads `user_id_info`; make the two agree)"),
+                    ));
+                }
+            }
+            let before = cells.insert(format!("{prefix}.{integration}.user_id"), user_id);
+            if before.is_some() {
+                faults.push((
+                    "D003",
+                    list.field(IdPart::Integration),
+                    integration.clone(),
+                    format!("two `{key}` entries for `{integration}`: a user has at most one per integration"),
+                ));
+            }
+            if let Some(external_id) = external_id {
+                cells.insert(format!("{prefix}.{integration}.external_id"), external_id);
             }
         }
     }
-    // The reference shape gives identities in `user.external_system_identities` alone;
-    // muster reads them from `user_id_info`, which says which list each belongs to.
-    let identities = record["user"]["external_system_identities"].as_object();
     if let Some(missing) = identities
         .into_iter()
         .flat_map(|m| m.keys())
@@ -207,5 +245,5 @@ fn flatten(record: &Value) -> Result<Flattened, String> {
             "`user.external_system_identities` names `{missing}`, which `user_id_info` does not list (muster reads ID info from `user_id_info`)"
         ));
     }
-    Ok((cells, twice))
+    Ok((cells, faults))
 }

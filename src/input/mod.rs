@@ -415,20 +415,17 @@ fn read_file(
         "json" => Err(ReadProblem::unreadable(
             "a JSON file: muster reads records as JSONL, one record per line (write them with `--out records.jsonl`)".to_string(),
         )),
-        "jsonl" | "ndjson" => jsonl::read(path, shown, i).map(|(sheets, ignored, twice)| {
-            for t in twice {
+        "jsonl" | "ndjson" => jsonl::read(path, shown, i).map(|(sheets, ignored, entries)| {
+            for e in entries {
                 batch.problems.push(FileProblem {
                     file: shown.to_string(),
                     order: (i, 0),
-                    code: "D003",
-                    message: format!(
-                        "two `{}_id_info` entries for `{}`: a user has at most one per integration",
-                        t.list, t.integration
-                    ),
-                    row: Some(t.line),
-                    field: Some(t.field),
-                    record_id: Some(t.record_id),
-                    value: Some(t.integration),
+                    code: e.code,
+                    message: e.message,
+                    row: Some(e.line),
+                    field: Some(e.field),
+                    record_id: Some(e.record_id),
+                    value: Some(e.value),
                     ..Default::default()
                 });
             }
