@@ -314,6 +314,9 @@ def bad_inputs():
         f.write("User Email,record_id,full_name\na@acme.com,R1,Al Bo\n")
     with open(os.path.join(d, "title-row.csv"), "w") as f:
         f.write("Northwind Staffing - Q3 batch\n\nemail_addr,record_id,full_name\na@acme.com,R1,Al Bo\n")
+    with open(os.path.join(d, "deep-header.csv"), "w") as f:
+        f.write("".join(f"Note {i}: read the instructions,,\n" for i in range(1, 13)))
+        f.write("email_addr,record_id,full_name,department\na@acme.com,R1,Al Bo,IT\n")
     hostile_inputs(d)
 
 

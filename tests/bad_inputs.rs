@@ -34,6 +34,8 @@ const CORPUS: &[Case] = &[
     ("title-row.csv", 0, "F004", Some(1), None, "row 1 above the header row was ignored"),
     ("columns.csv", 1, "F003", None, Some("B"), "column `E-mail` maps to `email_addr`, as column `Email` already does; this one was ignored"),
     ("missing-column.csv", 1, "F002", None, None, "required column `email_addr` is missing"),
+    // A header past the first ten non-blank rows: named once, not three columns missing.
+    ("deep-header.csv", 1, "F002", None, None, "no header row among the first ten non-blank rows: row 13 (`email_addr`, `record_id`, `full_name`, …) looks like the header, but muster looks no further"),
     ("truncated.xlsx", 1, "F001", None, None, "not a readable workbook (damaged or truncated?): invalid Zip archive: Could not find EOCD"),
     ("really-a-csv.xlsx", 1, "F001", None, None, "not a workbook: it looks like text (a CSV saved with the wrong extension?)"),
     ("password-protected.xlsx", 1, "F001", None, None, "cannot be read as a workbook: it is an OLE compound file (a legacy XLS, or a password-protected workbook)"),
@@ -170,4 +172,28 @@ fn a_million_rows_with_one_bad_row_at_the_end() {
         (Some("V002"), Some(1_000_001))
     );
     assert_eq!(report["summary"]["valid"], 999_999);
+}
+
+/// Near miss of `deep-header.csv`: a header on the tenth non-blank row is taken. A column
+/// missing from the header is named with its article (`an `email_addr``).
+#[test]
+fn a_header_on_the_tenth_non_blank_row_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes: String = (1..10).map(|i| format!("Note {i},,\n")).collect();
+    let tenth = dir.path().join("tenth.csv");
+    std::fs::write(
+        &tenth,
+        format!("{notes}email_addr,record_id,full_name\na@acme.com,R1,Al Bo\n"),
+    )
+    .unwrap();
+    let (exit, report, _) = json_report(&[tenth.to_str().unwrap()]);
+    assert_eq!(exit, 0, "{report:#}");
+    assert_eq!(report["summary"]["valid"], 1, "{report:#}");
+    let none = dir.path().join("none.csv");
+    std::fs::write(&none, "record_id,full_name\nR1,Al Bo\n").unwrap();
+    let (_, report, _) = json_report(&[none.to_str().unwrap()]);
+    assert_eq!(
+        report["findings"][0]["suggestion"], "Add an `email_addr` column",
+        "{report:#}"
+    );
 }

@@ -364,17 +364,48 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
     let Some(&first) = non_blank.first() else {
         return Mapping::default();
     };
-    let header_at = non_blank
-        .iter()
-        .copied()
-        .find(|&i| {
-            required_found(
-                sheet.rows[i].cells.iter().map(|c| c.text.as_str()),
-                sheet.kind,
-                renames,
-            ) >= 2
-        })
-        .unwrap_or(first);
+    let is_header = |i: &usize| {
+        required_found(
+            sheet.rows[*i].cells.iter().map(|c| c.text.as_str()),
+            sheet.kind,
+            renames,
+        ) >= 2
+    };
+    let found = non_blank.iter().copied().find(is_header);
+    // A header further down (a long preamble) is not taken (SPEC §2: the first ten non-blank
+    // rows), but one F002 names it, where three "missing" columns would not say why. The
+    // rows read so far are looked at (a streamed sheet's head holds 32 non-blank ones).
+    let deeper = match (found, non_blank.last()) {
+        (None, Some(&last)) if non_blank.len() == 10 => (last + 1..sheet.rows.len())
+            .filter(|i| !sheet.rows[*i].is_blank())
+            .find(is_header),
+        _ => None,
+    }
+    .map(|at| {
+        let row = sheet.rows[at].number;
+        let cells: Vec<&str> = (sheet.rows[at].cells.iter())
+            .map(|c| c.text.trim())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let mut names: Vec<String> = cells.iter().take(3).map(|t| format!("`{t}`")).collect();
+        if cells.len() > 3 {
+            names.push("…".to_string());
+        }
+        HeaderProblem {
+            code: "F002",
+            column: None,
+            row: None,
+            header: None,
+            message: format!(
+                "no header row among the first ten non-blank rows: row {row} ({}) looks like the header, but muster looks no further",
+                names.join(", ")
+            ),
+            suggestion: Some(format!(
+                "Delete the rows above row {row}, so that its header comes first"
+            )),
+        }
+    });
+    let header_at = found.unwrap_or(first);
     let mut mapping = Mapping {
         header_at,
         ..Mapping::default()
@@ -504,11 +535,21 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
                 row: None,
                 header: None,
                 message: format!("required column `{name}` is missing"),
-                suggestion: alias_hint
-                    .or(renamed_hint)
-                    .or_else(|| Some(format!("Add a `{name}` column"))),
+                suggestion: alias_hint.or(renamed_hint).or_else(|| {
+                    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                        "an"
+                    } else {
+                        "a"
+                    };
+                    Some(format!("Add {article} `{name}` column"))
+                }),
             });
         }
+    }
+    // The first row was taken as the header only for want of one: what its columns gave is
+    // noise beside the header further down.
+    if let Some(deeper) = deeper {
+        mapping.problems = vec![deeper];
     }
     mapping
 }
