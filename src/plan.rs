@@ -25,6 +25,9 @@ pub struct Plan {
     pub counts: Counts,
     /// (old bot, new bot) when the batch's bot account replaces a stored one.
     pub bot_replaced: Option<(String, String)>,
+    /// With `--prune`: stored users with no user row in the batch that its ID rows name, so
+    /// kept (a user row deleted with its ID rows forgotten would otherwise go unnoticed).
+    pub kept_by_id_rows: Vec<String>,
 }
 
 /// A change the plan makes: its new text may still be in the batch's records.
@@ -208,6 +211,10 @@ pub fn plan(
     if prune {
         // A stored user an ID row of the batch names is in the batch: its entry was just added,
         // and removing it too would contradict that.
+        plan.kept_by_id_rows = (stored_entries.keys())
+            .filter(|rid| stored.get(rid).is_some_and(|(u, _)| !u.bot))
+            .cloned()
+            .collect();
         for (rid, u) in stored.iter().filter(|(rid, u)| {
             !u.bot && !in_batch.contains(*rid) && !stored_entries.contains_key(*rid)
         }) {

@@ -653,6 +653,47 @@ fn an_update_dropping_an_entry_the_batch_has_no_inline_column_for_is_refused() {
     assert!(!export.contains("jira_service_desk"), "{export}");
 }
 
+/// `--prune` keeps a stored user whose user row is gone while the batch's ID rows still name
+/// it (their entries are added to it), and the plan says so.
+#[test]
+fn prune_names_the_users_it_keeps_for_their_id_rows() {
+    let env = Env::new();
+    let dir = env.path("dir");
+    std::fs::create_dir(&dir).unwrap();
+    let users = |rows: &[&str]| users_csv(rows);
+    let itsm = "record_id,integration,user_id,external_id\nB1,servicenow,2901cfb2ca14aadeafae536cc749591d,b\n";
+    std::fs::write(dir.join("itsm_ids.csv"), itsm).unwrap();
+    let (a, b, c) = (
+        "a@acme.com,A1,Al Bo,IT,,",
+        "b@acme.com,B1,Bo Cy,IT,,",
+        "c@acme.com,C1,Cy Do,IT,,",
+    );
+    std::fs::write(dir.join("users.csv"), users(&[a, b, c])).unwrap();
+    assert_eq!(counts(&env.import(&dir, &[]).1)[0], 3);
+    std::fs::write(dir.join("users.csv"), users(&[a])).unwrap();
+    let args = ["--prune", "--max-remove", "5", "--dry-run"];
+    let (code, plan) = env.import(&dir, &args);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 2, 1]), "{plan:#}");
+    assert_eq!(
+        plan["kept_by_id_rows"],
+        serde_json::json!(["B1"]),
+        "{plan:#}"
+    );
+    let mut all = vec!["import", dir.to_str().unwrap()];
+    all.extend(args);
+    let out = env.run(&all);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("kept B1: no user row, but ID rows of the batch name it (delete them too to have --prune remove it)"),
+        "{stdout}"
+    );
+    // Near miss: without the ID row it goes, and nothing is said of it.
+    std::fs::remove_file(dir.join("itsm_ids.csv")).unwrap();
+    let (code, plan) = env.import(&dir, &args);
+    assert_eq!((code, counts(&plan)[3]), (0, 2), "{plan:#}");
+    assert!(plan.get("kept_by_id_rows").is_none(), "{plan:#}");
+}
+
 #[test]
 fn prune_removes_absent_users_within_the_limit_and_never_the_bot() {
     let env = Env::new();

@@ -25,6 +25,8 @@ struct JsonPlan<'a> {
     remove: usize,
     changes: Vec<JsonChange<'a>>,
     bot_replaced: Option<(&'a str, &'a str)>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    kept_by_id_rows: &'a [String],
     batch: &'a str,
     applied: bool,
     findings: std::collections::BTreeMap<&'static str, usize>,
@@ -311,6 +313,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
                     .bot_replaced
                     .as_ref()
                     .map(|(a, b)| (a.as_str(), b.as_str())),
+                kept_by_id_rows: &plan.kept_by_id_rows,
                 batch: &name,
                 applied,
                 findings: report::by_code(&outcome.findings),
@@ -502,6 +505,11 @@ fn plan_text(plan: &Plan, name: &str, store: &std::path::Path) -> String {
     }
     if let Some((old, new)) = &plan.bot_replaced {
         out.push_str(&format!("  bot account replaced: {old} → {new}\n"));
+    }
+    for rid in &plan.kept_by_id_rows {
+        out.push_str(&format!(
+            "  kept {rid}: no user row, but ID rows of the batch name it (delete them too to have --prune remove it)\n"
+        ));
     }
     out
 }
