@@ -63,8 +63,15 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
         } else {
             encoding_rs::UTF_16BE
         };
-        let (text, _, _) = enc.decode(bytes);
-        (text.into_owned(), Some(enc.name()))
+        let (text, _, lossy) = enc.decode(bytes);
+        // A lone surrogate or an odd last byte becomes U+FFFD, which V008 marks in its cell;
+        // F005 says why it is there.
+        let name = match (enc == encoding_rs::UTF_16LE, lossy) {
+            (_, false) => enc.name(),
+            (true, true) => "UTF-16LE, with characters it could not decode (U+FFFD, V008)",
+            (false, true) => "UTF-16BE, with characters it could not decode (U+FFFD, V008)",
+        };
+        (text.into_owned(), Some(name))
     } else {
         if let Some(kind) = sniff_format(bytes) {
             return Err(format!("not a CSV file: it looks like {kind}"));
@@ -975,6 +982,15 @@ mod tests {
         );
         let (t, e) = decode(b"\xFF\xFEa\0b\0").unwrap();
         assert_eq!((t.as_str(), e), ("ab", Some("UTF-16LE")));
+        // A lone surrogate and an odd last byte: said so.
+        let (t, e) = decode(b"\xFE\xFF\0a\xD8\0\0b\0").unwrap();
+        assert_eq!(
+            (t.as_str(), e),
+            (
+                "a\u{FFFD}b\u{FFFD}",
+                Some("UTF-16BE, with characters it could not decode (U+FFFD, V008)")
+            )
+        );
         let (t, e) = decode(b"Jos\xe9").unwrap();
         assert_eq!((t.as_str(), e), ("José", Some("windows-1252")));
         assert!(decode(b"PK\x03\x04rest").unwrap_err().contains("zip"));
