@@ -558,11 +558,19 @@ impl Known {
 }
 
 /// What the batch has columns or sheets for, by the updates' field names (`user.department`,
-/// `user.custom_attributes.office`, `user_id_info.user_emails`, `user_id_info.itsm_id_info`).
+/// `user.custom_attributes.office`, `user_id_info.user_emails`, `user_id_info.itsm_id_info`),
+/// for the users and for the bot apart: a column deleted from the Users sheet is absent for
+/// the users even where the Bot Account sheet still has it.
 #[derive(Debug, Default)]
 pub struct Provided {
     /// JSONL records: every field of a record is given (an absent one is empty).
     all: bool,
+    /// The users' (`[0]`) and the bot's (`[1]`).
+    kinds: [Given; 2],
+}
+
+#[derive(Debug, Default)]
+struct Given {
     fields: BTreeSet<String>,
     /// ID lists the batch gives through inline columns only (a flat CSV), each with the
     /// integrations it has columns for: the list is given for those integrations alone, and a
@@ -581,43 +589,59 @@ impl Provided {
             if !sheet.lettered {
                 provided.all = true;
             }
-            match sheet.kind {
-                SheetKind::Users | SheetKind::Bot => {
-                    for col in map_sheet(sheet, renames).columns {
-                        let field = match &col.field {
-                            Field::Attr(a) => format!("user.{}", a.name()),
-                            Field::Custom(name) => format!("user.custom_attributes.{name}"),
-                            Field::EmailAliases => "user_id_info.user_emails".to_string(),
-                            Field::Inline {
-                                list: l,
-                                integration,
-                                ..
-                            } => {
-                                let entry = provided.inline.entry(list(*l)).or_default();
-                                entry.insert(integration.clone());
-                                continue;
-                            }
-                            _ => continue,
-                        };
-                        provided.fields.insert(field);
-                    }
+            let whole_list = match sheet.kind {
+                SheetKind::Users | SheetKind::Bot => None,
+                SheetKind::Itsm => Some(IdList::Itsm),
+                SheetKind::Channel => Some(IdList::Channel),
+                SheetKind::Idm => Some(IdList::Idm),
+            };
+            // An ID sheet gives its list to users and bot alike.
+            if let Some(l) = whole_list {
+                for given in &mut provided.kinds {
+                    given.fields.insert(list(l));
                 }
-                SheetKind::Itsm => drop(provided.fields.insert(list(IdList::Itsm))),
-                SheetKind::Channel => drop(provided.fields.insert(list(IdList::Channel))),
-                SheetKind::Idm => drop(provided.fields.insert(list(IdList::Idm))),
+                continue;
+            }
+            let given = &mut provided.kinds[(sheet.kind == SheetKind::Bot) as usize];
+            for col in map_sheet(sheet, renames).columns {
+                let field = match &col.field {
+                    Field::Attr(a) => format!("user.{}", a.name()),
+                    Field::Custom(name) => format!("user.custom_attributes.{name}"),
+                    Field::EmailAliases => "user_id_info.user_emails".to_string(),
+                    Field::Inline {
+                        list: l,
+                        integration,
+                        ..
+                    } => {
+                        let entry = given.inline.entry(list(*l)).or_default();
+                        entry.insert(integration.clone());
+                        continue;
+                    }
+                    _ => continue,
+                };
+                given.fields.insert(field);
             }
         }
         // An ID sheet gives its whole list, beside any inline columns.
-        let fields = &provided.fields;
-        provided.inline.retain(|list, _| !fields.contains(list));
+        for given in &mut provided.kinds {
+            let fields = &given.fields;
+            given.inline.retain(|list, _| !fields.contains(list));
+        }
         provided
     }
 
     /// The inline columns a batch lacks for the stored entries an update of `field` (an ID
     /// list given by inline columns only) drops: `itsm.jira_sd.user_id` for a stored Jira
     /// entry beside a batch with `itsm.servicenow.*` columns alone.
-    fn dropped_entries(&self, field: &str, before: &str, after: Option<&str>) -> Vec<String> {
-        let Some(given) = self.inline.get(field).filter(|_| !self.all) else {
+    fn dropped_entries(
+        &self,
+        bot: bool,
+        field: &str,
+        before: &str,
+        after: Option<&str>,
+    ) -> Vec<String> {
+        let inline = &self.kinds[bot as usize].inline;
+        let Some(given) = inline.get(field).filter(|_| !self.all) else {
             return Vec::new();
         };
         let integrations = |text: Option<&str>| -> BTreeSet<String> {
@@ -644,8 +668,9 @@ impl Provided {
     }
 
     /// The column or sheet a cleared field would have come from, when the batch has none.
-    fn absent(&self, field: &str) -> Option<(ConcernKind, String)> {
-        if self.all || self.fields.contains(field) || self.inline.contains_key(field) {
+    fn absent(&self, bot: bool, field: &str) -> Option<(ConcernKind, String)> {
+        let given = &self.kinds[bot as usize];
+        if self.all || given.fields.contains(field) || given.inline.contains_key(field) {
             return None;
         }
         let sheet = |name: &str| Some((ConcernKind::AbsentSheet, name.to_string()));
@@ -708,12 +733,13 @@ pub fn update_concerns(plan: &Plan, provided: &Provided) -> Vec<Concern> {
             for f in change.fields() {
                 let Some(before) = &f.before else { continue };
                 let emptied = f.after.as_deref().is_none_or(|a| a == "[]" || a.is_empty());
-                let mut concerns = (provided.dropped_entries(&f.field, before, f.after.as_deref()))
-                    .into_iter()
-                    .map(|column| (ConcernKind::AbsentColumn, column))
-                    .collect::<Vec<_>>();
+                let mut concerns =
+                    (provided.dropped_entries(change.bot, &f.field, before, f.after.as_deref()))
+                        .into_iter()
+                        .map(|column| (ConcernKind::AbsentColumn, column))
+                        .collect::<Vec<_>>();
                 concerns.extend(match &f.after {
-                    _ if emptied => provided.absent(&f.field),
+                    _ if emptied => provided.absent(change.bot, &f.field),
                     Some(a) if lost_zeros(before, a) => {
                         identifier_name(&f.field).map(|name| (ConcernKind::LostZeros, name))
                     }

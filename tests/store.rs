@@ -589,6 +589,26 @@ fn an_update_clearing_what_the_batch_has_no_column_for_is_refused() {
     let blank = env.write("blank.csv", &blank);
     let (code, plan) = env.import(&blank, &[]);
     assert_eq!((code, counts(&plan)[1]), (0, 1));
+    // A column deleted from the users' sheet is absent for the users, even where the bot's
+    // sheet still has it (review: every export's Bot Account sheet has every column).
+    let dir = env.path("dir");
+    std::fs::create_dir(&dir).unwrap();
+    let bot = "email_addr,record_id,full_name,department\nbot@acme.com,BOT-9,The Bot,IT\n";
+    std::fs::write(dir.join("bot_account.csv"), bot).unwrap();
+    let users = |head: &str, row: &str| {
+        format!("email_addr,record_id,full_name{head}\nd@acme.com,D1,Di Lu{row}\n")
+    };
+    std::fs::write(dir.join("users.csv"), users(",department", ",Sales")).unwrap();
+    let fresh = Env::new();
+    assert_eq!(counts(&fresh.import(&dir, &[]).1)[0], 2);
+    std::fs::write(dir.join("users.csv"), users("", "")).unwrap();
+    let out = fresh.run(&["import", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the batch has no column `department`: the plan would clear their stored values on 1 user"),
+        "{stderr}"
+    );
 }
 
 /// A CSV export saved again by a spreadsheet loses the leading zeros of its ids (`00123` →
