@@ -46,10 +46,25 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     let config = Config::find(args.config.as_deref())?;
     // The store holds one record per record id: a batch's two rows of one id cannot both be
     // applied, whatever severity the configuration gives D001.
-    if config.rules.severity(crate::rules::Rule::DuplicateRecordId) != Some(Severity::Error) {
-        bail!(
-            "import needs D001 (a record id given twice) as an error: the store holds one record per record id; remove D001 from the configuration's `warn`/`allow` lists to import"
-        );
+    // Nor can two users of one address (D002), which the store would then hold twice.
+    for (rule, what, why) in [
+        (
+            crate::rules::Rule::DuplicateRecordId,
+            "a record id given twice",
+            "the store holds one record per record id",
+        ),
+        (
+            crate::rules::Rule::DuplicateEmail,
+            "an address used by two users",
+            "an address is one user's",
+        ),
+    ] {
+        if config.rules.severity(rule) != Some(Severity::Error) {
+            let code = rule.code();
+            bail!(
+                "import needs {code} ({what}) as an error: {why}; remove {code} from the configuration's `warn`/`allow` lists (or the command line's) to import"
+            );
+        }
     }
     let renames = match &args.map {
         Some(path) => load_renames(path)?,

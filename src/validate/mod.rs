@@ -144,7 +144,15 @@ impl Reporter<'_> {
         suggestion: Option<String>,
         owner: Owner,
     ) -> Option<Finding> {
-        let severity = self.config.rules.severity(rule)?;
+        // A record cannot be written without its joining keys: an empty or unusable
+        // `record_id` or `email_addr` (V001, V002) stays an error whatever the configuration
+        // says, or a row without a record id would be stored, and the next one replace it.
+        let key = matches!(rule, Rule::RequiredValueEmpty | Rule::InvalidEmail)
+            && matches!(&*place.field, "record_id" | "email_addr");
+        let severity = match self.config.rules.severity(rule) {
+            _ if key => Severity::Error,
+            severity => severity?,
+        };
         let sheet = place.sheet;
         Some(Finding {
             severity,
