@@ -397,10 +397,28 @@ fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
         (&Value::from("Engineering"), &Value::from("Finance"))
     );
 
-    // The first export is now stale for that record: S004, and nothing is applied.
+    // The same edited export again is current, not stale (review: S004 blocked re-running
+    // an import, or a second edit made in the same spreadsheet), in validate as in import.
+    let out = env.run(&["validate", edited.to_str().unwrap(), "-q"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, plan) = env.import(&edited, &[]);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 120, 0]), "{plan:#}");
+    let again = std::fs::read_to_string(&edited).unwrap();
+    let second = env.write("second.csv", &again.replacen(",Engineering,", ",Legal,", 1));
+    let (code, plan) = env.import(&second, &[]);
+    assert_eq!((code, counts(&plan)), (0, [0, 1, 119, 0]), "{plan:#}");
+    assert_eq!(plan["changes"][0]["fields"][0]["after"], "Legal");
+
+    // The first export is now stale for those records: S004, and nothing is applied.
     let (code, plan) = env.import(&export, &[]);
     assert_eq!(code, 1);
     assert_eq!(codes(&plan), ["S004"]);
+    assert_eq!(plan["findings"]["S004"], 2);
     assert_eq!(plan["applied"], false);
     // Near miss: a fresh export of the changed record imports clean.
     let fresh = env.export("fresh.csv");
@@ -427,7 +445,9 @@ fn s004_names_a_mangled_row_version_and_a_copied_row() {
     assert_eq!(version.len(), 16, "{export}");
     let (header, row) = export.split_once('\n').unwrap();
     let copied = row.replace("a@acme.com", "n@acme.com").replace("A1", "A9");
-    let edited = format!("{header}\n{}{copied}", row.replace(&version, "1.23457E+15"));
+    // The mangled row is edited too: unchanged, it is current and no S004 (see above).
+    let mangled = row.replace(&version, "1.23457E+15").replace(",IT,", ",HR,");
+    let edited = format!("{header}\n{mangled}{copied}");
     let edited = env.write("edited.csv", &edited);
     let out = env.run(&["validate", edited.to_str().unwrap(), "--format", "json"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -670,8 +670,28 @@ pub fn validate_with(
                             } else {
                                 (None, false)
                             };
-                            let known_findings =
-                                known_checks(&rep, sheet, &user, base + i, stored, known);
+                            // A row whose record is the stored one is current, whatever
+                            // export its row_version came from (an edit imported already,
+                            // an import run again): no S004. Worked out only for a row
+                            // whose row_version is not the stored one.
+                            let current = match (&user.row_version, stored) {
+                                (Some((v, _)), Some(s)) if !same_row_version(s.row_version, v) => {
+                                    if digest.is_some() && record.is_some() {
+                                        same_as_stored
+                                    } else {
+                                        record_of(&user, &sheet_entries, Some(s.digest), false).1
+                                    }
+                                }
+                                _ => false,
+                            };
+                            let known_findings = known_checks(
+                                &rep,
+                                sheet,
+                                &user,
+                                base + i,
+                                (stored, current),
+                                known,
+                            );
                             let keys = cross::keys_of(&user, base + i, spare);
                             user.keep_for_cross_row(&sheet_entries);
                             CheckedUser {
@@ -838,7 +858,7 @@ fn known_checks(
     sheet: &Sheet,
     u: &UserRow,
     i: usize,
-    stored: Option<StoredVersion>,
+    (stored, current): (Option<StoredVersion>, bool),
     known: &Known,
 ) -> Vec<StoreFinding> {
     let own = stored.map(|v| v.at);
@@ -955,7 +975,7 @@ fn known_checks(
     }
     if let Some((version, col)) = &u.row_version {
         let message = match stored {
-            Some(stored) if same_row_version(stored.row_version, version) => None,
+            Some(stored) if current || same_row_version(stored.row_version, version) => None,
             Some(_) if !is_row_version(version) => Some(format!(
                 "`{version}` is not a row_version muster wrote (16 hex digits): a spreadsheet may have turned it into a number; export again, and keep the column as text"
             )),
