@@ -983,8 +983,10 @@ fn known_checks(
                 "`{}` has changed in the store since this row was exported; export again and redo the edit",
                 u.record_id
             )),
-            None if known.has_store => Some(format!(
-                "`{}` has a row_version but no stored record: it was removed since the export, or the row is a new one copied from an exported row (then clear its row_version)",
+            // An export loaded into a store that holds no one (a restore, a move to a new
+            // store) brings every record anew: nothing there changed since it was exported.
+            None if known.has_store && !known.store_records.is_empty() => Some(format!(
+                "`{}` has a row_version but no stored record: it was removed since the export, or the row is a new one copied from an exported row, or it comes from another store's export (then clear its row_version)",
                 u.record_id
             )),
             None => None,
