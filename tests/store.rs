@@ -426,6 +426,60 @@ fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
     assert_eq!((code, codes(&plan).len()), (0, 0));
 }
 
+/// In an export, ID rows whose user row was deleted are D005 (review: they were taken as
+/// entries to add, and a stale entry overwrote a newer one with no S004): the export's Users
+/// row of `CTR-1002` deleted, its ITSM rows left.
+#[test]
+fn an_export_s_id_rows_without_their_user_row_are_d005() {
+    use calamine::{open_workbook_auto, Data, Reader};
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    let export = env.export("all.xlsx");
+    let mut book = open_workbook_auto(&export).unwrap();
+    let mut out = rust_xlsxwriter::Workbook::new();
+    for name in book.sheet_names() {
+        let range = book.worksheet_range(&name).unwrap();
+        let sheet = out.add_worksheet().set_name(&name).unwrap();
+        let mut r = 0;
+        for row in range.rows() {
+            if name == "Users" && row.iter().any(|c| *c == Data::String("CTR-1002".into())) {
+                continue;
+            }
+            for (c, cell) in row.iter().enumerate() {
+                sheet.write_string(r, c as u16, cell.to_string()).unwrap();
+            }
+            r += 1;
+        }
+    }
+    let edited = env.path("edited.xlsx");
+    out.save(&edited).unwrap();
+    let (code, plan) = env.import(&edited, &["--dry-run"]);
+    assert_eq!(
+        (code, codes(&plan)),
+        (1, vec!["D005".to_string()]),
+        "{plan:#}"
+    );
+    let out = env.run(&["validate", edited.to_str().unwrap(), "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d005 = &report["findings"][0];
+    assert_eq!(d005["sheet"], "ITSM IDs", "{report:#}");
+    assert!(
+        d005["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no user row of this export has record id `CTR-1002` (the store has it)"),
+        "{report:#}"
+    );
+    // --partial applies the rest and leaves CTR-1002 as stored.
+    let before = std::fs::read_to_string(env.export("before.jsonl")).unwrap();
+    let (code, plan) = env.import(&edited, &["--partial"]);
+    assert_eq!((code, counts(&plan)[1]), (1, 0), "{plan:#}");
+    assert_eq!(
+        std::fs::read_to_string(env.export("after.jsonl")).unwrap(),
+        before
+    );
+}
+
 /// An export loads into a store that holds no one (a restore, a move to a new store): its
 /// row versions are no stale rows there (review: S004 on every row, and no way around it).
 /// Near miss: into a store holding other users, a row whose record is not there is S004.

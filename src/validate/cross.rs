@@ -139,6 +139,8 @@ pub(super) struct CrossRow<'b> {
     files_with_users: HashSet<usize>,
     /// Every user's record id, when asked for (`import --prune`).
     record_ids: Option<HashSet<String>>,
+    /// Whether a user sheet has a `row_version` column: the batch is a `muster export`.
+    pub(super) from_export: bool,
 }
 
 impl<'b> CrossRow<'b> {
@@ -160,6 +162,7 @@ impl<'b> CrossRow<'b> {
             users_of_slot: vec![0; sheet_entries.slots()],
             files_with_users: HashSet::new(),
             record_ids: keep_record_ids.then(HashSet::new),
+            from_export: false,
         }
     }
 
@@ -661,17 +664,27 @@ impl<'b> CrossRow<'b> {
         } else {
             "the batch"
         };
-        let unheld = self
-            .unheld()
-            .filter(|e| !known.store_records.contains(&e.record_id));
-        for e in unheld {
+        // In an export every stored user's ID rows come with its user row: ID rows of a
+        // stored user without one are what is left of a row deleted from the Users sheet, as
+        // old as the export, and would overwrite the stored entries unchecked (no
+        // row_version of their own, so no S004).
+        for e in self.unheld() {
+            let stored = known.store_records.contains(&e.record_id);
+            let message = match (stored, self.from_export) {
+                (false, _) => format!("no user in {place} has record id `{}`", e.record_id),
+                (true, true) => format!(
+                    "no user row of this export has record id `{}` (the store has it): in an export a user's ID rows go with its row, so delete them too, or bring the row back",
+                    e.record_id
+                ),
+                (true, false) => continue,
+            };
             findings.extend(cx.make(
                 Rule::UnknownRecordReference,
                 (e.sheet, e.row, e.record_col),
                 "record_id",
                 &e.record_id,
                 &e.record_id,
-                format!("no user in {place} has record id `{}`", e.record_id),
+                message,
                 Owner::Record(e.record_id.clone()),
             ));
         }

@@ -734,6 +734,8 @@ pub fn validate_with(
     if !identities.is_empty() {
         drop_in_background(identities, "free-store-identities");
     }
+    cross.from_export = (batch.sheets.iter().zip(&mappings))
+        .any(|(s, m)| s.kind == SheetKind::Users && m.column_of(&Field::RowVersion).is_some());
     let decided = cross.finish(&rep, batch, known, &mut findings, late, &mut stats)?;
     // 900,000 ID-sheet entries took a tenth of a second to free, before the outputs.
     drop(sheet_entries);
