@@ -105,6 +105,8 @@ pub enum StoreError {
         folder: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("{}: cannot write the store: the file is read-only (its permissions); nothing was changed", path.display())]
+    FileNotWritable { path: PathBuf },
     #[error("{0}")]
     Refused(String),
     /// The batch's records, spilled to a temporary file while it was validated, could not be
@@ -634,6 +636,15 @@ impl Store {
         let existing = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) > 0;
         if existing {
             check_header(path)?;
+            // SQLite would open it read-only, make its `-shm` file as read-only as the store
+            // (which then fails every later open, the store made writable again or not), and
+            // fail at the first write: refused before SQLite is given it.
+            let opened = std::fs::OpenOptions::new().write(true).open(path);
+            if opened.is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied) {
+                return Err(StoreError::FileNotWritable {
+                    path: path.to_path_buf(),
+                });
+            }
         }
         if !existing {
             // Personal data: created readable by the user only, before SQLite writes a byte (its

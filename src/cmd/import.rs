@@ -114,10 +114,16 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         }
     }
     // A dry run writes nothing, not even a new store.
+    // A dry run reads a store it may not write (a read-only file or folder) as the commands
+    // that only read do.
     let mut store = if args.dry_run && !args.store.store.exists() {
         None
     } else {
-        match Store::open(&args.store.store) {
+        let open = match args.dry_run {
+            true => Store::open_read_only,
+            false => Store::open,
+        };
+        match open(&args.store.store) {
             Ok(store) => Some(store),
             Err(e) => return Err(batch.error_first(e.into())),
         }
