@@ -1134,9 +1134,25 @@ fn a_new_bot_replaces_the_stored_one() {
         "{stderr}"
     );
     assert_eq!(std::fs::read(env.export("after.jsonl")).unwrap(), before);
+    // `--format json` prints the plan it refused, why, and the exit code it exits with,
+    // with or without --dry-run (review: exit_code 0, or nothing on stdout).
+    for dry in [true, false] {
+        let (code, plan) = env.import(&dir, if dry { &["--dry-run"][..] } else { &[] });
+        assert_eq!((code, &plan["exit_code"]), (2, &Value::from(2)), "{plan:#}");
+        assert_eq!(plan["applied"], false);
+        assert!(
+            plan["refused"]
+                .as_str()
+                .unwrap()
+                .starts_with("the batch's bot account `BOT-NEW`"),
+            "{plan:#}"
+        );
+    }
+    assert_eq!(std::fs::read(env.export("after.jsonl")).unwrap(), before);
     let (code, plan) = env.import(&dir, &["--replace-bot"]);
     assert_eq!(code, 0, "{plan:#}");
     assert_eq!(plan["bot_replaced"][1], "BOT-NEW");
+    assert!(plan.get("refused").is_none(), "{plan:#}");
     let text = std::fs::read_to_string(env.export("e.jsonl")).unwrap();
     assert_eq!(text.matches("\"bot_account\":true").count(), 1);
     assert!(text.contains("BOT-NEW"));

@@ -27,6 +27,9 @@ struct JsonPlan<'a> {
     bot_replaced: Option<(&'a str, &'a str)>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     kept_by_id_rows: &'a [String],
+    /// Why nothing was applied when the plan was refused (exit code 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<&'a str>,
     batch: &'a str,
     applied: bool,
     findings: std::collections::BTreeMap<&'static str, usize>,
@@ -279,11 +282,12 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 )
             })
         });
-    // A dry run shows the plan it refuses, so that who would go can be looked at first.
-    if let (Some(refused), false) = (&refused, args.dry_run) {
+    // A dry run shows the plan it refuses, so that who would go can be looked at first; so
+    // does `--format json` always, with why it was refused (a script reads stdout).
+    if let (Some(refused), false, Format::Text) = (&refused, args.dry_run, args.format) {
         bail!("{refused}");
     }
-    let blocked = errors && !args.partial;
+    let blocked = (errors && !args.partial) || refused.is_some();
     let mut applied = false;
     if let Source::Locked(w) = &mut source {
         if !blocked && !plan.changes.is_empty() {
@@ -309,10 +313,10 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         w.commit()?;
     }
 
-    let status = if errors {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
+    let status = match (&refused, errors) {
+        (Some(_), _) => ExitStatus::Error,
+        (None, true) => ExitStatus::Failure,
+        (None, false) => ExitStatus::Success,
     };
     match (args.format, args.quiet) {
         (Format::Json, _) => {
@@ -335,6 +339,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
                     .as_ref()
                     .map(|(a, b)| (a.as_str(), b.as_str())),
                 kept_by_id_rows: &plan.kept_by_id_rows,
+                refused: refused.as_deref(),
                 batch: &name,
                 applied,
                 findings: report::by_code(&outcome.findings),
@@ -370,8 +375,15 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 )
             } else if applied {
                 format!(
-                    "applied as batch `{name}` in one transaction ({} create, {} update, {} remove)",
-                    plan.counts.create, plan.counts.update, plan.counts.remove
+                    "applied as batch `{name}` in one transaction ({} create, {} update, {} remove{})",
+                    plan.counts.create,
+                    plan.counts.update,
+                    plan.counts.remove,
+                    if plan.bot_replaced.is_some() {
+                        ", bot account replaced"
+                    } else {
+                        ""
+                    }
                 )
             } else {
                 "nothing to change; nothing was recorded".to_string()
