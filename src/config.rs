@@ -16,6 +16,7 @@ pub enum ConnectorKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Connector {
     pub system: String,
     pub kind: ConnectorKind,
@@ -50,6 +51,40 @@ pub struct Config {
     pub rules: RuleSet,
     /// Where it came from, for the summary.
     pub source: String,
+    /// What in the file looks like a mistake muster cannot call one (a system name close to
+    /// a known one): printed on stderr by the commands.
+    pub warnings: Vec<String>,
+}
+
+/// The systems muster checks ids for (SPEC §3), with their kinds.
+const KNOWN_SYSTEMS: [(&str, ConnectorKind); 9] = [
+    ("servicenow", ConnectorKind::Itsm),
+    ("jira", ConnectorKind::Itsm),
+    ("salesforce", ConnectorKind::Itsm),
+    ("freshservice", ConnectorKind::Itsm),
+    ("manageengine", ConnectorKind::Itsm),
+    ("slack", ConnectorKind::Chat),
+    ("msteams", ConnectorKind::Chat),
+    ("okta", ConnectorKind::Idm),
+    ("azure_ad", ConnectorKind::Idm),
+];
+
+impl ConnectorKind {
+    fn name(self) -> &'static str {
+        match self {
+            ConnectorKind::Itsm => "itsm",
+            ConnectorKind::Chat => "chat",
+            ConnectorKind::Idm => "idm",
+        }
+    }
+}
+
+/// The 1-based line of `text` where `needle` first appears, as ` (line N)`, or nothing.
+fn line_of(text: &str, needle: &str) -> String {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| format!(" (line {})", i + 1))
+        .unwrap_or_default()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +125,7 @@ impl Config {
             declared: false,
             rules: RuleSet::default(),
             source: "built-in defaults".to_string(),
+            warnings: Vec::new(),
         }
     }
 
@@ -97,7 +133,12 @@ impl Config {
     pub fn find(explicit: Option<&Path>) -> Result<Config, ConfigError> {
         let path = explicit
             .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os("MUSTER_CONFIG").map(PathBuf::from))
+            // An empty variable is an unset one, as shells and CI files leave them.
+            .or_else(|| {
+                std::env::var_os("MUSTER_CONFIG")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
             .or_else(|| Some(PathBuf::from("muster.toml")).filter(|p| p.is_file()));
         match path {
             Some(path) => Config::load(&path),
@@ -120,21 +161,75 @@ impl Config {
         })?;
         let mut config = Config::builtin();
         config.source = path.display().to_string();
-        if let Some(connectors) = file.connectors {
+        let invalid = |message: String| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Some(mut connectors) = file.connectors {
+            let ids: Vec<String> = connectors.keys().cloned().collect();
+            for (i, a) in ids.iter().enumerate() {
+                if let Some(b) = ids[i + 1..].iter().find(|b| b.eq_ignore_ascii_case(a)) {
+                    return Err(invalid(format!(
+                        "connectors `{a}` and `{b}`{} differ only in case: integration ids are matched case-sensitively, so a batch's `{b}` rows would not count for `{a}`; keep the one your organization configured",
+                        line_of(text, &format!("connectors.{b}"))
+                    )));
+                }
+            }
+            for (id, c) in connectors.iter_mut() {
+                let at = line_of(text, &format!("connectors.{id}"));
+                let system = c.system.trim();
+                match KNOWN_SYSTEMS
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(system))
+                {
+                    Some((known, kind)) if *kind != c.kind => {
+                        return Err(invalid(format!(
+                            "connector `{id}`{at}: system `{known}` is a {} system, not {}",
+                            kind.name(),
+                            c.kind.name()
+                        )));
+                    }
+                    // `ServiceNow` is servicenow: its ids get servicenow's checks.
+                    Some((known, _)) => c.system = known.to_string(),
+                    None => {
+                        let near = KNOWN_SYSTEMS.iter().find(|(k, _)| {
+                            strsim::jaro_winkler(k, &system.to_ascii_lowercase()) >= 0.9
+                        });
+                        if let Some((known, _)) = near {
+                            config.warnings.push(format!(
+                                "{}: connector `{id}`{at}: system `{system}` is not one muster knows, so its ids get generic checks only; did you mean `{known}`?",
+                                path.display()
+                            ));
+                        }
+                    }
+                }
+            }
             config.connectors = connectors;
             config.declared = true;
         }
-        let rule_err = |source| ConfigError::Rule {
-            path: path.to_path_buf(),
-            source,
-        };
-        for (keys, severity) in [
-            (&file.rules.deny, Some(Severity::Error)),
-            (&file.rules.warn, Some(Severity::Warning)),
-            (&file.rules.allow, None),
+        let mut listed: BTreeMap<crate::rules::Rule, &str> = BTreeMap::new();
+        for (keys, severity, list) in [
+            (&file.rules.deny, Some(Severity::Error), "deny"),
+            (&file.rules.warn, Some(Severity::Warning), "warn"),
+            (&file.rules.allow, None, "allow"),
         ] {
             for key in keys {
-                config.rules.set(key, severity).map_err(rule_err)?;
+                let at = line_of(text, &format!("\"{key}\""));
+                let rule = crate::rules::Rule::lookup(key.trim())
+                    .ok_or_else(|| invalid(format!("{}{at}", UnknownRule(key.clone()))))?;
+                if let Some(other) = listed.insert(rule, list).filter(|o| *o != list) {
+                    return Err(invalid(format!(
+                        "{} is in both `{other}` and `{list}`{at}; list it once",
+                        rule.code()
+                    )));
+                }
+                config
+                    .rules
+                    .set(key, severity)
+                    .map_err(|source| ConfigError::Rule {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
             }
         }
         Ok(config)
@@ -182,5 +277,55 @@ mod tests {
         assert!(!c.declared);
         assert_eq!(c.connectors.len(), 9);
         assert!(Config::parse("[rules]\ndeny = [\"Z1\"]", Path::new("m.toml")).is_err());
+    }
+
+    /// What a config file gets wrong is named with its line (review): a known system under
+    /// another kind, two ids one case apart, a rule in two lists, an unknown rule, an unknown
+    /// key in a connector. A known system in other case is that system; one spelt nearly so is
+    /// a warning (SPEC §3 accepts any other name, with generic checks).
+    #[test]
+    fn config_mistakes_are_named_with_their_line() {
+        let err = |text: &str| {
+            Config::parse(text, Path::new("m.toml"))
+                .unwrap_err()
+                .to_string()
+        };
+        let c = |id: &str, system: &str, kind: &str| {
+            format!("[connectors.{id}]\nsystem = \"{system}\"\nkind = \"{kind}\"\n")
+        };
+        assert_eq!(
+            err(&c("servicenow", "slack", "itsm")),
+            "m.toml: connector `servicenow` (line 1): system `slack` is a chat system, not itsm"
+        );
+        assert!(err(
+            &(c("servicenow", "servicenow", "itsm") + &c("ServiceNow", "servicenow", "itsm"))
+        )
+        .starts_with(
+            "m.toml: connectors `ServiceNow` and `servicenow` (line 1) differ only in case"
+        ));
+        assert_eq!(
+            err("[rules]\ndeny = [\"R001\"]\nallow = [\"unknown-manager\"]\n"),
+            "m.toml: R001 is in both `deny` and `allow` (line 3); list it once"
+        );
+        assert_eq!(
+            err("[rules]\nwarn = [\"V999\"]\n"),
+            "m.toml: unknown rule `V999` (see `muster rules`) (line 2)"
+        );
+        assert!(
+            err("[connectors.x]\nsystem = \"jira\"\nkind = \"itsm\"\nsystm = \"y\"\n")
+                .contains("unknown field `systm`")
+        );
+        let ok = Config::parse(&c("snow", "ServiceNow", "itsm"), Path::new("m.toml")).unwrap();
+        assert_eq!(ok.connectors["snow"].system, "servicenow");
+        assert!(ok.warnings.is_empty());
+        let near = Config::parse(&c("snow", "servicenw", "itsm"), Path::new("m.toml")).unwrap();
+        assert_eq!(near.connectors["snow"].system, "servicenw");
+        assert_eq!(
+            near.warnings,
+            ["m.toml: connector `snow` (line 1): system `servicenw` is not one muster knows, so its ids get generic checks only; did you mean `servicenow`?"]
+        );
+        // Near miss: a system of its own, far from every known one.
+        let own = Config::parse(&c("hr", "workday", "idm"), Path::new("m.toml")).unwrap();
+        assert!(own.warnings.is_empty());
     }
 }

@@ -1948,3 +1948,54 @@ fn b001_gives_the_record_id_as_read() {
         .collect();
     assert_eq!(values, [" B1 ", "B2"]);
 }
+
+/// A rule given to two severity flags is refused; an empty `MUSTER_CONFIG` is an unset one; a
+/// system spelt nearly as a known one is a warning on stderr (review).
+#[test]
+fn contradictory_flags_an_empty_config_variable_and_a_near_system() {
+    let csv = "testdata/batches/flat-inline.csv";
+    let out = muster()
+        .args([
+            "validate",
+            csv,
+            "-q",
+            "--deny",
+            "R001",
+            "--allow",
+            "unknown-manager",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "muster: R001 is given to both --deny and --allow; give it once\n"
+    );
+    let out = muster()
+        .args(["validate", csv, "-q"])
+        .env("MUSTER_CONFIG", "")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("m.toml");
+    std::fs::write(
+        &config,
+        "[connectors.servicenow]\nsystem = \"servicenw\"\nkind = \"itsm\"\n",
+    )
+    .unwrap();
+    let out = muster()
+        .args(["validate", csv, "-q", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("muster: warning: ") && stderr.contains("did you mean `servicenow`?"),
+        "{stderr}"
+    );
+}

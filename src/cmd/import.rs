@@ -2,7 +2,7 @@
 //! in one transaction.
 
 use crate::cli::{Format, ImportArgs};
-use crate::config::{load_renames, Config};
+use crate::config::load_renames;
 use crate::plan::{self, FieldChange, Plan};
 use crate::progress::Progress;
 use crate::record::Keep;
@@ -46,7 +46,7 @@ struct JsonChange<'a> {
 
 pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     use crate::plan::ConcernKind;
-    let config = Config::find(args.config.as_deref())?;
+    let config = super::config(args.config.as_deref())?;
     // The store holds one record per record id: a batch's two rows of one id cannot both be
     // applied, whatever severity the configuration gives D001.
     // Nor can two users of one address (D002), which the store would then hold twice.

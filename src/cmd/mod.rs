@@ -9,6 +9,16 @@ pub mod validate;
 
 /// Opens a store that must already exist: only `import` creates one. Reading or undoing a
 /// store that is not there (a mistyped `--store`) says so, and leaves no empty store behind.
+/// The configuration in force ([`crate::config::Config::find`]), its warnings printed on
+/// stderr (a system name close to a known one).
+pub(crate) fn config(explicit: Option<&std::path::Path>) -> anyhow::Result<crate::config::Config> {
+    let config = crate::config::Config::find(explicit)?;
+    for warning in &config.warnings {
+        eprintln!("muster: warning: {warning}");
+    }
+    Ok(config)
+}
+
 pub(crate) fn existing_store(path: &std::path::Path) -> anyhow::Result<crate::store::Store> {
     must_exist(path)?;
     Ok(crate::store::Store::open(path)?)

@@ -1,12 +1,11 @@
 //! `muster template`: the import workbook (or CSV set) to hand to a vendor.
 
 use crate::cli::{TemplateArgs, TemplateFormat};
-use crate::config::Config;
 use crate::{template, ExitStatus};
 use anyhow::bail;
 
 pub fn run(args: &TemplateArgs) -> anyhow::Result<ExitStatus> {
-    let config = Config::find(args.config.as_deref())?;
+    let config = super::config(args.config.as_deref())?;
     let is_xlsx = args
         .output
         .extension()

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     refuse_overwriting_inputs(args)?;
-    let mut config = Config::find(args.config.as_deref())?;
+    let mut config = super::config(args.config.as_deref())?;
     apply_rule_flags(&mut config, args)?;
     let renames = match &args.map {
         Some(path) => load_renames(path)?,
@@ -223,13 +223,22 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     Ok(status)
 }
 
-fn apply_rule_flags(config: &mut Config, args: &ValidateArgs) -> Result<(), UnknownRule> {
-    for (keys, severity) in [
-        (&args.deny, Some(Severity::Error)),
-        (&args.warn, Some(Severity::Warning)),
-        (&args.allow, None),
+fn apply_rule_flags(config: &mut Config, args: &ValidateArgs) -> anyhow::Result<()> {
+    let mut listed = std::collections::BTreeMap::new();
+    for (keys, severity, flag) in [
+        (&args.deny, Some(Severity::Error), "--deny"),
+        (&args.warn, Some(Severity::Warning), "--warn"),
+        (&args.allow, None, "--allow"),
     ] {
         for key in keys {
+            let rule =
+                crate::rules::Rule::lookup(key.trim()).ok_or_else(|| UnknownRule(key.clone()))?;
+            if let Some(other) = listed.insert(rule, flag).filter(|o| *o != flag) {
+                bail!(
+                    "{} is given to both {other} and {flag}; give it once",
+                    rule.code()
+                );
+            }
             config.rules.set(key, severity)?;
         }
     }
