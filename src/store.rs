@@ -1081,6 +1081,60 @@ impl Writer<'_> {
         found.map_err(err)
     }
 
+    /// The later batches that changed a record batch `batch_id` changed: a forced revert
+    /// undoes their changes to those records too.
+    pub fn batches_changed_later(&self, batch_id: i64) -> Result<Vec<i64>, StoreError> {
+        let err = |e| self.err(e);
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT DISTINCT l.batch_id FROM changes c
+                 JOIN changes l ON l.record_id = c.record_id AND l.batch_id > ?1
+                 WHERE c.batch_id = ?1",
+            )
+            .map_err(err)?;
+        let found = stmt
+            .query_map([batch_id], |r| r.get(0))
+            .map_err(err)?
+            .collect::<rusqlite::Result<Vec<i64>>>();
+        found.map_err(err)
+    }
+
+    /// Batches reverted by one of `undone` (the batches whose changes a revert is undoing),
+    /// themselves not undone: their own changes are live again, so they are no longer marked
+    /// reverted (and can be reverted).
+    pub fn unmark_reverted_by(&mut self, undone: &[i64]) -> Result<(), StoreError> {
+        for id in undone {
+            let mut stmt = (self.tx)
+                .prepare_cached("SELECT id FROM batches WHERE reverted_by = ?1")
+                .map_err(|e| self.err(e))?;
+            let reverted: Vec<i64> = stmt
+                .query_map([id], |r| r.get(0))
+                .and_then(|rows| rows.collect())
+                .map_err(|e| self.err(e))?;
+            drop(stmt);
+            for batch in reverted.into_iter().filter(|b| !undone.contains(b)) {
+                self.tx
+                    .execute(
+                        "UPDATE batches SET reverted_by = NULL WHERE id = ?1",
+                        [batch],
+                    )
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The record id of the stored bot account, if there is one.
+    pub fn bot_record_id(&self) -> Result<Option<String>, StoreError> {
+        self.tx
+            .query_row("SELECT record_id FROM users WHERE bot LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// The record ids batch `batch_id` changed that the store holds now.
     pub fn kept_records_of(
         &self,

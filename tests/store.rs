@@ -480,6 +480,78 @@ fn an_export_s_id_rows_without_their_user_row_are_d005() {
     );
 }
 
+/// History keeps up with reverts of reverts and forced reverts (review): a batch whose
+/// revert is undone is live again, and no longer shown reverted; reverting the batch that
+/// brought the bot says the bot went with it.
+#[test]
+fn reverting_a_revert_brings_its_batch_back_to_life() {
+    let env = Env::new();
+    let row = |dept: &str, city: &str| {
+        format!(
+            "email_addr,record_id,full_name,department,city\na@acme.com,A1,Al Bo,{dept},{city}\n"
+        )
+    };
+    let step = |name: &str, dept: &str, city: &str| {
+        let batch = env.write(&format!("{name}.csv"), &row(dept, city));
+        let (code, _) = env.import(&batch, &["--batch", name]);
+        assert_eq!(code, 0, "{name}");
+    };
+    step("base", "IT", "Berlin");
+    step("b1", "Finance", "Berlin");
+    step("b2", "Finance", "Munich");
+    let revert = |args: &[&str]| {
+        let mut all = vec!["revert"];
+        all.extend(args);
+        let out = env.run(&all);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .split('`')
+            .nth(3)
+            .unwrap()
+            .to_string()
+    };
+    let shown = |name: &str| {
+        let history = String::from_utf8(env.run(&["history", "A1"]).stdout).unwrap();
+        (history.lines())
+            .find(|l| l.contains(&format!("batch `{name}`")))
+            .map(|l| l.contains("(reverted)"))
+            .unwrap()
+    };
+    let exports = std::cell::Cell::new(0);
+    let now = || {
+        exports.set(exports.get() + 1);
+        std::fs::read_to_string(env.export(&format!("now{}.csv", exports.get()))).unwrap()
+    };
+    let r1 = revert(&["b1", "--force"]);
+    assert!(now().contains(",IT,") && now().contains("Berlin"));
+    assert!(shown("b1"));
+    // Reverting that revert brings b1's change back, and b1 is live again.
+    revert(&[&r1]);
+    assert!(now().contains("Finance") && now().contains("Munich"));
+    assert!(!shown("b1"));
+    // A forced revert of b2 undoes the revert of b1 after it too: b1 is live again.
+    revert(&["b1", "--force"]);
+    assert!(shown("b1"));
+    revert(&["b2", "--force"]);
+    assert!(now().contains("Finance") && now().contains("Berlin"));
+    assert!(!shown("b1") && shown("b2"));
+
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &["--batch", "q3"]);
+    let out = env.run(&["revert", "q3"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "the bot account `BOT-0001` was removed with them; `muster revert revert-q3-"
+        ),
+        "{stdout}"
+    );
+}
+
 /// An export loads into a store that holds no one (a restore, a move to a new store): its
 /// row versions are no stale rows there (review: S004 on every row, and no way around it).
 /// Near miss: into a store holding other users, a row whose record is not there is S004.

@@ -216,14 +216,27 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
         sha256: &batch.sha256,
         counts: Counts::default(),
     };
+    // The batches whose changes this revert undoes: itself, and under --force the later ones
+    // on the same records. Those that were reverts bring their batches' changes back.
+    let mut undone = writer.batches_changed_later(batch.id)?;
+    undone.push(batch.id);
+    let bot_before = writer.bot_record_id()?;
     // Undone newest first, from each record as it is now to the record as it was before.
     let (id, counts) = writer.revert(batch.id, &info)?;
     refuse_shared_keys(&writer, id, &batch.name)?;
+    writer.unmark_reverted_by(&undone)?;
     writer.mark_reverted(batch.id, id)?;
+    let bot_after = writer.bot_record_id()?;
     writer.commit()?;
     println!(
         "reverted batch `{}`: {} records restored, {} removed, {} brought back (recorded as `{name}`)",
         batch.name, counts.update, counts.remove, counts.create
     );
+    // The bot is no manual user: its going is said, with the way back.
+    if let (Some(bot), None) = (&bot_before, &bot_after) {
+        println!(
+            "the bot account `{bot}` was removed with them; `muster revert {name}` brings it back"
+        );
+    }
     Ok(ExitStatus::Success)
 }
