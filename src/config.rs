@@ -242,21 +242,79 @@ struct MapFile {
     columns: BTreeMap<String, String>,
 }
 
-/// Reads `--map mapping.toml`: a `[columns]` table of vendor header → muster column.
+/// Reads `--map mapping.toml`: a `[columns]` table of vendor header → muster column. Two
+/// entries for one header (muster compares headers case- and space-folded), an empty target,
+/// and a target that is no column muster knows (`emial_addr`) are errors naming their line;
+/// `custom_attributes.office` is read as `custom.office`, as the report writes it.
 pub fn load_renames(path: &Path) -> Result<Renames, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let file: MapFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+    let invalid = |message: String| ConfigError::Parse {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    Ok(file
-        .columns
-        .into_iter()
-        .map(|(from, to)| (fold(&from), to))
-        .collect())
+        message,
+    };
+    let file: MapFile = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let mut renames = Renames::new();
+    let mut given: BTreeMap<String, &str> = BTreeMap::new();
+    for (from, to) in &file.columns {
+        let at = line_of(&text, &format!("\"{from}\""));
+        if let Some(first) = given.insert(fold(from), from) {
+            return Err(invalid(format!(
+                "`{first}` and `{from}`{at} name the same header (headers are compared without case and spaces); keep one"
+            )));
+        }
+        let to = to.trim();
+        let to = match to.strip_prefix("custom_attributes.") {
+            Some(name) => format!("custom.{name}"),
+            None => to.to_string(),
+        };
+        if to.is_empty() || to.eq_ignore_ascii_case("custom.") {
+            return Err(invalid(format!("`{from}`{at} is mapped to no column")));
+        }
+        if !is_known_column(&to) {
+            return Err(invalid(format!(
+                "`{from}`{at} is mapped to `{to}`, which is no column muster knows (see SPEC §2); write `custom.{to}` for a custom attribute"
+            )));
+        }
+        renames.insert(fold(from), to);
+    }
+    Ok(renames)
+}
+
+/// Whether `name` is a column of a user sheet or an ID sheet (a map's target).
+fn is_known_column(name: &str) -> bool {
+    use crate::input::headers::{map_header, Field};
+    use crate::input::SheetKind;
+    let none = Renames::new();
+    let custom = name
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("custom."));
+    custom
+        || !matches!(map_header(name, SheetKind::Users, &none), Field::Custom(_))
+        || !matches!(map_header(name, SheetKind::Itsm, &none), Field::Ignored)
+}
+
+/// The `--map` entries no header of `batch` matched, as `"SNOW ID" = "…"`: a rename that
+/// matched nothing leaves the column it meant under another name (a custom attribute).
+pub fn unused_renames(batch: &crate::input::Batch, renames: &Renames) -> Vec<String> {
+    use crate::input::headers::map_sheet;
+    let mut used = std::collections::HashSet::new();
+    for sheet in &batch.sheets {
+        let mapping = map_sheet(sheet, renames);
+        if let Some(header) = sheet.rows.get(mapping.header_at) {
+            for cell in &header.cells {
+                used.insert(fold(cell.text.trim()));
+            }
+        }
+    }
+    let mut unused: Vec<String> = (renames.iter())
+        .filter(|(from, _)| !used.contains(*from))
+        .map(|(_, to)| to.clone())
+        .collect();
+    unused.sort();
+    unused
 }
 
 #[cfg(test)]
@@ -324,6 +382,29 @@ mod tests {
             near.warnings,
             ["m.toml: connector `snow` (line 1): system `servicenw` is not one muster knows, so its ids get generic checks only; did you mean `servicenow`?"]
         );
+        // A map's mistakes, by line; `custom_attributes.x` is `custom.x`.
+        let dir = tempfile::tempdir().unwrap();
+        let map = |text: &str| {
+            let path = dir.path().join("map.toml");
+            std::fs::write(&path, format!("[columns]\n{text}")).unwrap();
+            load_renames(&path)
+                .map_err(|e| e.to_string().replace(&*path.to_string_lossy(), "map.toml"))
+        };
+        assert_eq!(
+            map("\"Vendor Email\" = \"email_addr\"\n\"vendor email\" = \"record_id\"\n").unwrap_err(),
+            "map.toml: `Vendor Email` and `vendor email` (line 3) name the same header (headers are compared without case and spaces); keep one"
+        );
+        assert_eq!(
+            map("\"Badge\" = \"\"\n").unwrap_err(),
+            "map.toml: `Badge` (line 2) is mapped to no column"
+        );
+        assert_eq!(
+            map("\"Mail\" = \"emial_addr\"\n").unwrap_err(),
+            "map.toml: `Mail` (line 2) is mapped to `emial_addr`, which is no column muster knows (see SPEC §2); write `custom.emial_addr` for a custom attribute"
+        );
+        let ok = map("\"Badge\" = \"custom_attributes.badge\"\n\"SN\" = \"itsm.servicenow.user_id\"\n\"Connector\" = \"integration\"\n\"Mail\" = \"E-mail\"\n").unwrap();
+        assert_eq!(ok["badge"], "custom.badge");
+        assert_eq!(ok.len(), 4);
         // Near miss: a system of its own, far from every known one.
         let own = Config::parse(&c("hr", "workday", "idm"), Path::new("m.toml")).unwrap();
         assert!(own.warnings.is_empty());

@@ -1999,3 +1999,38 @@ fn contradictory_flags_an_empty_config_variable_and_a_near_system() {
         "{stderr}"
     );
 }
+
+/// A `--map` entry that matched no header is a warning naming what it maps to: the column it
+/// meant is read under its own name, a custom attribute (review).
+#[test]
+fn a_map_entry_that_matches_no_header_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("b.csv");
+    std::fs::write(
+        &batch,
+        "Email,Record ID,Full Name,ServiceNow ID\na@acme.com,R1,Al Bo,2901cfb2ca14aadeafae536cc749591d\n",
+    )
+    .unwrap();
+    let map = dir.path().join("map.toml");
+    let run = |entry: &str| {
+        std::fs::write(&map, format!("[columns]\n{entry}\n")).unwrap();
+        let out = muster()
+            .args([
+                "validate",
+                batch.to_str().unwrap(),
+                "-q",
+                "--map",
+                map.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = run("\"SNOW ID\" = \"itsm.servicenow.user_id\"");
+    assert!(
+        stderr.contains("map.toml: the entry mapping a header to `itsm.servicenow.user_id` matched no header of the batch"),
+        "{stderr}"
+    );
+    // Near miss: the header as written.
+    assert_eq!(run("\"ServiceNow ID\" = \"itsm.servicenow.user_id\""), "");
+}

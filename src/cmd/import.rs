@@ -145,6 +145,9 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         Err(e) => return Err(batch.error_first(e.into())),
     };
     let batch = batch.take()?;
+    if let Some(map) = &args.map {
+        super::warn_unused_renames(map, &batch, &renames);
+    }
     reading.finish_and_clear();
     // The valid records wait in a temporary file beside the store, read back by the plan and
     // the apply; in the system's temporary folder when the store's folder takes no file (a dry

@@ -19,6 +19,20 @@ pub(crate) fn config(explicit: Option<&std::path::Path>) -> anyhow::Result<crate
     Ok(config)
 }
 
+/// Says on stderr which `--map` entries no header matched.
+pub(crate) fn warn_unused_renames(
+    map: &std::path::Path,
+    batch: &crate::input::Batch,
+    renames: &crate::input::headers::Renames,
+) {
+    for to in crate::config::unused_renames(batch, renames) {
+        eprintln!(
+            "muster: warning: {}: the entry mapping a header to `{to}` matched no header of the batch",
+            map.display()
+        );
+    }
+}
+
 pub(crate) fn existing_store(path: &std::path::Path) -> anyhow::Result<crate::store::Store> {
     must_exist(path)?;
     Ok(crate::store::Store::open(path)?)

@@ -51,6 +51,9 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         .map(|_| annotate::fingerprint(&args.inputs));
     let batch = input::read_batch(&args.inputs, &options)?;
     reading.finish_and_clear();
+    if let Some(map) = &args.map {
+        super::warn_unused_renames(map, &batch, &renames);
+    }
     let layout = match &args.annotate {
         Some(_) => Some(annotate::Layout::new(&batch, &renames)?),
         None => None,

@@ -287,7 +287,11 @@ pub fn map_header(header: &str, kind: SheetKind, renames: &Renames) -> Field {
         .strip_prefix("custom.")
         .or_else(|| renamed.strip_prefix("Custom."))
     {
-        return Field::Custom(name.trim().to_string());
+        // `custom.` alone names no attribute.
+        return match name.trim() {
+            "" => Field::Ignored,
+            name => Field::Custom(name.to_string()),
+        };
     }
     if matches!(
         folded.as_str(),
