@@ -216,7 +216,7 @@ impl Config {
             for key in keys {
                 let at = line_of(text, &format!("\"{key}\""));
                 let rule = crate::rules::Rule::lookup(key.trim())
-                    .ok_or_else(|| invalid(format!("{}{at}", UnknownRule(key.clone()))))?;
+                    .ok_or_else(|| invalid(format!("{}{at}", UnknownRule::Unknown(key.clone()))))?;
                 if let Some(other) = listed.insert(rule, list).filter(|o| *o != list) {
                     return Err(invalid(format!(
                         "{} is in both `{other}` and `{list}`{at}; list it once",

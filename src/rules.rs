@@ -130,12 +130,22 @@ pub struct RuleSet {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown rule `{0}` (see `muster rules`)")]
-pub struct UnknownRule(pub String);
+pub enum UnknownRule {
+    #[error("unknown rule `{0}` (see `muster rules`)")]
+    Unknown(String),
+    /// F001 and F007 say nothing of the batch was read: lowered, an unreadable or empty file
+    /// would pass without a word.
+    #[error("{0} cannot be lowered: a file muster could not read, or that holds no users, does not pass")]
+    Fixed(&'static str),
+}
 
 impl RuleSet {
     pub fn set(&mut self, key: &str, severity: Option<Severity>) -> Result<(), UnknownRule> {
-        let rule = Rule::lookup(key.trim()).ok_or_else(|| UnknownRule(key.to_string()))?;
+        let rule = Rule::lookup(key.trim()).ok_or_else(|| UnknownRule::Unknown(key.to_string()))?;
+        if matches!(rule, Rule::FileUnreadable | Rule::NoUsers) && severity != Some(Severity::Error)
+        {
+            return Err(UnknownRule::Fixed(rule.code()));
+        }
         self.overrides.insert(rule, severity);
         Ok(())
     }

@@ -1971,6 +1971,22 @@ fn contradictory_flags_an_empty_config_variable_and_a_near_system() {
         String::from_utf8_lossy(&out.stderr),
         "muster: R001 is given to both --deny and --allow; give it once\n"
     );
+    // F001 and F007 are not lowered: an unreadable or empty file passed silently (review).
+    for (file, flag) in [
+        ("testdata/bad/truncated.xlsx", "--allow"),
+        ("testdata/bad/empty.csv", "--warn"),
+    ] {
+        let out = muster()
+            .args(["validate", file, "-q", flag, "F001,F007"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("F001 cannot be lowered"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let out = muster()
         .args(["validate", csv, "-q"])
         .env("MUSTER_CONFIG", "")

@@ -234,8 +234,8 @@ fn apply_rule_flags(config: &mut Config, args: &ValidateArgs) -> anyhow::Result<
         (&args.allow, None, "--allow"),
     ] {
         for key in keys {
-            let rule =
-                crate::rules::Rule::lookup(key.trim()).ok_or_else(|| UnknownRule(key.clone()))?;
+            let rule = crate::rules::Rule::lookup(key.trim())
+                .ok_or_else(|| UnknownRule::Unknown(key.clone()))?;
             if let Some(other) = listed.insert(rule, flag).filter(|o| *o != flag) {
                 bail!(
                     "{} is given to both {other} and {flag}; give it once",
