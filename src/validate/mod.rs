@@ -154,6 +154,25 @@ impl Reporter<'_> {
             severity => severity?,
         };
         let sheet = place.sheet;
+        // A value these rules reject is never written, whatever their severity: lowered, the
+        // row stays valid without it, and the finding says so.
+        let dropped = severity != Severity::Error
+            && matches!(
+                rule,
+                Rule::InvalidEmail
+                    | Rule::InvalidWorkStatus
+                    | Rule::UnknownUserTag
+                    | Rule::UnknownTimezone
+                    | Rule::InvalidCountry
+                    | Rule::FormulaCell
+                    | Rule::ControlCharacters
+                    | Rule::MangledIdentifier
+            );
+        let message = if dropped {
+            format!("{message} (left out of the record)")
+        } else {
+            message
+        };
         Some(Finding {
             severity,
             code: rule.code(),
