@@ -666,6 +666,8 @@ fn errors_apply_nothing_unless_partial() {
         (1, [1, 0, 0, 0], &Value::Bool(true))
     );
     assert_eq!(env.count(), 1);
+    // The JSON plan names the records it left out (review: counts only).
+    assert_eq!(plan["left_out"], serde_json::json!(["B1"]), "{plan:#}");
 }
 
 /// The store holds one record per record id: with D001 lowered in the configuration, an import

@@ -27,6 +27,10 @@ struct JsonPlan<'a> {
     bot_replaced: Option<(&'a str, &'a str)>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     kept_by_id_rows: &'a [String],
+    /// The record ids of the rows with errors, whose records the plan leaves out (with
+    /// `--partial`, the rest is applied).
+    #[serde(skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    left_out: std::collections::BTreeSet<&'a str>,
     /// Why nothing was applied when the plan was refused (exit code 2).
     #[serde(skip_serializing_if = "Option::is_none")]
     refused: Option<&'a str>,
@@ -342,6 +346,10 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
                     .as_ref()
                     .map(|(a, b)| (a.as_str(), b.as_str())),
                 kept_by_id_rows: &plan.kept_by_id_rows,
+                left_out: (outcome.findings.iter())
+                    .filter(|f| f.severity == Severity::Error)
+                    .filter_map(|f| f.record_id.as_deref())
+                    .collect(),
                 refused: refused.as_deref(),
                 batch: &name,
                 applied,
