@@ -79,12 +79,42 @@ impl ConnectorKind {
     }
 }
 
-/// The 1-based line of `text` where `needle` first appears, as ` (line N)`, or nothing.
-fn line_of(text: &str, needle: &str) -> String {
+/// The 1-based line of `text`, from line `from` (0-based) on, that `is_it` picks, as
+/// ` (line N)`, or nothing. Comments are not looked at.
+fn line_where(text: &str, from: usize, is_it: impl Fn(&str) -> bool) -> String {
     text.lines()
-        .position(|l| l.contains(needle))
-        .map(|i| format!(" (line {})", i + 1))
+        .enumerate()
+        .skip(from)
+        .find(|(_, l)| is_it(l.split('#').next().unwrap_or("").trim()))
+        .map(|(i, _)| format!(" (line {})", i + 1))
         .unwrap_or_default()
+}
+
+/// The line of connector `id`'s table header (`[connectors.id]`, quoted or not).
+fn connector_line(text: &str, id: &str) -> String {
+    line_where(text, 0, |l| {
+        l == format!("[connectors.{id}]") || l == format!("[connectors.\"{id}\"]")
+    })
+}
+
+/// The line where `key` is listed under `list` (`allow = ["R001"]`, over lines or not).
+fn rule_line(text: &str, list: &str, key: &str) -> String {
+    let starts_list = |l: &str| {
+        l.strip_prefix(list)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    };
+    let Some(from) = text.lines().position(|l| starts_list(l.trim())) else {
+        return String::new();
+    };
+    line_where(text, from, |l| l.contains(&format!("\"{key}\"")))
+}
+
+/// The line of a `[columns]` entry for header `from` (quoted, or a bare key).
+fn map_line(text: &str, from: &str) -> String {
+    line_where(text, 0, |l| {
+        let key = l.split('=').next().unwrap_or("").trim();
+        key == format!("\"{from}\"") || key == from
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,12 +201,12 @@ impl Config {
                 if let Some(b) = ids[i + 1..].iter().find(|b| b.eq_ignore_ascii_case(a)) {
                     return Err(invalid(format!(
                         "connectors `{a}` and `{b}`{} differ only in case: integration ids are matched case-sensitively, so a batch's `{b}` rows would not count for `{a}`; keep the one your organization configured",
-                        line_of(text, &format!("connectors.{b}"))
+                        connector_line(text, b)
                     )));
                 }
             }
             for (id, c) in connectors.iter_mut() {
-                let at = line_of(text, &format!("connectors.{id}"));
+                let at = connector_line(text, id);
                 let system = c.system.trim();
                 match KNOWN_SYSTEMS
                     .iter()
@@ -184,8 +214,12 @@ impl Config {
                 {
                     Some((known, kind)) if *kind != c.kind => {
                         return Err(invalid(format!(
-                            "connector `{id}`{at}: system `{known}` is a {} system, not {}",
-                            kind.name(),
+                            "connector `{id}`{at}: system `{known}` is {} system, not {}",
+                            match kind {
+                                ConnectorKind::Chat => "a chat",
+                                ConnectorKind::Itsm => "an itsm",
+                                ConnectorKind::Idm => "an idm",
+                            },
                             c.kind.name()
                         )));
                     }
@@ -214,7 +248,7 @@ impl Config {
             (&file.rules.allow, None, "allow"),
         ] {
             for key in keys {
-                let at = line_of(text, &format!("\"{key}\""));
+                let at = rule_line(text, list, key);
                 let rule = crate::rules::Rule::lookup(key.trim())
                     .ok_or_else(|| invalid(format!("{}{at}", UnknownRule::Unknown(key.clone()))))?;
                 if let Some(other) = listed.insert(rule, list).filter(|o| *o != list) {
@@ -259,7 +293,7 @@ pub fn load_renames(path: &Path) -> Result<Renames, ConfigError> {
     let mut renames = Renames::new();
     let mut given: BTreeMap<String, &str> = BTreeMap::new();
     for (from, to) in &file.columns {
-        let at = line_of(&text, &format!("\"{from}\""));
+        let at = map_line(&text, from);
         if let Some(first) = given.insert(fold(from), from) {
             return Err(invalid(format!(
                 "`{first}` and `{from}`{at} name the same header (headers are compared without case and spaces); keep one"
@@ -364,6 +398,16 @@ mod tests {
         assert_eq!(
             err("[rules]\ndeny = [\"R001\"]\nallow = [\"unknown-manager\"]\n"),
             "m.toml: R001 is in both `deny` and `allow` (line 3); list it once"
+        );
+        // The line of the list that repeats it, and of the table itself (not one whose name
+        // starts alike), comments aside.
+        assert_eq!(
+            err("[rules]\n# allow = [\"R001\"] once\ndeny = [\"R001\"]\nallow = [\"R001\"]\n"),
+            "m.toml: R001 is in both `deny` and `allow` (line 4); list it once"
+        );
+        assert_eq!(
+            err(&(c("slack_eu", "slack", "chat") + &c("slack", "jira", "chat"))),
+            "m.toml: connector `slack` (line 4): system `jira` is an itsm system, not chat"
         );
         assert_eq!(
             err("[rules]\nwarn = [\"V999\"]\n"),

@@ -1708,10 +1708,10 @@ fn a_jsonl_record_s_bad_entry_is_a_finding_on_its_line() {
             r#""external_system_identities":{"slack":{"user_id":"U77777777"}},"full_name""#,
             1,
         ),
-        // Near miss: an identity that agrees.
+        // Near miss: an identity that agrees, case aside (N008 lower-cases ids).
         record("J7", &slack("U88888888"), "", "").replacen(
             r#""full_name""#,
-            r#""external_system_identities":{"slack":{"user_id":"U88888888"}},"full_name""#,
+            r#""external_system_identities":{"slack":{"user_id":"u88888888"}},"full_name""#,
             1,
         ),
     ];

@@ -572,6 +572,15 @@ fn an_export_loads_into_an_empty_store() {
         let (code, plan) = fresh.import(&export, &[]);
         assert_eq!((code, counts(&plan)[2]), (0, created), "{format}: {plan:#}");
     }
+    // A store whose users were all removed (the bot stays: `remove` keeps it) is as empty.
+    let emptied = Env::new();
+    emptied.import(&common::root().join(Q3), &[]);
+    let text = std::fs::read_to_string(env.path("all.csv")).unwrap();
+    let mut ids: Vec<&str> = vec!["remove"];
+    ids.extend(text.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()));
+    assert!(emptied.run(&ids).status.success());
+    let (code, plan) = emptied.import(&env.path("all.xlsx"), &[]);
+    assert_eq!((code, counts(&plan)), (0, [120, 0, 1, 0]), "{plan:#}");
     let other = Env::new();
     other.import(
         &other.write("o.csv", &users_csv(&["z@acme.com,Z1,Zo Ed,IT,,"])),
@@ -708,12 +717,14 @@ fn import_refuses_a_configuration_that_lowers_d001() {
     // (review: an empty record id was stored, and the next such row replaced it).
     let config = env.write(
         "lower.toml",
-        "[rules]\nallow = [\"V001\"]\nwarn = [\"V002\"]\n",
+        "[rules]\nallow = [\"V001\"]\nwarn = [\"V002\", \"V007\"]\n",
     );
+    // V007 lowered too: a formula as the record id is no record id (review).
     for row in [
         ",,Cy Do,IT,,",
         "c@acme.com,,Cy Do,IT,,",
         "c@@acme.com,C1,Cy Do,IT,,",
+        "c@acme.com,=A1,Cy Do,IT,,",
     ] {
         let one = env.write("one.csv", &users_csv(&[row]));
         let (code, plan) = env.import(&one, &["--config", config.to_str().unwrap()]);

@@ -69,7 +69,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         if config.rules.severity(rule) != Some(Severity::Error) {
             let code = rule.code();
             bail!(
-                "import needs {code} ({what}) as an error: {why}; remove {code} from the configuration's `warn`/`allow` lists (or the command line's) to import"
+                "import needs {code} ({what}) as an error: {why}; remove {code} from the configuration's `warn`/`allow` lists to import"
             );
         }
     }

@@ -213,7 +213,7 @@ fn flatten(record: &Value) -> Result<Flattened, String> {
             ] {
                 let Some(given) = given else { continue };
                 let other = stated.map(|s| text(&s[part])).filter(|o| !o.is_empty());
-                if let Some(other) = other.filter(|o| o.trim() != given.trim()) {
+                if let Some(other) = other.filter(|o| !same_identity(o, given)) {
                     faults.push((
                         "D003",
                         list.field(if part == "user_id" { IdPart::UserId } else { IdPart::ExternalId }),
@@ -246,4 +246,15 @@ fn flatten(record: &Value) -> Result<Flattened, String> {
         ));
     }
     Ok((cells, faults))
+}
+
+/// Whether two writings of one id are the same identity as muster reads them: case aside
+/// (a GUID or sys_id is lower-cased, N008) and a Salesforce id's 15 characters against its 18
+/// (N006).
+fn same_identity(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim(), b.trim());
+    let salesforce = |short: &str, long: &str| {
+        short.len() == 15 && long.len() == 18 && long.is_char_boundary(15) && long[..15] == *short
+    };
+    a.eq_ignore_ascii_case(b) || salesforce(a, b) || salesforce(b, a)
 }

@@ -1004,12 +1004,17 @@ fn known_checks(
                 "`{}` has changed in the store since this row was exported; export again and redo the edit",
                 u.record_id
             )),
-            // An export loaded into a store that holds no one (a restore, a move to a new
-            // store) brings every record anew: nothing there changed since it was exported.
-            None if known.has_store && !known.store_records.is_empty() => Some(format!(
-                "`{}` has a row_version but no stored record: it was removed since the export, or the row is a new one copied from an exported row, or it comes from another store's export (then clear its row_version)",
-                u.record_id
-            )),
+            // An export loaded into a store that holds no user (a restore, a move to a new
+            // store; the bot may be there) brings every record anew: nothing there changed
+            // since it was exported.
+            None if known.has_store
+                && known.store_records.len() > usize::from(known.store_bot.is_some()) =>
+            {
+                Some(format!(
+                    "`{}` has a row_version but no stored record: it was removed since the export, or the row is a new one copied from an exported row, or it comes from another store's export (then clear its row_version)",
+                    u.record_id
+                ))
+            }
             None => None,
         };
         if let Some(message) = message {
@@ -1547,9 +1552,12 @@ fn user_row<'a>(
         }
         let flagged_before = cx.findings.len();
         let value = cx.raw(&p, cell, multi, role);
+        // Flagged by an error: a raw check lowered below error still leaves the value out,
+        // and a required one then is V001 (review: a lowered V008 on `full_name`, or V007 on
+        // `record_id`, gave a valid row without it).
         let flagged = cx.findings[flagged_before..]
             .iter()
-            .any(|f| f.code != "N001" && f.code != "N009");
+            .any(|f| f.severity == Severity::Error);
         match &col.field {
             Field::Attr(attr @ (Attr::EmailAddr | Attr::RecordId | Attr::FullName)) => {
                 let Some(v) = cx.required(&p, raw_text, value, flagged) else {
