@@ -188,8 +188,8 @@ pub struct ImportArgs {
     /// default: a spreadsheet drops them from ids it takes for numbers).
     #[arg(long)]
     pub accept_lost_zeros: bool,
-    /// Apply a plan whose bot account replaces the stored one (refused by default: there is
-    /// one bot per organization, and a vendor's batch may carry a template's example bot).
+    /// Apply a plan that replaces or changes the stored bot account (refused by default: there
+    /// is one bot per organization, and a vendor's batch may carry a template's example bot).
     #[arg(long)]
     pub replace_bot: bool,
     /// Refuse a plan removing more users than this (default: 10 % of the store or 500, whichever is smaller).

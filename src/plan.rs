@@ -701,6 +701,8 @@ pub struct Concern {
     pub kind: ConcernKind,
     /// The column, the sheet or the identifier.
     pub name: String,
+    /// A column the bot's sheet lacks (the users' sheet may have it).
+    pub bot: bool,
     pub users: usize,
 }
 
@@ -722,7 +724,7 @@ pub enum ConcernKind {
 /// leading zeros (a CSV export saved again by a spreadsheet), each with how many users.
 pub fn update_concerns(plan: &Plan, provided: &Provided) -> Vec<Concern> {
     use rayon::prelude::*;
-    type Counts = BTreeMap<(ConcernKind, String), usize>;
+    type Counts = BTreeMap<(ConcernKind, String, bool), usize>;
     // Each update's fields are its two texts parsed and compared: on all cores.
     let counts: Counts = plan
         .changes
@@ -745,7 +747,9 @@ pub fn update_concerns(plan: &Plan, provided: &Provided) -> Vec<Concern> {
                     }
                     _ => None,
                 });
-                for concern in concerns {
+                for (kind, name) in concerns {
+                    // The bot's columns are its sheet's: named apart.
+                    let concern = (kind, name, change.bot && kind == ConcernKind::AbsentColumn);
                     if seen.insert(concern.clone()) {
                         *counts.entry(concern).or_default() += 1;
                     }
@@ -761,7 +765,12 @@ pub fn update_concerns(plan: &Plan, provided: &Provided) -> Vec<Concern> {
         });
     counts
         .into_iter()
-        .map(|((kind, name), users)| Concern { kind, name, users })
+        .map(|((kind, name, bot), users)| Concern {
+            kind,
+            name,
+            bot,
+            users,
+        })
         .collect()
 }
 

@@ -787,7 +787,8 @@ fn an_update_clearing_what_the_batch_has_no_column_for_is_refused() {
     }
     out.finish().unwrap();
     let before = std::fs::read(env.export("before.jsonl")).unwrap();
-    for args in [&[][..], &["--dry-run"][..]] {
+    // (It clears the bot's entries too: `--replace-bot` lets that through.)
+    for args in [&["--replace-bot"][..], &["--dry-run", "--replace-bot"][..]] {
         let mut all = vec!["import", renamed.to_str().unwrap()];
         all.extend(args);
         let out = env.run(&all);
@@ -811,7 +812,7 @@ fn an_update_clearing_what_the_batch_has_no_column_for_is_refused() {
         "{stderr}"
     );
     // Near miss: the same columns present and blank clear on purpose.
-    let (code, plan) = env.import(&renamed, &["--clear-absent"]);
+    let (code, plan) = env.import(&renamed, &["--clear-absent", "--replace-bot"]);
     assert_eq!((code, counts(&plan)[1]), (0, 121));
     let blank = std::fs::read_to_string(env.export("now.csv")).unwrap();
     let blank = blank.replacen(",Engineering,", ",,", 1);
@@ -836,6 +837,17 @@ fn an_update_clearing_what_the_batch_has_no_column_for_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("the batch has no column `department`: the plan would clear their stored values on 1 user"),
+        "{stderr}"
+    );
+    // The other way round: the bot's sheet lacks it, and is named.
+    std::fs::write(dir.join("users.csv"), users(",department", ",Sales")).unwrap();
+    let bot = "email_addr,record_id,full_name\nbot@acme.com,BOT-9,The Bot\n";
+    std::fs::write(dir.join("bot_account.csv"), bot).unwrap();
+    let out = fresh.run(&["import", dir.to_str().unwrap(), "--replace-bot"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the batch has no column `department` (on the Bot Account sheet): the plan would clear their stored values on 1 user"),
         "{stderr}"
     );
 }
@@ -1234,6 +1246,23 @@ fn a_new_bot_replaces_the_stored_one() {
         );
     }
     assert_eq!(std::fs::read(env.export("after.jsonl")).unwrap(), before);
+    // The example template's bot has the stored bot's record id: a change, refused the same
+    // way (review: it overwrote the bot's ITSM ids with exit 0).
+    let example = env.path("example.xlsx");
+    let out = muster()
+        .args(["template", "--example", "-o", example.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (code, plan) = env.import(&example, &["--dry-run"]);
+    assert_eq!(code, 2, "{plan:#}");
+    assert!(
+        plan["refused"]
+            .as_str()
+            .unwrap()
+            .starts_with("the batch changes the stored bot account `BOT-0001` ("),
+        "{plan:#}"
+    );
     let (code, plan) = env.import(&dir, &["--replace-bot"]);
     assert_eq!(code, 0, "{plan:#}");
     assert_eq!(plan["bot_replaced"][1], "BOT-NEW");

@@ -230,11 +230,25 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             plan.counts.remove
         )
     });
-    // Then a bot account that would replace the stored one: the organization has one.
+    // Then a bot account that would replace the stored one (the organization has one), or
+    // change it: a vendor's batch from the example template carries `BOT-0001`.
     let refused = refused.or_else(|| {
-        let (old, new) = plan.bot_replaced.as_ref().filter(|_| !args.replace_bot)?;
+        if args.replace_bot {
+            return None;
+        }
+        if let Some((old, new)) = &plan.bot_replaced {
+            return Some(format!(
+                "the batch's bot account `{new}` would replace the stored bot `{old}` (an organization has one); nothing was applied (leave the batch's Bot Account sheet empty to keep `{old}`, or pass --replace-bot)"
+            ));
+        }
+        let changed = (plan.changes.iter()).find(|c| c.bot && c.action == Action::Update)?;
         Some(format!(
-            "the batch's bot account `{new}` would replace the stored bot `{old}` (an organization has one); nothing was applied (leave the batch's Bot Account sheet empty to keep `{old}`, or pass --replace-bot)"
+            "the batch changes the stored bot account `{}` ({}); nothing was applied (leave the batch's Bot Account sheet and the bot's ID rows out to keep it, or pass --replace-bot)",
+            changed.record_id,
+            (changed.fields().iter().map(|f| f.field.as_str()))
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     });
     let concerns = plan::update_concerns(&plan, &plan::Provided::of(&batch, &renames));
@@ -251,7 +265,10 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
                     let names: Vec<String> = absent
                         .iter()
                         .filter(|a| a.kind == kind)
-                        .map(|a| format!("`{}`", a.name))
+                        .map(|a| match a.bot {
+                            true => format!("`{}` (on the Bot Account sheet)", a.name),
+                            false => format!("`{}`", a.name),
+                        })
                         .collect();
                     match names.len() {
                         0 => None,
