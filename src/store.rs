@@ -1100,11 +1100,23 @@ impl Writer<'_> {
         found.map_err(err)
     }
 
-    /// Batches reverted by one of `undone` (the batches whose changes a revert is undoing),
-    /// themselves not undone: their own changes are live again, so they are no longer marked
-    /// reverted (and can be reverted).
-    pub fn unmark_reverted_by(&mut self, undone: &[i64]) -> Result<(), StoreError> {
+    /// Batches reverted by one of `undone` (the batches whose changes the revert of batch
+    /// `target` is undoing), themselves not undone: their own changes are live again, so they
+    /// are no longer marked reverted (and can be reverted). Only a revert undone whole counts:
+    /// a forced revert undoes later batches' changes to `target`'s records alone.
+    pub fn unmark_reverted_by(&mut self, target: i64, undone: &[i64]) -> Result<(), StoreError> {
         for id in undone {
+            let whole: bool = (self.tx)
+                .query_row(
+                    "SELECT NOT EXISTS (SELECT 1 FROM changes r WHERE r.batch_id = ?1
+                       AND r.record_id NOT IN (SELECT record_id FROM changes WHERE batch_id = ?2))",
+                    [id, &target],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.err(e))?;
+            if !whole {
+                continue;
+            }
             let mut stmt = (self.tx)
                 .prepare_cached("SELECT id FROM batches WHERE reverted_by = ?1")
                 .map_err(|e| self.err(e))?;

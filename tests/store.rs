@@ -540,6 +540,25 @@ fn reverting_a_revert_brings_its_batch_back_to_life() {
     assert!(now().contains("Finance") && now().contains("Berlin"));
     assert!(!shown("b1") && shown("b2"));
 
+    // A revert undone in part stays: `b` made X and Z, `t` changed X; reverting `b` (forced)
+    // then `t` (forced) undoes the revert of `b` for X alone, and Z stays gone (review).
+    let env = Env::new();
+    let two = users_csv(&["x@acme.com,X1,Xa Ya,IT,,", "z@acme.com,Z1,Za Ya,IT,,"]);
+    env.import(&env.write("b.csv", &two), &["--batch", "b"]);
+    let one = users_csv(&["x@acme.com,X1,Xa Ya,Sales,,"]);
+    env.import(&env.write("t.csv", &one), &["--batch", "t"]);
+    for batch in ["b", "t"] {
+        let out = env.run(&["revert", batch, "--force"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let batches = String::from_utf8(env.run(&["history"]).stdout).unwrap();
+    let line = batches.lines().find(|l| l.contains("batch `b`")).unwrap();
+    assert!(line.contains("`b` (reverted)"), "{batches}");
+
     let env = Env::new();
     env.import(&common::root().join(Q3), &["--batch", "q3"]);
     let out = env.run(&["revert", "q3"]);

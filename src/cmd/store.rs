@@ -224,7 +224,7 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
     // Undone newest first, from each record as it is now to the record as it was before.
     let (id, counts) = writer.revert(batch.id, &info)?;
     refuse_shared_keys(&writer, id, &batch.name)?;
-    writer.unmark_reverted_by(&undone)?;
+    writer.unmark_reverted_by(batch.id, &undone)?;
     writer.mark_reverted(batch.id, id)?;
     let bot_after = writer.bot_record_id()?;
     writer.commit()?;
