@@ -573,15 +573,18 @@ pub struct Provided {
 struct Given {
     fields: BTreeSet<String>,
     /// ID lists the batch gives through inline columns only (a flat CSV), each with the
-    /// integrations it has columns for: the list is given for those integrations alone, and a
-    /// stored entry of another stays the batch's silence, not its word.
-    inline: BTreeMap<String, BTreeSet<String>>,
+    /// integrations it has columns for (and whether an `external_id` one): the list is given
+    /// for those integrations alone, and a stored entry of another stays the batch's silence,
+    /// not its word.
+    inline: BTreeMap<String, BTreeMap<String, bool>>,
+    /// ID lists whose sheet has no `external_id` column (ITSM and IDM).
+    no_external: BTreeSet<String>,
 }
 
 impl Provided {
     /// The fields the user and bot sheets' columns and the ID sheets of `batch` give.
     pub fn of(batch: &crate::input::Batch, renames: &Renames) -> Provided {
-        use crate::input::headers::IdList;
+        use crate::input::headers::{IdList, IdPart};
         use crate::input::SheetKind;
         let mut provided = Provided::default();
         let list = |l: IdList| format!("user_id_info.{}_id_info", l.prefix());
@@ -597,8 +600,13 @@ impl Provided {
             };
             // An ID sheet gives its list to users and bot alike.
             if let Some(l) = whole_list {
+                let external = (map_sheet(sheet, renames).columns.iter())
+                    .any(|c| c.field == Field::Id(IdPart::ExternalId));
                 for given in &mut provided.kinds {
                     given.fields.insert(list(l));
+                    if !external && l != IdList::Channel {
+                        given.no_external.insert(list(l));
+                    }
                 }
                 continue;
             }
@@ -611,10 +619,11 @@ impl Provided {
                     Field::Inline {
                         list: l,
                         integration,
-                        ..
+                        part,
                     } => {
                         let entry = given.inline.entry(list(*l)).or_default();
-                        entry.insert(integration.clone());
+                        let external = entry.entry(integration.clone()).or_default();
+                        *external |= *part == IdPart::ExternalId;
                         continue;
                     }
                     _ => continue,
@@ -630,9 +639,11 @@ impl Provided {
         provided
     }
 
-    /// The inline columns a batch lacks for the stored entries an update of `field` (an ID
-    /// list given by inline columns only) drops: `itsm.jira_sd.user_id` for a stored Jira
-    /// entry beside a batch with `itsm.servicenow.*` columns alone.
+    /// The columns a batch lacks for what an update of `field` (an ID list) drops from the
+    /// stored entries: with inline columns only (a flat CSV), a stored entry of an integration
+    /// it has no columns for (`itsm.jira_service_desk.user_id` beside `itsm.servicenow.*`
+    /// alone) or the external id of one it has no `external_id` column for; with an ID sheet
+    /// without an `external_id` column, every stored external id (`itsm.external_id`).
     fn dropped_entries(
         &self,
         bot: bool,
@@ -640,31 +651,49 @@ impl Provided {
         before: &str,
         after: Option<&str>,
     ) -> Vec<String> {
-        let inline = &self.kinds[bot as usize].inline;
-        let Some(given) = inline.get(field).filter(|_| !self.all) else {
+        let given = &self.kinds[bot as usize];
+        let inline = given.inline.get(field);
+        let sheet_without_external = given.no_external.contains(field);
+        if self.all || (inline.is_none() && !sheet_without_external) {
             return Vec::new();
-        };
-        let integrations = |text: Option<&str>| -> BTreeSet<String> {
+        }
+        // Integration → whether its entry has an external id.
+        let entries = |text: Option<&str>| -> BTreeMap<String, bool> {
             #[derive(serde::Deserialize)]
             struct Entry {
                 integration: String,
+                #[serde(default)]
+                external_id: Option<String>,
             }
             text.and_then(|t| serde_json::from_str::<Vec<Entry>>(t).ok())
                 .unwrap_or_default()
                 .into_iter()
-                .map(|e| e.integration)
+                .map(|e| (e.integration, e.external_id.is_some_and(|x| !x.is_empty())))
                 .collect()
         };
         let prefix = field
             .strip_prefix("user_id_info.")
             .and_then(|l| l.strip_suffix("_id_info"))
             .unwrap_or(field);
-        let kept = integrations(after);
-        integrations(Some(before))
-            .into_iter()
-            .filter(|i| !kept.contains(i) && !given.contains(i))
-            .map(|i| format!("{prefix}.{i}.user_id"))
-            .collect()
+        let kept = entries(after);
+        let mut lacking = Vec::new();
+        for (integration, had_external) in entries(Some(before)) {
+            let lost_external = had_external && kept.get(&integration) == Some(&false);
+            match inline {
+                Some(columns)
+                    if !kept.contains_key(&integration) && !columns.contains_key(&integration) =>
+                {
+                    lacking.push(format!("{prefix}.{integration}.user_id"));
+                }
+                Some(columns) if lost_external && columns.get(&integration) == Some(&false) => {
+                    lacking.push(format!("{prefix}.{integration}.external_id"));
+                }
+                None if lost_external => lacking.push(format!("{prefix}.external_id")),
+                _ => {}
+            }
+        }
+        lacking.dedup();
+        lacking
     }
 
     /// The column or sheet a cleared field would have come from, when the batch has none.

@@ -426,33 +426,92 @@ fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
     assert_eq!((code, codes(&plan).len()), (0, 0));
 }
 
+/// Writes the workbook `from` again as `to`, its cells as text, keeping the cells for which
+/// `keep(sheet, row, column)` holds (`column` None: the row as a whole), as a spreadsheet
+/// program would after rows or columns were deleted.
+fn rewrite_workbook(from: &Path, to: &Path, keep: impl Fn(&str, &[String], Option<&str>) -> bool) {
+    use calamine::{open_workbook_auto, Reader};
+    let mut book = open_workbook_auto(from).unwrap();
+    let mut out = rust_xlsxwriter::Workbook::new();
+    for name in book.sheet_names() {
+        let range = book.worksheet_range(&name).unwrap();
+        let rows: Vec<Vec<String>> = range
+            .rows()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect();
+        let header = rows.first().cloned().unwrap_or_default();
+        let sheet = out.add_worksheet().set_name(&name).unwrap();
+        for (r, row) in rows.iter().filter(|row| keep(&name, row, None)).enumerate() {
+            let kept = row
+                .iter()
+                .zip(&header)
+                .filter(|(_, h)| keep(&name, row, Some(h)));
+            for (c, (cell, _)) in kept.enumerate() {
+                sheet.write_string(r as u32, c as u16, cell).unwrap();
+            }
+        }
+    }
+    out.save(to).unwrap();
+}
+
+/// An export's `external_id` column deleted, from an ID sheet or a flat CSV's inline columns,
+/// is refused as an absent column (review: every stored external id cleared, exit 0).
+#[test]
+fn an_export_without_its_external_id_column_is_refused() {
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    let export = env.export("all.xlsx");
+    let edited = env.path("edited.xlsx");
+    rewrite_workbook(&export, &edited, |sheet, _, column| {
+        !(sheet == "ITSM IDs" && column == Some("external_id"))
+    });
+    let out = env.run(&["import", edited.to_str().unwrap(), "--replace-bot"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the batch has no column `itsm.external_id`"),
+        "{stderr}"
+    );
+    let csv = std::fs::read_to_string(env.export("all.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let gone = header
+        .iter()
+        .position(|h| *h == "itsm.servicenow.external_id")
+        .unwrap();
+    let cut: String = csv
+        .lines()
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            let mut kept: Vec<&str> = cells[..gone].to_vec();
+            kept.extend(&cells[gone + 1..]);
+            kept.join(",") + "\n"
+        })
+        .collect();
+    let cut = env.write("cut.csv", &cut);
+    let out = env.run(&["import", cut.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the batch has no column `itsm.servicenow.external_id`"),
+        "{stderr}"
+    );
+    // Near miss: the whole export, as it was, changes nothing.
+    let (code, plan) = env.import(&env.path("all.xlsx"), &[]);
+    assert_eq!((code, counts(&plan)[2]), (0, 121), "{plan:#}");
+}
+
 /// In an export, ID rows whose user row was deleted are D005 (review: they were taken as
 /// entries to add, and a stale entry overwrote a newer one with no S004): the export's Users
 /// row of `CTR-1002` deleted, its ITSM rows left.
 #[test]
 fn an_export_s_id_rows_without_their_user_row_are_d005() {
-    use calamine::{open_workbook_auto, Data, Reader};
     let env = Env::new();
     env.import(&common::root().join(Q3), &[]);
     let export = env.export("all.xlsx");
-    let mut book = open_workbook_auto(&export).unwrap();
-    let mut out = rust_xlsxwriter::Workbook::new();
-    for name in book.sheet_names() {
-        let range = book.worksheet_range(&name).unwrap();
-        let sheet = out.add_worksheet().set_name(&name).unwrap();
-        let mut r = 0;
-        for row in range.rows() {
-            if name == "Users" && row.iter().any(|c| *c == Data::String("CTR-1002".into())) {
-                continue;
-            }
-            for (c, cell) in row.iter().enumerate() {
-                sheet.write_string(r, c as u16, cell.to_string()).unwrap();
-            }
-            r += 1;
-        }
-    }
     let edited = env.path("edited.xlsx");
-    out.save(&edited).unwrap();
+    rewrite_workbook(&export, &edited, |sheet, row, _| {
+        !(sheet == "Users" && row.iter().any(|c| c == "CTR-1002"))
+    });
     let (code, plan) = env.import(&edited, &["--dry-run"]);
     assert_eq!(
         (code, codes(&plan)),
