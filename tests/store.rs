@@ -777,6 +777,19 @@ fn import_refuses_a_configuration_that_lowers_d001() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("import needs D001"), "{stderr}");
     assert!(!env.store().exists());
+    // With `--format json`, stdout says so too (review: it was empty).
+    let (code, json) = env.import(&batch, &["--config", config.to_str().unwrap()]);
+    assert_eq!(
+        (code, &json["exit_code"], &json["applied"]),
+        (2, &Value::from(2), &Value::Bool(false))
+    );
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("import needs D001"),
+        "{json:#}"
+    );
     // D002 too: the store would hold one address on two users.
     let config = env.write("allow.toml", "[rules]\nallow = [\"D002\"]\n");
     let out = env.run(&[

@@ -49,6 +49,21 @@ struct JsonChange<'a> {
 }
 
 pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
+    let result = plan_and_apply(args, style);
+    // A script reading `--format json` gets JSON on stdout whatever happened: a failure before
+    // any plan (a refused configuration, an unreadable batch, a busy store) says why there.
+    if let (Err(e), Format::Json) = (&result, args.format) {
+        let json = serde_json::json!({
+            "applied": false,
+            "error": crate::error_text(e),
+            "exit_code": ExitStatus::Error as u8,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    result
+}
+
+fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     use crate::plan::ConcernKind;
     let config = super::config(args.config.as_deref())?;
     // The store holds one record per record id: a batch's two rows of one id cannot both be
@@ -427,8 +442,9 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     }
     // The process ends here: freeing every record one by one would only cost time.
     std::mem::forget((outcome, batch, stored, plan));
+    // Refused after the plan was printed (and in JSON, with why): said on stderr too.
     if let Some(refused) = refused {
-        bail!("{refused}");
+        eprintln!("muster: {refused}");
     }
     Ok(status)
 }
