@@ -812,6 +812,28 @@ fn lost_zeros(before: &str, after: &str) -> bool {
         && before.trim_start_matches('0') == after
 }
 
+/// A changed field as a batch's column or sheet names it, for a message: `department`,
+/// `custom.office`, `email_aliases`, `servicenow.user_id`, `ITSM IDs`.
+pub fn shown_field(field: &str) -> String {
+    if let Some(rest) = field.strip_prefix("user.external_system_identities.") {
+        return rest.to_string();
+    }
+    if let Some(name) = field.strip_prefix("user.custom_attributes.") {
+        return format!("custom.{name}");
+    }
+    if let Some(name) = field.strip_prefix("user.") {
+        return name.to_string();
+    }
+    match field {
+        "user_id_info.user_emails" => "email_aliases",
+        "user_id_info.itsm_id_info" => "ITSM IDs",
+        "user_id_info.channel_id_info" => "Channel IDs",
+        "user_id_info.idm_id_info" => "IDM IDs",
+        other => other,
+    }
+    .to_string()
+}
+
 /// An identifier field's name for a message (`employee_id`, `servicenow user_id`).
 fn identifier_name(field: &str) -> Option<String> {
     match field {
@@ -877,6 +899,31 @@ pub fn known_from_source(
 mod tests {
     use super::*;
     use crate::record::{Keep, Record, RecordSink};
+
+    /// Changed fields are named as a batch's columns and sheets name them.
+    #[test]
+    fn shown_fields_are_column_names() {
+        let shown: Vec<String> = [
+            "user.department",
+            "user.custom_attributes.office",
+            "user.external_system_identities.servicenow.user_id",
+            "user_id_info.user_emails",
+            "user_id_info.itsm_id_info",
+        ]
+        .iter()
+        .map(|f| shown_field(f))
+        .collect();
+        assert_eq!(
+            shown,
+            [
+                "department",
+                "custom.office",
+                "servicenow.user_id",
+                "email_aliases",
+                "ITSM IDs"
+            ]
+        );
+    }
 
     #[test]
     fn an_identifier_that_lost_its_leading_zeros_is_told_from_an_edit() {

@@ -257,13 +257,19 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
             ));
         }
         let changed = (plan.changes.iter()).find(|c| c.bot && c.action == Action::Update)?;
+        let mut fields: Vec<String> = (changed.fields().iter())
+            .map(|f| plan::shown_field(&f.field))
+            .collect();
+        fields.dedup();
+        let more = fields.len().saturating_sub(4);
+        fields.truncate(4);
+        if more > 0 {
+            fields.push(format!("{more} more"));
+        }
         Some(format!(
             "the batch changes the stored bot account `{}` ({}); nothing was applied (leave the batch's Bot Account sheet and the bot's ID rows out to keep it, or pass --replace-bot)",
             changed.record_id,
-            (changed.fields().iter().map(|f| f.field.as_str()))
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(", ")
+            fields.join(", ")
         ))
     });
     let concerns = plan::update_concerns(&plan, &plan::Provided::of(&batch, &renames));
