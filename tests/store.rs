@@ -555,6 +555,18 @@ fn reverting_a_revert_brings_its_batch_back_to_life() {
         let (code, _) = env.import(&batch, &["--batch", name]);
         assert_eq!(code, 0, "{name}");
     };
+    // A name of the shape muster gives reverts is refused (review).
+    let b = env.write("b0.csv", &row("IT", "Berlin"));
+    let out = env.run(&[
+        "import",
+        b.to_str().unwrap(),
+        "--batch",
+        "revert-base-1796595654871",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has the shape of the names muster gives")
+    );
     step("base", "IT", "Berlin");
     step("b1", "Finance", "Berlin");
     step("b2", "Finance", "Munich");

@@ -63,7 +63,21 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     result
 }
 
+/// Whether `name` has the shape of a batch muster names itself: `remove-<ms>` and
+/// `revert-<batch>-<ms>` (the time in milliseconds), which history and revert tell apart.
+fn is_own_batch_name(name: &str) -> bool {
+    let timed = |rest: &str| rest.len() >= 10 && rest.bytes().all(|b| b.is_ascii_digit());
+    name.strip_prefix("remove-").is_some_and(timed)
+        || name
+            .strip_prefix("revert-")
+            .and_then(|rest| rest.rsplit_once('-'))
+            .is_some_and(|(batch, ms)| !batch.is_empty() && timed(ms))
+}
+
 fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
+    if let Some(name) = args.name.as_deref().filter(|n| is_own_batch_name(n)) {
+        bail!("--batch `{name}` has the shape of the names muster gives `remove` and `revert` (`remove-<time>`, `revert-<batch>-<time>`); choose another");
+    }
     use crate::plan::ConcernKind;
     let config = super::config(args.config.as_deref())?;
     // The store holds one record per record id: a batch's two rows of one id cannot both be
@@ -595,4 +609,17 @@ fn plan_text(plan: &Plan, name: &str, store: &std::path::Path) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    /// The names `remove` and `revert` give are muster's; others that start alike are not.
+    #[test]
+    fn own_batch_names_are_told_apart() {
+        assert!(super::is_own_batch_name("remove-1796595654871"));
+        assert!(super::is_own_batch_name("revert-2026-Q3-1796595654871"));
+        assert!(!super::is_own_batch_name("remove-old-contractors"));
+        assert!(!super::is_own_batch_name("revert-2026-Q3"));
+        assert!(!super::is_own_batch_name("2026-Q3"));
+    }
 }
