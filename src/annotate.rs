@@ -465,6 +465,15 @@ impl<'m> SheetWriter<'m> {
                         let format = marker.formats.get(is_header, severity, shown);
                         ws.write_number_with_format(r, col, n, format)?;
                     }
+                } else if cell.origin == CellOrigin::Bool {
+                    // A boolean stays one (it was written back as the text `TRUE`).
+                    let b = text == "TRUE";
+                    if plain(NumFormat::General) {
+                        ws.write_boolean(r, col, b)?;
+                    } else {
+                        let format = marker.formats.get(is_header, severity, NumFormat::General);
+                        ws.write_boolean_with_format(r, col, b, format)?;
+                    }
                 } else if let Some(date) = date {
                     let shown = if text.contains('T') {
                         NumFormat::DateTime

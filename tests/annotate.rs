@@ -595,3 +595,28 @@ fn libreoffice_converts_every_workbook_muster_writes() {
         assert!(pdf.starts_with(b"%PDF") && pdf.len() > 1000, "{name}");
     }
 }
+
+/// A boolean cell comes back a boolean (review: it was written as the text `TRUE`).
+#[test]
+fn a_boolean_cell_stays_a_boolean() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("b.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name("Users").unwrap();
+    for (c, h) in ["email_addr", "record_id", "full_name", "Remote"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_string(1, 0, "a@acme.com").unwrap();
+    ws.write_string(1, 1, "R1").unwrap();
+    ws.write_string(1, 2, "Al Bo").unwrap();
+    ws.write_boolean(1, 3, true).unwrap();
+    wb.save(&input).unwrap();
+    let annotated = dir.path().join("a.xlsx");
+    annotate(input.to_str().unwrap(), &annotated, &[]);
+    let mut written = open_workbook_auto(&annotated).unwrap();
+    let users = written.worksheet_range("Users").unwrap();
+    assert_eq!(users.get_value((1, 3)), Some(&Data::Bool(true)));
+}

@@ -25,6 +25,8 @@ pub enum CellOrigin {
     Formula,
     /// A numeric cell whose number format pads with zeros; the text has the padding restored.
     Padded,
+    /// A boolean cell; the text is `TRUE` or `FALSE`, as a spreadsheet shows it.
+    Bool,
 }
 
 /// One cell as read. `col` is the 0-based column index on its sheet.

@@ -643,7 +643,10 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
         Data::String(s) => Cell::text(super::csv::to_nfc(s.clone())),
         Data::Int(i) => number_cell(*i as f64, Some(*i), number_format),
         Data::Float(f) => number_cell(*f, None, number_format),
-        Data::Bool(b) => Cell::text(if *b { "TRUE" } else { "FALSE" }),
+        Data::Bool(b) => Cell {
+            text: if *b { "TRUE" } else { "FALSE" }.to_string(),
+            origin: CellOrigin::Bool,
+        },
         Data::DateTime(dt) => {
             if dt.is_datetime() {
                 let (y, m, d, hh, mm, ss, _) = dt.to_ymd_hms_milli();
