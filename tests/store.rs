@@ -63,6 +63,10 @@ impl Env {
         );
         p
     }
+    /// The store exported to `name` (its format by the extension), as text.
+    fn exported(&self, name: &str) -> String {
+        std::fs::read_to_string(self.export(name)).unwrap()
+    }
     fn count(&self) -> i64 {
         let conn = rusqlite::Connection::open(self.store()).unwrap();
         conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
@@ -472,7 +476,7 @@ fn an_export_without_its_external_id_column_is_refused() {
         stderr.contains("the batch has no column `itsm.external_id`"),
         "{stderr}"
     );
-    let csv = std::fs::read_to_string(env.export("all.csv")).unwrap();
+    let csv = env.exported("all.csv");
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     let gone = header
         .iter()
@@ -530,13 +534,10 @@ fn an_export_s_id_rows_without_their_user_row_are_d005() {
         "{report:#}"
     );
     // --partial applies the rest and leaves CTR-1002 as stored.
-    let before = std::fs::read_to_string(env.export("before.jsonl")).unwrap();
+    let before = env.exported("before.jsonl");
     let (code, plan) = env.import(&edited, &["--partial"]);
     assert_eq!((code, counts(&plan)[1]), (1, 0), "{plan:#}");
-    assert_eq!(
-        std::fs::read_to_string(env.export("after.jsonl")).unwrap(),
-        before
-    );
+    assert_eq!(env.exported("after.jsonl"), before);
 }
 
 /// History keeps up with reverts of reverts and forced reverts (review): a batch whose
@@ -595,7 +596,7 @@ fn reverting_a_revert_brings_its_batch_back_to_life() {
     let exports = std::cell::Cell::new(0);
     let now = || {
         exports.set(exports.get() + 1);
-        std::fs::read_to_string(env.export(&format!("now{}.csv", exports.get()))).unwrap()
+        env.exported(&format!("now{}.csv", exports.get()))
     };
     let r1 = revert(&["b1", "--force"]);
     assert!(now().contains(",IT,") && now().contains("Berlin"));
@@ -691,7 +692,7 @@ fn s004_names_a_mangled_row_version_and_a_copied_row() {
     let env = Env::new();
     let batch = env.write("b.csv", &users_csv(&["a@acme.com,A1,Al Bo,IT,,"]));
     env.import(&batch, &[]);
-    let export = std::fs::read_to_string(env.export("current.csv")).unwrap();
+    let export = env.exported("current.csv");
     let version = export
         .lines()
         .nth(1)
@@ -889,7 +890,7 @@ fn an_update_clearing_what_the_batch_has_no_column_for_is_refused() {
         std::io::Write::write_all(&mut out, &data).unwrap();
     }
     out.finish().unwrap();
-    let before = std::fs::read(env.export("before.jsonl")).unwrap();
+    let before = env.exported("before.jsonl");
     // (It clears the bot's entries too: `--replace-bot` lets that through.)
     for args in [&["--replace-bot"][..], &["--dry-run", "--replace-bot"][..]] {
         let mut all = vec!["import", renamed.to_str().unwrap()];
@@ -902,7 +903,7 @@ fn an_update_clearing_what_the_batch_has_no_column_for_is_refused() {
             "{stderr}"
         );
     }
-    assert_eq!(std::fs::read(env.export("after.jsonl")).unwrap(), before);
+    assert_eq!(env.exported("after.jsonl"), before);
     // A short batch: the columns it lacks, named.
     let short = env.write(
         "short.csv",
@@ -917,7 +918,7 @@ fn an_update_clearing_what_the_batch_has_no_column_for_is_refused() {
     // Near miss: the same columns present and blank clear on purpose.
     let (code, plan) = env.import(&renamed, &["--clear-absent", "--replace-bot"]);
     assert_eq!((code, counts(&plan)[1]), (0, 121));
-    let blank = std::fs::read_to_string(env.export("now.csv")).unwrap();
+    let blank = env.exported("now.csv");
     let blank = blank.replacen(",Engineering,", ",,", 1);
     let blank = env.write("blank.csv", &blank);
     let (code, plan) = env.import(&blank, &[]);
@@ -966,7 +967,7 @@ fn an_update_whose_ids_lost_their_leading_zeros_is_refused() {
         "email_addr,record_id,full_name,employee_id,cost_center_id\na@x.com,R1,Ann A,00123,0042\n",
     );
     env.import(&batch, &[]);
-    let export = std::fs::read_to_string(env.export("e.csv")).unwrap();
+    let export = env.exported("e.csv");
     assert!(export.contains(",00123,0042,"), "{export}");
     let mangled = env.write("m.csv", &export.replace(",00123,0042,", ",123,42,"));
     let out = env.run(&["import", mangled.to_str().unwrap()]);
@@ -1013,7 +1014,7 @@ fn an_update_dropping_an_entry_the_batch_has_no_inline_column_for_is_refused() {
     assert_eq!((code, counts(&plan)[1]), (0, 1));
     let (code, plan) = env.import(&short, &["--clear-absent"]);
     assert_eq!((code, counts(&plan)[1]), (0, 1));
-    let export = std::fs::read_to_string(env.export("now.jsonl")).unwrap();
+    let export = env.exported("now.jsonl");
     assert!(!export.contains("jira_service_desk"), "{export}");
 }
 
@@ -1325,7 +1326,7 @@ fn a_new_bot_replaces_the_stored_one() {
     )
     .unwrap();
     // Refused unless asked for: a vendor's batch may carry a template's example bot.
-    let before = std::fs::read(env.export("before.jsonl")).unwrap();
+    let before = env.exported("before.jsonl");
     let out = env.run(&["import", dir.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -1333,7 +1334,7 @@ fn a_new_bot_replaces_the_stored_one() {
         stderr.contains("the batch's bot account `BOT-NEW` would replace the stored bot `BOT-0001` (an organization has one); nothing was applied"),
         "{stderr}"
     );
-    assert_eq!(std::fs::read(env.export("after.jsonl")).unwrap(), before);
+    assert_eq!(env.exported("after.jsonl"), before);
     // `--format json` prints the plan it refused, why, and the exit code it exits with,
     // with or without --dry-run (review: exit_code 0, or nothing on stdout).
     for dry in [true, false] {
@@ -1348,7 +1349,7 @@ fn a_new_bot_replaces_the_stored_one() {
             "{plan:#}"
         );
     }
-    assert_eq!(std::fs::read(env.export("after.jsonl")).unwrap(), before);
+    assert_eq!(env.exported("after.jsonl"), before);
     // The example template's bot has the stored bot's record id: a change, refused the same
     // way (review: it overwrote the bot's ITSM ids with exit 0).
     let example = env.path("example.xlsx");
@@ -1370,7 +1371,7 @@ fn a_new_bot_replaces_the_stored_one() {
     assert_eq!(code, 0, "{plan:#}");
     assert_eq!(plan["bot_replaced"][1], "BOT-NEW");
     assert!(plan.get("refused").is_none(), "{plan:#}");
-    let text = std::fs::read_to_string(env.export("e.jsonl")).unwrap();
+    let text = env.exported("e.jsonl");
     assert_eq!(text.matches("\"bot_account\":true").count(), 1);
     assert!(text.contains("BOT-NEW"));
     // `remove` keeps the bot unless told: it is no manual user.
@@ -1414,10 +1415,7 @@ fn a_new_bot_replaces_the_stored_one() {
     let (code, plan) = env.import(&dir, &[]);
     assert_eq!(code, 1, "{plan:#}");
     assert!(codes(&plan).contains(&"B001".to_string()), "{plan:#}");
-    assert_eq!(
-        std::fs::read_to_string(env.export("again.jsonl")).unwrap(),
-        text
-    );
+    assert_eq!(env.exported("again.jsonl"), text);
 }
 
 #[test]
@@ -1856,7 +1854,7 @@ fn a_large_reimport_creates_updates_and_keeps_across_chunks() {
         .iter()
         .all(|c| c["fields"][0]["field"] == "user.department"
             && c["fields"][0]["after"] == "Finance"));
-    let ours = std::fs::read_to_string(env.export("ours.jsonl")).unwrap();
+    let ours = env.exported("ours.jsonl");
 
     // The same edited batch into a store that held the first one, applied row by row: the
     // broken rows keep their first version, everything else is the second's.
