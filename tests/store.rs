@@ -63,6 +63,13 @@ impl Env {
         );
         p
     }
+    /// Runs muster, which must refuse (exit 2) saying `says` on stderr.
+    fn refused(&self, args: &[&str], says: &str) {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
     /// The store exported to `name` (its format by the extension), as text.
     fn exported(&self, name: &str) -> String {
         std::fs::read_to_string(self.export(name)).unwrap()
@@ -469,12 +476,9 @@ fn an_export_without_its_external_id_column_is_refused() {
     rewrite_workbook(&export, &edited, |sheet, _, column| {
         !(sheet == "ITSM IDs" && column == Some("external_id"))
     });
-    let out = env.run(&["import", edited.to_str().unwrap(), "--replace-bot"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("the batch has no column `itsm.external_id`"),
-        "{stderr}"
+    env.refused(
+        &["import", edited.to_str().unwrap(), "--replace-bot"],
+        "the batch has no column `itsm.external_id`",
     );
     let csv = env.exported("all.csv");
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
@@ -492,12 +496,9 @@ fn an_export_without_its_external_id_column_is_refused() {
         })
         .collect();
     let cut = env.write("cut.csv", &cut);
-    let out = env.run(&["import", cut.to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("the batch has no column `itsm.servicenow.external_id`"),
-        "{stderr}"
+    env.refused(
+        &["import", cut.to_str().unwrap()],
+        "the batch has no column `itsm.servicenow.external_id`",
     );
     // Near miss: the whole export, as it was, changes nothing.
     let (code, plan) = env.import(&env.path("all.xlsx"), &[]);
@@ -805,17 +806,14 @@ fn import_refuses_a_configuration_that_lowers_d001() {
     );
     // D002 too: the store would hold one address on two users.
     let config = env.write("allow.toml", "[rules]\nallow = [\"D002\"]\n");
-    let out = env.run(&[
-        "import",
-        batch.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("import needs D002 (an address used by two users) as an error"),
-        "{stderr}"
+    env.refused(
+        &[
+            "import",
+            batch.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        "import needs D002 (an address used by two users) as an error",
     );
     // V001 and V002 lowered still leave a row without its record id or address invalid
     // (review: an empty record id was stored, and the next such row replaced it).
@@ -936,24 +934,15 @@ fn an_update_clearing_what_the_batch_has_no_column_for_is_refused() {
     let fresh = Env::new();
     assert_eq!(counts(&fresh.import(&dir, &[]).1)[0], 2);
     std::fs::write(dir.join("users.csv"), users("", "")).unwrap();
-    let out = fresh.run(&["import", dir.to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("the batch has no column `department`: the plan would clear their stored values on 1 user"),
-        "{stderr}"
+    fresh.refused(
+        &["import", dir.to_str().unwrap()],
+        "the batch has no column `department`: the plan would clear their stored values on 1 user",
     );
     // The other way round: the bot's sheet lacks it, and is named.
     std::fs::write(dir.join("users.csv"), users(",department", ",Sales")).unwrap();
     let bot = "email_addr,record_id,full_name\nbot@acme.com,BOT-9,The Bot\n";
     std::fs::write(dir.join("bot_account.csv"), bot).unwrap();
-    let out = fresh.run(&["import", dir.to_str().unwrap(), "--replace-bot"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("the batch has no column `department` (on the Bot Account sheet): the plan would clear their stored values on 1 user"),
-        "{stderr}"
-    );
+    fresh.refused(&["import", dir.to_str().unwrap(), "--replace-bot"], "the batch has no column `department` (on the Bot Account sheet): the plan would clear their stored values on 1 user");
 }
 
 /// A CSV export saved again by a spreadsheet loses the leading zeros of its ids (`00123` →
@@ -970,13 +959,7 @@ fn an_update_whose_ids_lost_their_leading_zeros_is_refused() {
     let export = env.exported("e.csv");
     assert!(export.contains(",00123,0042,"), "{export}");
     let mangled = env.write("m.csv", &export.replace(",00123,0042,", ",123,42,"));
-    let out = env.run(&["import", mangled.to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("the batch has `cost_center_id`, `employee_id` without the leading zeros the store holds (`00123` → `123`) on 1 user"),
-        "{stderr}"
-    );
+    env.refused(&["import", mangled.to_str().unwrap()], "the batch has `cost_center_id`, `employee_id` without the leading zeros the store holds (`00123` → `123`) on 1 user");
     let edited = env.write("x.csv", &export.replace(",00123,0042,", ",124,0042,"));
     let (code, plan) = env.import(&edited, &["--dry-run"]);
     assert_eq!((code, counts(&plan)[1]), (0, 1));
@@ -998,13 +981,7 @@ fn an_update_dropping_an_entry_the_batch_has_no_inline_column_for_is_refused() {
     );
     assert_eq!(counts(&env.import(&both, &[]).1)[0], 1);
     let short = env.write("short.csv", &format!("{head}\n{snow}\n"));
-    let out = env.run(&["import", short.to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("the batch has no column `itsm.jira_service_desk.user_id`: the plan would clear their stored values on 1 user"),
-        "{stderr}"
-    );
+    env.refused(&["import", short.to_str().unwrap()], "the batch has no column `itsm.jira_service_desk.user_id`: the plan would clear their stored values on 1 user");
     // Near miss: a blank Jira cell clears the entry on purpose.
     let blank = env.write(
         "blank.csv",
@@ -1327,13 +1304,7 @@ fn a_new_bot_replaces_the_stored_one() {
     .unwrap();
     // Refused unless asked for: a vendor's batch may carry a template's example bot.
     let before = env.exported("before.jsonl");
-    let out = env.run(&["import", dir.to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("the batch's bot account `BOT-NEW` would replace the stored bot `BOT-0001` (an organization has one); nothing was applied"),
-        "{stderr}"
-    );
+    env.refused(&["import", dir.to_str().unwrap()], "the batch's bot account `BOT-NEW` would replace the stored bot `BOT-0001` (an organization has one); nothing was applied");
     assert_eq!(env.exported("after.jsonl"), before);
     // `--format json` prints the plan it refused, why, and the exit code it exits with,
     // with or without --dry-run (review: exit_code 0, or nothing on stdout).
@@ -1375,12 +1346,9 @@ fn a_new_bot_replaces_the_stored_one() {
     assert_eq!(text.matches("\"bot_account\":true").count(), 1);
     assert!(text.contains("BOT-NEW"));
     // `remove` keeps the bot unless told: it is no manual user.
-    let out = env.run(&["remove", "U1", "BOT-NEW"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("`BOT-NEW` is the bot account; nothing was removed (pass --include-bot"),
-        "{stderr}"
+    env.refused(
+        &["remove", "U1", "BOT-NEW"],
+        "`BOT-NEW` is the bot account; nothing was removed (pass --include-bot",
     );
     let out = env.run(&["remove", "BOT-NEW", "--include-bot"]);
     assert!(
