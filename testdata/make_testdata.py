@@ -331,6 +331,9 @@ def hostile_inputs(d):
     raw("only-blank-lines.csv", "\n\n   \n\n")
     raw("unbalanced-quotes.csv", head + 'a@acme.com,R1,"Al Bo\nb@acme.com,R2,Bo Al\n')
     raw("ragged.csv", head + "a@acme.com,R1,Al Bo,extra,more\nb@acme.com,R2\nc@acme.com,R3,Cy Do\n")
+    # Empty header cells at the end: the header ends at its last named column, as
+    # the same row does in a workbook (which keeps no empty cells).
+    raw("empty-header-cells.csv", "email_addr,record_id,full_name,,\na@acme.com,R1,Al Bo,x,\n")
     raw("nul-byte.csv", head + "a@acme.com,R1,Al\x00Bo\n")
     raw("invalid-utf8.csv", head.encode() + b"jose@acme.com,R1,Jos\xe9 Garc\xeda\n")
     raw("bom-then-windows-1252.csv", b"\xef\xbb\xbf" + head.encode() + b"jose@acme.com,R1,Jos\xe9 Garc\xeda\n")

@@ -170,10 +170,13 @@ fn every_finding_cell_is_marked_and_no_other() {
 #[test]
 fn the_annotated_workbook_validates_to_the_same_findings() {
     let dir = tempfile::tempdir().unwrap();
-    for input in BATCHES
-        .iter()
-        .chain(&["testdata/batches/q3-contractors.xlsx"])
-    {
+    // The two `bad/` files have empty header cells: F004 "past the header" names the same
+    // cells in the annotated workbook, which keeps no empty cells.
+    for input in BATCHES.iter().chain(&[
+        "testdata/batches/q3-contractors.xlsx",
+        "testdata/bad/deep-header.csv",
+        "testdata/bad/empty-header-cells.csv",
+    ]) {
         let annotated = dir.path().join("annotated.xlsx");
         let (code, report) = annotate(input, &annotated, &[]);
         let again = validate_json(&annotated);

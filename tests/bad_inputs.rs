@@ -22,6 +22,9 @@ const CORPUS: &[Case] = &[
     ("only-blank-lines.csv", 1, "F007", None, None, "no user rows: the file is empty or holds only a header"),
     ("unbalanced-quotes.csv", 1, "F001", None, None, "a quote opened in row 2 is never closed, so the rest of the file would run into one cell"),
     ("ragged.csv", 1, "F004", Some(2), Some("D"), "row 2 has cells past the header's last column (C); they were ignored"),
+    // Empty header cells at the end: the header ends at its last named column (C), as it does
+    // in the annotated workbook, which keeps no empty cells.
+    ("empty-header-cells.csv", 0, "F004", Some(2), Some("D"), "row 2 has cells past the header's last column (C); they were ignored"),
     ("nul-byte.csv", 1, "F001", None, None, "not a CSV file: it holds NUL bytes, the first on line 2 (binary data?)"),
     ("binary.csv", 1, "F001", None, None, "not a CSV file: it holds NUL bytes, the first on line 1 (binary data?)"),
     ("invalid-utf8.csv", 0, "F005", None, None, "decoded as windows-1252"),

@@ -191,6 +191,10 @@ pub struct Mapping {
     /// Columns without a header and, in the rows read so far, without data: a streamed sheet's
     /// later rows may still hold some ([`unnamed_column`] then).
     pub unnamed: Vec<usize>,
+    /// Columns up to the header row's last non-blank cell: a cell right of it is F004 "past
+    /// the header". Trailing empty header cells do not count, so a CSV header `a,b,,` and the
+    /// same row in a workbook (which keeps no empty cells) end at the same column.
+    pub width: usize,
 }
 
 /// F004 for a column with data but no header.
@@ -427,8 +431,13 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
         }
     }
     let header_row = &sheet.rows[header_at];
+    mapping.width = header_row
+        .cells
+        .iter()
+        .rposition(|c| !c.text.trim().is_empty())
+        .map_or(0, |i| i + 1);
     let mut seen: HashMap<Field, String> = HashMap::new();
-    for (index, cell) in header_row.cells.iter().enumerate() {
+    for (index, cell) in header_row.cells[..mapping.width].iter().enumerate() {
         let header = cell.text.trim().to_string();
         if header.is_empty() {
             let has_data = sheet.rows[header_at + 1..]

@@ -1333,10 +1333,7 @@ fn header_finding(
 
 /// F004 for rows longer than the header: cells with no column name are read by no rule.
 fn stray_cells(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, rows: &[Row]) -> Vec<Finding> {
-    let width = sheet
-        .rows
-        .get(mapping.header_at)
-        .map_or(0, |h| h.cells.len());
+    let width = mapping.width;
     let mut out = Vec::new();
     for row in rows.iter().filter(|r| r.cells.len() > width) {
         let extra = row
