@@ -307,6 +307,7 @@ def bad_inputs():
     wb.active.append(["email_addr", "record_id", "full_name"])
     wb.create_sheet("Notes").append(["nothing here"])
     wb.save(os.path.join(d, "no-users-sheet.xlsx"))
+    misnamed_sheet(d)
     with open(os.path.join(d, "columns.csv"), "w") as f:
         f.write("Email,E-mail,Unique Record ID,Name,Deparment,API Token\n")
         f.write("a@acme.com,a@acme.com,R1,Al Bo,IT,tok_live_51Hsecret\n")
@@ -318,6 +319,18 @@ def bad_inputs():
         f.write("".join(f"Note {i}: read the instructions,,\n" for i in range(1, 13)))
         f.write("email_addr,record_id,full_name,department\na@acme.com,R1,Al Bo,IT\n")
     hostile_inputs(d)
+
+
+def misnamed_sheet(d):
+    """An `ITSM` sheet beside `Users`: F008, for its rows would be lost without a sound."""
+    wb = Workbook()
+    wb.active.title = "Users"
+    wb.active.append(["email_addr", "record_id", "full_name"])
+    wb.active.append(["a@acme.com", "R1", "Al Bo"])
+    itsm = wb.create_sheet("ITSM")
+    itsm.append(["record_id", "integration", "user_id"])
+    itsm.append(["R1", "servicenow", "0123456789abcdef0123456789abcdef"])
+    wb.save(os.path.join(d, "misnamed-sheet.xlsx"))
 
 
 def hostile_inputs(d):

@@ -43,7 +43,10 @@ const CORPUS: &[Case] = &[
     ("really-a-csv.xlsx", 1, "F001", None, None, "not a workbook: it looks like text (a CSV saved with the wrong extension?)"),
     ("password-protected.xlsx", 1, "F001", None, None, "cannot be read as a workbook: it is an OLE compound file (a legacy XLS, or a password-protected workbook)"),
     ("zip-bomb.xlsx", 1, "F001", None, None, "the workbook would unpack to 1536 MiB, more than the limit of 1024 MiB (a zip bomb?); raise it with --max-unpacked-mib"),
-    ("no-users-sheet.xlsx", 1, "F007", None, None, "the workbook has no `Users` sheet"),
+    // The sheets it has are named, so that a renamed `Users` sheet is found at once (review).
+    ("no-users-sheet.xlsx", 1, "F007", None, None, "the workbook has no `Users` sheet (it has `Contractors`, `Notes`, not read): rename the sheet that holds the users `Users`"),
+    // A sheet named nearly as an ID sheet: an error, for its rows would be lost (review).
+    ("misnamed-sheet.xlsx", 1, "F008", None, None, "sheet `ITSM` was not read: its name is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account; rename it `ITSM IDs` to have its rows read, or delete it"),
     // A workbook of another kind than its extension says: named, with the way out (review).
     ("really-an-ods.xlsx", 1, "F001", None, None, "cannot be read as .xlsx: it is an OpenDocument spreadsheet (rename it to .ods)"),
     ("really-an-xlsx.ods", 1, "F001", None, None, "cannot be read as .ods: it is an Excel workbook (rename it to .xlsx)"),

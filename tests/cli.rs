@@ -128,7 +128,7 @@ fn rule_fixtures_fire_exactly_where_expected() {
         let code = rule.code();
         let file_level = matches!(
             code,
-            "F001" | "F002" | "F003" | "F004" | "F005" | "F006" | "F007" | "X001"
+            "F001" | "F002" | "F003" | "F004" | "F005" | "F006" | "F007" | "F008" | "X001"
         );
         if !file_level && !code.starts_with('S') {
             assert!(checked.contains(code), "no fixture for {code}");
@@ -1806,9 +1806,9 @@ fn an_inline_entry_s_findings_name_its_column_and_integration() {
     );
 }
 
-/// A sheet named almost as one muster reads is still ignored (F004, info, SPEC §4), but its
-/// finding says where its rows belong, and the terminal summary shows it: its rows are in no
-/// record, which `F004 1` alone did not say.
+/// A sheet named almost as one muster reads is F008, an error: its rows are in no record, and
+/// as F004 (info) an import loaded the users without them, exit 0 (twentieth session's review;
+/// before, F004 said where the rows belong). Other sheets stay F004.
 #[test]
 fn a_sheet_named_almost_as_an_id_sheet_says_where_its_rows_belong() {
     let dir = tempfile::tempdir().unwrap();
@@ -1831,9 +1831,9 @@ fn a_sheet_named_almost_as_an_id_sheet_says_where_its_rows_belong() {
     );
     let out = muster().arg("validate").arg(&book).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("info F004 ") && stdout.contains(":Channel: sheet `Channel` is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account and was ignored; rename it `Channel IDs` to have its rows read"),
+        stdout.contains("error F008 ") && stdout.contains(":Channel: sheet `Channel` was not read: its name is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account; rename it `Channel IDs` to have its rows read, or delete it\n"),
         "{stdout}"
     );
     assert!(
@@ -2084,5 +2084,77 @@ fn a_lowered_value_rule_says_the_value_is_left_out() {
     assert!(
         default.iter().all(|m| !m.contains("left out")),
         "{default:?}"
+    );
+}
+
+/// A sheet or a directory's file named nearly as one muster reads is F008, an error: its rows
+/// (a vendor's ITSM ids) would otherwise be lost while the users load (review). A workbook
+/// without a `Users` sheet is one F007 naming its sheets, not a D005 for each ID row.
+#[test]
+fn a_misnamed_sheet_or_file_is_an_error_not_lost_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("batch");
+    std::fs::create_dir(&batch).unwrap();
+    std::fs::write(
+        batch.join("users.csv"),
+        "email_addr,record_id,full_name\na@acme.com,R1,Al Bo\n",
+    )
+    .unwrap();
+    let itsm = "record_id,integration,user_id\nR1,servicenow,0123456789abcdef0123456789abcdef\n";
+    std::fs::write(batch.join("itsm.csv"), itsm).unwrap();
+    std::fs::write(batch.join("users_old.csv"), "email_addr\n").unwrap();
+    std::fs::write(batch.join("notes.csv"), "anything\n").unwrap();
+    let (code, report) = validate_json(&[batch.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(report["summary"]["valid"], 0);
+    let mut by_file: Vec<(String, &str, &str)> = findings(&report)
+        .iter()
+        .map(|f| {
+            let file = f["file"].as_str().unwrap();
+            (
+                file[file.rfind('/').unwrap() + 1..].to_string(),
+                f["code"].as_str().unwrap(),
+                f["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    by_file.sort();
+    let names = "users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv";
+    assert_eq!(
+        by_file,
+        [
+            ("itsm.csv".to_string(), "F008", &*format!("not read: its name is not one of {names}; rename it `itsm_ids.csv` to have its rows read, or move it out of the directory")),
+            ("notes.csv".to_string(), "F004", &*format!("not one of {names} and was ignored")),
+            ("users_old.csv".to_string(), "F008", &*format!("not read: its name is not one of {names}; move its rows to `users.csv` to have them read, or move it out of the directory")),
+        ]
+    );
+    // Near miss: with the file named as the layout's, its entry is read.
+    std::fs::remove_file(batch.join("users_old.csv")).unwrap();
+    std::fs::rename(batch.join("itsm.csv"), batch.join("itsm_ids.csv")).unwrap();
+    let (code, report) = validate_json(&[batch.to_str().unwrap()]);
+    let want = BTreeSet::from(["F004".to_string(), "I003".to_string()]); // no external_id
+    assert_eq!((code, codes(&report)), (0, want));
+
+    let xlsx = dir.path().join("renamed-users.xlsx");
+    let users: &[&[&str]] = &[
+        &["email_addr", "record_id", "full_name"],
+        &["a@acme.com", "R1", "Al Bo"],
+    ];
+    let ids: &[&[&str]] = &[
+        &["record_id", "integration", "user_id"],
+        &["R1", "servicenow", "0123456789abcdef0123456789abcdef"],
+        &["R2", "servicenow", "1123456789abcdef0123456789abcdef"],
+    ];
+    write_workbook(&xlsx, &[("Contractors", users), ("ITSM IDs", ids)]);
+    let (code, report) = validate_json(&[xlsx.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        codes(&report),
+        BTreeSet::from(["F004", "F007", "I003"].map(String::from)),
+        "no D005 for the ID rows: {report:#}"
+    );
+    assert!(
+        first_message(&report).contains("(it has `Contractors`, not read)"),
+        "{report:#}"
     );
 }

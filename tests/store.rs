@@ -880,7 +880,8 @@ fn an_update_clearing_what_the_batch_has_no_column_for_is_refused() {
         if name == "xl/workbook.xml" {
             data = String::from_utf8(data)
                 .unwrap()
-                .replace("name=\"ITSM IDs\"", "name=\"ITSM IDs (2)\"")
+                // Not a near name (`ITSM IDs (2)` is F008, an error of its own).
+                .replace("name=\"ITSM IDs\"", "name=\"Tickets\"")
                 .into_bytes();
         }
         out.start_file(name, zip::write::SimpleFileOptions::default())

@@ -352,20 +352,47 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
         }
     };
     entries.sort();
+    let present: Vec<SheetKind> = entries
+        .iter()
+        .filter(|p| p.is_file())
+        .filter_map(|p| directory_file_kind(p))
+        .collect();
     for path in entries {
         let shown = path.display().to_string();
         match directory_file_kind(&path) {
-            Some(kind) if path.is_file() => {
-                read_file(batch, &path, &shown, i, options, Some(kind))
+            Some(kind) if path.is_file() => read_file(batch, &path, &shown, i, options, Some(kind)),
+            _ => {
+                // A CSV named almost as one of the layout's (`itsm.csv`, `itsm_ids (1).csv`):
+                // F008, as for a sheet.
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+                let is_table = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                    e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv")
+                });
+                let near = is_table
+                    .then(|| {
+                        crate::check::did_you_mean(stem, SheetKind::ALL.map(SheetKind::file_stem))
+                    })
+                    .flatten();
+                let (code, message) = match near {
+                    Some(known) => {
+                        let way = if present.iter().any(|k| k.file_stem() == known) {
+                            format!("move its rows to `{known}.csv` to have them read")
+                        } else {
+                            format!("rename it `{known}.csv` to have its rows read")
+                        };
+                        ("F008", format!("not read: its name is not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv; {way}, or move it out of the directory"))
+                    }
+                    None => ("F004", "not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv and was ignored".to_string()),
+                };
+                batch.problems.push(FileProblem {
+                    file: shown.clone(),
+                    sheet: None,
+                    order: (i, 10),
+                    code,
+                    message,
+                    ..Default::default()
+                })
             }
-            _ => batch.problems.push(FileProblem {
-                file: shown.clone(),
-                sheet: None,
-                order: (i, 10),
-                code: "F004",
-                message: "not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv and was ignored".to_string(),
-                ..Default::default()
-            }),
         }
     }
 }
@@ -390,21 +417,26 @@ fn read_file(
                 let name = other.name.clone();
                 // A sheet named almost as one muster reads (`ITSM`, `ITSM IDs (2)`) likely
                 // holds rows meant to be read: say where they belong.
-                let like = crate::check::did_you_mean(&name, SheetKind::ALL.map(SheetKind::sheet_name))
-                    .map(|known| {
-                        if sheets.iter().any(|s| s.sheet.as_deref() == Some(known)) {
-                            format!("; move its rows to `{known}` to have them read")
+                // A sheet named almost as one muster reads (`ITSM`, `ITSM IDs (2)`) likely holds
+                // rows meant to be read: F008, an error, for they would be lost without a sound.
+                let known = crate::check::did_you_mean(&name, SheetKind::ALL.map(SheetKind::sheet_name));
+                let (code, message) = match known {
+                    Some(known) => {
+                        let way = if sheets.iter().any(|s| s.sheet.as_deref() == Some(known)) {
+                            format!("move its rows to `{known}` to have them read")
                         } else {
-                            format!("; rename it `{known}` to have its rows read")
-                        }
-                    })
-                    .unwrap_or_default();
+                            format!("rename it `{known}` to have its rows read")
+                        };
+                        ("F008", format!("sheet `{name}` was not read: its name is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account; {way}, or delete it"))
+                    }
+                    None => ("F004", format!("sheet `{name}` is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account and was ignored")),
+                };
                 batch.problems.push(FileProblem {
                     file: shown.to_string(),
                     sheet: Some(name.clone()),
                     order: other.order,
-                    code: "F004",
-                    message: format!("sheet `{name}` is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account and was ignored{like}"),
+                    code,
+                    message,
                     ..Default::default()
                 });
                 if options.keep_other_sheets {

@@ -557,7 +557,21 @@ impl<'b> CrossRow<'b> {
             } else if jsonl {
                 "no user records: the file is empty or holds only the bot account".to_string()
             } else if !has_users_sheet {
-                "the workbook has no `Users` sheet".to_string()
+                // The sheets it ignored, so that a renamed `Users` sheet is found at once.
+                let ignored: Vec<String> = batch
+                    .problems
+                    .iter()
+                    .filter(|p| p.order.0 == i && matches!(p.code, "F004" | "F008"))
+                    .filter_map(|p| p.sheet.as_deref().map(|s| format!("`{s}`")))
+                    .collect();
+                if ignored.is_empty() {
+                    "the workbook has no `Users` sheet".to_string()
+                } else {
+                    format!(
+                        "the workbook has no `Users` sheet (it has {}, not read): rename the sheet that holds the users `Users`",
+                        ignored.join(", ")
+                    )
+                }
             } else {
                 "no user rows: the file is empty or holds only a header".to_string()
             };
@@ -669,6 +683,14 @@ impl<'b> CrossRow<'b> {
         // old as the export, and would overwrite the stored entries unchecked (no
         // row_version of their own, so no S004).
         for e in self.unheld() {
+            // An input without user rows is F007 already: its ID rows would each repeat it
+            // (a workbook whose `Users` sheet was renamed gave hundreds).
+            if !self
+                .files_with_users
+                .contains(&cx.batch.sheets[e.sheet].order.0)
+            {
+                continue;
+            }
             let stored = known.store_records.contains(&e.record_id);
             let message = match (stored, self.from_export) {
                 (false, _) => format!("no user in {place} has record id `{}`", e.record_id),
