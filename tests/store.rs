@@ -767,8 +767,49 @@ fn errors_apply_nothing_unless_partial() {
         (1, [1, 0, 0, 0], &Value::Bool(true))
     );
     assert_eq!(env.count(), 1);
-    // The JSON plan names the records it left out (review: counts only).
+    // The JSON plan names the records it left out (review: counts only), and so does the
+    // text (review: only `--format json` said which).
     assert_eq!(plan["left_out"], serde_json::json!(["B1"]), "{plan:#}");
+    let out = env.run(&["import", batch.to_str().unwrap(), "--partial", "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\n  left out 1 record id with errors: B1\n"),
+        "{stdout}"
+    );
+}
+
+/// An export with user rows deleted removes nothing without `--prune`, and says so: an admin
+/// deleting a row expects the user gone (review: exit 0 and not a word).
+#[test]
+fn an_export_with_rows_deleted_says_it_keeps_those_users() {
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    let export = env.export("current.xlsx");
+    let edited = env.path("edited.xlsx");
+    let gone = ["CTR-1004", "CTR-1005"];
+    rewrite_workbook(&export, &edited, |sheet, row, _| {
+        sheet == "Bot Account" || !row.iter().any(|c| gone.contains(&c.as_str()))
+    });
+    let (code, plan) = env.import(&edited, &[]);
+    assert_eq!(
+        (code, counts(&plan), &plan["kept_absent"]),
+        (0, [0, 0, 119, 0], &Value::from(2)),
+        "{plan:#}"
+    );
+    let out = env.run(&["import", edited.to_str().unwrap(), "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\n  kept 2 stored users this export has no row for (a deleted row does not remove its user: --prune does)\n"),
+        "{stdout}"
+    );
+    // Near misses: with --prune they are removed, and a whole export keeps nobody unsaid.
+    let (code, plan) = env.import(&edited, &["--prune"]);
+    assert_eq!(
+        (code, counts(&plan)[3], &plan["kept_absent"]),
+        (0, 2, &Value::Null)
+    );
+    let (_, plan) = env.import(&env.export("now.xlsx"), &[]);
+    assert_eq!(plan["kept_absent"], Value::Null, "{plan:#}");
 }
 
 /// The store holds one record per record id: with D001 lowered in the configuration, an import
@@ -852,11 +893,29 @@ fn import_points_to_a_command_it_has_for_every_finding() {
     let batch = env.write("b.csv", &users_csv(&rows));
     let out = env.run(&["import", batch.to_str().unwrap(), "--dry-run"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // With the store, so that the findings against it (S001–S004) are among them (review:
+    // the hint gave the batch alone, and an S004 that refused the import was not there).
     let hint = format!(
-        "(write them all with muster validate {} --report FILE.csv)",
-        batch.display()
+        "(write them all with muster validate {} --store {} --report FILE.csv)",
+        batch.display(),
+        env.store().display()
     );
     assert!(stdout.contains(&hint), "{stdout}");
+    let config = env.write("my config.toml", "");
+    let out = env.run(&[
+        "import",
+        batch.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            " --config '{}' --report FILE.csv)",
+            config.display()
+        )),
+        "{stdout}"
+    );
 }
 
 /// An update that would clear stored values of a column or ID sheet the batch does not have

@@ -31,6 +31,9 @@ struct JsonPlan<'a> {
     /// `--partial`, the rest is applied).
     #[serde(skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     left_out: std::collections::BTreeSet<&'a str>,
+    /// Stored users an export has no row for, kept (without `--prune`).
+    #[serde(skip_serializing_if = "is_zero")]
+    kept_absent: usize,
     /// Why nothing was applied when the plan was refused (exit code 2).
     #[serde(skip_serializing_if = "Option::is_none")]
     refused: Option<&'a str>,
@@ -347,6 +350,22 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         bail!("{refused}");
     }
     let blocked = (errors && !args.partial) || refused.is_some();
+    // The record ids of the rows with errors, which the plan leaves out.
+    let left_out: std::collections::BTreeSet<&str> = (outcome.findings.iter())
+        .filter(|f| f.severity == Severity::Error)
+        .filter_map(|f| f.record_id.as_deref())
+        .collect();
+    // An export's deleted row does not remove its user (`--prune` does): say how many stored
+    // users the export has no row for, which an admin deleting rows expects gone.
+    let kept_absent = if outcome.from_export && !args.prune {
+        let manual = stored.users.iter().filter(|u| !u.bot).count();
+        let left_out_stored = (left_out.iter())
+            .filter(|rid| stored.records.contains(rid))
+            .count();
+        manual.saturating_sub(plan.in_store + left_out_stored)
+    } else {
+        0
+    };
     let mut applied = false;
     if let Source::Locked(w) = &mut source {
         if !blocked && !plan.changes.is_empty() {
@@ -398,10 +417,8 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                     .as_ref()
                     .map(|(a, b)| (a.as_str(), b.as_str())),
                 kept_by_id_rows: &plan.kept_by_id_rows,
-                left_out: (outcome.findings.iter())
-                    .filter(|f| f.severity == Severity::Error)
-                    .filter_map(|f| f.record_id.as_deref())
-                    .collect(),
+                left_out: left_out.clone(),
+                kept_absent,
                 refused: refused.as_deref(),
                 batch: &name,
                 applied,
@@ -413,8 +430,23 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         (Format::Text, quiet) => {
             let files = vec![args.batch.display().to_string()];
             if !quiet {
-                let all_with =
-                    format!("muster validate {} --report FILE.csv", args.batch.display());
+                // The same validation the import made: with the store (S001–S004, D004 and
+                // D005 against it), the source, the configuration and the header map.
+                let mut all_with = format!(
+                    "muster validate {} --store {}",
+                    shell_word(&args.batch),
+                    shell_word(&args.store.store)
+                );
+                for (flag, path) in [
+                    ("--source", &args.source),
+                    ("--config", &args.config),
+                    ("--map", &args.map),
+                ] {
+                    if let Some(path) = path {
+                        all_with.push_str(&format!(" {flag} {}", shell_word(path)));
+                    }
+                }
+                all_with.push_str(" --report FILE.csv");
                 let summary = report::summary_text(
                     &files,
                     &config.source,
@@ -428,6 +460,28 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 );
                 print!("{summary}");
                 print!("{}", plan_text(&plan, &name, &args.store.store));
+                if kept_absent > 0 {
+                    println!(
+                        "  kept {kept_absent} stored user{} this export has no row for (a deleted row does not remove its user: --prune does)",
+                        plural(kept_absent)
+                    );
+                }
+                if !left_out.is_empty() && args.partial {
+                    const SHOWN: usize = 10;
+                    let shown: Vec<&str> = left_out.iter().take(SHOWN).copied().collect();
+                    let more = left_out.len().saturating_sub(SHOWN);
+                    println!(
+                        "  left out {} record id{} with errors: {}{}",
+                        left_out.len(),
+                        plural(left_out.len()),
+                        shown.join(", "),
+                        if more > 0 {
+                            format!(" and {more} more")
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
             }
             let outcome_line = if args.dry_run {
                 "dry run: nothing was written".to_string()
@@ -467,6 +521,10 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         eprintln!("muster: {refused}");
     }
     Ok(status)
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn plural(n: usize) -> &'static str {
@@ -611,6 +669,20 @@ fn plan_text(plan: &Plan, name: &str, store: &std::path::Path) -> String {
     out
 }
 
+/// A path as a shell word: as it is when it is plain, in single quotes otherwise.
+fn shell_word(path: &std::path::Path) -> String {
+    let text = path.display().to_string();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/-+:@%,=".contains(c));
+    if plain {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// The names `remove` and `revert` give are muster's; others that start alike are not.
@@ -621,5 +693,15 @@ mod tests {
         assert!(!super::is_own_batch_name("remove-old-contractors"));
         assert!(!super::is_own_batch_name("revert-2026-Q3"));
         assert!(!super::is_own_batch_name("2026-Q3"));
+        assert!(!super::is_own_batch_name("remove-2026"));
+    }
+
+    #[test]
+    fn a_path_becomes_one_shell_word() {
+        use super::shell_word;
+        use std::path::Path;
+        assert_eq!(shell_word(Path::new("dir/q3.xlsx")), "dir/q3.xlsx");
+        assert_eq!(shell_word(Path::new("Q3 batch.xlsx")), "'Q3 batch.xlsx'");
+        assert_eq!(shell_word(Path::new("it's.csv")), r"'it'\''s.csv'");
     }
 }

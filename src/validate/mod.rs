@@ -38,6 +38,8 @@ pub struct Outcome {
     /// Valid ID-sheet entries for stored users the batch does not hold, by record id: an
     /// import adds them to the stored records.
     pub stored_entries: BTreeMap<String, Vec<IdEntry>>,
+    /// The batch is an export (its Users sheet has `row_version`).
+    pub from_export: bool,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -753,8 +755,9 @@ pub fn validate_with(
     if !identities.is_empty() {
         drop_in_background(identities, "free-store-identities");
     }
-    cross.from_export = (batch.sheets.iter().zip(&mappings))
+    let from_export = (batch.sheets.iter().zip(&mappings))
         .any(|(s, m)| s.kind == SheetKind::Users && m.column_of(&Field::RowVersion).is_some());
+    cross.from_export = from_export;
     let decided = cross.finish(&rep, batch, known, &mut findings, late, &mut stats)?;
     // 900,000 ID-sheet entries took a tenth of a second to free, before the outputs.
     drop(sheet_entries);
@@ -769,6 +772,7 @@ pub fn validate_with(
         stats,
         record_ids: decided.record_ids,
         stored_entries: decided.stored_entries,
+        from_export,
     })
 }
 
