@@ -185,12 +185,17 @@ def rule_dir(code, files, name=None, config=None):
 
 def rule_fixtures():
     shutil.rmtree(os.path.join(HERE, "rules"), ignore_errors=True)
-    rule_csv("V001", [], [["a@acme.com", "R1", "", "V001"], ["", "R2", "Bo Li", "V001"], ["c@acme.com", "R3", "Cy Ng", ""]])
+    rule_csv("V001", [], [["a@acme.com", "R1", "", "V001"], ["", "R2", "Bo Li", "V001"], ["c@acme.com", "R3", "Cy Ng", ""],
+                          # A name of invisible characters only is as empty (review).
+                          ["d@acme.com", "R4", "\u200b", "V001"], ["e@acme.com", "R5", "\u3164", "V001"]])
     rule_csv("V002", ["email_aliases", "manager_email"], [
         ["jane@@acme.com", "R1", "Jane Doe", "", "", "V002"], ["jane@localhost", "R2", "Jane Doe", "", "", "V002"],
         ["jürgen@acme.com", "R3", "Jürgen Ott", "", "", "V002"], ["ok@acme.com", "R4", "Ok Yu", "bad alias@acme.com", "", "V002"],
         ["ok2@acme.com", "R5", "Ok Yu", "", "boss@exa_mple.com", "V002"], ["Mixed.Case@Acme.COM", "R6", "Mi Xu", "", "", ""],
-        ["jane@münchen.de", "R7", "Jane Roe", "j.roe@acme.com", "ok@acme.com", ""]])
+        ["jane@münchen.de", "R7", "Jane Roe", "j.roe@acme.com", "ok@acme.com", ""],
+        # Full-width or ideographic dots, full-width letters: IDNA reads them as others (review).
+        ["bob@acme\uff0ecom", "R8", "Bob Xu", "", "", "V002"], ["ok3@acme.com", "R9", "Ok Yu", "", "carol@acme\u3002com", "V002"],
+        ["\uff4a\uff41\uff4e\uff45@acme.com", "R10", "Ja Ne", "", "", "V002"], ["ok4@xn--mnchen-3ya.de", "R11", "Ok Yu", "", "", ""]])
     rule_csv("V003", ["work_status"], [["a@acme.com", "R1", "Al Bo", "PART_TIME", "V003"], ["b@acme.com", "R2", "Bo Al", "Contractor", ""],
                                        ["c@acme.com", "R3", "Cy Ng", "FULL_TIME", ""], ["d@acme.com", "R4", "Di Lu", "TBD", "V003"]])
     rule_csv("V004", ["user_tags"], [["a@acme.com", "R1", "Al Bo", "HAS_ACESS_TO_BOT", "V004"], ["b@acme.com", "R2", "Bo Al", "vip;TESTER", ""],
@@ -211,7 +216,9 @@ def rule_fixtures():
                                        ["c@acme.com", "R3", "Cy Ng", "00123", ""], ["d@acme.com", "R4", "Di Lu", "CC-2026-03", ""]])
     rule_csv("V010", ["first_name", "last_name"], [["a@acme.com", "R1", "Jane Doe", "John", "Doe", "V010"],
         ["b@acme.com", "R2", "Mary Kate O'Neil", "Mary Kate", "O'Neil", ""], ["c@acme.com", "R3", "Jan van der Berg", "Jan", "van der Berg", ""],
-        ["d@acme.com", "R4", "Anne-Marie Dupont", "Anne", "Dupont", ""], ["e@acme.com", "R5", "Jose Alvarez", "José", "Álvarez", ""]])
+        ["d@acme.com", "R4", "Anne-Marie Dupont", "Anne", "Dupont", ""], ["e@acme.com", "R5", "Jose Alvarez", "José", "Álvarez", ""],
+        # `ß` is `ss`, full-width letters are plain ones (review).
+        ["f@acme.com", "R6", "Jane Straße", "Jane", "STRASSE", ""], ["g@acme.com", "R7", "\uff2a\uff41\uff4e\uff45 Doe", "Jane", "Doe", ""]])
     rule_csv("D001", [], [["a@acme.com", "CTR-1", "Al Bo", "D001"], ["b@acme.com", "CTR-1", "Bo Al", "D001"], ["c@acme.com", "ctr-1", "Cy Ng", ""]])
     rule_csv("D002", ["email_aliases"], [["a@acme.com", "R1", "Al Bo", "", "D002"], ["A@acme.com", "R2", "Bo Al", "", "D002"],
                                          ["c@acme.com", "R3", "Cy Ng", "x@acme.com", "D002"], ["x@acme.com", "R4", "Di Lu", "", "D002"],

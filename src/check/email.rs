@@ -161,6 +161,25 @@ fn full_check(addr: &str) -> Result<(), EmailProblem> {
     }
     let ascii_domain = idna::domain_to_ascii(domain)
         .map_err(|_| problem(format!("`{domain}` is not a valid domain")))?;
+    // IDNA reads full-width or ideographic dots and full-width letters (`acme．com`) as others:
+    // duplicates are compared on that reading, but the address would be stored as typed, which
+    // no mail system resolves. Its Unicode form must be the domain as written.
+    let lower = domain.to_lowercase();
+    let same = lower.split('.').count() == ascii_domain.split('.').count()
+        && lower.split('.').zip(ascii_domain.split('.')).all(|(w, a)| {
+            // A punycode label is as written; a Unicode one must be what its punycode reads.
+            w == a || (!w.is_ascii() && idna::domain_to_unicode(a).0 == w)
+        });
+    if !same {
+        let (written, _) = idna::domain_to_unicode(&ascii_domain);
+        let fixed = format!("{}@{written}", local.to_lowercase());
+        return Err(EmailProblem {
+            reason: format!(
+                "the domain `{domain}` has characters a mail system reads as others (full-width letters or dots): it reads `{written}`"
+            ),
+            suggestion: check(&fixed).is_ok().then(|| format!("Use `{fixed}`")),
+        });
+    }
     let labels: Vec<&str> = ascii_domain.split('.').collect();
     if labels.len() < 2 {
         return Err(problem(format!(
@@ -231,6 +250,30 @@ mod tests {
         ] {
             assert_eq!(check(ok), Ok(()), "{ok}");
         }
+    }
+
+    #[test]
+    fn a_domain_idna_reads_as_another_is_rejected_with_the_reading() {
+        for (bad, fixed) in [
+            ("bob@acme\u{FF0E}com", "bob@acme.com"),
+            ("bob@acme\u{3002}com", "bob@acme.com"),
+            ("bob@\u{FF41}cme.com", "bob@acme.com"),
+            ("Bob@ACME\u{FF0E}COM", "bob@acme.com"),
+        ] {
+            let problem = check(bad).unwrap_err();
+            assert_eq!(problem.suggestion, Some(format!("Use `{fixed}`")), "{bad}");
+        }
+        // Near misses: an IDN as written, in any case, and its punycode.
+        for ok in [
+            "jane@münchen.de",
+            "jane@MÜNCHEN.DE",
+            "jane@xn--mnchen-3ya.de",
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok}");
+        }
+        // Full-width letters before `@` are folded in the suggestion.
+        let problem = check("\u{FF4A}\u{FF41}\u{FF4E}\u{FF45}@acme.com").unwrap_err();
+        assert_eq!(problem.suggestion.as_deref(), Some("Use `jane@acme.com`"));
     }
 
     #[test]

@@ -4,16 +4,24 @@ pub mod email;
 pub mod ids;
 pub mod values;
 
-/// Case- and accent-folds text: NFD without combining marks, lower-cased.
+/// Case- and accent-folds text: NFKD without combining marks, lower-cased, `ß` as `ss`.
 pub fn fold_accents(s: &str) -> String {
     use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
     if s.is_ascii() {
         return s.to_ascii_lowercase();
     }
-    s.nfd()
+    // Compatibility forms too: full-width letters (`Ｊａｎｅ`) and ligatures are their plain
+    // letters; `ß` is `ss`, as `STRASSE` writes `Straße`.
+    s.nfkd()
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
-        .collect()
+        .fold(String::with_capacity(s.len()), |mut out, c| {
+            match c {
+                'ß' => out.push_str("ss"),
+                c => out.push(c),
+            }
+            out
+        })
 }
 
 /// The candidate closest to `value` by Jaro-Winkler on folded forms, if at least 0.85.

@@ -243,6 +243,25 @@ pub fn format_character(value: &str, joiners: bool) -> Option<char> {
     })
 }
 
+/// Whether a trimmed value shows nothing: only spaces, format characters (U+200B, U+FEFF, a
+/// bidi mark) and the fillers that render blank (Hangul fillers, the braille blank). Such a
+/// `full_name` is as empty as a blank cell (V001).
+pub fn invisible_only(value: &str) -> bool {
+    if value.is_ascii() {
+        return value.trim().is_empty();
+    }
+    use icu_properties::{props::GeneralCategory, CodePointMapData};
+    let category = CodePointMapData::<GeneralCategory>::new();
+    value.chars().all(|c| {
+        c.is_whitespace()
+            || category.get(c) == GeneralCategory::Format
+            || matches!(
+                c,
+                '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}'
+            )
+    })
+}
+
 static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[+-]?[0-9](?:[.,][0-9]+)?[eE][+-]?[0-9]+$").expect("valid regex")
 });
@@ -356,6 +375,24 @@ fn words(s: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_of_invisible_characters_shows_nothing() {
+        for blank in [
+            "",
+            " ",
+            "\u{200B}",
+            "\u{FEFF}\u{2060}",
+            "\u{200E}",
+            "\u{3164}",
+            "\u{A0}\u{2800}",
+        ] {
+            assert!(invisible_only(blank), "{blank:?}");
+        }
+        for shown in ["Al", "\u{200B}Al", "Zoë", "李"] {
+            assert!(!invisible_only(shown), "{shown:?}");
+        }
+    }
 
     #[test]
     fn words_of_a_name_are_found_in_the_full_name_folded() {

@@ -379,6 +379,23 @@ impl<'a> RowCx<'a> {
                 None,
             );
         }
+        // Only invisible characters (a zero-width space, a Hangul filler): as empty as a blank
+        // cell, for a key (V008 has said so) as for a name.
+        if value.as_deref().is_some_and(values::invisible_only) {
+            if !flagged {
+                self.report(
+                    Rule::RequiredValueEmpty,
+                    place,
+                    raw,
+                    format!(
+                        "`{}` is required, and the cell holds only invisible characters",
+                        place.field
+                    ),
+                    None,
+                );
+            }
+            return None;
+        }
         value
     }
 
