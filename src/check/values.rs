@@ -81,15 +81,92 @@ pub fn timezone(value: &str) -> Tz {
             Tz::Recased(name.clone())
         };
     }
-    let spaced = value.replace(' ', "_");
-    let suggestion = TZ_NAMES
-        .iter()
-        .find(|n| n.eq_ignore_ascii_case(&spaced))
-        .cloned()
-        .or_else(|| {
-            super::did_you_mean(value, TZ_NAMES.iter().map(String::as_str)).map(str::to_string)
-        });
-    Tz::Unknown(suggestion)
+    Tz::Unknown(timezone_suggestion(value))
+}
+
+/// The zone an unknown timezone stands for, when that is clear; none rather than a guess, for a
+/// wrong zone shifts the user's hours (review: `Pacific Standard Time` got `Pacific/Saipan`).
+fn timezone_suggestion(value: &str) -> Option<String> {
+    let known = |name: &str| {
+        TZ_BY_LOWER_CASE
+            .get(name.to_ascii_lowercase().as_str())
+            .map(|&i| TZ_NAMES[i].clone())
+    };
+    // Spaces for underscores (`America/New York`).
+    let spaced = value.trim().replace(' ', "_");
+    if let Some(name) = known(&spaced) {
+        return Some(name);
+    }
+    // A Windows zone (`Pacific Standard Time`, from Active Directory): the zone CLDR maps it
+    // to for the world (its `001` territory).
+    if let Some(name) = localzone::win_zone_to_iana(value.trim(), Some("001")).and_then(known) {
+        return Some(name);
+    }
+    // An offset (`UTC+1`, `GMT-5`, `+05:00`): the `Etc/GMT` zone of that offset, whose sign
+    // POSIX inverts; none for a part of an hour, nor for anything else offset-shaped
+    // (`Etc/GMT+13` is one edit from `Etc/GMT-13`, the opposite offset).
+    if let Some(caps) = UTC_OFFSET.captures(value.trim()) {
+        let hours: i32 = caps[2].parse().ok()?;
+        let minutes: i32 = caps.get(3).map_or(Some(0), |m| m.as_str().parse().ok())?;
+        if minutes != 0 || hours > 14 {
+            return None;
+        }
+        return match (hours, &caps[1]) {
+            (0, _) => known("Etc/UTC"),
+            (h, "+") => known(&format!("Etc/GMT-{h}")),
+            (h, _) => known(&format!("Etc/GMT+{h}")),
+        };
+    }
+    if value.bytes().any(|b| b.is_ascii_digit()) && value.contains(['+', '-']) {
+        return None;
+    }
+    // A city alone (`New York`, `London`): the one zone named after it.
+    let mut ending = TZ_NAMES.iter().filter(|n| {
+        n.rsplit('/')
+            .next()
+            .is_some_and(|c| c.eq_ignore_ascii_case(&spaced))
+    });
+    if let (Some(name), None) = (ending.next(), ending.next()) {
+        return Some(name.clone());
+    }
+    // A typo (`Amrica/New_York`).
+    typo_of(
+        &value.to_ascii_lowercase(),
+        TZ_NAMES.iter().map(|n| (n.to_ascii_lowercase(), n)),
+    )
+    .cloned()
+}
+
+/// `UTC+1`, `GMT-05:00`, `+0530`: a sign, hours and maybe minutes, after `UTC` or `GMT`.
+static UTC_OFFSET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?i:UTC|GMT)?\s*([+-])\s*([0-9]{1,2})(?::?([0-9]{2}))?$").expect("valid regex")
+});
+
+/// The one candidate within a typo of `value` (an edit for a short word, two for a longer
+/// one), compared on their keys; none when two others are as close.
+fn typo_of<'a, T>(value: &str, candidates: impl Iterator<Item = (String, &'a T)>) -> Option<&'a T>
+where
+    T: ?Sized + PartialEq,
+{
+    let limit = if value.chars().count() <= 6 { 1 } else { 2 };
+    let mut best: Option<(usize, &T)> = None;
+    let mut tied = false;
+    for (key, item) in candidates {
+        let d = strsim::levenshtein(value, &key);
+        if d > limit {
+            continue;
+        }
+        match best {
+            Some((b, _)) if d > b => {}
+            // Two names of one country (`korea`, `south korea`) are not a tie.
+            Some((b, held)) if d == b => tied |= held != item,
+            _ => {
+                best = Some((d, item));
+                tied = false;
+            }
+        }
+    }
+    best.filter(|_| !tied).map(|(_, item)| item)
 }
 
 /// Each name in ASCII lower case → its place in `TZ_NAMES` (the first, were two to differ only
@@ -111,7 +188,8 @@ pub enum Country {
     Unknown(Option<String>),
 }
 
-/// Short names people write that the ISO names do not match.
+/// Short names people write that the ISO names (as `isocountry` has them) do not match, and
+/// the current ISO short names it predates.
 const COUNTRY_ALIASES: &[(&str, &str)] = &[
     ("united states", "US"),
     ("usa", "US"),
@@ -122,6 +200,7 @@ const COUNTRY_ALIASES: &[(&str, &str)] = &[
     ("wales", "GB"),
     ("south korea", "KR"),
     ("korea", "KR"),
+    ("republic of korea", "KR"),
     ("north korea", "KP"),
     ("russia", "RU"),
     ("vietnam", "VN"),
@@ -138,14 +217,47 @@ const COUNTRY_ALIASES: &[(&str, &str)] = &[
     ("moldova", "MD"),
     ("taiwan", "TW"),
     ("the netherlands", "NL"),
+    ("netherlands (kingdom of the)", "NL"),
     ("holland", "NL"),
     ("deutschland", "DE"),
     ("uae", "AE"),
     ("macedonia", "MK"),
+    ("north macedonia", "MK"),
+    ("eswatini", "SZ"),
+    ("democratic republic of the congo", "CD"),
+    ("dr congo", "CD"),
+    ("drc", "CD"),
+    ("congo-kinshasa", "CD"),
+    ("republic of the congo", "CG"),
+    ("congo-brazzaville", "CG"),
+    ("palestine", "PS"),
+    ("micronesia", "FM"),
+    ("burma", "MM"),
+    ("east timor", "TL"),
+    ("the bahamas", "BS"),
+    ("the gambia", "GM"),
     ("brunei", "BN"),
     ("cape verde", "CV"),
     ("vatican", "VA"),
+    ("vatican city", "VA"),
 ];
+
+/// Every country name folded (case, accents, the apostrophe) → its code: the ISO names and
+/// the aliases, so that `Cote d'Ivoire` and `São Tomé and Príncipe` are found as written.
+static COUNTRY_BY_NAME: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
+    let mut map = HashMap::new();
+    for code in isocountry::CountryCode::iter() {
+        map.insert(fold_name(code.name()), code.alpha2());
+    }
+    for (name, code) in COUNTRY_ALIASES {
+        map.insert(fold_name(name), *code);
+    }
+    map
+});
+
+fn fold_name(name: &str) -> String {
+    super::fold_accents(name.trim()).replace(['\u{2019}', '\u{2018}', '\u{2bc}'], "'")
+}
 
 pub fn country(value: &str) -> Country {
     use isocountry::CountryCode;
@@ -158,31 +270,26 @@ pub fn country(value: &str) -> Country {
             };
         }
     }
-    let lower = value.to_lowercase();
-    if let Some((_, code)) = COUNTRY_ALIASES.iter().find(|(n, _)| *n == lower) {
+    let folded = fold_name(value);
+    if let Some(code) = COUNTRY_BY_NAME.get(&folded) {
         return Country::Mapped(code);
-    }
-    if let Some(code) = CountryCode::iter().find(|c| c.name().to_lowercase() == lower) {
-        return Country::Mapped(code.alpha2());
     }
     if value.len() == 3 {
         if let Ok(code) = CountryCode::for_alpha3_caseless(value) {
             return Country::Unknown(Some(code.alpha2().to_string()));
         }
     }
+    // `UK`, or a typo of a name (`Germny`); none rather than a near country (review: `Eswatini`
+    // got Estonia's `EE` by similarity).
     let suggestion = match value.to_ascii_uppercase().as_str() {
-        "UK" => Some("GB".to_string()),
-        _ => {
-            let names = CountryCode::iter()
-                .map(|c| c.name())
-                .chain(COUNTRY_ALIASES.iter().map(|(n, _)| *n));
-            super::did_you_mean(value, names).map(|n| match country(n) {
-                Country::Mapped(code) => code.to_string(),
-                _ => n.to_string(),
-            })
-        }
+        "UK" => Some("GB"),
+        _ if folded.chars().count() < 4 => None,
+        _ => typo_of(
+            &folded,
+            COUNTRY_BY_NAME.iter().map(|(n, c)| (n.clone(), *c)),
+        ),
     };
-    Country::Unknown(suggestion)
+    Country::Unknown(suggestion.map(str::to_string))
 }
 
 /// A sign, then the numbers and operators of an expression (`-1+`, `+2*(`), then a function
@@ -463,6 +570,29 @@ mod tests {
             Tz::Unknown(Some("America/New_York".into()))
         );
         assert!(matches!(timezone("Factory"), Tz::Unknown(_)));
+        // Suggestions that name the zone meant, or none (review: `Pacific Standard Time` got
+        // `Pacific/Saipan`, `UTC+1` got `UTC`, `Etc/GMT+13` the opposite offset).
+        let suggested = |v: &str| match timezone(v) {
+            Tz::Unknown(s) => s,
+            other => panic!("{v}: {other:?}"),
+        };
+        for (value, zone) in [
+            ("Pacific Standard Time", Some("America/Los_Angeles")),
+            ("India Standard Time", Some("Asia/Calcutta")),
+            ("W. Europe Standard Time", Some("Europe/Berlin")),
+            ("UTC+1", Some("Etc/GMT-1")),
+            ("GMT-5", Some("Etc/GMT+5")),
+            ("UTC-05:00", Some("Etc/GMT+5")),
+            ("UTC+5:30", None),
+            ("Etc/GMT+13", None),
+            ("New York", Some("America/New_York")),
+            ("london", Some("Europe/London")),
+            ("Amrica/New_York", Some("America/New_York")),
+            ("Europe/Berln", Some("Europe/Berlin")),
+            ("Mars/Olympus_Mons", None),
+        ] {
+            assert_eq!(suggested(value).as_deref(), zone, "{value}");
+        }
         // Every name, as it is and in another case, found as the scan of all names found it.
         for name in TZ_NAMES.iter() {
             assert_eq!(timezone(name), Tz::Exact, "{name}");
@@ -487,6 +617,27 @@ mod tests {
         assert_eq!(country("UK"), Country::Unknown(Some("GB".into())));
         assert!(matches!(country("XK"), Country::Unknown(_)));
         assert_eq!(country("Germny"), Country::Unknown(Some("DE".into())));
+        // Current ISO short names, accents either way, the apostrophe typed or curled.
+        for (name, code) in [
+            ("North Macedonia", "MK"),
+            ("Eswatini", "SZ"),
+            ("DR Congo", "CD"),
+            ("Democratic Republic of the Congo", "CD"),
+            ("Netherlands (Kingdom of the)", "NL"),
+            ("Cote d'Ivoire", "CI"),
+            ("Côte d\u{2019}Ivoire", "CI"),
+            ("São Tomé and Príncipe", "ST"),
+            ("Aland Islands", "AX"),
+            ("Curacao", "CW"),
+        ] {
+            assert_eq!(country(name), Country::Mapped(code), "{name}");
+        }
+        // No near country as a suggestion: only a typo's.
+        assert_eq!(country("Estwatini"), Country::Unknown(Some("SZ".into())));
+        assert_eq!(country("Atlantis"), Country::Unknown(None));
+        assert_eq!(country("Austrailia"), Country::Unknown(Some("AU".into())));
+        assert_eq!(country("Austrlia"), Country::Unknown(None)); // Australia or Austria
+        assert_eq!(country("Austria"), Country::Mapped("AT"));
     }
 
     /// The ASCII fast path finds what the definition finds.
