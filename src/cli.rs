@@ -46,10 +46,19 @@ pub enum Command {
     )]
     Export(ExportArgs),
     /// What each batch did to a record; without one, every batch applied.
+    #[command(
+        after_help = "Examples:\n  muster history              (every batch, newest first: the names revert takes)\n  muster history CTR-1042     (each change to one record, field by field)"
+    )]
     History(HistoryArgs),
     /// Remove manual users from the store (recorded like a batch, so it can be reverted).
+    #[command(
+        after_help = "Examples:\n  muster remove CTR-1042 CTR-1043\n  muster remove BOT-0001 --include-bot\n\nThe removal is recorded as a batch `remove-<time>`: `muster revert` with that name brings the records back."
+    )]
     Remove(RemoveArgs),
     /// Undo a batch: restore every record it changed.
+    #[command(
+        after_help = "Examples:\n  muster history               (the batch names, newest first)\n  muster revert 2026-Q3\n  muster revert 2026-Q3 --force (also undoing later batches' changes to the same records)\n\nThe revert is recorded as a batch `revert-<batch>-<time>`, which can itself be reverted."
+    )]
     Revert(RevertArgs),
     /// Write a blank import workbook (or CSV set) to hand to a vendor.
     #[command(
@@ -57,6 +66,9 @@ pub enum Command {
     )]
     Template(TemplateArgs),
     /// List the rules, or explain one (`muster rules V002`).
+    #[command(
+        after_help = "Examples:\n  muster rules\n  muster rules V002\n  muster rules invalid-email\n  muster rules --markdown > docs/rules.md"
+    )]
     Rules(RulesArgs),
     /// Print a shell completion script (`muster completions bash > /etc/bash_completion.d/muster`).
     Completions {
@@ -238,6 +250,7 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
+    /// The record ids of the users to remove.
     #[arg(required = true)]
     pub record_ids: Vec<String>,
     /// Remove the bot account too when its record id is given (refused by default).
@@ -249,7 +262,7 @@ pub struct RemoveArgs {
 
 #[derive(Debug, Args)]
 pub struct RevertArgs {
-    /// The batch's name (see `muster history RECORD_ID`).
+    /// The batch's name, as `muster history` lists them.
     pub batch: String,
     #[command(flatten)]
     pub store: StoreArg,

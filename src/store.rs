@@ -354,6 +354,13 @@ fn scan_users<T: Send>(
     Ok(())
 }
 
+fn bot_record_id(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT record_id FROM users WHERE bot LIMIT 1", [], |r| {
+        r.get(0)
+    })
+    .optional()
+}
+
 fn user_count(conn: &Connection) -> rusqlite::Result<usize> {
     conn.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))
         .map(|n| n as usize)
@@ -917,6 +924,13 @@ impl UserSource for Store {
     }
 }
 
+impl Store {
+    /// The record id of the stored bot account, if there is one.
+    pub fn bot_record_id(&self) -> Result<Option<String>, StoreError> {
+        bot_record_id(&self.conn).map_err(|e| self.err(e))
+    }
+}
+
 impl UserSource for Writer<'_> {
     fn scan_users<T: Send>(
         &self,
@@ -1139,12 +1153,7 @@ impl Writer<'_> {
 
     /// The record id of the stored bot account, if there is one.
     pub fn bot_record_id(&self) -> Result<Option<String>, StoreError> {
-        self.tx
-            .query_row("SELECT record_id FROM users WHERE bot LIMIT 1", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))
+        bot_record_id(&self.tx).map_err(|e| self.err(e))
     }
 
     /// The record ids batch `batch_id` changed that the store holds now.

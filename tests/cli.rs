@@ -2158,3 +2158,26 @@ fn a_misnamed_sheet_or_file_is_an_error_not_lost_rows() {
         "{report:#}"
     );
 }
+
+/// Every command's help ends with examples (SPEC: `--help` with examples), and every argument
+/// has a description (review: `remove <RECORD_IDS>` had none).
+#[test]
+fn every_command_s_help_has_examples() {
+    for command in [
+        "validate", "import", "export", "history", "remove", "revert", "template", "rules",
+    ] {
+        let out = muster().args([command, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("\nExamples:\n  muster "), "{command}: {help}");
+        let arguments = help.split("Options:").next().unwrap();
+        for line in arguments
+            .lines()
+            .filter(|l| l.trim_start().starts_with('<'))
+        {
+            assert!(
+                line.trim().contains("  "),
+                "{command}: `{line}` has no description"
+            );
+        }
+    }
+}

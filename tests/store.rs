@@ -308,6 +308,13 @@ fn export_then_import_is_a_no_op_for_every_format() {
             said.contains(&format!("exported {unchanged} records")),
             "{name}: {said}"
         );
+        // And says so, for an export is also a backup (review: only the README said it).
+        let bot_left_out = "(not the bot account `BOT-0001`: a flat CSV has no place for it; export .xlsx or .jsonl to keep it)";
+        assert_eq!(
+            said.contains(bot_left_out),
+            name.ends_with(".csv"),
+            "{name}: {said}"
+        );
         let (code, plan) = env.import(&export, &[]);
         assert_eq!(
             (code, counts(&plan)),
@@ -1217,6 +1224,15 @@ fn history_and_revert_undo_a_batch_unless_later_batches_depend_on_it() {
         batches.lines().nth(5).unwrap().contains("`two` (reverted)"),
         "{batches}"
     );
+    // muster's own batches say which command made them, not a file (review: a revert showed
+    // the undone batch's file, as if imported again, and a removal `from -`).
+    let line = |i: usize| batches.lines().nth(i).unwrap();
+    assert!(
+        line(0).contains(&format!("` (muster revert {name}) by ")),
+        "{batches}"
+    );
+    assert!(line(1).contains(" (muster remove) by "), "{batches}");
+    assert!(line(2).contains("`three` from "), "{batches}");
 }
 
 #[test]

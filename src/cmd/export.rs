@@ -30,8 +30,17 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitStatus> {
         Progress::new(!args.quiet),
     )?;
     if args.output.as_os_str() != "-" && !args.quiet {
+        // A flat row cannot say "bot": say it was left out, for an export is also a backup.
+        let flat = (args.output.extension()).is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        let bot = match flat && created_by.is_none() {
+            true => store.bot_record_id()?,
+            false => None,
+        };
+        let left_out = bot.map_or(String::new(), |rid| {
+            format!(" (not the bot account `{rid}`: a flat CSV has no place for it; export .xlsx or .jsonl to keep it)")
+        });
         eprintln!(
-            "muster: exported {count} records to {}",
+            "muster: exported {count} records to {}{left_out}",
             args.output.display()
         );
     }

@@ -68,7 +68,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
 
 /// Whether `name` has the shape of a batch muster names itself: `remove-<ms>` and
 /// `revert-<batch>-<ms>` (the time in milliseconds), which history and revert tell apart.
-fn is_own_batch_name(name: &str) -> bool {
+pub(crate) fn is_own_batch_name(name: &str) -> bool {
     let timed = |rest: &str| rest.len() >= 10 && rest.bytes().all(|b| b.is_ascii_digit());
     name.strip_prefix("remove-").is_some_and(timed)
         || name

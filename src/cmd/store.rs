@@ -36,11 +36,11 @@ pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
             ""
         };
         println!(
-            "  {}  {}  batch `{}`{reverted} from {} by {}",
+            "  {}  {}  batch `{}`{reverted} {} by {}",
             b.applied_at,
             entry.change.action.as_str(),
             b.name,
-            if b.file.is_empty() { "-" } else { &b.file },
+            origin(&b.name, &b.file),
             b.os_user
         );
         if let (Some(before), Some(after)) = (&entry.change.before, &entry.change.after) {
@@ -57,6 +57,26 @@ pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// Where a batch came from: its file, or the command that made it (a revert keeps the file of
+/// the batch it undid, which read as if that file had been imported again).
+fn origin(name: &str, file: &str) -> String {
+    if super::import::is_own_batch_name(name) {
+        if name.starts_with("remove-") {
+            return "(muster remove)".to_string();
+        }
+        if let Some((undone, _)) = name
+            .strip_prefix("revert-")
+            .and_then(|r| r.rsplit_once('-'))
+        {
+            return format!("(muster revert {undone})");
+        }
+    }
+    match file {
+        "" => "from -".to_string(),
+        file => format!("from {file}"),
+    }
+}
+
 /// Every batch applied to the store, newest first: what `revert` takes.
 fn list_batches(store: &crate::store::Store, path: &std::path::Path) -> anyhow::Result<ExitStatus> {
     let mut batches = store.batches()?;
@@ -68,7 +88,7 @@ fn list_batches(store: &crate::store::Store, path: &std::path::Path) -> anyhow::
     for b in batches {
         let c = &b.counts;
         println!(
-            "{}  batch `{}`{} from {} by {}: {} create, {} update, {} remove",
+            "{}  batch `{}`{} {} by {}: {} create, {} update, {} remove",
             b.applied_at,
             b.name,
             if b.reverted_by.is_some() {
@@ -76,7 +96,7 @@ fn list_batches(store: &crate::store::Store, path: &std::path::Path) -> anyhow::
             } else {
                 ""
             },
-            if b.file.is_empty() { "-" } else { &b.file },
+            origin(&b.name, &b.file),
             b.os_user,
             c.create,
             c.update,
