@@ -474,6 +474,32 @@ fn missing_column_suggests_the_alias_rename() {
         f002["suggestion"].as_str().unwrap().contains("User Email"),
         "{f002:#}"
     );
+    // Without the addresses every manager is unknown: no R001 buries the F002 (review: 35).
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("b.csv");
+    std::fs::write(
+        &batch,
+        "Mail,record_id,full_name,manager_email\na@acme.com,R1,Al Bo,b@acme.com\nb@acme.com,R2,Bo Al,\n",
+    )
+    .unwrap();
+    let (_, report) = validate_json(&[batch.to_str().unwrap()]);
+    assert_eq!(
+        codes(&report),
+        BTreeSet::from(["F002".to_string()]),
+        "{report:#}"
+    );
+    // Near miss: with the column, an unknown manager is R001.
+    std::fs::write(
+        &batch,
+        "email_addr,record_id,full_name,manager_email\na@acme.com,R1,Al Bo,c@acme.com\n",
+    )
+    .unwrap();
+    let (_, report) = validate_json(&[batch.to_str().unwrap()]);
+    assert_eq!(
+        codes(&report),
+        BTreeSet::from(["R001".to_string()]),
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -2180,4 +2206,32 @@ fn every_command_s_help_has_examples() {
             );
         }
     }
+}
+
+/// `user_emails` holds the addresses besides the primary one (SPEC §1): an alias that is the
+/// primary address is left out, as a repeated alias is (review: kept in the record).
+#[test]
+fn an_alias_that_is_the_primary_address_is_not_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("b.csv");
+    std::fs::write(
+        &batch,
+        "email_addr,record_id,full_name,email_aliases\nx8@acme.com,X8,Xa Bo,X8@acme.com;x8.alt@acme.com\nx9@acme.com,X9,Xi Bo,a9@acme.com;A9@acme.com\n",
+    )
+    .unwrap();
+    let out = muster()
+        .args(["validate", batch.to_str().unwrap(), "-q", "--out", "-"])
+        .output()
+        .unwrap();
+    let aliases: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["user_id_info"]["user_emails"].clone())
+        .collect();
+    assert_eq!(
+        aliases,
+        [
+            serde_json::json!(["x8.alt@acme.com"]),
+            serde_json::json!(["a9@acme.com"])
+        ]
+    );
 }

@@ -141,6 +141,9 @@ pub(super) struct CrossRow<'b> {
     record_ids: Option<HashSet<String>>,
     /// Whether a user sheet has a `row_version` column: the batch is a `muster export`.
     pub(super) from_export: bool,
+    /// Whether a user sheet has no `email_addr` column (F002): its users' addresses are
+    /// unknown, so every manager would be R001.
+    pub(super) addresses_missing: bool,
 }
 
 impl<'b> CrossRow<'b> {
@@ -163,6 +166,7 @@ impl<'b> CrossRow<'b> {
             files_with_users: HashSet::new(),
             record_ids: keep_record_ids.then(HashSet::new),
             from_export: false,
+            addresses_missing: false,
         }
     }
 
@@ -238,7 +242,11 @@ impl<'b> CrossRow<'b> {
         stats: &mut Stats,
     ) -> std::io::Result<Decided> {
         findings.extend(self.no_users(rep, batch));
-        let cx = Cx { rep, batch };
+        let cx = Cx {
+            rep,
+            batch,
+            addresses_missing: self.addresses_missing,
+        };
         let identities = self.identities.finish()?;
         let sheet_identities = self.entry_identities.0.finish()?;
         let emails = self.emails.finish()?;
@@ -1029,6 +1037,7 @@ type ManagerLinks = Vec<(usize, usize)>;
 struct Cx<'a> {
     rep: &'a Reporter<'a>,
     batch: &'a Batch,
+    addresses_missing: bool,
 }
 
 /// An identity item read back.
@@ -1238,6 +1247,9 @@ impl<'a> Cx<'a> {
                     Some(j) => links.push((m.user, j)),
                     None if known.store_addresses.contains(m.key)
                         || known.source_emails.contains_key(m.key) => {}
+                    // F002 says the addresses are missing: an R001 for every manager would
+                    // bury it.
+                    None if self.addresses_missing => {}
                     None => out.extend(self.make(
                         Rule::UnknownManager,
                         (m.sheet, m.row, m.col),

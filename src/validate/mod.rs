@@ -322,6 +322,25 @@ impl<'a> RowCx<'a> {
                 return None;
             }
         }
+        // A space that is not the one a keyboard types (U+00A0 from a web page or Word) inside
+        // a key: it looks the same, so `CTR 1` and `CTR\u{a0}1` would be two ids no one can
+        // tell apart. (An address with any space is V002.)
+        if matches!(role, Role::Key | Role::Identifier) {
+            if let Some(c) = values::odd_space(text.trim()) {
+                self.report(
+                    Rule::ControlCharacters,
+                    place,
+                    text,
+                    format!(
+                        "`{}` holds U+{:04X}, a space that looks like a typed one but is not",
+                        clip(text),
+                        c as u32
+                    ),
+                    Some("Type the space again (or remove it)".into()),
+                );
+                return None;
+            }
+        }
         if role == Role::Identifier {
             let why = match cell.origin {
                 CellOrigin::Date => Some("is a date cell: a spreadsheet turned the id into a date"),
@@ -775,6 +794,11 @@ pub fn validate_with(
     let from_export = (batch.sheets.iter().zip(&mappings))
         .any(|(s, m)| s.kind == SheetKind::Users && m.column_of(&Field::RowVersion).is_some());
     cross.from_export = from_export;
+    cross.addresses_missing = (batch.sheets.iter().zip(&mappings)).any(|(s, m)| {
+        s.kind == SheetKind::Users
+            && !m.columns.is_empty()
+            && m.column_of(&Field::Attr(Attr::EmailAddr)).is_none()
+    });
     let decided = cross.finish(&rep, batch, known, &mut findings, late, &mut stats)?;
     // 900,000 ID-sheet entries took a tenth of a second to free, before the outputs.
     drop(sheet_entries);
@@ -1193,7 +1217,15 @@ fn record_of(
         &user.attrs,
         &user.tags,
         &user.custom,
-        user.aliases.iter().map(|a| a.0.clone()).collect(),
+        // `user_emails` are the addresses besides the primary one (SPEC §1): an alias that is
+        // the primary address (in any of its forms) adds nothing, as a repeated alias does not.
+        (user.aliases.iter())
+            .filter(|a| match &user.email {
+                Some((primary, _)) => a.0 != *primary && email::key(&a.0) != email::key(primary),
+                None => true,
+            })
+            .map(|a| a.0.clone())
+            .collect(),
         ids,
         stored_digest,
         versioned,
