@@ -2230,3 +2230,19 @@ fn a_batch_records_its_os_user_without_user_in_the_environment() {
     assert!(!name.is_empty());
     assert!(history.contains(&format!(" by {name}")), "{history}");
 }
+
+/// Import's summary names the encoding it decoded, as validate's does (SPEC §5; review).
+#[test]
+fn import_says_which_encoding_it_decoded() {
+    let env = Env::new();
+    let batch = common::root().join("testdata/batches/excel-windows");
+    let out = env.run(&["import", batch.to_str().unwrap(), "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "\nencoding: {} decoded as windows-1252\n",
+            batch.join("users.csv").display()
+        )),
+        "{stdout}"
+    );
+}

@@ -66,9 +66,18 @@ pub fn external_id(system: &str, value: &str) -> Option<String> {
                 )
             })
         }
-        "salesforce" => email::check(value).err().map(|_| {
-            "a Salesforce external id is the username, shaped like an email address".to_string()
-        }),
+        "salesforce" => {
+            // A sandbox username is the production one with the sandbox's name appended
+            // (`jane@acme.com.dev1`), a name of letters and digits.
+            let sandbox = value.rsplit_once('.').is_some_and(|(username, sandbox)| {
+                sandbox.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && sandbox.bytes().all(|b| b.is_ascii_alphanumeric())
+                    && email::check(username).is_ok()
+            });
+            (email::check(value).is_err() && !sandbox).then(|| {
+                "a Salesforce external id is the username, shaped like an email address".to_string()
+            })
+        }
         _ => generic(value).error.map(|e| e.0),
     }
 }
@@ -435,5 +444,17 @@ mod tests {
         assert!(external_id("jira", "jane").is_some());
         assert!(external_id("servicenow", "jane.doe").is_none());
         assert!(external_id("servicenow", &"x".repeat(41)).is_some());
+        // A Salesforce sandbox username: the sandbox's name after the domain (review).
+        for ok in ["jane@acme.com", "jane@acme.com.uat", "jane@acme.com.dev1"] {
+            assert_eq!(external_id("salesforce", ok), None, "{ok}");
+        }
+        for bad in [
+            "jane",
+            "jane@acme",
+            "jane@acme.com.1dev",
+            "jane@acme.com.de-v",
+        ] {
+            assert!(external_id("salesforce", bad).is_some(), "{bad}");
+        }
     }
 }

@@ -450,7 +450,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 let summary = report::summary_text(
                     &files,
                     &config.source,
-                    &[],
+                    &batch.encodings(),
                     &outcome,
                     &Written {
                         all_with: Some(&all_with),

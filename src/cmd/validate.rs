@@ -183,11 +183,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
             let stdout_taken = [&args.report, &args.out]
                 .iter()
                 .any(|p| p.as_deref() == Some(Path::new("-")));
-            let encodings: Vec<String> = batch
-                .sheets
-                .iter()
-                .filter_map(|s| s.encoding.map(|e| format!("{} decoded as {e}", s.file)))
-                .collect();
+            let encodings = batch.encodings();
             let written = report::Written {
                 report: args.report.as_deref(),
                 annotated: args.annotate.as_deref(),

@@ -249,6 +249,15 @@ pub struct Batch {
     pub files: Vec<String>,
 }
 
+impl Batch {
+    /// A line for each file decoded from another encoding than UTF-8 (SPEC §5's summary).
+    pub fn encodings(&self) -> Vec<String> {
+        (self.sheets.iter())
+            .filter_map(|s| s.encoding.map(|e| format!("{} decoded as {e}", s.file)))
+            .collect()
+    }
+}
+
 /// Limits on what a reader accepts (SPEC §2), each raised by a flag.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
