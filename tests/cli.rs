@@ -958,6 +958,35 @@ fn unknown_inline_integration_is_reported_once_on_its_column() {
     std::fs::write(&batch, format!("email_addr,record_id,full_name,itsm.servicenow.user_id,itsm.servicenow.external_id\na@acme.com,R1,Al Bo,{sys_id},al\n")).unwrap();
     let (code, report) = validate_json(&[batch.to_str().unwrap()]);
     assert_eq!(code, 0, "{report:#}");
+    // An empty column names no entry (SPEC §2): an old template's unfilled column of an
+    // unknown integration leaves the users valid (review: none was). A value in its last row
+    // (a streamed file's later block too) is I001 again.
+    let rows: String = (0..12000)
+        .map(|i| format!("u{i}@acme.com,R{i},Al Bo,\n"))
+        .collect();
+    std::fs::write(
+        &batch,
+        format!("email_addr,record_id,full_name,channel.teams.user_id\n{rows}"),
+    )
+    .unwrap();
+    let (code, report) = validate_json(&[batch.to_str().unwrap()]);
+    assert_eq!(
+        (code, report["summary"]["valid"].as_u64()),
+        (0, Some(12000)),
+        "{report:#}"
+    );
+    std::fs::write(&batch, format!("email_addr,record_id,full_name,channel.teams.user_id\n{rows}z@acme.com,Z1,Zo Ey,29:abc\n")).unwrap();
+    let (code, report) = validate_json(&[batch.to_str().unwrap()]);
+    assert_eq!(
+        (code, report["summary"]["valid"].as_u64()),
+        (1, Some(0)),
+        "{report:#}"
+    );
+    assert_eq!(
+        codes(&report),
+        BTreeSet::from(["I001".to_string()]),
+        "{report:#}"
+    );
 }
 
 #[test]

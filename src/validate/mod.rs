@@ -1144,8 +1144,18 @@ fn each_chunk_here(
         return;
     }
     let mut unnamed = mapping.unnamed.clone();
+    let mut inline_problems = inline_column_problems(rep, sheet, mapping);
     let mut take = |rows: &[Row], findings: &mut Vec<Finding>| {
         findings.extend(stray_cells(rep, sheet, mapping, rows));
+        inline_problems.retain_mut(|(col, made)| {
+            let has_data = rows
+                .iter()
+                .any(|r| r.cell(*col).is_some_and(|c| !c.text.trim().is_empty()));
+            if has_data {
+                findings.append(made);
+            }
+            !has_data
+        });
         unnamed.retain(|&col| {
             let has_data = rows
                 .iter()
@@ -1235,7 +1245,6 @@ fn record_of(
 /// Column-level findings of a sheet: header mapping, encoding, inline integrations.
 fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Finding> {
     let mut out = Vec::new();
-    let file_owner = Owner::Input(sheet.order.0);
     let place = |row: Option<u32>, col: Option<usize>| Place {
         sheet,
         row,
@@ -1258,8 +1267,23 @@ fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Findi
     }
     if !sheet.lettered {
         out.extend(record_integration_findings(rep, sheet, mapping));
-        return out;
     }
+    out
+}
+
+/// I001 or I006 for each inline column whose integration is unknown or in the wrong list, by
+/// column: made once a cell of the column holds a value (SPEC §2: an inline entry exists when
+/// any of its cells is non-empty), so that an old template's empty `channel.teams.user_id`
+/// column does not leave every user of the file invalid.
+fn inline_column_problems(
+    rep: &Reporter,
+    sheet: &Sheet,
+    mapping: &Mapping,
+) -> Vec<(usize, Vec<Finding>)> {
+    if !sheet.lettered {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
     for col in &mapping.columns {
         if let Field::Inline {
             list, integration, ..
@@ -1274,15 +1298,16 @@ fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Findi
             if let Some((rule, message, suggestion)) =
                 integration_problem(rep.config, *list, integration)
             {
-                out.extend(rep.make(
+                let made = rep.make(
                     rule,
                     &p,
                     None,
                     Some(&col.header),
                     message,
                     suggestion,
-                    file_owner.clone(),
-                ));
+                    Owner::Input(sheet.order.0),
+                );
+                out.push((col.index, made.into_iter().collect()));
             }
         }
     }
