@@ -140,6 +140,21 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// The first cell of the sheet a finding is about (its header row's, if known), for the
+    /// Issues sheet's link of a finding about a whole sheet (F002, an ignored sheet's F004): it
+    /// marks no cell, but its sheet is in the workbook.
+    pub fn sheet_start(&self, f: &Finding) -> Option<Target<'_>> {
+        f.sheet.as_ref()?;
+        let (name, header) = self.sheets.get(&(f.position.0, f.position.1))?;
+        Some(Target {
+            sheet: name,
+            row: header.unwrap_or(0),
+            col: 0,
+        })
+    }
+}
+
 /// What the annotated workbook needs besides the batch.
 pub struct Annotation<'a> {
     pub batch: &'a Batch,
@@ -229,7 +244,7 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
         .add_worksheet_with_constant_memory()?
         .set_name(ISSUES_SHEET)?;
     let link = |f: &Finding| {
-        let reference = match a.layout.target(f) {
+        let reference = match a.layout.target(f).or_else(|| a.layout.sheet_start(f)) {
             Some(t) => t.reference(),
             None => format!("'{SUMMARY_SHEET}'!A1"),
         };

@@ -236,7 +236,9 @@ fn write_xlsx_report(
     let target = links.map(|l| relative_to(l.path, path));
     let link = |f: &Finding| {
         let (file, layout) = (target.as_deref()?, links?.layout);
-        let reference = layout.target(f).map(|t| t.reference());
+        let reference = (layout.target(f))
+            .or_else(|| layout.sheet_start(f))
+            .map(|t| t.reference());
         let anchor = reference.as_deref().unwrap_or("'Summary'!A1");
         Some(crate::xlsx::Link {
             url: format!("file:///{file}#{anchor}"),

@@ -623,3 +623,18 @@ fn a_boolean_cell_stays_a_boolean() {
     let users = written.worksheet_range("Users").unwrap();
     assert_eq!(users.get_value((1, 3)), Some(&Data::Bool(true)));
 }
+
+/// A finding about a whole sheet links to that sheet (review: the Issues sheet linked an
+/// ignored `Instructions` sheet's F004 to the Summary, though the sheet is in the workbook).
+#[test]
+fn a_finding_about_a_whole_sheet_links_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let annotated = dir.path().join("a.xlsx");
+    let (_, report) = annotate("testdata/batches/q3-contractors.xlsx", &annotated, &[]);
+    let at = findings(&report)
+        .iter()
+        .position(|f| f["code"] == "F004" && f["sheet"] == "Instructions")
+        .expect("the Instructions sheet's F004");
+    let links = &sheets_xml(&annotated)["Issues"].links;
+    assert_eq!(links[at].1, "'Instructions'!A1");
+}
