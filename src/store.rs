@@ -1069,6 +1069,10 @@ impl Writer<'_> {
         Ok(found)
     }
 
+    pub fn batches(&self) -> Result<Vec<BatchRow>, StoreError> {
+        read_batches(&self.tx, None).map_err(|e| self.err(e))
+    }
+
     pub fn batch(&self, name: &str) -> Result<Option<BatchRow>, StoreError> {
         Ok(read_batches(&self.tx, Some(name))
             .map_err(|e| self.err(e))?

@@ -161,6 +161,50 @@ fn import_plans_applies_and_a_second_import_changes_nothing() {
     let out = env.run(&["import", other.to_str().unwrap(), "--batch", "2026-Q3"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already used by another file"));
+    // So is it in a dry run, which showed a plan and exit 0 (review), with JSON saying why.
+    env.refused(
+        &[
+            "import",
+            other.to_str().unwrap(),
+            "--batch",
+            "2026-Q3",
+            "--dry-run",
+        ],
+        "batch name `2026-Q3` is already used by another file",
+    );
+    let (code, json) = env.import(&other, &["--batch", "2026-Q3", "--dry-run"]);
+    assert_eq!((code, &json["exit_code"]), (2, &Value::from(2)), "{json:#}");
+    assert!(
+        json["refused"].as_str().unwrap().contains("already used"),
+        "{json:#}"
+    );
+
+    // The same file applied again under another name, after an edit: its update is shown as
+    // setting back what changed since.
+    let export = env.export("now.csv");
+    let edited = env.write(
+        "edited.csv",
+        &std::fs::read_to_string(&export)
+            .unwrap()
+            .replacen(",Engineering,", ",Sales,", 1),
+    );
+    assert_eq!(env.import(&edited, &[]).0, 0);
+    let q3 = common::root().join(Q3);
+    let out = env.run(&[
+        "import",
+        q3.to_str().unwrap(),
+        "--batch",
+        "again",
+        "--dry-run",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\n  note: this file was applied before, as batch `2026-Q3` on ")
+            && stdout.contains(": its 1 update set back what was changed since\n"),
+        "{stdout}"
+    );
+    let (_, json) = env.import(&q3, &["--batch", "again", "--dry-run"]);
+    assert_eq!(json["applied_before"], "2026-Q3", "{json:#}");
 }
 
 /// Only `import` makes a store: reading or undoing one that is not there says so and leaves no
@@ -1181,7 +1225,9 @@ fn history_and_revert_undo_a_batch_unless_later_batches_depend_on_it() {
     // `one` created A1, which `two` changed since.
     let out = env.run(&["revert", "one"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("later batches changed 1"));
+    // Naming the later batches (review: only records, five of them at most, unsaid).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("later batches (`two`) changed 1 of the records `one` changed (A1); reverting would undo their changes too. Nothing"), "{stderr}");
     assert_eq!(env.count(), 2);
 
     assert!(env.run(&["revert", "two"]).status.success());

@@ -31,6 +31,9 @@ struct JsonPlan<'a> {
     /// `--partial`, the rest is applied).
     #[serde(skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     left_out: std::collections::BTreeSet<&'a str>,
+    /// The batch this same file was applied as before, when this plan updates records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applied_before: Option<&'a str>,
     /// Stored users an export has no row for, kept (without `--prune`).
     #[serde(skip_serializing_if = "is_zero")]
     kept_absent: usize,
@@ -256,11 +259,33 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     let max_remove = args.max_remove.unwrap_or_else(|| {
         plan::default_max_remove(stored.users.iter().filter(|u| !u.bot).count())
     });
-    let refused = (plan.counts.remove > max_remove).then(|| {
-        format!(
-            "the plan removes {} users, more than --max-remove {max_remove}; nothing was applied (raise --max-remove if that is intended)",
-            plan.counts.remove
-        )
+    // A batch name names one file's import: refused here, so that a dry run says so too
+    // (review: the dry run exited 0 and the import 2).
+    let batches = source.batches()?;
+    let refused = match batches.iter().find(|b| b.name == name) {
+        Some(existing) if !plan.changes.is_empty() => Some(if existing.sha256 != sha {
+            format!("batch name `{name}` is already used by another file ({}); nothing was applied (pass --batch with a new name)", existing.file)
+        } else {
+            format!("batch `{name}` was already applied (on {}); nothing was applied (pass --batch with a new name to apply it again)", existing.applied_at)
+        }),
+        _ => None,
+    };
+    // The same file applied before under another name: its updates now set back what was
+    // changed since (review: a vendor's file imported again undid an admin's edits unsaid).
+    let applied_before = (plan.counts.update > 0)
+        .then(|| {
+            (batches.iter())
+                .filter(|b| b.sha256 == sha && b.name != name && b.reverted_by.is_none())
+                .last()
+        })
+        .flatten();
+    let refused = refused.or_else(|| {
+        (plan.counts.remove > max_remove).then(|| {
+            format!(
+                "the plan removes {} users, more than --max-remove {max_remove}; nothing was applied (raise --max-remove if that is intended)",
+                plan.counts.remove
+            )
+        })
     });
     // Then a bot account that would replace the stored one (the organization has one), or
     // change it: a vendor's batch from the example template carries `BOT-0001`.
@@ -369,12 +394,6 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     let mut applied = false;
     if let Source::Locked(w) = &mut source {
         if !blocked && !plan.changes.is_empty() {
-            if let Some(existing) = w.batch(&name)? {
-                if existing.sha256 != sha {
-                    bail!("batch name `{name}` is already used by another file ({}); pass --batch with a new name", existing.file);
-                }
-                bail!("batch `{name}` was already applied (on {}); pass --batch with a new name to apply it again", existing.applied_at);
-            }
             let info = BatchInfo {
                 name: &name,
                 file: &args.batch.display().to_string(),
@@ -419,6 +438,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 kept_by_id_rows: &plan.kept_by_id_rows,
                 left_out: left_out.clone(),
                 kept_absent,
+                applied_before: applied_before.map(|b| b.name.as_str()),
                 refused: refused.as_deref(),
                 batch: &name,
                 applied,
@@ -460,6 +480,15 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 );
                 print!("{summary}");
                 print!("{}", plan_text(&plan, &name, &args.store.store));
+                if let Some(before) = applied_before {
+                    println!(
+                        "  note: this file was applied before, as batch `{}` on {}: its {} update{} set back what was changed since",
+                        before.name,
+                        before.applied_at,
+                        plan.counts.update,
+                        plural(plan.counts.update)
+                    );
+                }
                 if kept_absent > 0 {
                     println!(
                         "  kept {kept_absent} stored user{} this export has no row for (a deleted row does not remove its user: --prune does)",
@@ -581,6 +610,17 @@ enum Source<'a> {
     Locked(Writer<'a>),
     Read(&'a Store),
     Absent,
+}
+
+impl Source<'_> {
+    /// The batches applied to the store, oldest first.
+    fn batches(&self) -> Result<Vec<crate::store::BatchRow>, StoreError> {
+        match self {
+            Source::Locked(w) => w.batches(),
+            Source::Read(s) => s.batches(),
+            Source::Absent => Ok(Vec::new()),
+        }
+    }
 }
 
 impl UserSource for Source<'_> {
