@@ -47,7 +47,7 @@ define_rules! {
     F005 NonUtf8Encoding "non-utf8-encoding" Info "non-UTF-8 encoding detected and decoded" "a CSV saved by Excel on Windows (Windows-1252): decoded, nothing to do";
     F006 MisspelledColumn "misspelled-column" Warning "an unknown column, mapped to a custom attribute, looks like a misspelled standard attribute" "`deparment` becomes `custom_attributes.deparment`: rename it `department`";
     F007 NoUsers "no-users" Error "the batch holds no user rows" "a header-only file, or a workbook without a `Users` sheet";
-    F008 MisnamedSheet "misnamed-sheet" Error "a sheet or file named nearly as one muster reads was not read (its rows would be lost)" "a sheet `ITSM` or `ITSM IDs (2)` beside `Users`: rename it `ITSM IDs` (or move its rows there), or delete it";
+    F008 MisnamedSheet "misnamed-sheet" Error "a sheet or file named as a copy or a shortening of one muster reads was not read (its rows would be lost)" "a sheet `ITSM` or `ITSM IDs (2)` beside `Users`: rename it `ITSM IDs` (or move its rows there), or delete it";
     V001 RequiredValueEmpty "required-value-empty" Error "a required value is empty" "a user row without `full_name`";
     V002 InvalidEmail "invalid-email" Error "invalid email address (`email_addr`, an alias, `manager_email`)" "`jane@@acme.com`, `jane@localhost`, `jürgen@acme.com`: use `jane@acme.com`, `jurgen@acme.com`";
     V003 InvalidWorkStatus "invalid-work-status" Error "`work_status` is not in the enum nor an alias of it" "`PART_TIME`: use one of UNKNOWN_WORK_STATUS, CONTINGENT, INTERN, FULL_TIME";

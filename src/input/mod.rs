@@ -125,6 +125,51 @@ impl SheetKind {
     }
 }
 
+/// The kind a sheet or file name stands for when it is a copy or a shortening of one muster
+/// reads (`ITSM`, `ITSM IDs (2)`, `Copy of Users`, `itsm_ids_old.csv`): F008, for its rows
+/// would otherwise be lost. Names that only look alike (`Changes`, `Channel Partners`,
+/// `Uses`) are not: they are F004 like any other (review: a similarity score blocked
+/// workbooks with a `Change Log` sheet).
+pub fn near_kind(name: &str) -> Option<SheetKind> {
+    let mut folded = headers::fold(name);
+    if let Some(rest) = folded.strip_prefix("copyof") {
+        folded = rest.to_string();
+    }
+    // Copy endings, any number of them: `(2)`, `2`, `(old)`, `old`, `copy`, `backup`, `bak`.
+    loop {
+        let before = folded.len();
+        for ending in [
+            "(old)", "(copy)", "(backup)", "old", "copy", "backup", "bak",
+        ] {
+            if let Some(rest) = folded.strip_suffix(ending) {
+                folded = rest.to_string();
+            }
+        }
+        if let Some(inner) = folded.strip_suffix(')') {
+            if let Some((rest, number)) = inner.rsplit_once('(') {
+                if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) {
+                    folded = rest.to_string();
+                }
+            }
+        }
+        folded = folded
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .to_string();
+        if folded.len() == before {
+            break;
+        }
+    }
+    SheetKind::ALL.into_iter().find(|k| {
+        let names = [headers::fold(k.sheet_name()), headers::fold(k.file_stem())];
+        // The name itself, its singular (`User`), or an ID sheet's without `IDs` (`ITSM`).
+        names.iter().any(|n| {
+            *n == folded
+                || n.strip_suffix('s') == Some(folded.as_str())
+                || n.strip_suffix("ids") == Some(folded.as_str())
+        })
+    })
+}
+
 /// What a file in a directory batch is to the reader: a `.csv` or `.tsv` named as one of the
 /// layout's files (`users.csv`, `itsm_ids.csv`, …), or nothing (F004).
 pub fn directory_file_kind(path: &Path) -> Option<SheetKind> {
@@ -371,17 +416,15 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
         match directory_file_kind(&path) {
             Some(kind) if path.is_file() => read_file(batch, &path, &shown, i, options, Some(kind)),
             _ => {
-                // A CSV named almost as one of the layout's (`itsm.csv`, `itsm_ids (1).csv`):
-                // F008, as for a sheet.
+                // A CSV named as a copy or a shortening of one of the layout's (`itsm.csv`,
+                // `itsm_ids (1).csv`): F008, as for a sheet.
                 let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
                 let is_table = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
                     e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv")
                 });
-                let near = is_table
-                    .then(|| {
-                        crate::check::did_you_mean(stem, SheetKind::ALL.map(SheetKind::file_stem))
-                    })
-                    .flatten();
+                let near = near_kind(stem)
+                    .filter(|_| is_table)
+                    .map(SheetKind::file_stem);
                 let (code, message) = match near {
                     Some(known) => {
                         let way = if present.iter().any(|k| k.file_stem() == known) {
@@ -428,7 +471,7 @@ fn read_file(
                 // holds rows meant to be read: say where they belong.
                 // A sheet named almost as one muster reads (`ITSM`, `ITSM IDs (2)`) likely holds
                 // rows meant to be read: F008, an error, for they would be lost without a sound.
-                let known = crate::check::did_you_mean(&name, SheetKind::ALL.map(SheetKind::sheet_name));
+                let known = near_kind(&name).map(SheetKind::sheet_name);
                 let (code, message) = match known {
                     Some(known) => {
                         let way = if sheets.iter().any(|s| s.sheet.as_deref() == Some(known)) {
@@ -614,5 +657,49 @@ pub fn sniff_format(bytes: &[u8]) -> Option<&'static str> {
         Some("a PDF document")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{near_kind, SheetKind};
+
+    /// Copies and shortenings of a name muster reads, not names that only look alike.
+    #[test]
+    fn a_near_name_is_a_copy_or_a_shortening() {
+        for (name, kind) in [
+            ("ITSM", SheetKind::Itsm),
+            ("ITSM IDs (2)", SheetKind::Itsm),
+            ("ITSM IDs (old)", SheetKind::Itsm),
+            ("itsm_ids_2", SheetKind::Itsm),
+            ("Copy of Users", SheetKind::Users),
+            ("users_old", SheetKind::Users),
+            ("User", SheetKind::Users),
+            ("Channel", SheetKind::Channel),
+            ("IDM IDs backup", SheetKind::Idm),
+            ("Bot Account (2)", SheetKind::Bot),
+        ] {
+            assert_eq!(near_kind(name), Some(kind), "{name}");
+        }
+        for name in [
+            "Changes",
+            "Change Log",
+            "Changelog",
+            "Channel Partners",
+            "Uses",
+            "Idioms",
+            "Botany",
+            "Summary",
+            "Issues",
+            "Instructions",
+            "Lists",
+            "Notes",
+            "Sheet1",
+            "Contractors",
+            "findings",
+            "README",
+        ] {
+            assert_eq!(near_kind(name), None, "{name}");
+        }
     }
 }
