@@ -81,7 +81,34 @@ pub fn timezone(value: &str) -> Tz {
             Tz::Recased(name.clone())
         };
     }
-    Tz::Unknown(timezone_suggestion(value))
+    static SUGGESTED: Memo = Memo::new();
+    Tz::Unknown(SUGGESTED.get(value, || timezone_suggestion(value)))
+}
+
+/// Suggestions already made, by the value they were made for: a batch repeats one unknown value
+/// on many rows, and each suggestion compares it with hundreds of names (review: 100,000 rows
+/// of `Pacific Time` took 15 s).
+struct Memo(std::sync::Mutex<Option<HashMap<String, Option<String>>>>);
+
+impl Memo {
+    const fn new() -> Memo {
+        Memo(std::sync::Mutex::new(None))
+    }
+
+    fn get(&self, value: &str, make: impl FnOnce() -> Option<String>) -> Option<String> {
+        let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = lock().as_ref().and_then(|m| m.get(value)) {
+            return known.clone();
+        }
+        let made = make();
+        let mut memo = lock();
+        let memo = memo.get_or_insert_with(HashMap::new);
+        // Bounded: a batch of a million different bad values keeps only the first ones.
+        if memo.len() < 10_000 {
+            memo.insert(value.to_string(), made.clone());
+        }
+        made
+    }
 }
 
 /// The zone an unknown timezone stands for, when that is clear; none rather than a guess, for a
@@ -129,7 +156,11 @@ fn timezone_suggestion(value: &str) -> Option<String> {
     if let (Some(name), None) = (ending.next(), ending.next()) {
         return Some(name.clone());
     }
-    // A typo (`Amrica/New_York`).
+    // A typo of a zone's whole name (`Amrica/New_York`); not of an abbreviation, which an
+    // edit turns into another zone (review: `MSK` got `MST`, `Z` got `NZ`).
+    if !value.contains('/') {
+        return None;
+    }
     typo_of(
         &value.to_ascii_lowercase(),
         TZ_NAMES.iter().map(|n| (n.to_ascii_lowercase(), n)),
@@ -152,7 +183,8 @@ where
     let mut best: Option<(usize, &T)> = None;
     let mut tied = false;
     for (key, item) in candidates {
-        let d = strsim::levenshtein(value, &key);
+        // Two letters swapped are one edit (`Itlay`).
+        let d = strsim::osa_distance(value, &key);
         if d > limit {
             continue;
         }
@@ -240,6 +272,10 @@ const COUNTRY_ALIASES: &[(&str, &str)] = &[
     ("cape verde", "CV"),
     ("vatican", "VA"),
     ("vatican city", "VA"),
+    ("korea, republic of", "KR"),
+    ("korea, democratic people's republic of", "KP"),
+    ("state of palestine", "PS"),
+    ("sint maarten", "SX"),
 ];
 
 /// Every country name folded (case, accents, the apostrophe) → its code: the ISO names and
@@ -281,15 +317,19 @@ pub fn country(value: &str) -> Country {
     }
     // `UK`, or a typo of a name (`Germny`); none rather than a near country (review: `Eswatini`
     // got Estonia's `EE` by similarity).
-    let suggestion = match value.to_ascii_uppercase().as_str() {
-        "UK" => Some("GB"),
-        _ if folded.chars().count() < 4 => None,
-        _ => typo_of(
-            &folded,
-            COUNTRY_BY_NAME.iter().map(|(n, c)| (n.clone(), *c)),
-        ),
-    };
-    Country::Unknown(suggestion.map(str::to_string))
+    static SUGGESTED: Memo = Memo::new();
+    let suggestion = SUGGESTED.get(&folded, || {
+        match value.to_ascii_uppercase().as_str() {
+            "UK" => Some("GB"),
+            _ if folded.chars().count() < 4 => None,
+            _ => typo_of(
+                &folded,
+                COUNTRY_BY_NAME.iter().map(|(n, c)| (n.clone(), *c)),
+            ),
+        }
+        .map(str::to_string)
+    });
+    Country::Unknown(suggestion)
 }
 
 /// A sign, then the numbers and operators of an expression (`-1+`, `+2*(`), then a function
@@ -599,6 +639,9 @@ mod tests {
             ("Amrica/New_York", Some("America/New_York")),
             ("Europe/Berln", Some("Europe/Berlin")),
             ("Mars/Olympus_Mons", None),
+            ("MSK", None),
+            ("HKT", None),
+            ("Z", None),
         ] {
             assert_eq!(suggested(value).as_deref(), zone, "{value}");
         }
@@ -646,6 +689,8 @@ mod tests {
         assert_eq!(country("Atlantis"), Country::Unknown(None));
         assert_eq!(country("Austrailia"), Country::Unknown(Some("AU".into())));
         assert_eq!(country("Austrlia"), Country::Unknown(None)); // Australia or Austria
+        assert_eq!(country("Itlay"), Country::Unknown(Some("IT".into())));
+        assert_eq!(country("Korea, Republic of"), Country::Mapped("KR"));
         assert_eq!(country("Austria"), Country::Mapped("AT"));
     }
 
