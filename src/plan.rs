@@ -28,9 +28,6 @@ pub struct Plan {
     /// With `--prune`: stored users with no user row in the batch that its ID rows name, so
     /// kept (a user row deleted with its ID rows forgotten would otherwise go unnoticed).
     pub kept_by_id_rows: Vec<String>,
-    /// The batch's valid user records (not the bot) whose record id the store holds: with the
-    /// stored users and the rows left out, how many stored users the batch has no row for.
-    pub in_store: usize,
 }
 
 /// A change the plan makes: its new text may still be in the batch's records.
@@ -143,7 +140,6 @@ pub fn plan(
             }
             if r.same_as_stored {
                 plan.counts.unchanged += 1;
-                plan.in_store += usize::from(!r.bot_account);
                 continue;
             }
             let Some((s, version)) = stored.get(r.record_id) else {
@@ -157,7 +153,6 @@ pub fn plan(
                 });
                 continue;
             };
-            plan.in_store += usize::from(!r.bot_account);
             if digest.as_ref() == Some(version.digest) {
                 plan.counts.unchanged += 1;
                 continue;

@@ -500,6 +500,23 @@ fn missing_column_suggests_the_alias_rename() {
         BTreeSet::from(["R001".to_string()]),
         "{report:#}"
     );
+    // Only the file without addresses goes without R001 (review: a second file lost its own).
+    let without = dir.path().join("without.csv");
+    std::fs::write(
+        &without,
+        "Mail,record_id,full_name,manager_email\nx@acme.com,X1,Xa Bo,y@acme.com\n",
+    )
+    .unwrap();
+    let (_, report) = validate_json(&[without.to_str().unwrap(), batch.to_str().unwrap()]);
+    let r001: Vec<&Value> = findings(&report)
+        .iter()
+        .filter(|f| f["code"] == "R001")
+        .collect();
+    assert_eq!(r001.len(), 1, "{report:#}");
+    assert!(
+        r001[0]["file"].as_str().unwrap().ends_with("b.csv"),
+        "{report:#}"
+    );
 }
 
 #[test]

@@ -824,7 +824,7 @@ fn errors_apply_nothing_unless_partial() {
     let out = env.run(&["import", batch.to_str().unwrap(), "--partial", "--dry-run"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("\n  left out 1 record id with errors: B1\n"),
+        stdout.contains("\n  left out 1 user with errors; the errors name B1\n"),
         "{stdout}"
     );
 }
@@ -852,6 +852,17 @@ fn an_export_with_rows_deleted_says_it_keeps_those_users() {
     assert!(
         stdout.contains("\n  kept 2 stored users this export has no row for (a deleted row does not remove its user: --prune does)\n"),
         "{stdout}"
+    );
+    // Their user rows deleted and their ID rows left (D005): still counted as kept (review).
+    let users_only = env.path("users-only.xlsx");
+    rewrite_workbook(&export, &users_only, |sheet, row, _| {
+        sheet != "Users" || !row.iter().any(|c| gone.contains(&c.as_str()))
+    });
+    let (code, plan) = env.import(&users_only, &["--dry-run"]);
+    assert_eq!(
+        (code, &plan["kept_absent"]),
+        (1, &Value::from(2)),
+        "{plan:#}"
     );
     // Near misses: with --prune they are removed, and a whole export keeps nobody unsaid.
     let (code, plan) = env.import(&edited, &["--prune"]);
@@ -942,6 +953,16 @@ fn import_points_to_a_command_it_has_for_every_finding() {
     let rows: Vec<String> = (0..14).map(|i| format!("bad{i},A{i},Al Bo,IT,,")).collect();
     let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
     let batch = env.write("b.csv", &users_csv(&rows));
+    // No store yet (a first dry run): none in the command, which validate would refuse.
+    let out = env.run(&["import", batch.to_str().unwrap(), "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let hint = format!(
+        "(write them all with muster validate {} --report FILE.csv)",
+        batch.display()
+    );
+    assert!(stdout.contains(&hint), "{stdout}");
+    let good = env.write("good.csv", &users_csv(&["a@acme.com,A1,Al Bo,IT,,"]));
+    env.import(&good, &[]);
     let out = env.run(&["import", batch.to_str().unwrap(), "--dry-run"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     // With the store, so that the findings against it (S001–S004) are among them (review:

@@ -382,12 +382,11 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         .collect();
     // An export's deleted row does not remove its user (`--prune` does): say how many stored
     // users the export has no row for, which an admin deleting rows expects gone.
+    // Counted from the user rows, valid or not (review: from the records and the findings'
+    // record ids, it missed users whose ID rows stayed, and counted a file-level error's).
     let kept_absent = if outcome.from_export && !args.prune {
         let manual = stored.users.iter().filter(|u| !u.bot).count();
-        let left_out_stored = (left_out.iter())
-            .filter(|rid| stored.records.contains(rid))
-            .count();
-        manual.saturating_sub(plan.in_store + left_out_stored)
+        manual.saturating_sub(outcome.rows_in_store)
     } else {
         0
     };
@@ -452,11 +451,11 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
             if !quiet {
                 // The same validation the import made: with the store (S001–S004, D004 and
                 // D005 against it), the source, the configuration and the header map.
-                let mut all_with = format!(
-                    "muster validate {} --store {}",
-                    shell_word(&args.batch),
-                    shell_word(&args.store.store)
-                );
+                let mut all_with = format!("muster validate {}", shell_word(&args.batch));
+                // Not a store a dry run has not made yet: validate refuses a missing one.
+                if args.store.store.exists() {
+                    all_with.push_str(&format!(" --store {}", shell_word(&args.store.store)));
+                }
                 for (flag, path) in [
                     ("--source", &args.source),
                     ("--config", &args.config),
@@ -495,21 +494,26 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                         plural(kept_absent)
                     );
                 }
-                if !left_out.is_empty() && args.partial {
+                // The users with errors; their record ids where findings name them (an error
+                // about a whole file names none, and leaves out all its users).
+                let users = outcome.stats.with_errors;
+                if users > 0 && args.partial {
                     const SHOWN: usize = 10;
                     let shown: Vec<&str> = left_out.iter().take(SHOWN).copied().collect();
                     let more = left_out.len().saturating_sub(SHOWN);
-                    println!(
-                        "  left out {} record id{} with errors: {}{}",
-                        left_out.len(),
-                        plural(left_out.len()),
-                        shown.join(", "),
-                        if more > 0 {
-                            format!(" and {more} more")
-                        } else {
-                            String::new()
-                        }
-                    );
+                    let ids = match shown.is_empty() {
+                        true => String::new(),
+                        false => format!(
+                            "; the errors name {}{}",
+                            shown.join(", "),
+                            if more > 0 {
+                                format!(" and {more} more")
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    };
+                    println!("  left out {users} user{} with errors{ids}", plural(users));
                 }
             }
             let outcome_line = if args.dry_run {

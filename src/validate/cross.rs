@@ -141,9 +141,11 @@ pub(super) struct CrossRow<'b> {
     record_ids: Option<HashSet<String>>,
     /// Whether a user sheet has a `row_version` column: the batch is a `muster export`.
     pub(super) from_export: bool,
-    /// Whether a user sheet has no `email_addr` column (F002): its users' addresses are
-    /// unknown, so every manager would be R001.
-    pub(super) addresses_missing: bool,
+    /// The inputs with a user sheet without an `email_addr` column (F002): their users'
+    /// addresses are unknown, so every manager named there would be R001.
+    pub(super) addresses_missing: HashSet<usize>,
+    /// The manual users' rows whose record id the store holds, counted as they come.
+    pub(super) rows_in_store: usize,
 }
 
 impl<'b> CrossRow<'b> {
@@ -166,7 +168,8 @@ impl<'b> CrossRow<'b> {
             files_with_users: HashSet::new(),
             record_ids: keep_record_ids.then(HashSet::new),
             from_export: false,
-            addresses_missing: false,
+            addresses_missing: HashSet::new(),
+            rows_in_store: 0,
         }
     }
 
@@ -245,7 +248,7 @@ impl<'b> CrossRow<'b> {
         let cx = Cx {
             rep,
             batch,
-            addresses_missing: self.addresses_missing,
+            addresses_missing: &self.addresses_missing,
         };
         let identities = self.identities.finish()?;
         let sheet_identities = self.entry_identities.0.finish()?;
@@ -1037,7 +1040,7 @@ type ManagerLinks = Vec<(usize, usize)>;
 struct Cx<'a> {
     rep: &'a Reporter<'a>,
     batch: &'a Batch,
-    addresses_missing: bool,
+    addresses_missing: &'a HashSet<usize>,
 }
 
 /// An identity item read back.
@@ -1249,7 +1252,8 @@ impl<'a> Cx<'a> {
                         || known.source_emails.contains_key(m.key) => {}
                     // F002 says the addresses are missing: an R001 for every manager would
                     // bury it.
-                    None if self.addresses_missing => {}
+                    None if (self.addresses_missing)
+                        .contains(&self.batch.sheets[m.sheet].order.0) => {}
                     None => out.extend(self.make(
                         Rule::UnknownManager,
                         (m.sheet, m.row, m.col),

@@ -40,6 +40,8 @@ pub struct Outcome {
     pub stored_entries: BTreeMap<String, Vec<IdEntry>>,
     /// The batch is an export (its Users sheet has `row_version`).
     pub from_export: bool,
+    /// The manual users' rows (valid or not) whose record id the store holds.
+    pub rows_in_store: usize,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -749,6 +751,7 @@ pub fn validate_with(
                                 (stored, current),
                                 known,
                             );
+                            let in_store = stored.is_some() && !user.bot;
                             let keys = cross::keys_of(&user, base + i, spare);
                             user.keep_for_cross_row(&sheet_entries);
                             CheckedUser {
@@ -756,6 +759,7 @@ pub fn validate_with(
                                 keys,
                                 record,
                                 same_as_stored,
+                                in_store,
                                 findings: f,
                                 known_findings,
                             }
@@ -794,11 +798,15 @@ pub fn validate_with(
     let from_export = (batch.sheets.iter().zip(&mappings))
         .any(|(s, m)| s.kind == SheetKind::Users && m.column_of(&Field::RowVersion).is_some());
     cross.from_export = from_export;
-    cross.addresses_missing = (batch.sheets.iter().zip(&mappings)).any(|(s, m)| {
-        s.kind == SheetKind::Users
-            && !m.columns.is_empty()
-            && m.column_of(&Field::Attr(Attr::EmailAddr)).is_none()
-    });
+    cross.addresses_missing = (batch.sheets.iter().zip(&mappings))
+        .filter(|(s, m)| {
+            s.kind == SheetKind::Users
+                && !m.columns.is_empty()
+                && m.column_of(&Field::Attr(Attr::EmailAddr)).is_none()
+        })
+        .map(|(s, _)| s.order.0)
+        .collect();
+    let rows_in_store = cross.rows_in_store;
     let decided = cross.finish(&rep, batch, known, &mut findings, late, &mut stats)?;
     // 900,000 ID-sheet entries took a tenth of a second to free, before the outputs.
     drop(sheet_entries);
@@ -814,6 +822,7 @@ pub fn validate_with(
         record_ids: decided.record_ids,
         stored_entries: decided.stored_entries,
         from_export,
+        rows_in_store,
     })
 }
 
@@ -835,6 +844,7 @@ fn append(
     let mut records = Vec::with_capacity(checked.len());
     let mut rows = Vec::with_capacity(checked.len());
     for user in checked {
+        cross.rows_in_store += usize::from(user.in_store);
         findings.extend(user.findings);
         late.extend(user.known_findings);
         records.push((user.record, user.same_as_stored));
@@ -870,6 +880,8 @@ struct CheckedUser {
     record: Option<Record>,
     /// The record is the very text the store holds for its record id (import only).
     same_as_stored: bool,
+    /// A manual user's row whose record id the store holds (`import`'s `kept_absent`).
+    in_store: bool,
     findings: Vec<Finding>,
     known_findings: Vec<StoreFinding>,
 }
