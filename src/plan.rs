@@ -751,56 +751,84 @@ pub enum ConcernKind {
 /// have (an export re-imported with a sheet renamed or a column deleted, a vendor's short
 /// re-send; a blank cell clears a value on purpose), and those whose identifiers lost their
 /// leading zeros (a CSV export saved again by a spreadsheet), each with how many users.
-pub fn update_concerns(plan: &Plan, provided: &Provided) -> Vec<Concern> {
+pub fn update_concerns(plan: &Plan, provided: &Provided) -> Concerns {
     use rayon::prelude::*;
     type Counts = BTreeMap<(ConcernKind, String, bool), usize>;
-    // Each update's fields are its two texts parsed and compared: on all cores.
-    let counts: Counts = plan
+    // Each update's fields are its two texts parsed and compared: on all cores. Beside the
+    // counts by concern, the users with any absent-data concern and with any lost zeros.
+    let (counts, absent_users, lost_zeros_users) = plan
         .changes
         .par_iter()
         .filter(|c| c.action == Action::Update)
-        .fold(Counts::new, |mut counts, change| {
-            let mut seen = BTreeSet::new();
-            for f in change.fields() {
-                let Some(before) = &f.before else { continue };
-                let emptied = f.after.as_deref().is_none_or(|a| a == "[]" || a.is_empty());
-                let mut concerns =
-                    (provided.dropped_entries(change.bot, &f.field, before, f.after.as_deref()))
-                        .into_iter()
-                        .map(|column| (ConcernKind::AbsentColumn, column))
-                        .collect::<Vec<_>>();
-                concerns.extend(match &f.after {
-                    _ if emptied => provided.absent(change.bot, &f.field),
-                    Some(a) if lost_zeros(before, a) => {
-                        identifier_name(&f.field).map(|name| (ConcernKind::LostZeros, name))
-                    }
-                    _ => None,
-                });
-                for (kind, name) in concerns {
-                    // The bot's columns are its sheet's: named apart.
-                    let concern = (kind, name, change.bot && kind == ConcernKind::AbsentColumn);
-                    if seen.insert(concern.clone()) {
-                        *counts.entry(concern).or_default() += 1;
+        .fold(
+            || (Counts::new(), 0, 0),
+            |(mut counts, mut absent, mut zeros), change| {
+                let mut seen = BTreeSet::new();
+                for f in change.fields() {
+                    let Some(before) = &f.before else { continue };
+                    let emptied = f.after.as_deref().is_none_or(|a| a == "[]" || a.is_empty());
+                    let mut concerns = (provided.dropped_entries(
+                        change.bot,
+                        &f.field,
+                        before,
+                        f.after.as_deref(),
+                    ))
+                    .into_iter()
+                    .map(|column| (ConcernKind::AbsentColumn, column))
+                    .collect::<Vec<_>>();
+                    concerns.extend(match &f.after {
+                        _ if emptied => provided.absent(change.bot, &f.field),
+                        Some(a) if lost_zeros(before, a) => {
+                            identifier_name(&f.field).map(|name| (ConcernKind::LostZeros, name))
+                        }
+                        _ => None,
+                    });
+                    for (kind, name) in concerns {
+                        // The bot's columns are its sheet's: named apart.
+                        let concern = (kind, name, change.bot && kind == ConcernKind::AbsentColumn);
+                        if seen.insert(concern.clone()) {
+                            *counts.entry(concern).or_default() += 1;
+                        }
                     }
                 }
-            }
-            counts
-        })
-        .reduce(Counts::new, |mut a, b| {
-            for (k, n) in b {
-                *a.entry(k).or_default() += n;
-            }
-            a
-        });
-    counts
-        .into_iter()
-        .map(|((kind, name, bot), users)| Concern {
-            kind,
-            name,
-            bot,
-            users,
-        })
-        .collect()
+                absent += usize::from(seen.iter().any(|c| c.0 != ConcernKind::LostZeros));
+                zeros += usize::from(seen.iter().any(|c| c.0 == ConcernKind::LostZeros));
+                (counts, absent, zeros)
+            },
+        )
+        .reduce(
+            || (Counts::new(), 0, 0),
+            |(mut a, a_absent, a_zeros), (b, b_absent, b_zeros)| {
+                for (k, n) in b {
+                    *a.entry(k).or_default() += n;
+                }
+                (a, a_absent + b_absent, a_zeros + b_zeros)
+            },
+        );
+    Concerns {
+        list: counts
+            .into_iter()
+            .map(|((kind, name, bot), users)| Concern {
+                kind,
+                name,
+                bot,
+                users,
+            })
+            .collect(),
+        absent_users,
+        lost_zeros_users,
+    }
+}
+
+/// What [`update_concerns`] found: each concern, and how many users have any of a kind (a user
+/// may have several: review, the message gave the largest count of one concern).
+#[derive(Debug, Default)]
+pub struct Concerns {
+    pub list: Vec<Concern>,
+    /// Users whose update clears what the batch has no column or sheet for.
+    pub absent_users: usize,
+    /// Users whose update's identifiers lost their leading zeros.
+    pub lost_zeros_users: usize,
 }
 
 /// Whether `after` is `before`, digits with leading zeros, without them.

@@ -354,10 +354,12 @@ fn scan_users<T: Send>(
     Ok(())
 }
 
-fn bot_record_id(conn: &Connection) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT record_id FROM users WHERE bot LIMIT 1", [], |r| {
-        r.get(0)
-    })
+fn bot_record_id(conn: &Connection, created_by: Option<i64>) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT record_id FROM users WHERE bot AND (?1 IS NULL OR created_by = ?1) LIMIT 1",
+        [created_by],
+        |r| r.get(0),
+    )
     .optional()
 }
 
@@ -925,9 +927,10 @@ impl UserSource for Store {
 }
 
 impl Store {
-    /// The record id of the stored bot account, if there is one.
-    pub fn bot_record_id(&self) -> Result<Option<String>, StoreError> {
-        bot_record_id(&self.conn).map_err(|e| self.err(e))
+    /// The record id of the stored bot account, if there is one (and `created_by` that batch,
+    /// when given).
+    pub fn bot_record_id(&self, created_by: Option<i64>) -> Result<Option<String>, StoreError> {
+        bot_record_id(&self.conn, created_by).map_err(|e| self.err(e))
     }
 }
 
@@ -1157,7 +1160,7 @@ impl Writer<'_> {
 
     /// The record id of the stored bot account, if there is one.
     pub fn bot_record_id(&self) -> Result<Option<String>, StoreError> {
-        bot_record_id(&self.tx).map_err(|e| self.err(e))
+        bot_record_id(&self.tx, None).map_err(|e| self.err(e))
     }
 
     /// The record ids batch `batch_id` changed that the store holds now.

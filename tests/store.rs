@@ -155,6 +155,17 @@ fn import_plans_applies_and_a_second_import_changes_nothing() {
             .code(),
         Some(2)
     );
+    // A flat CSV of one batch names the bot it leaves out, when that batch made it (review).
+    for (name, says) in [("2026-Q3", true), ("more", false)] {
+        let p = env.path("b.csv");
+        let out = env.run(&["export", "-o", p.to_str().unwrap(), "--batch", name]);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            said.contains("(not the bot account `BOT-0001`"),
+            says,
+            "{name}: {said}"
+        );
+    }
 
     // The same name for another file is refused.
     let other = env.write("other.csv", &users_csv(&["y@acme.com,Y1,Ya Yb,IT,,"]));
@@ -1085,13 +1096,21 @@ fn an_update_whose_ids_lost_their_leading_zeros_is_refused() {
     let env = Env::new();
     let batch = env.write(
         "b.csv",
-        "email_addr,record_id,full_name,employee_id,cost_center_id\na@x.com,R1,Ann A,00123,0042\n",
+        "email_addr,record_id,full_name,employee_id,cost_center_id\na@x.com,R1,Ann A,00123,0042\nb@x.com,R2,Bo B,007,\n",
     );
     env.import(&batch, &[]);
     let export = env.exported("e.csv");
     assert!(export.contains(",00123,0042,"), "{export}");
     let mangled = env.write("m.csv", &export.replace(",00123,0042,", ",123,42,"));
     env.refused(&["import", mangled.to_str().unwrap()], "the batch has `cost_center_id`, `employee_id` without the leading zeros the store holds (`00123` → `123`) on 1 user");
+    // Users counted once each, whichever column (review: the largest count of one column).
+    let both = env.write(
+        "both.csv",
+        &export
+            .replace(",00123,0042,", ",00123,42,")
+            .replace(",007,", ",7,"),
+    );
+    env.refused(&["import", both.to_str().unwrap()], "the batch has `cost_center_id`, `employee_id` without the leading zeros the store holds (`00123` → `123`) on 2 users");
     let edited = env.write("x.csv", &export.replace(",00123,0042,", ",124,0042,"));
     let (code, plan) = env.import(&edited, &["--dry-run"]);
     assert_eq!((code, counts(&plan)[1]), (0, 1));

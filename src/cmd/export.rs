@@ -32,8 +32,8 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitStatus> {
     if args.output.as_os_str() != "-" && !args.quiet {
         // A flat row cannot say "bot": say it was left out, for an export is also a backup.
         let flat = (args.output.extension()).is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-        let bot = match flat && created_by.is_none() {
-            true => store.bot_record_id()?,
+        let bot = match flat {
+            true => store.bot_record_id(created_by)?,
             false => None,
         };
         let left_out = bot.map_or(String::new(), |rid| {

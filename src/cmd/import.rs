@@ -319,11 +319,11 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     // its leading zeros.
     let refused = refused
         .or_else(|| {
-            let absent: Vec<_> = (concerns.iter())
+            let absent: Vec<_> = (concerns.list.iter())
                 .filter(|c| c.kind != ConcernKind::LostZeros)
                 .collect();
             (!absent.is_empty() && !args.clear_absent).then(|| {
-                let users = absent.iter().map(|a| a.users).max().unwrap_or(0);
+                let users = concerns.absent_users;
                 let names = |(kind, word): (ConcernKind, &str)| {
                     let names: Vec<String> = absent
                         .iter()
@@ -356,11 +356,11 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
             })
         })
         .or_else(|| {
-            let zeros: Vec<_> = (concerns.iter())
+            let zeros: Vec<_> = (concerns.list.iter())
                 .filter(|c| c.kind == ConcernKind::LostZeros)
                 .collect();
             (!zeros.is_empty() && !args.accept_lost_zeros).then(|| {
-                let users = zeros.iter().map(|z| z.users).max().unwrap_or(0);
+                let users = concerns.lost_zeros_users;
                 let names: Vec<String> = zeros.iter().map(|z| format!("`{}`", z.name)).collect();
                 format!(
                     "the batch has {} without the leading zeros the store holds (`00123` → `123`) on {users} user{}: a spreadsheet took the ids for numbers; nothing was applied (edit an .xlsx export, whose id columns are text, or pass --accept-lost-zeros to store them so)",
