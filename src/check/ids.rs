@@ -69,12 +69,14 @@ pub fn external_id(system: &str, value: &str) -> Option<String> {
         "salesforce" => {
             // A sandbox username is the production one with the sandbox's name appended
             // (`jane@acme.com.dev1`), a name of letters and digits.
-            let sandbox = value.rsplit_once('.').is_some_and(|(username, sandbox)| {
-                sandbox.starts_with(|c: char| c.is_ascii_alphabetic())
-                    && sandbox.bytes().all(|b| b.is_ascii_alphanumeric())
-                    && email::check(username).is_ok()
-            });
-            (email::check(value).is_err() && !sandbox).then(|| {
+            let sandbox = || {
+                value.rsplit_once('.').is_some_and(|(username, sandbox)| {
+                    sandbox.starts_with(|c: char| c.is_ascii_alphabetic())
+                        && sandbox.bytes().all(|b| b.is_ascii_alphanumeric())
+                        && email::check(username).is_ok()
+                })
+            };
+            (email::check(value).is_err() && !sandbox()).then(|| {
                 "a Salesforce external id is the username, shaped like an email address".to_string()
             })
         }

@@ -391,12 +391,16 @@ pub fn format_character(value: &str, joiners: bool) -> Option<char> {
 }
 
 /// The first space other than U+0020 inside a key (U+00A0, U+2007, U+202F, an ideographic
-/// space): V008, for it makes two keys that look alike differ.
+/// space; at its ends they are trimmed, N001): V008, for it makes two keys that look alike
+/// differ.
 pub fn odd_space(value: &str) -> Option<char> {
     if value.is_ascii() {
         return None;
     }
-    value.chars().find(|&c| c != ' ' && c.is_whitespace())
+    value
+        .trim()
+        .chars()
+        .find(|&c| c != ' ' && c.is_whitespace())
 }
 
 /// Whether a trimmed value shows nothing: only spaces, format characters (U+200B, U+FEFF, a

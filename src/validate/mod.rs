@@ -328,7 +328,7 @@ impl<'a> RowCx<'a> {
         // a key: it looks the same, so `CTR 1` and `CTR\u{a0}1` would be two ids no one can
         // tell apart. (An address with any space is V002.)
         if matches!(role, Role::Key | Role::Identifier) {
-            if let Some(c) = values::odd_space(text.trim()) {
+            if let Some(c) = values::odd_space(text) {
                 self.report(
                     Rule::ControlCharacters,
                     place,
@@ -1243,7 +1243,12 @@ fn record_of(
         // the primary address (in any of its forms) adds nothing, as a repeated alias does not.
         (user.aliases.iter())
             .filter(|a| match &user.email {
-                Some((primary, _)) => a.0 != *primary && email::key(&a.0) != email::key(primary),
+                // Both normalized: ASCII addresses are their own keys, compared as they are.
+                Some((primary, _)) => {
+                    a.0 != *primary
+                        && ((a.0.is_ascii() && primary.is_ascii())
+                            || email::key(&a.0) != email::key(primary))
+                }
                 None => true,
             })
             .map(|a| a.0.clone())
