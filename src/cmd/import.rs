@@ -274,9 +274,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     // changed since (review: a vendor's file imported again undid an admin's edits unsaid).
     let applied_before = (plan.counts.update > 0)
         .then(|| {
-            (batches.iter())
-                .filter(|b| b.sha256 == sha && b.name != name && b.reverted_by.is_none())
-                .last()
+            (batches.iter()).rfind(|b| b.sha256 == sha && b.name != name && b.reverted_by.is_none())
         })
         .flatten();
     let refused = refused.or_else(|| {
