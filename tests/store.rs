@@ -487,12 +487,51 @@ fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
     assert_eq!((code, counts(&plan)), (0, [0, 1, 119, 0]), "{plan:#}");
     assert_eq!(plan["changes"][0]["fields"][0]["after"], "Legal");
 
-    // The first export is now stale for those records: S004, and nothing is applied.
-    let (code, plan) = env.import(&export, &[]);
+    // The first export is now stale for those two records: a row of one edited there is
+    // S004, and nothing is applied.
+    let stale = env.write("stale.csv", &text.replacen(",Engineering,", ",Sales,", 1));
+    let (code, plan) = env.import(&stale, &[]);
     assert_eq!(code, 1);
     assert_eq!(codes(&plan), ["S004"]);
-    assert_eq!(plan["findings"]["S004"], 2);
+    assert_eq!(plan["findings"]["S004"], 1);
     assert_eq!(plan["applied"], false);
+    // Its rows left as exported are not the admin's to undo another's change with: kept as
+    // stored, and said so (review: a second admin's export was S004 on rows not edited).
+    let (code, plan) = env.import(&export, &[]);
+    assert_eq!(
+        (code, counts(&plan), &plan["kept_untouched"]),
+        (0, [0, 0, 120, 0], &Value::from(2)),
+        "{plan:#}"
+    );
+    let out = env.run(&["import", export.to_str().unwrap(), "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\n  kept 2 stored users as they are: changed in the store since this export, and not edited in it\n"), "{stdout}");
+    assert_eq!(
+        env.run(&["validate", export.to_str().unwrap(), "-q"])
+            .status
+            .code(),
+        Some(0)
+    );
+    // A second admin's export of the same moment: their edit of a third user applies, and
+    // the two changes made since stay.
+    let third = text.match_indices(",Engineering,").nth(2).unwrap().0;
+    let admin2 = format!(
+        "{}{}",
+        &text[..third],
+        text[third..].replacen(",Engineering,", ",Legal,", 1)
+    );
+    let admin2 = env.write("admin2.csv", &admin2);
+    let (code, plan) = env.import(&admin2, &[]);
+    assert_eq!(
+        (code, counts(&plan)[1], &plan["kept_untouched"]),
+        (0, 1, &Value::from(2)),
+        "{plan:#}"
+    );
+    let now = env.exported("now.csv");
+    assert_eq!(
+        now.matches(",Finance,").count(),
+        text.matches(",Finance,").count() + 1
+    );
     // Near miss: a fresh export of the changed record imports clean.
     let fresh = env.export("fresh.csv");
     let (code, plan) = env.import(&fresh, &[]);

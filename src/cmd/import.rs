@@ -34,6 +34,10 @@ struct JsonPlan<'a> {
     /// The batch this same file was applied as before, when this plan updates records.
     #[serde(skip_serializing_if = "Option::is_none")]
     applied_before: Option<&'a str>,
+    /// Stored users an export's rows left as exported while the store changed them since:
+    /// kept as stored.
+    #[serde(skip_serializing_if = "is_zero")]
+    kept_untouched: usize,
     /// Stored users an export has no row for, kept (without `--prune`).
     #[serde(skip_serializing_if = "is_zero")]
     kept_absent: usize,
@@ -435,6 +439,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 kept_by_id_rows: &plan.kept_by_id_rows,
                 left_out: left_out.clone(),
                 kept_absent,
+                kept_untouched: outcome.rows_untouched,
                 applied_before: applied_before.map(|b| b.name.as_str()),
                 refused: refused.as_deref(),
                 batch: &name,
@@ -484,6 +489,13 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                         before.applied_at,
                         plan.counts.update,
                         plural(plan.counts.update)
+                    );
+                }
+                let untouched = outcome.rows_untouched;
+                if untouched > 0 {
+                    println!(
+                        "  kept {untouched} stored user{} as they are: changed in the store since this export, and not edited in it",
+                        plural(untouched)
                     );
                 }
                 if kept_absent > 0 {

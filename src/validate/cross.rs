@@ -146,6 +146,8 @@ pub(super) struct CrossRow<'b> {
     pub(super) addresses_missing: HashSet<usize>,
     /// The manual users' rows whose record id the store holds, counted as they come.
     pub(super) rows_in_store: usize,
+    /// An export's rows untouched since it was made whose users changed since.
+    pub(super) rows_untouched: usize,
 }
 
 impl<'b> CrossRow<'b> {
@@ -170,6 +172,7 @@ impl<'b> CrossRow<'b> {
             from_export: false,
             addresses_missing: HashSet::new(),
             rows_in_store: 0,
+            rows_untouched: 0,
         }
     }
 

@@ -42,6 +42,9 @@ pub struct Outcome {
     pub from_export: bool,
     /// The manual users' rows (valid or not) whose record id the store holds.
     pub rows_in_store: usize,
+    /// An export's rows untouched since it was made whose users changed in the store since:
+    /// no S004, and an import keeps their stored records.
+    pub rows_untouched: usize,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -733,16 +736,32 @@ pub fn validate_with(
                             // export its row_version came from (an edit imported already,
                             // an import run again): no S004. Worked out only for a row
                             // whose row_version is not the stored one.
-                            let current = match (&user.row_version, stored) {
+                            let (current, untouched) = match (&user.row_version, stored) {
                                 (Some((v, _)), Some(s)) if !same_row_version(s.row_version, v) => {
-                                    if digest.is_some() && record.is_some() {
+                                    let current = if digest.is_some() && record.is_some() {
                                         same_as_stored
                                     } else {
                                         record_of(&user, &sheet_entries, Some(s.digest), false).1
-                                    }
+                                    };
+                                    // Untouched since its export (its record still has the
+                                    // row's own row_version): the user changed in the store
+                                    // since, but not by this row, which is not to undo it.
+                                    // The stored record is kept (review: a second admin's
+                                    // export was S004 on rows they never edited).
+                                    let untouched = !current
+                                        && !user.bot
+                                        && is_row_version(v)
+                                        && record_of(&user, &sheet_entries, None, true)
+                                            .0
+                                            .row_version
+                                            .is_some_and(|r| r.eq_ignore_ascii_case(v.as_bytes()));
+                                    (current || untouched, untouched)
                                 }
-                                _ => false,
+                                _ => (false, false),
                             };
+                            // Kept as stored: an import notes it without its text, as it
+                            // notes a record the store holds as it is.
+                            let same_as_stored = same_as_stored || (untouched && compared);
                             let known_findings = known_checks(
                                 &rep,
                                 sheet,
@@ -760,6 +779,7 @@ pub fn validate_with(
                                 record,
                                 same_as_stored,
                                 in_store,
+                                untouched,
                                 findings: f,
                                 known_findings,
                             }
@@ -806,7 +826,7 @@ pub fn validate_with(
         })
         .map(|(s, _)| s.order.0)
         .collect();
-    let rows_in_store = cross.rows_in_store;
+    let (rows_in_store, rows_untouched) = (cross.rows_in_store, cross.rows_untouched);
     let decided = cross.finish(&rep, batch, known, &mut findings, late, &mut stats)?;
     // 900,000 ID-sheet entries took a tenth of a second to free, before the outputs.
     drop(sheet_entries);
@@ -823,6 +843,7 @@ pub fn validate_with(
         stored_entries: decided.stored_entries,
         from_export,
         rows_in_store,
+        rows_untouched,
     })
 }
 
@@ -845,6 +866,7 @@ fn append(
     let mut rows = Vec::with_capacity(checked.len());
     for user in checked {
         cross.rows_in_store += usize::from(user.in_store);
+        cross.rows_untouched += usize::from(user.untouched);
         findings.extend(user.findings);
         late.extend(user.known_findings);
         records.push((user.record, user.same_as_stored));
@@ -882,6 +904,8 @@ struct CheckedUser {
     same_as_stored: bool,
     /// A manual user's row whose record id the store holds (`import`'s `kept_absent`).
     in_store: bool,
+    /// An export's row untouched since the export, whose user changed in the store since.
+    untouched: bool,
     findings: Vec<Finding>,
     known_findings: Vec<StoreFinding>,
 }
