@@ -146,8 +146,9 @@ pub(super) struct CrossRow<'b> {
     pub(super) addresses_missing: HashSet<usize>,
     /// The manual users' rows whose record id the store holds, counted as they come.
     pub(super) rows_in_store: usize,
-    /// An export's rows untouched since it was made whose users changed since.
-    pub(super) rows_untouched: usize,
+    /// The users whose export rows are untouched since the export while the store changed
+    /// them since: kept as stored, so their rows vouch for no key the stored record lets go.
+    pub(super) untouched: HashSet<usize>,
 }
 
 impl<'b> CrossRow<'b> {
@@ -172,7 +173,7 @@ impl<'b> CrossRow<'b> {
             from_export: false,
             addresses_missing: HashSet::new(),
             rows_in_store: 0,
-            rows_untouched: 0,
+            untouched: HashSet::new(),
         }
     }
 
@@ -502,7 +503,7 @@ impl<'b> CrossRow<'b> {
                 }
                 let valid = |i: usize| {
                     let input = batch.sheets[self.cores[i].sheet as usize].order.0;
-                    !errors[i] && !error_inputs.contains(&input)
+                    !errors[i] && !error_inputs.contains(&input) && !self.untouched.contains(&i)
                 };
                 let holder = holder_rid(f);
                 let moved = vouches(f)
