@@ -2436,3 +2436,96 @@ fn an_untouched_row_s_moved_address_does_not_block_the_export() {
     assert_eq!(code, 1, "{plan:#}");
     assert!(codes(&plan).contains(&"S004".to_string()), "{plan:#}");
 }
+
+/// Writes the workbook `from` again as `to`, its cells as text, each cell through `edit(sheet,
+/// row, column name, cell)`.
+fn edit_workbook(from: &Path, to: &Path, edit: impl Fn(&str, &[String], &str, &str) -> String) {
+    use calamine::{open_workbook_auto, Reader};
+    let mut book = open_workbook_auto(from).unwrap();
+    let mut out = rust_xlsxwriter::Workbook::new();
+    for name in book.sheet_names() {
+        let range = book.worksheet_range(&name).unwrap();
+        let rows: Vec<Vec<String>> = range
+            .rows()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect();
+        let header = rows.first().cloned().unwrap_or_default();
+        let sheet = out.add_worksheet().set_name(&name).unwrap();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, (cell, column)) in row.iter().zip(&header).enumerate() {
+                let text = if r == 0 {
+                    cell.clone()
+                } else {
+                    edit(&name, row, column, cell)
+                };
+                sheet.write_string(r as u32, c as u16, &text).unwrap();
+            }
+        }
+    }
+    out.save(to).unwrap();
+}
+
+/// The ID-sheet entries of an untouched row are not applied either: a Slack id another admin
+/// moved since to another user is no D004 against an export of before (review of the
+/// session's end: it blocked the export).
+#[test]
+fn an_untouched_row_s_moved_identity_does_not_block_the_export() {
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    let before = env.export("before.xlsx");
+    let slack = |sheet: &str, row: &[String], column: &str, rid: &str| {
+        sheet == "Channel IDs"
+            && column == "user_id"
+            && row.contains(&rid.to_string())
+            && row.contains(&"slack".to_string())
+    };
+    // Another admin moves CTR-1001's Slack id to CTR-1002, in two imports.
+    let mut moved = String::new();
+    calamine_cells(&before, "Channel IDs", |row| {
+        if row.contains(&"CTR-1001".to_string()) && row.contains(&"slack".to_string()) {
+            moved = row[2].clone();
+        }
+    });
+    assert!(moved.starts_with('U'), "{moved}");
+    let x1 = env.path("x1.xlsx");
+    edit_workbook(&env.export("x.xlsx"), &x1, |s, row, c, cell| {
+        match slack(s, row, c, "CTR-1001") {
+            true => "U0NEWNEW01".to_string(),
+            false => cell.to_string(),
+        }
+    });
+    assert_eq!(env.import(&x1, &[]).0, 0);
+    let x2 = env.path("x2.xlsx");
+    edit_workbook(&env.export("x.xlsx"), &x2, |s, row, c, cell| {
+        match slack(s, row, c, "CTR-1002") {
+            true => moved.clone(),
+            false => cell.to_string(),
+        }
+    });
+    assert_eq!(env.import(&x2, &[]).0, 0);
+    // The export of before, with CTR-1003's department edited.
+    let mine = env.path("mine.xlsx");
+    edit_workbook(&before, &mine, |s, row, c, cell| {
+        match s == "Users" && c == "department" && row.contains(&"CTR-1003".to_string()) {
+            true => "Legal".to_string(),
+            false => cell.to_string(),
+        }
+    });
+    let (code, plan) = env.import(&mine, &[]);
+    assert_eq!(
+        (code, counts(&plan), &plan["kept_untouched"]),
+        (0, [0, 1, 120, 0], &Value::from(2)),
+        "{plan:#}"
+    );
+}
+
+/// Each row of a sheet of a workbook, as text.
+fn calamine_cells(book: &Path, sheet: &str, mut each: impl FnMut(&[String])) {
+    use calamine::{open_workbook_auto, Reader};
+    let mut book = open_workbook_auto(book).unwrap();
+    let range = book.worksheet_range(sheet).unwrap();
+    for row in range.rows() {
+        let row: Vec<String> = row.iter().map(|c| c.to_string()).collect();
+        each(&row);
+    }
+}

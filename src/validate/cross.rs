@@ -505,6 +505,18 @@ impl<'b> CrossRow<'b> {
                     let input = batch.sheets[self.cores[i].sheet as usize].order.0;
                     !errors[i] && !error_inputs.contains(&input) && !self.untouched.contains(&i)
                 };
+                // The keys of an untouched row (its ID-sheet entries too) are not applied:
+                // nothing to answer for against the store.
+                let untouched_owner = match &f.finding.owner {
+                    Owner::User(i) => self.untouched.contains(i),
+                    Owner::Record(rid) => users_of
+                        .get(rid.as_str())
+                        .is_some_and(|us| us.iter().any(|i| self.untouched.contains(i))),
+                    _ => false,
+                };
+                if untouched_owner {
+                    continue;
+                }
                 let holder = holder_rid(f);
                 let moved = vouches(f)
                     && match users_of.get(holder).map(Vec::as_slice) {
