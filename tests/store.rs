@@ -542,6 +542,23 @@ fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
 /// `keep(sheet, row, column)` holds (`column` None: the row as a whole), as a spreadsheet
 /// program would after rows or columns were deleted.
 fn rewrite_workbook(from: &Path, to: &Path, keep: impl Fn(&str, &[String], Option<&str>) -> bool) {
+    copy_workbook(from, to, keep, |_, _, _, cell| cell.to_string());
+}
+
+/// Writes the workbook `from` again as `to`, its cells as text, each data cell through
+/// `edit(sheet, row, column, cell)`, as an admin editing it would.
+fn edit_workbook(from: &Path, to: &Path, edit: impl Fn(&str, &[String], &str, &str) -> String) {
+    copy_workbook(from, to, |_, _, _| true, edit);
+}
+
+/// [`rewrite_workbook`] and [`edit_workbook`]: the rows and columns `keep` keeps, each data
+/// cell through `edit`.
+fn copy_workbook(
+    from: &Path,
+    to: &Path,
+    keep: impl Fn(&str, &[String], Option<&str>) -> bool,
+    edit: impl Fn(&str, &[String], &str, &str) -> String,
+) {
     use calamine::{open_workbook_auto, Reader};
     let mut book = open_workbook_auto(from).unwrap();
     let mut out = rust_xlsxwriter::Workbook::new();
@@ -558,8 +575,12 @@ fn rewrite_workbook(from: &Path, to: &Path, keep: impl Fn(&str, &[String], Optio
                 .iter()
                 .zip(&header)
                 .filter(|(_, h)| keep(&name, row, Some(h)));
-            for (c, (cell, _)) in kept.enumerate() {
-                sheet.write_string(r as u32, c as u16, cell).unwrap();
+            for (c, (cell, column)) in kept.enumerate() {
+                let text = match r {
+                    0 => cell.clone(),
+                    _ => edit(&name, row, column, cell),
+                };
+                sheet.write_string(r as u32, c as u16, &text).unwrap();
             }
         }
     }
@@ -2435,34 +2456,6 @@ fn an_untouched_row_s_moved_address_does_not_block_the_export() {
     let (code, plan) = env.import(&edited, &[]);
     assert_eq!(code, 1, "{plan:#}");
     assert!(codes(&plan).contains(&"S004".to_string()), "{plan:#}");
-}
-
-/// Writes the workbook `from` again as `to`, its cells as text, each cell through `edit(sheet,
-/// row, column name, cell)`.
-fn edit_workbook(from: &Path, to: &Path, edit: impl Fn(&str, &[String], &str, &str) -> String) {
-    use calamine::{open_workbook_auto, Reader};
-    let mut book = open_workbook_auto(from).unwrap();
-    let mut out = rust_xlsxwriter::Workbook::new();
-    for name in book.sheet_names() {
-        let range = book.worksheet_range(&name).unwrap();
-        let rows: Vec<Vec<String>> = range
-            .rows()
-            .map(|r| r.iter().map(|c| c.to_string()).collect())
-            .collect();
-        let header = rows.first().cloned().unwrap_or_default();
-        let sheet = out.add_worksheet().set_name(&name).unwrap();
-        for (r, row) in rows.iter().enumerate() {
-            for (c, (cell, column)) in row.iter().zip(&header).enumerate() {
-                let text = if r == 0 {
-                    cell.clone()
-                } else {
-                    edit(&name, row, column, cell)
-                };
-                sheet.write_string(r as u32, c as u16, &text).unwrap();
-            }
-        }
-    }
-    out.save(to).unwrap();
 }
 
 /// The ID-sheet entries of an untouched row are not applied either: a Slack id another admin
