@@ -732,7 +732,6 @@ pub struct Concern {
     pub name: String,
     /// A column the bot's sheet lacks (the users' sheet may have it).
     pub bot: bool,
-    pub users: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -750,19 +749,20 @@ pub enum ConcernKind {
 /// The plan's updates that clear stored values of a column or ID sheet the batch does not
 /// have (an export re-imported with a sheet renamed or a column deleted, a vendor's short
 /// re-send; a blank cell clears a value on purpose), and those whose identifiers lost their
-/// leading zeros (a CSV export saved again by a spreadsheet), each with how many users.
+/// leading zeros (a CSV export saved again by a spreadsheet), and how many users have each
+/// kind.
 pub fn update_concerns(plan: &Plan, provided: &Provided) -> Concerns {
     use rayon::prelude::*;
-    type Counts = BTreeMap<(ConcernKind, String, bool), usize>;
+    type Found = BTreeSet<(ConcernKind, String, bool)>;
     // Each update's fields are its two texts parsed and compared: on all cores. Beside the
-    // counts by concern, the users with any absent-data concern and with any lost zeros.
-    let (counts, absent_users, lost_zeros_users) = plan
+    // concerns, the users with any absent-data concern and with any lost zeros.
+    let (found, absent_users, lost_zeros_users) = plan
         .changes
         .par_iter()
         .filter(|c| c.action == Action::Update)
         .fold(
-            || (Counts::new(), 0, 0),
-            |(mut counts, mut absent, mut zeros), change| {
+            || (Found::new(), 0, 0),
+            |(mut found, mut absent, mut zeros), change| {
                 let mut seen = BTreeSet::new();
                 for f in change.fields() {
                     let Some(before) = &f.before else { continue };
@@ -786,34 +786,25 @@ pub fn update_concerns(plan: &Plan, provided: &Provided) -> Concerns {
                     for (kind, name) in concerns {
                         // The bot's columns are its sheet's: named apart.
                         let concern = (kind, name, change.bot && kind == ConcernKind::AbsentColumn);
-                        if seen.insert(concern.clone()) {
-                            *counts.entry(concern).or_default() += 1;
-                        }
+                        seen.insert(concern);
                     }
                 }
                 absent += usize::from(seen.iter().any(|c| c.0 != ConcernKind::LostZeros));
                 zeros += usize::from(seen.iter().any(|c| c.0 == ConcernKind::LostZeros));
-                (counts, absent, zeros)
+                found.append(&mut seen);
+                (found, absent, zeros)
             },
         )
         .reduce(
-            || (Counts::new(), 0, 0),
-            |(mut a, a_absent, a_zeros), (b, b_absent, b_zeros)| {
-                for (k, n) in b {
-                    *a.entry(k).or_default() += n;
-                }
+            || (Found::new(), 0, 0),
+            |(mut a, a_absent, a_zeros), (mut b, b_absent, b_zeros)| {
+                a.append(&mut b);
                 (a, a_absent + b_absent, a_zeros + b_zeros)
             },
         );
     Concerns {
-        list: counts
-            .into_iter()
-            .map(|((kind, name, bot), users)| Concern {
-                kind,
-                name,
-                bot,
-                users,
-            })
+        list: (found.into_iter())
+            .map(|(kind, name, bot)| Concern { kind, name, bot })
             .collect(),
         absent_users,
         lost_zeros_users,

@@ -276,11 +276,9 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     };
     // The same file applied before under another name: its updates now set back what was
     // changed since (review: a vendor's file imported again undid an admin's edits unsaid).
-    let applied_before = (plan.counts.update > 0)
-        .then(|| {
-            (batches.iter()).rfind(|b| b.sha256 == sha && b.name != name && b.reverted_by.is_none())
-        })
-        .flatten();
+    let applied_before = (batches.iter())
+        .rfind(|b| b.sha256 == sha && b.name != name && b.reverted_by.is_none())
+        .filter(|_| plan.counts.update > 0);
     let refused = refused.or_else(|| {
         (plan.counts.remove > max_remove).then(|| {
             format!(
@@ -335,13 +333,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                             false => format!("`{}`", a.name),
                         })
                         .collect();
-                    match names.len() {
-                        0 => None,
-                        n if n > 5 => {
-                            Some(format!("{word} {} and {} more", names[..5].join(", "), n - 5))
-                        }
-                        _ => Some(format!("{word} {}", names.join(", "))),
-                    }
+                    (!names.is_empty()).then(|| format!("{word} {}", super::shown_list(&names, 5)))
                 };
                 let what: Vec<String> = [
                     (ConcernKind::AbsentColumn, "column"),
@@ -508,20 +500,10 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 // about a whole file names none, and leaves out all its users).
                 let users = outcome.stats.with_errors;
                 if users > 0 && args.partial {
-                    const SHOWN: usize = 10;
-                    let shown: Vec<&str> = left_out.iter().take(SHOWN).copied().collect();
-                    let more = left_out.len().saturating_sub(SHOWN);
-                    let ids = match shown.is_empty() {
+                    let left_out: Vec<&str> = left_out.iter().copied().collect();
+                    let ids = match left_out.is_empty() {
                         true => String::new(),
-                        false => format!(
-                            "; the errors name {}{}",
-                            shown.join(", "),
-                            if more > 0 {
-                                format!(" and {more} more")
-                            } else {
-                                String::new()
-                            }
-                        ),
+                        false => format!("; the errors name {}", super::shown_list(&left_out, 10)),
                     };
                     println!("  left out {users} user{} with errors{ids}", plural(users));
                 }

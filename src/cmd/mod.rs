@@ -70,3 +70,23 @@ pub(crate) fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
         _ => a == b,
     }
 }
+
+/// The first `n` items joined, then how many more.
+fn shown_list<S: AsRef<str>>(items: &[S], n: usize) -> String {
+    let shown: Vec<&str> = items.iter().take(n).map(AsRef::as_ref).collect();
+    let mut shown = shown.join(", ");
+    if items.len() > n {
+        shown.push_str(&format!(" and {} more", items.len() - n));
+    }
+    shown
+}
+
+#[cfg(test)]
+mod shown_list_tests {
+    #[test]
+    fn a_long_list_says_how_many_more() {
+        let ids: Vec<String> = (1..=7).map(|i| format!("R{i}")).collect();
+        assert_eq!(super::shown_list(&ids[..2], 5), "R1, R2");
+        assert_eq!(super::shown_list(&ids, 5), "R1, R2, R3, R4, R5 and 2 more");
+    }
+}

@@ -224,7 +224,7 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
     if !later.is_empty() && !args.force {
         // Which records and which batches, so that what --force would undo can be judged
         // (review: five ids of ten, and no batch named).
-        let ids = shown_list(&later, 5);
+        let ids = super::shown_list(&later, 5);
         let later_batches = writer.batches_changed_later(batch.id)?;
         let names: Vec<String> = (writer.batches()?.into_iter())
             .filter(|b| later_batches.contains(&b.id))
@@ -233,7 +233,7 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
         let reverts = names.iter().any(|n| n.starts_with("revert-"));
         bail!(
             "later batches ({}) changed {} of the records `{}` changed ({ids}); reverting would undo their changes too{}. Nothing was reverted; pass --force to revert anyway",
-            shown_list(&names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>(), 5),
+            super::shown_list(&names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>(), 5),
             later.len(),
             batch.name,
             if reverts {
@@ -273,23 +273,4 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
         );
     }
     Ok(ExitStatus::Success)
-}
-
-/// The first `n` items joined, then how many more.
-fn shown_list(items: &[String], n: usize) -> String {
-    let mut shown = items[..items.len().min(n)].join(", ");
-    if items.len() > n {
-        shown.push_str(&format!(" and {} more", items.len() - n));
-    }
-    shown
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_long_list_says_how_many_more() {
-        let ids: Vec<String> = (1..=7).map(|i| format!("R{i}")).collect();
-        assert_eq!(super::shown_list(&ids[..2], 5), "R1, R2");
-        assert_eq!(super::shown_list(&ids, 5), "R1, R2, R3, R4, R5 and 2 more");
-    }
 }

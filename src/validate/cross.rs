@@ -505,10 +505,10 @@ impl<'b> CrossRow<'b> {
                     let input = batch.sheets[self.cores[i].sheet as usize].order.0;
                     !errors[i] && !error_inputs.contains(&input) && !self.untouched.contains(&i)
                 };
-                // The keys of an untouched row (its ID-sheet entries too) are not applied:
-                // nothing to answer for against the store.
+                // The ID-sheet entries of an untouched row are not applied: nothing to answer
+                // for against the store. (The row's own findings against the store were
+                // dropped with the row: `validate_with`.)
                 let untouched_owner = match &f.finding.owner {
-                    Owner::User(i) => self.untouched.contains(i),
                     Owner::Record(rid) => users_of
                         .get(rid.as_str())
                         .is_some_and(|us| us.iter().any(|i| self.untouched.contains(i))),
