@@ -92,12 +92,31 @@ impl Plan {
     }
 }
 
-/// One field of an update: its path in the record and its values before and after.
+/// One field of an update: its path in the record and its values before and after, as the
+/// record holds them (`--format json` gives a list as a list, not as its text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldChange {
     pub field: String,
-    pub before: Option<String>,
-    pub after: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+impl FieldChange {
+    /// The value before, as text: a string as it is, anything else as its JSON.
+    pub fn before_text(&self) -> Option<Cow<'_, str>> {
+        self.before.as_ref().map(value_text)
+    }
+
+    pub fn after_text(&self) -> Option<Cow<'_, str>> {
+        self.after.as_ref().map(value_text)
+    }
+}
+
+fn value_text(v: &Value) -> Cow<'_, str> {
+    match v {
+        Value::String(s) => Cow::Borrowed(s),
+        other => Cow::Owned(other.to_string()),
+    }
 }
 
 /// Records compared with the store per run: their digests are worked out on the pool.
@@ -765,18 +784,18 @@ pub fn update_concerns(plan: &Plan, provided: &Provided) -> Concerns {
             |(mut found, mut absent, mut zeros), change| {
                 let mut seen = BTreeSet::new();
                 for f in change.fields() {
-                    let Some(before) = &f.before else { continue };
-                    let emptied = f.after.as_deref().is_none_or(|a| a == "[]" || a.is_empty());
-                    let mut concerns = (provided.dropped_entries(
-                        change.bot,
-                        &f.field,
-                        before,
-                        f.after.as_deref(),
-                    ))
-                    .into_iter()
-                    .map(|column| (ConcernKind::AbsentColumn, column))
-                    .collect::<Vec<_>>();
-                    concerns.extend(match &f.after {
+                    let Some(before) = f.before_text() else {
+                        continue;
+                    };
+                    let before = before.as_ref();
+                    let after = f.after_text();
+                    let emptied = after.as_deref().is_none_or(|a| a == "[]" || a.is_empty());
+                    let mut concerns =
+                        (provided.dropped_entries(change.bot, &f.field, before, after.as_deref()))
+                            .into_iter()
+                            .map(|column| (ConcernKind::AbsentColumn, column))
+                            .collect::<Vec<_>>();
+                    concerns.extend(match after.as_deref() {
                         _ if emptied => provided.absent(change.bot, &f.field),
                         Some(a) if lost_zeros(before, a) => {
                             identifier_name(&f.field).map(|name| (ConcernKind::LostZeros, name))
@@ -1157,7 +1176,7 @@ mod tests {
             [FieldChange {
                 field: "user.role".into(),
                 before: Some("y".into()),
-                after: Some("z".into())
+                after: Some("z".into()),
             }]
         );
         // Without --prune nothing but the replaced bot goes.

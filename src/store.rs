@@ -1758,9 +1758,10 @@ pub fn batch_sha256(path: &Path) -> std::io::Result<String> {
         .collect())
 }
 
-/// A record's fields as path → value, for the plan's "before → after".
-pub fn flatten(record: &Value) -> BTreeMap<String, String> {
-    fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
+/// A record's fields as path → value (a string, a list, a number), for the plan's "before →
+/// after".
+pub fn flatten(record: &Value) -> BTreeMap<String, Value> {
+    fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
         match v {
             Value::Object(m) => {
                 for (k, v) in m {
@@ -1772,11 +1773,8 @@ pub fn flatten(record: &Value) -> BTreeMap<String, String> {
                     walk(&path, v, out);
                 }
             }
-            Value::String(s) => {
-                out.insert(prefix.to_string(), s.clone());
-            }
             other => {
-                out.insert(prefix.to_string(), other.to_string());
+                out.insert(prefix.to_string(), other.clone());
             }
         }
     }

@@ -470,6 +470,29 @@ fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
         (&Value::from("Engineering"), &Value::from("Finance"))
     );
 
+    // A list field is a list in the JSON plan, not its JSON text in a string.
+    let tags = env.write(
+        "tags.csv",
+        &(std::fs::read_to_string(&edited).unwrap()).replacen(
+            "HAS_ACCESS_TO_BOT;TESTER,",
+            "HAS_ACCESS_TO_BOT,",
+            1,
+        ),
+    );
+    let (code, plan) = env.import(&tags, &["--dry-run"]);
+    assert_eq!((code, counts(&plan)), (0, [0, 1, 119, 0]), "{plan:#}");
+    let tagged = (plan["changes"].as_array().unwrap().iter())
+        .flat_map(|c| c["fields"].as_array().unwrap())
+        .find(|f| f["field"] == "user.user_tags")
+        .unwrap_or_else(|| panic!("{plan:#}"));
+    assert_eq!(
+        (&tagged["before"], &tagged["after"]),
+        (
+            &serde_json::json!(["HAS_ACCESS_TO_BOT", "TESTER"]),
+            &serde_json::json!(["HAS_ACCESS_TO_BOT"])
+        )
+    );
+
     // The same edited export again is current, not stale (review: S004 blocked re-running
     // an import, or a second edit made in the same spreadsheet), in validate as in import.
     let out = env.run(&["validate", edited.to_str().unwrap(), "-q"]);

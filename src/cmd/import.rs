@@ -679,8 +679,8 @@ fn plan_text(plan: &Plan, name: &str, store: &std::path::Path) -> String {
                     out.push_str(&format!(
                         "    {}: {} → {}\n",
                         f.field,
-                        f.before.as_deref().unwrap_or("(none)"),
-                        f.after.as_deref().unwrap_or("(none)")
+                        f.before_text().unwrap_or("(none)".into()),
+                        f.after_text().unwrap_or("(none)".into())
                     ));
                 }
             }

@@ -48,8 +48,8 @@ pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
                 println!(
                     "      {}: {} → {}",
                     f.field,
-                    f.before.as_deref().unwrap_or("(none)"),
-                    f.after.as_deref().unwrap_or("(none)")
+                    f.before_text().unwrap_or("(none)".into()),
+                    f.after_text().unwrap_or("(none)".into())
                 );
             }
         }
