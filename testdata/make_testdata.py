@@ -206,7 +206,10 @@ def rule_fixtures():
                                         ["c@acme.com", "R3", "Cy Ng", "XK", "V006"], ["d@acme.com", "R4", "Di Lu", "de", ""]])
     rule_csv("V007", ["custom.phone"], [["a@acme.com", "R1", "=1+1", "", "V007"], ["b@acme.com", "R2", "Bo Al", "+1 555 0100", ""],
                                         ["c@acme.com", "R3", "Cy Ng", "@SUM(A1)", "V007"], ["d@acme.com", "R4", "Di Lu", "-5", ""],
-                                        ["e@acme.com", "R5", "Ed Yo", "-1+A1", "V007"], ["f@acme.com", "R6", "Fa Ro", "+1 (555) 010-0100", ""]])
+                                        ["e@acme.com", "R5", "Ed Yo", "-1+A1", "V007"], ["f@acme.com", "R6", "Fa Ro", "+1 (555) 010-0100", ""],
+                                        # A failed formula's error value, as a save to CSV leaves it (review).
+                                        ["g@acme.com", "R7", "Gu Ro", "#N/A", "V007"], ["h@acme.com", "R8", "Ha Ro", "Err:502", "V007"],
+                                        ["i@acme.com", "R9", "Iv Ro", "#1 desk", ""]])
     rule_csv("V008", ["user_tags"], [["a@acme.com", "R\t1", "Al Bo", "", "V008"], ["b@acme.com", "R2", "Bo Al", "VIP\nTESTER", ""],
                                      ["c@acme.com", "R3", "Cy\x07Ng", "", "V008"],
                                      # An invisible format character in a key; in a name it may be right.
@@ -293,6 +296,9 @@ def rule_fixtures():
     ws.append(["c@acme.com", "R3", "Cy Ng", datetime.datetime(2026, 3, 1), "CC-3", "V009"])
     ws.append(["d@acme.com", "R4", "=\"Di \"&\"Lu\"", 4567, "CC-4", "V007"])
     ws.append(["e@acme.com", "R5", "Ed Yo", 98765, "CC-5", ""])
+    # An error cell with no formula: what "paste values" keeps of a failed lookup (review).
+    ws.append(["f@acme.com", "R6", "Fa Ro", "#N/A", "CC-6", "V007"])
+    assert ws["D7"].data_type == "e"
     wb.save(os.path.join(HERE, "rules", "V009-N009-V007.xlsx"))
 
 

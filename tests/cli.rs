@@ -1402,10 +1402,10 @@ fn an_ods_formula_reads_as_the_spreadsheet_shows_it() {
             .collect::<Vec<_>>()
     };
     let ods = findings(&root().join("testdata/batches/mangled-cells.ods"));
-    assert_eq!(
-        ods,
-        findings(&root().join("testdata/rules/V009-N009-V007.xlsx"))
-    );
+    // The ODS copy was saved before the fixture's row 7 (an error cell) was added.
+    let mut xlsx = findings(&root().join("testdata/rules/V009-N009-V007.xlsx"));
+    xlsx.retain(|f| f[1] != "7");
+    assert_eq!(ods, xlsx);
     assert!(
         ods.iter().any(|f| f[3] == r#""=\"Di \"&\"Lu\"""#),
         "{ods:?}"

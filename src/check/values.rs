@@ -349,6 +349,38 @@ pub fn runs_as_formula(value: &str) -> bool {
         || (value.starts_with(['+', '-', '@']) && FORMULA_AFTER_SIGN.is_match(value))
 }
 
+/// V007: a spreadsheet's error value (`#N/A`, `#REF!`, LibreOffice's `Err:502`): what a
+/// failed formula leaves, kept by "paste values" or a save to CSV. The value it stood for is
+/// gone, and the text is never one a user attribute holds.
+pub fn spreadsheet_error(value: &str) -> bool {
+    const ERRORS: [&str; 17] = [
+        "#NULL!",
+        "#DIV/0!",
+        "#VALUE!",
+        "#REF!",
+        "#NAME?",
+        "#NUM!",
+        "#N/A",
+        "#GETTING_DATA",
+        "#SPILL!",
+        "#CALC!",
+        "#FIELD!",
+        "#BLOCKED!",
+        "#CONNECT!",
+        "#BUSY!",
+        "#UNKNOWN!",
+        "#EXTERNAL!",
+        "#PYTHON!",
+    ];
+    match value.as_bytes().first() {
+        Some(b'#') => ERRORS.iter().any(|e| e.eq_ignore_ascii_case(value)),
+        Some(b'E') => value
+            .strip_prefix("Err:")
+            .is_some_and(|n| n.len() == 3 && n.bytes().all(|b| b.is_ascii_digit())),
+        _ => false,
+    }
+}
+
 /// V008: the first control character, if any. Multi-valued cells may hold line breaks.
 pub fn control_character(value: &str, multi_valued: bool) -> Option<char> {
     let allowed = |c: char| multi_valued && matches!(c, '\n' | '\r');
@@ -708,6 +740,20 @@ mod tests {
                 .find(|&c| c.is_control() && !(multi && matches!(c, '\n' | '\r')));
             prop_assert_eq!(control_character(&v, multi), slow);
         });
+    }
+
+    #[test]
+    fn spreadsheet_errors() {
+        for e in [
+            "#N/A", "#REF!", "#value!", "#DIV/0!", "#NAME?", "Err:502", "#SPILL!",
+        ] {
+            assert!(spreadsheet_error(e), "{e}");
+        }
+        for ok in [
+            "#N/A x", "#1", "#", "Err:5", "Err:5021", "N/A", "#REFS!", "Error", "",
+        ] {
+            assert!(!spreadsheet_error(ok), "{ok}");
+        }
     }
 
     #[test]

@@ -263,6 +263,16 @@ impl<'a> RowCx<'a> {
             );
             return None;
         }
+        if values::spreadsheet_error(trimmed) {
+            self.report(
+                Rule::FormulaCell,
+                place,
+                text,
+                format!("`{trimmed}` is a spreadsheet's error value: the formula that made it failed, and the value is lost"),
+                Some("Enter the value itself (look it up again where the formula took it from)".into()),
+            );
+            return None;
+        }
         // A character is at least a byte: only a long text needs its characters counted.
         let length = if text.len() > values::MAX_CELL_CHARS {
             text.chars().count()
