@@ -536,6 +536,17 @@ impl SheetOut {
             for (c, value) in row.iter().enumerate() {
                 if !value.is_empty() {
                     let value = clip(value);
+                    // A text cell needs no guard against formulas, but a workbook export is
+                    // read back as the CSV's guards are (`'-5` is `-5`): a value that looks
+                    // guarded keeps its own `'` by one more.
+                    let guarded;
+                    let value = match value.strip_prefix('\'') {
+                        Some(rest) if rest.starts_with(crate::report::GUARDED) => {
+                            guarded = format!("'{value}");
+                            guarded.as_str()
+                        }
+                        _ => value,
+                    };
                     ws.write_string(self.next_row, c as u16, value)?;
                     self.widths.see(c, value);
                 }

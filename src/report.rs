@@ -311,9 +311,13 @@ pub fn write_csv(w: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()>
     out.flush()
 }
 
+/// The first characters a CSV cell is guarded against (SPEC §6): a spreadsheet runs the cell as
+/// a formula, or (`'`) would take the guard itself for one.
+pub const GUARDED: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
+
 /// A cell a spreadsheet would run as a formula gets a leading `'` (SPEC §6).
 pub fn guard_formula(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
+    if s.starts_with(GUARDED) {
         format!("'{s}")
     } else {
         s.to_string()

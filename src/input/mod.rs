@@ -464,11 +464,16 @@ fn read_file(
         .unwrap_or_default();
     let sub = kind.map_or(0, |k| k as usize);
     let result = match ext.as_str() {
-        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => workbook::read(path, shown, i, options).map(|(sheets, others)| {
+        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => workbook::read(path, shown, i, options).map(|(mut sheets, others)| {
+            // A muster export, or its CSV export saved as a workbook by a spreadsheet, which
+            // keeps the CSV's guards as text (`'-5`): they come off as in the CSV (review).
+            if sheets.iter().any(|s| is_export(&s.rows)) {
+                for sheet in &mut sheets {
+                    unguard_cells(&mut sheet.rows);
+                }
+            }
             for other in others {
                 let name = other.name.clone();
-                // A sheet named almost as one muster reads (`ITSM`, `ITSM IDs (2)`) likely
-                // holds rows meant to be read: say where they belong.
                 // A sheet named almost as one muster reads (`ITSM`, `ITSM IDs (2)`) likely holds
                 // rows meant to be read: F008, an error, for they would be lost without a sound.
                 let known = near_kind(&name).map(SheetKind::sheet_name);
@@ -603,20 +608,31 @@ fn push_csv(
 /// so `-5` and `+1 555 0100` survive the round trip. Returns whether the rows are such an export.
 #[doc(hidden)]
 pub fn unguard_export(rows: &mut [Row]) -> bool {
-    let exported = rows.iter().take(10).any(|r| {
-        r.cells
-            .iter()
-            .any(|c| headers::fold(&c.text) == "rowversion")
-    });
+    let exported = is_export(rows);
     if exported {
         unguard_cells(rows);
     }
     exported
 }
 
+/// Whether a header among the first rows is `row_version`: rows `muster export` wrote.
+fn is_export(rows: &[Row]) -> bool {
+    rows.iter().take(10).any(|r| {
+        r.cells
+            .iter()
+            .any(|c| headers::fold(&c.text) == "rowversion")
+    })
+}
+
+/// Takes off the `'` that [`crate::report::guard_formula`] put before a guarded character, and
+/// only that one: a name typed as `'t Hooft` keeps its `'` (review).
 fn unguard_cells(rows: &mut [Row]) {
     for cell in rows.iter_mut().flat_map(|r| r.cells.iter_mut()) {
-        if cell.text.starts_with('\'') {
+        if cell
+            .text
+            .strip_prefix('\'')
+            .is_some_and(|rest| rest.starts_with(crate::report::GUARDED))
+        {
             cell.text.remove(0);
         }
     }
