@@ -196,10 +196,11 @@ pub struct ImportArgs {
     /// (refused by default: a column left out is not a column emptied).
     #[arg(long)]
     pub clear_absent: bool,
-    /// Apply updates whose identifiers lost the leading zeros the store holds (refused by
-    /// default: a spreadsheet drops them from ids it takes for numbers).
-    #[arg(long)]
-    pub accept_lost_zeros: bool,
+    /// Apply updates whose values a spreadsheet saved another way than the store holds them
+    /// (`00123` → `123`, `1.10` → `1.1`, a date, `王` → `?`; refused by default: an export
+    /// opened and saved again is not an edit).
+    #[arg(long, alias = "accept-lost-zeros")]
+    pub accept_reformatted: bool,
     /// Apply a plan that replaces or changes the stored bot account (refused by default: there
     /// is one bot per organization, and a vendor's batch may carry a template's example bot).
     #[arg(long)]

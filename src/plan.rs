@@ -760,9 +760,35 @@ pub enum ConcernKind {
     AbsentColumn,
     /// The same for an ID sheet.
     AbsentSheet,
-    /// The identifier lost the leading zeros the store holds (`00123` → `123`), as a
-    /// spreadsheet does to ids it takes for numbers (`--accept-lost-zeros`).
+    /// The value is the stored one as a spreadsheet saves it again (`00123` → `123`, `1.10` →
+    /// `1.1`, `3/1/2026` → `2026-03-01`, `Zoë 王` → `Zoë ?`): an export opened and saved, not
+    /// an edit (`--accept-reformatted`).
+    Reformatted(Reformat),
+}
+
+/// How a spreadsheet re-saved a value: [`reformatted`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reformat {
+    /// `00123` → `123`: digits taken for a number.
     LostZeros,
+    /// `1.10` → `1.1`, `1e5` → `100000`, 20 digits → `1.23456789012346E+19`: the same number.
+    Number,
+    /// `3/1/2026` → `03/01/26` or `2026-03-01`: the same date.
+    Date,
+    /// `Zoë 王` → `Zoë ?`: characters the file's encoding (Windows-1252) could not hold.
+    Lossy,
+}
+
+impl Reformat {
+    /// What happened, for the refusal: "leading zeros dropped from `employee_id`".
+    pub fn said(self) -> &'static str {
+        match self {
+            Reformat::LostZeros => "leading zeros dropped from",
+            Reformat::Number => "numbers written another way in",
+            Reformat::Date => "dates written another way in",
+            Reformat::Lossy => "characters turned into `?` in",
+        }
+    }
 }
 
 /// The plan's updates that clear stored values of a column or ID sheet the batch does not
@@ -775,7 +801,7 @@ pub fn update_concerns(plan: &Plan, provided: &Provided) -> Concerns {
     type Found = BTreeSet<(ConcernKind, String, bool)>;
     // Each update's fields are its two texts parsed and compared: on all cores. Beside the
     // concerns, the users with any absent-data concern and with any lost zeros.
-    let (found, absent_users, lost_zeros_users) = plan
+    let (found, absent_users, reformatted_users) = plan
         .changes
         .par_iter()
         .filter(|c| c.action == Action::Update)
@@ -797,10 +823,12 @@ pub fn update_concerns(plan: &Plan, provided: &Provided) -> Concerns {
                             .collect::<Vec<_>>();
                     concerns.extend(match after.as_deref() {
                         _ if emptied => provided.absent(change.bot, &f.field),
-                        Some(a) if lost_zeros(before, a) => {
-                            identifier_name(&f.field).map(|name| (ConcernKind::LostZeros, name))
-                        }
-                        _ => None,
+                        Some(a) => reformatted(before, a).map(|how| {
+                            let name =
+                                identifier_name(&f.field).unwrap_or_else(|| shown_field(&f.field));
+                            (ConcernKind::Reformatted(how), name)
+                        }),
+                        None => None,
                     });
                     for (kind, name) in concerns {
                         // The bot's columns are its sheet's: named apart.
@@ -808,8 +836,10 @@ pub fn update_concerns(plan: &Plan, provided: &Provided) -> Concerns {
                         seen.insert(concern);
                     }
                 }
-                absent += usize::from(seen.iter().any(|c| c.0 != ConcernKind::LostZeros));
-                zeros += usize::from(seen.iter().any(|c| c.0 == ConcernKind::LostZeros));
+                let is_reformat =
+                    |c: &(ConcernKind, _, _)| matches!(c.0, ConcernKind::Reformatted(_));
+                absent += usize::from(seen.iter().any(|c| !is_reformat(c)));
+                zeros += usize::from(seen.iter().any(is_reformat));
                 found.append(&mut seen);
                 (found, absent, zeros)
             },
@@ -826,7 +856,7 @@ pub fn update_concerns(plan: &Plan, provided: &Provided) -> Concerns {
             .map(|(kind, name, bot)| Concern { kind, name, bot })
             .collect(),
         absent_users,
-        lost_zeros_users,
+        reformatted_users,
     }
 }
 
@@ -837,8 +867,35 @@ pub struct Concerns {
     pub list: Vec<Concern>,
     /// Users whose update clears what the batch has no column or sheet for.
     pub absent_users: usize,
-    /// Users whose update's identifiers lost their leading zeros.
-    pub lost_zeros_users: usize,
+    /// Users whose update has a value a spreadsheet reformatted.
+    pub reformatted_users: usize,
+}
+
+/// Whether `after` is the stored `before` as a spreadsheet saves it again, and how: an export
+/// opened and saved changes these without anyone meaning to (review: `cost_center_id` `1.10`
+/// → `1.1`, a custom `02134` → `2134`, a date, `王` → `?` were applied as edits).
+pub fn reformatted(before: &str, after: &str) -> Option<Reformat> {
+    if before == after {
+        return None;
+    }
+    if lost_zeros(before, after) {
+        return Some(Reformat::LostZeros);
+    }
+    if let (Some(b), Some(a)) = (number(before), number(after)) {
+        // A spreadsheet keeps 15 significant digits: a longer number comes back rounded to
+        // them, and only to them (an edit of its last digits is an edit).
+        let same = if significant_digits(before) <= 15 {
+            b == a
+        } else {
+            format!("{b:.14e}").parse() == Ok(a)
+        };
+        return same.then_some(Reformat::Number);
+    }
+    let (b, a) = (dates(before), dates(after));
+    if b.iter().any(|d| a.contains(d)) {
+        return Some(Reformat::Date);
+    }
+    lossy(before, after).then_some(Reformat::Lossy)
 }
 
 /// Whether `after` is `before`, digits with leading zeros, without them.
@@ -848,6 +905,72 @@ fn lost_zeros(before: &str, after: &str) -> bool {
         && before.starts_with('0')
         && digits(after)
         && before.trim_start_matches('0') == after
+}
+
+/// A plain decimal number (`-1.10`, `1e5`, `1.23456789012346E+019`), not `inf` or `0x1F`.
+fn number(s: &str) -> Option<f64> {
+    let plain = s.bytes().any(|b| b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+    plain.then(|| s.parse().ok()).flatten()
+}
+
+/// The significant digits of a number's text: `0012.50` has three.
+fn significant_digits(number: &str) -> usize {
+    let mantissa = number.split(['e', 'E']).next().unwrap_or("");
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    digits.trim_start_matches('0').trim_end_matches('0').len()
+}
+
+/// The days a date text can mean: `2026-03-01` (and a time of midnight after it), `2026/03/01`,
+/// and `3/1/2026`, `03.01.26` read month first and day first (a spreadsheet's locale decides).
+fn dates(s: &str) -> Vec<(u32, u32, u32)> {
+    let s = (s.strip_suffix("T00:00:00"))
+        .or_else(|| s.strip_suffix(" 00:00:00"))
+        .unwrap_or(s);
+    let parts: Vec<&str> = s.split(['-', '/', '.']).collect();
+    let numbers: Option<Vec<u32>> = parts
+        .iter()
+        .map(|p| {
+            (!p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse().ok())
+                .flatten()
+        })
+        .collect();
+    let Some([x, y, z]) = numbers.as_deref() else {
+        return Vec::new();
+    };
+    let day = |y: u32, m: u32, d: u32| {
+        ((1..=12).contains(&m) && (1..=31).contains(&d)).then_some((y, m, d))
+    };
+    if parts[0].len() == 4 {
+        return day(*x, *y, *z).into_iter().collect();
+    }
+    let years = match parts[2].len() {
+        4 => vec![*z],
+        2 => vec![2000 + z, 1900 + z],
+        _ => return Vec::new(),
+    };
+    years
+        .into_iter()
+        .flat_map(|year| [day(year, *x, *y), day(year, *y, *x)])
+        .flatten()
+        .collect()
+}
+
+/// `after` is `before` with characters outside ASCII turned into `?`, as a save to Windows-1252
+/// (Excel's "CSV (Comma delimited)") does to what that code page has no byte for.
+fn lossy(before: &str, after: &str) -> bool {
+    let mut changed = false;
+    let mut b = before.chars();
+    for a in after.chars() {
+        match b.next() {
+            Some(c) if c == a => {}
+            Some(c) if a == '?' && !c.is_ascii() => changed = true,
+            _ => return false,
+        }
+    }
+    changed && b.next().is_none()
 }
 
 /// A changed field as a batch's column or sheet names it, for a message: `department`,
@@ -961,6 +1084,42 @@ mod tests {
                 "ITSM IDs"
             ]
         );
+    }
+
+    #[test]
+    fn a_value_a_spreadsheet_saved_again_is_told_from_an_edit() {
+        use Reformat::*;
+        for (before, after, how) in [
+            ("02134", "2134", Some(LostZeros)),
+            ("1.10", "1.1", Some(Number)),
+            ("1e5", "100000", Some(Number)),
+            (
+                "12345678901234567890",
+                "1.23456789012346E+019",
+                Some(Number),
+            ),
+            ("12345678901234567890", "12345678901234599936", Some(Number)),
+            ("3/1/2026", "03/01/26", Some(Date)),
+            ("3/1/2026", "2026-03-01", Some(Date)),
+            ("2026-03-01", "01.03.2026", Some(Date)),
+            ("2026-03-01", "2026-03-01T00:00:00", Some(Date)),
+            ("Zoë 王", "Zoë ?", Some(Lossy)),
+            ("Zoë", "Zo?", Some(Lossy)),
+            // Edits.
+            ("1.10", "1.2", None),
+            ("12345678901234567890", "12345678901234567000", None),
+            ("12345678901234567890", "12345678901234567891", None),
+            ("12345678901234567890", "12345678901234600000", Some(Number)),
+            ("3/1/2026", "3/2/2026", None),
+            ("2026-03-01", "2026-03-02", None),
+            ("Zoë 王", "Zoë ?x", None),
+            ("Zoe", "Zo?", None),
+            ("inf", "infinity", None),
+            ("1-2-3", "1-2-3", None),
+            ("Building 1", "Building 2", None),
+        ] {
+            assert_eq!(reformatted(before, after), how, "{before} → {after}");
+        }
     }
 
     #[test]

@@ -1250,7 +1250,7 @@ fn an_update_whose_ids_lost_their_leading_zeros_is_refused() {
     let export = env.exported("e.csv");
     assert!(export.contains(",00123,0042,"), "{export}");
     let mangled = env.write("m.csv", &export.replace(",00123,0042,", ",123,42,"));
-    env.refused(&["import", mangled.to_str().unwrap()], "the batch has `cost_center_id`, `employee_id` without the leading zeros the store holds (`00123` → `123`) on 1 user");
+    env.refused(&["import", mangled.to_str().unwrap()], "the batch has values a spreadsheet saved another way than the store holds them (leading zeros dropped from `cost_center_id`, `employee_id`) on 1 user");
     // Users counted once each, whichever column (review: the largest count of one column).
     let both = env.write(
         "both.csv",
@@ -1258,12 +1258,83 @@ fn an_update_whose_ids_lost_their_leading_zeros_is_refused() {
             .replace(",00123,0042,", ",00123,42,")
             .replace(",007,", ",7,"),
     );
-    env.refused(&["import", both.to_str().unwrap()], "the batch has `cost_center_id`, `employee_id` without the leading zeros the store holds (`00123` → `123`) on 2 users");
+    env.refused(&["import", both.to_str().unwrap()], "the batch has values a spreadsheet saved another way than the store holds them (leading zeros dropped from `cost_center_id`, `employee_id`) on 2 users");
     let edited = env.write("x.csv", &export.replace(",00123,0042,", ",124,0042,"));
     let (code, plan) = env.import(&edited, &["--dry-run"]);
     assert_eq!((code, counts(&plan)[1]), (0, 1));
     let (code, plan) = env.import(&mangled, &["--accept-lost-zeros"]);
     assert_eq!((code, counts(&plan)[1]), (0, 1));
+}
+
+/// What else a spreadsheet's save does to an export's values is refused as lost zeros are
+/// (review: each was applied as an edit with exit 0): zeros of any column, a number or a date
+/// written another way, and characters a Windows-1252 save turned into `?`.
+#[test]
+fn an_update_a_spreadsheet_made_by_saving_an_export_again_is_refused() {
+    let env = Env::new();
+    let batch = env.write(
+        "b.csv",
+        "email_addr,record_id,full_name,cost_center_id,custom.zip,custom.start\n\
+         a@x.com,R1,Zoë 王,1.10,02134,3/1/2026\nb@x.com,R2,Bo B,,,\n",
+    );
+    env.import(&batch, &[]);
+    let export = env.exported("e.csv");
+    let line = (export.lines())
+        .find(|l| l.starts_with("a@x.com,R1,Zoë 王,"))
+        .unwrap_or_else(|| panic!("{export}"));
+    // The R1 row with its cells `from` → `to`.
+    let edit = |edits: &[(&str, &str)]| {
+        let mut row = format!("{line},");
+        for (from, to) in edits {
+            assert!(row.contains(&format!(",{from},")), "{row}");
+            row = row.replacen(&format!(",{from},"), &format!(",{to},"), 1);
+        }
+        export.replace(line, &row[..row.len() - 1])
+    };
+    let cases = [
+        ("leading zeros dropped from `custom.zip`", ("02134", "2134")),
+        (
+            "numbers written another way in `cost_center_id`",
+            ("1.10", "1.1"),
+        ),
+        (
+            "dates written another way in `custom.start`",
+            ("3/1/2026", "2026-03-01"),
+        ),
+    ];
+    for (said, cell) in cases {
+        let file = env.write("r.csv", &edit(&[cell]));
+        env.refused(&["import", file.to_str().unwrap()], &format!("the batch has values a spreadsheet saved another way than the store holds them ({said}) on 1 user"));
+    }
+    // Excel's "CSV (Comma delimited)": Windows-1252, `王` has no byte there.
+    let cp1252 = env.path("excel.csv");
+    let text = edit(&[("Zoë 王", "Zoë ?")]);
+    let bytes: Vec<u8> = (text.chars())
+        .map(|c| if c == 'ë' { 0xEB } else { c as u8 })
+        .collect();
+    std::fs::write(&cp1252, bytes).unwrap();
+    env.refused(
+        &["import", cp1252.to_str().unwrap()],
+        "(characters turned into `?` in `full_name`) on 1 user",
+    );
+    // Near misses: edits.
+    let edits = [
+        ("Zoë 王", "Zoë Wang"),
+        ("1.10", "1.20"),
+        ("02134", "02135"),
+        ("3/1/2026", "3/2/2026"),
+    ];
+    let edited = env.write("x.csv", &edit(&edits));
+    let (code, plan) = env.import(&edited, &["--dry-run"]);
+    assert_eq!((code, counts(&plan)[1]), (0, 1), "{plan:#}");
+    let all = [
+        ("1.10", "1.1"),
+        ("02134", "2134"),
+        ("3/1/2026", "2026-03-01"),
+    ];
+    let file = env.write("r.csv", &edit(&all));
+    let (code, plan) = env.import(&file, &["--accept-reformatted"]);
+    assert_eq!((code, counts(&plan)[1]), (0, 1), "{plan:#}");
 }
 
 /// A flat CSV's inline columns give an ID list for their integrations only: a batch with

@@ -88,7 +88,8 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     if let Some(name) = args.name.as_deref().filter(|n| is_own_batch_name(n)) {
         bail!("--batch `{name}` has the shape of the names muster gives `remove` and `revert` (`remove-<time>`, `revert-<batch>-<time>`); choose another");
     }
-    use crate::plan::ConcernKind;
+    use crate::plan::{ConcernKind, Reformat};
+    use std::collections::BTreeMap;
     let config = super::config(args.config.as_deref())?;
     // The store holds one record per record id: a batch's two rows of one id cannot both be
     // applied, whatever severity the configuration gives D001.
@@ -320,7 +321,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     let refused = refused
         .or_else(|| {
             let absent: Vec<_> = (concerns.list.iter())
-                .filter(|c| c.kind != ConcernKind::LostZeros)
+                .filter(|c| !matches!(c.kind, ConcernKind::Reformatted(_)))
                 .collect();
             (!absent.is_empty() && !args.clear_absent).then(|| {
                 let users = concerns.absent_users;
@@ -350,15 +351,21 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
             })
         })
         .or_else(|| {
-            let zeros: Vec<_> = (concerns.list.iter())
-                .filter(|c| c.kind == ConcernKind::LostZeros)
-                .collect();
-            (!zeros.is_empty() && !args.accept_lost_zeros).then(|| {
-                let users = concerns.lost_zeros_users;
-                let names: Vec<String> = zeros.iter().map(|z| format!("`{}`", z.name)).collect();
+            let reformats: BTreeMap<Reformat, Vec<String>> =
+                (concerns.list.iter()).fold(BTreeMap::new(), |mut all, c| {
+                    if let ConcernKind::Reformatted(how) = c.kind {
+                        all.entry(how).or_default().push(format!("`{}`", c.name));
+                    }
+                    all
+                });
+            (!reformats.is_empty() && !args.accept_reformatted).then(|| {
+                let users = concerns.reformatted_users;
+                let what: Vec<String> = (reformats.into_iter())
+                    .map(|(how, names)| format!("{} {}", how.said(), super::shown_list(&names, 5)))
+                    .collect();
                 format!(
-                    "the batch has {} without the leading zeros the store holds (`00123` → `123`) on {users} user{}: a spreadsheet took the ids for numbers; nothing was applied (edit an .xlsx export, whose id columns are text, or pass --accept-lost-zeros to store them so)",
-                    names.join(", "),
+                    "the batch has values a spreadsheet saved another way than the store holds them ({}) on {users} user{}: an export opened and saved again, not an edit; nothing was applied (edit an .xlsx export, whose columns are text, or pass --accept-reformatted to store them so)",
+                    what.join("; "),
                     plural(users)
                 )
             })
