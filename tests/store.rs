@@ -199,7 +199,8 @@ fn import_plans_applies_and_a_second_import_changes_nothing() {
             .unwrap()
             .replacen(",Engineering,", ",Sales,", 1),
     );
-    assert_eq!(env.import(&edited, &[]).0, 0);
+    let (code, applied) = env.import(&edited, &[]);
+    assert_eq!(code, 0);
     let q3 = common::root().join(Q3);
     let out = env.run(&[
         "import",
@@ -216,6 +217,14 @@ fn import_plans_applies_and_a_second_import_changes_nothing() {
     );
     let (_, json) = env.import(&q3, &["--batch", "again", "--dry-run"]);
     assert_eq!(json["applied_before"], "2026-Q3", "{json:#}");
+
+    // A file whose batch was reverted is not "applied before", and never as the revert, which
+    // keeps the file's name (review: "applied before, as batch `revert-edited-…`").
+    let edited_batch = applied["batch"].as_str().unwrap();
+    assert_eq!(env.run(&["revert", edited_batch]).status.code(), Some(0));
+    let (code, json) = env.import(&edited, &["--batch", "edited-again", "--dry-run"]);
+    assert_eq!((code, counts(&json)[1]), (0, 1), "{json:#}");
+    assert_eq!(json.get("applied_before"), None, "{json:#}");
 }
 
 /// Only `import` makes a store: reading or undoing one that is not there says so and leaves no
@@ -223,6 +232,12 @@ fn import_plans_applies_and_a_second_import_changes_nothing() {
 #[test]
 fn commands_that_read_a_store_refuse_one_that_is_not_there() {
     let env = Env::new();
+    // `import -` said "-: no such file or directory" (review).
+    env.refused(
+        &["import", "-"],
+        "import reads a batch from a file, not from standard input",
+    );
+    assert!(!env.store().exists());
     let out = env.path("x.jsonl");
     for args in [
         vec!["export", "-o", out.to_str().unwrap()],

@@ -85,6 +85,10 @@ pub(crate) fn is_own_batch_name(name: &str) -> bool {
 }
 
 fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
+    // A batch is kept by its file's name and digest (`history`, "applied before").
+    if args.batch.as_os_str() == "-" {
+        bail!("import reads a batch from a file, not from standard input: save it to a file and import that (`validate -` reads standard input)");
+    }
     if let Some(name) = args.name.as_deref().filter(|n| is_own_batch_name(n)) {
         bail!("--batch `{name}` has the shape of the names muster gives `remove` and `revert` (`remove-<time>`, `revert-<batch>-<time>`); choose another");
     }
@@ -278,7 +282,14 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     // The same file applied before under another name: its updates now set back what was
     // changed since (review: a vendor's file imported again undid an admin's edits unsaid).
     let applied_before = (batches.iter())
-        .rfind(|b| b.sha256 == sha && b.name != name && b.reverted_by.is_none())
+        .rfind(|b| {
+            // A revert keeps the file of the batch it undid: it applied that file's values
+            // back, not the file.
+            b.sha256 == sha
+                && b.name != name
+                && b.reverted_by.is_none()
+                && !is_own_batch_name(&b.name)
+        })
         .filter(|_| plan.counts.update > 0);
     let refused = refused.or_else(|| {
         (plan.counts.remove > max_remove).then(|| {
