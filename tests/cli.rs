@@ -2281,3 +2281,62 @@ fn an_alias_that_is_the_primary_address_is_not_kept() {
         ]
     );
 }
+
+/// I001 and I006 name the integration in `field` alike in both layouts (SPEC §5): an inline
+/// column's was its own entry field (`itsm.user_id`), the ID sheet's `itsm.integration`.
+#[test]
+fn i001_names_the_integration_field_in_both_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let flat = dir.path().join("flat.csv");
+    std::fs::write(
+        &flat,
+        "email_addr,record_id,full_name,itsm.servicenw.user_id,channel.okta.user_id\n\
+         a@acme.com,R1,Al Bo,860f8b0af2a5cf3da2fd861e7fd75ec6,00u1a2b3c4d5e6f7g8h9\n",
+    )
+    .unwrap();
+    let fields = |input: &str| {
+        let (_, report) = validate_json(&[input]);
+        findings(&report)
+            .iter()
+            .filter(|f| matches!(f["code"].as_str(), Some("I001" | "I006")))
+            .map(|f| format!("{} {}", f["code"], f["field"]))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        fields(flat.to_str().unwrap()),
+        [
+            r#""I001" "itsm.integration""#,
+            r#""I006" "channel.integration""#
+        ]
+    );
+    let sheets = fields(root().join("testdata/rules/I001").to_str().unwrap());
+    assert!(
+        !sheets.is_empty() && sheets.iter().all(|f| f == r#""I001" "itsm.integration""#),
+        "{sheets:?}"
+    );
+}
+
+/// A JSONL line shows no column: its findings are in code order (SPEC §5: row, column, code),
+/// not by the place of a key in muster's reading of the record (I001 came before D001).
+#[test]
+fn a_jsonl_line_s_findings_are_in_code_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("r.jsonl");
+    std::fs::write(
+        &records,
+        concat!(
+            r#"{"record_id":"J1","user":{"email_addr":"j@x.com","full_name":"J"},"user_id_info":{"itsm_id_info":[{"integration":"ServiceNow","user_id":"5014ef5e3b2a4c00a1b2c3d4e5f60718","external_id":"j"}]}}"#,
+            "\n",
+            r#"{"record_id":"J1","user":{"email_addr":"k@x.com","full_name":"K"}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let (_, report) = validate_json(&[records.to_str().unwrap()]);
+    let line_1: Vec<&str> = findings(&report)
+        .iter()
+        .filter(|f| f["row"] == 1)
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(line_1, ["D001", "I001"], "{report:#}");
+}

@@ -197,7 +197,8 @@ impl Reporter<'_> {
                 sheet.order.0,
                 sheet.order.1,
                 place.row.unwrap_or(0),
-                place.col.map_or(0, |c| c + 1),
+                // JSONL shows no column: a line's findings go by code alone (SPEC §5).
+                place.col.filter(|_| sheet.lettered).map_or(0, |c| c + 1),
             ),
         })
     }
@@ -1349,11 +1350,13 @@ fn inline_column_problems(
             list, integration, ..
         } = &col.field
         {
+            // The integration is in the header: `field` names it as an ID sheet's
+            // `integration` cell would (SPEC §5: `itsm.integration` in both layouts).
             let p = Place {
                 sheet,
                 row: None,
                 col: Some(col.index),
-                field: Cow::Borrowed(&col.name),
+                field: Cow::Borrowed(list.field(IdPart::Integration)),
             };
             if let Some((rule, message, suggestion)) =
                 integration_problem(rep.config, *list, integration)
