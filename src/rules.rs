@@ -80,7 +80,7 @@ define_rules! {
     B002 BotMissingItsm "bot-missing-itsm" Error "bot account has no ITSM entry for an itsm connector of the config file" "a config declaring `servicenow` and a bot without a servicenow ITSM row";
     X001 CredentialColumn "credential-column" Error "a column that looks like a credential" "an `API Token` column: remove it";
     N001 WhitespaceTrimmed "whitespace-trimmed" Info "whitespace trimmed" "` jane@acme.com ` becomes `jane@acme.com`";
-    N002 EmailLowercased "email-lowercased" Info "email lower-cased" "`Jane@Acme.com` becomes `jane@acme.com`";
+    N002 EmailLowercased "email-lowercased" Info "email lower-cased; an alias given twice, or the address itself as an alias, left out" "`Jane@Acme.com` becomes `jane@acme.com`";
     N003 TagsNormalized "tags-normalized" Info "tags upper-cased, de-duplicated" "`vip; VIP` becomes `VIP`";
     N004 WorkStatusMapped "work-status-mapped" Info "work-status alias mapped" "`Contractor` becomes `CONTINGENT`";
     N005 CountryMapped "country-mapped" Info "country name or lower-case code mapped" "`Germany` becomes `DE`";

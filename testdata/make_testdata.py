@@ -272,7 +272,11 @@ def rule_fixtures():
              name="B002-ok", config=cfg)
     # Normalizations.
     rule_csv("N001", [], [[" a@acme.com ", "R1", "Al Bo", "N001"], ["b@acme.com", "R2", "Bo Al", ""]])
-    rule_csv("N002", [], [["A@Acme.com", "R1", "Al Bo", "N002"], ["b@acme.com", "R2", "Bo Al", ""]])
+    rule_csv("N002", ["email_aliases"], [["A@Acme.com", "R1", "Al Bo", "", "N002"], ["b@acme.com", "R2", "Bo Al", "", ""],
+                                         # An alias given twice, or the address itself (review).
+                                         ["c@acme.com", "R3", "Cy Al", "c@acme.com;z@acme.com", "N002"],
+                                         ["d@acme.com", "R4", "Di Al", "y@acme.com,y@acme.com", "N002"],
+                                         ["e@acme.com", "R5", "Ed Al", "x@acme.com", ""]])
     rule_csv("N003", ["user_tags"], [["a@acme.com", "R1", "Al Bo", "vip;VIP", "N003"], ["b@acme.com", "R2", "Bo Al", "VIP;TESTER", ""]])
     rule_csv("N004", ["work_status"], [["a@acme.com", "R1", "Al Bo", "Contractor", "N004"], ["b@acme.com", "R2", "Bo Al", "CONTINGENT", ""]])
     rule_csv("N005", ["country_code"], [["a@acme.com", "R1", "Al Bo", "Germany", "N005"], ["b@acme.com", "R2", "Bo Al", "DE", ""]])

@@ -791,9 +791,15 @@ fn stdin_and_stdout_streams() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert_eq!(stdout.lines().count(), 5, "{stdout}");
     assert!(stdout.starts_with(r#"{"record_id":"R1","user":{"custom_attributes":{"expect":"N002"},"email_addr":"a@acme.com""#), "{stdout}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("valid: 2"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("valid: 5"));
+    // N002's aliases: the address itself and a repeat are left out.
+    assert!(
+        stdout.contains(r#""user_emails":["z@acme.com"]"#)
+            && stdout.contains(r#""user_emails":["y@acme.com"]"#),
+        "{stdout}"
+    );
     // Standard output takes one output: two would run into each other.
     for args in [
         ["--out", "-", "--report", "-"],

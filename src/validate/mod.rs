@@ -1719,7 +1719,15 @@ fn user_row<'a>(
                 let whole = value.as_deref().unwrap_or("");
                 for alias in values::split_multi(whole) {
                     if let Some(a) = cx.email(&p, raw_text, alias) {
-                        if !user.aliases.iter().any(|(x, _)| x == &a) {
+                        if user.aliases.iter().any(|(x, _)| x == &a) {
+                            cx.report(
+                                Rule::EmailLowercased,
+                                &p,
+                                raw_text,
+                                format!("alias `{a}` is given twice: kept once"),
+                                None,
+                            );
+                        } else {
                             // The cell as read when it holds this alias alone.
                             let read = if alias.len() == whole.len() {
                                 raw_text
@@ -1922,6 +1930,34 @@ fn user_row<'a>(
                         None,
                     );
                 }
+            }
+        }
+    }
+    // An alias that is the address itself adds nothing to `user_emails` (`record_of` leaves it
+    // out): said, as every change the records make is (SPEC §4; review).
+    if let Some((primary, _)) = &user.email {
+        for (alias, col) in &user.aliases {
+            let same = alias == primary
+                || (!(alias.is_ascii() && primary.is_ascii())
+                    && email::key(alias) == email::key(primary));
+            if same {
+                let p = Place {
+                    sheet,
+                    row: Some(row.number),
+                    col: *col,
+                    field: Cow::Borrowed("email_aliases"),
+                };
+                // The cell as read, when the alias was all of it.
+                let read = (user.cells.iter())
+                    .find(|(c, kept, _)| Some(*c) == *col && kept == alias)
+                    .map_or(alias.as_str(), |(_, _, read)| read.as_str());
+                cx.report(
+                    Rule::EmailLowercased,
+                    &p,
+                    read,
+                    format!("alias `{alias}` is the user's own address: left out of the aliases"),
+                    None,
+                );
             }
         }
     }
