@@ -79,7 +79,7 @@ define_rules! {
     B001 MultipleBots "multiple-bots" Error "more than one bot account, or a row that would change which record is the bot" "two rows on the Bot Account sheet; a user row with the stored bot's record id";
     B002 BotMissingItsm "bot-missing-itsm" Error "bot account has no ITSM entry for an itsm connector of the config file" "a config declaring `servicenow` and a bot without a servicenow ITSM row";
     X001 CredentialColumn "credential-column" Error "a column that looks like a credential" "an `API Token` column: remove it";
-    N001 WhitespaceTrimmed "whitespace-trimmed" Info "whitespace trimmed" "` jane@acme.com ` becomes `jane@acme.com`";
+    N001 WhitespaceTrimmed "whitespace-trimmed" Info "whitespace trimmed, or an optional value of invisible characters only read as empty" "` jane@acme.com ` becomes `jane@acme.com`";
     N002 EmailLowercased "email-lowercased" Info "email lower-cased; an alias given twice, or the address itself as an alias, left out" "`Jane@Acme.com` becomes `jane@acme.com`";
     N003 TagsNormalized "tags-normalized" Info "tags upper-cased, de-duplicated" "`vip; VIP` becomes `VIP`";
     N004 WorkStatusMapped "work-status-mapped" Info "work-status alias mapped" "`Contractor` becomes `CONTINGENT`";

@@ -271,7 +271,9 @@ def rule_fixtures():
                                             ["BOT-1", "jira_service_desk", "5b10ac8d82e05b22cc7d4ef5", "bot@acme.com", ""]])},
              name="B002-ok", config=cfg)
     # Normalizations.
-    rule_csv("N001", [], [[" a@acme.com ", "R1", "Al Bo", "N001"], ["b@acme.com", "R2", "Bo Al", ""]])
+    rule_csv("N001", ["first_name"], [[" a@acme.com ", "R1", "Al Bo", "", "N001"], ["b@acme.com", "R2", "Bo Al", "", ""],
+                                      # Invisible characters only: empty, not V010 (review).
+                                      ["c@acme.com", "R3", "Cy Al", "\u200b", "N001"], ["d@acme.com", "R4", "Di Al", "Di", ""]])
     rule_csv("N002", ["email_aliases"], [["A@Acme.com", "R1", "Al Bo", "", "N002"], ["b@acme.com", "R2", "Bo Al", "", ""],
                                          # An alias given twice, or the address itself (review).
                                          ["c@acme.com", "R3", "Cy Al", "c@acme.com;z@acme.com", "N002"],

@@ -1696,6 +1696,29 @@ fn user_row<'a>(
         let flagged = cx.findings[flagged_before..]
             .iter()
             .any(|f| f.severity == Severity::Error);
+        let required = matches!(
+            col.field,
+            Field::Attr(Attr::EmailAddr | Attr::RecordId | Attr::FullName)
+        );
+        // Only invisible characters (a zero-width space, a Hangul filler) show nothing: an
+        // optional value is read as empty, as a blank cell (review: a `first_name` of U+200B was
+        // V010 against the full name); a required one is V001 in `required`.
+        let value = match value {
+            Some(v) if !required && values::invisible_only(&v) => {
+                cx.report(
+                    Rule::WhitespaceTrimmed,
+                    &p,
+                    raw_text,
+                    format!(
+                        "`{}` holds only invisible characters: read as empty",
+                        raw_text.escape_debug()
+                    ),
+                    None,
+                );
+                None
+            }
+            v => v,
+        };
         match &col.field {
             Field::Attr(attr @ (Attr::EmailAddr | Attr::RecordId | Attr::FullName)) => {
                 let Some(v) = cx.required(&p, raw_text, value, flagged) else {
