@@ -472,6 +472,7 @@ fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
     let env = Env::new();
     env.import(&common::root().join(Q3), &[]);
     let export = env.export("current.csv");
+    let jsonl = env.export("current.jsonl");
     let text = std::fs::read_to_string(&export).unwrap();
     let edited = text.replacen(",Engineering,", ",Finance,", 1);
     assert_ne!(edited, text);
@@ -549,6 +550,13 @@ fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
             .status
             .code(),
         Some(0)
+    );
+    // So are a JSONL export's records of the same moment (the bot's too: 121).
+    let (code, plan) = env.import(&jsonl, &[]);
+    assert_eq!(
+        (code, counts(&plan), &plan["kept_untouched"]),
+        (0, [0, 0, 121, 0], &Value::from(2)),
+        "{plan:#}"
     );
     // A second admin's export of the same moment: their edit of a third user applies, and
     // the two changes made since stay.
