@@ -408,7 +408,13 @@ fn an_export_of_several_chunks_keeps_every_column_and_imports_back_unchanged() {
     let users = 9_000;
     for i in 0..users {
         let badge = if i == 5 { "B5" } else { "" };
-        let phone = if i == users - 1 { "+1 555 0100" } else { "" };
+        // Guarded in the CSV export, and (its own `'`) in the xlsx one: the last rows of a
+        // workbook are read on a thread of their own, and lose their guards there too.
+        let phone = match i {
+            _ if i == users - 1 => "+1 555 0100",
+            _ if i == users - 2 => "'-5",
+            _ => "",
+        };
         let slack = if i == users - 500 { "U0IC5ETU987" } else { "" };
         csv.push_str(&format!(
             "u{i}@acme.com,R{i},First{i} Last,IT,{badge},{phone},{slack}\n"
@@ -956,6 +962,22 @@ fn guards_come_off_only_where_muster_put_them() {
     book.save(&resaved).unwrap();
     let (code, plan) = env.import(&resaved, &[]);
     assert_eq!((code, counts(&plan)), (0, [0, 0, 2, 0]), "{plan:#}");
+
+    // The workbook `--annotate` writes of an export holds the values as read: no guard comes
+    // off it (review: `'-5` became `-5`).
+    for export in [&csv_export, &xlsx_export] {
+        let annotated = env.path("annotated.xlsx");
+        let out = env.run(&[
+            "validate",
+            export.to_str().unwrap(),
+            "-q",
+            "--annotate",
+            annotated.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let (code, plan) = env.import(&annotated, &[]);
+        assert_eq!((code, counts(&plan)), (0, [0, 0, 2, 0]), "{plan:#}");
+    }
 
     // A row typed into the export keeps a `'` that guards nothing.
     let text = std::fs::read_to_string(&csv_export).unwrap();

@@ -464,14 +464,7 @@ fn read_file(
         .unwrap_or_default();
     let sub = kind.map_or(0, |k| k as usize);
     let result = match ext.as_str() {
-        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => workbook::read(path, shown, i, options).map(|(mut sheets, others)| {
-            // A muster export, or its CSV export saved as a workbook by a spreadsheet, which
-            // keeps the CSV's guards as text (`'-5`): they come off as in the CSV (review).
-            if sheets.iter().any(|s| is_export(&s.rows)) {
-                for sheet in &mut sheets {
-                    unguard_cells(&mut sheet.rows);
-                }
-            }
+        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => workbook::read(path, shown, i, options).map(|(sheets, others)| {
             for other in others {
                 let name = other.name.clone();
                 // A sheet named almost as one muster reads (`ITSM`, `ITSM IDs (2)`) likely holds

@@ -91,11 +91,8 @@ fn read_sheets(
         .map_err(|e| ReadProblem::unreadable(format!("not a readable workbook: {e}")))?;
     let names = wb.sheet_names();
     // A workbook muster annotated carries its own sheets beside the batch's.
-    let skipped: &[&str] = if annotated_by_muster(&mut wb, &names) {
-        &ANNOTATION_SHEETS
-    } else {
-        &[]
-    };
+    let annotated = annotated_by_muster(&mut wb, &names);
+    let skipped: &[&str] = if annotated { &ANNOTATION_SHEETS } else { &[] };
     let single = names
         .iter()
         .filter(|n| !skipped.contains(&n.as_str()))
@@ -191,8 +188,17 @@ fn read_sheets(
             rest: None,
         });
     }
+    // A muster export, or its CSV export saved as a workbook by a spreadsheet (which keeps the
+    // CSV's guards as text, `'-5`): the guards come off as in the CSV (review). Not in a
+    // workbook muster annotated, whose cells are the batch's values as read.
+    let unguard = !annotated && sheets.iter().any(|s| super::is_export(&s.rows));
+    if unguard {
+        for sheet in &mut sheets {
+            super::unguard_cells(&mut sheet.rows);
+        }
+    }
     if let (false, Sheets::Xlsx(xlsx)) = (rests.is_empty(), wb) {
-        for (at, stream) in SheetStream::start(xlsx, rests, limits)? {
+        for (at, stream) in SheetStream::start(xlsx, rests, limits, unguard)? {
             sheets[at].rest = Some(stream);
         }
     }
@@ -288,6 +294,8 @@ enum Piece {
 pub struct SheetStream {
     pieces: std::sync::mpsc::Receiver<Piece>,
     done: bool,
+    /// A muster export's rows: their guards come off (`super::unguard_cells`).
+    unguard: bool,
 }
 
 impl SheetStream {
@@ -298,6 +306,7 @@ impl SheetStream {
         mut xlsx: calamine::Xlsx<std::io::BufReader<std::fs::File>>,
         mut rests: Vec<Rest>,
         limits: &Limits,
+        unguard: bool,
     ) -> Result<Vec<(usize, super::RowStream)>, ReadProblem> {
         rests.sort_by_key(|r| r.user_sheet);
         let mut streams = Vec::new();
@@ -308,6 +317,7 @@ impl SheetStream {
             let stream = SheetStream {
                 pieces,
                 done: false,
+                unguard,
             };
             streams.push((rest.at, super::RowStream::workbook(stream, rest.rows_hint)));
             jobs.push((rest.name, rest.resume, send));
@@ -348,7 +358,12 @@ impl SheetStream {
             return Ok(None);
         }
         match self.pieces.recv() {
-            Ok(Piece::Rows(rows)) => Ok(Some(rows)),
+            Ok(Piece::Rows(mut rows)) => {
+                if self.unguard {
+                    super::unguard_cells(&mut rows);
+                }
+                Ok(Some(rows))
+            }
             Ok(Piece::End) => {
                 self.done = true;
                 Ok(None)
