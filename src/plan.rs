@@ -882,20 +882,44 @@ pub fn reformatted(before: &str, after: &str) -> Option<Reformat> {
         return Some(Reformat::LostZeros);
     }
     if let (Some(b), Some(a)) = (number(before), number(after)) {
-        // A spreadsheet keeps 15 significant digits: a longer number comes back rounded to
-        // them, and only to them (an edit of its last digits is an edit).
-        let same = if significant_digits(before) <= 15 {
-            b == a
-        } else {
-            format!("{b:.14e}").parse() == Ok(a)
-        };
-        return same.then_some(Reformat::Number);
+        return same_number(before, b, after, a).then_some(Reformat::Number);
     }
     let (b, a) = (dates(before), dates(after));
-    if b.iter().any(|d| a.contains(d)) {
+    // A day and month swapped in the same shape (`3/1/2026` → `1/3/2026`) is an edit, as is a
+    // dotted version (`1.2.10` → `2.1.10`): a spreadsheet writes a date in a shape of its own.
+    if date_shape(before) != date_shape(after) && b.iter().any(|d| a.contains(d)) {
         return Some(Reformat::Date);
     }
     lossy(before, after).then_some(Reformat::Lossy)
+}
+
+/// Whether `after` is the number `before` as a spreadsheet writes it: in its own form (no `+`,
+/// no leading zeros, no trailing zeros after the point: `123` → `00123` and `1.1` → `1.10`
+/// are repairs, review), the same value, or rounded to the 15 digits it keeps, or to the
+/// digits its scientific form shows (Excel's `4.41235E+11`).
+fn same_number(before: &str, b: f64, after: &str, a: f64) -> bool {
+    let (mantissa, exponent) = match after.find(['e', 'E']) {
+        Some(at) => (&after[..at], true),
+        None => (after, false),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let whole = whole.strip_prefix('-').unwrap_or(whole);
+    let own_form = !whole.is_empty()
+        && (whole == "0" || !whole.starts_with('0'))
+        && !mantissa.starts_with('+')
+        && !(mantissa.contains('.') && (fraction.is_empty() || fraction.ends_with('0')));
+    if !own_form {
+        return false;
+    }
+    let rounded = |digits: usize| format!("{b:.*e}", digits.saturating_sub(1)).parse() == Ok(a);
+    let shown = significant_digits(after);
+    if exponent {
+        shown <= significant_digits(before) && rounded(shown.max(1))
+    } else if significant_digits(before) > 15 {
+        rounded(15)
+    } else {
+        b == a
+    }
 }
 
 /// Whether `after` is `before`, digits with leading zeros, without them.
@@ -948,7 +972,9 @@ fn dates(s: &str) -> Vec<(u32, u32, u32)> {
     }
     let years = match parts[2].len() {
         4 => vec![*z],
-        2 => vec![2000 + z, 1900 + z],
+        // Two digits as spreadsheets read them: 00–29 this century, 30–99 the last.
+        2 if *z < 30 => vec![2000 + z],
+        2 => vec![1900 + z],
         _ => return Vec::new(),
     };
     years
@@ -956,6 +982,12 @@ fn dates(s: &str) -> Vec<(u32, u32, u32)> {
         .flat_map(|year| [day(year, *x, *y), day(year, *y, *x)])
         .flatten()
         .collect()
+}
+
+/// A date text's shape: its separator and the length of each part (`3/1/2026` is `/`, 1, 1, 4).
+fn date_shape(s: &str) -> (Option<char>, Vec<usize>) {
+    let separator = s.chars().find(|c| matches!(c, '-' | '/' | '.'));
+    (separator, s.split(['-', '/', '.']).map(str::len).collect())
 }
 
 /// `after` is `before` with characters outside ASCII turned into `?`, as a save to Windows-1252
@@ -1105,7 +1137,20 @@ mod tests {
             ("2026-03-01", "2026-03-01T00:00:00", Some(Date)),
             ("Zoë 王", "Zoë ?", Some(Lossy)),
             ("Zoë", "Zo?", Some(Lossy)),
-            // Edits.
+            ("441234567890", "4.41235E+11", Some(Number)),
+            ("2.0", "2", Some(Number)),
+            ("3/1/26", "2026-03-01", Some(Date)),
+            ("3/1/2026", "01/03/2026", Some(Date)),
+            // Edits, and repairs of what a spreadsheet did (review).
+            ("123", "00123", None),
+            ("1.1", "1.10", None),
+            ("15550100", "+15550100", None),
+            ("0", "00", None),
+            ("1.1", "1", None),
+            ("3/1/2026", "1/3/2026", None),
+            ("1.2.10", "2.1.10", None),
+            ("12.05.10", "05.12.10", None),
+            ("3/1/26", "3/1/1926", None),
             ("1.10", "1.2", None),
             ("12345678901234567890", "12345678901234567000", None),
             ("12345678901234567890", "12345678901234567891", None),

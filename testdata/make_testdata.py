@@ -403,6 +403,22 @@ def hostile_inputs(d):
     users.append([None, "R2", "Bo Al"])
     users.merge_cells("A2:A3")
     wb.save(os.path.join(d, "merged-cells.xlsx"))
+    # An error value newer than calamine reads (`#SPILL!`): the sheet is F001, with a hint.
+    wb = Workbook()
+    users = wb.active
+    users.title = "Users"
+    users.append(["email_addr", "record_id", "full_name"])
+    users.append(["a@acme.com", "R1", "#N/A"])
+    path = os.path.join(d, "error-cell.xlsx")
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    assert b't="e"><v>#N/A</v>' in parts[sheet]
+    parts[sheet] = parts[sheet].replace(b"#N/A", b"#SPILL!")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,8 @@ const CORPUS: &[Case] = &[
     ("far-cell.xlsx", 1, "F001", None, None, "sheet `Users` cannot be read: its cells span more than 16,777,216 from the first to the last, too many to read at once (a stray cell far from the others?)"),
     // A hidden sheet is read like any other: its rows are part of the batch.
     ("hidden-sheets.xlsx", 1, "D005", Some(2), Some("A"), "no user in the batch has record id `NOBODY`"),
+    // An error value newer than calamine reads: the sheet cannot be read, and says why.
+    ("error-cell.xlsx", 1, "F001", None, None, "sheet `Users` cannot be read: Unsupported cell error value '#SPILL!' (what a failed formula leaves: enter the value itself in its cell)"),
     // A merged cell's value is in its first cell only: the row below has no email.
     ("merged-cells.xlsx", 1, "V001", Some(3), Some("A"), "`email_addr` is required"),
 ];

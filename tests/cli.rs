@@ -2346,3 +2346,22 @@ fn a_jsonl_line_s_findings_are_in_code_order() {
         .collect();
     assert_eq!(line_1, ["D001", "I001"], "{report:#}");
 }
+
+/// N002 about an alias gives the cell as read, as the cell's other findings do (SPEC §5).
+#[test]
+fn n002_about_an_alias_gives_the_cell_as_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("a.csv");
+    let cell = "X@acme.com;x1@acme.com;x1@acme.com";
+    std::fs::write(
+        &batch,
+        format!("email_addr,record_id,full_name,email_aliases\nx@acme.com,r1,X Y,\"{cell}\"\n"),
+    )
+    .unwrap();
+    let (_, report) = validate_json(&[batch.to_str().unwrap()]);
+    let n002: Vec<(&str, &str)> = findings(&report)
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(n002, [("N002", cell); 3], "{report:#}");
+}

@@ -353,7 +353,9 @@ pub fn runs_as_formula(value: &str) -> bool {
 /// failed formula leaves, kept by "paste values" or a save to CSV. The value it stood for is
 /// gone, and the text is never one a user attribute holds.
 pub fn spreadsheet_error(value: &str) -> bool {
-    const ERRORS: [&str; 17] = [
+    const ERRORS: [&str; 18] = [
+        // Google Sheets'.
+        "#ERROR!",
         "#NULL!",
         "#DIV/0!",
         "#VALUE!",

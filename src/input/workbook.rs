@@ -140,11 +140,7 @@ fn read_sheets(
                 continue;
             }
         };
-        let unreadable = |e: &dyn std::fmt::Display| ReadProblem {
-            code: "F001",
-            sheet: Some(name.clone()),
-            message: format!("sheet `{name}` cannot be read: {e}"),
-        };
+        let unreadable = |e: &dyn std::fmt::Display| sheet_unreadable(name, e);
         let rows = match &mut wb {
             Sheets::Xlsx(xlsx) if stream => {
                 let (head, rest) = read_head(xlsx, name, limits)?;
@@ -480,10 +476,17 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
 }
 
 fn sheet_unreadable(name: &str, e: &dyn std::fmt::Display) -> ReadProblem {
+    let e = e.to_string();
+    // calamine reads the classic error values (`#N/A`, V007) and no newer one (review).
+    let hint = if e.contains("Unsupported cell error value") {
+        " (what a failed formula leaves: enter the value itself in its cell)"
+    } else {
+        ""
+    };
     ReadProblem {
         code: "F001",
         sheet: Some(name.to_string()),
-        message: format!("sheet `{name}` cannot be read: {e}"),
+        message: format!("sheet `{name}` cannot be read: {e}{hint}"),
     }
 }
 

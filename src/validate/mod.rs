@@ -1970,10 +1970,10 @@ fn user_row<'a>(
                     col: *col,
                     field: Cow::Borrowed("email_aliases"),
                 };
-                // The cell as read, when the alias was all of it.
-                let read = (user.cells.iter())
-                    .find(|(c, kept, _)| Some(*c) == *col && kept == alias)
-                    .map_or(alias.as_str(), |(_, _, read)| read.as_str());
+                // The cell as read (SPEC §5), as the cell's other findings give it.
+                let read = col
+                    .and_then(|c| row.cell(c))
+                    .map_or(alias.as_str(), |c| c.text.as_str());
                 cx.report(
                     Rule::EmailLowercased,
                     &p,
