@@ -352,6 +352,7 @@ pub fn runs_as_formula(value: &str) -> bool {
 /// V007: a spreadsheet's error value (`#N/A`, `#REF!`, LibreOffice's `Err:502`): what a
 /// failed formula leaves, kept by "paste values" or a save to CSV. The value it stood for is
 /// gone, and the text is never one a user attribute holds.
+#[inline]
 pub fn spreadsheet_error(value: &str) -> bool {
     const ERRORS: [&str; 18] = [
         // Google Sheets'.

@@ -1704,7 +1704,8 @@ fn user_row<'a>(
         // optional value is read as empty, as a blank cell (review: a `first_name` of U+200B was
         // V010 against the full name); a required one is V001 in `required`.
         let value = match value {
-            Some(v) if !required && values::invisible_only(&v) => {
+            // `raw` trimmed it: a value of ASCII is not blank.
+            Some(v) if !required && !v.is_ascii() && values::invisible_only(&v) => {
                 cx.report(
                     Rule::WhitespaceTrimmed,
                     &p,
