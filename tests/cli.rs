@@ -2365,3 +2365,45 @@ fn n002_about_an_alias_gives_the_cell_as_read() {
         .collect();
     assert_eq!(n002, [("N002", cell); 3], "{report:#}");
 }
+
+/// Number formats that pad with zeros in their first section, behind a locale, or beside a
+/// text section restore the padding as `000000` does (review: xlsx lost it, ODS kept it).
+#[test]
+fn zero_padding_of_every_padding_format_is_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("padded.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet().set_name("Users").unwrap();
+    for (c, h) in ["email_addr", "record_id", "full_name", "employee_id"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    let formats = [
+        "0000;-0000",
+        "00000;00000;00000",
+        "0000000;@",
+        "[$-409]000000",
+    ];
+    for (i, code) in formats.iter().enumerate() {
+        let r = i as u32 + 1;
+        sheet.write_string(r, 0, format!("u{i}@acme.com")).unwrap();
+        sheet.write_string(r, 1, format!("R{i}")).unwrap();
+        sheet.write_string(r, 2, "Al Bo").unwrap();
+        let format = rust_xlsxwriter::Format::new().set_num_format(*code);
+        sheet.write_number_with_format(r, 3, 42.0, &format).unwrap();
+    }
+    book.save(&path).unwrap();
+    let out = muster()
+        .args(["validate", path.to_str().unwrap(), "-q", "--out", "-"])
+        .output()
+        .unwrap();
+    let records = String::from_utf8_lossy(&out.stdout);
+    for id in ["0042", "00042", "0000042", "000042"] {
+        assert!(
+            records.contains(&format!(r#""employee_id":"{id}""#)),
+            "{id}: {records}"
+        );
+    }
+}

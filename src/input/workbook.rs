@@ -691,8 +691,23 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
 }
 
 /// The width a number format of zeros only ("000000") pads numbers to.
+/// The format's first section (positive numbers) counts, without a locale or colour in
+/// brackets: `0000;-0000`, `0000000;@`, `[$-409]000000` pad as `000000` does (review: their
+/// zeros were lost in xlsx, kept in the same workbook saved as ODS).
 fn zero_padding(code: &str) -> Option<usize> {
-    (code.len() > 1 && code.bytes().all(|b| b == b'0')).then_some(code.len())
+    let positive = code.split(';').next().unwrap_or("");
+    let mut zeros = 0;
+    let mut in_brackets = false;
+    for b in positive.bytes() {
+        match b {
+            b'[' if !in_brackets => in_brackets = true,
+            b']' if in_brackets => in_brackets = false,
+            _ if in_brackets => {}
+            b'0' => zeros += 1,
+            _ => return None,
+        }
+    }
+    (zeros > 1 && !in_brackets).then_some(zeros)
 }
 
 fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
@@ -730,6 +745,25 @@ fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn zero_padding_formats() {
+        use super::zero_padding;
+        for (code, width) in [
+            ("000000", 6),
+            ("0000;-0000", 4),
+            ("00000;00000;00000", 5),
+            ("0000000;@", 7),
+            ("[$-409]000000", 6),
+        ] {
+            assert_eq!(zero_padding(code), Some(width), "{code}");
+        }
+        for code in [
+            "0", "0.00", "#,##0", "General", "00-00", "[Red]0", "@", "[0000",
+        ] {
+            assert_eq!(zero_padding(code), None, "{code}");
+        }
+    }
+
     use super::*;
 
     /// The one-pass reader gives the cells calamine's `Range` gives, on every sheet of the
