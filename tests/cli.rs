@@ -2182,6 +2182,11 @@ fn a_misnamed_sheet_or_file_is_an_error_not_lost_rows() {
     std::fs::write(batch.join("itsm.csv"), itsm).unwrap();
     std::fs::write(batch.join("users_old.csv"), "email_addr\n").unwrap();
     std::fs::write(batch.join("notes.csv"), "anything\n").unwrap();
+    // Saved in another format, or kept as a backup (review: F004, its rows lost, exit 0).
+    std::fs::write(batch.join("channel_ids.xlsx"), "PK").unwrap();
+    std::fs::write(batch.join("idm_ids.txt"), "record_id\n").unwrap();
+    std::fs::write(batch.join("users.csv.bak"), "email_addr\n").unwrap();
+    std::fs::write(batch.join("users.pdf"), "%PDF").unwrap();
     let (code, report) = validate_json(&[batch.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert_eq!(report["summary"]["valid"], 0);
@@ -2201,13 +2206,25 @@ fn a_misnamed_sheet_or_file_is_an_error_not_lost_rows() {
     assert_eq!(
         by_file,
         [
+            ("channel_ids.xlsx".to_string(), "F008", &*format!("not read: its name is not one of {names}; save it as CSV, `channel_ids.csv`, to have its rows read, or move it out of the directory")),
+            ("idm_ids.txt".to_string(), "F008", &*format!("not read: its name is not one of {names}; rename it `idm_ids.csv` to have its rows read, or move it out of the directory")),
             ("itsm.csv".to_string(), "F008", &*format!("not read: its name is not one of {names}; rename it `itsm_ids.csv` to have its rows read, or move it out of the directory")),
             ("notes.csv".to_string(), "F004", &*format!("not one of {names} and was ignored")),
+            ("users.csv.bak".to_string(), "F008", &*format!("not read: its name is not one of {names}; move its rows to `users.csv` to have them read, or move it out of the directory")),
+            ("users.pdf".to_string(), "F004", &*format!("not one of {names} and was ignored")),
             ("users_old.csv".to_string(), "F008", &*format!("not read: its name is not one of {names}; move its rows to `users.csv` to have them read, or move it out of the directory")),
         ]
     );
     // Near miss: with the file named as the layout's, its entry is read.
-    std::fs::remove_file(batch.join("users_old.csv")).unwrap();
+    for other in [
+        "users_old.csv",
+        "channel_ids.xlsx",
+        "idm_ids.txt",
+        "users.csv.bak",
+        "users.pdf",
+    ] {
+        std::fs::remove_file(batch.join(other)).unwrap();
+    }
     std::fs::rename(batch.join("itsm.csv"), batch.join("itsm_ids.csv")).unwrap();
     let (code, report) = validate_json(&[batch.to_str().unwrap()]);
     let want = BTreeSet::from(["F004".to_string(), "I003".to_string()]); // no external_id

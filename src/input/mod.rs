@@ -416,18 +416,29 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
         match directory_file_kind(&path) {
             Some(kind) if path.is_file() => read_file(batch, &path, &shown, i, options, Some(kind)),
             _ => {
-                // A CSV named as a copy or a shortening of one of the layout's (`itsm.csv`,
-                // `itsm_ids (1).csv`): F008, as for a sheet.
-                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-                let is_table = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                    e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv")
-                });
-                let near = near_kind(stem)
-                    .filter(|_| is_table)
+                // A table named as one of the layout's, a copy or a shortening of one
+                // (`itsm.csv`, `itsm_ids (1).csv`), or saved in another format (`itsm_ids.xlsx`,
+                // Excel's Unicode text `users.txt`, `itsm_ids.csv.bak`): F008, as for a sheet,
+                // for its rows would be lost while the users load (review).
+                let name = path.file_name().and_then(|s| s.to_str()).unwrap_or("");
+                let mut parts = name.split('.');
+                let base = parts.next().unwrap_or("");
+                let extensions: Vec<String> = parts.map(str::to_ascii_lowercase).collect();
+                let workbook = extensions
+                    .iter()
+                    .any(|e| matches!(e.as_str(), "xlsx" | "xlsm" | "xls" | "xlsb" | "ods"));
+                let is_table = workbook
+                    || extensions
+                        .iter()
+                        .any(|e| matches!(e.as_str(), "csv" | "tsv" | "txt"));
+                let near = near_kind(base)
+                    .filter(|_| is_table && path.is_file())
                     .map(SheetKind::file_stem);
                 let (code, message) = match near {
                     Some(known) => {
-                        let way = if present.iter().any(|k| k.file_stem() == known) {
+                        let way = if workbook {
+                            format!("save it as CSV, `{known}.csv`, to have its rows read")
+                        } else if present.iter().any(|k| k.file_stem() == known) {
                             format!("move its rows to `{known}.csv` to have them read")
                         } else {
                             format!("rename it `{known}.csv` to have its rows read")
