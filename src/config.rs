@@ -312,6 +312,14 @@ pub fn load_renames(path: &Path) -> Result<Renames, ConfigError> {
                 "`{from}`{at} is mapped to `{to}`, which is no column muster knows (see SPEC §2); write `custom.{to}` for a custom attribute"
             )));
         }
+        // `row_version` is the export's own: a vendor's column mapped to it vanished from
+        // the records, and made every row S004 in an import (review).
+        if fold(&to) == "rowversion" {
+            return Err(invalid(format!(
+                "`{from}`{at} is mapped to `row_version`, which only `muster export` writes; write `custom.{from_name}` to keep its values",
+                from_name = from.trim()
+            )));
+        }
         renames.insert(fold(from), to);
     }
     Ok(renames)
@@ -445,6 +453,10 @@ mod tests {
         assert_eq!(
             map("\"Mail\" = \"emial_addr\"\n").unwrap_err(),
             "map.toml: `Mail` (line 2) is mapped to `emial_addr`, which is no column muster knows (see SPEC §2); write `custom.emial_addr` for a custom attribute"
+        );
+        assert_eq!(
+            map("\"Dept\" = \"Row Version\"\n").unwrap_err(),
+            "map.toml: `Dept` (line 2) is mapped to `row_version`, which only `muster export` writes; write `custom.Dept` to keep its values"
         );
         let ok = map("\"Badge\" = \"custom_attributes.badge\"\n\"SN\" = \"itsm.servicenow.user_id\"\n\"Connector\" = \"integration\"\n\"Mail\" = \"E-mail\"\n").unwrap();
         assert_eq!(ok["badge"], "custom.badge");

@@ -478,7 +478,12 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
                 format!("column `{header}` is not a column of the {} sheet and was ignored", sheet.kind.sheet_name()),
                 None,
             )),
-            Field::Custom(name) if !header.to_ascii_lowercase().starts_with("custom.") => {
+            // Never on a column named as a custom attribute, here or by the `--map` file
+            // (review: `"Dept" = "custom.deparment"` was F006).
+            Field::Custom(name)
+                if !header.to_ascii_lowercase().starts_with("custom.")
+                    && !renames.contains_key(&fold(&header)) =>
+            {
                 if let Some(attr) = near_miss(name) {
                     mapping.problems.push(column_problem(
                         "F006",
