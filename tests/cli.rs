@@ -2447,3 +2447,33 @@ fn a_column_mapped_to_a_custom_attribute_is_not_f006() {
     // Near miss: `Departmnt`, not in the map, is still F006.
     assert_eq!(f006, ["E"], "{report:#}");
 }
+
+/// A time-of-day cell reads as the time it shows, not a date of 1899 (review).
+#[test]
+fn a_time_of_day_cell_reads_as_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("times.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet().set_name("Users").unwrap();
+    for (c, h) in ["email_addr", "record_id", "full_name", "custom.shift"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    sheet.write_string(1, 0, "a@acme.com").unwrap();
+    sheet.write_string(1, 1, "R1").unwrap();
+    sheet.write_string(1, 2, "Al Bo").unwrap();
+    let time = rust_xlsxwriter::ExcelDateTime::from_hms(9, 30, 0).unwrap();
+    let format = rust_xlsxwriter::Format::new().set_num_format("hh:mm");
+    sheet
+        .write_datetime_with_format(1, 3, &time, &format)
+        .unwrap();
+    book.save(&path).unwrap();
+    let out = muster()
+        .args(["validate", path.to_str().unwrap(), "-q", "--out", "-"])
+        .output()
+        .unwrap();
+    let records = String::from_utf8_lossy(&out.stdout);
+    assert!(records.contains(r#""shift":"09:30:00""#), "{records}");
+}

@@ -668,7 +668,11 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
         Data::DateTime(dt) => {
             if dt.is_datetime() {
                 let (y, m, d, hh, mm, ss, _) = dt.to_ymd_hms_milli();
-                let text = if (hh, mm, ss) == (0, 0, 0) {
+                // A time of day alone is a fraction of a day: not a date of 1899 (review: a
+                // shift start read as `1899-12-31T09:30:00`, `PT09H30M00S` from ODS).
+                let text = if (0.0..1.0).contains(&dt.as_f64()) {
+                    format!("{hh:02}:{mm:02}:{ss:02}")
+                } else if (hh, mm, ss) == (0, 0, 0) {
                     format!("{y:04}-{m:02}-{d:02}")
                 } else {
                     format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}")
@@ -685,12 +689,30 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
             text: s.clone(),
             origin: CellOrigin::Date,
         },
-        Data::DurationIso(s) => Cell::text(s.clone()),
+        Data::DurationIso(s) => match time_of_day(s) {
+            Some(text) => Cell {
+                text,
+                origin: CellOrigin::Date,
+            },
+            None => Cell::text(s.clone()),
+        },
         Data::Error(e) => Cell::text(format!("{e}")),
     }
 }
 
 /// The width a number format of zeros only ("000000") pads numbers to.
+/// ODS's time cell (`PT09H30M00S`, seconds maybe with a fraction) as the time of day it shows,
+/// `09:30:00`, when under a day.
+fn time_of_day(iso: &str) -> Option<String> {
+    let rest = iso.strip_prefix("PT")?;
+    let (h, rest) = rest.split_once('H')?;
+    let (m, rest) = rest.split_once('M')?;
+    let s = rest.strip_suffix('S')?;
+    let s = s.split_once('.').map_or(s, |(whole, _)| whole);
+    let [h, m, s]: [u32; 3] = [h.parse().ok()?, m.parse().ok()?, s.parse().ok()?];
+    (h < 24 && m < 60 && s < 60).then(|| format!("{h:02}:{m:02}:{s:02}"))
+}
+
 /// The format's first section (positive numbers) counts, without a locale or colour in
 /// brackets: `0000;-0000`, `0000000;@`, `[$-409]000000` pad as `000000` does (review: their
 /// zeros were lost in xlsx, kept in the same workbook saved as ODS).
@@ -745,6 +767,16 @@ fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_of_day() {
+        use super::time_of_day;
+        assert_eq!(time_of_day("PT09H30M00S").as_deref(), Some("09:30:00"));
+        assert_eq!(time_of_day("PT9H5M7.250S").as_deref(), Some("09:05:07"));
+        for not in ["PT25H00M00S", "P1DT1H0M0S", "PT09H30M", "09:30"] {
+            assert_eq!(time_of_day(not), None, "{not}");
+        }
+    }
+
     #[test]
     fn zero_padding_formats() {
         use super::zero_padding;
