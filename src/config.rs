@@ -200,7 +200,8 @@ impl Config {
             for (i, a) in ids.iter().enumerate() {
                 if let Some(b) = ids[i + 1..].iter().find(|b| b.eq_ignore_ascii_case(a)) {
                     return Err(invalid(format!(
-                        "connectors `{a}` and `{b}`{} differ only in case: integration ids are matched case-sensitively, so a batch's `{b}` rows would not count for `{a}`; keep the one your organization configured",
+                        "connectors `{a}`{} and `{b}`{} differ only in case: integration ids are matched case-sensitively, so a batch's `{b}` rows would not count for `{a}`; keep the one your organization configured",
+                        connector_line(text, a),
                         connector_line(text, b)
                     )));
                 }
@@ -401,7 +402,7 @@ mod tests {
             &(c("servicenow", "servicenow", "itsm") + &c("ServiceNow", "servicenow", "itsm"))
         )
         .starts_with(
-            "m.toml: connectors `ServiceNow` and `servicenow` (line 1) differ only in case"
+            "m.toml: connectors `ServiceNow` (line 4) and `servicenow` (line 1) differ only in case"
         ));
         assert_eq!(
             err("[rules]\ndeny = [\"R001\"]\nallow = [\"unknown-manager\"]\n"),
