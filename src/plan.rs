@@ -785,7 +785,7 @@ impl Reformat {
         match self {
             Reformat::LostZeros => "leading zeros dropped from",
             Reformat::Number => "numbers written another way in",
-            Reformat::Date => "dates written another way in",
+            Reformat::Date => "dates or times written another way in",
             Reformat::Lossy => "characters turned into `?` in",
         }
     }
@@ -884,13 +884,98 @@ pub fn reformatted(before: &str, after: &str) -> Option<Reformat> {
     if let (Some(b), Some(a)) = (number(before), number(after)) {
         return same_number(before, b, after, a).then_some(Reformat::Number);
     }
-    let (b, a) = (dates(before), dates(after));
     // A day and month swapped in the same shape (`3/1/2026` → `1/3/2026`) is an edit, as is a
     // dotted version (`1.2.10` → `2.1.10`): a spreadsheet writes a date in a shape of its own.
-    if date_shape(before) != date_shape(after) && b.iter().any(|d| a.contains(d)) {
+    if date_shape(before) != date_shape(after) && same_moment(before, after) {
         return Some(Reformat::Date);
     }
     lossy(before, after).then_some(Reformat::Lossy)
+}
+
+/// Whether two texts can mean the same date, time of day, or both (`Mar 1, 2026` and
+/// `03/01/26`, `9:30` and `09:30:00 AM`, `2026-03-01 10:00` and `2026-03-01 10:00:00`).
+fn same_moment(before: &str, after: &str) -> bool {
+    let (b_day, b_time) = split_moment(before);
+    let (a_day, a_time) = split_moment(after);
+    // A missing time is midnight, as a date cell's.
+    let seconds = |t: Option<&str>| t.map_or(Some(0), time_seconds);
+    let same_time = seconds(b_time).is_some() && seconds(b_time) == seconds(a_time);
+    if b_day.is_empty() || a_day.is_empty() {
+        return b_day.is_empty() && a_day.is_empty() && b_time.is_some() && same_time;
+    }
+    let (b, a) = (dates(b_day), dates(a_day));
+    same_time && b.iter().any(|d| a.contains(d))
+}
+
+/// A text's date and its time of day: the time starts at the last space or `T` before its
+/// first `:` (`Mar 1, 2026 9:30 AM` is `Mar 1, 2026` and `9:30 AM`).
+fn split_moment(s: &str) -> (&str, Option<&str>) {
+    let s = s.trim();
+    let Some(colon) = s.find(':') else {
+        return (s, None);
+    };
+    match s[..colon].rfind([' ', 'T']) {
+        Some(at) => (s[..at].trim_end_matches(','), Some(&s[at + 1..])),
+        None => ("", Some(s)),
+    }
+}
+
+/// `9:30`, `09:30:00`, `9:30:00.000`, `9:30 AM`, `09:30:00 PM` as seconds into the day.
+fn time_seconds(s: &str) -> Option<u32> {
+    let s = s.trim();
+    let (clock, half) = match s.len().checked_sub(2).map(|at| s.split_at(at)) {
+        Some((clock, half)) if half.eq_ignore_ascii_case("am") => (clock.trim_end(), Some(0)),
+        Some((clock, half)) if half.eq_ignore_ascii_case("pm") => (clock.trim_end(), Some(12)),
+        _ => (s, None),
+    };
+    let mut parts = clock.split(':');
+    let number = |p: Option<&str>, max: u32| {
+        let p = p?;
+        let p = p.split_once('.').map_or(p, |(whole, _)| whole);
+        (!p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse::<u32>().ok())
+            .flatten()
+            .filter(|n| *n < max)
+    };
+    let hours = number(parts.next(), 24)?;
+    let minutes = number(parts.next(), 60)?;
+    let secs = match parts.next() {
+        Some(p) => number(Some(p), 60)?,
+        None => 0,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    let hours = match half {
+        Some(offset) if (1..=12).contains(&hours) => hours % 12 + offset,
+        Some(_) => return None,
+        None => hours,
+    };
+    Some(hours * 3600 + minutes * 60 + secs)
+}
+
+/// The month a name gives (`Mar`, `march`, `Sept`): 1–12.
+fn month_of(name: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let name = name.to_ascii_lowercase();
+    let name = name.trim_end_matches('.');
+    (name.len() >= 3)
+        .then(|| MONTHS.iter().position(|m| m.starts_with(name)))
+        .flatten()
+        .map(|i| i as u32 + 1)
 }
 
 /// Whether `after` is the number `before` as a spreadsheet writes it: in its own form (no `+`,
@@ -949,9 +1034,38 @@ fn significant_digits(number: &str) -> usize {
 /// The days a date text can mean: `2026-03-01` (and a time of midnight after it), `2026/03/01`,
 /// and `3/1/2026`, `03.01.26` read month first and day first (a spreadsheet's locale decides).
 fn dates(s: &str) -> Vec<(u32, u32, u32)> {
-    let s = (s.strip_suffix("T00:00:00"))
-        .or_else(|| s.strip_suffix(" 00:00:00"))
-        .unwrap_or(s);
+    // A month by name (`Mar 1, 2026`, `1-Mar-26`, `1 March 2026`): day and year around it.
+    let words: Vec<&str> = (s.split([' ', ',', '-', '/', '.']))
+        .filter(|w| !w.is_empty())
+        .collect();
+    if let Some(at) = words.iter().position(|w| month_of(w).is_some()) {
+        let month = words.get(at).and_then(|w| month_of(w));
+        let others: Vec<&str> = (words.iter().enumerate())
+            .filter(|(i, _)| *i != at)
+            .map(|(_, w)| *w)
+            .collect();
+        let (Some(month), [day, year]) = (month, others.as_slice()) else {
+            return Vec::new();
+        };
+        let (day, year) = if day.len() == 4 {
+            (year, day)
+        } else {
+            (day, year)
+        };
+        let (Ok(d), Ok(y)) = (day.parse::<u32>(), year.parse::<u32>()) else {
+            return Vec::new();
+        };
+        let y = match year.len() {
+            4 => y,
+            2 if y < 30 => 2000 + y,
+            2 => 1900 + y,
+            _ => return Vec::new(),
+        };
+        return ((1..=31).contains(&d))
+            .then_some((y, month, d))
+            .into_iter()
+            .collect();
+    }
     let parts: Vec<&str> = s.split(['-', '/', '.']).collect();
     let numbers: Option<Vec<u32>> = parts
         .iter()
@@ -1135,6 +1249,12 @@ mod tests {
             ("3/1/2026", "2026-03-01", Some(Date)),
             ("2026-03-01", "01.03.2026", Some(Date)),
             ("2026-03-01", "2026-03-01T00:00:00", Some(Date)),
+            ("Mar 1, 2026", "03/01/26", Some(Date)),
+            ("1-Mar-26", "2026-03-01", Some(Date)),
+            ("9:30", "09:30:00 AM", Some(Date)),
+            ("21:05", "9:05:00 PM", Some(Date)),
+            ("2026-03-01 10:00", "2026-03-01 10:00:00", Some(Date)),
+            ("Mar 1, 2026 9:30 AM", "03/01/26 09:30", Some(Date)),
             ("Zoë 王", "Zoë ?", Some(Lossy)),
             ("Zoë", "Zo?", Some(Lossy)),
             ("441234567890", "4.41235E+11", Some(Number)),
@@ -1151,6 +1271,12 @@ mod tests {
             ("1.2.10", "2.1.10", None),
             ("12.05.10", "05.12.10", None),
             ("3/1/26", "3/1/1926", None),
+            ("9:30", "9:31", None),
+            ("9:30", "21:30", None),
+            ("Mar 1, 2026", "Mar 2, 2026", None),
+            ("2026-03-01 10:00", "2026-03-01 11:00:00", None),
+            ("May", "May 2026", None),
+            ("Building 12:30", "Building 12:30:00", None),
             ("1.10", "1.2", None),
             ("12345678901234567890", "12345678901234567000", None),
             ("12345678901234567890", "12345678901234567891", None),

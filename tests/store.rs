@@ -1343,7 +1343,7 @@ fn an_update_a_spreadsheet_made_by_saving_an_export_again_is_refused() {
             ("1.10", "1.1"),
         ),
         (
-            "dates written another way in `custom.start`",
+            "dates or times written another way in `custom.start`",
             ("3/1/2026", "2026-03-01"),
         ),
     ];
