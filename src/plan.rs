@@ -923,7 +923,11 @@ fn split_moment(s: &str) -> (&str, Option<&str>) {
 /// `9:30`, `09:30:00`, `9:30:00.000`, `9:30 AM`, `09:30:00 PM` as seconds into the day.
 fn time_seconds(s: &str) -> Option<u32> {
     let s = s.trim();
-    let (clock, half) = match s.len().checked_sub(2).map(|at| s.split_at(at)) {
+    // Split where a character starts (review: `Sales: 東京` panicked in the middle of `京`).
+    let split = (s.len().checked_sub(2))
+        .filter(|&at| s.is_char_boundary(at))
+        .map(|at| s.split_at(at));
+    let (clock, half) = match split {
         Some((clock, half)) if half.eq_ignore_ascii_case("am") => (clock.trim_end(), Some(0)),
         Some((clock, half)) if half.eq_ignore_ascii_case("pm") => (clock.trim_end(), Some(12)),
         _ => (s, None),
@@ -1232,6 +1236,18 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any two texts, and texts made of what dates, times and numbers are made of, with
+        /// characters of several bytes among them: an answer, never a panic (review).
+        #[test]
+        fn reformatted_answers_any_two_texts(
+            before in "[0-9:.,/ APMapmTE+-é東✅”]{0,14}|\\PC{0,10}",
+            after in "[0-9:.,/ APMapmTE+-é東✅”]{0,14}|\\PC{0,10}",
+        ) {
+            let _ = reformatted(&before, &after);
+        }
+    }
+
     #[test]
     fn a_value_a_spreadsheet_saved_again_is_told_from_an_edit() {
         use Reformat::*;
@@ -1277,6 +1293,12 @@ mod tests {
             ("2026-03-01 10:00", "2026-03-01 11:00:00", None),
             ("May", "May 2026", None),
             ("Building 12:30", "Building 12:30:00", None),
+            // Not a time, and no panic in the middle of a character (review).
+            ("Sales", "Sales: 東京", None),
+            ("Known as: “Bob”", "Bob", None),
+            ("Status: ok ✅", "Status: ok", None),
+            ("9:30王", "9:30", None),
+            ("a:é1", "a:e1", None),
             ("1.10", "1.2", None),
             ("12345678901234567890", "12345678901234567000", None),
             ("12345678901234567890", "12345678901234567891", None),

@@ -1311,6 +1311,25 @@ fn an_update_whose_ids_lost_their_leading_zeros_is_refused() {
     assert_eq!((code, counts(&plan)[1]), (0, 1));
 }
 
+/// An update to a text with a `:` and characters of several bytes is an update (review: the
+/// time-of-day test split `Known as: “Bob”` inside `”`, and import panicked, exit 101).
+#[test]
+fn an_update_to_any_text_is_planned_without_a_panic() {
+    let env = Env::new();
+    let head = "email_addr,record_id,full_name,department,custom.nickname\n";
+    let first = env.write("a.csv", &format!("{head}a@x.com,R1,Ann A,Sales,Bob\n"));
+    assert_eq!(env.import(&first, &[]).0, 0);
+    let then = env.write(
+        "b.csv",
+        &format!("{head}a@x.com,R1,Ann A,Sales: 東京,Known as: “Bob”\n"),
+    );
+    let (code, plan) = env.import(&then, &[]);
+    assert_eq!((code, counts(&plan)), (0, [0, 1, 0, 0]), "{plan:#}");
+    // And back.
+    let (code, plan) = env.import(&first, &["--batch", "back"]);
+    assert_eq!((code, counts(&plan)), (0, [0, 1, 0, 0]), "{plan:#}");
+}
+
 /// What else a spreadsheet's save does to an export's values is refused as lost zeros are
 /// (review: each was applied as an edit with exit 0): zeros of any column, a number or a date
 /// written another way, and characters a Windows-1252 save turned into `?`.
