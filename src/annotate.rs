@@ -273,6 +273,10 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
         notes_left: MAX_NOTES,
     };
     let empty = BTreeMap::new();
+    // An export's values are read back without their guards (`input::unguard_cells`, in a
+    // workbook as in a CSV): a value that looks guarded keeps its own `'` by one more, as in
+    // the xlsx export.
+    let guard = (a.batch.sheets.iter()).any(|s| crate::input::is_export(&s.rows));
     for (order, source) in sources {
         let (name, header) = &a.layout.sheets[&order];
         let ws = workbook
@@ -302,7 +306,8 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
             }
             Source::Other(other) => (&other.rows, Vec::new(), None),
         };
-        let mut writer = SheetWriter::start(ws, *header, columns, sheet_marks, &mut marker)?;
+        let guard = guard && matches!(source, Source::Validated(_));
+        let mut writer = SheetWriter::start(ws, *header, columns, sheet_marks, guard, &mut marker)?;
         match again {
             None => writer.rows(ws, rows, &mut marker)?,
             Some(sheet) => {
@@ -383,6 +388,8 @@ impl CellFormats {
 struct SheetWriter<'m> {
     header: Option<u32>,
     columns: Vec<ColumnKind>,
+    /// A muster export's sheet: a text that looks guarded gets one more `'`.
+    guard: bool,
     marks: &'m BTreeMap<(u32, u16), Vec<&'m Finding>>,
     widths: Widths,
     /// The first cell whose marks are still to be written.
@@ -395,6 +402,7 @@ impl<'m> SheetWriter<'m> {
         header: Option<u32>,
         columns: Vec<ColumnKind>,
         marks: &'m BTreeMap<(u32, u16), Vec<&'m Finding>>,
+        guard: bool,
         marker: &mut Marker,
     ) -> Result<Self, XlsxError> {
         let text_column = marker.formats.get(false, None, NumFormat::Text).clone();
@@ -406,6 +414,7 @@ impl<'m> SheetWriter<'m> {
         Ok(SheetWriter {
             header,
             columns,
+            guard,
             marks,
             widths: Widths::default(),
             next: (0, 0),
@@ -499,6 +508,14 @@ impl<'m> SheetWriter<'m> {
                     ws.write_datetime_with_format(r, col, date, format)?;
                 } else {
                     // Everything else, formulas included, is written as the text that was read.
+                    let guarded;
+                    let text = match text.strip_prefix('\'') {
+                        Some(rest) if self.guard && rest.starts_with(crate::report::GUARDED) => {
+                            guarded = clip(&format!("'{text}")).to_string();
+                            guarded.as_str()
+                        }
+                        _ => text,
+                    };
                     if plain(text_format) {
                         ws.write_string(r, col, text)?;
                     } else {

@@ -977,6 +977,25 @@ fn guards_come_off_only_where_muster_put_them() {
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         let (code, plan) = env.import(&annotated, &[]);
         assert_eq!((code, counts(&plan)), (0, [0, 0, 2, 0]), "{plan:#}");
+        // Without its Issues sheet it is no longer known as muster's, and reads the same
+        // (review: `'-5` became `-5`).
+        use calamine::{open_workbook_auto, Reader};
+        let mut book = open_workbook_auto(&annotated).unwrap();
+        let mut out = rust_xlsxwriter::Workbook::new();
+        for name in book.sheet_names().into_iter().filter(|n| n != "Issues") {
+            let sheet = out.add_worksheet().set_name(&name).unwrap();
+            for (r, row) in book.worksheet_range(&name).unwrap().rows().enumerate() {
+                for (c, cell) in row.iter().enumerate() {
+                    sheet
+                        .write_string(r as u32, c as u16, cell.to_string())
+                        .unwrap();
+                }
+            }
+        }
+        let without = env.path("without-issues.xlsx");
+        out.save(&without).unwrap();
+        let (code, plan) = env.import(&without, &[]);
+        assert_eq!((code, counts(&plan)), (0, [0, 0, 2, 0]), "{plan:#}");
     }
 
     // A row typed into the export keeps a `'` that guards nothing.

@@ -620,7 +620,7 @@ pub fn unguard_export(rows: &mut [Row]) -> bool {
 }
 
 /// Whether a header among the first rows is `row_version`: rows `muster export` wrote.
-fn is_export(rows: &[Row]) -> bool {
+pub(crate) fn is_export(rows: &[Row]) -> bool {
     rows.iter().take(10).any(|r| {
         r.cells
             .iter()

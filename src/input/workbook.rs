@@ -185,9 +185,11 @@ fn read_sheets(
         });
     }
     // A muster export, or its CSV export saved as a workbook by a spreadsheet (which keeps the
-    // CSV's guards as text, `'-5`): the guards come off as in the CSV (review). Not in a
-    // workbook muster annotated, whose cells are the batch's values as read.
-    let unguard = !annotated && sheets.iter().any(|s| super::is_export(&s.rows));
+    // CSV's guards as text, `'-5`): the guards come off as in the CSV (review). So they do in
+    // a workbook muster annotated from an export, which puts them on again (`annotate`):
+    // whether its own sheets are still there changes nothing (review: a vendor deleted the
+    // Issues sheet, and `'-5` became `-5`).
+    let unguard = sheets.iter().any(|s| super::is_export(&s.rows));
     if unguard {
         for sheet in &mut sheets {
             super::unguard_cells(&mut sheet.rows);
