@@ -886,7 +886,16 @@ pub fn reformatted(before: &str, after: &str) -> Option<Reformat> {
     }
     // A day and month swapped in the same shape (`3/1/2026` → `1/3/2026`) is an edit, as is a
     // dotted version (`1.2.10` → `2.1.10`): a spreadsheet writes a date in a shape of its own.
-    if date_shape(before) != date_shape(after) && same_moment(before, after) {
+    // A spreadsheet writes digits for a date typed with digits: a month's name put in
+    // (`3/1/2026` → `Jan 3, 2026`) is an admin saying which date was meant (review).
+    let named = |s: &str| {
+        s.split(|c: char| !c.is_ascii_alphabetic())
+            .any(|w| month_of(w).is_some())
+    };
+    if date_shape(before) != date_shape(after)
+        && (named(before) || !named(after))
+        && same_moment(before, after)
+    {
         return Some(Reformat::Date);
     }
     lossy(before, after).then_some(Reformat::Lossy)
@@ -996,7 +1005,9 @@ fn same_number(before: &str, b: f64, after: &str, a: f64) -> bool {
     let own_form = !whole.is_empty()
         && (whole == "0" || !whole.starts_with('0'))
         && !mantissa.starts_with('+')
-        && !(mantissa.contains('.') && (fraction.is_empty() || fraction.ends_with('0')));
+        // LibreOffice's scientific form keeps its zeros (`1.00E+05`).
+        && !(mantissa.contains('.')
+            && (fraction.is_empty() || (fraction.ends_with('0') && !exponent)));
     if !own_form {
         return false;
     }
@@ -1020,12 +1031,25 @@ fn lost_zeros(before: &str, after: &str) -> bool {
         && before.trim_start_matches('0') == after
 }
 
-/// A plain decimal number (`-1.10`, `1e5`, `1.23456789012346E+019`), not `inf` or `0x1F`.
+/// A plain decimal number (`-1.10`, `1e5`, `1.23456789012346E+019`, `1,234`), not `inf` or
+/// `0x1F`.
 fn number(s: &str) -> Option<f64> {
     let plain = s.bytes().any(|b| b.is_ascii_digit())
         && s.bytes()
             .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
-    plain.then(|| s.parse().ok()).flatten()
+    if plain {
+        return s.parse().ok();
+    }
+    // Thousands grouped by commas, as a spreadsheet shows them (`1,234,567.5`).
+    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    let mut groups = whole.strip_prefix('-').unwrap_or(whole).split(',');
+    let first = groups.next()?;
+    let grouped = (1..=3).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_digit())
+        && whole.contains(',')
+        && groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
+        && fraction.bytes().all(|b| b.is_ascii_digit());
+    grouped.then(|| s.replace(',', "").parse().ok()).flatten()
 }
 
 /// The significant digits of a number's text: `0012.50` has three.
@@ -1048,8 +1072,17 @@ fn dates(s: &str) -> Vec<(u32, u32, u32)> {
             .filter(|(i, _)| *i != at)
             .map(|(_, w)| *w)
             .collect();
+        // A month and a year alone (`March 2026`) is that month's first day in a date cell.
         let (Some(month), [day, year]) = (month, others.as_slice()) else {
-            return Vec::new();
+            return match (month, others.as_slice()) {
+                (Some(month), [year]) if year.len() == 4 => year
+                    .parse()
+                    .ok()
+                    .map(|y| (y, month, 1))
+                    .into_iter()
+                    .collect(),
+                _ => Vec::new(),
+            };
         };
         let (day, year) = if day.len() == 4 {
             (year, day)
@@ -1271,6 +1304,10 @@ mod tests {
             ("21:05", "9:05:00 PM", Some(Date)),
             ("2026-03-01 10:00", "2026-03-01 10:00:00", Some(Date)),
             ("Mar 1, 2026 9:30 AM", "03/01/26 09:30", Some(Date)),
+            ("March 2026", "03/01/2026", Some(Date)),
+            ("1e5", "1.00E+05", Some(Number)),
+            ("1,234", "1234", Some(Number)),
+            ("1,234,567.5", "1234567.5", Some(Number)),
             ("Zoë 王", "Zoë ?", Some(Lossy)),
             ("Zoë", "Zo?", Some(Lossy)),
             ("441234567890", "4.41235E+11", Some(Number)),
@@ -1288,6 +1325,9 @@ mod tests {
             ("12.05.10", "05.12.10", None),
             ("3/1/26", "3/1/1926", None),
             ("9:30", "9:31", None),
+            ("3/1/2026", "Jan 3, 2026", None),
+            ("1,23", "123", None),
+            ("March 2026", "03/02/2026", None),
             ("9:30", "21:30", None),
             ("Mar 1, 2026", "Mar 2, 2026", None),
             ("2026-03-01 10:00", "2026-03-01 11:00:00", None),

@@ -2187,6 +2187,7 @@ fn a_misnamed_sheet_or_file_is_an_error_not_lost_rows() {
     std::fs::write(batch.join("idm_ids.txt"), "record_id\n").unwrap();
     std::fs::write(batch.join("users.csv.bak"), "email_addr\n").unwrap();
     std::fs::write(batch.join("users.pdf"), "%PDF").unwrap();
+    std::fs::write(batch.join("idm_ids.csv.tmp"), "record_id\n").unwrap();
     let (code, report) = validate_json(&[batch.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert_eq!(report["summary"]["valid"], 0);
@@ -2207,6 +2208,7 @@ fn a_misnamed_sheet_or_file_is_an_error_not_lost_rows() {
         by_file,
         [
             ("channel_ids.xlsx".to_string(), "F008", &*format!("not read: its name is not one of {names}; save it as CSV, `channel_ids.csv`, to have its rows read, or move it out of the directory")),
+            ("idm_ids.csv.tmp".to_string(), "F004", &*format!("not one of {names} and was ignored")),
             ("idm_ids.txt".to_string(), "F008", &*format!("not read: its name is not one of {names}; rename it `idm_ids.csv` to have its rows read, or move it out of the directory")),
             ("itsm.csv".to_string(), "F008", &*format!("not read: its name is not one of {names}; rename it `itsm_ids.csv` to have its rows read, or move it out of the directory")),
             ("notes.csv".to_string(), "F004", &*format!("not one of {names} and was ignored")),

@@ -423,14 +423,19 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
                 let name = path.file_name().and_then(|s| s.to_str()).unwrap_or("");
                 let mut parts = name.split('.');
                 let base = parts.next().unwrap_or("");
-                let extensions: Vec<String> = parts.map(str::to_ascii_lowercase).collect();
-                let workbook = extensions
-                    .iter()
-                    .any(|e| matches!(e.as_str(), "xlsx" | "xlsm" | "xls" | "xlsb" | "ods"));
-                let is_table = workbook
-                    || extensions
-                        .iter()
-                        .any(|e| matches!(e.as_str(), "csv" | "tsv" | "txt"));
+                let mut extensions: Vec<String> = parts.map(str::to_ascii_lowercase).collect();
+                // A backup keeps its table's extension before its own (`.csv.bak`); a
+                // temporary file (`.csv.tmp`) is no table anyone meant to send (review).
+                if extensions.len() > 1
+                    && extensions.last().is_some_and(|e| {
+                        matches!(e.as_str(), "bak" | "old" | "orig" | "backup" | "copy")
+                    })
+                {
+                    extensions.pop();
+                }
+                let last = extensions.last().map_or("", String::as_str);
+                let workbook = matches!(last, "xlsx" | "xlsm" | "xls" | "xlsb" | "ods");
+                let is_table = workbook || matches!(last, "csv" | "tsv" | "txt");
                 let near = near_kind(base)
                     .filter(|_| is_table && path.is_file())
                     .map(SheetKind::file_stem);

@@ -721,17 +721,26 @@ fn time_of_day(iso: &str) -> Option<String> {
 fn zero_padding(code: &str) -> Option<usize> {
     let positive = code.split(';').next().unwrap_or("");
     let mut zeros = 0;
-    let mut in_brackets = false;
-    for b in positive.bytes() {
-        match b {
-            b'[' if !in_brackets => in_brackets = true,
-            b']' if in_brackets => in_brackets = false,
-            _ if in_brackets => {}
-            b'0' => zeros += 1,
-            _ => return None,
+    let mut rest = positive;
+    while let Some(c) = rest.chars().next() {
+        if c == '0' {
+            zeros += 1;
+            rest = &rest[1..];
+            continue;
         }
+        // Brackets that change no digit: a locale without a currency sign (`[$-409]`) or a
+        // colour; a condition (`[>100]`) or a currency (`[$€-407]`) shows other text (review).
+        let (inner, after) = rest.strip_prefix('[')?.split_once(']')?;
+        let locale = inner
+            .strip_prefix("$-")
+            .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        let colour = !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_alphabetic());
+        if !(locale || colour) {
+            return None;
+        }
+        rest = after;
     }
-    (zeros > 1 && !in_brackets).then_some(zeros)
+    (zeros > 1).then_some(zeros)
 }
 
 fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
@@ -791,8 +800,20 @@ mod tests {
         ] {
             assert_eq!(zero_padding(code), Some(width), "{code}");
         }
+        assert_eq!(zero_padding("[Red]0000"), Some(4));
         for code in [
-            "0", "0.00", "#,##0", "General", "00-00", "[Red]0", "@", "[0000",
+            "0",
+            "0.00",
+            "#,##0",
+            "General",
+            "00-00",
+            "[Red]0",
+            "@",
+            "[0000",
+            "[>100]0000;00",
+            "[$€-407]0000",
+            "[<=9999]0000;000000",
+            "\"ID\"0000",
         ] {
             assert_eq!(zero_padding(code), None, "{code}");
         }
