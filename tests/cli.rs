@@ -2385,40 +2385,52 @@ fn n002_about_an_alias_gives_the_cell_as_read() {
     assert_eq!(n002, [("N002", cell); 3], "{report:#}");
 }
 
-/// Number formats that pad with zeros in their first section, behind a locale, or beside a
-/// text section restore the padding as `000000` does (review: xlsx lost it, ODS kept it).
-#[test]
-fn zero_padding_of_every_padding_format_is_restored() {
+/// The records of a one-sheet workbook: a `Users` sheet of `email_addr, record_id, full_name`
+/// and `column`, one user a row, whose `column` cell `cell(sheet, row, col)` writes.
+fn records_of_users_with(
+    column: &str,
+    users: usize,
+    cell: impl Fn(&mut rust_xlsxwriter::Worksheet, u32, u16),
+) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("padded.xlsx");
+    let path = dir.path().join("users.xlsx");
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet().set_name("Users").unwrap();
-    for (c, h) in ["email_addr", "record_id", "full_name", "employee_id"]
+    for (c, h) in ["email_addr", "record_id", "full_name", column]
         .iter()
         .enumerate()
     {
         sheet.write_string(0, c as u16, *h).unwrap();
     }
-    let formats = [
-        "0000;-0000",
-        "00000;00000;00000",
-        "0000000;@",
-        "[$-409]000000",
-    ];
-    for (i, code) in formats.iter().enumerate() {
+    for i in 0..users {
         let r = i as u32 + 1;
         sheet.write_string(r, 0, format!("u{i}@acme.com")).unwrap();
         sheet.write_string(r, 1, format!("R{i}")).unwrap();
         sheet.write_string(r, 2, "Al Bo").unwrap();
-        let format = rust_xlsxwriter::Format::new().set_num_format(*code);
-        sheet.write_number_with_format(r, 3, 42.0, &format).unwrap();
+        cell(sheet, r, 3);
     }
     book.save(&path).unwrap();
     let out = muster()
         .args(["validate", path.to_str().unwrap(), "-q", "--out", "-"])
         .output()
         .unwrap();
-    let records = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Number formats that pad with zeros in their first section, behind a locale, or beside a
+/// text section restore the padding as `000000` does (review: xlsx lost it, ODS kept it).
+#[test]
+fn zero_padding_of_every_padding_format_is_restored() {
+    let formats = [
+        "0000;-0000",
+        "00000;00000;00000",
+        "0000000;@",
+        "[$-409]000000",
+    ];
+    let records = records_of_users_with("employee_id", formats.len(), |sheet, r, c| {
+        let format = rust_xlsxwriter::Format::new().set_num_format(formats[r as usize - 1]);
+        sheet.write_number_with_format(r, c, 42.0, &format).unwrap();
+    });
     for id in ["0042", "00042", "0000042", "000042"] {
         assert!(
             records.contains(&format!(r#""employee_id":"{id}""#)),
@@ -2453,29 +2465,12 @@ fn a_column_mapped_to_a_custom_attribute_is_not_f006() {
 /// A time-of-day cell reads as the time it shows, not a date of 1899 (review).
 #[test]
 fn a_time_of_day_cell_reads_as_a_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("times.xlsx");
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet().set_name("Users").unwrap();
-    for (c, h) in ["email_addr", "record_id", "full_name", "custom.shift"]
-        .iter()
-        .enumerate()
-    {
-        sheet.write_string(0, c as u16, *h).unwrap();
-    }
-    sheet.write_string(1, 0, "a@acme.com").unwrap();
-    sheet.write_string(1, 1, "R1").unwrap();
-    sheet.write_string(1, 2, "Al Bo").unwrap();
-    let time = rust_xlsxwriter::ExcelDateTime::from_hms(9, 30, 0).unwrap();
-    let format = rust_xlsxwriter::Format::new().set_num_format("hh:mm");
-    sheet
-        .write_datetime_with_format(1, 3, &time, &format)
-        .unwrap();
-    book.save(&path).unwrap();
-    let out = muster()
-        .args(["validate", path.to_str().unwrap(), "-q", "--out", "-"])
-        .output()
-        .unwrap();
-    let records = String::from_utf8_lossy(&out.stdout);
+    let records = records_of_users_with("custom.shift", 1, |sheet, r, c| {
+        let time = rust_xlsxwriter::ExcelDateTime::from_hms(9, 30, 0).unwrap();
+        let format = rust_xlsxwriter::Format::new().set_num_format("hh:mm");
+        sheet
+            .write_datetime_with_format(r, c, &time, &format)
+            .unwrap();
+    });
     assert!(records.contains(r#""shift":"09:30:00""#), "{records}");
 }
