@@ -508,14 +508,11 @@ impl<'m> SheetWriter<'m> {
                     ws.write_datetime_with_format(r, col, date, format)?;
                 } else {
                     // Everything else, formulas included, is written as the text that was read.
-                    let guarded;
-                    let text = match text.strip_prefix('\'') {
-                        Some(rest) if self.guard && rest.starts_with(crate::report::GUARDED) => {
-                            guarded = clip(&format!("'{text}")).to_string();
-                            guarded.as_str()
-                        }
-                        _ => text,
+                    let guarded = match self.guard {
+                        true => crate::report::guard_guarded(text),
+                        false => text.into(),
                     };
+                    let text = clip(&guarded);
                     if plain(text_format) {
                         ws.write_string(r, col, text)?;
                     } else {

@@ -535,19 +535,10 @@ impl SheetOut {
         for row in rows {
             for (c, value) in row.iter().enumerate() {
                 if !value.is_empty() {
-                    // A text cell needs no guard against formulas, but a workbook export is
-                    // read back as the CSV's guards are (`'-5` is `-5`): a value that looks
-                    // guarded keeps its own `'` by one more. Clipped after (review: a value
-                    // of the cell's full length failed the export).
-                    let guarded;
-                    let value = match value.strip_prefix('\'') {
-                        Some(rest) if rest.starts_with(crate::report::GUARDED) => {
-                            guarded = format!("'{value}");
-                            guarded.as_str()
-                        }
-                        _ => value,
-                    };
-                    let value = clip(value);
+                    // A text cell needs no guard against formulas; clipped after the guard
+                    // (review: a value of the cell's full length failed the export).
+                    let value = crate::report::guard_guarded(value);
+                    let value = clip(&value);
                     ws.write_string(self.next_row, c as u16, value)?;
                     self.widths.see(c, value);
                 }

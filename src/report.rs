@@ -315,6 +315,23 @@ pub fn write_csv(w: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()>
 /// a formula, or (`'`) would take the guard itself for one.
 pub const GUARDED: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
 
+/// Whether `s` starts as a guarded cell does: `'` and a guarded character.
+pub fn looks_guarded(s: &str) -> bool {
+    s.strip_prefix('\'')
+        .is_some_and(|rest| rest.starts_with(GUARDED))
+}
+
+/// A workbook export's text cell: written as it is, but a value that looks guarded keeps its
+/// own `'` by one more, since a workbook with `row_version` is read back as the CSV's guards
+/// are (`'-5` is `-5`).
+pub fn guard_guarded(s: &str) -> std::borrow::Cow<'_, str> {
+    if looks_guarded(s) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
+}
+
 /// A cell a spreadsheet would run as a formula gets a leading `'` (SPEC §6).
 pub fn guard_formula(s: &str) -> String {
     if s.starts_with(GUARDED) {

@@ -637,11 +637,7 @@ pub(crate) fn is_export(rows: &[Row]) -> bool {
 /// only that one: a name typed as `'t Hooft` keeps its `'` (review).
 fn unguard_cells(rows: &mut [Row]) {
     for cell in rows.iter_mut().flat_map(|r| r.cells.iter_mut()) {
-        if cell
-            .text
-            .strip_prefix('\'')
-            .is_some_and(|rest| rest.starts_with(crate::report::GUARDED))
-        {
+        if crate::report::looks_guarded(&cell.text) {
             cell.text.remove(0);
         }
     }
