@@ -390,6 +390,9 @@ pub fn read_batch(inputs: &[PathBuf], options: &ReadOptions) -> Result<Batch, In
     Ok(batch)
 }
 
+/// The extensions muster reads as a workbook (calamine's formats).
+const WORKBOOK_EXTENSIONS: [&str; 5] = ["xlsx", "xlsm", "xls", "xlsb", "ods"];
+
 fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
@@ -434,7 +437,7 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
                     extensions.pop();
                 }
                 let last = extensions.last().map_or("", String::as_str);
-                let workbook = matches!(last, "xlsx" | "xlsm" | "xls" | "xlsb" | "ods");
+                let workbook = WORKBOOK_EXTENSIONS.contains(&last);
                 let is_table = workbook || matches!(last, "csv" | "tsv" | "txt");
                 let near = near_kind(base)
                     .filter(|_| is_table && path.is_file())
@@ -480,7 +483,7 @@ fn read_file(
         .unwrap_or_default();
     let sub = kind.map_or(0, |k| k as usize);
     let result = match ext.as_str() {
-        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => workbook::read(path, shown, i, options).map(|(sheets, others)| {
+        ext if WORKBOOK_EXTENSIONS.contains(&ext) => workbook::read(path, shown, i, options).map(|(sheets, others)| {
             for other in others {
                 let name = other.name.clone();
                 // A sheet named almost as one muster reads (`ITSM`, `ITSM IDs (2)`) likely holds

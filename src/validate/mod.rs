@@ -468,6 +468,13 @@ fn clip(s: &str) -> String {
     }
 }
 
+/// Whether an alias is the primary address in another form. Both are normalized: ASCII
+/// addresses are their own keys, compared as they are.
+fn same_address(alias: &str, primary: &str) -> bool {
+    alias == primary
+        || (!(alias.is_ascii() && primary.is_ascii()) && email::key(alias) == email::key(primary))
+}
+
 /// A user row after the per-row rules.
 #[derive(Clone)]
 struct UserRow {
@@ -1286,14 +1293,8 @@ fn record_of(
         // `user_emails` are the addresses besides the primary one (SPEC §1): an alias that is
         // the primary address (in any of its forms) adds nothing, as a repeated alias does not.
         (user.aliases.iter())
-            .filter(|a| match &user.email {
-                // Both normalized: ASCII addresses are their own keys, compared as they are.
-                Some((primary, _)) => {
-                    a.0 != *primary
-                        && ((a.0.is_ascii() && primary.is_ascii())
-                            || email::key(&a.0) != email::key(primary))
-                }
-                None => true,
+            .filter(|a| {
+                (user.email.as_ref()).is_none_or(|(primary, _)| !same_address(&a.0, primary))
             })
             .map(|a| a.0.clone())
             .collect(),
@@ -1961,10 +1962,7 @@ fn user_row<'a>(
     // out): said, as every change the records make is (SPEC §4; review).
     if let Some((primary, _)) = &user.email {
         for (alias, col) in &user.aliases {
-            let same = alias == primary
-                || (!(alias.is_ascii() && primary.is_ascii())
-                    && email::key(alias) == email::key(primary));
-            if same {
+            if same_address(alias, primary) {
                 let p = Place {
                     sheet,
                     row: Some(row.number),
