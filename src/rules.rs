@@ -88,6 +88,7 @@ define_rules! {
     N007 TimezoneCanonical "timezone-canonical" Info "timezone case made canonical" "`america/new_york` becomes `America/New_York`";
     N008 GuidNormalized "guid-normalized" Info "GUID or sys_id lower-cased, braces stripped" "`{7FAF8AB2-…}` becomes `7faf8ab2-…`";
     N009 PaddingRestored "padding-restored" Info "zero padding restored from the cell's number format" "`123` in a `000000` cell becomes `000123`";
+    N010 MergedCellFilled "merged-cell-filled" Info "an empty cell of cells merged over rows read as the top cell's value, which the sheet shows over it" "`Engineering` in B2, merged over B2:B4: B3 and B4 read `Engineering`";
 }
 
 impl Rule {

@@ -308,6 +308,38 @@ def rule_fixtures():
     wb.save(os.path.join(HERE, "rules", "V009-N009-V007.xlsx"))
 
 
+def merged_fixture():
+    """N010: cells merged over rows read as the sheet shows them. Written by openpyxl; the .ods
+    and .xls beside it are LibreOffice's conversions of it (see testdata/README.md)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Users"
+    ws.append(["Q4 contractors from Northwind"])
+    ws.merge_cells("A1:F1")  # a title across the columns, above the header: nothing filled
+    ws.append(U + ["department", "location", "expect"])
+    rows = [
+        ["a@acme.com", "R1", "Al Bo", "Engineering", None, ""],  # D3:D5; E3:E4 with an empty top
+        ["b@acme.com", "R2", "Bo Al", None, None, "N010"],
+        ["c@acme.com", "R3", "Cy Do", None, "Bergen", "N010"],
+        ["d@acme.com", "R4", "Dee Fu", "Sales", None, ""],  # D6:E8, over a blank row
+        [None, None, None, None, None, None],
+        ["e@acme.com", "R5", "Ed Yo", None, None, "N010"],  # D8 filled; E8 stays empty
+        ["f@acme.com", "R6", "Fa Ro", "Finance", None, ""],  # D9:E9 across only: nothing filled
+        ["g@acme.com", "R7", "Gi Ha", "Own value", "Oslo", ""],
+    ]
+    for r in rows:
+        ws.append(r)
+    for rng in ["D3:D5", "E3:E4", "D6:E8", "D9:E9"]:
+        ws.merge_cells(rng)
+    ws = wb.create_sheet("ITSM IDs")
+    ws.append(["record_id", "integration", "user_id", "expect"])
+    ws.append(["R1", "servicenow", hexid(32), ""])
+    ws.append(["R2", None, hexid(32), "N010"])
+    ws.append(["R3", "jira_service_desk", f"712020:{guid()}", ""])
+    ws.merge_cells("B2:B3")
+    wb.save(os.path.join(HERE, "rules", "N010.xlsx"))
+
+
 def bad_inputs():
     d = os.path.join(HERE, "bad")
     shutil.rmtree(d, ignore_errors=True)
@@ -426,10 +458,14 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["hostile"]:
         hostile_inputs(os.path.join(HERE, "bad"))
         sys.exit()
+    if sys.argv[1:] == ["merged"]:
+        merged_fixture()
+        sys.exit()
     os.makedirs(os.path.join(HERE, "batches"), exist_ok=True)
     clean_workbook(os.path.join(HERE, "batches", "q3-contractors.xlsx"))
     flat_inline(os.path.join(HERE, "batches", "flat-inline.csv"))
     excel_windows_dir(os.path.join(HERE, "batches", "excel-windows"))
     semicolons_with_commas(os.path.join(HERE, "batches", "semicolons-with-commas.csv"))
     rule_fixtures()
+    merged_fixture()
     bad_inputs()

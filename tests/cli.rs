@@ -48,13 +48,14 @@ fn expected_rows(fixture: &Path, code: &str) -> BTreeSet<(String, Option<String>
     let batch = muster::input::read_batch(&[fixture.to_path_buf()], &Default::default()).unwrap();
     let mut out = BTreeSet::new();
     for sheet in &batch.sheets {
-        let Some(header) = sheet.rows.first() else {
+        // The header is the row with `expect` (a title row may come first).
+        let Some((at, col)) = sheet.rows.iter().enumerate().find_map(|(at, row)| {
+            let col = row.cells.iter().position(|c| c.text == "expect")?;
+            Some((at, col))
+        }) else {
             continue;
         };
-        let Some(col) = header.cells.iter().position(|c| c.text == "expect") else {
-            continue;
-        };
-        for row in &sheet.rows[1..] {
+        for row in &sheet.rows[at + 1..] {
             if row
                 .cell(col)
                 .is_some_and(|c| c.text.split_whitespace().any(|w| w == code))
@@ -2473,4 +2474,110 @@ fn a_time_of_day_cell_reads_as_a_time() {
             .unwrap();
     });
     assert!(records.contains(r#""shift":"09:30:00""#), "{records}");
+}
+
+/// A `Users` sheet of `users` users with `department` merged over rows `merges` (1-based, as
+/// the sheet numbers them; the top row holds `Dept <top>`), and, with `padded`, a `000000`
+/// employee id (which makes the reader take another path, with the cells' styles).
+fn workbook_with_merged_departments(path: &Path, users: u32, merges: &[(u32, u32)], padded: bool) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet().set_name("Users").unwrap();
+    for (c, h) in [
+        "email_addr",
+        "record_id",
+        "full_name",
+        "department",
+        "employee_id",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for r in 1..=users {
+        sheet.write_string(r, 0, format!("u{r}@acme.com")).unwrap();
+        sheet.write_string(r, 1, format!("R{r}")).unwrap();
+        sheet.write_string(r, 2, "Al Bo").unwrap();
+        if padded && r == 1 {
+            let zeros = rust_xlsxwriter::Format::new().set_num_format("000000");
+            sheet.write_number_with_format(r, 4, 42.0, &zeros).unwrap();
+        }
+    }
+    for &(top, bottom) in merges {
+        let format = rust_xlsxwriter::Format::new();
+        (sheet.merge_range(top - 1, 3, bottom - 1, 3, &format!("Dept {top}"), &format)).unwrap();
+    }
+    book.save(path).unwrap();
+}
+
+/// Each record's department by record id.
+fn departments(records: &str) -> std::collections::BTreeMap<String, String> {
+    records
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter_map(|r| {
+            let dept = r["user"]["department"].as_str()?.to_string();
+            Some((r["record_id"].as_str()?.to_string(), dept))
+        })
+        .collect()
+}
+
+/// Cells merged over rows read as the sheet shows them, the top cell's value in each (N010),
+/// whichever way the workbook is read: a long sheet streamed, its rows past the first 32 read
+/// on a thread of their own (a range across where that starts, one within it), the whole
+/// sheet at once for `--annotate`, and with the cells' styles when a number format pads.
+/// Before, only the top row had the department (review: an import of an export a vendor
+/// merged cleared the others' department, with no finding).
+#[test]
+fn cells_merged_over_rows_read_as_the_sheet_shows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let merges = [(30, 40), (70, 72), (100, 101)];
+    let mut want = std::collections::BTreeMap::new();
+    for &(top, bottom) in &merges {
+        for r in top..=bottom {
+            want.insert(format!("R{}", r - 1), format!("Dept {top}"));
+        }
+    }
+    for padded in [false, true] {
+        let path = dir.path().join(format!("merged-{padded}.xlsx"));
+        workbook_with_merged_departments(&path, 100, &merges, padded);
+        let annotated = dir.path().join("annotated.xlsx");
+        for annotate in [false, true] {
+            let mut cmd = muster();
+            cmd.args(["validate", path.to_str().unwrap(), "-q", "--out", "-"]);
+            if annotate {
+                cmd.arg("--annotate").arg(&annotated);
+            }
+            let out = cmd
+                .arg("--report")
+                .arg(dir.path().join("r.json"))
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+            let records = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(
+                departments(&records),
+                want,
+                "padded {padded}, annotate {annotate}"
+            );
+            let report: Value =
+                serde_json::from_slice(&std::fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+            let filled: Vec<(u64, &str)> = findings(&report)
+                .iter()
+                .filter(|f| f["code"] == "N010")
+                .map(|f| (f["row"].as_u64().unwrap(), f["column"].as_str().unwrap()))
+                .collect();
+            let rows: Vec<u64> = (merges.iter())
+                .flat_map(|&(top, bottom)| (top + 1..=bottom).map(u64::from))
+                .collect();
+            assert_eq!(filled, rows.iter().map(|&r| (r, "D")).collect::<Vec<_>>());
+        }
+        // The annotated workbook holds the values in each row, unmerged: validated again, the
+        // same records, and nothing left to fill.
+        let out = muster()
+            .args(["validate", annotated.to_str().unwrap(), "-q", "--out", "-"])
+            .output()
+            .unwrap();
+        assert_eq!(departments(&String::from_utf8_lossy(&out.stdout)), want);
+    }
 }

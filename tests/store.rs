@@ -2764,3 +2764,49 @@ fn calamine_cells(book: &Path, sheet: &str, mut each: impl FnMut(&[String])) {
         each(&row);
     }
 }
+
+/// An xlsx export a vendor made tidier by merging equal departments (`Eng` over two users) is
+/// read as the sheet shows it: nothing changes. Before, the second user's department was empty
+/// and the import cleared it, with no finding (review).
+#[test]
+fn an_export_with_merged_cells_imports_as_the_sheet_shows_it() {
+    use calamine::Reader;
+    let env = Env::new();
+    let batch = env.write(
+        "b.csv",
+        &users_csv(&[
+            "a@acme.com,A1,Al Bo,Eng,,",
+            "b@acme.com,B1,Bo Al,Eng,,",
+            "c@acme.com,C1,Cy Do,Ops,,",
+        ]),
+    );
+    assert_eq!(env.import(&batch, &[]).0, 0);
+    let export = env.export("e.xlsx");
+    // The export again, as a spreadsheet saves it, with `Eng` merged over rows 2–3.
+    let mut read: calamine::Xlsx<_> = calamine::open_workbook(&export).unwrap();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for name in read.sheet_names() {
+        let range = read.worksheet_range(&name).unwrap();
+        let sheet = book.add_worksheet().set_name(&name).unwrap();
+        let mut department = None;
+        for (r, row) in range.rows().enumerate() {
+            for (c, value) in row.iter().enumerate() {
+                let text = value.to_string();
+                if r == 0 && text == "department" {
+                    department = Some(c as u16);
+                }
+                if !text.is_empty() {
+                    sheet.write_string(r as u32, c as u16, text).unwrap();
+                }
+            }
+        }
+        if let (Some(c), "Users") = (department, name.as_str()) {
+            let format = rust_xlsxwriter::Format::new();
+            sheet.merge_range(1, c, 2, c, "Eng", &format).unwrap();
+        }
+    }
+    let merged = env.path("merged.xlsx");
+    book.save(&merged).unwrap();
+    let (code, plan) = env.import(&merged, &[]);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 3, 0]), "{plan:#}");
+}

@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod headers;
 pub mod jsonl;
+pub mod merged;
 pub mod ods;
 pub mod workbook;
 
@@ -34,6 +35,9 @@ pub enum CellOrigin {
 pub struct Cell {
     pub text: String,
     pub origin: CellOrigin,
+    /// The row of the merged cells' top this empty cell shows the value of (N010): a sheet
+    /// shows a range merged over rows with its top cell's value ([`merged`]).
+    pub filled_from: Option<std::num::NonZeroU32>,
 }
 
 impl Cell {
@@ -41,6 +45,7 @@ impl Cell {
         Cell {
             text: text.into(),
             origin: CellOrigin::Text,
+            filled_from: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What calamine leaves out of an OpenDocument spreadsheet: the zero padding a number cell
-//! shows (`000123` for 123 under a `000000` format), for N009 (SPEC §2).
+//! shows (`000123` for 123 under a `000000` format), for N009 (SPEC §2), and the cells merged
+//! over rows, for N010 ([`super::merged`]).
 //!
 //! calamine gives an ODS number cell's value (`office:value`) but neither its number format
 //! nor its shown text. The shown text is in the file (`<text:p>000123</text:p>`, written by
@@ -8,6 +9,7 @@
 //! with zeros. Reading the shown text, not the styles, spares following a cell's style to its
 //! column's default and its data style.
 
+use super::merged::Merge;
 use super::ReadProblem;
 use quick_xml::events::{BytesStart, Event};
 use std::io::BufRead;
@@ -45,15 +47,25 @@ impl Padded {
             .find(|&&(first, n, _)| first <= col && col - first < n)
             .map(|&(_, _, width)| width)
     }
+}
 
+/// What one sheet shows that calamine does not give.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Shown {
+    pub padded: Padded,
+    /// The ranges merged over more than one row (`table:number-rows-spanned`).
+    pub merges: Vec<Merge>,
+}
+
+impl Shown {
     fn is_empty(&self) -> bool {
-        self.runs.is_empty()
+        self.padded.runs.is_empty() && self.merges.is_empty()
     }
 }
 
-/// Each sheet's padded number cells, in the order of the workbook's sheets (calamine's
-/// `sheet_names`), or nothing when no sheet has one.
-pub fn padded_cells(path: &Path) -> Result<Vec<Padded>, ReadProblem> {
+/// Each sheet's padded number cells and merged ranges, in the order of the workbook's sheets
+/// (calamine's `sheet_names`), or nothing when no sheet has either.
+pub fn shown_cells(path: &Path) -> Result<Vec<Shown>, ReadProblem> {
     let unreadable = |e: &dyn std::fmt::Display| {
         ReadProblem::unreadable(format!("not a readable workbook: {e}"))
     };
@@ -62,7 +74,7 @@ pub fn padded_cells(path: &Path) -> Result<Vec<Padded>, ReadProblem> {
         zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| unreadable(&e))?;
     let content = zip.by_name("content.xml").map_err(|e| unreadable(&e))?;
     let sheets = read_content(std::io::BufReader::new(content)).map_err(|e| unreadable(&e))?;
-    Ok(if sheets.iter().all(Padded::is_empty) {
+    Ok(if sheets.iter().all(Shown::is_empty) {
         Vec::new()
     } else {
         sheets
@@ -71,10 +83,10 @@ pub fn padded_cells(path: &Path) -> Result<Vec<Padded>, ReadProblem> {
 
 /// Walks `content.xml`'s tables, rows and cells (with their repeats) and notes the number cells
 /// shown padded. Nothing is allocated per repeat: a row repeated a million times is one run.
-fn read_content(source: impl BufRead) -> Result<Vec<Padded>, quick_xml::Error> {
+fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
     let mut reader = quick_xml::Reader::from_reader(source);
     let mut buf = Vec::new();
-    let mut sheets: Vec<Padded> = Vec::new();
+    let mut sheets: Vec<Shown> = Vec::new();
     let mut row: u32 = 0;
     let mut row_repeats: u32 = 1;
     let mut col: u32 = 0;
@@ -94,7 +106,7 @@ fn read_content(source: impl BufRead) -> Result<Vec<Padded>, quick_xml::Error> {
                 let empty = matches!(event, Event::Empty(_));
                 match e.name().as_ref() {
                     "table:table" => {
-                        sheets.push(Padded::default());
+                        sheets.push(Shown::default());
                         row = 0;
                     }
                     "table:table-row" => {
@@ -107,6 +119,16 @@ fn read_content(source: impl BufRead) -> Result<Vec<Padded>, quick_xml::Error> {
                     }
                     "table:table-cell" | "table:covered-table-cell" => {
                         let n = repeats(e, "table:number-columns-repeated");
+                        let spanned = repeats(e, "table:number-rows-spanned");
+                        if let (Some(sheet), true) = (sheets.last_mut(), spanned > 1) {
+                            let columns = repeats(e, "table:number-columns-spanned");
+                            sheet.merges.push(Merge {
+                                first_row: row.saturating_add(1),
+                                last_row: row.saturating_add(spanned),
+                                first_col: col,
+                                last_col: col.saturating_add(columns - 1),
+                            });
+                        }
                         cell = None;
                         if !empty {
                             cell = number_value(e).map(|v| (col, n, v));
@@ -148,7 +170,7 @@ fn read_content(source: impl BufRead) -> Result<Vec<Padded>, quick_xml::Error> {
                 "office:annotation" => in_note = false,
                 "table:table-row" => {
                     if let (Some(sheet), false) = (sheets.last_mut(), row_cells.is_empty()) {
-                        sheet.runs.push(PaddedRows {
+                        sheet.padded.runs.push(PaddedRows {
                             first_row: row,
                             rows: row_repeats,
                             cells: std::mem::take(&mut row_cells),
@@ -331,7 +353,11 @@ mod tests {
     }
 
     fn read(xml: &str) -> Vec<Padded> {
-        read_content(xml.as_bytes()).unwrap()
+        read_content(xml.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.padded)
+            .collect()
     }
 
     const NUMBER: &str = r#"<table:table-cell office:value-type="float" office:value="123">"#;

@@ -2,11 +2,13 @@
 //! [`Sheet`] numbered as the spreadsheet shows it, with formulas, dates and zero-padding formats
 //! recorded in each cell's [`CellOrigin`].
 
+use super::merged::{self, Merge, MergeFill};
 use super::{
     check_size, sniff_format, Cell, CellOrigin, Limits, OtherSheet, ReadOptions, ReadProblem, Row,
     Sheet, SheetKind,
 };
 use calamine::{open_workbook_auto, Data, Range, Reader, Sheets, StyleRange};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// Sheets a workbook annotated by muster carries; skipped silently on the way back in.
@@ -107,10 +109,23 @@ fn read_sheets(
     // Streamed, each sheet's head is read here, in workbook order, and the rest of every sheet
     // on one thread of its own, in the order validation takes them (see [`SheetStream`]).
     let stream = options.stream && !options.workbooks_whole && one_pass;
-    // calamine gives no number formats for ODS: the padding its number cells show is read here.
-    let ods_padded = match wb {
-        Sheets::Ods(_) => super::ods::padded_cells(path)?,
+    // calamine gives no number formats for ODS: the padding its number cells show is read here,
+    // with the ranges merged over rows.
+    let ods_shown = match wb {
+        Sheets::Ods(_) => super::ods::shown_cells(path)?,
         _ => Vec::new(),
+    };
+    // The ranges merged over rows of the sheets read, to fill as the sheet shows them (N010).
+    let mut xlsx_merges = match wb {
+        Sheets::Xlsx(_) => {
+            let read: Vec<String> = (names.iter())
+                .filter(|n| !skipped.contains(&n.as_str()))
+                .filter(|n| single || SheetKind::from_name(n).is_some())
+                .cloned()
+                .collect();
+            merged::xlsx_merges(path, &read)
+        }
+        _ => HashMap::new(),
     };
     let mut rests: Vec<Rest> = Vec::new();
     for (sheet_index, name) in names.iter().enumerate() {
@@ -141,9 +156,11 @@ fn read_sheets(
             }
         };
         let unreadable = |e: &dyn std::fmt::Display| sheet_unreadable(name, e);
+        let merges = xlsx_merges.remove(name).unwrap_or_default();
         let rows = match &mut wb {
             Sheets::Xlsx(xlsx) if stream => {
-                let (head, rest) = read_head(xlsx, name, limits)?;
+                let mut fill = MergeFill::new(merges);
+                let (head, rest) = read_head(xlsx, name, limits, &mut fill)?;
                 if let Some((resume, rows_hint)) = rest {
                     rests.push(Rest {
                         at: sheets.len(),
@@ -151,25 +168,55 @@ fn read_sheets(
                         user_sheet: kind.is_user_sheet(),
                         resume,
                         rows_hint,
+                        fill,
                     });
                 }
                 head
             }
             Sheets::Xlsx(xlsx) if one_pass => {
                 let mut rows = Vec::new();
-                read_rows(xlsx, name, limits, Resume::default(), |mut chunk| {
-                    rows.append(&mut chunk);
-                    true
-                })?;
+                let mut fill = MergeFill::new(merges);
+                read_rows(
+                    xlsx,
+                    name,
+                    limits,
+                    Resume::default(),
+                    &mut fill,
+                    |mut chunk| {
+                        rows.append(&mut chunk);
+                        true
+                    },
+                )?;
                 rows
             }
-            Sheets::Xlsx(xlsx) => xlsx_rows(xlsx, name).map_err(|e| unreadable(&e))?,
+            Sheets::Xlsx(xlsx) => {
+                let mut rows = xlsx_rows(xlsx, name).map_err(|e| unreadable(&e))?;
+                merged::fill(&mut rows, merges);
+                rows
+            }
             _ => {
                 let range = wb.worksheet_range(name).map_err(|e| unreadable(&e))?;
                 let formulas = wb.worksheet_formula(name).ok();
                 let styles = wb.worksheet_style(name).ok();
-                let padded = ods_padded.get(sheet_index);
-                rows(&range, formulas.as_ref(), styles.as_ref(), padded)
+                let shown = ods_shown.get(sheet_index);
+                let padded = shown.map(|s| &s.padded);
+                let mut rows = rows(&range, formulas.as_ref(), styles.as_ref(), padded);
+                let merges = match &wb {
+                    Sheets::Ods(_) => shown.map(|s| s.merges.clone()).unwrap_or_default(),
+                    Sheets::Xls(xls) => (xls.merge_cells_by_sheet_name(name).unwrap_or_default())
+                        .iter()
+                        .map(|d| Merge {
+                            first_row: d.start.0 + 1,
+                            last_row: d.end.0 + 1,
+                            first_col: d.start.1,
+                            last_col: d.end.1,
+                        })
+                        .collect(),
+                    // calamine gives no merged ranges for XLSB.
+                    _ => Vec::new(),
+                };
+                merged::fill(&mut rows, merges);
+                rows
             }
         };
         check_size(&rows, Some(name), limits)?;
@@ -220,6 +267,8 @@ struct Rest {
     user_sheet: bool,
     resume: Resume,
     rows_hint: usize,
+    /// The sheet's merged ranges, their top cells as the head left them.
+    fill: MergeFill,
 }
 
 /// A sheet's first rows, and where the rest starts with about how many rows the sheet holds
@@ -232,6 +281,7 @@ fn read_head<RS: std::io::Read + std::io::Seek>(
     xlsx: &mut calamine::Xlsx<RS>,
     name: &str,
     limits: &Limits,
+    fill: &mut MergeFill,
 ) -> Result<Head, ReadProblem> {
     let rows_hint = {
         let reader = xlsx
@@ -242,7 +292,7 @@ fn read_head<RS: std::io::Read + std::io::Seek>(
     };
     let mut head: Vec<Row> = Vec::new();
     let mut more = false;
-    read_rows(xlsx, name, limits, Resume::default(), |mut chunk| {
+    read_rows(xlsx, name, limits, Resume::default(), fill, |mut chunk| {
         head.append(&mut chunk);
         more = head.iter().filter(|r| !r.is_blank()).count() >= 32;
         !more
@@ -318,7 +368,7 @@ impl SheetStream {
                 unguard,
             };
             streams.push((rest.at, super::RowStream::workbook(stream, rest.rows_hint)));
-            jobs.push((rest.name, rest.resume, send));
+            jobs.push((rest.name, rest.resume, rest.fill, send));
         }
         let limits = *limits;
         std::thread::Builder::new()
@@ -326,9 +376,9 @@ impl SheetStream {
             .spawn(move || {
                 let mut next = 0;
                 let read = crate::catch_panic(|| {
-                    while let Some((name, resume, send)) = jobs.get(next) {
+                    while let Some((name, resume, fill, send)) = jobs.get_mut(next) {
                         // A closed channel means validation stopped early: stop reading too.
-                        let read = read_rows(&mut xlsx, name, &limits, *resume, |rows| {
+                        let read = read_rows(&mut xlsx, name, &limits, *resume, fill, |rows| {
                             send.send(Piece::Rows(rows)).is_ok()
                         });
                         // The receiver is gone only when validation stopped: nothing to tell.
@@ -341,7 +391,7 @@ impl SheetStream {
                 });
                 if let Err(why) = read {
                     // The reader may be in any state: no sheet after this one is read.
-                    for (_, _, send) in &jobs[next..] {
+                    for (.., send) in &jobs[next..] {
                         let _ = send.send(Piece::Failed(malformed(&why)));
                     }
                 }
@@ -388,6 +438,7 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
     name: &str,
     limits: &Limits,
     resume: Resume,
+    fill: &mut MergeFill,
     mut take: impl FnMut(Vec<Row>) -> bool,
 ) -> Result<(), ReadProblem> {
     let mut reader = xlsx
@@ -400,8 +451,10 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
     // of order, as below.
     let mut past_head = resume.after == 0;
     let mut width = 0;
-    let mut flush =
-        |chunk: &mut Vec<Row>| take(std::mem::replace(chunk, Vec::with_capacity(CHUNK_ROWS)));
+    let mut flush = |chunk: &mut Vec<Row>| {
+        fill.apply(chunk);
+        take(std::mem::replace(chunk, Vec::with_capacity(CHUNK_ROWS)))
+    };
     while let Some(c) = reader
         .next_cell_with_formula()
         .map_err(|e| sheet_unreadable(name, &e))?
@@ -456,6 +509,7 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
             Some(f) => Cell {
                 text: format!("={f}"),
                 origin: CellOrigin::Formula,
+                filled_from: None,
             },
             None => match c.value {
                 calamine::DataRef::SharedString(s) => Cell::text(super::csv::to_nfc(s.to_string())),
@@ -590,6 +644,7 @@ fn rows(
                     return Cell {
                         text,
                         origin: CellOrigin::Formula,
+                        filled_from: None,
                     };
                 }
                 if let Some(width) = padded.and_then(|p| p.width(r, c)) {
@@ -666,6 +721,7 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
         Data::Bool(b) => Cell {
             text: if *b { "TRUE" } else { "FALSE" }.to_string(),
             origin: CellOrigin::Bool,
+            filled_from: None,
         },
         Data::DateTime(dt) => {
             if dt.is_datetime() {
@@ -682,6 +738,7 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
                 Cell {
                     text,
                     origin: CellOrigin::Date,
+                    filled_from: None,
                 }
             } else {
                 number_cell(dt.as_f64(), None, number_format)
@@ -690,11 +747,13 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
         Data::DateTimeIso(s) => Cell {
             text: s.clone(),
             origin: CellOrigin::Date,
+            filled_from: None,
         },
         Data::DurationIso(s) => match time_of_day(s) {
             Some(text) => Cell {
                 text,
                 origin: CellOrigin::Date,
+                filled_from: None,
             },
             None => Cell::text(s.clone()),
         },
@@ -754,6 +813,7 @@ fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
         return Cell {
             text: format!("{f:.0}"),
             origin: CellOrigin::ImpreciseNumber,
+            filled_from: None,
         };
     }
     let text = match int {
@@ -767,12 +827,14 @@ fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
             return Cell {
                 text: format!("{text:0>width$}"),
                 origin: CellOrigin::Padded,
+                filled_from: None,
             };
         }
     }
     Cell {
         text,
         origin: CellOrigin::Number,
+        filled_from: None,
     }
 }
 
@@ -851,6 +913,7 @@ mod tests {
                     &name,
                     &Limits::default(),
                     Resume::default(),
+                    &mut MergeFill::default(),
                     |mut chunk| {
                         one_pass.append(&mut chunk);
                         true

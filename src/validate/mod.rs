@@ -249,6 +249,19 @@ impl<'a> RowCx<'a> {
         if trimmed.is_empty() {
             return None;
         }
+        if let (Some(top), Some(col)) = (cell.filled_from, place.col) {
+            self.report(
+                Rule::MergedCellFilled,
+                place,
+                text,
+                format!(
+                    "read as `{}`, the value of {}{top} above: the sheet shows it over this cell, merged with it",
+                    clip(trimmed),
+                    crate::finding::column_letter(col)
+                ),
+                Some("Nothing to do if the value is meant for this row; to make it plain, unmerge the cells and enter it in each row".into()),
+            );
+        }
         if cell.origin == CellOrigin::Formula || values::runs_as_formula(text.trim_start()) {
             let what = if cell.origin == CellOrigin::Formula {
                 "is a formula"

@@ -1,0 +1,486 @@
+//! Cells merged over several rows. A vendor merges `department` over the rows of a group of
+//! users; the spreadsheet shows the top cell's value over all of them, but the file holds it in
+//! the top cell only, and the cells below are empty. muster reads what the sheet shows: each
+//! empty cell of a merged range's first column, in a row that holds other values, takes the
+//! top cell's value, and says so (N010). Before, those users loaded without the value, and an
+//! import of an export cleared what the store held for them, with no finding.
+//!
+//! Only down a column: a range merged across columns (a title, a note that needed room) shows
+//! its text in its first column's place; the cells to its right stay empty. A cell under the
+//! top that holds a value of its own (LibreOffice can keep the hidden contents) keeps it, as
+//! before; so does a row that is blank apart from the range.
+
+use super::{Cell, Row};
+use quick_xml::events::Event;
+use std::collections::HashMap;
+use std::io::{BufRead, Read};
+use std::num::NonZeroU32;
+use std::path::Path;
+
+/// Cells merged into one: rows `first_row..=last_row` (1-based, as the sheet numbers them),
+/// columns `first_col..=last_col` (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Merge {
+    pub first_row: u32,
+    pub last_row: u32,
+    pub first_col: u32,
+    pub last_col: u32,
+}
+
+impl Merge {
+    /// From an A1 range (`B2:B5`, `$B$2:$C$5`); `None` when malformed.
+    pub fn from_a1(range: &str) -> Option<Merge> {
+        let (a, b) = range.split_once(':').unwrap_or((range, range));
+        let ((r0, c0), (r1, c1)) = (cell_a1(a)?, cell_a1(b)?);
+        Some(Merge {
+            first_row: r0.min(r1),
+            last_row: r0.max(r1),
+            first_col: c0.min(c1),
+            last_col: c0.max(c1),
+        })
+    }
+
+    /// Whether it spans more than one row, so that it has cells below its top to fill.
+    fn spans_rows(&self) -> bool {
+        self.last_row > self.first_row
+    }
+}
+
+/// A cell reference's 1-based row and 0-based column (`B2` → (2, 1)).
+fn cell_a1(reference: &str) -> Option<(u32, u32)> {
+    let reference = reference.trim().replace('$', "");
+    let digits = reference.find(|c: char| c.is_ascii_digit())?;
+    let (letters, number) = reference.split_at(digits);
+    if letters.is_empty() || letters.len() > 3 || !letters.bytes().all(|b| b.is_ascii_alphabetic())
+    {
+        return None;
+    }
+    let col = letters.bytes().fold(0u32, |n, b| {
+        n * 26 + u32::from(b.to_ascii_uppercase() - b'A') + 1
+    });
+    let row: u32 = number.parse().ok().filter(|&r| r >= 1)?;
+    Some((row, col - 1))
+}
+
+/// The fill of one sheet's merged ranges, applied to its rows in order, a chunk at a time (a
+/// streamed sheet's rows come in chunks, its top cells in an earlier chunk than the cells they
+/// fill).
+#[derive(Debug, Default)]
+pub struct MergeFill {
+    /// The ranges over more than one row, by first row.
+    merges: Vec<Merge>,
+    /// How many of `merges` the rows so far have reached.
+    next: usize,
+    /// The ranges over the row being filled, with their top cell's value (none when empty).
+    open: Vec<(Merge, Option<Cell>)>,
+}
+
+impl MergeFill {
+    pub fn new(mut merges: Vec<Merge>) -> MergeFill {
+        merges.retain(Merge::spans_rows);
+        merges.sort_by_key(|m| (m.first_row, m.first_col));
+        // Ranges overlap only in a crafted file (a spreadsheet repairs them away): one range a
+        // column at a time keeps a row's work to its cells.
+        let mut down_to: HashMap<u32, u32> = HashMap::new();
+        merges.retain(|m| {
+            let free = down_to
+                .get(&m.first_col)
+                .is_none_or(|&last| last < m.first_row);
+            if free {
+                down_to.insert(m.first_col, m.last_row);
+            }
+            free
+        });
+        MergeFill {
+            merges,
+            ..MergeFill::default()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.merges.is_empty()
+    }
+
+    /// Fills the empty cells under each range's top in `rows`, which follow the rows of the
+    /// calls before, in order.
+    pub fn apply(&mut self, rows: &mut [Row]) {
+        if self.merges.is_empty() {
+            return;
+        }
+        for row in rows {
+            let number = row.number;
+            self.open.retain(|(m, _)| m.last_row >= number);
+            while let Some(m) = self.merges.get(self.next).filter(|m| m.first_row <= number) {
+                // A range whose top row holds nothing (a blank row is not read) fills nothing.
+                let top = (m.first_row == number)
+                    .then(|| row.cell(m.first_col as usize))
+                    .flatten()
+                    .filter(|c| !c.text.trim().is_empty())
+                    .map(|c| Cell {
+                        filled_from: None,
+                        ..c.clone()
+                    });
+                if m.last_row >= number {
+                    self.open.push((*m, top));
+                }
+                self.next += 1;
+            }
+            if self.open.is_empty() || row.is_blank() {
+                continue;
+            }
+            for (m, top) in &self.open {
+                let Some(top) = top.as_ref().filter(|_| m.first_row < number) else {
+                    continue;
+                };
+                let col = m.first_col as usize;
+                if row.cell(col).is_some_and(|c| !c.text.trim().is_empty()) {
+                    continue;
+                }
+                if row.cells.len() <= col {
+                    row.cells.resize(col + 1, Cell::default());
+                }
+                row.cells[col] = Cell {
+                    filled_from: NonZeroU32::new(m.first_row),
+                    ..top.clone()
+                };
+            }
+        }
+    }
+}
+
+/// Fills a whole sheet's merged ranges at once.
+pub fn fill(rows: &mut [Row], merges: Vec<Merge>) {
+    MergeFill::new(merges).apply(rows);
+}
+
+/// The ranges merged over more than one row in the sheets of an XLSX workbook named in
+/// `names`, by name (a sheet with none, or not found, is left out).
+///
+/// A sheet's merged ranges come after its cells in its XML, and calamine finds them with a
+/// second parse of all of it (1.6 s for the 100,000-row benchmark workbook, against 3.0 s
+/// for reading its cells). Here the part is only decompressed and searched for the element's
+/// name (0.16 s), and what follows it is parsed.
+pub fn xlsx_merges(path: &Path, names: &[String]) -> HashMap<String, Vec<Merge>> {
+    let mut merges = HashMap::new();
+    let Ok(mut zip) = std::fs::File::open(path)
+        .map_err(zip::result::ZipError::from)
+        .and_then(|file| zip::ZipArchive::new(std::io::BufReader::new(file)))
+    else {
+        return merges;
+    };
+    let parts = sheet_parts(&mut zip);
+    for name in names {
+        // A part that fails here is calamine's to report, as it reads the cells (a fuzzed
+        // workbook failed here first, with a message less clear than calamine's).
+        let found = (parts.get(name).and_then(|p| zip.by_name(p).ok()))
+            .and_then(|part| scan_sheet(part).ok())
+            .unwrap_or_default();
+        if !found.is_empty() {
+            merges.insert(name.clone(), found);
+        }
+    }
+    merges
+}
+
+/// Each worksheet's part in the zip by the sheet's name, as calamine finds them: the workbook
+/// part from the package's relationships, its sheets' targets from its own. Empty when any of
+/// it is missing (calamine then fails on the workbook, or the sheets have nothing merged).
+fn sheet_parts<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>) -> HashMap<String, String> {
+    let mut parts = HashMap::new();
+    let workbook = relationships(zip, "_rels/.rels")
+        .into_iter()
+        .find(|(_, (kind, _))| kind.ends_with("/officeDocument"))
+        .map_or_else(
+            || "xl/workbook.xml".to_string(),
+            |(_, (_, target))| target.trim_start_matches('/').to_string(),
+        );
+    let (folder, file) = match workbook.rfind('/') {
+        Some(at) => (&workbook[..=at], &workbook[at + 1..]),
+        None => ("", workbook.as_str()),
+    };
+    let targets = relationships(zip, &format!("{folder}_rels/{file}.rels"));
+    let Ok(part) = zip.by_name(&workbook) else {
+        return parts;
+    };
+    let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(part));
+    let mut buf = Vec::new();
+    while let Ok(event) = xml.read_event_into(&mut buf) {
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) if e.local_name().as_ref() == "sheet" => {
+                let (mut name, mut id) = (None, None);
+                for attr in e.attributes().flatten() {
+                    let key = attr.key.as_ref();
+                    let value = value_of(&attr);
+                    if key == "name" {
+                        name = value;
+                    } else if key.ends_with(":id") {
+                        id = value;
+                    }
+                }
+                let target = id.and_then(|id| targets.get(&id)).map(|(_, t)| t);
+                if let (Some(name), Some(target)) = (name, target) {
+                    let part = match target.strip_prefix('/') {
+                        Some(absolute) => absolute.to_string(),
+                        None => format!("{folder}{target}"),
+                    };
+                    parts.insert(name, part);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    parts
+}
+
+/// An attribute's value, its entities (`&amp;`) read.
+fn value_of(attr: &quick_xml::events::attributes::Attribute) -> Option<String> {
+    (attr
+        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+        .ok())
+    .map(|v| v.into_owned())
+}
+
+/// A relationships part's entries: id → (type, target).
+fn relationships<R: Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &str,
+) -> HashMap<String, (String, String)> {
+    let mut found = HashMap::new();
+    let Ok(part) = zip.by_name(name) else {
+        return found;
+    };
+    let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(part));
+    let mut buf = Vec::new();
+    while let Ok(event) = xml.read_event_into(&mut buf) {
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e)
+                if e.local_name().as_ref() == "Relationship" =>
+            {
+                let attr = |key: &str| {
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.as_ref() == key)
+                        .and_then(|a| value_of(&a))
+                };
+                if let (Some(id), Some(target)) = (attr("Id"), attr("Target")) {
+                    found.insert(id, (attr("Type").unwrap_or_default(), target));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    found
+}
+
+/// A worksheet part's ranges merged over more than one row: the part is searched for the
+/// `mergeCells` element's start, and parsed from there.
+fn scan_sheet(part: impl Read) -> std::io::Result<Vec<Merge>> {
+    scan_sheet_by(part, 1 << 16)
+}
+
+/// [`scan_sheet`] reading `block` bytes at a time.
+fn scan_sheet_by(mut part: impl Read, block: usize) -> std::io::Result<Vec<Merge>> {
+    const NAME: &[u8] = b"mergeCells";
+    // Enough of a block's end kept for a start split between two blocks: `<`, a namespace
+    // prefix, the name and the byte after it.
+    const KEEP: usize = 64;
+    let finder = memchr::memmem::Finder::new(NAME);
+    let mut buf = vec![0u8; block.max(2 * KEEP)];
+    let mut len = 0;
+    loop {
+        let n = part.read(&mut buf[len..])?;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let end = len + n;
+        let start = finder
+            .find_iter(&buf[..end])
+            .find_map(|at| element_start(&buf[..end], at, NAME.len()));
+        if let Some(start) = start {
+            let rest = std::io::Cursor::new(buf[start..end].to_vec()).chain(part);
+            return Ok(merge_cells(std::io::BufReader::new(rest)));
+        }
+        let keep = end.min(KEEP);
+        buf.copy_within(end - keep..end, 0);
+        len = keep;
+    }
+}
+
+/// Where the element whose name is at `at` (`len` bytes long) starts, when it is an element's
+/// start tag (`<mergeCells …`, `<x:mergeCells>`) rather than text (text escapes its `<`).
+fn element_start(bytes: &[u8], at: usize, len: usize) -> Option<usize> {
+    let after = *bytes.get(at + len)?;
+    if !matches!(after, b' ' | b'>' | b'/' | b'\t' | b'\r' | b'\n') {
+        return None;
+    }
+    let before = &bytes[at.saturating_sub(32)..at];
+    match before.last()? {
+        b'<' => Some(at - 1),
+        b':' => {
+            let lt = before.iter().rposition(|&b| b == b'<')?;
+            let prefix = &before[lt + 1..before.len() - 1];
+            let name_char = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+            (!prefix.is_empty() && prefix.iter().all(name_char)).then_some(at - (before.len() - lt))
+        }
+        _ => None,
+    }
+}
+
+/// The `mergeCell` elements' ranges over more than one row, up to the end of `mergeCells`. What
+/// is malformed ends the list: calamine's read of the cells reports a broken part.
+fn merge_cells(source: impl BufRead) -> Vec<Merge> {
+    let mut xml = quick_xml::Reader::from_reader(source);
+    let mut buf = Vec::new();
+    let mut merges = Vec::new();
+    while let Ok(event) = xml.read_event_into(&mut buf) {
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) if e.local_name().as_ref() == "mergeCell" => {
+                let range = e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.as_ref() == "ref")
+                    .and_then(|a| Merge::from_a1(&a.value));
+                merges.extend(range.filter(Merge::spans_rows));
+            }
+            Event::End(ref e) if e.local_name().as_ref() == "mergeCells" => break,
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    merges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a1_ranges() {
+        let m = |r0, r1, c0, c1| Merge {
+            first_row: r0,
+            last_row: r1,
+            first_col: c0,
+            last_col: c1,
+        };
+        assert_eq!(Merge::from_a1("B2:B5"), Some(m(2, 5, 1, 1)));
+        assert_eq!(Merge::from_a1("$AA$10:$AB$3"), Some(m(3, 10, 26, 27)));
+        assert_eq!(Merge::from_a1("c7"), Some(m(7, 7, 2, 2)));
+        for bad in [
+            "",
+            "B",
+            "2",
+            "B0:B3",
+            "B2:",
+            "ABCD1:ABCD2",
+            "B2:B-3",
+            "B²:B3",
+        ] {
+            assert_eq!(Merge::from_a1(bad), None, "{bad}");
+        }
+    }
+
+    fn row(number: u32, cells: &[&str]) -> Row {
+        Row {
+            number,
+            cells: cells.iter().map(|t| Cell::text(*t)).collect(),
+        }
+    }
+
+    fn texts(rows: &[Row]) -> Vec<Vec<&str>> {
+        rows.iter()
+            .map(|r| r.cells.iter().map(|c| c.text.as_str()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn down_the_first_column_into_rows_with_values_and_empty_cells_only() {
+        let mut rows = vec![
+            row(1, &["name", "dept", "site"]),
+            row(2, &["a", "Eng", "Oslo"]),
+            row(3, &["b", "", ""]),
+            row(4, &["", "", ""]),
+            row(5, &["c", "Own", ""]),
+            row(6, &["d"]),
+            row(8, &["e", "", ""]),
+        ];
+        // B2:C6 over rows 2–6 (row 4 blank, row 5 with a value of its own, row 6 short); B8
+        // alone is no range; B3:B8 overlaps B2:C6 (a crafted file) and is left out.
+        fill(
+            &mut rows,
+            vec![
+                Merge::from_a1("B3:B8").unwrap(),
+                Merge::from_a1("B2:C6").unwrap(),
+                Merge::from_a1("B8").unwrap(),
+            ],
+        );
+        assert_eq!(
+            texts(&rows),
+            [
+                vec!["name", "dept", "site"],
+                vec!["a", "Eng", "Oslo"],
+                vec!["b", "Eng", ""],
+                vec!["", "", ""],
+                vec!["c", "Own", ""],
+                vec!["d", "Eng"],
+                vec!["e", "", ""],
+            ]
+        );
+        let from = |r: usize, c: usize| rows[r].cells[c].filled_from.map(|n| n.get());
+        assert_eq!(from(2, 1), Some(2));
+        assert_eq!(from(5, 1), Some(2));
+        assert_eq!(from(1, 1), None, "the top keeps its own");
+        assert_eq!(from(4, 1), None);
+    }
+
+    #[test]
+    fn chunk_by_chunk_as_one() {
+        let merges = vec![Merge::from_a1("A2:A4").unwrap()];
+        let mut chunks = MergeFill::new(merges);
+        let mut first = vec![row(1, &["h", "x"]), row(2, &["v", "x"])];
+        let mut second = vec![row(3, &["", "y"]), row(4, &["", "z"]), row(5, &["", "w"])];
+        chunks.apply(&mut first);
+        chunks.apply(&mut second);
+        assert_eq!(
+            texts(&second),
+            [vec!["v", "y"], vec!["v", "z"], vec!["", "w"]]
+        );
+        // A range whose top row is blank (not read) fills nothing.
+        let mut rows = vec![row(3, &["", "y"])];
+        fill(&mut rows, vec![Merge::from_a1("A2:A4").unwrap()]);
+        assert_eq!(texts(&rows), [vec!["", "y"]]);
+    }
+
+    #[test]
+    fn the_element_is_found_across_blocks_and_behind_a_prefix() {
+        let text = "<c><is><t>&lt;mergeCells ref=\"A1:A9\"/></t></is></c>".repeat(30);
+        for (open, close, cell) in [
+            ("<mergeCells count=\"2\">", "</mergeCells>", "mergeCell"),
+            (
+                "<x:mergeCells count=\"2\">",
+                "</x:mergeCells>",
+                "x:mergeCell",
+            ),
+        ] {
+            let xml = format!(
+                "<worksheet><sheetData>{text}</sheetData>{open}<{cell} ref=\"B2:B5\"/><{cell} ref=\"A1:F1\"/>{close}<pageMargins/></worksheet>"
+            );
+            // Blocks of 128 bytes, 64 of them new each time: every place the name could be
+            // split at between two blocks.
+            for pad in 0..80 {
+                let xml = format!("{}{xml}", " ".repeat(pad));
+                let found = scan_sheet_by(xml.as_bytes(), 128).unwrap();
+                assert_eq!(
+                    found,
+                    vec![Merge::from_a1("B2:B5").unwrap()],
+                    "{open} {pad}"
+                );
+            }
+        }
+        assert_eq!(scan_sheet(text.as_bytes()).unwrap(), vec![]);
+    }
+}
