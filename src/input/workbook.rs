@@ -8,7 +8,6 @@ use super::{
     Sheet, SheetKind,
 };
 use calamine::{open_workbook_auto, Data, Range, Reader, Sheets, StyleRange};
-use std::collections::HashMap;
 use std::path::Path;
 
 /// Sheets a workbook annotated by muster carries; skipped silently on the way back in.
@@ -115,18 +114,17 @@ fn read_sheets(
         Sheets::Ods(_) => super::ods::shown_cells(path)?,
         _ => Vec::new(),
     };
-    // The ranges merged over rows of the sheets read, to fill as the sheet shows them (N010).
-    let mut xlsx_merges = match wb {
-        Sheets::Xlsx(_) => {
-            let read: Vec<String> = (names.iter())
-                .filter(|n| !skipped.contains(&n.as_str()))
-                .filter(|n| single || SheetKind::from_name(n).is_some())
-                .cloned()
-                .collect();
-            merged::xlsx_merges(path, &read)
-        }
-        _ => HashMap::new(),
-    };
+    // The ranges merged over rows of an XLSX workbook's sheets (N010) are found on a thread of
+    // their own while the sheets are read here, and filled in once both are done.
+    let scanned: Vec<String> = (names.iter())
+        .filter(|n| !skipped.contains(&n.as_str()))
+        .filter(|n| single || SheetKind::from_name(n).is_some())
+        .cloned()
+        .collect();
+    let path_owned = path.to_path_buf();
+    let scan = matches!(wb, Sheets::Xlsx(_))
+        .then(|| std::thread::spawn(move || merged::xlsx_merges(&path_owned, &scanned)));
+    // (A read that fails below leaves the scan to end on its own: it only reads the file.)
     let mut rests: Vec<Rest> = Vec::new();
     for (sheet_index, name) in names.iter().enumerate() {
         if skipped.contains(&name.as_str()) {
@@ -156,11 +154,9 @@ fn read_sheets(
             }
         };
         let unreadable = |e: &dyn std::fmt::Display| sheet_unreadable(name, e);
-        let merges = xlsx_merges.remove(name).unwrap_or_default();
         let rows = match &mut wb {
             Sheets::Xlsx(xlsx) if stream => {
-                let mut fill = MergeFill::new(merges);
-                let (head, rest) = read_head(xlsx, name, limits, &mut fill)?;
+                let (head, rest) = read_head(xlsx, name, limits)?;
                 if let Some((resume, rows_hint)) = rest {
                     rests.push(Rest {
                         at: sheets.len(),
@@ -168,32 +164,20 @@ fn read_sheets(
                         user_sheet: kind.is_user_sheet(),
                         resume,
                         rows_hint,
-                        fill,
+                        fill: MergeFill::default(),
                     });
                 }
                 head
             }
             Sheets::Xlsx(xlsx) if one_pass => {
                 let mut rows = Vec::new();
-                let mut fill = MergeFill::new(merges);
-                read_rows(
-                    xlsx,
-                    name,
-                    limits,
-                    Resume::default(),
-                    &mut fill,
-                    |mut chunk| {
-                        rows.append(&mut chunk);
-                        true
-                    },
-                )?;
+                read_rows(xlsx, name, limits, Resume::default(), |mut chunk| {
+                    rows.append(&mut chunk);
+                    true
+                })?;
                 rows
             }
-            Sheets::Xlsx(xlsx) => {
-                let mut rows = xlsx_rows(xlsx, name).map_err(|e| unreadable(&e))?;
-                merged::fill(&mut rows, merges);
-                rows
-            }
+            Sheets::Xlsx(xlsx) => xlsx_rows(xlsx, name).map_err(|e| unreadable(&e))?,
             _ => {
                 let range = wb.worksheet_range(name).map_err(|e| unreadable(&e))?;
                 let formulas = wb.worksheet_formula(name).ok();
@@ -230,6 +214,23 @@ fn read_sheets(
             lettered: true,
             rest: None,
         });
+    }
+    let mut xlsx_merges = scan.and_then(|scan| scan.join().ok()).unwrap_or_default();
+    // The XLSX sheets' merged ranges filled in: their rows so far, and the rest of a streamed
+    // sheet as its reader thread reads it, from where its head left the ranges.
+    for (at, sheet) in sheets.iter_mut().enumerate() {
+        let Some(merges) = sheet
+            .sheet
+            .as_ref()
+            .and_then(|name| xlsx_merges.remove(name))
+        else {
+            continue;
+        };
+        let mut fill = MergeFill::new(merges);
+        fill.apply(&mut sheet.rows);
+        if let Some(rest) = rests.iter_mut().find(|r| r.at == at) {
+            rest.fill = fill;
+        }
     }
     // A muster export, or its CSV export saved as a workbook by a spreadsheet (which keeps the
     // CSV's guards as text, `'-5`): the guards come off as in the CSV (review). So they do in
@@ -281,7 +282,6 @@ fn read_head<RS: std::io::Read + std::io::Seek>(
     xlsx: &mut calamine::Xlsx<RS>,
     name: &str,
     limits: &Limits,
-    fill: &mut MergeFill,
 ) -> Result<Head, ReadProblem> {
     let rows_hint = {
         let reader = xlsx
@@ -292,7 +292,7 @@ fn read_head<RS: std::io::Read + std::io::Seek>(
     };
     let mut head: Vec<Row> = Vec::new();
     let mut more = false;
-    read_rows(xlsx, name, limits, Resume::default(), fill, |mut chunk| {
+    read_rows(xlsx, name, limits, Resume::default(), |mut chunk| {
         head.append(&mut chunk);
         more = head.iter().filter(|r| !r.is_blank()).count() >= 32;
         !more
@@ -342,6 +342,9 @@ enum Piece {
 pub struct SheetStream {
     pieces: std::sync::mpsc::Receiver<Piece>,
     done: bool,
+    /// The sheet's merged ranges, filled in as the rows come (here rather than on the reader
+    /// thread, which sets the pace).
+    fill: MergeFill,
     /// A muster export's rows: their guards come off (`super::unguard_cells`).
     unguard: bool,
 }
@@ -365,10 +368,11 @@ impl SheetStream {
             let stream = SheetStream {
                 pieces,
                 done: false,
+                fill: rest.fill,
                 unguard,
             };
             streams.push((rest.at, super::RowStream::workbook(stream, rest.rows_hint)));
-            jobs.push((rest.name, rest.resume, rest.fill, send));
+            jobs.push((rest.name, rest.resume, send));
         }
         let limits = *limits;
         std::thread::Builder::new()
@@ -376,9 +380,9 @@ impl SheetStream {
             .spawn(move || {
                 let mut next = 0;
                 let read = crate::catch_panic(|| {
-                    while let Some((name, resume, fill, send)) = jobs.get_mut(next) {
+                    while let Some((name, resume, send)) = jobs.get(next) {
                         // A closed channel means validation stopped early: stop reading too.
-                        let read = read_rows(&mut xlsx, name, &limits, *resume, fill, |rows| {
+                        let read = read_rows(&mut xlsx, name, &limits, *resume, |rows| {
                             send.send(Piece::Rows(rows)).is_ok()
                         });
                         // The receiver is gone only when validation stopped: nothing to tell.
@@ -407,6 +411,7 @@ impl SheetStream {
         }
         match self.pieces.recv() {
             Ok(Piece::Rows(mut rows)) => {
+                self.fill.apply(&mut rows);
                 if self.unguard {
                     super::unguard_cells(&mut rows);
                 }
@@ -438,7 +443,6 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
     name: &str,
     limits: &Limits,
     resume: Resume,
-    fill: &mut MergeFill,
     mut take: impl FnMut(Vec<Row>) -> bool,
 ) -> Result<(), ReadProblem> {
     let mut reader = xlsx
@@ -451,10 +455,8 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
     // of order, as below.
     let mut past_head = resume.after == 0;
     let mut width = 0;
-    let mut flush = |chunk: &mut Vec<Row>| {
-        fill.apply(chunk);
-        take(std::mem::replace(chunk, Vec::with_capacity(CHUNK_ROWS)))
-    };
+    let mut flush =
+        |chunk: &mut Vec<Row>| take(std::mem::replace(chunk, Vec::with_capacity(CHUNK_ROWS)));
     while let Some(c) = reader
         .next_cell_with_formula()
         .map_err(|e| sheet_unreadable(name, &e))?
@@ -913,7 +915,6 @@ mod tests {
                     &name,
                     &Limits::default(),
                     Resume::default(),
-                    &mut MergeFill::default(),
                     |mut chunk| {
                         one_pass.append(&mut chunk);
                         true
