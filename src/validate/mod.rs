@@ -249,18 +249,8 @@ impl<'a> RowCx<'a> {
         if trimmed.is_empty() {
             return None;
         }
-        if let (Some(top), Some(col)) = (cell.filled_from, place.col) {
-            self.report(
-                Rule::MergedCellFilled,
-                place,
-                text,
-                format!(
-                    "read as `{}`, the value of {}{top} above: the sheet shows it over this cell, merged with it",
-                    clip(trimmed),
-                    crate::finding::column_letter(col)
-                ),
-                Some("Nothing to do if the value is meant for this row; to make it plain, unmerge the cells and enter it in each row".into()),
-            );
+        if let Some(top) = cell.filled_from {
+            self.filled_from_merged(place, text, top);
         }
         if cell.origin == CellOrigin::Formula || values::runs_as_formula(text.trim_start()) {
             let what = if cell.origin == CellOrigin::Formula {
@@ -408,6 +398,25 @@ impl<'a> RowCx<'a> {
             );
         }
         Some(trimmed.to_string())
+    }
+
+    /// N010 on a cell filled from the top of the cells merged with it. Out of line: rare, and
+    /// `raw` runs for every cell.
+    #[cold]
+    #[inline(never)]
+    fn filled_from_merged(&mut self, place: &Place, text: &str, top: std::num::NonZeroU32) {
+        let Some(col) = place.col else { return };
+        self.report(
+            Rule::MergedCellFilled,
+            place,
+            text,
+            format!(
+                "read as `{}`, the value of {}{top} above: the sheet shows it over this cell, merged with it",
+                clip(text.trim()),
+                crate::finding::column_letter(col)
+            ),
+            Some("Nothing to do if the value is meant for this row; to make it plain, unmerge the cells and enter it in each row".into()),
+        );
     }
 
     /// V001 when a required value is empty; `raw` is the cell as read (spaces only, or nothing).
