@@ -339,9 +339,11 @@ fn is_known_column(name: &str) -> bool {
         || !matches!(map_header(name, SheetKind::Itsm, &none), Field::Ignored)
 }
 
-/// The `--map` entries no header of `batch` matched, as `"SNOW ID" = "…"`: a rename that
-/// matched nothing leaves the column it meant under another name (a custom attribute).
-pub fn unused_renames(batch: &crate::input::Batch, renames: &Renames) -> Vec<String> {
+/// The `--map` entries no header of `batch` matched, each as the file writes it with its line
+/// (`"SNOW ID" = "itsm.servicenow.user_id" (line 3)`): a rename that matched nothing leaves the
+/// column it meant under another name (a custom attribute). The map file is read again for the
+/// headers as written, which [`Renames`] keeps folded.
+pub fn unused_renames(map: &Path, batch: &crate::input::Batch, renames: &Renames) -> Vec<String> {
     use crate::input::headers::map_sheet;
     let mut used = std::collections::HashSet::new();
     for sheet in &batch.sheets {
@@ -352,9 +354,18 @@ pub fn unused_renames(batch: &crate::input::Batch, renames: &Renames) -> Vec<Str
             }
         }
     }
+    let text = std::fs::read_to_string(map).unwrap_or_default();
+    let written: BTreeMap<String, String> = toml::from_str::<MapFile>(&text)
+        .map(|file| file.columns)
+        .unwrap_or_default();
     let mut unused: Vec<String> = (renames.iter())
         .filter(|(from, _)| !used.contains(*from))
-        .map(|(_, to)| to.clone())
+        .map(
+            |(folded, to)| match written.iter().find(|(from, _)| fold(from) == *folded) {
+                Some((from, given)) => format!("{from:?} = {given:?}{}", map_line(&text, from)),
+                None => format!("`{to}`"),
+            },
+        )
         .collect();
     unused.sort();
     unused

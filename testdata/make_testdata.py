@@ -216,7 +216,11 @@ def rule_fixtures():
                                      ["d@acme.com", "R\u200b4", "Di Lu", "", "V008"], ["e\ufeff@acme.com", "R5", "Ed Lu", "", "V008"],
                                      ["f@acme.com", "R6", "Fa\u200cLu", "", ""], ["g@acme.com", "R7", "Jos\ufffd Lu", "", "V008"],
                                      # A no-break space inside a key looks like a typed one (review).
-                                     ["h@acme.com", "R\u00a08", "Hu Lu", "", "V008"], ["i@acme.com", "R 9", "Iv\u00a0Lu", "", ""]])
+                                     ["h@acme.com", "R\u00a08", "Hu Lu", "", "V008"], ["i@acme.com", "R 9", "Iv\u00a0Lu", "", ""],
+                                     # A bidi override shows a name reversed; the marks and isolates of
+                                     # right-to-left text are right (review).
+                                     ["j@acme.com", "R10", "Jo \u202eeoD", "", "V008"],
+                                     ["k@acme.com", "R11", "\u0644\u064a\u0644\u0649 \u200f\u2067Haddad\u2069", "", ""]])
     rule_csv("V009", ["employee_id"], [["a@acme.com", "1.23457E+11", "Al Bo", "", "V009"], ["b@acme.com", "R2", "Bo Al", "2026-03-01", "V009"],
                                        ["c@acme.com", "R3", "Cy Ng", "00123", ""], ["d@acme.com", "R4", "Di Lu", "CC-2026-03", ""]])
     rule_csv("V010", ["first_name", "last_name"], [["a@acme.com", "R1", "Jane Doe", "John", "Doe", "V010"],

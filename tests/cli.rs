@@ -2095,8 +2095,9 @@ fn contradictory_flags_an_empty_config_variable_and_a_near_system() {
     );
 }
 
-/// A `--map` entry that matched no header is a warning naming what it maps to: the column it
-/// meant is read under its own name, a custom attribute (review).
+/// A `--map` entry that matched no header is a warning naming the entry as written, with its
+/// line: the column it meant is read under its own name, a custom attribute (review; it named
+/// the target alone).
 #[test]
 fn a_map_entry_that_matches_no_header_is_a_warning() {
     let dir = tempfile::tempdir().unwrap();
@@ -2123,7 +2124,7 @@ fn a_map_entry_that_matches_no_header_is_a_warning() {
     };
     let stderr = run("\"SNOW ID\" = \"itsm.servicenow.user_id\"");
     assert!(
-        stderr.contains("map.toml: the entry mapping a header to `itsm.servicenow.user_id` matched no header of the batch"),
+        stderr.contains(r#"map.toml: the entry "SNOW ID" = "itsm.servicenow.user_id" (line 2) matched no header of the batch"#),
         "{stderr}"
     );
     // Near miss: the header as written.

@@ -425,6 +425,19 @@ pub fn format_character(value: &str, joiners: bool) -> Option<char> {
     })
 }
 
+/// V008 for any value: a bidi override (U+202D, U+202E), which shows the characters after it in
+/// reverse order, so that a name or a title reads as other text than it holds (the "Trojan
+/// Source" trick). Right-to-left text needs none: the marks, embeddings and isolates that
+/// mixed scripts use rightly (U+200F, U+202B, U+2067) pass.
+pub fn bidi_override(value: &str) -> Option<char> {
+    if value.is_ascii() {
+        return None;
+    }
+    value
+        .chars()
+        .find(|&c| matches!(c, '\u{202D}' | '\u{202E}'))
+}
+
 /// The first space other than U+0020 inside a key (U+00A0, U+2007, U+202F, an ideographic
 /// space; at its ends they are trimmed, N001): V008, for it makes two keys that look alike
 /// differ.

@@ -25,9 +25,9 @@ pub(crate) fn warn_unused_renames(
     batch: &crate::input::Batch,
     renames: &crate::input::headers::Renames,
 ) {
-    for to in crate::config::unused_renames(batch, renames) {
+    for entry in crate::config::unused_renames(map, batch, renames) {
         eprintln!(
-            "muster: warning: {}: the entry mapping a header to `{to}` matched no header of the batch",
+            "muster: warning: {}: the entry {entry} matched no header of the batch",
             map.display()
         );
     }

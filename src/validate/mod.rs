@@ -340,6 +340,19 @@ impl<'a> RowCx<'a> {
                 );
                 return None;
             }
+        } else if let Some(c) = values::bidi_override(text) {
+            self.report(
+                Rule::ControlCharacters,
+                place,
+                text,
+                format!(
+                    "`{}` holds U+{:04X}, which shows the text after it in reverse order",
+                    clip(text).escape_debug(),
+                    c as u32
+                ),
+                Some("Remove the invisible character: type the value again".into()),
+            );
+            return None;
         }
         // A space that is not the one a keyboard types (U+00A0 from a web page or Word) inside
         // a key: it looks the same, so `CTR 1` and `CTR\u{a0}1` would be two ids no one can
