@@ -804,6 +804,30 @@ fn zero_padding(code: &str) -> Option<usize> {
     (zeros > 1).then_some(zeros)
 }
 
+/// What a format that pads with zeros shows for the whole number `f` (`digits`: its digits,
+/// no sign), when padded: the section for its sign (`0000;-0000` shows -42 as `-0042`; with
+/// no negative section, the first with a `-`), and for 0 the third section, which may show
+/// nothing (`0000;-0000;;@`). `None` when it shows the number as it is.
+fn padded(f: f64, digits: &str, code: &str) -> Option<String> {
+    let sections: Vec<&str> = code.split(';').collect();
+    let pad = |section: &str, sign: &str| {
+        let width = zero_padding(section)?;
+        (digits.len() < width).then(|| format!("{sign}{digits:0>width$}"))
+    };
+    match (f, sections.as_slice()) {
+        (0.0, [_, _, "", ..]) => Some(String::new()),
+        (0.0, [_, _, zero, ..]) => pad(zero, ""),
+        (f, [_, negative, ..]) if f < 0.0 => match negative.strip_prefix('-') {
+            Some(body) => pad(body, "-"),
+            // Shown without a sign, or in brackets: not a padded id.
+            None => None,
+        },
+        (f, [positive, ..]) if f < 0.0 => pad(positive, "-"),
+        (_, [positive, ..]) => pad(positive, ""),
+        _ => None,
+    }
+}
+
 fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
     let integral = f.is_finite() && f.fract() == 0.0;
     let digits = if integral {
@@ -824,14 +848,19 @@ fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
         None => f.to_string(),
     };
     // A format of zeros only ("000000") pads the shown number: restore it (N009).
-    if let Some(width) = number_format.and_then(zero_padding) {
-        if integral && f >= 0.0 && text.len() < width {
-            return Cell {
-                text: format!("{text:0>width$}"),
-                origin: CellOrigin::Padded,
-                filled_from: None,
-            };
-        }
+    if let Some(shown) = number_format
+        .filter(|code| integral && zero_padding(code).is_some())
+        .and_then(|code| padded(f, text.trim_start_matches('-'), code))
+    {
+        return Cell {
+            origin: if shown.is_empty() {
+                CellOrigin::Number
+            } else {
+                CellOrigin::Padded
+            },
+            text: shown,
+            filled_from: None,
+        };
     }
     Cell {
         text,
@@ -865,6 +894,20 @@ mod tests {
             assert_eq!(zero_padding(code), Some(width), "{code}");
         }
         assert_eq!(zero_padding("[Red]0000"), Some(4));
+        // As the sheet shows them (review): a negative number by its section, a 0 by the third.
+        for (f, code, shown) in [
+            (42.0, "0000;-0000", Some("0042")),
+            (-42.0, "0000;-0000", Some("-0042")),
+            (-42.0, "0000", Some("-0042")),
+            (-42.0, "0000;(0000)", None),
+            (0.0, "0000;-0000;;@", Some("")),
+            (0.0, "0000;-0000;000;@", Some("000")),
+            (0.0, "0000", Some("0000")),
+            (12345.0, "0000", None),
+        ] {
+            let digits = format!("{:.0}", f64::abs(f));
+            assert_eq!(padded(f, &digits, code).as_deref(), shown, "{f} {code}");
+        }
         for code in [
             "0",
             "0.00",
