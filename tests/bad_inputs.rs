@@ -61,9 +61,9 @@ const CORPUS: &[Case] = &[
     ("hidden-sheets.xlsx", 1, "D005", Some(2), Some("A"), "no user in the batch has record id `NOBODY`"),
     // An error value newer than calamine reads: the sheet cannot be read, and says why.
     ("error-cell.xlsx", 1, "F001", None, None, "sheet `Users` cannot be read: Unsupported cell error value '#SPILL!' (what a failed formula leaves: enter the value itself in its cell)"),
-    // An address merged over two users' rows is read as the sheet shows it, in both (N010):
-    // two users with one address. (It was V001 on the second row, read as empty.)
-    ("merged-cells.xlsx", 1, "D002", Some(2), Some("A"), "`a@acme.com` is also used on Users row 3"),
+    // A merged cell's value is in its first cell only, and a key is not filled down (N010
+    // fills shared values only): the row below has no email, the row above loads.
+    ("merged-cells.xlsx", 1, "V001", Some(3), Some("A"), "`email_addr` is required"),
 ];
 
 fn json_report(args: &[&str]) -> (i32, Value, String) {

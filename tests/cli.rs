@@ -2582,3 +2582,74 @@ fn cells_merged_over_rows_read_as_the_sheet_shows_them() {
         assert_eq!(departments(&String::from_utf8_lossy(&out.stdout)), want);
     }
 }
+
+/// What is not filled (review): a header cell merged down into the first user, a note box
+/// beside the table merged down from above the header, and a key (an address) merged over two
+/// users, which stays the top row's only: V001 below, and the top row's user loads. A
+/// department merged over two users below them is filled as ever.
+#[test]
+fn only_shared_values_below_the_header_are_filled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("merged.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet().set_name("Users").unwrap();
+    let plain = rust_xlsxwriter::Format::new();
+    sheet.write_string(0, 0, "Q4 contractors").unwrap();
+    sheet
+        .merge_range(0, 5, 8, 5, "Note: all contracts end 2026-12-31", &plain)
+        .unwrap();
+    for (c, h) in ["email_addr", "record_id", "full_name"].iter().enumerate() {
+        sheet.write_string(1, c as u16, *h).unwrap();
+    }
+    sheet.merge_range(1, 3, 2, 3, "department", &plain).unwrap();
+    let users = [
+        ("a@acme.com", "R1"),
+        ("b@acme.com", "R2"),
+        ("", "R3"),
+        ("d@acme.com", "R4"),
+        ("e@acme.com", "R5"),
+    ];
+    for (i, (email, id)) in users.iter().enumerate() {
+        let r = i as u32 + 2;
+        if !email.is_empty() {
+            sheet.write_string(r, 0, *email).unwrap();
+        }
+        sheet.write_string(r, 1, *id).unwrap();
+        sheet.write_string(r, 2, "Al Bo").unwrap();
+    }
+    sheet.merge_range(3, 0, 4, 0, "b@acme.com", &plain).unwrap();
+    sheet.merge_range(5, 3, 6, 3, "Eng", &plain).unwrap();
+    book.save(&path).unwrap();
+    let out = muster()
+        .args(["validate", path.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found: Vec<(&str, u64, &str)> = findings(&report)
+        .iter()
+        .filter(|f| f["code"] != "F004")
+        .map(|f| {
+            let code = f["code"].as_str().unwrap();
+            (
+                code,
+                f["row"].as_u64().unwrap(),
+                f["column"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(found, [("V001", 5, "A"), ("N010", 7, "D")], "{report:#}");
+    let out = muster()
+        .args(["validate", path.to_str().unwrap(), "-q", "--out", "-"])
+        .output()
+        .unwrap();
+    let records = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        departments(&records),
+        [("R4", "Eng"), ("R5", "Eng")]
+            .map(|(r, d)| (r.to_string(), d.to_string()))
+            .into(),
+        "{records}"
+    );
+    assert!(!records.contains("Note"), "{records}");
+    assert_eq!(records.lines().count(), 4, "{records}");
+}

@@ -143,6 +143,25 @@ impl Field {
         )
     }
 
+    /// Columns whose value several users may share (a department, a manager, an ID sheet's
+    /// record id over one user's entries): cells merged over rows of them are filled down
+    /// (N010). Not a user's keys, identities, row version, a credential or an ignored column.
+    pub fn is_shareable(&self) -> bool {
+        !matches!(
+            self,
+            Field::Attr(Attr::RecordId | Attr::EmailAddr | Attr::EmployeeId)
+                | Field::EmailAliases
+                | Field::RowVersion
+                | Field::Credential
+                | Field::Ignored
+                | Field::Id(IdPart::UserId | IdPart::ExternalId)
+                | Field::Inline {
+                    part: IdPart::UserId | IdPart::ExternalId,
+                    ..
+                }
+        )
+    }
+
     /// The report's `field` value for this column on a sheet of `kind`.
     pub fn report_name(&self, kind: SheetKind) -> String {
         match self {

@@ -305,21 +305,35 @@ fn scan_sheet(part: impl Read) -> std::io::Result<Vec<Merge>> {
 /// [`scan_sheet`] reading `block` bytes at a time.
 fn scan_sheet_by(mut part: impl Read, block: usize) -> std::io::Result<Vec<Merge>> {
     const NAME: &[u8] = b"mergeCells";
-    // Enough of a block's end kept for a start split between two blocks: `<`, a namespace
-    // prefix, the name and the byte after it.
+    // Enough of a block's end kept for a tag split between two blocks: `</`, a namespace
+    // prefix, the name and the bytes after it.
     const KEEP: usize = 64;
-    let finder = memchr::memmem::Finder::new(NAME);
+    let merges = memchr::memmem::Finder::new(NAME);
+    let data = memchr::memmem::Finder::new(DATA);
     let mut buf = vec![0u8; block.max(2 * KEEP)];
     let mut len = 0;
+    // Whether the cells are behind: ranges are looked for only past them, so that a cell's
+    // text or a comment before them (review: `<mergeCells>` in a comment or a CDATA section)
+    // is not taken for them.
+    let mut past_data = false;
     loop {
         let n = part.read(&mut buf[len..])?;
         if n == 0 {
             return Ok(Vec::new());
         }
         let end = len + n;
-        let start = finder
-            .find_iter(&buf[..end])
-            .find_map(|at| element_start(&buf[..end], at, NAME.len()));
+        let mut from = 0;
+        if !past_data {
+            if let Some(after) =
+                (data.find_iter(&buf[..end])).find_map(|at| data_end(&buf[..end], at))
+            {
+                past_data = true;
+                from = after;
+            }
+        }
+        let start = (merges.find_iter(&buf[from..end]))
+            .find_map(|at| element_start(&buf[..end], from + at, NAME.len()))
+            .filter(|_| past_data);
         if let Some(start) = start {
             let rest = std::io::Cursor::new(buf[start..end].to_vec()).chain(part);
             return Ok(merge_cells(std::io::BufReader::new(rest)));
@@ -328,6 +342,33 @@ fn scan_sheet_by(mut part: impl Read, block: usize) -> std::io::Result<Vec<Merge
         buf.copy_within(end - keep..end, 0);
         len = keep;
     }
+}
+
+const DATA: &[u8] = b"sheetData";
+
+/// Where the cells end, when the name at `at` is that of their end tag (`</sheetData>`,
+/// `</x:sheetData>`) or of an empty element (`<sheetData/>`): past it.
+fn data_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let before = &bytes[at.saturating_sub(32)..at];
+    let lt = before.iter().rposition(|&b| b == b'<')?;
+    let between = &before[lt + 1..];
+    let closing = between.first() == Some(&b'/');
+    let prefix = if closing { &between[1..] } else { between };
+    let prefixed = match prefix.split_last() {
+        None => true,
+        Some((b':', name)) => !name.is_empty() && name.iter().all(name_char),
+        Some(_) => false,
+    };
+    let rest = &bytes[at + DATA.len()..];
+    match (prefixed, closing) {
+        (true, true) if rest.first() == Some(&b'>') => Some(at + DATA.len() + 1),
+        (true, false) if rest.starts_with(b"/>") => Some(at + DATA.len() + 2),
+        _ => None,
+    }
+}
+
+fn name_char(b: &u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
 
 /// Where the element whose name is at `at` (`len` bytes long) starts, when it is an element's
@@ -343,15 +384,15 @@ fn element_start(bytes: &[u8], at: usize, len: usize) -> Option<usize> {
         b':' => {
             let lt = before.iter().rposition(|&b| b == b'<')?;
             let prefix = &before[lt + 1..before.len() - 1];
-            let name_char = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
             (!prefix.is_empty() && prefix.iter().all(name_char)).then_some(at - (before.len() - lt))
         }
         _ => None,
     }
 }
 
-/// The `mergeCell` elements' ranges over more than one row, up to the end of `mergeCells`. What
-/// is malformed ends the list: calamine's read of the cells reports a broken part.
+/// The `mergeCell` elements' ranges over more than one row, to the end of the part (a
+/// hand-made part may have two `mergeCells`). What is malformed ends the list: calamine's read
+/// of the cells reports a broken part.
 fn merge_cells(source: impl BufRead) -> Vec<Merge> {
     let mut xml = quick_xml::Reader::from_reader(source);
     let mut buf = Vec::new();
@@ -363,10 +404,9 @@ fn merge_cells(source: impl BufRead) -> Vec<Merge> {
                     .attributes()
                     .flatten()
                     .find(|a| a.key.as_ref() == "ref")
-                    .and_then(|a| Merge::from_a1(&a.value));
+                    .and_then(|a| Merge::from_a1(&value_of(&a)?));
                 merges.extend(range.filter(Merge::spans_rows));
             }
-            Event::End(ref e) if e.local_name().as_ref() == "mergeCells" => break,
             Event::Eof => break,
             _ => {}
         }
@@ -502,5 +542,17 @@ mod tests {
             }
         }
         assert_eq!(scan_sheet(text.as_bytes()).unwrap(), vec![]);
+        // Only past the cells: not in a comment or a cell's CDATA before them (review); every
+        // `mergeCells`, a reference's entities read.
+        let xml = "<worksheet><!-- <mergeCells><mergeCell ref=\"E2:E9\"/></mergeCells> --><sheetData><c><is><t><![CDATA[<mergeCells><mergeCell ref=\"F2:F9\"/>]]></t></is></c></sheetData><mergeCells><mergeCell ref=\"&#66;2:B5\"/></mergeCells><mergeCells><mergeCell ref=\"C2:C3\"/></mergeCells></worksheet>";
+        assert_eq!(
+            scan_sheet_by(xml.as_bytes(), 128).unwrap(),
+            vec![
+                Merge::from_a1("B2:B5").unwrap(),
+                Merge::from_a1("C2:C3").unwrap()
+            ]
+        );
+        let empty = "<worksheet><sheetData/><mergeCells><mergeCell ref=\"B2:B5\"/></mergeCells></worksheet>";
+        assert_eq!(scan_sheet(empty.as_bytes()).unwrap().len(), 1);
     }
 }

@@ -126,6 +126,8 @@ fn read_sheets(
         .then(|| std::thread::spawn(move || merged::xlsx_merges(&path_owned, &scanned)));
     // (A read that fails below leaves the scan to end on its own: it only reads the file.)
     let mut rests: Vec<Rest> = Vec::new();
+    // An XLS or ODS workbook's merged ranges, by sheet, from calamine and the ODS pass.
+    let mut other_merges = std::collections::HashMap::new();
     for (sheet_index, name) in names.iter().enumerate() {
         if skipped.contains(&name.as_str()) {
             continue;
@@ -184,7 +186,7 @@ fn read_sheets(
                 let styles = wb.worksheet_style(name).ok();
                 let shown = ods_shown.get(sheet_index);
                 let padded = shown.map(|s| &s.padded);
-                let mut rows = rows(&range, formulas.as_ref(), styles.as_ref(), padded);
+                let rows = rows(&range, formulas.as_ref(), styles.as_ref(), padded);
                 let merges = match &wb {
                     Sheets::Ods(_) => shown.map(|s| s.merges.clone()).unwrap_or_default(),
                     Sheets::Xls(xls) => (xls.merge_cells_by_sheet_name(name).unwrap_or_default())
@@ -199,7 +201,9 @@ fn read_sheets(
                     // calamine gives no merged ranges for XLSB.
                     _ => Vec::new(),
                 };
-                merged::fill(&mut rows, merges);
+                if !merges.is_empty() {
+                    other_merges.insert(name.clone(), merges);
+                }
                 rows
             }
         };
@@ -215,17 +219,15 @@ fn read_sheets(
             rest: None,
         });
     }
-    let mut xlsx_merges = scan.and_then(|scan| scan.join().ok()).unwrap_or_default();
-    // The XLSX sheets' merged ranges filled in: their rows so far, and the rest of a streamed
-    // sheet as its reader thread reads it, from where its head left the ranges.
+    let mut merges = scan.and_then(|scan| scan.join().ok()).unwrap_or_default();
+    merges.extend(other_merges);
+    // The merged ranges filled in: the rows read so far, and the rest of a streamed sheet as
+    // its reader thread reads it, from where its head left the ranges.
     for (at, sheet) in sheets.iter_mut().enumerate() {
-        let Some(merges) = sheet
-            .sheet
-            .as_ref()
-            .and_then(|name| xlsx_merges.remove(name))
-        else {
+        let Some(merges) = sheet.sheet.as_ref().and_then(|name| merges.remove(name)) else {
             continue;
         };
+        let merges = fillable(sheet, merges, &options.renames);
         let mut fill = MergeFill::new(merges);
         fill.apply(&mut sheet.rows);
         if let Some(rest) = rests.iter_mut().find(|r| r.at == at) {
@@ -249,6 +251,32 @@ fn read_sheets(
         }
     }
     Ok((sheets, ignored))
+}
+
+/// The ranges to fill: those that start below the header row (a header cell merged down, or
+/// a note box beside the table from above it, would give every user the header's or the
+/// note's text; review), in a column of a value several users may share. A key, an identity
+/// or a row version merged over rows stays in its top row: two users with one such value are
+/// always a mistake, and the top row's user is not made one (review: an address merged over
+/// two users made both D002).
+fn fillable(sheet: &Sheet, merges: Vec<Merge>, renames: &super::headers::Renames) -> Vec<Merge> {
+    let mapping = super::headers::map_sheet(sheet, renames);
+    let Some(header) = sheet
+        .rows
+        .get(mapping.header_at)
+        .filter(|_| !mapping.columns.is_empty())
+    else {
+        return Vec::new();
+    };
+    let shared = |col: u32| {
+        (mapping.columns.iter())
+            .find(|c| c.index == col as usize)
+            .is_some_and(|c| c.field.is_shareable())
+    };
+    merges
+        .into_iter()
+        .filter(|m| m.first_row > header.number && shared(m.first_col))
+        .collect()
 }
 
 /// Where the rest of a streamed sheet starts: past the rows of its head.
