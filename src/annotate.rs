@@ -8,6 +8,7 @@
 
 use crate::finding::{column_letter, Finding};
 use crate::input::headers::{map_sheet, Field, Renames};
+use crate::input::notes::{CellNote, MUSTER_AUTHOR, MUSTER_MARK};
 use crate::input::{Batch, CellOrigin, Row};
 use crate::report::{write_workbook, OutputError, Summary};
 use crate::rules::{Rule, Severity};
@@ -271,6 +272,7 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
     let mut marker = Marker {
         formats: CellFormats::default(),
         notes_left: MAX_NOTES,
+        vendor: HashMap::new(),
     };
     let empty = BTreeMap::new();
     // An export's values are read back without their guards (`input::unguard_cells`, in a
@@ -307,6 +309,17 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
             Source::Other(other) => (&other.rows, Vec::new(), None),
         };
         let guard = guard && matches!(source, Source::Validated(_));
+        // The vendor's own notes on this sheet's cells, written with muster's (`input::notes`).
+        let (file, sheet_name) = match source {
+            Source::Validated(sheet) => (&sheet.file, sheet.sheet.as_deref()),
+            Source::Other(other) => (&other.file, Some(other.name.as_str())),
+        };
+        marker.vendor = sheet_name
+            .and_then(|n| a.batch.notes.get(&(file.clone(), n.to_string())))
+            .into_iter()
+            .flatten()
+            .map(|n| ((n.row, n.col), n.clone()))
+            .collect();
         let mut writer = SheetWriter::start(ws, *header, columns, sheet_marks, guard, &mut marker)?;
         match again {
             None => writer.rows(ws, rows, &mut marker)?,
@@ -323,6 +336,7 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
             }
         }
         writer.finish(ws, &mut marker)?;
+        marker.vendor_notes(ws)?;
     }
     // The rows written came from a second read: they must be the rows that were validated.
     if let (Some(_), Some((inputs, before))) = (a.again, a.inputs) {
@@ -557,6 +571,8 @@ pub const MAX_NOTES: usize = 10_000;
 struct Marker {
     formats: CellFormats,
     notes_left: usize,
+    /// The vendor's notes on the sheet being written, by cell, until written.
+    vendor: HashMap<(u32, u16), CellNote>,
 }
 
 impl Marker {
@@ -569,7 +585,27 @@ impl Marker {
     ) -> Result<(), XlsxError> {
         if self.notes_left > 0 {
             self.notes_left -= 1;
-            ws.insert_note(r, c, &note(fs))?;
+            let vendor = self.vendor.remove(&(r, c));
+            ws.insert_note(r, c, &note(fs, vendor.as_ref()))?;
+        }
+        Ok(())
+    }
+
+    /// The vendor's notes on cells muster found nothing on, as the vendor wrote them.
+    fn vendor_notes(&mut self, ws: &mut Worksheet) -> Result<(), XlsxError> {
+        let mut left: Vec<_> = self.vendor.drain().collect();
+        left.sort_by_key(|(at, _)| *at);
+        for ((r, c), vendor) in left {
+            if self.notes_left == 0 {
+                break;
+            }
+            self.notes_left -= 1;
+            let lines = vendor.text.len() / 40 + vendor.text.lines().count();
+            let note = Note::new(clip_to(&vendor.text, MAX_CELL - 60))
+                .set_author(&vendor.author)
+                .set_width(320)
+                .set_height((lines as u32 * 16 + 24).min(600));
+            ws.insert_note(r, c, &note)?;
         }
         Ok(())
     }
@@ -597,8 +633,10 @@ fn worst(fs: &[&Finding]) -> Option<Severity> {
     fs.iter().map(|f| f.severity).max()
 }
 
-/// `V002 (error): message` and the suggestion, one paragraph per finding on the cell.
-fn note(fs: &[&Finding]) -> Note {
+/// `V002 (error): message` and the suggestion, one paragraph per finding on the cell; after
+/// the vendor's own note on the cell, if it has one, and [`MUSTER_MARK`], in the vendor's
+/// name (read back, a note by muster is left out, and a shared one is cut at the mark).
+fn note(fs: &[&Finding], vendor: Option<&CellNote>) -> Note {
     let text = fs
         .iter()
         .map(|f| {
@@ -611,10 +649,14 @@ fn note(fs: &[&Finding]) -> Note {
         })
         .collect::<Vec<_>>()
         .join("\n\n");
+    let (text, author) = match vendor {
+        Some(v) => (format!("{}{MUSTER_MARK}{text}", v.text), v.author.as_str()),
+        None => (text, MUSTER_AUTHOR),
+    };
     let lines = text.len() / 40 + text.lines().count();
     // 54 units are kept for the author prefix Excel adds.
     Note::new(clip_to(&text, MAX_CELL - 60))
-        .set_author("muster")
+        .set_author(author)
         .set_width(320)
         .set_height((lines as u32 * 16 + 24).min(600))
 }

@@ -52,7 +52,7 @@ impl Merge {
 }
 
 /// A cell reference's 1-based row and 0-based column (`B2` → (2, 1)).
-fn cell_a1(reference: &str) -> Option<(u32, u32)> {
+pub(super) fn cell_a1(reference: &str) -> Option<(u32, u32)> {
     let reference = reference.trim().replace('$', "");
     let digits = reference.find(|c: char| c.is_ascii_digit())?;
     let (letters, number) = reference.split_at(digits);
@@ -197,7 +197,7 @@ pub fn xlsx_merges(path: &Path, names: &[String]) -> HashMap<String, Vec<Merge>>
     })
 }
 
-fn open_zip(path: &Path) -> Option<zip::ZipArchive<std::io::BufReader<std::fs::File>>> {
+pub(super) fn open_zip(path: &Path) -> Option<zip::ZipArchive<std::io::BufReader<std::fs::File>>> {
     let file = std::fs::File::open(path).ok()?;
     zip::ZipArchive::new(std::io::BufReader::new(file)).ok()
 }
@@ -205,7 +205,9 @@ fn open_zip(path: &Path) -> Option<zip::ZipArchive<std::io::BufReader<std::fs::F
 /// Each worksheet's part in the zip by the sheet's name, as calamine finds them: the workbook
 /// part from the package's relationships, its sheets' targets from its own. Empty when any of
 /// it is missing (calamine then fails on the workbook, or the sheets have nothing merged).
-fn sheet_parts<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>) -> HashMap<String, String> {
+pub(super) fn sheet_parts<R: Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+) -> HashMap<String, String> {
     let mut parts = HashMap::new();
     let workbook = relationships(zip, "_rels/.rels")
         .into_iter()
@@ -255,7 +257,7 @@ fn sheet_parts<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>) -> HashMap
 }
 
 /// An attribute's value, its entities (`&amp;`) read.
-fn value_of(attr: &quick_xml::events::attributes::Attribute) -> Option<String> {
+pub(super) fn value_of(attr: &quick_xml::events::attributes::Attribute) -> Option<String> {
     (attr
         .normalized_value(quick_xml::XmlVersion::Implicit1_0)
         .ok())
@@ -263,7 +265,7 @@ fn value_of(attr: &quick_xml::events::attributes::Attribute) -> Option<String> {
 }
 
 /// A relationships part's entries: id → (type, target).
-fn relationships<R: Read + std::io::Seek>(
+pub(super) fn relationships<R: Read + std::io::Seek>(
     zip: &mut zip::ZipArchive<R>,
     name: &str,
 ) -> HashMap<String, (String, String)> {

@@ -5,9 +5,11 @@ pub mod csv;
 pub mod headers;
 pub mod jsonl;
 pub mod merged;
+pub mod notes;
 pub mod ods;
 pub mod workbook;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// How a cell's text came to be, for the raw-cell checks (V007, V009, N009).
@@ -297,6 +299,9 @@ pub struct Batch {
     pub problems: Vec<FileProblem>,
     /// Files given, with whether each held a users table (F007 otherwise).
     pub files: Vec<String>,
+    /// The vendor's notes on an XLSX workbook's cells, by file and sheet, read only with
+    /// [`ReadOptions::keep_other_sheets`] (for `--annotate`, which writes them back).
+    pub notes: HashMap<(String, String), Vec<notes::CellNote>>,
 }
 
 impl Batch {
@@ -489,6 +494,14 @@ fn read_file(
     let sub = kind.map_or(0, |k| k as usize);
     let result = match ext.as_str() {
         ext if WORKBOOK_EXTENSIONS.contains(&ext) => workbook::read(path, shown, i, options).map(|(sheets, others)| {
+            if options.keep_other_sheets && matches!(ext, "xlsx" | "xlsm") {
+                let names: Vec<String> = (sheets.iter().filter_map(|s| s.sheet.clone()))
+                    .chain(others.iter().map(|o| o.name.clone()))
+                    .collect();
+                for (name, notes) in notes::xlsx_notes(path, &names) {
+                    batch.notes.insert((shown.to_string(), name), notes);
+                }
+            }
             for other in others {
                 let name = other.name.clone();
                 // A sheet named almost as one muster reads (`ITSM`, `ITSM IDs (2)`) likely holds
