@@ -583,9 +583,13 @@ impl Marker {
         c: u16,
         fs: &[&Finding],
     ) -> Result<(), XlsxError> {
-        if self.notes_left > 0 {
-            self.notes_left -= 1;
-            let vendor = self.vendor.remove(&(r, c));
+        // The vendor's own notes are written whatever the limit (their workbook held them all):
+        // a marked cell with one gets muster's text in it (review: they were dropped past it).
+        let vendor = self.vendor.remove(&(r, c));
+        if vendor.is_some() || self.notes_left > 0 {
+            if vendor.is_none() {
+                self.notes_left -= 1;
+            }
             ws.insert_note(r, c, &note(fs, vendor.as_ref()))?;
         }
         Ok(())
@@ -596,16 +600,7 @@ impl Marker {
         let mut left: Vec<_> = self.vendor.drain().collect();
         left.sort_by_key(|(at, _)| *at);
         for ((r, c), vendor) in left {
-            if self.notes_left == 0 {
-                break;
-            }
-            self.notes_left -= 1;
-            let lines = vendor.text.len() / 40 + vendor.text.lines().count();
-            let note = Note::new(clip_to(&vendor.text, MAX_CELL - 60))
-                .set_author(&vendor.author)
-                .set_width(320)
-                .set_height((lines as u32 * 16 + 24).min(600));
-            ws.insert_note(r, c, &note)?;
+            ws.insert_note(r, c, &sized_note(vendor.text, &vendor.author))?;
         }
         Ok(())
     }
@@ -649,16 +644,24 @@ fn note(fs: &[&Finding], vendor: Option<&CellNote>) -> Note {
         })
         .collect::<Vec<_>>()
         .join("\n\n");
-    let (text, author) = match vendor {
-        Some(v) => (format!("{}{MUSTER_MARK}{text}", v.text), v.author.as_str()),
-        None => (text, MUSTER_AUTHOR),
-    };
+    match vendor {
+        Some(v) => sized_note(format!("{}{MUSTER_MARK}{text}", v.text), &v.author),
+        None => sized_note(text, MUSTER_AUTHOR),
+    }
+}
+
+/// A note sized to its text, in `author`'s name. An author with no name gets no prefix (it
+/// showed a bold `:`).
+fn sized_note(text: String, author: &str) -> Note {
     let lines = text.len() / 40 + text.lines().count();
     // 54 units are kept for the author prefix Excel adds.
-    Note::new(clip_to(&text, MAX_CELL - 60))
-        .set_author(author)
+    let note = Note::new(clip_to(&text, MAX_CELL - 60))
         .set_width(320)
-        .set_height((lines as u32 * 16 + 24).min(600))
+        .set_height((lines as u32 * 16 + 24).min(600));
+    match author.trim() {
+        "" => note.add_author_prefix(false),
+        _ => note.set_author(author),
+    }
 }
 
 fn write_summary(

@@ -30,8 +30,9 @@ pub struct Merge {
 impl Merge {
     /// From an A1 range (`B2:B5`, `$B$2:$C$5`); `None` when malformed.
     pub fn from_a1(range: &str) -> Option<Merge> {
-        // (Split at the byte: a `char` pattern here once cost calamine's string reading, in the
-        // same crate, the inlining of its own search, 2 % of a workbook's instructions.)
+        // Byte patterns in this module and `input::notes`, no `char` ones: with them, calamine's
+        // string reading (generic, so compiled in muster's crate) stopped inlining the `char`
+        // searcher, +1.6 % of a workbook's instructions (docs/benchmarks.md).
         let (a, b) = match range.bytes().position(|b| b == b':') {
             Some(at) => (&range[..at], &range[at + 1..]),
             None => (range, range),
@@ -53,7 +54,7 @@ impl Merge {
 
 /// A cell reference's 1-based row and 0-based column (`B2` → (2, 1)).
 pub(super) fn cell_a1(reference: &str) -> Option<(u32, u32)> {
-    let reference = reference.trim().replace('$', "");
+    let reference = reference.trim().replace("$", "");
     let digits = reference.find(|c: char| c.is_ascii_digit())?;
     let (letters, number) = reference.split_at(digits);
     if letters.is_empty() || letters.len() > 3 || !letters.bytes().all(|b| b.is_ascii_alphabetic())
@@ -151,11 +152,6 @@ impl MergeFill {
             }
         }
     }
-}
-
-/// Fills a whole sheet's merged ranges at once.
-pub fn fill(rows: &mut [Row], merges: Vec<Merge>) {
-    MergeFill::new(merges).apply(rows);
 }
 
 /// The ranges merged over more than one row in the sheets of an XLSX workbook named in
@@ -444,6 +440,11 @@ mod tests {
         ] {
             assert_eq!(Merge::from_a1(bad), None, "{bad}");
         }
+    }
+
+    /// Fills a whole sheet's merged ranges at once.
+    fn fill(rows: &mut [Row], merges: Vec<Merge>) {
+        MergeFill::new(merges).apply(rows);
     }
 
     fn row(number: u32, cells: &[&str]) -> Row {

@@ -12,7 +12,7 @@ use quick_xml::events::Event;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The author muster writes its own notes as.
+/// The author muster writes its own notes as (a note is told muster's by its text, though).
 pub const MUSTER_AUTHOR: &str = "muster";
 
 /// What separates a vendor's text from muster's in a note they share.
@@ -40,7 +40,7 @@ pub fn xlsx_notes(path: &Path, names: &[String]) -> HashMap<String, Vec<CellNote
         let Some(part) = parts.get(name) else {
             continue;
         };
-        let (folder, file) = part.rsplit_once('/').unwrap_or(("", part));
+        let (folder, file) = part.rsplit_once("/").unwrap_or(("", part));
         let rels = relationships(&mut zip, &format!("{folder}/_rels/{file}.rels"));
         let Some((_, target)) = rels.values().find(|(kind, _)| kind.ends_with("/comments")) else {
             continue;
@@ -63,8 +63,8 @@ fn resolve(folder: &str, target: &str) -> String {
     if let Some(absolute) = target.strip_prefix("/") {
         return absolute.to_string();
     }
-    let mut path: Vec<&str> = folder.split('/').filter(|p| !p.is_empty()).collect();
-    for piece in target.split('/') {
+    let mut path: Vec<&str> = folder.split("/").filter(|p| !p.is_empty()).collect();
+    for piece in target.split("/") {
         match piece {
             ".." => {
                 path.pop();
@@ -110,6 +110,11 @@ fn read_comments(source: impl std::io::BufRead) -> Vec<CellNote> {
                 "rPh" => in_phonetic = true,
                 _ => {}
             },
+            // An author with no name (`<author/>`) still takes its place in the list (review:
+            // the names after it moved up one, and a note went to `muster`).
+            Event::Empty(ref e) if e.local_name().as_ref() == "author" => {
+                authors.push(String::new());
+            }
             Event::Text(ref t) if in_author => {
                 if let Some(last) = authors.last_mut() {
                     last.push_str(t);
@@ -151,12 +156,12 @@ fn read_comments(source: impl std::io::BufRead) -> Vec<CellNote> {
                         let own = (own.strip_prefix(author.as_str()))
                             .and_then(|t| t.strip_prefix(':'))
                             .map_or(own, |t| t.strip_prefix('\n').unwrap_or(t));
-                        if author != MUSTER_AUTHOR && !own.trim().is_empty() {
+                        if !musters_own(own) && !own.trim().is_empty() {
                             notes.push(CellNote {
                                 row,
                                 col,
                                 author,
-                                text: own.to_string(),
+                                text: own.replace("\r\n", "\n"),
                             });
                         }
                     }
@@ -169,6 +174,22 @@ fn read_comments(source: impl std::io::BufRead) -> Vec<CellNote> {
         buf.clear();
     }
     notes
+}
+
+/// Whether a note's text, its author's prefix gone, is muster's own: its findings, the first
+/// `V002 (error): …`, behind `muster:` when a spreadsheet kept that prefix as text (LibreOffice
+/// writes every author as a space). Not the author alone: a vendor's colleague may be called
+/// muster (review).
+fn musters_own(text: &str) -> bool {
+    let text = (text.strip_prefix("muster:")).map_or(text, |t| t.trim_start_matches(['\n', '\r']));
+    let b = text.as_bytes();
+    b.len() > 6
+        && b[0].is_ascii_uppercase()
+        && b[1..4].iter().all(u8::is_ascii_digit)
+        && text[4..].starts_with(" (")
+        && ["error): ", "warning): ", "info): "]
+            .iter()
+            .any(|s| text[6..].starts_with(s))
 }
 
 #[cfg(test)]
@@ -191,9 +212,12 @@ mod tests {
     #[test]
     fn a_vendors_notes_without_musters() {
         let xml = format!(
-            r#"<comments><authors><author>Jane &amp; Co</author><author>muster</author></authors><commentList>
+            r#"<comments><authors><author>Jane &amp; Co</author><author>muster</author><author> </author><author/></authors><commentList>
             <comment ref="B3" authorId="0"><text><r><rPr><b/></rPr><t>Jane &amp; Co:</t></r><r><t xml:space="preserve">&#10;Jane: call &lt;her&gt;</t></r><rPh><t>ジェーン</t></rPh></text></comment>
-            <comment ref="C4" authorId="1"><text><t>V002 (error): muster's own</t></text></comment>
+            <comment ref="C4" authorId="1"><text><t>muster:&#10;V002 (error): muster's own</t></text></comment>
+            <comment ref="C5" authorId="2"><text><t xml:space="preserve"> :&#10;muster:&#10;N010 (info): muster's, saved by LibreOffice</t></text></comment>
+            <comment ref="C6" authorId="1"><text><t>muster:&#10;a colleague called muster&#13;&#10;wrote this</t></text></comment>
+            <comment ref="C7" authorId="3"><text><t>after a nameless author</t></text></comment>
             <comment ref="AA10" authorId="0"><text><t>kept{}V001 (error): cut</t></text></comment>
             </commentList></comments>"#,
             MUSTER_MARK.replace('\n', "&#10;")
@@ -207,6 +231,8 @@ mod tests {
             got,
             [
                 (2, 1, "Jane & Co", "Jane: call <her>"),
+                (5, 2, "muster", "a colleague called muster\nwrote this"),
+                (6, 2, "", "after a nameless author"),
                 (9, 26, "Jane & Co", "kept")
             ]
         );

@@ -423,7 +423,7 @@ impl SheetStream {
                 });
                 if let Err(why) = read {
                     // The reader may be in any state: no sheet after this one is read.
-                    for (.., send) in &jobs[next..] {
+                    for (_, _, send) in &jobs[next..] {
                         let _ = send.send(Piece::Failed(malformed(&why)));
                     }
                 }
