@@ -502,6 +502,11 @@ fn read_file(
                     batch.notes.insert((shown.to_string(), name), notes);
                 }
             }
+            if options.keep_other_sheets && ext == "ods" {
+                for (name, notes) in ods::sheet_notes(path) {
+                    batch.notes.insert((shown.to_string(), name), notes);
+                }
+            }
             for other in others {
                 let name = other.name.clone();
                 // A sheet named almost as one muster reads (`ITSM`, `ITSM IDs (2)`) likely holds

@@ -147,23 +147,7 @@ fn read_comments(source: impl std::io::BufRead) -> Vec<CellNote> {
                 "comment" => {
                     if let Some((row, col, author)) = note.take() {
                         let author = authors.get(author).cloned().unwrap_or_default();
-                        let own = match text.find(MUSTER_MARK) {
-                            Some(at) => &text[..at],
-                            None => text.as_str(),
-                        };
-                        // Excel and rust_xlsxwriter start a note with its author's name, in
-                        // bold: written again, the note gets it again.
-                        let own = (own.strip_prefix(author.as_str()))
-                            .and_then(|t| t.strip_prefix(':'))
-                            .map_or(own, |t| t.strip_prefix('\n').unwrap_or(t));
-                        if !musters_own(own) && !own.trim().is_empty() {
-                            notes.push(CellNote {
-                                row,
-                                col,
-                                author,
-                                text: own.replace("\r\n", "\n"),
-                            });
-                        }
+                        notes.extend(vendor_note(row, col, author, &text));
                     }
                 }
                 _ => {}
@@ -174,6 +158,25 @@ fn read_comments(source: impl std::io::BufRead) -> Vec<CellNote> {
         buf.clear();
     }
     notes
+}
+
+/// The vendor's part of a note as read: cut at [`MUSTER_MARK`], without the author's name
+/// Excel and rust_xlsxwriter start it with (written again, the note gets it again); `None` for
+/// muster's own note, or nothing.
+pub(super) fn vendor_note(row: u32, col: u16, author: String, text: &str) -> Option<CellNote> {
+    let own = match text.find(MUSTER_MARK) {
+        Some(at) => &text[..at],
+        None => text,
+    };
+    let own = (own.strip_prefix(author.as_str()))
+        .and_then(|t| t.strip_prefix(':'))
+        .map_or(own, |t| t.strip_prefix('\n').unwrap_or(t));
+    (!musters_own(own) && !own.trim().is_empty()).then(|| CellNote {
+        row,
+        col,
+        author,
+        text: own.replace("\r\n", "\n"),
+    })
 }
 
 /// Whether a note's text, its author's prefix gone, is muster's own: its findings, the first

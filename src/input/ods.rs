@@ -55,6 +55,9 @@ pub struct Shown {
     pub padded: Padded,
     /// The ranges merged over more than one row (`table:number-rows-spanned`).
     pub merges: Vec<Merge>,
+    /// The sheet's name (`table:name`) and the vendor's notes on its cells, for `--annotate`.
+    pub name: String,
+    pub notes: Vec<super::notes::CellNote>,
 }
 
 impl Shown {
@@ -81,6 +84,21 @@ pub fn shown_cells(path: &Path) -> Result<Vec<Shown>, ReadProblem> {
     })
 }
 
+/// The vendor's notes on an ODS workbook's cells, by sheet name, for `--annotate` (nothing
+/// when `content.xml` cannot be read: calamine reports a broken workbook).
+pub fn sheet_notes(path: &Path) -> std::collections::HashMap<String, Vec<super::notes::CellNote>> {
+    let read = || -> Option<Vec<Shown>> {
+        let file = std::fs::File::open(path).ok()?;
+        let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).ok()?;
+        let content = zip.by_name("content.xml").ok()?;
+        read_content(std::io::BufReader::new(content)).ok()
+    };
+    (read().unwrap_or_default().into_iter())
+        .filter(|s| !s.notes.is_empty())
+        .map(|s| (s.name, s.notes))
+        .collect()
+}
+
 /// Walks `content.xml`'s tables, rows and cells (with their repeats) and notes the number cells
 /// shown padded. Nothing is allocated per repeat: a row repeated a million times is one run.
 fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
@@ -98,6 +116,10 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
     let mut paragraphs = 0;
     let mut in_paragraph = false;
     let mut in_note = false;
+    // The cell a note is on, its author and text so far, and what of it is being read.
+    let mut cell_at = (0, 0);
+    let mut note = (String::new(), String::new());
+    let (mut in_creator, mut in_note_paragraph) = (false, false);
     loop {
         buf.clear();
         let event = reader.read_event_into(&mut buf)?;
@@ -106,7 +128,11 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
                 let empty = matches!(event, Event::Empty(_));
                 match e.name().as_ref() {
                     "table:table" => {
-                        sheets.push(Shown::default());
+                        let name = e.try_get_attribute("table:name").ok().flatten();
+                        sheets.push(Shown {
+                            name: name.map(|a| a.value.into_owned()).unwrap_or_default(),
+                            ..Shown::default()
+                        });
                         row = 0;
                     }
                     "table:table-row" => {
@@ -119,6 +145,7 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
                     }
                     "table:table-cell" | "table:covered-table-cell" => {
                         let n = repeats(e, "table:number-columns-repeated");
+                        cell_at = (row, col);
                         let spanned = repeats(e, "table:number-rows-spanned");
                         if let (Some(sheet), true) = (sheets.last_mut(), spanned > 1) {
                             let columns = repeats(e, "table:number-columns-spanned");
@@ -144,12 +171,42 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
                         paragraphs += 1;
                         in_paragraph = true;
                     }
-                    "office:annotation" if !empty => in_note = true,
+                    "office:annotation" if !empty => {
+                        in_note = true;
+                        note = (String::new(), String::new());
+                    }
+                    "dc:creator" if in_note && !empty => in_creator = true,
+                    "text:p" if in_note => {
+                        if !note.1.is_empty() {
+                            note.1.push('\n');
+                        }
+                        in_note_paragraph = !empty;
+                    }
+                    "text:line-break" if in_note_paragraph => note.1.push('\n'),
+                    "text:s" | "text:tab" if in_note_paragraph => note.1.push(' '),
                     // Spaces, tabs and line breaks inside the shown text: not a padded number.
                     "text:s" | "text:tab" | "text:line-break" if in_paragraph => {
                         shown.push(' ');
                     }
                     _ => {}
+                }
+            }
+            Event::Text(t) if in_creator => note.0.push_str(&t),
+            Event::Text(t) if in_note_paragraph => note.1.push_str(&t),
+            Event::GeneralRef(r) if in_note_paragraph || in_creator => {
+                let entity = match r.as_ref() {
+                    "amp" => "&",
+                    "lt" => "<",
+                    "gt" => ">",
+                    "quot" => "\"",
+                    "apos" => "'",
+                    _ => "",
+                };
+                let numeric = r.resolve_char_ref().ok().flatten().map(String::from);
+                let entity = numeric.as_deref().unwrap_or(entity);
+                match in_creator {
+                    true => note.0.push_str(entity),
+                    false => note.1.push_str(entity),
                 }
             }
             Event::Text(t) if in_paragraph => {
@@ -165,9 +222,22 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
                         }
                     }
                 }
-                "text:p" => in_paragraph = false,
+                "text:p" => {
+                    in_paragraph = false;
+                    in_note_paragraph = false;
+                }
                 // A note's text is not the cell's.
-                "office:annotation" => in_note = false,
+                "office:annotation" => {
+                    in_note = false;
+                    let (author, text) = std::mem::take(&mut note);
+                    let found = u16::try_from(cell_at.1)
+                        .ok()
+                        .and_then(|col| super::notes::vendor_note(cell_at.0, col, author, &text));
+                    if let (Some(sheet), Some(found)) = (sheets.last_mut(), found) {
+                        sheet.notes.push(found);
+                    }
+                }
+                "dc:creator" => in_creator = false,
                 "table:table-row" => {
                     if let (Some(sheet), false) = (sheets.last_mut(), row_cells.is_empty()) {
                         sheet.padded.runs.push(PaddedRows {
@@ -381,6 +451,23 @@ mod tests {
             assert_eq!(sheets[1].width(row, 1), Some(4), "row {row}");
         }
         assert_eq!(sheets[1].width(3, 1), None);
+    }
+
+    /// A note (`office:annotation`) on its cell, its paragraphs as lines, for `--annotate`;
+    /// its text is not the cell's shown text.
+    #[test]
+    fn a_vendors_notes_are_read_where_calamine_puts_their_cells() {
+        let xml = format!(
+            r#"<table:table table:name="Users"><table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row>
+            <table:table-row><table:table-cell table:number-columns-repeated="2"/>{NUMBER}<office:annotation><dc:creator>Jane &amp; Co</dc:creator><dc:date>2026-12-01</dc:date><text:p>call</text:p><text:p>her<text:s/>back</text:p></office:annotation><text:p>000123</text:p></table:table-cell></table:table-row></table:table>"#
+        );
+        let sheets = read_content(xml.as_bytes()).unwrap();
+        assert_eq!(sheets[0].name, "Users");
+        assert_eq!(sheets[0].padded.width(2, 2), Some(6));
+        let notes: Vec<_> = (sheets[0].notes.iter())
+            .map(|n| (n.row, n.col, n.author.as_str(), n.text.as_str()))
+            .collect();
+        assert_eq!(notes, [(2, 2, "Jane & Co", "call\nher back")]);
     }
 
     #[test]
