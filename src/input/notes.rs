@@ -124,20 +124,11 @@ fn read_comments(source: impl std::io::BufRead) -> Vec<CellNote> {
                 text.push_str(t);
             }
             Event::GeneralRef(ref r) if (in_text && !in_phonetic) || in_author => {
-                let entity = match r.as_ref() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
-                };
-                let numeric = r.resolve_char_ref().ok().flatten().map(String::from);
-                let entity = numeric.as_deref().unwrap_or(entity);
+                let entity = entity(r);
                 if !in_author {
-                    text.push_str(entity);
+                    text.push_str(&entity);
                 } else if let Some(author) = authors.last_mut() {
-                    author.push_str(entity);
+                    author.push_str(&entity);
                 }
             }
             Event::End(ref e) => match e.local_name().as_ref() {
@@ -158,6 +149,22 @@ fn read_comments(source: impl std::io::BufRead) -> Vec<CellNote> {
         buf.clear();
     }
     notes
+}
+
+/// The text an entity reference in a note stands for (`&amp;`, `&#10;`); nothing for another.
+pub(super) fn entity(r: &quick_xml::events::BytesRef) -> String {
+    if let Ok(Some(c)) = r.resolve_char_ref() {
+        return c.to_string();
+    }
+    match r.as_ref() {
+        "amp" => "&",
+        "lt" => "<",
+        "gt" => ">",
+        "quot" => "\"",
+        "apos" => "'",
+        _ => "",
+    }
+    .to_string()
 }
 
 /// The vendor's part of a note as read: cut at [`MUSTER_MARK`], without the author's name

@@ -9,7 +9,7 @@
 //! with zeros. Reading the shown text, not the styles, spares following a cell's style to its
 //! column's default and its data style.
 
-use super::merged::Merge;
+use super::merged::{value_of, Merge};
 use super::ReadProblem;
 use quick_xml::events::{BytesStart, Event};
 use std::io::BufRead;
@@ -130,7 +130,7 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
                     "table:table" => {
                         let name = e.try_get_attribute("table:name").ok().flatten();
                         sheets.push(Shown {
-                            name: name.map(|a| a.value.into_owned()).unwrap_or_default(),
+                            name: name.and_then(|a| value_of(&a)).unwrap_or_default(),
                             ..Shown::default()
                         });
                         row = 0;
@@ -194,19 +194,10 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
             Event::Text(t) if in_creator => note.0.push_str(&t),
             Event::Text(t) if in_note_paragraph => note.1.push_str(&t),
             Event::GeneralRef(r) if in_note_paragraph || in_creator => {
-                let entity = match r.as_ref() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
-                };
-                let numeric = r.resolve_char_ref().ok().flatten().map(String::from);
-                let entity = numeric.as_deref().unwrap_or(entity);
+                let entity = super::notes::entity(&r);
                 match in_creator {
-                    true => note.0.push_str(entity),
-                    false => note.1.push_str(entity),
+                    true => note.0.push_str(&entity),
+                    false => note.1.push_str(&entity),
                 }
             }
             Event::Text(t) if in_paragraph => {
@@ -458,11 +449,11 @@ mod tests {
     #[test]
     fn a_vendors_notes_are_read_where_calamine_puts_their_cells() {
         let xml = format!(
-            r#"<table:table table:name="Users"><table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row>
+            r#"<table:table table:name="Users &amp; more"><table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row>
             <table:table-row><table:table-cell table:number-columns-repeated="2"/>{NUMBER}<office:annotation><dc:creator>Jane &amp; Co</dc:creator><dc:date>2026-12-01</dc:date><text:p>call</text:p><text:p>her<text:s/>back</text:p></office:annotation><text:p>000123</text:p></table:table-cell></table:table-row></table:table>"#
         );
         let sheets = read_content(xml.as_bytes()).unwrap();
-        assert_eq!(sheets[0].name, "Users");
+        assert_eq!(sheets[0].name, "Users & more");
         assert_eq!(sheets[0].padded.width(2, 2), Some(6));
         let notes: Vec<_> = (sheets[0].notes.iter())
             .map(|n| (n.row, n.col, n.author.as_str(), n.text.as_str()))
