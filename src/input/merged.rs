@@ -103,10 +103,6 @@ impl MergeFill {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.merges.is_empty()
-    }
-
     /// Fills the empty cells under each range's top in `rows`, which follow the rows of the
     /// calls before, in order.
     pub fn apply(&mut self, rows: &mut [Row]) {

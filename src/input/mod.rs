@@ -299,7 +299,7 @@ pub struct Batch {
     pub problems: Vec<FileProblem>,
     /// Files given, with whether each held a users table (F007 otherwise).
     pub files: Vec<String>,
-    /// The vendor's notes on an XLSX workbook's cells, by file and sheet, read only with
+    /// The vendor's notes on an XLSX or ODS workbook's cells, by file and sheet, read only with
     /// [`ReadOptions::keep_other_sheets`] (for `--annotate`, which writes them back).
     pub notes: HashMap<(String, String), Vec<notes::CellNote>>,
 }
@@ -493,19 +493,9 @@ fn read_file(
         .unwrap_or_default();
     let sub = kind.map_or(0, |k| k as usize);
     let result = match ext.as_str() {
-        ext if WORKBOOK_EXTENSIONS.contains(&ext) => workbook::read(path, shown, i, options).map(|(sheets, others)| {
-            if options.keep_other_sheets && matches!(ext, "xlsx" | "xlsm") {
-                let names: Vec<String> = (sheets.iter().filter_map(|s| s.sheet.clone()))
-                    .chain(others.iter().map(|o| o.name.clone()))
-                    .collect();
-                for (name, notes) in notes::xlsx_notes(path, &names) {
-                    batch.notes.insert((shown.to_string(), name), notes);
-                }
-            }
-            if options.keep_other_sheets && ext == "ods" {
-                for (name, notes) in ods::sheet_notes(path) {
-                    batch.notes.insert((shown.to_string(), name), notes);
-                }
+        ext if WORKBOOK_EXTENSIONS.contains(&ext) => workbook::read(path, shown, i, options).map(|(sheets, others, notes)| {
+            for (name, notes) in notes {
+                batch.notes.insert((shown.to_string(), name), notes);
             }
             for other in others {
                 let name = other.name.clone();

@@ -62,12 +62,12 @@ pub struct Shown {
 
 impl Shown {
     fn is_empty(&self) -> bool {
-        self.padded.runs.is_empty() && self.merges.is_empty()
+        self.padded.runs.is_empty() && self.merges.is_empty() && self.notes.is_empty()
     }
 }
 
-/// Each sheet's padded number cells and merged ranges, in the order of the workbook's sheets
-/// (calamine's `sheet_names`), or nothing when no sheet has either.
+/// Each sheet's padded number cells, merged ranges and notes, in the order of the workbook's
+/// sheets (calamine's `sheet_names`), or nothing when no sheet has any.
 pub fn shown_cells(path: &Path) -> Result<Vec<Shown>, ReadProblem> {
     let unreadable = |e: &dyn std::fmt::Display| {
         ReadProblem::unreadable(format!("not a readable workbook: {e}"))
@@ -82,21 +82,6 @@ pub fn shown_cells(path: &Path) -> Result<Vec<Shown>, ReadProblem> {
     } else {
         sheets
     })
-}
-
-/// The vendor's notes on an ODS workbook's cells, by sheet name, for `--annotate` (nothing
-/// when `content.xml` cannot be read: calamine reports a broken workbook).
-pub fn sheet_notes(path: &Path) -> std::collections::HashMap<String, Vec<super::notes::CellNote>> {
-    let read = || -> Option<Vec<Shown>> {
-        let file = std::fs::File::open(path).ok()?;
-        let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).ok()?;
-        let content = zip.by_name("content.xml").ok()?;
-        read_content(std::io::BufReader::new(content)).ok()
-    };
-    (read().unwrap_or_default().into_iter())
-        .filter(|s| !s.notes.is_empty())
-        .map(|s| (s.name, s.notes))
-        .collect()
 }
 
 /// Walks `content.xml`'s tables, rows and cells (with their repeats) and notes the number cells

@@ -13,6 +13,10 @@ use std::path::Path;
 /// Sheets a workbook annotated by muster carries; skipped silently on the way back in.
 const ANNOTATION_SHEETS: [&str; 2] = ["Issues", "Summary"];
 
+/// The vendor's notes on a workbook's cells by sheet name, read for `--annotate` to write back
+/// ([`super::notes`]).
+pub type SheetNotes = std::collections::HashMap<String, Vec<super::notes::CellNote>>;
+
 /// Whether a workbook is one muster annotated: it has both [`ANNOTATION_SHEETS`], and its
 /// `Summary` starts with muster's title. Only then are those sheets muster's own and skipped
 /// silently (SPEC §2); a vendor's sheets of those names are ignored with F004 like any other.
@@ -41,7 +45,7 @@ pub fn read(
     shown: &str,
     file_index: usize,
     options: &ReadOptions,
-) -> Result<(Vec<Sheet>, Vec<OtherSheet>), ReadProblem> {
+) -> Result<(Vec<Sheet>, Vec<OtherSheet>, SheetNotes), ReadProblem> {
     let limits = &options.limits;
     let mut head = [0u8; 8];
     let n = std::fs::File::open(path)
@@ -86,7 +90,7 @@ fn read_sheets(
     shown: &str,
     file_index: usize,
     options: &ReadOptions,
-) -> Result<(Vec<Sheet>, Vec<OtherSheet>), ReadProblem> {
+) -> Result<(Vec<Sheet>, Vec<OtherSheet>, SheetNotes), ReadProblem> {
     let limits = &options.limits;
     let mut wb = open_workbook_auto(path)
         .map_err(|e| ReadProblem::unreadable(format!("not a readable workbook: {e}")))?;
@@ -245,12 +249,29 @@ fn read_sheets(
             super::unguard_cells(&mut sheet.rows);
         }
     }
+    // The vendor's notes, for `--annotate`: an ODS workbook's from the pass above, an XLSX's
+    // from its comments parts; calamine gives none.
+    let notes: SheetNotes = match &wb {
+        _ if !options.keep_other_sheets => SheetNotes::new(),
+        Sheets::Ods(_) => (names.iter().zip(ods_shown))
+            .filter(|(_, shown)| !shown.notes.is_empty())
+            .map(|(name, shown)| (name.clone(), shown.notes))
+            .collect(),
+        Sheets::Xlsx(_) => {
+            let read: Vec<String> = (names.iter())
+                .filter(|n| !skipped.contains(&n.as_str()))
+                .cloned()
+                .collect();
+            super::notes::xlsx_notes(path, &read)
+        }
+        _ => SheetNotes::new(),
+    };
     if let (false, Sheets::Xlsx(xlsx)) = (rests.is_empty(), wb) {
         for (at, stream) in SheetStream::start(xlsx, rests, limits, unguard)? {
             sheets[at].rest = Some(stream);
         }
     }
-    Ok((sheets, ignored))
+    Ok((sheets, ignored, notes))
 }
 
 /// The ranges to fill: those that start below the header row (a header cell merged down, or
