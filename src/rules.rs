@@ -58,6 +58,7 @@ define_rules! {
     V008 ControlCharacters "control-characters" Error "control characters, U+FFFD (a character lost in decoding), an invisible format character in a key (U+200B, U+FEFF, a bidi mark), a bidi override (U+202E, which shows text reversed) in any value, or a value longer than 32,767 characters" "a record id with a tab or a zero-width space inside it";
     V009 MangledIdentifier "mangled-identifier" Error "an identifier mangled by a spreadsheet (scientific notation, date, precision lost)" "`1.23457E+11` in `employee_id`: format the column as text and enter the id again";
     V010 NameMismatch "name-mismatch" Warning "`first_name`/`last_name` not both found as words of `full_name`" "`full_name` Jane Doe with `first_name` John";
+    V011 MergedCellHidesValue "merged-cell-hides-value" Error "a cell under cells merged over rows holds another value than the sheet shows over it: a value of its own, hidden by the merge, or none in a key's column" "`employee_id` `E-7` in C2, merged over C2:C3: C3 shows `E-7` but is read empty";
     D001 DuplicateRecordId "duplicate-record-id" Error "duplicate `record_id` in the batch" "two rows with record id `CTR-1042`";
     D002 DuplicateEmail "duplicate-email" Error "an email (primary or alias) used by two users" "`jane@acme.com` as one user's address and another's alias";
     D003 DuplicateIntegrationEntry "duplicate-integration-entry" Error "more than one ID-info entry for the same integration for one user" "two `servicenow` rows in ITSM IDs for `CTR-1042`: keep one";

@@ -344,6 +344,39 @@ def merged_fixture():
     wb.save(os.path.join(HERE, "rules", "N010.xlsx"))
 
 
+def merged_hidden_fixture():
+    """V011: cells under cells merged over rows that hold another value than the sheet shows:
+    a key merged over rows (read empty below), and values of their own hidden by the merge.
+    openpyxl's `merge_cells` empties the cells under the top, as Excel does: the ranges are
+    added as they are, which keeps the hidden values, as LibreOffice can. The .ods beside it
+    is LibreOffice's conversion of it (see testdata/README.md)."""
+    from openpyxl.worksheet.cell_range import CellRange
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Users"
+    ws.append(U + ["employee_id", "department", "expect"])
+    rows = [
+        ["a@acme.com", "R1", "Al Bo", "E-1", "Engineering", ""],  # D2:D3, E2:E3
+        ["b@acme.com", "R2", "Bo Al", None, None, "V011"],  # D3: a key, read empty
+        ["c@acme.com", "R3", "Cy Do", "E-3", "Sales", ""],  # E4:E6
+        ["d@acme.com", "R4", "Dee Fu", "E-4", "Finance", "V011"],  # E5: hidden `Finance`
+        ["e@acme.com", "R5", "Ed Yo", "E-5", "Sales", ""],  # E6: the top's own value
+        ["f@acme.com", "R6", "Fa Ro", "E-6", None, ""],
+        ["g@acme.com", "R7", "Gi Ha", "E-7", None, ""],  # A8:A9
+        ["h@acme.com", "R8", "Ho Ki", "E-8", None, "V011"],  # A9: a hidden address
+    ]
+    for r in rows:
+        ws.append(r)
+    for rng in ["D2:D3", "E2:E3", "E4:E6", "A8:A9"]:
+        ws.merged_cells.add(CellRange(rng))
+    ws = wb.create_sheet("ITSM IDs")
+    ws.append(["record_id", "integration", "user_id", "expect"])
+    ws.append(["R1", "servicenow", hexid(32), ""])
+    ws.append(["R2", "servicenow", None, "V011"])  # C2:C3: an identity, read empty
+    ws.merged_cells.add(CellRange("C2:C3"))
+    wb.save(os.path.join(HERE, "rules", "V011.xlsx"))
+
+
 def bad_inputs():
     d = os.path.join(HERE, "bad")
     shutil.rmtree(d, ignore_errors=True)
@@ -464,6 +497,7 @@ if __name__ == "__main__":
         sys.exit()
     if sys.argv[1:] == ["merged"]:
         merged_fixture()
+        merged_hidden_fixture()
         sys.exit()
     os.makedirs(os.path.join(HERE, "batches"), exist_ok=True)
     clean_workbook(os.path.join(HERE, "batches", "q3-contractors.xlsx"))
@@ -472,4 +506,5 @@ if __name__ == "__main__":
     semicolons_with_commas(os.path.join(HERE, "batches", "semicolons-with-commas.csv"))
     rule_fixtures()
     merged_fixture()
+    merged_hidden_fixture()
     bad_inputs()

@@ -62,8 +62,9 @@ const CORPUS: &[Case] = &[
     // An error value newer than calamine reads: the sheet cannot be read, and says why.
     ("error-cell.xlsx", 1, "F001", None, None, "sheet `Users` cannot be read: Unsupported cell error value '#SPILL!' (what a failed formula leaves: enter the value itself in its cell)"),
     // A merged cell's value is in its first cell only, and a key is not filled down (N010
-    // fills shared values only): the row below has no email, the row above loads.
-    ("merged-cells.xlsx", 1, "V001", Some(3), Some("A"), "`email_addr` is required"),
+    // fills shared values only): the row below is read without an email, and says why; the
+    // row above loads.
+    ("merged-cells.xlsx", 1, "V011", Some(3), Some("A"), "the sheet shows A2's value over this cell, merged with it, but `email_addr` belongs to one user: this row is read without it"),
 ];
 
 fn json_report(args: &[&str]) -> (i32, Value, String) {

@@ -2585,7 +2585,7 @@ fn cells_merged_over_rows_read_as_the_sheet_shows_them() {
 
 /// What is not filled (review): a header cell merged down into the first user, a note box
 /// beside the table merged down from above the header, and a key (an address) merged over two
-/// users, which stays the top row's only: V001 below, and the top row's user loads. A
+/// users, which stays the top row's only: V011 below, and the top row's user loads. A
 /// department merged over two users below them is filled as ever.
 #[test]
 fn only_shared_values_below_the_header_are_filled() {
@@ -2637,7 +2637,7 @@ fn only_shared_values_below_the_header_are_filled() {
             )
         })
         .collect();
-    assert_eq!(found, [("V001", 5, "A"), ("N010", 7, "D")], "{report:#}");
+    assert_eq!(found, [("V011", 5, "A"), ("N010", 7, "D")], "{report:#}");
     let out = muster()
         .args(["validate", path.to_str().unwrap(), "-q", "--out", "-"])
         .output()

@@ -6,15 +6,20 @@
 //! import of an export cleared what the store held for them, with no finding.
 //!
 //! Only down a column: a range merged across columns (a title, a note that needed room) shows
-//! its text in its first column's place; the cells to its right stay empty. A cell under the
-//! top that holds a value of its own (LibreOffice can keep the hidden contents) keeps it, as
-//! before; so does a row that is blank apart from the range.
+//! its text in its first column's place; the cells to its right stay empty. A row that is
+//! blank apart from the range is not filled.
+//!
+//! Where the sheet shows what the file does not hold, muster cannot know which is meant, and
+//! says so with an error (V011): a cell under the top that holds a value of its own, hidden by
+//! the merge (LibreOffice can keep the hidden contents), keeps it; so does a user's key (an
+//! address, an identity) merged over rows, which is one user's: the rows below read without
+//! it. Before, the hidden value loaded unseen, and a merged `employee_id` left the users below
+//! without one, with no finding.
 
-use super::{Cell, Row};
+use super::{Cell, Covered, Row};
 use quick_xml::events::Event;
 use std::collections::HashMap;
 use std::io::{BufRead, Read};
-use std::num::NonZeroU32;
 use std::path::Path;
 
 /// Cells merged into one: rows `first_row..=last_row` (1-based, as the sheet numbers them),
@@ -74,21 +79,30 @@ pub(super) fn cell_a1(reference: &str) -> Option<(u32, u32)> {
 #[derive(Debug, Default)]
 pub struct MergeFill {
     /// The ranges over more than one row, by first row.
-    merges: Vec<Merge>,
+    merges: Vec<(Merge, Spread)>,
     /// How many of `merges` the rows so far have reached.
     next: usize,
     /// The ranges over the row being filled, with their top cell's value (none when empty).
-    open: Vec<(Merge, Option<Cell>)>,
+    open: Vec<(Merge, Spread, Option<Cell>)>,
+}
+
+/// What the empty cells under a range's top take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spread {
+    /// The top's value (N010): a value several users may share, such as a department.
+    Shared,
+    /// Nothing (V011): a user's key, identity or row version, which is one user's.
+    Own,
 }
 
 impl MergeFill {
-    pub fn new(mut merges: Vec<Merge>) -> MergeFill {
-        merges.retain(Merge::spans_rows);
-        merges.sort_by_key(|m| (m.first_row, m.first_col));
+    pub fn new(mut merges: Vec<(Merge, Spread)>) -> MergeFill {
+        merges.retain(|(m, _)| m.spans_rows());
+        merges.sort_by_key(|(m, _)| (m.first_row, m.first_col));
         // Ranges overlap only in a crafted file (a spreadsheet repairs them away): one range a
         // column at a time keeps a row's work to its cells.
         let mut down_to: HashMap<u32, u32> = HashMap::new();
-        merges.retain(|m| {
+        merges.retain(|(m, _)| {
             let free = down_to
                 .get(&m.first_col)
                 .is_none_or(|&last| last < m.first_row);
@@ -104,47 +118,57 @@ impl MergeFill {
     }
 
     /// Fills the empty cells under each range's top in `rows`, which follow the rows of the
-    /// calls before, in order.
+    /// calls before, in order, and marks those that hold what the sheet does not show.
     pub fn apply(&mut self, rows: &mut [Row]) {
         if self.merges.is_empty() {
             return;
         }
         for row in rows {
             let number = row.number;
-            self.open.retain(|(m, _)| m.last_row >= number);
-            while let Some(m) = self.merges.get(self.next).filter(|m| m.first_row <= number) {
-                // A range whose top row holds nothing (a blank row is not read) fills nothing.
+            self.open.retain(|(m, ..)| m.last_row >= number);
+            while let Some(&(m, spread)) =
+                (self.merges.get(self.next)).filter(|(m, _)| m.first_row <= number)
+            {
+                // A range whose top row holds nothing (a blank row is not read) shows nothing.
                 let top = (m.first_row == number)
                     .then(|| row.cell(m.first_col as usize))
                     .flatten()
                     .filter(|c| !c.text.trim().is_empty())
                     .map(|c| Cell {
-                        filled_from: None,
+                        covered: None,
                         ..c.clone()
                     });
                 if m.last_row >= number {
-                    self.open.push((*m, top));
+                    self.open.push((m, spread, top));
                 }
                 self.next += 1;
             }
             if self.open.is_empty() || row.is_blank() {
                 continue;
             }
-            for (m, top) in &self.open {
-                let Some(top) = top.as_ref().filter(|_| m.first_row < number) else {
-                    continue;
-                };
-                let col = m.first_col as usize;
-                if row.cell(col).is_some_and(|c| !c.text.trim().is_empty()) {
+            for (m, spread, top) in &self.open {
+                if m.first_row >= number {
                     continue;
                 }
+                let col = m.first_col as usize;
+                let own = row.cell(col).map_or("", |c| c.text.trim());
+                let shown = top.as_ref().map_or("", |c| c.text.trim());
+                if own == shown {
+                    continue;
+                }
+                let own_empty = own.is_empty();
                 if row.cells.len() <= col {
                     row.cells.resize(col + 1, Cell::default());
                 }
-                row.cells[col] = Cell {
-                    filled_from: NonZeroU32::new(m.first_row),
-                    ..top.clone()
-                };
+                match top {
+                    Some(top) if own_empty && *spread == Spread::Shared => {
+                        row.cells[col] = Cell {
+                            covered: Covered::filled(m.first_row),
+                            ..top.clone()
+                        };
+                    }
+                    _ => row.cells[col].covered = Covered::kept(m.first_row),
+                }
             }
         }
     }
@@ -438,8 +462,9 @@ mod tests {
         }
     }
 
-    /// Fills a whole sheet's merged ranges at once.
+    /// Fills a whole sheet's merged ranges of shared values at once.
     fn fill(rows: &mut [Row], merges: Vec<Merge>) {
+        let merges = merges.into_iter().map(|m| (m, Spread::Shared)).collect();
         MergeFill::new(merges).apply(rows);
     }
 
@@ -489,16 +514,76 @@ mod tests {
                 vec!["e", "", ""],
             ]
         );
-        let from = |r: usize, c: usize| rows[r].cells[c].filled_from.map(|n| n.get());
-        assert_eq!(from(2, 1), Some(2));
-        assert_eq!(from(5, 1), Some(2));
-        assert_eq!(from(1, 1), None, "the top keeps its own");
-        assert_eq!(from(4, 1), None);
+        let from =
+            |r: usize, c: usize| (rows[r].cells[c].covered).map(|c| (c.top(), c.is_filled()));
+        assert_eq!(from(2, 1), Some((2, true)));
+        assert_eq!(from(5, 1), Some((2, true)));
+        assert_eq!(from(1, 1), None, "the top is not covered");
+        assert_eq!(from(3, 1), None, "a blank row is not read");
+        assert_eq!(
+            from(4, 1),
+            Some((2, false)),
+            "its own value, hidden by the merge"
+        );
+    }
+
+    /// A key's range (`Spread::Own`) fills nothing. The cells under a top that the sheet shows
+    /// otherwise than they hold are marked (V011): an empty key, a value of their own hidden by
+    /// the merge (under an empty top too). A value equal to the top's hides nothing.
+    #[test]
+    fn a_key_is_not_filled_and_what_the_sheet_hides_is_marked() {
+        let mut rows = vec![
+            row(2, &["k1", "Eng", "a"]),
+            row(3, &["", "", "b"]),
+            row(4, &["k1 ", "Eng", "c"]),
+            row(5, &["k5", "Ops", "d"]),
+            row(6, &["", "", "e"]),
+            row(7, &["", "", "f"]),
+            row(8, &["k8", "", "g"]),
+        ];
+        let merges = vec![
+            (Merge::from_a1("A2:A5").unwrap(), Spread::Own),
+            (Merge::from_a1("A6:A8").unwrap(), Spread::Own),
+            (Merge::from_a1("B2:B5").unwrap(), Spread::Shared),
+        ];
+        MergeFill::new(merges).apply(&mut rows);
+        assert_eq!(
+            texts(&rows),
+            [
+                vec!["k1", "Eng", "a"],
+                vec!["", "Eng", "b"],
+                vec!["k1 ", "Eng", "c"],
+                vec!["k5", "Ops", "d"],
+                vec!["", "", "e"],
+                vec!["", "", "f"],
+                vec!["k8", "", "g"],
+            ]
+        );
+        let covered: Vec<Vec<Option<(u32, bool)>>> = (rows.iter())
+            .map(|r| {
+                (r.cells.iter())
+                    .map(|c| c.covered.map(|c| (c.top(), c.is_filled())))
+                    .collect()
+            })
+            .collect();
+        let kept = |top| Some((top, false));
+        assert_eq!(
+            covered,
+            [
+                vec![None, None, None],
+                vec![kept(2), Some((2, true)), None],
+                vec![None, None, None],
+                vec![kept(2), kept(2), None],
+                vec![None, None, None],
+                vec![None, None, None],
+                vec![kept(6), None, None],
+            ]
+        );
     }
 
     #[test]
     fn chunk_by_chunk_as_one() {
-        let merges = vec![Merge::from_a1("A2:A4").unwrap()];
+        let merges = vec![(Merge::from_a1("A2:A4").unwrap(), Spread::Shared)];
         let mut chunks = MergeFill::new(merges);
         let mut first = vec![row(1, &["h", "x"]), row(2, &["v", "x"])];
         let mut second = vec![row(3, &["", "y"]), row(4, &["", "z"]), row(5, &["", "w"])];

@@ -37,9 +37,43 @@ pub enum CellOrigin {
 pub struct Cell {
     pub text: String,
     pub origin: CellOrigin,
-    /// The row of the merged cells' top this empty cell shows the value of (N010): a sheet
-    /// shows a range merged over rows with its top cell's value ([`merged`]).
-    pub filled_from: Option<std::num::NonZeroU32>,
+    /// A cell under the top of cells merged over rows, whose value the sheet shows over it
+    /// ([`merged`]): filled with it (N010), or holding another (V011).
+    pub covered: Option<Covered>,
+}
+
+/// Where a cell sits under the top of cells merged over rows: the top's row, and whether the
+/// cell took the top's value (an empty cell of a shared value, N010) or kept its own, which
+/// the sheet does not show (V011: a value hidden by the merge, or a key left empty).
+///
+/// One `u32`, so that a cell stays 32 bytes: the top bit says "filled". No sheet has 2^31
+/// rows (XLSX and ODS stop at 2^20, LibreOffice's newest at 2^24).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Covered(std::num::NonZeroU32);
+
+impl Covered {
+    const FILLED: u32 = 1 << 31;
+
+    /// Filled with the value of the top in row `top`; `None` for a row past 2^31 - 1.
+    pub fn filled(top: u32) -> Option<Covered> {
+        Self::kept(top).map(|c| Covered(c.0 | Self::FILLED))
+    }
+
+    /// Holding a value of its own, or none in a key's column, under the top in row `top`.
+    pub fn kept(top: u32) -> Option<Covered> {
+        std::num::NonZeroU32::new(top)
+            .filter(|_| top < Self::FILLED)
+            .map(Covered)
+    }
+
+    /// The row of the merged cells' top.
+    pub fn top(self) -> u32 {
+        self.0.get() & !Self::FILLED
+    }
+
+    pub fn is_filled(self) -> bool {
+        self.0.get() & Self::FILLED != 0
+    }
 }
 
 impl Cell {
@@ -47,7 +81,7 @@ impl Cell {
         Cell {
             text: text.into(),
             origin: CellOrigin::Text,
-            filled_from: None,
+            covered: None,
         }
     }
 }

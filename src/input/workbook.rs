@@ -2,7 +2,8 @@
 //! [`Sheet`] numbered as the spreadsheet shows it, with formulas, dates and zero-padding formats
 //! recorded in each cell's [`CellOrigin`].
 
-use super::merged::{self, Merge, MergeFill};
+use super::headers::Field;
+use super::merged::{self, Merge, MergeFill, Spread};
 use super::{
     check_size, sniff_format, Cell, CellOrigin, Limits, OtherSheet, ReadOptions, ReadProblem, Row,
     Sheet, SheetKind,
@@ -274,13 +275,18 @@ fn read_sheets(
     Ok((sheets, ignored, notes))
 }
 
-/// The ranges to fill: those that start below the header row (a header cell merged down, or
-/// a note box beside the table from above it, would give every user the header's or the
-/// note's text; review), in a column of a value several users may share. A key, an identity
-/// or a row version merged over rows stays in its top row: two users with one such value are
-/// always a mistake, and the top row's user is not made one (review: an address merged over
-/// two users made both D002).
-fn fillable(sheet: &Sheet, merges: Vec<Merge>, renames: &super::headers::Renames) -> Vec<Merge> {
+/// The ranges to read, and what the cells under their tops take: those that start below the
+/// header row (a header cell merged down, or a note box beside the table from above it, would
+/// give every user the header's or the note's text; review), in a column muster reads. A
+/// key, an identity or a row version merged over rows stays in its top row
+/// ([`Spread::Own`]): two users with one such value are always a mistake, and the top row's
+/// user is not made one (review: an address merged over two users made both D002); the rows
+/// below are V011.
+fn fillable(
+    sheet: &Sheet,
+    merges: Vec<Merge>,
+    renames: &super::headers::Renames,
+) -> Vec<(Merge, Spread)> {
     let mapping = super::headers::map_sheet(sheet, renames);
     let Some(header) = sheet
         .rows
@@ -289,14 +295,22 @@ fn fillable(sheet: &Sheet, merges: Vec<Merge>, renames: &super::headers::Renames
     else {
         return Vec::new();
     };
-    let shared = |col: u32| {
-        (mapping.columns.iter())
-            .find(|c| c.index == col as usize)
-            .is_some_and(|c| c.field.is_shareable())
+    let spread = |col: u32| {
+        let field = &mapping
+            .columns
+            .iter()
+            .find(|c| c.index == col as usize)?
+            .field;
+        match field {
+            Field::Ignored | Field::Credential => None,
+            f if f.is_shareable() => Some(Spread::Shared),
+            _ => Some(Spread::Own),
+        }
     };
     merges
         .into_iter()
-        .filter(|m| m.first_row > header.number && shared(m.first_col))
+        .filter(|m| m.first_row > header.number)
+        .filter_map(|m| Some((m, spread(m.first_col)?)))
         .collect()
 }
 
@@ -560,7 +574,7 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
             Some(f) => Cell {
                 text: format!("={f}"),
                 origin: CellOrigin::Formula,
-                filled_from: None,
+                covered: None,
             },
             None => match c.value {
                 calamine::DataRef::SharedString(s) => Cell::text(super::csv::to_nfc(s.to_string())),
@@ -695,7 +709,7 @@ fn rows(
                     return Cell {
                         text,
                         origin: CellOrigin::Formula,
-                        filled_from: None,
+                        covered: None,
                     };
                 }
                 if let Some(width) = padded.and_then(|p| p.width(r, c)) {
@@ -772,7 +786,7 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
         Data::Bool(b) => Cell {
             text: if *b { "TRUE" } else { "FALSE" }.to_string(),
             origin: CellOrigin::Bool,
-            filled_from: None,
+            covered: None,
         },
         Data::DateTime(dt) => {
             if dt.is_datetime() {
@@ -789,7 +803,7 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
                 Cell {
                     text,
                     origin: CellOrigin::Date,
-                    filled_from: None,
+                    covered: None,
                 }
             } else {
                 number_cell(dt.as_f64(), None, number_format)
@@ -798,13 +812,13 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
         Data::DateTimeIso(s) => Cell {
             text: s.clone(),
             origin: CellOrigin::Date,
-            filled_from: None,
+            covered: None,
         },
         Data::DurationIso(s) => match time_of_day(s) {
             Some(text) => Cell {
                 text,
                 origin: CellOrigin::Date,
-                filled_from: None,
+                covered: None,
             },
             None => Cell::text(s.clone()),
         },
@@ -888,7 +902,7 @@ fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
         return Cell {
             text: format!("{f:.0}"),
             origin: CellOrigin::ImpreciseNumber,
-            filled_from: None,
+            covered: None,
         };
     }
     let text = match int {
@@ -908,13 +922,13 @@ fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
                 CellOrigin::Padded
             },
             text: shown,
-            filled_from: None,
+            covered: None,
         };
     }
     Cell {
         text,
         origin: CellOrigin::Number,
-        filled_from: None,
+        covered: None,
     }
 }
 

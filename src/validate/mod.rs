@@ -244,13 +244,15 @@ impl<'a> RowCx<'a> {
         role: Role,
     ) -> Option<String> {
         let cell = cell?;
+        if let Some(covered) = cell.covered {
+            if !self.merged(place, &cell.text, covered) {
+                return None;
+            }
+        }
         let text = cell.text.as_str();
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return None;
-        }
-        if let Some(top) = cell.filled_from {
-            self.filled_from_merged(place, text, top);
         }
         if cell.origin == CellOrigin::Formula || values::runs_as_formula(text.trim_start()) {
             let what = if cell.origin == CellOrigin::Formula {
@@ -413,23 +415,52 @@ impl<'a> RowCx<'a> {
         Some(trimmed.to_string())
     }
 
-    /// N010 on a cell filled from the top of the cells merged with it. Out of line: rare, and
-    /// `raw` runs for every cell.
+    /// N010 on a cell filled from the top of the cells merged with it, V011 on one that holds
+    /// another value than the sheet shows over it; whether the cell's value is to be read (not
+    /// after V011). Out of line: rare, and `raw` runs for every cell.
     #[cold]
     #[inline(never)]
-    fn filled_from_merged(&mut self, place: &Place, text: &str, top: std::num::NonZeroU32) {
-        let Some(col) = place.col else { return };
+    fn merged(&mut self, place: &Place, text: &str, covered: crate::input::Covered) -> bool {
+        let Some(col) = place.col else { return true };
+        let top = format!("{}{}", crate::finding::column_letter(col), covered.top());
+        if covered.is_filled() {
+            self.report(
+                Rule::MergedCellFilled,
+                place,
+                text,
+                format!(
+                    "read as `{}`, the value of {top} above: the sheet shows it over this cell, merged with it",
+                    clip(text.trim()),
+                ),
+                Some("Nothing to do if the value is meant for this row; to make it plain, unmerge the cells and enter it in each row".into()),
+            );
+            return true;
+        }
+        let (message, suggestion) = if text.trim().is_empty() {
+            (
+                format!(
+                    "the sheet shows {top}'s value over this cell, merged with it, but `{}` belongs to one user: this row is read without it",
+                    place.field
+                ),
+                "Unmerge the cells and enter this row's own value, if it has one",
+            )
+        } else {
+            (
+                format!(
+                    "holds `{}`, which the sheet hides: it shows {top}'s value over this cell, merged with it",
+                    clip(text.trim())
+                ),
+                "Unmerge the cells to see each row's own value, and keep the one meant",
+            )
+        };
         self.report(
-            Rule::MergedCellFilled,
+            Rule::MergedCellHidesValue,
             place,
             text,
-            format!(
-                "read as `{}`, the value of {}{top} above: the sheet shows it over this cell, merged with it",
-                clip(text.trim()),
-                crate::finding::column_letter(col)
-            ),
-            Some("Nothing to do if the value is meant for this row; to make it plain, unmerge the cells and enter it in each row".into()),
+            message,
+            Some(suggestion.into()),
         );
+        false
     }
 
     /// V001 when a required value is empty; `raw` is the cell as read (spaces only, or nothing).
@@ -1661,7 +1692,8 @@ fn user_row<'a>(
         match &col.field {
             Field::RowVersion => {
                 let v = raw_text.trim();
-                if !v.is_empty() {
+                let merged = cell.and_then(|c| c.covered);
+                if merged.is_none_or(|covered| cx.merged(&p, raw_text, covered)) && !v.is_empty() {
                     user.row_version = Some((v.to_string(), Some(col.index)));
                 }
                 continue;
