@@ -377,6 +377,25 @@ def merged_hidden_fixture():
     wb.save(os.path.join(HERE, "rules", "V011.xlsx"))
 
 
+def times_fixture():
+    """Times of day and durations as a spreadsheet shows them, read alike from the .xlsx and
+    from LibreOffice's .ods of it: a `[h]:mm:ss` duration past 24 hours, a value under 1 in a
+    date format, a time stored a hair under a whole second."""
+    import datetime
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Users"
+    ws.append(U + ["shift_start", "on_call", "noon", "lap"])
+    ws.append(["a@acme.com", "R1", "Al Bo", datetime.time(9, 30),
+               datetime.timedelta(hours=37, minutes=30), 0.5, 330 / 86400])
+    ws.append(["b@acme.com", "R2", "Bo Al", datetime.time(17, 5, 7),
+               datetime.timedelta(hours=8), 0.75, 329.9999999 / 86400])
+    for r in (2, 3):
+        for c, code in [(4, "hh:mm"), (5, "[h]:mm:ss"), (6, "yyyy-mm-dd hh:mm"), (7, "hh:mm:ss")]:
+            ws.cell(r, c).number_format = code
+    wb.save(os.path.join(HERE, "batches", "times.xlsx"))
+
+
 def bad_inputs():
     d = os.path.join(HERE, "bad")
     shutil.rmtree(d, ignore_errors=True)
@@ -499,6 +518,9 @@ if __name__ == "__main__":
         merged_fixture()
         merged_hidden_fixture()
         sys.exit()
+    if sys.argv[1:] == ["times"]:
+        times_fixture()
+        sys.exit()
     os.makedirs(os.path.join(HERE, "batches"), exist_ok=True)
     clean_workbook(os.path.join(HERE, "batches", "q3-contractors.xlsx"))
     flat_inline(os.path.join(HERE, "batches", "flat-inline.csv"))
@@ -507,4 +529,5 @@ if __name__ == "__main__":
     rule_fixtures()
     merged_fixture()
     merged_hidden_fixture()
+    times_fixture()
     bad_inputs()

@@ -2477,6 +2477,42 @@ fn a_time_of_day_cell_reads_as_a_time() {
     assert!(records.contains(r#""shift":"09:30:00""#), "{records}");
 }
 
+/// Times of day and durations read as the sheet shows them, alike from an xlsx and from its
+/// ODS (review: a 37:30 duration read `1.5625` and `PT37H30M00S`; a date-formatted 0.5 read
+/// `12:00:00` and `1899-12-30T12:00:00`; a time stored a hair under 00:05:30, `00:05:30` and
+/// `00:05:29`).
+#[test]
+fn times_and_durations_read_alike_from_xlsx_and_ods() {
+    let want = [
+        ("R1", ["09:30:00", "37:30:00", "12:00:00", "00:05:30"]),
+        ("R2", ["17:05:07", "08:00:00", "18:00:00", "00:05:30"]),
+    ];
+    for file in ["times.xlsx", "times.ods"] {
+        let out = muster()
+            .args(["validate", &format!("testdata/batches/{file}"), "-q"])
+            .args(["--out", "-"])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let got: Vec<(&str, [&str; 4])> = (records.iter())
+            .map(|r| {
+                let custom = &r["user"]["custom_attributes"];
+                let at = |k: &str| custom[k].as_str().unwrap_or("?");
+                (
+                    r["record_id"].as_str().unwrap(),
+                    [at("shift_start"), at("on_call"), at("noon"), at("lap")],
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "{file}");
+    }
+}
+
 /// A `Users` sheet of `users` users with `department` merged over rows `merges` (1-based, as
 /// the sheet numbers them; the top row holds `Dept <top>`), and, with `padded`, a `000000`
 /// employee id (which makes the reader take another path, with the cells' styles).

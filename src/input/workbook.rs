@@ -805,16 +805,23 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
                     origin: CellOrigin::Date,
                     covered: None,
                 }
+            } else if dt.as_f64() >= 0.0 {
+                // A duration (`[h]:mm:ss`): its hours go on past 24, as ODS gives them.
+                Cell {
+                    text: clock((dt.as_f64() * 86_400_000.0).round() as u64),
+                    origin: CellOrigin::Date,
+                    covered: None,
+                }
             } else {
                 number_cell(dt.as_f64(), None, number_format)
             }
         }
         Data::DateTimeIso(s) => Cell {
-            text: s.clone(),
+            text: epoch_time_ms(s).map_or_else(|| s.clone(), clock),
             origin: CellOrigin::Date,
             covered: None,
         },
-        Data::DurationIso(s) => match time_of_day(s) {
+        Data::DurationIso(s) => match iso_duration_ms(s).map(clock) {
             Some(text) => Cell {
                 text,
                 origin: CellOrigin::Date,
@@ -826,19 +833,43 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
     }
 }
 
-/// The width a number format of zeros only ("000000") pads numbers to.
-/// ODS's time cell (`PT09H30M00S`, seconds maybe with a fraction) as the time of day it shows,
-/// `09:30:00`, when under a day.
-fn time_of_day(iso: &str) -> Option<String> {
+/// A time of day or a duration as a spreadsheet shows it (`09:30:00`, `37:30:00`; the hours
+/// of a duration go on past 24, as a `[h]:mm:ss` format shows them), from milliseconds: the
+/// seconds are cut, as calamine cuts an xlsx time's after rounding it to milliseconds, so that
+/// a whole second stored a hair under itself reads as itself, and an xlsx and its ODS read
+/// alike (review: `00:05:30` and `00:05:29`).
+fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// ODS's time cell (`PT09H30M00S`, `PT37H30M05.250S`) in milliseconds.
+fn iso_duration_ms(iso: &str) -> Option<u64> {
     let rest = iso.strip_prefix("PT")?;
     let (h, rest) = rest.split_once('H')?;
     let (m, rest) = rest.split_once('M')?;
-    let s = rest.strip_suffix('S')?;
-    let s = s.split_once('.').map_or(s, |(whole, _)| whole);
-    let [h, m, s]: [u32; 3] = [h.parse().ok()?, m.parse().ok()?, s.parse().ok()?];
-    (h < 24 && m < 60 && s < 60).then(|| format!("{h:02}:{m:02}:{s:02}"))
+    let hm: [u64; 2] = [h.parse().ok()?, m.parse().ok()?];
+    let ms = seconds_ms(rest.strip_suffix('S')?)?;
+    (hm[1] < 60).then(|| (hm[0] * 60 + hm[1]) * 60_000 + ms)
 }
 
+/// Seconds under a minute, maybe with a fraction (`07.250`), in milliseconds.
+fn seconds_ms(text: &str) -> Option<u64> {
+    let whole = text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let s: f64 = text.parse().ok().filter(|s| whole && *s < 60.0)?;
+    Some((s * 1000.0).round() as u64)
+}
+
+/// ODS's date-time cell on the day before its epoch's first (`1899-12-30T12:00:00`): a value
+/// under 1 in a date format, a time of day, as xlsx reads it (review).
+fn epoch_time_ms(iso: &str) -> Option<u64> {
+    let mut parts = iso.strip_prefix("1899-12-30T")?.splitn(3, ':');
+    let [h, m]: [u64; 2] = [parts.next()?.parse().ok()?, parts.next()?.parse().ok()?];
+    let ms = seconds_ms(parts.next()?)?;
+    (h < 24 && m < 60).then(|| (h * 60 + m) * 60_000 + ms)
+}
+
+/// The width a number format of zeros only ("000000") pads numbers to.
 /// The format's first section (positive numbers) counts, without a locale or colour in
 /// brackets: `0000;-0000`, `0000000;@`, `[$-409]000000` pad as `000000` does (review: their
 /// zeros were lost in xlsx, kept in the same workbook saved as ODS).
@@ -935,13 +966,41 @@ fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn times_of_day() {
-        use super::time_of_day;
-        assert_eq!(time_of_day("PT09H30M00S").as_deref(), Some("09:30:00"));
-        assert_eq!(time_of_day("PT9H5M7.250S").as_deref(), Some("09:05:07"));
-        for not in ["PT25H00M00S", "P1DT1H0M0S", "PT09H30M", "09:30"] {
-            assert_eq!(time_of_day(not), None, "{not}");
+    fn times_and_durations() {
+        use super::{clock, epoch_time_ms, iso_duration_ms};
+        let ods = |iso| iso_duration_ms(iso).map(clock);
+        assert_eq!(ods("PT09H30M00S").as_deref(), Some("09:30:00"));
+        assert_eq!(ods("PT9H5M7.250S").as_deref(), Some("09:05:07"));
+        assert_eq!(ods("PT37H30M00S").as_deref(), Some("37:30:00"));
+        assert_eq!(ods("PT00H05M29.9999999S").as_deref(), Some("00:05:30"));
+        assert_eq!(ods("PT00H05M29.6S").as_deref(), Some("00:05:29"));
+        assert_eq!(ods("PT123H00M00S").as_deref(), Some("123:00:00"));
+        for not in [
+            "P1DT1H0M0S",
+            "PT09H30M",
+            "09:30",
+            "PT09H60M00S",
+            "PT09H30M60S",
+            "PT09H30MNaNS",
+            "PT09H30M1e1S",
+            "-PT09H30M00S",
+        ] {
+            assert_eq!(iso_duration_ms(not), None, "{not}");
         }
+        let epoch = |iso| epoch_time_ms(iso).map(clock);
+        assert_eq!(epoch("1899-12-30T12:00:00").as_deref(), Some("12:00:00"));
+        assert_eq!(
+            epoch("1899-12-30T09:30:59.9999").as_deref(),
+            Some("09:31:00")
+        );
+        assert_eq!(epoch("1899-12-31T12:00:00"), None);
+        assert_eq!(epoch("1899-12-30"), None);
+        // An xlsx time's milliseconds, as calamine rounds them (a time, a `[h]:mm` duration).
+        assert_eq!(
+            clock((0.3958333333 * 86_400_000.0f64).round() as u64),
+            "09:30:00"
+        );
+        assert_eq!(clock((1.5625 * 86_400_000.0f64).round() as u64), "37:30:00");
     }
 
     #[test]
