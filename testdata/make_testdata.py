@@ -396,6 +396,20 @@ def times_fixture():
     wb.save(os.path.join(HERE, "batches", "times.xlsx"))
 
 
+def shared_formulas_fixture():
+    """V007 on formulas filled down a column. The .xls beside it is LibreOffice's conversion
+    of it, which writes them as one shared formula (calamine gives no text for it)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Users"
+    ws.append(U + ["first_name", "last_name", "department", "expect"])
+    ws.append(["a@acme.com", "R1", '=D2&" "&E2', "Ann", "Lee", "Sales", "V007"])
+    ws.append(["b@acme.com", "R2", '=D3&" "&E3', "Bob", "Roe", "Sales", "V007"])
+    ws.append(["c@acme.com", "R3", '=D4&" "&E4', "Cy", "Do", "=F3", "V007"])
+    ws.append(["d@acme.com", "R4", "Dee Fu", "Dee", "Fu", "Ops", ""])
+    wb.save(os.path.join(HERE, "rules", "V007-shared.xlsx"))
+
+
 def bad_inputs():
     d = os.path.join(HERE, "bad")
     shutil.rmtree(d, ignore_errors=True)
@@ -521,6 +535,9 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["times"]:
         times_fixture()
         sys.exit()
+    if sys.argv[1:] == ["shared-formulas"]:
+        shared_formulas_fixture()
+        sys.exit()
     os.makedirs(os.path.join(HERE, "batches"), exist_ok=True)
     clean_workbook(os.path.join(HERE, "batches", "q3-contractors.xlsx"))
     flat_inline(os.path.join(HERE, "batches", "flat-inline.csv"))
@@ -530,4 +547,5 @@ if __name__ == "__main__":
     merged_fixture()
     merged_hidden_fixture()
     times_fixture()
+    shared_formulas_fixture()
     bad_inputs()

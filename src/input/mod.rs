@@ -8,6 +8,7 @@ pub mod merged;
 pub mod notes;
 pub mod ods;
 pub mod workbook;
+pub mod xls;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

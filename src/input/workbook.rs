@@ -119,6 +119,11 @@ fn read_sheets(
         Sheets::Ods(_) => super::ods::shown_cells(path)?,
         _ => Vec::new(),
     };
+    // An XLS workbook's formula cells, by sheet: calamine gives no shared formula's text.
+    let xls_formulas = match wb {
+        Sheets::Xls(_) => super::xls::formula_cells(path).filter(|f| f.len() == names.len()),
+        _ => None,
+    };
     // The ranges merged over rows of an XLSX workbook's sheets (N010) are found on a thread of
     // their own while the sheets are read here, and filled in once both are done.
     let scanned: Vec<String> = (names.iter())
@@ -145,7 +150,7 @@ fn read_sheets(
                 let rows = if options.keep_other_sheets {
                     let formulas = wb.worksheet_formula(name).ok();
                     match wb.worksheet_range(name) {
-                        Ok(range) => rows(&range, formulas.as_ref(), None, None),
+                        Ok(range) => rows(&range, Formulas::of(formulas.as_ref()), None, None),
                         Err(_) => Vec::new(),
                     }
                 } else {
@@ -191,7 +196,11 @@ fn read_sheets(
                 let styles = wb.worksheet_style(name).ok();
                 let shown = ods_shown.get(sheet_index);
                 let padded = shown.map(|s| &s.padded);
-                let rows = rows(&range, formulas.as_ref(), styles.as_ref(), padded);
+                let formulas = Formulas {
+                    texts: formulas.as_ref(),
+                    cells: xls_formulas.as_ref().map(|f| &f[sheet_index]),
+                };
+                let rows = rows(&range, formulas, styles.as_ref(), padded);
                 let merges = match &wb {
                     Sheets::Ods(_) => shown.map(|s| s.merges.clone()).unwrap_or_default(),
                     Sheets::Xls(xls) => (xls.merge_cells_by_sheet_name(name).unwrap_or_default())
@@ -673,14 +682,33 @@ fn xlsx_rows<RS: std::io::Read + std::io::Seek>(
     } else {
         None
     };
-    Ok(rows(&range, Some(&formulas), styles.as_ref(), None))
+    Ok(rows(
+        &range,
+        Formulas::of(Some(&formulas)),
+        styles.as_ref(),
+        None,
+    ))
+}
+
+/// A sheet's formulas: their texts as calamine gives them, and for XLS the cells that hold one
+/// ([`super::xls`]), whose text calamine may not give.
+#[derive(Clone, Copy, Default)]
+struct Formulas<'a> {
+    texts: Option<&'a Range<String>>,
+    cells: Option<&'a std::collections::HashSet<(u32, u32)>>,
+}
+
+impl<'a> Formulas<'a> {
+    fn of(texts: Option<&'a Range<String>>) -> Self {
+        Formulas { texts, cells: None }
+    }
 }
 
 /// A sheet's rows from calamine's ranges. `padded` is an ODS sheet's number cells shown padded
 /// with zeros, which stand for the number format calamine does not give for ODS.
 fn rows(
     range: &Range<Data>,
-    formulas: Option<&Range<String>>,
+    formulas: Formulas,
     styles: Option<&StyleRange>,
     padded: Option<&super::ods::Padded>,
 ) -> Vec<Row> {
@@ -695,7 +723,7 @@ fn rows(
             let mut cells = vec![Cell::default(); c0 as usize];
             cells.extend(data.iter().enumerate().map(|(j, value)| {
                 let c = c0 + j as u32;
-                let formula = formulas
+                let formula = (formulas.texts)
                     .and_then(|f| f.get_value((r, c)))
                     .filter(|f| !f.is_empty());
                 if let Some(f) = formula {
@@ -719,7 +747,16 @@ fn rows(
                     .and_then(|s| s.get((r, c)))
                     .and_then(|s| s.number_format.as_ref())
                     .map(|n| n.format_code.as_str());
-                cell(value, format)
+                let read = cell(value, format);
+                // A formula whose text calamine does not give (XLS's shared formulas): the
+                // value it left, told as a formula's (V007).
+                if formulas.cells.is_some_and(|f| f.contains(&(r, c))) {
+                    return Cell {
+                        origin: CellOrigin::Formula,
+                        ..read
+                    };
+                }
+                read
             }));
             Row {
                 number: r + 1,
@@ -1073,7 +1110,7 @@ mod tests {
                 }
                 let range = xlsx.worksheet_range(&name).unwrap();
                 let formulas = xlsx.worksheet_formula(&name).ok();
-                let whole = rows(&range, formulas.as_ref(), None, None);
+                let whole = rows(&range, Formulas::of(formulas.as_ref()), None, None);
                 let mut one_pass = Vec::new();
                 read_rows(
                     &mut xlsx,

@@ -255,7 +255,10 @@ impl<'a> RowCx<'a> {
             return None;
         }
         if cell.origin == CellOrigin::Formula || values::runs_as_formula(text.trim_start()) {
-            let what = if cell.origin == CellOrigin::Formula {
+            let what = if cell.origin == CellOrigin::Formula && !text.starts_with('=') {
+                // An XLS formula filled down a column, whose text is not read: its value.
+                "is the value a formula left (an XLS formula filled down the column, whose text is not shown)"
+            } else if cell.origin == CellOrigin::Formula {
                 "is a formula"
             } else {
                 "would run as a formula in a spreadsheet"
