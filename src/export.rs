@@ -435,6 +435,10 @@ fn write_csv(
         }
     }
     headers.push(row_version);
+    // A byte-order mark: without it, Excel and LibreOffice open the file as Windows-1252 or
+    // Latin-1, and a save writes `José` back as `JosÃ©` (review; `plan::reformatted` refuses
+    // such an import, but the admin has edited a file that shows every accent wrong).
+    w.write_all("\u{FEFF}".as_bytes()).map_err(Stop::Write)?;
     let mut out = csv::Writer::from_writer(w);
     let io = |e: csv::Error| Stop::Write(std::io::Error::from(e));
     out.write_record(&headers).map_err(io)?;

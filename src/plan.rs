@@ -777,6 +777,9 @@ pub enum Reformat {
     Date,
     /// `Zoë 王` → `Zoë ?`: characters the file's encoding (Windows-1252) could not hold.
     Lossy,
+    /// `José` → `JosÃ©`: the UTF-8 file read as Windows-1252 (or Latin-1), as a spreadsheet
+    /// opens a CSV without a byte-order mark, and saved so (review).
+    Misread,
 }
 
 impl Reformat {
@@ -787,6 +790,7 @@ impl Reformat {
             Reformat::Number => "numbers written another way in",
             Reformat::Date => "dates or times written another way in",
             Reformat::Lossy => "characters turned into `?` in",
+            Reformat::Misread => "UTF-8 read as Windows-1252 (`é` → `Ã©`) in",
         }
     }
 }
@@ -898,7 +902,20 @@ pub fn reformatted(before: &str, after: &str) -> Option<Reformat> {
     {
         return Some(Reformat::Date);
     }
+    if misread(before, after) {
+        return Some(Reformat::Misread);
+    }
     lossy(before, after).then_some(Reformat::Lossy)
+}
+
+/// Whether `after` is `before`'s UTF-8 bytes read one character a byte, as Windows-1252 or
+/// Latin-1 (which differ on 0x80–0x9F: `’` is `â€™` in one, `â` and two controls in the other).
+fn misread(before: &str, after: &str) -> bool {
+    if before.is_ascii() || after.len() <= before.len() {
+        return false;
+    }
+    let (read, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(before.as_bytes());
+    read == after || before.bytes().map(char::from).eq(after.chars())
 }
 
 /// Whether two texts can mean the same date, time of day, or both (`Mar 1, 2026` and
@@ -1310,6 +1327,14 @@ mod tests {
             ("1,234,567.5", "1234567.5", Some(Number)),
             ("Zoë 王", "Zoë ?", Some(Lossy)),
             ("Zoë", "Zo?", Some(Lossy)),
+            ("José Müller", "JosÃ© MÃ¼ller", Some(Misread)),
+            ("São Paulo", "SÃ£o Paulo", Some(Misread)),
+            ("O’Neil", "Oâ€™Neil", Some(Misread)),
+            ("O’Neil", "Oâ\u{80}\u{99}Neil", Some(Misread)),
+            ("王", "çŽ‹", Some(Misread)),
+            // An edit, and the repair of a misread value.
+            ("José", "JosÃ©e", None),
+            ("JosÃ©", "José", None),
             ("441234567890", "4.41235E+11", Some(Number)),
             ("2.0", "2", Some(Number)),
             ("3/1/26", "2026-03-01", Some(Date)),

@@ -1003,7 +1003,7 @@ fn guards_come_off_only_where_muster_put_them() {
     let (header, _) = text.split_once('\n').unwrap();
     let typed: String = header
         .split(',')
-        .map(|h| match h {
+        .map(|h| match h.trim_start_matches('\u{FEFF}') {
             "email_addr" => "c@acme.com",
             "record_id" => "C1",
             "full_name" => "Gerard 't Hooft",
@@ -1389,10 +1389,11 @@ fn an_update_a_spreadsheet_made_by_saving_an_export_again_is_refused() {
         let file = env.write("r.csv", &edit(&[cell]));
         env.refused(&["import", file.to_str().unwrap()], &format!("the batch has values a spreadsheet saved another way than the store holds them ({said}) on 1 user"));
     }
-    // Excel's "CSV (Comma delimited)": Windows-1252, `王` has no byte there.
+    // Excel's "CSV (Comma delimited)": Windows-1252, `王` has no byte there, and no
+    // byte-order mark.
     let cp1252 = env.path("excel.csv");
     let text = edit(&[("Zoë 王", "Zoë ?")]);
-    let bytes: Vec<u8> = (text.chars())
+    let bytes: Vec<u8> = (text.trim_start_matches('\u{FEFF}').chars())
         .map(|c| if c == 'ë' { 0xEB } else { c as u8 })
         .collect();
     std::fs::write(&cp1252, bytes).unwrap();
@@ -1400,6 +1401,32 @@ fn an_update_a_spreadsheet_made_by_saving_an_export_again_is_refused() {
         &["import", cp1252.to_str().unwrap()],
         "(characters turned into `?` in `full_name`) on 1 user",
     );
+    // The export read as Windows-1252 and saved as UTF-8, as a spreadsheet does with a CSV
+    // that has no byte-order mark (review: applied, `Zoë 王` stored as `ZoÃ« çŽ‹`).
+    assert!(
+        export.starts_with('\u{FEFF}'),
+        "the export has a byte-order mark"
+    );
+    let misread = |text: &str| {
+        let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(text.as_bytes());
+        env.write("misread.csv", &text)
+    };
+    let file = misread(export.trim_start_matches('\u{FEFF}'));
+    env.refused(
+        &["import", file.to_str().unwrap()],
+        "(UTF-8 read as Windows-1252 (`é` → `Ã©`) in `full_name`) on 1 user",
+    );
+    // With its byte-order mark misread too, the file says so at its first cell.
+    let file = misread(&export);
+    let out = env.run(&["validate", file.to_str().unwrap(), "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &report["findings"][0];
+    assert_eq!(
+        (first["code"].as_str(), first["column"].as_str()),
+        (Some("F001"), Some("A")),
+        "{report:#}"
+    );
+    assert_eq!(out.status.code(), Some(1));
     // Near misses: edits.
     let edits = [
         ("Zoë 王", "Zoë Wang"),

@@ -457,7 +457,20 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
         .map_or(0, |i| i + 1);
     let mut seen: HashMap<Field, String> = HashMap::new();
     for (index, cell) in header_row.cells[..mapping.width].iter().enumerate() {
-        let header = cell.text.trim().to_string();
+        let mut header = cell.text.trim().to_string();
+        // A UTF-8 byte-order mark read as Windows-1252 (or Latin-1): a spreadsheet opened a
+        // UTF-8 file (muster's CSV export) in another encoding and saved it so; every accent
+        // in it reads so too, `José` as `JosÃ©` (review). The column is read as named.
+        if let Some(named) = header.strip_prefix("\u{EF}\u{BB}\u{BF}") {
+            mapping.problems.push(column_problem(
+                "F001",
+                index,
+                &header,
+                format!("column `{header}` starts with `\u{EF}\u{BB}\u{BF}`, a UTF-8 byte-order mark read as Windows-1252: a spreadsheet opened this UTF-8 file in another encoding and saved it so, and every accented letter in it is mangled the same way (`é` → `Ã©`)"),
+                Some("Open the original file again as UTF-8 (Excel: Data › From Text/CSV, File origin 65001: Unicode (UTF-8); LibreOffice: Character set Unicode (UTF-8)) and save it from there; a file without accented letters only needs those three characters deleted".to_string()),
+            ));
+            header = named.trim().to_string();
+        }
         if header.is_empty() {
             let has_data = sheet.rows[header_at + 1..]
                 .iter()
@@ -544,11 +557,11 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
     for req in &required {
         if !seen.contains_key(req) {
             let name = req.report_name(sheet.kind);
-            let alias_hint = (req == &Field::Attr(Attr::EmailAddr)
-                && seen.contains_key(&Field::EmailAliases))
-            .then(|| {
-                "The `User Email` column holds aliases; rename it to `email_addr` if it holds the primary address".to_string()
-            });
+            let alias_hint = (seen.get(&Field::EmailAliases))
+                .filter(|_| req == &Field::Attr(Attr::EmailAddr))
+                .map(|aliases| {
+                    format!("The `{aliases}` column holds aliases; rename it to `email_addr` if it holds the primary address")
+                });
             // A custom column whose name is part of the field's (`Mail`, `ID`, `Name`) may be
             // it under a name muster does not know: say how to have it read.
             let wanted = fold(&name);
