@@ -228,6 +228,13 @@ def rule_fixtures():
         ["d@acme.com", "R4", "Anne-Marie Dupont", "Anne", "Dupont", ""], ["e@acme.com", "R5", "Jose Alvarez", "José", "Álvarez", ""],
         # `ß` is `ss`, full-width letters are plain ones (review).
         ["f@acme.com", "R6", "Jane Straße", "Jane", "STRASSE", ""], ["g@acme.com", "R7", "\uff2a\uff41\uff4e\uff45 Doe", "Jane", "Doe", ""]])
+    # V012: a row split by a comma not in quotes, written as text (a CSV writer would quote it).
+    with open(os.path.join(HERE, "rules", "V012.csv"), "w", encoding="utf-8", newline="") as f:
+        f.write("expect,email_addr,record_id,full_name,department\n"
+                "V012,a@acme.com,R1,\u201cLee, Ann\u201d,IT\n"
+                ',b@acme.com,R2,"Bo, Al",IT\n'
+                ",c@acme.com,R3,Cy Do,IT,,\n"
+                "V012,d@acme.com,R4,Dee Fu,IT,Sales\n")
     rule_csv("D001", [], [["a@acme.com", "CTR-1", "Al Bo", "D001"], ["b@acme.com", "CTR-1", "Bo Al", "D001"], ["c@acme.com", "ctr-1", "Cy Ng", ""]])
     rule_csv("D002", ["email_aliases"], [["a@acme.com", "R1", "Al Bo", "", "D002"], ["A@acme.com", "R2", "Bo Al", "", "D002"],
                                          ["c@acme.com", "R3", "Cy Ng", "x@acme.com", "D002"], ["x@acme.com", "R4", "Di Lu", "", "D002"],

@@ -21,7 +21,7 @@ const CORPUS: &[Case] = &[
     ("header-only.csv", 1, "F007", None, None, "no user rows: the file is empty or holds only a header"),
     ("only-blank-lines.csv", 1, "F007", None, None, "no user rows: the file is empty or holds only a header"),
     ("unbalanced-quotes.csv", 1, "F001", None, None, "a quote opened in row 2 is never closed, so the rest of the file would run into one cell"),
-    ("ragged.csv", 1, "F004", Some(2), Some("D"), "row 2 has cells past the header's last column (C); they were ignored"),
+    ("ragged.csv", 1, "V012", Some(2), Some("D"), "row 2 has 5 fields where the header has 3 (to column C): a value with the delimiter in it, not in quotes, split the row, and its cells from there on are under the wrong columns"),
     // Empty header cells at the end: the header ends at its last named column (C), as it does
     // in the annotated workbook, which keeps no empty cells.
     ("empty-header-cells.csv", 0, "F004", Some(2), Some("D"), "row 2 has cells past the header's last column (C); they were ignored"),

@@ -33,6 +33,7 @@ fn csv_sheet(text: &str) -> Sheet {
         rows,
         encoding,
         lettered: true,
+        delimited: true,
         rest: None,
     }
 }

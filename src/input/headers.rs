@@ -205,6 +205,9 @@ pub struct HeaderProblem {
 pub struct Mapping {
     /// Index into `Sheet::rows` of the header row; data rows follow it.
     pub header_at: usize,
+    /// Whether that row holds two of the sheet's required columns (else it is the first row
+    /// with a value, standing for a header not found).
+    pub header_found: bool,
     pub columns: Vec<Column>,
     pub problems: Vec<HeaderProblem>,
     /// Columns without a header and, in the rows read so far, without data: a streamed sheet's
@@ -435,6 +438,7 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
     let header_at = found.unwrap_or(first);
     let mut mapping = Mapping {
         header_at,
+        header_found: found.is_some(),
         ..Mapping::default()
     };
     for row in &sheet.rows[..header_at] {

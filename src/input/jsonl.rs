@@ -129,6 +129,7 @@ pub fn read(
                 rows: std::iter::once(header).chain(data).collect(),
                 encoding: None,
                 lettered: false,
+                delimited: false,
                 rest: None,
             }
         })

@@ -238,6 +238,9 @@ pub struct Sheet {
     pub encoding: Option<&'static str>,
     /// Whether findings name column letters (not for JSONL, whose columns are synthetic).
     pub lettered: bool,
+    /// A CSV file, or a workbook muster annotated from one: a row longer than its header is a
+    /// value split at a delimiter not in quotes (V012), not a note beside the table (F004).
+    pub delimited: bool,
     /// A streamed CSV: the rows after those in `rows`, read while validation runs.
     pub rest: Option<RowStream>,
 }
@@ -607,6 +610,7 @@ fn read_file(
                             rows: streamed.head,
                             encoding: streamed.encoding,
                             lettered: true,
+                            delimited: true,
                             rest: Some(RowStream::csv(streamed.rest)),
                         });
                     }
@@ -649,6 +653,7 @@ fn push_csv(
                 rows,
                 encoding,
                 lettered: true,
+                delimited: true,
                 rest: None,
             })
         }

@@ -24,19 +24,40 @@ pub type SheetNotes = std::collections::HashMap<String, Vec<super::notes::CellNo
 fn annotated_by_muster<RS: std::io::Read + std::io::Seek>(
     wb: &mut Sheets<RS>,
     names: &[String],
-) -> bool {
+) -> Option<Vec<String>> {
     if !ANNOTATION_SHEETS
         .iter()
         .all(|a| names.iter().any(|n| n == a))
     {
-        return false;
+        return None;
     }
-    let Ok(summary) = wb.worksheet_range("Summary") else {
-        return false;
-    };
+    let summary = wb.worksheet_range("Summary").ok()?;
     let title = summary.rows().next().and_then(|r| r.first());
-    matches!(title, Some(Data::String(t))
+    if !matches!(title, Some(Data::String(t))
         if t.starts_with("muster ") && t.ends_with(" validation summary"))
+    {
+        return None;
+    }
+    // The files it was made from, on the row `Files` (SPEC §5's summary).
+    let files = (summary.rows())
+        .find(|r| matches!(r.first(), Some(Data::String(t)) if t == "Files"))
+        .map(|r| {
+            r.iter()
+                .skip(1)
+                .map(|d| d.to_string())
+                .filter(|f| !f.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(files)
+}
+
+/// Whether a file's name is a workbook's (not a CSV's or a CSV directory's).
+fn is_workbook_name(file: &str) -> bool {
+    let lower = file.to_ascii_lowercase();
+    [".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
 }
 
 /// Returns the known sheets and the sheets it ignored (F004); an ignored sheet's cells are read
@@ -98,6 +119,10 @@ fn read_sheets(
     let names = wb.sheet_names();
     // A workbook muster annotated carries its own sheets beside the batch's.
     let annotated = annotated_by_muster(&mut wb, &names);
+    // From a CSV: its rows longer than the header are split values (V012), as in the CSV.
+    let from_csv =
+        (annotated.as_ref()).is_some_and(|files| !files.iter().any(|f| is_workbook_name(f)));
+    let annotated = annotated.is_some();
     let skipped: &[&str] = if annotated { &ANNOTATION_SHEETS } else { &[] };
     let single = names
         .iter()
@@ -230,6 +255,7 @@ fn read_sheets(
             rows,
             encoding: None,
             lettered: true,
+            delimited: from_csv,
             rest: None,
         });
     }

@@ -610,6 +610,7 @@ impl<'b> CrossRow<'b> {
                 rows: Vec::new(),
                 encoding: None,
                 lettered: false,
+                delimited: false,
                 rest: None,
             };
             let place = Place {

@@ -1542,9 +1542,30 @@ fn header_finding(
     )
 }
 
-/// F004 for rows longer than the header: cells with no column name are read by no rule.
+/// Rows longer than the header. In a workbook, F004: cells with no column name (a note beside
+/// the table) are read by no rule. In a CSV, V012 on the row's user: a value with the
+/// delimiter in it, not in quotes (`“Lee, Ann”` with typographic quotes), split the row, and
+/// its cells from there on are read under the wrong columns (review: loaded, exit 0).
 fn stray_cells(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, rows: &[Row]) -> Vec<Finding> {
     let width = mapping.width;
+    // Past a CSV header's fields, named or not (`a,b,c,,` has five, as a spreadsheet pads a
+    // row to the widest: data under its empty names is F004). A workbook annotated from a
+    // CSV has no empty names: past its last named column. Not when no header was found
+    // (F002: the first row stands for it).
+    let split_at = (sheet.rows.get(mapping.header_at))
+        .filter(|_| sheet.delimited && mapping.header_found)
+        .map(|header| match sheet.sheet {
+            None => header.cells.len().max(width),
+            Some(_) => width,
+        });
+    let record_col = (mapping.columns.iter())
+        .find(|c| {
+            matches!(
+                c.field,
+                Field::Attr(Attr::RecordId) | Field::Id(IdPart::RecordId)
+            )
+        })
+        .map(|c| c.index);
     let mut out = Vec::new();
     for row in rows.iter().filter(|r| r.cells.len() > width) {
         let extra = row
@@ -1552,28 +1573,53 @@ fn stray_cells(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, rows: &[Row]) -
             .iter()
             .skip(width)
             .position(|c| !c.text.trim().is_empty());
-        if let Some(i) = extra {
-            let col = width + i;
-            let place = Place {
-                sheet,
-                row: Some(row.number),
-                col: Some(col),
-                field: Cow::Borrowed(""),
-            };
+        let Some(i) = extra else { continue };
+        let col = width + i;
+        let place = Place {
+            sheet,
+            row: Some(row.number),
+            col: Some(col),
+            field: Cow::Borrowed(""),
+        };
+        let last = column_letter(width.saturating_sub(1));
+        let split =
+            split_at.filter(|&at| (row.cells.iter().skip(at)).any(|c| !c.text.trim().is_empty()));
+        let Some(fields_in_header) = split else {
             out.extend(rep.make(
                 Rule::from_code("F004"),
                 &place,
                 None,
                 Some(&row.cells[col].text),
                 format!(
-                    "row {} has cells past the header's last column ({}); they were ignored",
+                    "row {} has cells past the header's last column ({last}); they were ignored",
                     row.number,
-                    column_letter(width.saturating_sub(1))
                 ),
                 Some("Give the column a header, or remove the stray cells".to_string()),
                 Owner::Nobody,
             ));
-        }
+            continue;
+        };
+        let record_id = (record_col.and_then(|c| row.cell(c)))
+            .map(|c| c.text.trim())
+            .filter(|r| !r.is_empty());
+        let fields = row
+            .cells
+            .iter()
+            .rposition(|c| !c.text.trim().is_empty())
+            .map_or(0, |i| i + 1);
+        out.extend(rep.make(
+            Rule::SplitRow,
+            &place,
+            record_id,
+            Some(&row.cells[col].text),
+            format!(
+                "row {} has {fields} fields where the header has {fields_in_header} (to column {}): a value with the delimiter in it, not in quotes, split the row, and its cells from there on are under the wrong columns",
+                row.number,
+                column_letter(fields_in_header.saturating_sub(1)),
+            ),
+            Some("Put the value that holds the delimiter in straight double quotes (\"Lee, Ann\"), or remove the stray cells".to_string()),
+            record_id.map_or(Owner::Nobody, |r| Owner::Record(r.to_string())),
+        ));
     }
     out
 }
