@@ -48,6 +48,7 @@ define_rules! {
     F006 MisspelledColumn "misspelled-column" Warning "an unknown column, mapped to a custom attribute, looks like a misspelled standard attribute" "`deparment` becomes `custom_attributes.deparment`: rename it `department`";
     F007 NoUsers "no-users" Error "the batch holds no user rows" "a header-only file, or a workbook without a `Users` sheet";
     F008 MisnamedSheet "misnamed-sheet" Error "a sheet or file named as a copy or a shortening of one muster reads was not read (its rows would be lost)" "a sheet `ITSM` or `ITSM IDs (2)` beside `Users`: rename it `ITSM IDs` (or move its rows there), or delete it";
+    F009 UnknownIdColumn "unknown-id-column" Error "a column named as a dotted ID column (`itsm.`, `channel.`, `idm.`) that is not one, or an ID column without its list" "`itsm.servicenow.sys_id` (not `user_id`), `slack.user_id` (no `channel.`)";
     V001 RequiredValueEmpty "required-value-empty" Error "a required value is empty" "a user row without `full_name`";
     V002 InvalidEmail "invalid-email" Error "invalid email address (`email_addr`, an alias, `manager_email`)" "`jane@@acme.com`, `jane@localhost`, `jürgen@acme.com`: use `jane@acme.com`, `jurgen@acme.com`";
     V003 InvalidWorkStatus "invalid-work-status" Error "`work_status` is not in the enum nor an alias of it" "`PART_TIME`: use one of UNKNOWN_WORK_STATUS, CONTINGENT, INTERN, FULL_TIME";

@@ -424,6 +424,9 @@ def bad_inputs():
     open(os.path.join(d, "empty.csv"), "w").close()
     with open(os.path.join(d, "header-only.csv"), "w") as f:
         f.write("email_addr,record_id,full_name\n")
+    with open(os.path.join(d, "id-columns.csv"), "w") as f:
+        f.write("email_addr,record_id,full_name,itsm.servicenow.sys_id,channel.slack.external_id,slack.user_id,custom.idm.okta.login\n"
+                "ann@acme.com,CTR-1,Ann Lee,2901cfb2ca14aadeafae536cc749591d,ann,U012AB3CD,ann@acme.com\n")
     with open(os.path.join(d, "binary.csv"), "wb") as f:
         f.write(bytes(range(256)) * 4)
     with open(os.path.join(d, "really-a-csv.xlsx"), "w") as f:

@@ -35,6 +35,8 @@ const CORPUS: &[Case] = &[
     ("wide.csv", 1, "F001", None, None, "row 1 has 20003 columns, more than 16384 (raise the limit with --max-columns)"),
     ("duplicate-headers.csv", 1, "F003", None, Some("D"), "column `full_name` maps to `full_name`, as column `full_name` already does; this one was ignored"),
     ("title-row.csv", 0, "F004", Some(1), None, "row 1 above the header row was ignored"),
+    // Named like dotted ID columns but not one: not loaded as custom attributes (review).
+    ("id-columns.csv", 1, "F009", None, Some("D"), "column `itsm.servicenow.sys_id` is named like a dotted ID column, but ends in `sys_id`, not `user_id` or `external_id`: its values would not be read as an identity"),
     ("columns.csv", 1, "F003", None, Some("B"), "column `E-mail` maps to `email_addr`, as column `Email` already does; this one was ignored"),
     ("missing-column.csv", 1, "F002", None, None, "required column `email_addr` is missing"),
     // A header past the first ten non-blank rows: named once, not three columns missing.

@@ -333,6 +333,40 @@ pub fn map_header(header: &str, kind: SheetKind, renames: &Renames) -> Field {
     Field::Custom(renamed.to_string())
 }
 
+/// A column named as a dotted ID column but not one (SPEC §2 reserves them: never custom
+/// attributes): `itsm.servicenow.sys_id`, `channel.slack.external_id`, `slack.user_id`. Its ids
+/// would have loaded as a custom attribute, and the users without the identity (review).
+fn id_column_like(header: &str) -> Option<(String, String)> {
+    let list = |p: &str| match fold(p).as_str() {
+        "itsm" => Some("itsm"),
+        "channel" => Some("channel"),
+        "idm" => Some("idm"),
+        _ => None,
+    };
+    let parts: Vec<&str> = header.split('.').map(str::trim).collect();
+    match parts.as_slice() {
+        [prefix, middle @ .., suffix] if !middle.is_empty() && list(prefix).is_some() => {
+            let (list, integration) = (list(prefix)?, middle.join("."));
+            let parts = match list {
+                "channel" => "`user_id`",
+                _ => "`user_id` or `external_id`",
+            };
+            Some((
+                format!("column `{header}` is named like a dotted ID column, but ends in `{suffix}`, not {parts}: its values would not be read as an identity"),
+                match list {
+                    "channel" => format!("Rename it to `channel.{integration}.user_id` if it holds the ids the chat system keys users by; or to `custom.{header}`, to keep it as a custom attribute"),
+                    _ => format!("Rename it to `{list}.{integration}.user_id` if it holds the ids the system keys users by, or to `{list}.{integration}.external_id` if it holds their login or email; or to `custom.{header}`, to keep it as a custom attribute"),
+                },
+            ))
+        }
+        [integration, suffix] if matches!(fold(suffix).as_str(), "userid" | "externalid") => Some((
+            format!("column `{header}` is named as an ID column without its list: its values would be read as a custom attribute, not an identity"),
+            format!("Name it `itsm.{header}`, `channel.{header}` or `idm.{header}`, by the kind of the `{integration}` connector; or `custom.{header}`, to keep it as a custom attribute"),
+        )),
+        _ => None,
+    }
+}
+
 /// `itsm.<integration>.user_id`: prefix and suffix folded, the integration kept verbatim.
 fn inline_field(header: &str) -> Option<Field> {
     let (prefix, rest) = header.split_once('.')?;
@@ -520,7 +554,10 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
                 if !header.to_ascii_lowercase().starts_with("custom.")
                     && !renames.contains_key(&fold(&header)) =>
             {
-                if let Some(attr) = near_miss(name) {
+                if let Some((message, suggestion)) = id_column_like(name) {
+                    mapping.problems.push(column_problem("F009", index, &header, message, Some(suggestion)));
+                    field = Field::Ignored;
+                } else if let Some(attr) = near_miss(name) {
                     mapping.problems.push(column_problem(
                         "F006",
                         index,
