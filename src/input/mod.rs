@@ -177,11 +177,13 @@ pub fn near_kind(name: &str) -> Option<SheetKind> {
     if let Some(rest) = folded.strip_prefix("copyof") {
         folded = rest.to_string();
     }
-    // Copy endings, any number of them: `(2)`, `2`, `(old)`, `old`, `copy`, `backup`, `bak`.
+    // Copy endings, any number of them: `(2)`, `2`, `(old)`, `old`, `copy`, `backup`, `bak`,
+    // a version (`v2`, `final`), Apple Numbers' export's ` - Table 1` (review).
     loop {
         let before = folded.len();
         for ending in [
-            "(old)", "(copy)", "(backup)", "old", "copy", "backup", "bak",
+            "(old)", "(copy)", "(backup)", "(final)", "(new)", "old", "copy", "backup", "bak",
+            "final", "new", "latest", "updated", "draft", "fixed", "table", "v", ".",
         ] {
             if let Some(rest) = folded.strip_suffix(ending) {
                 folded = rest.to_string();
@@ -201,7 +203,7 @@ pub fn near_kind(name: &str) -> Option<SheetKind> {
             break;
         }
     }
-    SheetKind::ALL.into_iter().find(|k| {
+    let known = SheetKind::ALL.into_iter().find(|k| {
         let names = [headers::fold(k.sheet_name()), headers::fold(k.file_stem())];
         // The name itself, its singular (`User`), or an ID sheet's without `IDs` (`ITSM`).
         names.iter().any(|n| {
@@ -209,8 +211,71 @@ pub fn near_kind(name: &str) -> Option<SheetKind> {
                 || n.strip_suffix('s') == Some(folded.as_str())
                 || n.strip_suffix("ids") == Some(folded.as_str())
         })
+    });
+    // A system's own IDs (`Slack IDs`, `servicenow_ids.csv`): its list's sheet (review).
+    known.or_else(|| {
+        let system = folded.strip_suffix("ids")?;
+        SYSTEMS
+            .iter()
+            .find(|(names, _)| names.contains(&system))
+            .map(|(_, kind)| *kind)
     })
 }
+
+/// Systems whose users' ids a vendor may put on a sheet named after them, by list.
+const SYSTEMS: [(&[&str], SheetKind); 3] = [
+    (
+        &[
+            "servicenow",
+            "snow",
+            "jira",
+            "jiraservicedesk",
+            "jsm",
+            "jiraservicemanagement",
+            "zendesk",
+            "freshservice",
+            "ivanti",
+            "cherwell",
+            "remedy",
+            "bmc",
+            "helix",
+            "salesforce",
+            "topdesk",
+        ],
+        SheetKind::Itsm,
+    ),
+    (
+        &[
+            "slack",
+            "teams",
+            "msteams",
+            "microsoftteams",
+            "googlechat",
+            "webex",
+            "chat",
+        ],
+        SheetKind::Channel,
+    ),
+    (
+        &[
+            "okta",
+            "azuread",
+            "azure",
+            "entra",
+            "entraid",
+            "ad",
+            "activedirectory",
+            "ping",
+            "pingone",
+            "onelogin",
+            "google",
+            "googleworkspace",
+            "idp",
+            "sso",
+        ],
+        SheetKind::Idm,
+    ),
+];
 
 /// What a file in a directory batch is to the reader: a `.csv` or `.tsv` named as one of the
 /// layout's files (`users.csv`, `itsm_ids.csv`, …), or nothing (F004).
@@ -755,6 +820,17 @@ mod tests {
             ("Channel", SheetKind::Channel),
             ("IDM IDs backup", SheetKind::Idm),
             ("Bot Account (2)", SheetKind::Bot),
+            // Versions, Numbers' export, a stray dot, a system's own (review).
+            ("ITSM IDs v2", SheetKind::Itsm),
+            ("ITSM IDs (Final)", SheetKind::Itsm),
+            ("ITSM IDs - Table 1", SheetKind::Itsm),
+            ("ITSM Ids.", SheetKind::Itsm),
+            ("itsm_ids_final", SheetKind::Itsm),
+            ("Users - Table 1", SheetKind::Users),
+            ("Slack IDs", SheetKind::Channel),
+            ("ServiceNow IDs", SheetKind::Itsm),
+            ("servicenow_ids", SheetKind::Itsm),
+            ("Okta IDs", SheetKind::Idm),
         ] {
             assert_eq!(near_kind(name), Some(kind), "{name}");
         }
@@ -775,6 +851,11 @@ mod tests {
             "Contractors",
             "findings",
             "README",
+            "Export Summary",
+            "Table 1",
+            "Vendor IDs",
+            "Review",
+            "Renew",
         ] {
             assert_eq!(near_kind(name), None, "{name}");
         }
