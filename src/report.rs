@@ -445,7 +445,7 @@ pub fn summary_text(
     }
     // Errors, warnings, and the sheets and files left unread (F004 on no row or column):
     // rows there are not in the records, which the count alone would not say.
-    let notable: Vec<&Finding> = outcome
+    let mut notable: Vec<&Finding> = outcome
         .findings
         .iter()
         .filter(|f| {
@@ -453,6 +453,15 @@ pub fn summary_text(
                 || (f.code == "F004" && f.row.is_none() && f.column.is_none())
         })
         .collect();
+    // More than are shown: errors first, so that what blocks the batch is never among those
+    // left out (review: ten R001 warnings shown, the V002 that refused the import not).
+    if notable.len() > SHOWN {
+        notable.sort_by_key(|f| match f.severity {
+            crate::rules::Severity::Error => 0,
+            crate::rules::Severity::Warning => 1,
+            crate::rules::Severity::Info => 2,
+        });
+    }
     if !notable.is_empty() {
         out.push('\n');
     }

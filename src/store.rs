@@ -500,6 +500,11 @@ fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
     }
 }
 
+/// Whether the store's file has no write permission for anyone (`chmod 0444`).
+fn frozen(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly())
+}
+
 /// Whether the user may create files in the store's folder.
 fn folder_writable(store: &Path) -> bool {
     let folder = store
@@ -648,8 +653,12 @@ impl Store {
             // SQLite would open it read-only, make its `-shm` file as read-only as the store
             // (which then fails every later open, the store made writable again or not), and
             // fail at the first write: refused before SQLite is given it.
+            // By its mode too: root may open any file to write, and an admin who froze the
+            // store with `chmod 0444` means it (review: root's import wrote it).
             let opened = std::fs::OpenOptions::new().write(true).open(path);
-            if opened.is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied) {
+            if frozen(path)
+                || opened.is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+            {
                 return Err(StoreError::FileNotWritable {
                     path: path.to_path_buf(),
                 });
@@ -701,7 +710,7 @@ impl Store {
     /// Another (a folder the user cannot write, a store someone else owns) is opened
     /// read-only.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let writable = std::fs::OpenOptions::new().write(true).open(path).is_ok();
+        let writable = !frozen(path) && std::fs::OpenOptions::new().write(true).open(path).is_ok();
         let refused = if writable {
             match Store::open(path) {
                 Err(

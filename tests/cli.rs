@@ -2689,3 +2689,28 @@ fn only_shared_values_below_the_header_are_filled() {
     assert!(!records.contains("Note"), "{records}");
     assert_eq!(records.lines().count(), 4, "{records}");
 }
+
+/// Past the ten findings the summary shows, errors come first (review: an import listed ten
+/// R001 warnings and "… and 2 more", not the V002 that refused it).
+#[test]
+fn the_summary_shows_errors_first_when_it_cannot_show_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("email_addr,record_id,full_name,manager_email\n");
+    for i in 0..11 {
+        text += &format!("u{i}@acme.com,R{i},Al Bo,nobody@acme.com\n");
+    }
+    text += "bad@@acme.com,R99,Al Bo,\n";
+    let path = dir.path().join("b.csv");
+    std::fs::write(&path, text).unwrap();
+    let out = muster()
+        .args(["validate", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let listed: Vec<&str> = (stdout.lines())
+        .filter(|l| l.starts_with("error ") || l.starts_with("warning "))
+        .collect();
+    assert_eq!(listed.len(), 10, "{stdout}");
+    assert!(listed[0].starts_with("error V002"), "{stdout}");
+    assert!(stdout.contains("… and 2 more"), "{stdout}");
+}
