@@ -55,7 +55,7 @@ define_rules! {
     V004 UnknownUserTag "unknown-user-tag" Error "unknown user tag" "`HAS_ACESS_TO_BOT`: use `HAS_ACCESS_TO_BOT`";
     V005 UnknownTimezone "unknown-timezone" Error "unknown IANA timezone" "`America/New York`: use `America/New_York`";
     V006 InvalidCountry "invalid-country" Error "not an assigned ISO 3166-1 alpha-2 code, nor a country name muster can map" "`UK`: use `GB`";
-    V007 FormulaCell "formula-cell" Error "a formula cell, a value a spreadsheet would run as a formula, or a spreadsheet's error value" "`=HYPERLINK(\"http://x\")`, `@SUM(A1)` or `#N/A`; `+1 555 0100` and `-5` are fine";
+    V007 FormulaCell "formula-cell" Error "a formula cell, a value a spreadsheet would run as a formula, a spreadsheet's error value, or the `####` it shows for a value too wide for its column" "`=HYPERLINK(\"http://x\")`, `@SUM(A1)` or `#N/A`; `+1 555 0100` and `-5` are fine";
     V008 ControlCharacters "control-characters" Error "control characters, U+FFFD (a character lost in decoding), an invisible format character in a key (U+200B, U+FEFF, a bidi mark), a bidi override (U+202E, which shows text reversed) in any value, or a value longer than 32,767 characters" "a record id with a tab or a zero-width space inside it";
     V009 MangledIdentifier "mangled-identifier" Error "an identifier mangled by a spreadsheet (scientific notation, date, precision lost)" "`1.23457E+11` in `employee_id`: format the column as text and enter the id again";
     V010 NameMismatch "name-mismatch" Warning "`first_name`/`last_name` not both found as words of `full_name`" "`full_name` Jane Doe with `first_name` John";

@@ -209,7 +209,9 @@ def rule_fixtures():
                                         ["e@acme.com", "R5", "Ed Yo", "-1+A1", "V007"], ["f@acme.com", "R6", "Fa Ro", "+1 (555) 010-0100", ""],
                                         # A failed formula's error value, as a save to CSV leaves it (review).
                                         ["g@acme.com", "R7", "Gu Ro", "#N/A", "V007"], ["h@acme.com", "R8", "Ha Ro", "Err:502", "V007"],
-                                        ["i@acme.com", "R9", "Iv Ro", "#1 desk", ""]])
+                                        ["i@acme.com", "R9", "Iv Ro", "#1 desk", ""],
+                                        # What a spreadsheet shows for a value too wide for its column (review).
+                                        ["j@acme.com", "R10", "Jo Ro", "########", "V007"], ["k@acme.com", "R11", "Ka Ro", "#", ""]])
     rule_csv("V008", ["user_tags"], [["a@acme.com", "R\t1", "Al Bo", "", "V008"], ["b@acme.com", "R2", "Bo Al", "VIP\nTESTER", ""],
                                      ["c@acme.com", "R3", "Cy\x07Ng", "", "V008"],
                                      # An invisible format character in a key; in a name it may be right.
@@ -220,7 +222,9 @@ def rule_fixtures():
                                      # A bidi override shows a name reversed; the marks and isolates of
                                      # right-to-left text are right (review).
                                      ["j@acme.com", "R10", "Jo \u202eeoD", "", "V008"],
-                                     ["k@acme.com", "R11", "\u0644\u064a\u0644\u0649 \u200f\u2067Haddad\u2069", "", ""]])
+                                     ["k@acme.com", "R11", "\u0644\u064a\u0644\u0649 \u200f\u2067Haddad\u2069", "", ""],
+                                     # A line break before or after a value is whitespace, trimmed (review).
+                                     ["l@acme.com", "R12", "Lu Ro\n", "", ""], ["m@acme.com", "R13", "Mo\nRo", "", "V008"]])
     rule_csv("V009", ["employee_id"], [["a@acme.com", "1.23457E+11", "Al Bo", "", "V009"], ["b@acme.com", "R2", "Bo Al", "2026-03-01", "V009"],
                                        ["c@acme.com", "R3", "Cy Ng", "00123", ""], ["d@acme.com", "R4", "Di Lu", "CC-2026-03", ""]])
     rule_csv("V010", ["first_name", "last_name"], [["a@acme.com", "R1", "Jane Doe", "John", "Doe", "V010"],

@@ -2464,6 +2464,18 @@ fn a_column_mapped_to_a_custom_attribute_is_not_f006() {
     assert_eq!(f006, ["E"], "{report:#}");
 }
 
+/// A boolean LibreOffice keeps as the formula `TRUE()` (an Excel workbook's boolean cells,
+/// opened and saved by it) is the value, not V007 (review: the rows were invalid).
+#[test]
+fn a_boolean_kept_as_a_formula_reads_as_the_value() {
+    let records = records_of_users_with("custom.active", 2, |sheet, r, c| {
+        let formula = if r == 1 { "=TRUE()" } else { "=FALSE()" };
+        sheet.write_formula(r, c, formula).unwrap();
+    });
+    assert!(records.contains(r#""active":"TRUE""#), "{records}");
+    assert!(records.contains(r#""active":"FALSE""#), "{records}");
+}
+
 /// A time-of-day cell reads as the time it shows, not a date of 1899 (review).
 #[test]
 fn a_time_of_day_cell_reads_as_a_time() {

@@ -606,11 +606,11 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
             });
         }
         let cell = match formula {
-            Some(f) => Cell {
+            Some(f) => boolean_formula(&f).unwrap_or_else(|| Cell {
                 text: format!("={f}"),
                 origin: CellOrigin::Formula,
                 covered: None,
-            },
+            }),
             None => match c.value {
                 calamine::DataRef::SharedString(s) => Cell::text(super::csv::to_nfc(s.to_string())),
                 calamine::DataRef::String(s) => Cell::text(super::csv::to_nfc(s)),
@@ -753,6 +753,9 @@ fn rows(
                     .and_then(|f| f.get_value((r, c)))
                     .filter(|f| !f.is_empty());
                 if let Some(f) = formula {
+                    if let Some(boolean) = boolean_formula(f) {
+                        return boolean;
+                    }
                     // OpenDocument names its formula language before the `=` (`of:=SUM(…)`,
                     // older files `oooc:=`) and brackets its references: the cell as the
                     // spreadsheet shows it, and as an xlsx holds it, has neither.
@@ -894,6 +897,25 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
         },
         Data::Error(e) => Cell::text(format!("{e}")),
     }
+}
+
+/// LibreOffice keeps a boolean as the formula `TRUE()` or `FALSE()` (an Excel workbook's
+/// boolean cells, opened and saved by it, in ODS, XLS and XLSX; calamine reads an XLS one as
+/// `TRUE`): the value, not a formula to refuse (review: V007 on each, and the rows invalid).
+fn boolean_formula(formula: &str) -> Option<Cell> {
+    let f = ["of:=", "oooc:=", "="]
+        .iter()
+        .fold(formula.trim(), |f, p| f.strip_prefix(p).unwrap_or(f));
+    let text = match f.to_ascii_uppercase().as_str() {
+        "TRUE()" | "TRUE" => "TRUE",
+        "FALSE()" | "FALSE" => "FALSE",
+        _ => return None,
+    };
+    Some(Cell {
+        text: text.to_string(),
+        origin: CellOrigin::Bool,
+        covered: None,
+    })
 }
 
 /// A time of day or a duration as a spreadsheet shows it (`09:30:00`, `37:30:00`; the hours

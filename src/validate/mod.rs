@@ -272,6 +272,18 @@ impl<'a> RowCx<'a> {
             );
             return None;
         }
+        // What a spreadsheet shows for a number or a date too wide for its column, saved as
+        // text by a CSV save: the value itself is lost (review: loaded as a department).
+        if trimmed.len() >= 2 && trimmed.bytes().all(|b| b == b'#') {
+            self.report(
+                Rule::FormulaCell,
+                place,
+                text,
+                format!("`{trimmed}` is what a spreadsheet shows for a value too wide for its column: the value is lost"),
+                Some("Widen the column in the spreadsheet, save the file again, and check the value".into()),
+            );
+            return None;
+        }
         if values::spreadsheet_error(trimmed) {
             self.report(
                 Rule::FormulaCell,
@@ -301,17 +313,23 @@ impl<'a> RowCx<'a> {
             );
             return None;
         }
-        if let Some(c) = values::control_character(text, multi) {
+        // Within the value: a line break or a tab before or after it is whitespace, trimmed
+        // (N001) as a space is (review: a trailing line break was V008).
+        if let Some(c) = values::control_character(trimmed, multi) {
+            let (what, suggestion) = match c {
+                '\n' | '\r' => ("a line break".to_string(), "Put the value on one line"),
+                '\t' => ("a tab".to_string(), "Replace the tab with a space"),
+                c => (
+                    format!("the control character U+{:04X}", c as u32),
+                    "Remove the control character",
+                ),
+            };
             self.report(
                 Rule::ControlCharacters,
                 place,
                 text,
-                format!(
-                    "`{}` holds the control character U+{:04X}",
-                    clip(text).escape_debug(),
-                    c as u32
-                ),
-                Some("Remove the control character".into()),
+                format!("`{}` holds {what}", clip(text).escape_debug()),
+                Some(suggestion.into()),
             );
             return None;
         }
