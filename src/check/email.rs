@@ -109,8 +109,68 @@ static CLASS: [u8; 256] = {
     class
 };
 
+/// An address as a person or a program wraps it, and the address inside: a display name
+/// (`Jane Doe <jane@acme.com>`), `mailto:`, quotes (typographic ones too), a space (a no-break
+/// one too) or a typographic apostrophe (`o’neil`), two addresses in one cell. Each had V002
+/// with no suggestion, or a misleading reason (review).
+fn wrapped(addr: &str) -> Option<EmailProblem> {
+    // An address may hold `'` and others of these itself (`'*@0.a`, proptest).
+    if plain(addr) {
+        return None;
+    }
+    let found = |reason: &str, candidate: &str, suggestion: &dyn Fn(&str) -> String| {
+        let candidate = candidate.trim().to_lowercase();
+        (candidate != addr && plain(&candidate)).then(|| EmailProblem {
+            reason: reason.to_string(),
+            suggestion: Some(suggestion(&candidate)),
+        })
+    };
+    let apply = |fixed: &str| format!("Use `{fixed}`");
+    let parts: Vec<&str> = (addr.split([';', ',', ' ', '\u{A0}']))
+        .filter(|p| p.contains('@'))
+        .collect();
+    if parts.len() > 1 && parts.iter().all(|p| plain(&p.trim().to_lowercase())) {
+        return found("it holds more than one address", parts[0], &|first| {
+            format!("Keep one address in this cell, `{first}`; a user's other addresses go in `email_aliases`")
+        });
+    }
+    if addr
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("mailto:"))
+    {
+        return found("`mailto:` is not part of an address", &addr[7..], &apply);
+    }
+    if let (Some(open), Some(close)) = (addr.rfind('<'), addr.rfind('>')) {
+        if open < close {
+            let reason = "a display name or `<…>` is not part of an address";
+            return found(reason, &addr[open + 1..close], &apply);
+        }
+    }
+    const QUOTES: [char; 8] = ['"', '\'', '“', '”', '‘', '’', '«', '»'];
+    let unquoted = addr.trim_matches(QUOTES);
+    if unquoted.len() < addr.len() {
+        return found("quotes are not part of an address", unquoted, &apply);
+    }
+    if addr.chars().any(char::is_whitespace) {
+        let joined: String = addr.chars().filter(|c| !c.is_whitespace()).collect();
+        return found("it holds a space (or a no-break space)", &joined, &apply);
+    }
+    if addr.contains(['’', '‘']) {
+        let straight = addr.replace(['’', '‘'], "'");
+        return found(
+            "it holds a typographic apostrophe `’` where an address has `'`",
+            &straight,
+            &apply,
+        );
+    }
+    None
+}
+
 /// Every check, with the reason for the first that fails.
 fn full_check(addr: &str) -> Result<(), EmailProblem> {
+    if let Some(problem) = wrapped(addr) {
+        return Err(problem);
+    }
     let Some((local, domain)) = addr.rsplit_once('@') else {
         return Err(problem("it has no `@`"));
     };
@@ -424,5 +484,29 @@ mod tests {
     #[test]
     fn keys_compare_idna_form() {
         assert_eq!(key("Jane@München.de"), "jane@xn--mnchen-3ya.de");
+    }
+
+    #[test]
+    fn a_wrapped_address_suggests_the_address_inside() {
+        for (bad, said) in [
+            ("Jane Doe <jane.doe@acme.com>", "Use `jane.doe@acme.com`"),
+            ("<Jane@Acme.com>", "Use `jane@acme.com`"),
+            ("mailto:carl@acme.com", "Use `carl@acme.com`"),
+            ("“bob@acme.com”", "Use `bob@acme.com`"),
+            ("'bob@acme.com'", "Use `bob@acme.com`"),
+            ("bob\u{a0}@acme.com", "Use `bob@acme.com`"),
+            ("o’neil@acme.com", "Use `o'neil@acme.com`"),
+            (
+                "a@x.com; b@x.com",
+                "Keep one address in this cell, `a@x.com`; a user's other addresses go in `email_aliases`",
+            ),
+        ] {
+            let problem = check(bad).unwrap_err();
+            assert_eq!(problem.suggestion.as_deref(), Some(said), "{bad}");
+        }
+        // Nothing to suggest where what is inside is no address either.
+        for bad in ["Jane <jane>", "mailto:", "a@x; b", "jane@acme com"] {
+            assert_eq!(check(bad).unwrap_err().suggestion, None, "{bad}");
+        }
     }
 }
