@@ -2861,3 +2861,62 @@ fn a_store_without_write_permission_is_not_written_even_by_root() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     assert_eq!(env.count(), 1);
 }
+
+/// With `--prune`, a stored user the batch holds nothing of is removed by the same plan, and
+/// lets its keys go: a person re-keyed (a new record id, the same address and Slack id) is
+/// created, the old record removed. Before, S001 and D004 refused it, and `--partial` removed
+/// the old record and left out the new one (review). Without `--prune` they stand.
+#[test]
+fn keys_of_a_user_the_same_plan_prunes_are_free_to_take() {
+    let env = Env::new();
+    let head = "email_addr,record_id,full_name,channel.slack.user_id\n";
+    let first = format!("{head}a@x.com,A,Al A,U0AAAAAAA\nb@x.com,B,Bo B,U0BBBBBBB\n");
+    assert_eq!(env.import(&env.write("1.csv", &first), &[]).0, 0);
+    let rekeyed = env.write(
+        "2.csv",
+        &format!("{head}a@x.com,A2,Al A,U0AAAAAAA\nb@x.com,B,Bo B,U0BBBBBBB\n"),
+    );
+    let (code, plan) = env.import(&rekeyed, &["--dry-run"]);
+    assert_eq!(code, 1, "{plan:#}");
+    assert_eq!(plan["findings"]["S001"].as_u64(), Some(1), "{plan:#}");
+    assert_eq!(plan["findings"]["D004"].as_u64(), Some(1), "{plan:#}");
+    let (code, plan) = env.import(&rekeyed, &["--prune", "--max-remove", "1"]);
+    assert_eq!((code, counts(&plan)), (0, [1, 0, 1, 1]), "{plan:#}");
+    let export = env.exported("now.jsonl");
+    assert!(export.contains(r#""record_id":"A2""#), "{export}");
+    assert!(!export.contains(r#""record_id":"A""#), "{export}");
+    // An ID row naming the old record keeps it (prune does not remove it): its address stands.
+    let back = format!("{head}a@x.com,A,Al A,U0AAAAAAA\nb@x.com,B,Bo B,U0BBBBBBB\n");
+    assert_eq!(
+        env.import(
+            &env.write("3.csv", &back),
+            &["--prune", "--max-remove", "1"]
+        )
+        .0,
+        0
+    );
+    let dir = env.path("4");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("users.csv"),
+        "email_addr,record_id,full_name\na@x.com,A3,Al A\nb@x.com,B,Bo B\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("itsm_ids.csv"),
+        "record_id,integration,user_id\nA,servicenow,2901cfb2ca14aadeafae536cc749591d\n",
+    )
+    .unwrap();
+    let (code, plan) = env.import(
+        &dir,
+        &[
+            "--prune",
+            "--max-remove",
+            "1",
+            "--clear-absent",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 1, "{plan:#}");
+    assert_eq!(plan["findings"]["S001"].as_u64(), Some(1), "{plan:#}");
+}

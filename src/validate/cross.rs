@@ -493,6 +493,22 @@ impl<'b> CrossRow<'b> {
             };
             rules.severity(within) == Some(Severity::Error)
         };
+        // With --prune, a stored manual user the batch holds nothing of (no user row, no ID
+        // row) is removed by the same plan, and its keys with it (review: re-keying a person,
+        // the new record's address was S001 against the old one, and `--partial` removed the
+        // old one and left out the new).
+        let in_id_rows: HashSet<&str> = match &self.record_ids {
+            Some(_) => (self.sheet_entries.all().iter())
+                .map(|e| e.record_id.as_str())
+                .collect(),
+            None => HashSet::new(),
+        };
+        let pruned = |f: &StoreFinding, holder: &str| {
+            self.record_ids
+                .as_ref()
+                .is_some_and(|users| !users.contains(holder) && !in_id_rows.contains(holder))
+                && known.store_bot != f.holder
+        };
         let batch = cx.batch;
         let mut standing = vec![false; held.len()];
         loop {
@@ -518,11 +534,12 @@ impl<'b> CrossRow<'b> {
                     continue;
                 }
                 let holder = holder_rid(f);
-                let moved = vouches(f)
-                    && match users_of.get(holder).map(Vec::as_slice) {
-                        Some(&[i]) => valid(i),
-                        _ => false,
-                    }
+                let moved = pruned(f, holder)
+                    || vouches(f)
+                        && match users_of.get(holder).map(Vec::as_slice) {
+                            Some(&[i]) => valid(i),
+                            _ => false,
+                        }
                     || (known.store_bot == f.holder
                         && self
                             .bots
