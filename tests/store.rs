@@ -2920,3 +2920,35 @@ fn keys_of_a_user_the_same_plan_prunes_are_free_to_take() {
     assert_eq!(code, 1, "{plan:#}");
     assert_eq!(plan["findings"]["S001"].as_u64(), Some(1), "{plan:#}");
 }
+
+/// A record a revert brings back keeps the batch that created it: `export --batch` of that
+/// batch has it again, after a revert of a removal and after a revert of that revert undone
+/// (review: the revert became its creator, and the export left it out).
+#[test]
+fn a_record_a_revert_brings_back_keeps_its_creator() {
+    let env = Env::new();
+    let batch = env.write(
+        "q1.csv",
+        "email_addr,record_id,full_name\na@x.com,A,Al A\nb@x.com,B,Bo B\nc@x.com,C,Cy C\n",
+    );
+    assert_eq!(env.import(&batch, &["--batch", "Q1"]).0, 0);
+    let q1 = || {
+        let out = env.run(&["export", "--batch", "Q1", "-o", "-"]);
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let removed = |rid: &str| {
+        let out = env.run(&["remove", rid]);
+        let said = String::from_utf8_lossy(&out.stdout);
+        said.split('`').nth(1).unwrap().to_string()
+    };
+    let removal = removed("B");
+    assert_eq!(q1(), 2);
+    let out = env.run(&["revert", &removal]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(q1(), 3);
+    // Removed again, and that removal reverted: still Q1's.
+    let removal = removed("B");
+    assert!(env.run(&["revert", &removal]).status.success());
+    assert_eq!(q1(), 3);
+}
