@@ -89,13 +89,28 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
         }
         match std::str::from_utf8(bytes) {
             Ok(s) => (s.to_string(), None),
-            Err(_) => {
-                let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-                (text.into_owned(), Some(encoding_rs::WINDOWS_1252.name()))
-            }
+            Err(_) => (windows_1252(bytes), Some(encoding_rs::WINDOWS_1252.name())),
         }
     };
     Ok((to_nfc(text), encoding))
+}
+
+/// A file that is not UTF-8, read as Windows-1252 but where its bytes are UTF-8: a UTF-8 file
+/// with a row pasted in from a Windows-1252 one (review: `Zoë` of the UTF-8 rows became
+/// `ZoÃ«`). Windows-1252 text is next to never valid UTF-8 beyond ASCII (`Ã«` would have to be
+/// meant), and a line break is never inside a UTF-8 sequence: a block of lines reads as the
+/// whole file does.
+fn windows_1252(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len() + bytes.len() / 8);
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        let invalid = chunk.invalid();
+        if !invalid.is_empty() {
+            let (read, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(invalid);
+            text.push_str(&read);
+        }
+    }
+    text
 }
 
 /// The row of a quoted cell that runs to the end of the file: the csv crate reads it without
@@ -865,6 +880,7 @@ fn parse_block(
         },
         // A block may start with bytes that look like a byte-order mark (`ÿþ` in Windows-1252):
         // they are text there, as in the whole file.
+        Some(enc) if enc == encoding_rs::WINDOWS_1252 => to_nfc(windows_1252(bytes)).into(),
         Some(enc) => to_nfc(enc.decode_without_bom_handling(bytes).0.into_owned()).into(),
     };
     let rows = if !first && text.starts_with('\u{feff}') {
@@ -993,6 +1009,10 @@ mod tests {
         );
         let (t, e) = decode(b"Jos\xe9").unwrap();
         assert_eq!((t.as_str(), e), ("José", Some("windows-1252")));
+        // UTF-8 rows, and one pasted in from a Windows-1252 file: each read as it is written
+        // (review: the UTF-8 rows were read as Windows-1252, `ZoÃ«`).
+        let (t, e) = decode(b"Zo\xC3\xAB \xE7\x8E\x8B\nZo\xEB\n").unwrap();
+        assert_eq!((t.as_str(), e), ("Zoë 王\nZoë\n", Some("windows-1252")));
         assert!(decode(b"PK\x03\x04rest").unwrap_err().contains("zip"));
         assert!(decode(b"a\0b\0c\0").unwrap_err().contains("UTF-16"));
     }
@@ -1006,6 +1026,7 @@ mod tests {
             b"\xEF\xBB\xBF\"a\",b\n\"x\ny\",2\n\"say \"\"hi\"\"\",3\n\n".to_vec(),
             b"a,b\nab\"c,2\nd\"e,\"f\ng\"\n4,5\n".to_vec(),
             b"a;b\nJos\xe9;2\n\"\";\"\"\"\"\n".to_vec(),
+            b"a,b\nZo\xC3\xAB,1\nZo\xEB,2\n\xE7\x8E\x8B,3\n".to_vec(),
             b"\n\na,b\n1,\"two\r\nlines\"\n\n2,3\n".to_vec(),
             "a,b\nJose\u{301},2\n".as_bytes().to_vec(),
             // Found by the csv_reader fuzzer: Windows-1252 rows starting with what would be a
