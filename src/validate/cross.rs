@@ -294,9 +294,11 @@ impl<'b> CrossRow<'b> {
         // D002, R001, then R002 over the managers found.
         let users = self.cores.len();
         let mut manager_of: Vec<Option<usize>> = vec![None; users];
+        let mut managers_held = Vec::new();
         for pass in passes.by_ref().take(n_emails) {
-            if let Pass::Emails((f, links)) = pass {
+            if let Pass::Emails((f, links, held)) = pass {
                 findings.extend(f);
+                managers_held.extend(held);
                 for (i, j) in links {
                     manager_of[i] = Some(j);
                 }
@@ -325,6 +327,7 @@ impl<'b> CrossRow<'b> {
                 findings.extend(f);
             }
         }
+        findings.extend(self.managers_let_go(managers_held, &rids, known)?);
         for f in findings.iter() {
             let (u, r) = match f.severity {
                 Severity::Error => (&mut error_users, &mut error_records),
@@ -435,6 +438,65 @@ impl<'b> CrossRow<'b> {
         })
     }
 
+    /// With --prune, whether a stored record (by its record id and place) is removed by the
+    /// same plan, and its keys with it: a manual user the batch holds nothing of (no user
+    /// row, no ID row). Review: re-keying a person, the new record's address was S001 against
+    /// the old one, and `--partial` removed the old one and left out the new.
+    fn pruned<'s>(&'s self, known: &'s Known) -> impl Fn(&StoreFinding, &str) -> bool + 's {
+        let in_id_rows: HashSet<&str> = match &self.record_ids {
+            Some(_) => (self.sheet_entries.all().iter())
+                .map(|e| e.record_id.as_str())
+                .collect(),
+            None => HashSet::new(),
+        };
+        move |f: &StoreFinding, holder: &str| {
+            self.record_ids
+                .as_ref()
+                .is_some_and(|users| !users.contains(holder) && !in_id_rows.contains(holder))
+                && known.store_bot != f.holder
+        }
+    }
+
+    /// R001 on a manager whose address only a stored record holds, when the batch takes it
+    /// from that record: its row gives it other addresses, or `--prune` removes it (review:
+    /// a manager's address changed, and 46 users pointed at nobody, with no warning until
+    /// the next import).
+    fn managers_let_go(
+        &self,
+        held: Vec<StoreFinding>,
+        rids: &Filled,
+        known: &Known,
+    ) -> std::io::Result<Vec<Finding>> {
+        if held.is_empty() {
+            return Ok(Vec::new());
+        }
+        let holder_rid = |holder: Option<u32>| known.store_records.record_id(holder.unwrap_or(0));
+        let wanted: HashSet<String> = (held.iter())
+            .map(|f| holder_rid(f.holder).to_string())
+            .collect();
+        let rows = users_of(rids, &wanted)?;
+        let pruned = self.pruned(known);
+        Ok(held
+            .into_iter()
+            .filter_map(|f| {
+                let rid = holder_rid(f.holder);
+                let how = if rows.contains_key(rid) {
+                    "gives other addresses"
+                } else if pruned(&f, rid) {
+                    "removes (--prune)"
+                } else {
+                    return None;
+                };
+                let mut finding = f.finding;
+                let manager = finding.value.as_deref().unwrap_or("").trim().to_string();
+                finding.message = format!(
+                    "manager `{manager}` is the address of stored record `{rid}`, which this batch {how}: no user will have it"
+                );
+                Some(finding)
+            })
+            .collect())
+    }
+
     /// Settles S001 and D004 against the store (`held`): each names a key a stored record
     /// holds, and stands unless the batch gives that record one valid row (whose record then
     /// no longer holds the key: were it still to, D002 or D004 within the batch would have
@@ -464,22 +526,7 @@ impl<'b> CrossRow<'b> {
                 wanted.insert(rid.clone());
             }
         }
-        let found = per_bucket_with(rids, |bucket| {
-            let mut found = Vec::new();
-            for mut r in items(bucket) {
-                let i = r.u32() as usize;
-                let (_sheet, _row, _col) = (r.u32(), r.u32(), r.opt());
-                let rid = r.str();
-                if wanted.contains(rid) {
-                    found.push((rid.to_string(), i));
-                }
-            }
-            Ok(found)
-        })?;
-        let mut users_of: HashMap<String, Vec<usize>> = HashMap::new();
-        for (rid, i) in found.into_iter().flatten() {
-            users_of.entry(rid).or_default().push(i);
-        }
+        let users_of = users_of(rids, &wanted)?;
         let [errors, warnings] = marks;
         // A holder's valid row vouches that it let the key go only while the rule that would
         // have caught it keeping the key (D002 for an address, D004 for an identity) makes a
@@ -493,22 +540,7 @@ impl<'b> CrossRow<'b> {
             };
             rules.severity(within) == Some(Severity::Error)
         };
-        // With --prune, a stored manual user the batch holds nothing of (no user row, no ID
-        // row) is removed by the same plan, and its keys with it (review: re-keying a person,
-        // the new record's address was S001 against the old one, and `--partial` removed the
-        // old one and left out the new).
-        let in_id_rows: HashSet<&str> = match &self.record_ids {
-            Some(_) => (self.sheet_entries.all().iter())
-                .map(|e| e.record_id.as_str())
-                .collect(),
-            None => HashSet::new(),
-        };
-        let pruned = |f: &StoreFinding, holder: &str| {
-            self.record_ids
-                .as_ref()
-                .is_some_and(|users| !users.contains(holder) && !in_id_rows.contains(holder))
-                && known.store_bot != f.holder
-        };
+        let pruned = self.pruned(known);
         let batch = cx.batch;
         let mut standing = vec![false; held.len()];
         loop {
@@ -967,7 +999,7 @@ fn let_go<T: Send + 'static>(buckets: T) {
 /// What one bucket of [`CrossRow::finish`]'s pass gave, by kind.
 enum Pass {
     Identities(Vec<Finding>),
-    Emails((Vec<Finding>, ManagerLinks)),
+    Emails(EmailsPass),
     Rids(Vec<Finding>),
 }
 
@@ -980,6 +1012,30 @@ fn per_bucket(
         .into_iter()
         .flatten()
         .collect())
+}
+
+/// The batch's users (by index) of each record id in `wanted`, from the record-id buckets.
+fn users_of(
+    rids: &Filled,
+    wanted: &HashSet<String>,
+) -> std::io::Result<HashMap<String, Vec<usize>>> {
+    let found = per_bucket_with(rids, |bucket| {
+        let mut found = Vec::new();
+        for mut r in items(bucket) {
+            let i = r.u32() as usize;
+            let (_sheet, _row, _col) = (r.u32(), r.u32(), r.opt());
+            let rid = r.str();
+            if wanted.contains(rid) {
+                found.push((rid.to_string(), i));
+            }
+        }
+        Ok(found)
+    })?;
+    let mut users_of: HashMap<String, Vec<usize>> = HashMap::new();
+    for (rid, i) in found.into_iter().flatten() {
+        users_of.entry(rid).or_default().push(i);
+    }
+    Ok(users_of)
 }
 
 fn per_bucket_with<T: Send>(
@@ -1069,6 +1125,10 @@ fn group<K: std::hash::Hash + Eq, T>(
 
 /// (user, manager) for users whose manager is a user of the batch.
 type ManagerLinks = Vec<(usize, usize)>;
+
+/// An emails bucket's D002 and R001, its manager links, and the R001s on managers whose
+/// address a stored record holds, to settle once the batch's record ids are known.
+type EmailsPass = (Vec<Finding>, ManagerLinks, Vec<StoreFinding>);
 
 /// Builds cross-row findings.
 struct Cx<'a> {
@@ -1241,9 +1301,10 @@ impl<'a> Cx<'a> {
 
     /// D002 (an address on two users) and R001 (a manager no user has as address); returns the
     /// findings and, for each user whose manager is a user of the batch, (user, manager).
-    fn emails(&self, bucket: &[u8], known: &Known) -> (Vec<Finding>, ManagerLinks) {
+    fn emails(&self, bucket: &[u8], known: &Known) -> EmailsPass {
         let mut out = Vec::new();
         let mut links = Vec::new();
+        let mut held = Vec::new();
         let searched = match (known.has_store, !known.source_ids.is_empty()) {
             (false, false) => "in the batch",
             (true, false) => "in the batch or the store",
@@ -1280,30 +1341,45 @@ impl<'a> Cx<'a> {
             // The manager is the first user with the address.
             let manager = addresses.first().map(|a| a.user);
             for m in group.iter().filter(|a| a.kind == MANAGER) {
-                match manager {
-                    Some(j) => links.push((m.user, j)),
-                    None if known.store_addresses.contains(m.key)
-                        || known.source_emails.contains_key(m.key) => {}
+                let holder = match manager {
+                    Some(j) => {
+                        links.push((m.user, j));
+                        continue;
+                    }
+                    None if known.source_emails.contains_key(m.key) => continue,
                     // F002 says the addresses are missing: an R001 for every manager would
                     // bury it.
                     None if (self.addresses_missing)
-                        .contains(&self.batch.sheets[m.sheet].order.0) => {}
-                    None => out.extend(self.make(
-                        Rule::UnknownManager,
-                        (m.sheet, m.row, m.col),
-                        "manager_email",
-                        m.rid,
-                        m.cell,
-                        format!(
-                            "manager `{}` is not the address of any user {searched}",
-                            m.text
-                        ),
-                        Owner::User(m.user),
-                    )),
+                        .contains(&self.batch.sheets[m.sheet].order.0) =>
+                    {
+                        continue
+                    }
+                    None => known.store_addresses.holder(m.key, None),
+                };
+                let made = self.make(
+                    Rule::UnknownManager,
+                    (m.sheet, m.row, m.col),
+                    "manager_email",
+                    m.rid,
+                    m.cell,
+                    format!(
+                        "manager `{}` is not the address of any user {searched}",
+                        m.text
+                    ),
+                    Owner::User(m.user),
+                );
+                // A stored record's address: R001 only if the batch takes it from that record
+                // ([`CrossRow::managers_let_go`]).
+                match holder {
+                    Some(at) => held.extend(made.map(|finding| StoreFinding {
+                        finding,
+                        holder: Some(at),
+                    })),
+                    None => out.extend(made),
                 }
             }
         }
-        (out, links)
+        (out, links, held)
     }
 
     /// R002 for the users on a cycle of managers.
