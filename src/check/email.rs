@@ -127,7 +127,7 @@ fn wrapped(addr: &str) -> Option<EmailProblem> {
     };
     let apply = |fixed: &str| format!("Use `{fixed}`");
     let parts: Vec<&str> = (addr.split([';', ',', ' ', '\u{A0}']))
-        .filter(|p| p.contains('@'))
+        .filter(|p| p.contains("@"))
         .collect();
     if parts.len() > 1 && parts.iter().all(|p| plain(&p.trim().to_lowercase())) {
         return found("it holds more than one address", parts[0], &|first| {
@@ -140,7 +140,7 @@ fn wrapped(addr: &str) -> Option<EmailProblem> {
     {
         return found("`mailto:` is not part of an address", &addr[7..], &apply);
     }
-    if let (Some(open), Some(close)) = (addr.rfind('<'), addr.rfind('>')) {
+    if let (Some(open), Some(close)) = (addr.rfind("<"), addr.rfind(">")) {
         if open < close {
             let reason = "a display name or `<…>` is not part of an address";
             return found(reason, &addr[open + 1..close], &apply);

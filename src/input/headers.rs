@@ -343,7 +343,7 @@ fn id_column_like(header: &str) -> Option<(String, String)> {
         "idm" => Some("idm"),
         _ => None,
     };
-    let parts: Vec<&str> = header.split('.').map(str::trim).collect();
+    let parts: Vec<&str> = header.split(".").map(str::trim).collect();
     match parts.as_slice() {
         [prefix, middle @ .., suffix] if !middle.is_empty() && list(prefix).is_some() => {
             let (list, integration) = (list(prefix)?, middle.join("."));

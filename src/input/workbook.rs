@@ -948,7 +948,7 @@ fn seconds_ms(text: &str) -> Option<u64> {
 /// ODS's date-time cell on the day before its epoch's first (`1899-12-30T12:00:00`): a value
 /// under 1 in a date format, a time of day, as xlsx reads it (review).
 fn epoch_time_ms(iso: &str) -> Option<u64> {
-    let mut parts = iso.strip_prefix("1899-12-30T")?.splitn(3, ':');
+    let mut parts = iso.strip_prefix("1899-12-30T")?.splitn(3, ":");
     let [h, m]: [u64; 2] = [parts.next()?.parse().ok()?, parts.next()?.parse().ok()?];
     let ms = seconds_ms(parts.next()?)?;
     (h < 24 && m < 60).then(|| (h * 60 + m) * 60_000 + ms)
