@@ -2726,3 +2726,39 @@ fn the_summary_shows_errors_first_when_it_cannot_show_all() {
     assert!(listed[0].starts_with("error V002"), "{stdout}");
     assert!(stdout.contains("… and 2 more"), "{stdout}");
 }
+
+/// A workbook whose sheets have no layout's name reads its one sheet with values as the flat
+/// layout: Excel's default `Sheet1`, `Sheet2`, `Sheet3`, two of them empty (review: F007).
+/// Near miss: two sheets with values are not told apart, F007 as before.
+#[test]
+fn the_one_sheet_with_values_is_the_flat_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    for notes in [false, true] {
+        let path = dir.path().join(format!("book-{notes}.xlsx"));
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let data = book.add_worksheet();
+        for (c, h) in ["email_addr", "record_id", "full_name"].iter().enumerate() {
+            data.write_string(0, c as u16, *h).unwrap();
+        }
+        data.write_string(1, 0, "a@acme.com").unwrap();
+        data.write_string(1, 1, "R1").unwrap();
+        data.write_string(1, 2, "Al Bo").unwrap();
+        let second = book.add_worksheet();
+        if notes {
+            second.write_string(0, 0, "call Bo on Monday").unwrap();
+        }
+        book.add_worksheet();
+        book.save(&path).unwrap();
+        let out = muster()
+            .args(["validate", path.to_str().unwrap(), "-q", "--out", "-"])
+            .output()
+            .unwrap();
+        let records = String::from_utf8_lossy(&out.stdout);
+        if notes {
+            assert_eq!(out.status.code(), Some(1), "{out:?}");
+        } else {
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+            assert_eq!(records.lines().count(), 1, "{records}");
+        }
+    }
+}

@@ -18,6 +18,28 @@ const ANNOTATION_SHEETS: [&str; 2] = ["Issues", "Summary"];
 /// ([`super::notes`]).
 pub type SheetNotes = std::collections::HashMap<String, Vec<super::notes::CellNote>>;
 
+/// Whether a sheet holds no value (read only for a workbook whose sheets have no layout's name).
+fn sheet_is_empty<RS: std::io::Read + std::io::Seek>(wb: &mut Sheets<RS>, name: &str) -> bool {
+    match wb {
+        // Cell by cell, to the first value: not the whole sheet.
+        Sheets::Xlsx(xlsx) => {
+            let Ok(mut cells) = xlsx.worksheet_cells_reader(name) else {
+                return false;
+            };
+            loop {
+                match cells.next_cell() {
+                    Ok(Some(c)) if c.get_value() == &calamine::DataRef::Empty => continue,
+                    Ok(None) => return true,
+                    _ => return false,
+                }
+            }
+        }
+        wb => wb
+            .worksheet_range(name)
+            .is_ok_and(|r| r.used_cells().next().is_none()),
+    }
+}
+
 /// Whether a workbook is one muster annotated: it has both [`ANNOTATION_SHEETS`], and its
 /// `Summary` starts with muster's title. Only then are those sheets muster's own and skipped
 /// silently (SPEC §2); a vendor's sheets of those names are ignored with F004 like any other.
@@ -124,11 +146,24 @@ fn read_sheets(
         (annotated.as_ref()).is_some_and(|files| !files.iter().any(|f| is_workbook_name(f)));
     let annotated = annotated.is_some();
     let skipped: &[&str] = if annotated { &ANNOTATION_SHEETS } else { &[] };
-    let single = names
-        .iter()
+    // The sheet read as the flat layout, whatever it is called: a workbook's only sheet, or
+    // its only one with a value when none has a layout's name (Excel's default `Sheet1`,
+    // `Sheet2`, `Sheet3`, two of them empty; review: F007).
+    let candidates: Vec<&String> = (names.iter())
         .filter(|n| !skipped.contains(&n.as_str()))
-        .count()
-        == 1;
+        .collect();
+    let flat: Option<String> = match candidates.as_slice() {
+        [only] => Some(only.to_string()),
+        several if several.iter().all(|n| SheetKind::from_name(n).is_none()) => {
+            let mut filled = several.iter().filter(|n| !sheet_is_empty(&mut wb, n));
+            match (filled.next(), filled.next()) {
+                (Some(only), None) => Some(only.to_string()),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let single = |name: &str| flat.as_deref() == Some(name);
     let mut sheets = Vec::new();
     let mut ignored = Vec::new();
     let one_pass = match (&mut wb, names.first()) {
@@ -153,7 +188,7 @@ fn read_sheets(
     // their own while the sheets are read here, and filled in once both are done.
     let scanned: Vec<String> = (names.iter())
         .filter(|n| !skipped.contains(&n.as_str()))
-        .filter(|n| single || SheetKind::from_name(n).is_some())
+        .filter(|n| single(n) || SheetKind::from_name(n).is_some())
         .cloned()
         .collect();
     let path_owned = path.to_path_buf();
@@ -170,7 +205,7 @@ fn read_sheets(
         let kind = match SheetKind::from_name(name) {
             Some(kind) => kind,
             // A single-sheet workbook is the flat layout, whatever its sheet is called.
-            None if single => SheetKind::Users,
+            None if single(name) => SheetKind::Users,
             None => {
                 let rows = if options.keep_other_sheets {
                     let formulas = wb.worksheet_formula(name).ok();
