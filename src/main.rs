@@ -97,6 +97,12 @@ fn main() -> ExitCode {
     }
     #[cfg(unix)]
     end_cleanly_on_signals();
+    // An empty `MUSTER_STORE` is unset, as an empty `MUSTER_CONFIG` is: clap would take it as
+    // `--store` given no value (review: "a value is required for '--store'" with no `--store`).
+    // Before any thread starts.
+    if std::env::var_os("MUSTER_STORE").is_some_and(|s| s.is_empty()) {
+        std::env::remove_var("MUSTER_STORE");
+    }
     let cli = muster::cli::Cli::parse();
     set_huge_pages(huge_pages(&cli.command));
     match muster::run(cli) {

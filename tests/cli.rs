@@ -2028,7 +2028,7 @@ fn b001_gives_the_record_id_as_read() {
     assert_eq!(values, [" B1 ", "B2"]);
 }
 
-/// A rule given to two severity flags is refused; an empty `MUSTER_CONFIG` is an unset one; a
+/// A rule given to two severity flags is refused; an empty `MUSTER_CONFIG` or `MUSTER_STORE` is an unset one; a
 /// system spelt nearly as a known one is a warning on stderr (review).
 #[test]
 fn contradictory_flags_an_empty_config_variable_and_a_near_system() {
@@ -2069,6 +2069,18 @@ fn contradictory_flags_an_empty_config_variable_and_a_near_system() {
     let out = muster()
         .args(["validate", csv, "-q"])
         .env("MUSTER_CONFIG", "")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // So is an empty `MUSTER_STORE` (review: "a value is required for '--store'").
+    let out = muster()
+        .args(["validate", csv, "-q"])
+        .env("MUSTER_STORE", "")
         .output()
         .unwrap();
     assert_eq!(
