@@ -2774,3 +2774,30 @@ fn the_one_sheet_with_values_is_the_flat_layout() {
         }
     }
 }
+
+/// Known tags joined by another separator than `;`, `,` or a line: V004 suggests the list as
+/// muster reads it, not the nearest one tag (review: `Use HAS_ACCESS_TO_BOT` dropped `VIP`).
+#[test]
+fn tags_joined_otherwise_are_suggested_as_a_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tags.csv");
+    std::fs::write(
+        &path,
+        "email_addr,record_id,full_name,user_tags\na@acme.com,R1,Al Bo,HAS_ACCESS_TO_BOT | vip\nb@acme.com,R2,Bo Al,VIPP\n",
+    )
+    .unwrap();
+    let (_, report) = validate_json(&[path.to_str().unwrap()]);
+    let suggestions: Vec<&str> = findings(&report)
+        .iter()
+        .filter(|f| f["code"] == "V004")
+        .map(|f| f["suggestion"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        suggestions,
+        [
+            "Separate the tags with `;`: `HAS_ACCESS_TO_BOT; VIP`",
+            "Use `VIP`"
+        ],
+        "{report:#}"
+    );
+}

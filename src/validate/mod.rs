@@ -1951,8 +1951,19 @@ fn user_row<'a>(
                     changed |= upper != tag;
                     if !values::USER_TAGS.contains(&upper.as_str()) {
                         rejected = true;
-                        let suggestion =
-                            did_you_mean(&upper, values::USER_TAGS).map(|s| format!("Use `{s}`"));
+                        // Tags joined by another separator (`HAS_ACCESS_TO_BOT | VIP`): each
+                        // known, the list as muster reads it (review: `Use HAS_ACCESS_TO_BOT`
+                        // dropped VIP).
+                        let parts: Vec<&str> = (upper.split(['|', '/', '+', '&']))
+                            .map(str::trim)
+                            .filter(|t| !t.is_empty())
+                            .collect();
+                        let listed = (parts.len() > 1
+                            && parts.iter().all(|t| values::USER_TAGS.contains(t)))
+                        .then(|| format!("Separate the tags with `;`: `{}`", parts.join("; ")));
+                        let suggestion = listed.or_else(|| {
+                            did_you_mean(&upper, values::USER_TAGS).map(|s| format!("Use `{s}`"))
+                        });
                         cx.report(
                             Rule::UnknownUserTag,
                             &p,
