@@ -124,6 +124,24 @@ fn timezone_suggestion(value: &str) -> Option<String> {
     if let Some(name) = known(&spaced) {
         return Some(name);
     }
+    // An abbreviation that names one zone's offsets (`PST`; review: no suggestion). Not those
+    // that name several (`IST`: India, Israel, Ireland; `CST`: the US, China; `BST`).
+    let abbreviation = match value.trim().to_ascii_uppercase().as_str() {
+        "PST" | "PDT" | "PT" => Some("America/Los_Angeles"),
+        "EDT" | "ET" => Some("America/New_York"),
+        "MDT" | "MT" => Some("America/Denver"),
+        "AKST" | "AKDT" => Some("America/Anchorage"),
+        "AEST" | "AEDT" => Some("Australia/Sydney"),
+        "NZST" | "NZDT" => Some("Pacific/Auckland"),
+        "JST" => Some("Asia/Tokyo"),
+        "KST" => Some("Asia/Seoul"),
+        "SGT" => Some("Asia/Singapore"),
+        "HKT" => Some("Asia/Hong_Kong"),
+        _ => None,
+    };
+    if let Some(name) = abbreviation.and_then(known) {
+        return Some(name);
+    }
     // A Windows zone (`Pacific Standard Time`, from Active Directory): the zone CLDR maps it
     // to for the world (its `001` territory).
     if let Some(name) = localzone::win_zone_to_iana(value.trim(), Some("001")).and_then(known) {
@@ -309,6 +327,19 @@ pub fn country(value: &str) -> Country {
     let folded = fold_name(value);
     if let Some(code) = COUNTRY_BY_NAME.get(&folded) {
         return Country::Mapped(code);
+    }
+    // Initials with dots (`U.S.`, `U.K.`, `U.S.A.`; review: no suggestion): as written
+    // without them, the code mapped, anything else suggested.
+    if value.contains('.') {
+        let bare: String = value.chars().filter(|c| !matches!(c, '.' | ' ')).collect();
+        if !bare.is_empty() && bare.len() <= 3 && bare.is_ascii() {
+            return match country(&bare) {
+                Country::Exact => Country::Mapped(
+                    isocountry::CountryCode::for_alpha2_caseless(&bare).map_or("", |c| c.alpha2()),
+                ),
+                other => other,
+            };
+        }
     }
     if value.len() == 3 {
         if let Ok(code) = CountryCode::for_alpha3_caseless(value) {
@@ -666,6 +697,13 @@ mod tests {
             timezone("America/New York"),
             Tz::Unknown(Some("America/New_York".into()))
         );
+        // An abbreviation of one zone's offsets; none for one of several (review).
+        for (abbreviation, zone) in [("PST", "America/Los_Angeles"), ("jst", "Asia/Tokyo")] {
+            assert_eq!(timezone(abbreviation), Tz::Unknown(Some(zone.into())));
+        }
+        for several in ["IST", "CST", "BST"] {
+            assert_eq!(timezone(several), Tz::Unknown(None), "{several}");
+        }
         assert_eq!(
             timezone("Americas/New_York"),
             Tz::Unknown(Some("America/New_York".into()))
@@ -692,7 +730,8 @@ mod tests {
             ("Europe/Berln", Some("Europe/Berlin")),
             ("Mars/Olympus_Mons", None),
             ("MSK", None),
-            ("HKT", None),
+            // Not a typo's zone: the one zone Hong Kong Time names (the abbreviations' table).
+            ("HKT", Some("Asia/Hong_Kong")),
             ("Z", None),
         ] {
             assert_eq!(suggested(value).as_deref(), zone, "{value}");
@@ -719,6 +758,10 @@ mod tests {
         assert_eq!(country("Germany"), Country::Mapped("DE"));
         assert_eq!(country("United Kingdom"), Country::Mapped("GB"));
         assert_eq!(country("UK"), Country::Unknown(Some("GB".into())));
+        // Initials with dots (review).
+        assert_eq!(country("U.S."), Country::Mapped("US"));
+        assert_eq!(country("U.K."), Country::Unknown(Some("GB".into())));
+        assert_eq!(country("D. E."), Country::Mapped("DE"));
         assert!(matches!(country("XK"), Country::Unknown(_)));
         assert_eq!(country("Germny"), Country::Unknown(Some("DE".into())));
         // Current ISO short names, accents either way, the apostrophe typed or curled.
