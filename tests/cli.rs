@@ -2066,29 +2066,20 @@ fn contradictory_flags_an_empty_config_variable_and_a_near_system() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let out = muster()
-        .args(["validate", csv, "-q"])
-        .env("MUSTER_CONFIG", "")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // So is an empty `MUSTER_STORE` (review: "a value is required for '--store'").
-    let out = muster()
-        .args(["validate", csv, "-q"])
-        .env("MUSTER_STORE", "")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // An empty `MUSTER_STORE` too (review: "a value is required for '--store'").
+    for variable in ["MUSTER_CONFIG", "MUSTER_STORE"] {
+        let out = muster()
+            .args(["validate", csv, "-q"])
+            .env(variable, "")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{variable}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("m.toml");
     std::fs::write(
