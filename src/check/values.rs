@@ -380,6 +380,12 @@ pub fn runs_as_formula(value: &str) -> bool {
         || (value.starts_with(['+', '-', '@']) && FORMULA_AFTER_SIGN.is_match(value))
 }
 
+/// V007: `####`, what a spreadsheet shows for a number or a date too wide for its column, as a
+/// CSV save writes it: the value itself is lost (review: loaded as a department).
+pub fn too_wide_mark(value: &str) -> bool {
+    value.len() >= 2 && value.bytes().all(|b| b == b'#')
+}
+
 /// V007: a spreadsheet's error value (`#N/A`, `#REF!`, LibreOffice's `Err:502`): what a
 /// failed formula leaves, kept by "paste values" or a save to CSV. The value it stood for is
 /// gone, and the text is never one a user attribute holds.
@@ -813,6 +819,8 @@ mod tests {
         ] {
             assert!(!spreadsheet_error(ok), "{ok}");
         }
+        assert!(too_wide_mark("########") && too_wide_mark("##"));
+        assert!(!too_wide_mark("#") && !too_wide_mark("#1") && !too_wide_mark("## 2"));
     }
 
     #[test]

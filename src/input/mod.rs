@@ -504,7 +504,7 @@ pub fn read_batch(inputs: &[PathBuf], options: &ReadOptions) -> Result<Batch, In
 }
 
 /// The extensions muster reads as a workbook (calamine's formats).
-const WORKBOOK_EXTENSIONS: [&str; 5] = ["xlsx", "xlsm", "xls", "xlsb", "ods"];
+pub(crate) const WORKBOOK_EXTENSIONS: [&str; 5] = ["xlsx", "xlsm", "xls", "xlsb", "ods"];
 
 fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {

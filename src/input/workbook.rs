@@ -76,10 +76,8 @@ fn annotated_by_muster<RS: std::io::Read + std::io::Seek>(
 
 /// Whether a file's name is a workbook's (not a CSV's or a CSV directory's).
 fn is_workbook_name(file: &str) -> bool {
-    let lower = file.to_ascii_lowercase();
-    [".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
+    let ext = Path::new(file).extension().and_then(|e| e.to_str());
+    ext.is_some_and(|e| super::WORKBOOK_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Returns the known sheets and the sheets it ignored (F004); an ignored sheet's cells are read

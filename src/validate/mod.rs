@@ -272,9 +272,7 @@ impl<'a> RowCx<'a> {
             );
             return None;
         }
-        // What a spreadsheet shows for a number or a date too wide for its column, saved as
-        // text by a CSV save: the value itself is lost (review: loaded as a department).
-        if trimmed.len() >= 2 && trimmed.bytes().all(|b| b == b'#') {
+        if values::too_wide_mark(trimmed) {
             self.report(
                 Rule::FormulaCell,
                 place,
