@@ -572,7 +572,7 @@ impl Known {
     /// which its identities and addresses point to.
     fn add_stored_user(&mut self, u: &StoredSummary) -> u32 {
         self.store_records
-            .add(&u.record_id, &u.row_version, u.digest)
+            .add(&u.record_id, &u.row_version, u.digest, u.written_by)
     }
 }
 
@@ -1482,6 +1482,7 @@ mod tests {
                         record_id: rid.clone(),
                         bot: *bot,
                         row_version: format!("v{rowid}"),
+                        written_by: rowid as u32,
                         digest: [0; 32],
                     };
                     if i == 0 {

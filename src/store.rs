@@ -163,6 +163,9 @@ pub struct StoredSummary {
     pub record_id: String,
     pub bot: bool,
     pub row_version: String,
+    /// The batch that last wrote the record (`updated_by`; 0 when unknown): `--prune` on an
+    /// export keeps a user written after every row the export holds as it is stored.
+    pub written_by: u32,
     /// SHA-256 of the record's text. muster writes a record's keys in one fixed order, so equal
     /// digests are equal texts, and equal texts equal records.
     pub digest: [u8; 32],
@@ -280,7 +283,8 @@ fn scan_users<T: Send>(
         "SELECT rowid, record_id, bot, row_version, digest, keys,
                 CASE WHEN typeof(digest) = 'blob' AND length(digest) = 32
                      AND typeof(keys) = 'blob' AND substr(keys, 1, 1) = ?1
-                     THEN NULL ELSE record END
+                     THEN NULL ELSE record END,
+                COALESCE(updated_by, created_by, 0)
          FROM users ORDER BY rowid",
     )?;
     let mut rows = stmt.query([&[keys::FORMAT][..]])?;
@@ -292,6 +296,7 @@ fn scan_users<T: Send>(
                 record_id: r.get(1)?,
                 bot: r.get(2)?,
                 row_version: r.get(3)?,
+                written_by: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
                 digest: [0; 32],
             };
             // Borrowed from SQLite and copied once, into the chunk's buffer.

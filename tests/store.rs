@@ -2985,3 +2985,81 @@ fn a_manager_address_the_batch_takes_from_its_stored_holder_is_r001() {
     assert_eq!(code, 0);
     assert_eq!(plan["findings"]["R001"].as_u64(), Some(1), "{plan:#}");
 }
+
+/// `--prune` with an export older than some stored users keeps them: a row deleted from the
+/// export removes its user, a row it never had does not (review: a Monday export imported
+/// with `--prune` on Wednesday removed Tuesday's new contractors, unsaid).
+#[test]
+fn prune_with_an_older_export_keeps_the_users_written_since() {
+    let env = Env::new();
+    let head = "email_addr,record_id,full_name\n";
+    let monday = env.write(
+        "monday.csv",
+        &format!("{head}a@x.com,A,Al A\nb@x.com,B,Bo B\nc@x.com,C,Cy C\n"),
+    );
+    assert_eq!(env.import(&monday, &["--batch", "monday"]).0, 0);
+    let export = std::fs::read_to_string(env.export("export.csv")).unwrap();
+    // Tuesday: D is new, and B changes.
+    let tuesday = env.write(
+        "tuesday.csv",
+        &format!("{head}d@x.com,D,Di D\nb@x.com,B,Bo Bee\n"),
+    );
+    assert_eq!(env.import(&tuesday, &["--batch", "tuesday"]).0, 0);
+    // Wednesday: C's row deleted from Monday's export.
+    let without = |text: &str, address: &str| -> String {
+        text.lines()
+            .filter(|l| !l.contains(address))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let wednesday = env.write("wednesday.csv", &without(&export, "c@x.com"));
+    let prune = ["--prune", "--max-remove", "5"];
+    let (code, plan) = env.import(&wednesday, &[&prune[..], &["--dry-run"]].concat());
+    assert_eq!(code, 0, "{plan:#}");
+    assert_eq!(counts(&plan), [0, 0, 2, 1], "{plan:#}");
+    assert_eq!(plan["changes"][0]["record_id"], "C", "{plan:#}");
+    assert_eq!(
+        plan["kept_since_export"],
+        serde_json::json!(["D"]),
+        "{plan:#}"
+    );
+    assert_eq!(plan["kept_untouched"], 1, "{plan:#}");
+    let out = env.run(&[
+        "import",
+        wednesday.to_str().unwrap(),
+        "--prune",
+        "--max-remove",
+        "5",
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("kept 1 stored user this export has no row for, written by a later batch")
+            && said.contains("(the newest: `monday`): it may never have had the row")
+            && said.contains("kept D (written by batch `tuesday`)"),
+        "{said}"
+    );
+    let now = std::fs::read_to_string(env.export("now.csv")).unwrap();
+    assert!(
+        now.contains("Di D") && now.contains("Bo Bee") && !now.contains("Cy C"),
+        "{now}"
+    );
+    // A fresh export with D's row deleted removes D, and keeps nobody.
+    let thursday = env.write("thursday.csv", &without(&now, "d@x.com"));
+    let (code, plan) = env.import(&thursday, &prune);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 2, 1]), "{plan:#}");
+    assert_eq!(plan["changes"][0]["record_id"], "D", "{plan:#}");
+    assert!(plan.get("kept_since_export").is_none(), "{plan:#}");
+    // An export none of whose rows holds a record as stored tells nothing of when it was
+    // made: every stored user it has no row for is kept. Without --prune nothing changes.
+    let old = env.write("old.csv", &without(&without(&export, "a@x.com"), "c@x.com"));
+    let (code, plan) = env.import(&old, &[&prune[..], &["--dry-run"]].concat());
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 1, 0]), "{plan:#}");
+    assert_eq!(
+        plan["kept_since_export"],
+        serde_json::json!(["A"]),
+        "{plan:#}"
+    );
+    let (code, plan) = env.import(&old, &["--dry-run"]);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 1, 0]), "{plan:#}");
+}

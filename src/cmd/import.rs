@@ -41,6 +41,10 @@ struct JsonPlan<'a> {
     /// Stored users an export has no row for, kept (without `--prune`).
     #[serde(skip_serializing_if = "is_zero")]
     kept_absent: usize,
+    /// With `--prune`, stored users an export has no row for that were written after the
+    /// newest record its rows hold as stored: kept, as the export may be older than them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    kept_since_export: Vec<&'a str>,
     /// Why nothing was applied when the plan was refused (exit code 2).
     #[serde(skip_serializing_if = "Option::is_none")]
     refused: Option<&'a str>,
@@ -449,6 +453,9 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 kept_by_id_rows: &plan.kept_by_id_rows,
                 left_out: left_out.clone(),
                 kept_absent,
+                kept_since_export: (outcome.since_export.iter())
+                    .flat_map(|s| s.kept.iter().map(|(rid, _)| rid.as_str()))
+                    .collect(),
                 kept_untouched: outcome.rows_untouched,
                 applied_before: applied_before.map(|b| b.name.as_str()),
                 refused: refused.as_deref(),
@@ -514,6 +521,9 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                         plural(kept_absent)
                     );
                 }
+                if let Some(since) = outcome.since_export.as_ref().filter(|s| !s.kept.is_empty()) {
+                    print!("{}", since_export_text(since, &batches));
+                }
                 // The users with errors; their record ids where findings name them (an error
                 // about a whole file names none, and leaves out all its users).
                 let users = outcome.stats.with_errors;
@@ -565,6 +575,44 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     }
     Ok(status)
 }
+
+/// The users `--prune` kept as written after the export: how many, why, and how to remove them.
+fn since_export_text(
+    since: &crate::validate::SinceExport,
+    batches: &[crate::store::BatchRow],
+) -> String {
+    let name = |id: u32| match batches.iter().find(|b| b.id == i64::from(id)) {
+        Some(b) => format!("`{}`", b.name),
+        None => "an unknown batch".to_string(),
+    };
+    let n = since.kept.len();
+    let why = match since.newest {
+        Some(id) => format!(
+            "written by a later batch than any record its rows hold as stored (the newest: {})",
+            name(id)
+        ),
+        None => "and none of its rows holds a record as stored".to_string(),
+    };
+    let mut out = format!(
+        "  kept {n} stored user{} this export has no row for, {why}: it may never have had {}; remove {} with `muster remove`, or prune with a new export\n",
+        plural(n),
+        if n == 1 { "the row" } else { "their rows" },
+        if n == 1 { "it" } else { "them" },
+    );
+    for (rid, writer) in since.kept.iter().take(SHOWN_KEPT) {
+        out.push_str(&format!(
+            "    kept {rid} (written by batch {})\n",
+            name(*writer)
+        ));
+    }
+    if n > SHOWN_KEPT {
+        out.push_str(&format!("    … and {} more\n", n - SHOWN_KEPT));
+    }
+    out
+}
+
+/// The users kept as written after an export that the text names one by one.
+const SHOWN_KEPT: usize = 20;
 
 fn is_zero(n: &usize) -> bool {
     *n == 0

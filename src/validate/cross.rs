@@ -139,6 +139,9 @@ pub(super) struct CrossRow<'b> {
     files_with_users: HashSet<usize>,
     /// Every user's record id, when asked for (`import --prune`).
     record_ids: Option<HashSet<String>>,
+    /// With the record ids: the stored records that rows hold with their stored row_version
+    /// (an export's rows made since the record was last written), by number in the store.
+    pub(super) exported_current: Vec<u32>,
     /// Whether a user sheet has a `row_version` column: the batch is a `muster export`.
     pub(super) from_export: bool,
     /// The inputs with a user sheet without an `email_addr` column (F002): their users'
@@ -170,6 +173,7 @@ impl<'b> CrossRow<'b> {
             users_of_slot: vec![0; sheet_entries.slots()],
             files_with_users: HashSet::new(),
             record_ids: keep_record_ids.then(HashSet::new),
+            exported_current: Vec::new(),
             from_export: false,
             addresses_missing: HashSet::new(),
             rows_in_store: 0,
@@ -249,6 +253,8 @@ impl<'b> CrossRow<'b> {
         stats: &mut Stats,
     ) -> std::io::Result<Decided> {
         findings.extend(self.no_users(rep, batch));
+        // Before anything reads the record ids: a user kept so keeps its keys too.
+        let since_export = self.keep_written_since_export(known);
         let cx = Cx {
             rep,
             batch,
@@ -435,7 +441,41 @@ impl<'b> CrossRow<'b> {
             valid,
             stored_entries,
             record_ids,
+            since_export,
         })
+    }
+
+    /// With --prune on an export: the stored users it has no row for that were written after
+    /// the newest record its rows hold as stored, added to the record ids so that the plan
+    /// keeps them. The export was made after that record was written, but maybe before these
+    /// were: a row nobody deleted is not a user to remove (review: a Monday export imported
+    /// with `--prune` on Wednesday removed Tuesday's new contractors). A user written after
+    /// the export whose row was deleted is kept too, as S004 keeps an edited row.
+    fn keep_written_since_export(&mut self, known: &Known) -> Option<SinceExport> {
+        let ids = self.record_ids.as_mut().filter(|_| self.from_export)?;
+        let records = &known.store_records;
+        let newest = (self.exported_current.iter())
+            .map(|&at| records.writer(at))
+            .max();
+        let in_id_rows: HashSet<&str> = (self.sheet_entries.all().iter())
+            .map(|e| e.record_id.as_str())
+            .collect();
+        let mut kept = Vec::new();
+        for at in 0..records.len() as u32 {
+            let (rid, writer) = (records.record_id(at), records.writer(at));
+            if known.store_bot == Some(at)
+                || newest.is_some_and(|n| writer <= n)
+                || ids.contains(rid)
+                || in_id_rows.contains(rid)
+            {
+                continue;
+            }
+            kept.push((rid.to_string(), writer));
+        }
+        for (rid, _) in &kept {
+            ids.insert(rid.clone());
+        }
+        Some(SinceExport { newest, kept })
     }
 
     /// With --prune, whether a stored record (by its record id and place) is removed by the
@@ -848,6 +888,17 @@ pub(super) struct Decided {
     pub(super) valid: Vec<bool>,
     pub(super) stored_entries: BTreeMap<String, Vec<IdEntry>>,
     pub(super) record_ids: HashSet<String>,
+    pub(super) since_export: Option<SinceExport>,
+}
+
+/// `import --prune` of an export: the stored users kept because they were written after it.
+#[derive(Debug, Default, Clone)]
+pub struct SinceExport {
+    /// The batch that wrote the newest stored record an export's row holds as it is stored
+    /// (none: no row does, so when the export was made is unknown).
+    pub newest: Option<u32>,
+    /// The users kept, with the batch that last wrote each, in the store's order.
+    pub kept: Vec<(String, u32)>,
 }
 
 /// Which buckets an item goes to.

@@ -18,6 +18,7 @@ use foldhash::{HashMap, HashMapExt, HashSet};
 
 mod buckets;
 mod cross;
+pub use cross::SinceExport;
 mod stored;
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -40,6 +41,9 @@ pub struct Outcome {
     pub stored_entries: BTreeMap<String, Vec<IdEntry>>,
     /// The batch is an export (its Users sheet has `row_version`).
     pub from_export: bool,
+    /// With the record ids, of an export: the stored users it has no row for that `--prune`
+    /// keeps, as they were written after the export may have been made.
+    pub since_export: Option<SinceExport>,
     /// The manual users' rows (valid or not) whose record id the store holds.
     pub rows_in_store: usize,
     /// An export's rows untouched since it was made whose users changed in the store since:
@@ -765,12 +769,9 @@ pub fn validate_with(
     }
     // ID-sheet entries by record id: one lookup per user, not a scan of every entry.
     let sheet_entries = cross::SheetEntries::new(entry_chunks.iter().flatten().collect());
-    let mut cross = cross::CrossRow::new(
-        &sheet_entries,
-        entry_identities,
-        spill_dir,
-        keep.keeps_record_ids(),
-    );
+    let keep_record_ids = keep.keeps_record_ids();
+    let mut cross =
+        cross::CrossRow::new(&sheet_entries, entry_identities, spill_dir, keep_record_ids);
     for &si in &user_sheets {
         let (sheet, mapping) = (&batch.sheets[si], &mappings[si]);
         // Inline columns whose integration got a column-level I001/I006 (unless silenced): their
@@ -839,6 +840,12 @@ pub fn validate_with(
                             // export its row_version came from (an edit imported already,
                             // an import run again): no S004. Worked out only for a row
                             // whose row_version is not the stored one.
+                            let exported_current = match (&user.row_version, stored) {
+                                (Some((v, _)), Some(s)) if keep_record_ids => {
+                                    same_row_version(s.row_version, v).then_some(s.at)
+                                }
+                                _ => None,
+                            };
                             let (current, untouched) = match (&user.row_version, stored) {
                                 (Some((v, _)), Some(s)) if !same_row_version(s.row_version, v) => {
                                     let current = if digest.is_some() && record.is_some() {
@@ -890,6 +897,7 @@ pub fn validate_with(
                                 same_as_stored,
                                 in_store,
                                 untouched,
+                                exported_current,
                                 findings: f,
                                 known_findings,
                             }
@@ -952,6 +960,7 @@ pub fn validate_with(
         record_ids: decided.record_ids,
         stored_entries: decided.stored_entries,
         from_export,
+        since_export: decided.since_export,
         rows_in_store,
         rows_untouched,
     })
@@ -979,6 +988,7 @@ fn append(
         if user.untouched {
             cross.untouched.insert(base + k);
         }
+        cross.exported_current.extend(user.exported_current);
         findings.extend(user.findings);
         late.extend(user.known_findings);
         records.push((user.record, user.same_as_stored));
@@ -1018,6 +1028,8 @@ struct CheckedUser {
     in_store: bool,
     /// An export's row untouched since the export, whose user changed in the store since.
     untouched: bool,
+    /// The stored record's number, when the row holds its stored row_version.
+    exported_current: Option<u32>,
     findings: Vec<Finding>,
     known_findings: Vec<StoreFinding>,
 }

@@ -464,6 +464,8 @@ pub struct StoredRecords {
     /// By number: the digest, and where the row version ends in `versions_text`.
     versions: Vec<([u8; 32], usize)>,
     versions_text: String,
+    /// By number: the batch that last wrote the record (0 when unknown).
+    writers: Vec<u32>,
 }
 
 /// What the store holds under a record id.
@@ -482,15 +484,28 @@ impl StoredRecords {
         self.ids.reserve(more, id_bytes);
         self.versions.reserve(more);
         self.versions_text.reserve(version_bytes);
+        self.writers.reserve(more);
     }
 
-    /// Adds a stored record; returns its number.
-    pub fn add(&mut self, record_id: &str, row_version: &str, digest: [u8; 32]) -> u32 {
+    /// Adds a stored record, last written by batch `writer`; returns its number.
+    pub fn add(
+        &mut self,
+        record_id: &str,
+        row_version: &str,
+        digest: [u8; 32],
+        writer: u32,
+    ) -> u32 {
         let at = self.versions.len() as u32;
         self.ids.insert("", record_id, at);
         self.versions_text.push_str(row_version);
         self.versions.push((digest, self.versions_text.len()));
+        self.writers.push(writer);
         at
+    }
+
+    /// The batch that last wrote stored record `at` (0 when unknown).
+    pub fn writer(&self, at: u32) -> u32 {
+        self.writers[at as usize]
     }
 
     /// See [`StoredIdentities::seal`].
@@ -647,9 +662,9 @@ mod tests {
     fn records_are_numbered_in_the_order_given_with_their_versions() {
         let mut records = StoredRecords::default();
         assert!(records.is_empty() && records.get("A").is_none());
-        assert_eq!(records.add("A", "v1", [1; 32]), 0);
-        assert_eq!(records.add("B", "", [2; 32]), 1);
-        assert_eq!(records.add("C", "v3", [3; 32]), 2);
+        assert_eq!(records.add("A", "v1", [1; 32], 1), 0);
+        assert_eq!(records.add("B", "", [2; 32], 2), 1);
+        assert_eq!(records.add("C", "v3", [3; 32], 3), 2);
         records.seal();
         assert_eq!(records.len(), 3);
         let b = records.get("B").unwrap();
@@ -796,9 +811,9 @@ mod tests {
     #[test]
     fn a_record_id_given_twice_is_found_as_its_last() {
         let mut records = StoredRecords::default();
-        records.add("A", "v1", [1; 32]);
-        records.add("B", "v2", [2; 32]);
-        records.add("A", "v3", [3; 32]);
+        records.add("A", "v1", [1; 32], 1);
+        records.add("B", "v2", [2; 32], 2);
+        records.add("A", "v3", [3; 32], 3);
         records.seal();
         let a = records.get("A").unwrap();
         assert_eq!((a.row_version, a.digest, a.at), ("v3", &[3; 32], 2));
