@@ -235,6 +235,10 @@ pub struct ExportArgs {
     /// Only the records this batch created.
     #[arg(long = "batch", value_name = "NAME")]
     pub name: Option<String>,
+    /// Replace a file already there (by default it is kept: an export being edited would be
+    /// lost).
+    #[arg(long)]
+    pub force: bool,
     /// No progress and no closing line.
     #[arg(long, short)]
     pub quiet: bool,

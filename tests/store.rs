@@ -53,9 +53,10 @@ impl Env {
         });
         (out.status.code().unwrap(), plan)
     }
+    /// The store now, exported to `name` (replacing an export made before under that name).
     fn export(&self, name: &str) -> PathBuf {
         let p = self.path(name);
-        let out = self.run(&["export", "-o", p.to_str().unwrap()]);
+        let out = self.run(&["export", "-o", p.to_str().unwrap(), "--force"]);
         assert!(
             out.status.success(),
             "{}",
@@ -140,7 +141,7 @@ fn import_plans_applies_and_a_second_import_changes_nothing() {
     let other = env.write("more.csv", &users_csv(&["x@acme.com,X1,Xa Yb,IT,,"]));
     env.import(&other, &["--batch", "more"]);
     for (name, lines) in [("2026-Q3", 121), ("more", 1)] {
-        let p = env.path("b.jsonl");
+        let p = env.path(&format!("{name}.jsonl"));
         let out = env.run(&["export", "-o", p.to_str().unwrap(), "--batch", name]);
         assert!(out.status.success());
         assert_eq!(
@@ -155,9 +156,20 @@ fn import_plans_applies_and_a_second_import_changes_nothing() {
             .code(),
         Some(2)
     );
+    // An export already there is kept (it may be being edited), unless --force replaces it.
+    let there = env.path("2026-Q3.jsonl");
+    let before = std::fs::read(&there).unwrap();
+    env.refused(
+        &["export", "-o", there.to_str().unwrap()],
+        "already exists (an export being edited?)",
+    );
+    assert_eq!(std::fs::read(&there).unwrap(), before);
+    let out = env.run(&["export", "-o", there.to_str().unwrap(), "--force"]);
+    assert!(out.status.success());
+    assert_ne!(std::fs::read(&there).unwrap(), before);
     // A flat CSV of one batch names the bot it leaves out, when that batch made it (review).
     for (name, says) in [("2026-Q3", true), ("more", false)] {
-        let p = env.path("b.csv");
+        let p = env.path(&format!("{name}.csv"));
         let out = env.run(&["export", "-o", p.to_str().unwrap(), "--batch", name]);
         let said = String::from_utf8_lossy(&out.stderr);
         assert_eq!(

@@ -13,6 +13,14 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitStatus> {
             args.output.display()
         );
     }
+    // An export is edited and imported back: exporting again to its name would lose the edits
+    // (review: `export -o` replaced an edited export unasked, as `template` does not).
+    if args.output.as_os_str() != "-" && args.output.exists() && !args.force {
+        bail!(
+            "{} already exists (an export being edited?): choose another name, or pass --force to replace it",
+            args.output.display()
+        );
+    }
     let store = super::store_to_read(&args.store.store)?;
     let created_by = match &args.name {
         Some(name) => match store.batch(name)? {
