@@ -563,7 +563,7 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
                         index,
                         &header,
                         format!("column `{header}` is not a standard attribute and was mapped to `custom_attributes.{name}`"),
-                        Some(format!("Rename it to `{}` if it holds the {}", attr.name(), attr.name())),
+                        Some(format!("Rename it to `{}` if it holds the {}", attr.name(), attr.name().replace('_', " "))),
                     ));
                 }
             }
@@ -662,16 +662,47 @@ fn column_problem(
     }
 }
 
-/// F006: an unknown column whose folded name is within Jaro-Winkler 0.85 of a standard one.
+/// F006: an unknown column that is a standard attribute misspelled, or named as spreadsheets
+/// often name it. Misspelled: its folded name within Jaro-Winkler 0.85 of the attribute's and
+/// a few edits from it (one in five letters), so that another word sharing the first letters is
+/// not one (review: `Status` was taken for `state`, `Employee Name` for `employee_id`).
 fn near_miss(name: &str) -> Option<Attr> {
     let folded = fold(name);
+    if let Some(&(_, attr)) = OFTEN_NAMED.iter().find(|(n, _)| *n == folded) {
+        return Some(attr);
+    }
     Attr::ALL
         .iter()
-        .map(|&a| (a, strsim::jaro_winkler(&folded, &fold(a.name()))))
+        .filter_map(|&a| {
+            let standard = fold(a.name());
+            let edits = strsim::damerau_levenshtein(&folded, &standard);
+            (edits * 5 <= standard.chars().count() + 2)
+                .then(|| (a, strsim::jaro_winkler(&folded, &standard)))
+        })
         .filter(|&(_, score)| score >= 0.85)
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(a, _)| a)
 }
+
+/// Folded column names that spreadsheets give a standard attribute, too loose to map it by
+/// (a `Status` may be a ticket's): F006 suggests the attribute.
+const OFTEN_NAMED: &[(&str, Attr)] = &[
+    ("dept", Attr::Department),
+    ("title", Attr::Role),
+    ("jobtitle", Attr::Role),
+    ("position", Attr::Role),
+    ("status", Attr::WorkStatus),
+    ("employmentstatus", Attr::WorkStatus),
+    ("workerstatus", Attr::WorkStatus),
+    ("employeename", Attr::FullName),
+    ("contractorname", Attr::FullName),
+    ("username", Attr::FullName),
+    ("employeenumber", Attr::EmployeeId),
+    ("empid", Attr::EmployeeId),
+    ("tz", Attr::Timezone),
+    ("tag", Attr::UserTags),
+    ("costcenter", Attr::CostCenterId),
+];
 
 #[cfg(test)]
 mod tests {
@@ -703,6 +734,20 @@ mod tests {
     #[test]
     fn near_misses_are_found() {
         assert_eq!(near_miss("deparment"), Some(Attr::Department));
+        assert_eq!(near_miss("Full Nmae"), Some(Attr::FullName));
+        assert_eq!(near_miss("Departments"), Some(Attr::Department));
+        assert_eq!(near_miss("timezon"), Some(Attr::Timezone));
         assert_eq!(near_miss("office"), None);
+        // Another word with the same first letters is no misspelling (review).
+        assert_eq!(near_miss("Employee Name"), Some(Attr::FullName));
+        assert_eq!(near_miss("Employee Type"), None);
+        assert_eq!(near_miss("Manager Name"), None);
+        assert_eq!(near_miss("Statement"), None);
+        assert_eq!(near_miss("Cityscape"), None);
+        // Names spreadsheets often give an attribute.
+        assert_eq!(near_miss("Status"), Some(Attr::WorkStatus));
+        assert_eq!(near_miss("Job Title"), Some(Attr::Role));
+        assert_eq!(near_miss("Dept"), Some(Attr::Department));
+        assert_eq!(near_miss("TZ"), Some(Attr::Timezone));
     }
 }
