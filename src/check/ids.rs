@@ -276,6 +276,29 @@ fn positive_integer(value: &str) -> IdCheck {
 }
 
 fn slack(value: &str) -> IdCheck {
+    let mut c = slack_shape(value);
+    if let Some((_, suggestion)) = c.error.as_mut() {
+        *suggestion = slack_within(value).map(|id| format!("Use `{id}`"));
+    }
+    c
+}
+
+/// The Slack user id a malformed value holds: in upper case (`u012ab3cd`), in a mention
+/// (`<@U012AB3CD>`, `@U012AB3CD`) or at the end of a profile's link.
+fn slack_within(value: &str) -> Option<String> {
+    let inner = value.trim_start_matches('<').trim_end_matches('>');
+    let inner = inner.split('|').next().unwrap_or(inner);
+    let inner = inner.trim_start_matches('@');
+    let inner = inner
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(inner);
+    let id = inner.to_ascii_uppercase();
+    (id != value && slack_shape(&id).error.is_none()).then_some(id)
+}
+
+fn slack_shape(value: &str) -> IdCheck {
     let Some(first) = value.chars().next() else {
         return IdCheck::error(value, "empty");
     };
@@ -414,6 +437,20 @@ mod tests {
         assert!(warn("slack", "U123"));
         assert!(err("slack", "u0g9qf9c6"));
         assert!(err("slack", "C0G9QF9C6"));
+        // The user id a malformed one holds is suggested; a channel's is none (review).
+        let suggested = |v: &str| user_id("slack", v).error.and_then(|e| e.1);
+        for v in [
+            "u0g9qf9c6",
+            "<@U0G9QF9C6>",
+            "<@U0G9QF9C6|jane>",
+            "@u0g9qf9c6",
+            "https://acme.slack.com/team/U0G9QF9C6/",
+        ] {
+            assert_eq!(suggested(v).as_deref(), Some("Use `U0G9QF9C6`"), "{v}");
+        }
+        assert_eq!(suggested("C0G9QF9C6"), None);
+        assert_eq!(suggested("c0g9qf9c6"), None);
+        assert_eq!(suggested("jane doe"), None);
         assert!(fine("msteams", "7faf8ab2-3d56-4244-b585-20c8a42ed2b8"));
         assert!(warn("msteams", "29:1abcDEF_-x"));
         assert!(err("msteams", "19:meeting@thread.v2"));
