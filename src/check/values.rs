@@ -376,8 +376,12 @@ static FORMULA_AFTER_SIGN: LazyLock<Regex> = LazyLock::new(|| {
 /// V007: text a spreadsheet would run as a formula.
 pub fn runs_as_formula(value: &str) -> bool {
     // The regex is anchored on a sign: most cells are ruled out by their first byte.
+    // A number in scientific notation (`-1e5`) has what reads as a reference after its
+    // digits, and a spreadsheet takes it as the number (review: it was V007).
     value.starts_with('=')
-        || (value.starts_with(['+', '-', '@']) && FORMULA_AFTER_SIGN.is_match(value))
+        || (value.starts_with(['+', '-', '@'])
+            && FORMULA_AFTER_SIGN.is_match(value)
+            && value.parse::<f64>().is_err())
 }
 
 /// V007: `####`, what a spreadsheet shows for a number or a date too wide for its column, as a
@@ -508,12 +512,16 @@ pub fn invisible_only(value: &str) -> bool {
 }
 
 static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[+-]?[0-9](?:[.,][0-9]+)?[eE][+-]?[0-9]+$").expect("valid regex")
+    // At most three digits in the exponent, as spreadsheets write it (`E+308` at most): a
+    // sys_id of digits and one `e` is an id (review: `1e1000…` was V009).
+    Regex::new(r"^[+-]?[0-9](?:[.,][0-9]+)?[eE][+-]?[0-9]{1,3}$").expect("valid regex")
 });
 /// A date, and the time a date-time cell adds when saved as text (`2026-03-01 00:00:00`,
-/// `3/1/2026 0:00`, `2026-03-01T00:00:00`).
+/// `3/1/2026 0:00`, `2026-03-01T00:00:00`). The year first with `-` or `/` (`2026/03/01`, as
+/// Japanese settings write it), or last with `/`, `.` or, with four digits, `-` (`01-03-2026`,
+/// Dutch settings; not `10-20-30`, a code more often than a date).
 static DATE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:([0-9]{4})-([0-9]{2})-([0-9]{2})|([0-9]{1,2})/([0-9]{1,2})/([0-9]{2,4})|([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4}))(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?$")
+    Regex::new(r"^(?:([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})|([0-9]{1,2})/([0-9]{1,2})/([0-9]{2,4})|([0-9]{1,2})[.-]([0-9]{1,2})[.-]([0-9]{4}))(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?$")
         .expect("valid regex")
 });
 /// A date with the month's name, as a spreadsheet shows `1-3` or `3-01` it turned into a date
@@ -846,6 +854,8 @@ mod tests {
             "+1 (555) 010-0100",
             "+44 20 7946 0958 ext. 12",
             "-5 Apt B",
+            "-1e5",
+            "+2.5E+10",
         ] {
             assert!(!runs_as_formula(ok), "{ok}");
         }
@@ -856,6 +866,26 @@ mod tests {
         assert!(mangled_text("31/12/26").is_some());
         assert!(mangled_text("12/31/2026").is_some());
         assert!(mangled_text("CTR-1042").is_none());
+        // Dates as other settings write them (review), and what stays an id.
+        for date in [
+            "01-03-2026",
+            "2026/03/01",
+            "2026/3/1",
+            "1-3-2026",
+            "-1e5",
+            "1E+308",
+        ] {
+            assert!(mangled_text(date).is_some(), "{date}");
+        }
+        for id in [
+            "10-20-30",
+            "2026-13-01",
+            "1e1000000000000000000000000000000",
+            "1234-56-78",
+            "2026.03.01",
+        ] {
+            assert!(mangled_text(id).is_none(), "{id}");
+        }
         for date in [
             "2026-03-01 00:00:00",
             "3/1/2026 0:00",
