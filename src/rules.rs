@@ -61,6 +61,7 @@ define_rules! {
     V010 NameMismatch "name-mismatch" Warning "`first_name`/`last_name` not both found as words of `full_name`" "`full_name` Jane Doe with `first_name` John";
     V011 MergedCellHidesValue "merged-cell-hides-value" Error "a cell under cells merged over rows holds another value than the sheet shows over it: a value of its own, hidden by the merge, or none in a key's column" "`employee_id` `E-7` in C2, merged over C2:C3: C3 shows `E-7` but is read empty";
     V012 SplitRow "split-row" Error "a CSV row with more fields than its header: a value holding the delimiter, not in quotes, split it, and the cells from there on are under the wrong columns" "`ann@acme.com,CTR-1,“Lee, Ann”,IT` under four columns: `Ann”` read as the department";
+    V013 HiddenCells "hidden-cells" Warning "a row or column the sheet hides (by hand, or a filter's) holds values: they are read and loaded as if shown" "row 12, hidden by a filter on `work_status`: unhide it to check it, or delete the row if it is not to be loaded";
     D001 DuplicateRecordId "duplicate-record-id" Error "duplicate `record_id` in the batch" "two rows with record id `CTR-1042`";
     D002 DuplicateEmail "duplicate-email" Error "an email (primary or alias) used by two users" "`jane@acme.com` as one user's address and another's alias";
     D003 DuplicateIntegrationEntry "duplicate-integration-entry" Error "more than one ID-info entry for the same integration for one user" "two `servicenow` rows in ITSM IDs for `CTR-1042`: keep one";

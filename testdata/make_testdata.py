@@ -388,6 +388,35 @@ def merged_hidden_fixture():
     wb.save(os.path.join(HERE, "rules", "V011.xlsx"))
 
 
+def hidden_fixture():
+    """V013: rows and a column the sheet hides (by hand, and by a filter) are read: each is
+    said. Written by openpyxl; the .ods beside it is LibreOffice's conversion of it."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Users"
+    ws.append(U + ["department", "old_id", "expect"])
+    rows = [
+        ["a@acme.com", "R1", "Al Bo", "Engineering", "X-1", "V013 (column E)"],
+        ["b@acme.com", "R2", "Bo Al", "Sales", "X-2", "V013 (row 3)"],
+        ["c@acme.com", "R3", "Cy Do", "Sales", None, ""],
+        [None, None, None, None, None, ""],
+        ["d@acme.com", "R4", "Dee Fu", "Finance", None, "V013 (row 6)"],
+        ["e@acme.com", "R5", "Ed Yo", "Finance", None, ""],
+    ]
+    for r in rows:
+        ws.append(r)
+    ws.auto_filter.ref = "A1:F7"
+    for n in (3, 5, 6):  # row 5 is blank: hidden, but nothing is read from it
+        ws.row_dimensions[n].hidden = True
+    ws.column_dimensions["E"].hidden = True
+    ws = wb.create_sheet("ITSM IDs")
+    ws.append(["record_id", "integration", "user_id", "external_id", "expect"])
+    ws.append(["R1", "servicenow", hexid(32), "a@acme.com", ""])
+    ws.append(["R3", "servicenow", hexid(32), "c@acme.com", "V013 (row 3)"])
+    ws.row_dimensions[3].hidden = True
+    wb.save(os.path.join(HERE, "rules", "V013.xlsx"))
+
+
 def times_fixture():
     """Times of day and durations as a spreadsheet shows them, read alike from the .xlsx and
     from LibreOffice's .ods of it: a `[h]:mm:ss` duration past 24 hours, a value under 1 in a
@@ -549,6 +578,9 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["times"]:
         times_fixture()
         sys.exit()
+    if sys.argv[1:] == ["hidden"]:
+        hidden_fixture()
+        sys.exit()
     if sys.argv[1:] == ["shared-formulas"]:
         shared_formulas_fixture()
         sys.exit()
@@ -561,5 +593,6 @@ if __name__ == "__main__":
     merged_fixture()
     merged_hidden_fixture()
     times_fixture()
+    hidden_fixture()
     shared_formulas_fixture()
     bad_inputs()

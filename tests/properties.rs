@@ -35,6 +35,7 @@ fn csv_sheet(text: &str) -> Sheet {
         lettered: true,
         delimited: true,
         rest: None,
+        hidden: Default::default(),
     }
 }
 

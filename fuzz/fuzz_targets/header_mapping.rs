@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         encoding: None,
         lettered: true,
         rest: None,
+        hidden: Default::default(),
     };
     let mapping = map_sheet(&sheet, &Default::default());
     assert!(mapping.header_at <= sheet.rows.len());

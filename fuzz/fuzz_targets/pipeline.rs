@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
             encoding,
             lettered: true,
             rest: None,
+            hidden: Default::default(),
         }],
         files: vec!["fuzz.csv".to_string()],
         ..Default::default()

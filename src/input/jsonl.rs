@@ -131,6 +131,7 @@ pub fn read(
                 lettered: false,
                 delimited: false,
                 rest: None,
+                hidden: Default::default(),
             }
         })
         .collect();

@@ -177,11 +177,39 @@ impl MergeFill {
 /// The ranges merged over more than one row in the sheets of an XLSX workbook named in
 /// `names`, by name (a sheet with none, or not found, is left out).
 ///
+/// What [`xlsx_scan`] finds in a worksheet's XML besides its cells.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SheetScan {
+    /// The ranges merged over more than one row.
+    pub merges: Vec<Merge>,
+    /// The rows (1-based) and columns (0-based) the sheet hides, by hand or by a filter:
+    /// calamine reads their cells as it reads the others, with no word of it (V013).
+    pub hidden: Hidden,
+}
+
+/// The rows (1-based, as the sheet numbers them) and columns (0-based) a sheet hides, sorted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Hidden {
+    pub rows: Vec<u32>,
+    pub cols: Vec<u32>,
+}
+
+impl Hidden {
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.cols.is_empty()
+    }
+
+    pub fn row(&self, number: u32) -> bool {
+        self.rows.binary_search(&number).is_ok()
+    }
+}
+
 /// A sheet's merged ranges come after its cells in its XML, and calamine finds them with a
 /// second parse of all of it (1.6 s for the 100,000-row benchmark workbook, against 3.0 s
 /// for reading its cells). Here the part is only decompressed and searched for the element's
-/// name (0.16 s for its four sheets one after the other), and what follows it is parsed.
-pub fn xlsx_merges(path: &Path, names: &[String]) -> HashMap<String, Vec<Merge>> {
+/// name (0.16 s for its four sheets one after the other), and what follows it is parsed. The
+/// hidden rows and columns are found in the same pass, by the attribute's name.
+pub fn xlsx_scan(path: &Path, names: &[String]) -> HashMap<String, SheetScan> {
     let Some(mut zip) = open_zip(path) else {
         return HashMap::new();
     };
@@ -207,7 +235,7 @@ pub fn xlsx_merges(path: &Path, names: &[String]) -> HashMap<String, Vec<Merge>>
             .into_iter()
             .filter_map(|(name, scan)| {
                 let found = scan.join().ok().flatten()?;
-                (!found.is_empty()).then(|| (name.clone(), found))
+                (found != SheetScan::default()).then(|| (name.clone(), found))
             })
             .collect()
     })
@@ -314,37 +342,43 @@ pub(super) fn relationships<R: Read + std::io::Seek>(
     found
 }
 
-/// A worksheet part's ranges merged over more than one row: the part is searched for the
-/// `mergeCells` element's start, and parsed from there.
-fn scan_sheet(part: impl Read) -> std::io::Result<Vec<Merge>> {
+/// A worksheet part's ranges merged over more than one row, and its hidden rows and columns:
+/// the part is searched for the `mergeCells` element's start, and parsed from there; before the
+/// cells end, for the `hidden` attribute.
+fn scan_sheet(part: impl Read) -> std::io::Result<SheetScan> {
     scan_sheet_by(part, 1 << 16)
 }
 
 /// [`scan_sheet`] reading `block` bytes at a time.
-fn scan_sheet_by(mut part: impl Read, block: usize) -> std::io::Result<Vec<Merge>> {
+fn scan_sheet_by(mut part: impl Read, block: usize) -> std::io::Result<SheetScan> {
     const NAME: &[u8] = b"mergeCells";
-    // Enough of a block's end kept for a tag split between two blocks: `</`, a namespace
-    // prefix, the name and the bytes after it.
-    const KEEP: usize = 64;
+    // Enough of a block's end kept for a tag split between two blocks: a row's start tag with
+    // its attributes, or `</`, a namespace prefix, the name and the bytes after it.
+    const KEEP: usize = 1024;
     let merges = memchr::memmem::Finder::new(NAME);
     let data = memchr::memmem::Finder::new(DATA);
+    let hidden = memchr::memmem::Finder::new(HIDDEN);
     let mut buf = vec![0u8; block.max(2 * KEEP)];
     let mut len = 0;
+    let mut scan = SheetScan::default();
     // Whether the cells are behind: ranges are looked for only past them, so that a cell's
     // text or a comment before them (review: `<mergeCells>` in a comment or a CDATA section)
-    // is not taken for them.
+    // is not taken for them; hidden rows and columns only before.
     let mut past_data = false;
     loop {
         let n = part.read(&mut buf[len..])?;
         if n == 0 {
-            return Ok(Vec::new());
+            break;
         }
         let end = len + n;
         let mut from = 0;
         if !past_data {
-            if let Some(after) =
-                (data.find_iter(&buf[..end])).find_map(|at| data_end(&buf[..end], at))
-            {
+            let data_end = (data.find_iter(&buf[..end])).find_map(|at| data_end(&buf[..end], at));
+            let before = data_end.unwrap_or(end);
+            for at in hidden.find_iter(&buf[..before]) {
+                hidden_in_tag(&buf[..before], at, &mut scan.hidden);
+            }
+            if let Some(after) = data_end {
                 past_data = true;
                 from = after;
             }
@@ -354,12 +388,81 @@ fn scan_sheet_by(mut part: impl Read, block: usize) -> std::io::Result<Vec<Merge
             .filter(|_| past_data);
         if let Some(start) = start {
             let rest = std::io::Cursor::new(buf[start..end].to_vec()).chain(part);
-            return Ok(merge_cells(std::io::BufReader::new(rest)));
+            scan.merges = merge_cells(std::io::BufReader::new(rest));
+            break;
         }
         let keep = end.min(KEEP);
         buf.copy_within(end - keep..end, 0);
         len = keep;
     }
+    // A tag in the part of a block kept for the next is seen twice.
+    for found in [&mut scan.hidden.rows, &mut scan.hidden.cols] {
+        found.sort_unstable();
+        found.dedup();
+    }
+    Ok(scan)
+}
+
+const HIDDEN: &[u8] = b"hidden=";
+
+/// Notes the row or the columns whose start tag holds the `hidden` attribute found at `at`
+/// (`<row r="7" hidden="1">`, `<col min="3" max="4" hidden="true"/>`), when it is in a whole
+/// tag of one of them and says so: text escapes its `<`, so the `<` before is the tag's.
+fn hidden_in_tag(bytes: &[u8], at: usize, hidden: &mut Hidden) {
+    let value = &bytes[at + HIDDEN.len()..];
+    let says = |v: &[u8]| value.len() > v.len() + 1 && &value[1..=v.len()] == v;
+    if !matches!(value.first(), Some(b'"' | b'\'')) || !(says(b"1") || says(b"true")) {
+        return;
+    }
+    let Some(lt) = bytes[..at].iter().rposition(|&b| b == b'<') else {
+        return;
+    };
+    let Some(gt) = bytes[at..].iter().position(|&b| b == b'>') else {
+        return;
+    };
+    let tag = &bytes[lt + 1..at + gt];
+    if tag[..at - lt - 1].contains(&b'>') {
+        return;
+    }
+    let name_end = tag
+        .iter()
+        .position(|b| b.is_ascii_whitespace())
+        .unwrap_or(tag.len());
+    let name = &tag[..name_end];
+    let name = match name.iter().position(|&b| b == b':') {
+        Some(colon) => &name[colon + 1..],
+        None => name,
+    };
+    match name {
+        b"row" => hidden.rows.extend(attribute_number(tag, b"r")),
+        b"col" => {
+            if let (Some(min), Some(max)) =
+                (attribute_number(tag, b"min"), attribute_number(tag, b"max"))
+            {
+                // 1-based in the XML; a column range past the sheet's last (16,384) is not one.
+                if (1..=max).contains(&min) && max <= 16_384 {
+                    hidden.cols.extend(min - 1..max);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The number an attribute of a start tag holds (`r="7"` → 7).
+fn attribute_number(tag: &[u8], name: &[u8]) -> Option<u32> {
+    let finder = memchr::memmem::Finder::new(name);
+    finder.find_iter(tag).find_map(|at| {
+        let before = *tag.get(at.checked_sub(1)?)?;
+        let rest = &tag[at + name.len()..];
+        if !before.is_ascii_whitespace() || rest.first() != Some(&b'=') {
+            return None;
+        }
+        let quote = *rest.get(1)?;
+        let value = &rest[2..];
+        let end = value.iter().position(|&b| b == quote)?;
+        std::str::from_utf8(&value[..end]).ok()?.parse().ok()
+    })
 }
 
 const DATA: &[u8] = b"sheetData";
@@ -600,6 +703,38 @@ mod tests {
     }
 
     #[test]
+    fn hidden_rows_and_columns_are_found_across_blocks() {
+        let rows: String = (1..=40)
+            .map(|r| {
+                let hidden = match r {
+                    7 => " hidden=\"1\"",
+                    9 => " x14ac:dyDescent=\"0.25\" hidden='true'",
+                    11 => " hidden=\"0\"",
+                    _ => "",
+                };
+                format!("<x:row r=\"{r}\" spans=\"1:3\"{hidden}><x:c r=\"A{r}\" t=\"inlineStr\"><x:is><x:t>hidden=\"1\" r=\"99\"</x:t></x:is></x:c></x:row>")
+            })
+            .collect();
+        let xml = format!(
+            "<x:worksheet><x:cols><x:col min=\"2\" max=\"3\" width=\"0\" hidden=\"1\"/><x:col min=\"5\" max=\"5\" hidden=\"0\"/></x:cols><x:sheetData>{rows}</x:sheetData><x:row r=\"50\" hidden=\"1\"/></x:worksheet>"
+        );
+        for block in [128, 300, 1 << 16] {
+            for pad in [0, 1, 37, 100] {
+                let xml = format!("{}{xml}", " ".repeat(pad));
+                let found = scan_sheet_by(xml.as_bytes(), block).unwrap();
+                assert_eq!(
+                    found.hidden,
+                    Hidden {
+                        rows: vec![7, 9],
+                        cols: vec![1, 2]
+                    },
+                    "{block} {pad}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_element_is_found_across_blocks_and_behind_a_prefix() {
         let text = "<c><is><t>&lt;mergeCells ref=\"A1:A9\"/></t></is></c>".repeat(30);
         for (open, close, cell) in [
@@ -617,7 +752,7 @@ mod tests {
             // split at between two blocks.
             for pad in 0..80 {
                 let xml = format!("{}{xml}", " ".repeat(pad));
-                let found = scan_sheet_by(xml.as_bytes(), 128).unwrap();
+                let found = scan_sheet_by(xml.as_bytes(), 128).unwrap().merges;
                 assert_eq!(
                     found,
                     vec![Merge::from_a1("B2:B5").unwrap()],
@@ -625,18 +760,18 @@ mod tests {
                 );
             }
         }
-        assert_eq!(scan_sheet(text.as_bytes()).unwrap(), vec![]);
+        assert_eq!(scan_sheet(text.as_bytes()).unwrap().merges, vec![]);
         // Only past the cells: not in a comment or a cell's CDATA before them (review); every
         // `mergeCells`, a reference's entities read.
         let xml = "<worksheet><!-- <mergeCells><mergeCell ref=\"E2:E9\"/></mergeCells> --><sheetData><c><is><t><![CDATA[<mergeCells><mergeCell ref=\"F2:F9\"/>]]></t></is></c></sheetData><mergeCells><mergeCell ref=\"&#66;2:B5\"/></mergeCells><mergeCells><mergeCell ref=\"C2:C3\"/></mergeCells></worksheet>";
         assert_eq!(
-            scan_sheet_by(xml.as_bytes(), 128).unwrap(),
+            scan_sheet_by(xml.as_bytes(), 128).unwrap().merges,
             vec![
                 Merge::from_a1("B2:B5").unwrap(),
                 Merge::from_a1("C2:C3").unwrap()
             ]
         );
         let empty = "<worksheet><sheetData/><mergeCells><mergeCell ref=\"B2:B5\"/></mergeCells></worksheet>";
-        assert_eq!(scan_sheet(empty.as_bytes()).unwrap().len(), 1);
+        assert_eq!(scan_sheet(empty.as_bytes()).unwrap().merges.len(), 1);
     }
 }

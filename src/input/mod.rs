@@ -10,6 +10,7 @@ pub mod ods;
 pub mod workbook;
 pub mod xls;
 
+pub use merged::Hidden;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -308,6 +309,8 @@ pub struct Sheet {
     pub delimited: bool,
     /// A streamed CSV: the rows after those in `rows`, read while validation runs.
     pub rest: Option<RowStream>,
+    /// The rows and columns the sheet hides (XLSX, ODS): read as the others are (V013).
+    pub hidden: Hidden,
 }
 
 /// The rows of a streamed sheet (a CSV file, or a sheet of an XLSX workbook) that follow those
@@ -677,6 +680,7 @@ fn read_file(
                             lettered: true,
                             delimited: true,
                             rest: Some(RowStream::csv(streamed.rest)),
+                            hidden: Default::default(),
                         });
                     }
                     Ok(None) => {}
@@ -720,6 +724,7 @@ fn push_csv(
                 lettered: true,
                 delimited: true,
                 rest: None,
+                hidden: Default::default(),
             })
         }
         Err(err) => batch.problems.push(FileProblem {

@@ -58,13 +58,30 @@ pub struct Shown {
     /// The sheet's name (`table:name`) and the vendor's notes on its cells, for `--annotate`.
     pub name: String,
     pub notes: Vec<super::notes::CellNote>,
+    /// The rows and columns the sheet hides (`table:visibility`, `collapse` by hand or
+    /// `filter`).
+    pub hidden: super::Hidden,
 }
 
 impl Shown {
     fn is_empty(&self) -> bool {
-        self.padded.runs.is_empty() && self.merges.is_empty() && self.notes.is_empty()
+        self.padded.runs.is_empty()
+            && self.merges.is_empty()
+            && self.notes.is_empty()
+            && self.hidden.is_empty()
     }
 }
+
+/// Whether a row or column element says it is hidden.
+fn hides(e: &BytesStart) -> bool {
+    e.try_get_attribute("table:visibility")
+        .ok()
+        .flatten()
+        .is_some_and(|a| matches!(a.value.as_ref(), "collapse" | "filter"))
+}
+
+/// Rows or columns repeated more than this are the sheet's empty rest, not values to hide.
+const HIDDEN_REPEATS: u32 = 1 << 16;
 
 /// Each sheet's padded number cells, merged ranges and notes, in the order of the workbook's
 /// sheets (calamine's `sheet_names`), or nothing when no sheet has any.
@@ -93,6 +110,8 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
     let mut row: u32 = 0;
     let mut row_repeats: u32 = 1;
     let mut col: u32 = 0;
+    // The next column element's column (0-based).
+    let mut column: u32 = 0;
     let mut row_cells: Vec<(u32, u32, usize)> = Vec::new();
     // The number cell being read: (its column, columns repeated, value), and its shown text.
     let mut cell: Option<(u32, u32, f64)> = None;
@@ -119,11 +138,31 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
                             ..Shown::default()
                         });
                         row = 0;
+                        column = 0;
+                    }
+                    "table:table-column" => {
+                        let n = repeats(e, "table:number-columns-repeated");
+                        if let (Some(sheet), true) = (sheets.last_mut(), hides(e)) {
+                            if n <= HIDDEN_REPEATS {
+                                sheet.hidden.cols.extend(column..column.saturating_add(n));
+                            }
+                        }
+                        column = column.saturating_add(n);
                     }
                     "table:table-row" => {
                         row_repeats = repeats(e, "table:number-rows-repeated");
                         col = 0;
                         row_cells.clear();
+                        // 1-based, as the sheet numbers rows; an empty row has nothing read.
+                        if let (Some(sheet), false, true) = (sheets.last_mut(), empty, hides(e)) {
+                            if row_repeats <= HIDDEN_REPEATS {
+                                let first = row.saturating_add(1);
+                                sheet
+                                    .hidden
+                                    .rows
+                                    .extend(first..first.saturating_add(row_repeats));
+                            }
+                        }
                         if empty {
                             row = row.saturating_add(row_repeats);
                         }

@@ -3,7 +3,7 @@
 //! recorded in each cell's [`CellOrigin`].
 
 use super::headers::Field;
-use super::merged::{self, Merge, MergeFill, Spread};
+use super::merged::{self, Hidden, Merge, MergeFill, Spread};
 use super::{
     check_size, sniff_format, Cell, CellOrigin, Limits, OtherSheet, ReadOptions, ReadProblem, Row,
     Sheet, SheetKind,
@@ -173,13 +173,13 @@ fn read_sheets(
     let stream = options.stream && !options.workbooks_whole && one_pass;
     // calamine gives no number formats for ODS: the padding its number cells show is read here,
     // with the ranges merged over rows.
-    let ods_shown = match wb {
+    let mut ods_shown = match wb {
         Sheets::Ods(_) => super::ods::shown_cells(path)?,
         _ => Vec::new(),
     };
     // An XLS workbook's formula cells, by sheet: calamine gives no shared formula's text.
-    let xls_formulas = match wb {
-        Sheets::Xls(_) => super::xls::formula_cells(path).filter(|f| f.len() == names.len()),
+    let mut xls_sheets = match wb {
+        Sheets::Xls(_) => super::xls::sheet_records(path).filter(|f| f.len() == names.len()),
         _ => None,
     };
     // The ranges merged over rows of an XLSX workbook's sheets (N010) are found on a thread of
@@ -191,7 +191,7 @@ fn read_sheets(
         .collect();
     let path_owned = path.to_path_buf();
     let scan = matches!(wb, Sheets::Xlsx(_))
-        .then(|| std::thread::spawn(move || merged::xlsx_merges(&path_owned, &scanned)));
+        .then(|| std::thread::spawn(move || merged::xlsx_scan(&path_owned, &scanned)));
     // (A read that fails below leaves the scan to end on its own: it only reads the file.)
     let mut rests: Vec<Rest> = Vec::new();
     // An XLS or ODS workbook's merged ranges, by sheet, from calamine and the ODS pass.
@@ -256,7 +256,7 @@ fn read_sheets(
                 let padded = shown.map(|s| &s.padded);
                 let formulas = Formulas {
                     texts: formulas.as_ref(),
-                    cells: xls_formulas.as_ref().map(|f| &f[sheet_index]),
+                    cells: xls_sheets.as_ref().map(|f| &f[sheet_index].formulas),
                 };
                 let rows = rows(&range, formulas, styles.as_ref(), padded);
                 let merges = match &wb {
@@ -290,9 +290,27 @@ fn read_sheets(
             lettered: true,
             delimited: from_csv,
             rest: None,
+            hidden: Hidden::default(),
         });
     }
-    let mut merges = scan.and_then(|scan| scan.join().ok()).unwrap_or_default();
+    for sheet in &mut sheets {
+        if let Some(shown) = ods_shown.get_mut(sheet.order.1) {
+            sheet.hidden = std::mem::take(&mut shown.hidden);
+        }
+        if let Some(read) = xls_sheets.as_mut().and_then(|x| x.get_mut(sheet.order.1)) {
+            sheet.hidden = std::mem::take(&mut read.hidden);
+        }
+    }
+    let scanned = scan.and_then(|scan| scan.join().ok()).unwrap_or_default();
+    let mut merges = std::collections::HashMap::new();
+    for (name, scan) in scanned {
+        if let Some(sheet) = (sheets.iter_mut()).find(|s| s.sheet.as_deref() == Some(&name)) {
+            sheet.hidden = scan.hidden;
+        }
+        if !scan.merges.is_empty() {
+            merges.insert(name, scan.merges);
+        }
+    }
     merges.extend(other_merges);
     // The merged ranges filled in: the rows read so far, and the rest of a streamed sheet as
     // its reader thread reads it, from where its head left the ranges.

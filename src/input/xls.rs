@@ -3,30 +3,43 @@
 //! token, which it reads as an empty text. Those cells read as the values the formula left,
 //! and loaded as data (review: a `full_name` of `=A2&" "&B2` filled down). SPEC §2: a formula
 //! cell is never trusted. Here each sheet's FORMULA records are found in the workbook stream
-//! itself: a record's row and column are its first four bytes (MS-XLS 2.4.127).
+//! itself: a record's row and column are its first four bytes (MS-XLS 2.4.127). The rows and
+//! columns a sheet hides are found in the same walk (ROW and COLINFO records), which calamine
+//! gives no word of either (V013).
 
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::Path;
 
 const FORMULA: u16 = 0x0006;
+const ROW: u16 = 0x0208;
+const COLINFO: u16 = 0x007D;
 const EOF: u16 = 0x000A;
 const BOUNDSHEET: u16 = 0x0085;
 const FILEPASS: u16 = 0x002F;
 /// BOF of BIFF8, and of BIFF2 to BIFF5.
 const BOFS: [u16; 4] = [0x0809, 0x0009, 0x0209, 0x0409];
 
-/// The cells (0-based row and column) of each sheet's formulas, in the workbook's order of
-/// sheets (calamine's); `None` when the stream cannot be read or is encrypted, which leaves
-/// the formulas calamine gives.
-pub fn formula_cells(path: &Path) -> Option<Vec<HashSet<(u32, u32)>>> {
+/// What the walk of one sheet's records finds.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct XlsSheet {
+    /// The cells (0-based row and column) of its formulas.
+    pub formulas: HashSet<(u32, u32)>,
+    /// The rows (1-based) and columns (0-based) it hides.
+    pub hidden: super::Hidden,
+}
+
+/// Each sheet's formula cells and hidden rows and columns, in the workbook's order of sheets
+/// (calamine's); `None` when the stream cannot be read or is encrypted, which leaves the
+/// formulas calamine gives.
+pub fn sheet_records(path: &Path) -> Option<Vec<XlsSheet>> {
     let mut file = cfb::open(path).ok()?;
     let mut stream = ["/Workbook", "/Book"]
         .iter()
         .find_map(|name| file.open_stream(name).ok())?;
     let mut bytes = Vec::new();
     stream.read_to_end(&mut bytes).ok()?;
-    formulas_in(&bytes)
+    sheets_in(&bytes)
 }
 
 /// The records from `at` on, as (type, data); ends where a record runs past the stream.
@@ -42,7 +55,7 @@ fn records(bytes: &[u8], at: usize) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
-fn formulas_in(bytes: &[u8]) -> Option<Vec<HashSet<(u32, u32)>>> {
+fn sheets_in(bytes: &[u8]) -> Option<Vec<XlsSheet>> {
     // The globals: where each sheet's records start.
     let mut starts = Vec::new();
     for (kind, data) in records(bytes, 0).skip(1) {
@@ -53,8 +66,9 @@ fn formulas_in(bytes: &[u8]) -> Option<Vec<HashSet<(u32, u32)>>> {
             _ => {}
         }
     }
+    let u16_at = |data: &[u8], at: usize| u16::from_le_bytes([data[at], data[at + 1]]);
     let sheet = |start: u32| {
-        let mut cells = HashSet::new();
+        let mut found = XlsSheet::default();
         // An embedded chart has a BOF and an EOF of its own within the sheet's.
         let mut depth = 0usize;
         for (kind, data) in records(bytes, usize::try_from(start).ok()?) {
@@ -67,16 +81,27 @@ fn formulas_in(bytes: &[u8]) -> Option<Vec<HashSet<(u32, u32)>>> {
                     }
                 }
                 FORMULA if depth == 1 && data.len() >= 4 => {
-                    let row = u16::from_le_bytes([data[0], data[1]]);
-                    let col = u16::from_le_bytes([data[2], data[3]]);
-                    cells.insert((u32::from(row), u32::from(col)));
+                    let (row, col) = (u16_at(data, 0), u16_at(data, 2));
+                    found.formulas.insert((u32::from(row), u32::from(col)));
+                }
+                // fDyZero: the row's height is zero, hidden (MS-XLS 2.4.221).
+                ROW if depth == 1 && data.len() >= 14 && u16_at(data, 12) & 0x20 != 0 => {
+                    found.hidden.rows.push(u32::from(u16_at(data, 0)) + 1);
+                }
+                // fHidden (MS-XLS 2.4.53); the last column may run past the sheet's 256.
+                COLINFO if depth == 1 && data.len() >= 10 && u16_at(data, 8) & 1 != 0 => {
+                    let (first, last) = (u16_at(data, 0), u16_at(data, 2).min(255));
+                    found.hidden.cols.extend(u32::from(first)..=u32::from(last));
                 }
                 // A chart or a macro sheet starts otherwise: it has no cells to read.
-                _ if depth == 0 => return Some(cells),
+                _ if depth == 0 => return Some(found),
                 _ => {}
             }
         }
-        Some(cells)
+        found.hidden.rows.sort_unstable();
+        found.hidden.cols.sort_unstable();
+        found.hidden.cols.dedup();
+        Some(found)
     };
     starts.into_iter().map(sheet).collect()
 }
@@ -136,13 +161,13 @@ mod tests {
             record(EOF, &[]),
         ]
         .concat();
-        let found = formulas_in(&bytes).unwrap();
+        let found = sheets_in(&bytes).unwrap();
         assert_eq!(found.len(), 2);
-        assert_eq!(found[0], HashSet::from([(1, 2), (3, 0)]));
-        assert!(found[1].is_empty());
+        assert_eq!(found[0].formulas, HashSet::from([(1, 2), (3, 0)]));
+        assert_eq!(found[1], XlsSheet::default());
         // Encrypted: nothing read. Cut short: what there is.
         let encrypted = [record(0x0809, &[0; 4]), record(FILEPASS, &[0; 4])].concat();
-        assert_eq!(formulas_in(&encrypted), None);
-        assert!(formulas_in(&bytes[..bytes.len() - 9]).is_some());
+        assert_eq!(sheets_in(&encrypted), None);
+        assert!(sheets_in(&bytes[..bytes.len() - 9]).is_some());
     }
 }

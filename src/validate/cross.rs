@@ -701,6 +701,7 @@ impl<'b> CrossRow<'b> {
                 lettered: false,
                 delimited: false,
                 rest: None,
+                hidden: Default::default(),
             };
             let place = Place {
                 sheet: &sheet,

@@ -1305,6 +1305,14 @@ fn each_chunk_here(
     }
     let mut unnamed = mapping.unnamed.clone();
     let mut inline_problems = inline_column_problems(rep, sheet, mapping);
+    // The hidden columns that are read (mapped to a field): V013 once a row has a value there.
+    let mut hidden_cols: Vec<usize> = (sheet.hidden.cols.iter())
+        .map(|&c| c as usize)
+        .filter(|&c| {
+            (mapping.columns.iter())
+                .any(|m| m.index == c && !matches!(m.field, Field::Ignored | Field::Credential))
+        })
+        .collect();
     let mut take = |rows: &[Row], findings: &mut Vec<Finding>| {
         findings.extend(stray_cells(rep, sheet, mapping, rows));
         inline_problems.retain_mut(|(col, made)| {
@@ -1326,6 +1334,16 @@ fn each_chunk_here(
             !has_data
         });
         let data: Vec<&Row> = rows.iter().filter(|r| !r.is_blank()).collect();
+        if !sheet.hidden.is_empty() {
+            hidden_cols.retain(|&col| {
+                let shown =
+                    (data.iter()).find(|r| r.cell(col).is_some_and(|c| !c.text.trim().is_empty()));
+                findings.extend(shown.and_then(|r| hidden_column(rep, sheet, mapping, col, r)));
+                shown.is_none()
+            });
+            let hidden = data.iter().filter(|r| sheet.hidden.row(r.number));
+            findings.extend(hidden.filter_map(|r| hidden_row(rep, sheet, mapping, r)));
+        }
         check(&data, findings);
     };
     take(&sheet.rows[mapping.header_at + 1..], findings);
@@ -1650,6 +1668,72 @@ fn stray_cells(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, rows: &[Row]) -
         ));
     }
     out
+}
+
+/// V013 on a row the sheet hides: read, and loaded as the rows shown are.
+fn hidden_row(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, row: &Row) -> Option<Finding> {
+    let place = Place {
+        sheet,
+        row: Some(row.number),
+        col: None,
+        field: Cow::Borrowed(""),
+    };
+    rep.make(
+        Rule::HiddenCells,
+        &place,
+        record_id_of(mapping, row),
+        None,
+        format!(
+            "row {} is hidden in the sheet (by hand, or by a filter): it was read, and loads as the rows shown do",
+            row.number
+        ),
+        Some("Unhide it to check it, or delete the row if it is not to be loaded".to_string()),
+        Owner::Nobody,
+    )
+}
+
+/// V013 on a column the sheet hides whose values are read, at its first value (in `row`).
+fn hidden_column(
+    rep: &Reporter,
+    sheet: &Sheet,
+    mapping: &Mapping,
+    col: usize,
+    row: &Row,
+) -> Option<Finding> {
+    let name = (mapping.columns.iter()).find(|m| m.index == col)?;
+    let place = Place {
+        sheet,
+        row: Some(row.number),
+        col: Some(col),
+        field: Cow::Borrowed(name.name.as_str()),
+    };
+    rep.make(
+        Rule::HiddenCells,
+        &place,
+        record_id_of(mapping, row),
+        row.cell(col).map(|c| c.text.as_str()),
+        format!(
+            "column {} (`{}`) is hidden in the sheet: its values were read, and load as those of the columns shown do",
+            column_letter(col),
+            name.header
+        ),
+        Some("Unhide it to check its values, or delete the column if they are not to be loaded".to_string()),
+        Owner::Nobody,
+    )
+}
+
+/// A row's record id, where it has one.
+fn record_id_of<'r>(mapping: &Mapping, row: &'r Row) -> Option<&'r str> {
+    (mapping.columns.iter())
+        .find(|c| {
+            matches!(
+                c.field,
+                Field::Attr(Attr::RecordId) | Field::Id(IdPart::RecordId)
+            )
+        })
+        .and_then(|c| row.cell(c.index))
+        .map(|c| c.text.trim())
+        .filter(|r| !r.is_empty())
 }
 
 /// I001 or I006 for an integration id in a list.
