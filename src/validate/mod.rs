@@ -1604,14 +1604,6 @@ fn stray_cells(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, rows: &[Row]) -
             None => header.cells.len().max(width),
             Some(_) => width,
         });
-    let record_col = (mapping.columns.iter())
-        .find(|c| {
-            matches!(
-                c.field,
-                Field::Attr(Attr::RecordId) | Field::Id(IdPart::RecordId)
-            )
-        })
-        .map(|c| c.index);
     let mut out = Vec::new();
     for row in rows.iter().filter(|r| r.cells.len() > width) {
         let extra = row
@@ -1645,9 +1637,7 @@ fn stray_cells(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, rows: &[Row]) -
             ));
             continue;
         };
-        let record_id = (record_col.and_then(|c| row.cell(c)))
-            .map(|c| c.text.trim())
-            .filter(|r| !r.is_empty());
+        let record_id = record_id_of(mapping, row);
         let fields = row
             .cells
             .iter()
