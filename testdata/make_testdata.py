@@ -414,6 +414,11 @@ def hidden_fixture():
     ws.append(["R1", "servicenow", hexid(32), "a@acme.com", ""])
     ws.append(["R3", "servicenow", hexid(32), "c@acme.com", "V013 (row 3)"])
     ws.row_dimensions[3].hidden = True
+    ws = wb.create_sheet("Channel IDs")  # the whole sheet hidden: said at its first row
+    ws.append(["record_id", "integration", "user_id", "expect"])
+    ws.append(["R2", "slack", "U0G9QF9C6", "V013 (sheet hidden)"])
+    ws.append(["R4", "slack", "U0G9QF9C7", ""])
+    ws.sheet_state = "hidden"
     wb.save(os.path.join(HERE, "rules", "V013.xlsx"))
 
 

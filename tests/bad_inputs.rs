@@ -59,8 +59,9 @@ const CORPUS: &[Case] = &[
     // One cell at XFD1048576 and a `000000` format (which has a workbook read whole): the
     // rectangle to its first cell would have been 512 GiB (found by review: an abort).
     ("far-cell.xlsx", 1, "F001", None, None, "sheet `Users` cannot be read: its cells span more than 16,777,216 from the first to the last, too many to read at once (a stray cell far from the others?)"),
-    // A hidden sheet is read like any other: its rows are part of the batch.
-    ("hidden-sheets.xlsx", 1, "D005", Some(2), Some("A"), "no user in the batch has record id `NOBODY`"),
+    // A hidden sheet is read like any other: its rows are part of the batch (its D005 fails
+    // it), and said so first, at its first row.
+    ("hidden-sheets.xlsx", 1, "V013", Some(2), None, "sheet `ITSM IDs` is hidden in the workbook: its rows were read, and load as those of the sheets shown do"),
     // An error value newer than calamine reads: the sheet cannot be read, and says why.
     ("error-cell.xlsx", 1, "F001", None, None, "sheet `Users` cannot be read: Unsupported cell error value '#SPILL!' (what a failed formula leaves: enter the value itself in its cell)"),
     // A merged cell's value is in its first cell only, and a key is not filled down (N010

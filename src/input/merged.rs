@@ -187,16 +187,18 @@ pub struct SheetScan {
     pub hidden: Hidden,
 }
 
-/// The rows (1-based, as the sheet numbers them) and columns (0-based) a sheet hides, sorted.
+/// The rows (1-based, as the sheet numbers them) and columns (0-based) a sheet hides, sorted,
+/// and whether the workbook hides the sheet itself.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Hidden {
     pub rows: Vec<u32>,
     pub cols: Vec<u32>,
+    pub sheet: bool,
 }
 
 impl Hidden {
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty() && self.cols.is_empty()
+        self.rows.is_empty() && self.cols.is_empty() && !self.sheet
     }
 
     pub fn row(&self, number: u32) -> bool {
@@ -726,7 +728,8 @@ mod tests {
                     found.hidden,
                     Hidden {
                         rows: vec![7, 9],
-                        cols: vec![1, 2]
+                        cols: vec![1, 2],
+                        sheet: false
                     },
                     "{block} {pad}"
                 );

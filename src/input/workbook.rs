@@ -294,18 +294,24 @@ fn read_sheets(
         });
     }
     for sheet in &mut sheets {
-        if let Some(shown) = ods_shown.get_mut(sheet.order.1) {
-            sheet.hidden = std::mem::take(&mut shown.hidden);
-        }
-        if let Some(read) = xls_sheets.as_mut().and_then(|x| x.get_mut(sheet.order.1)) {
-            sheet.hidden = std::mem::take(&mut read.hidden);
-        }
+        let name = sheet.sheet.as_deref();
+        sheet.hidden.sheet = (wb.sheets_metadata().iter())
+            .any(|m| Some(m.name.as_str()) == name && m.visible != calamine::SheetVisible::Visible);
+        let found = match (ods_shown.get_mut(sheet.order.1), xls_sheets.as_mut()) {
+            (Some(shown), _) => std::mem::take(&mut shown.hidden),
+            (None, Some(read)) => read
+                .get_mut(sheet.order.1)
+                .map(|r| std::mem::take(&mut r.hidden))
+                .unwrap_or_default(),
+            (None, None) => Hidden::default(),
+        };
+        (sheet.hidden.rows, sheet.hidden.cols) = (found.rows, found.cols);
     }
     let scanned = scan.and_then(|scan| scan.join().ok()).unwrap_or_default();
     let mut merges = std::collections::HashMap::new();
     for (name, scan) in scanned {
         if let Some(sheet) = (sheets.iter_mut()).find(|s| s.sheet.as_deref() == Some(&name)) {
-            sheet.hidden = scan.hidden;
+            (sheet.hidden.rows, sheet.hidden.cols) = (scan.hidden.rows, scan.hidden.cols);
         }
         if !scan.merges.is_empty() {
             merges.insert(name, scan.merges);

@@ -1313,6 +1313,8 @@ fn each_chunk_here(
                 .any(|m| m.index == c && !matches!(m.field, Field::Ignored | Field::Credential))
         })
         .collect();
+    // A sheet the workbook hides: V013 once, at its first row of values.
+    let mut hidden_sheet = sheet.hidden.sheet;
     let mut take = |rows: &[Row], findings: &mut Vec<Finding>| {
         findings.extend(stray_cells(rep, sheet, mapping, rows));
         inline_problems.retain_mut(|(col, made)| {
@@ -1335,6 +1337,9 @@ fn each_chunk_here(
         });
         let data: Vec<&Row> = rows.iter().filter(|r| !r.is_blank()).collect();
         if !sheet.hidden.is_empty() {
+            if let (true, Some(first)) = (std::mem::take(&mut hidden_sheet), data.first()) {
+                findings.extend(hidden_sheet_finding(rep, sheet, mapping, first));
+            }
             hidden_cols.retain(|&col| {
                 let shown =
                     (data.iter()).find(|r| r.cell(col).is_some_and(|c| !c.text.trim().is_empty()));
@@ -1658,6 +1663,33 @@ fn stray_cells(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, rows: &[Row]) -
         ));
     }
     out
+}
+
+/// V013 on a sheet the workbook hides, at its first row of values (in `row`).
+fn hidden_sheet_finding(
+    rep: &Reporter,
+    sheet: &Sheet,
+    mapping: &Mapping,
+    row: &Row,
+) -> Option<Finding> {
+    let place = Place {
+        sheet,
+        row: Some(row.number),
+        col: None,
+        field: Cow::Borrowed(""),
+    };
+    rep.make(
+        Rule::HiddenCells,
+        &place,
+        record_id_of(mapping, row),
+        None,
+        format!(
+            "sheet `{}` is hidden in the workbook: its rows were read, and load as those of the sheets shown do",
+            sheet.sheet.as_deref().unwrap_or_default()
+        ),
+        Some("Unhide the sheet to check it, or delete it if its rows are not to be loaded".to_string()),
+        Owner::Nobody,
+    )
 }
 
 /// V013 on a row the sheet hides: read, and loaded as the rows shown are.
