@@ -378,6 +378,53 @@ fn record_text(conn: &Connection, rowid: i64) -> rusqlite::Result<String> {
         .query_row([rowid], |r| r.get(0))
 }
 
+/// The change log read on a connection of its own, for validation ([`VersionHistory`]): an
+/// import holds the write lock on its own connection, and has written nothing yet while it
+/// validates.
+#[derive(Debug)]
+pub struct StoreHistory {
+    conn: std::sync::Mutex<Connection>,
+}
+
+impl StoreHistory {
+    pub fn open(path: &Path) -> Result<StoreHistory, StoreError> {
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|source| StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(StoreHistory {
+            conn: std::sync::Mutex::new(conn),
+        })
+    }
+}
+
+impl crate::validate::VersionHistory for StoreHistory {
+    /// The record's versions are the texts its changes started from, then the stored one: the
+    /// version after a change is the `before` of the next. The first change followed by
+    /// `row_version` wrote it first; `None` when only the last did (or the log cannot be read).
+    fn first_writer(&self, record_id: &str, row_version: &str) -> Option<u32> {
+        let conn = self.conn.lock().ok()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT batch_id, before FROM changes WHERE record_id = ?1 ORDER BY id")
+            .ok()?;
+        let mut rows = stmt.query([record_id]).ok()?;
+        let mut previous: Option<i64> = None;
+        while let Some(row) = rows.next().ok()? {
+            let (batch, before): (i64, Option<String>) = (row.get(0).ok()?, row.get(1).ok()?);
+            if let (Some(previous), Some(before)) = (previous, before) {
+                if text_row_version(&before).eq_ignore_ascii_case(row_version) {
+                    return u32::try_from(previous).ok();
+                }
+            }
+            previous = Some(batch);
+        }
+        None
+    }
+}
+
 /// One applied batch.
 #[derive(Debug, Clone)]
 pub struct BatchRow {

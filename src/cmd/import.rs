@@ -44,7 +44,7 @@ struct JsonPlan<'a> {
     /// With `--prune`, stored users an export has no row for that were written after the
     /// newest record its rows hold as stored: kept, as the export may be older than them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    kept_since_export: Vec<&'a str>,
+    kept_since_export: Vec<KeptSinceExport<'a>>,
     /// Why nothing was applied when the plan was refused (exit code 2).
     #[serde(skip_serializing_if = "Option::is_none")]
     refused: Option<&'a str>,
@@ -52,6 +52,13 @@ struct JsonPlan<'a> {
     applied: bool,
     findings: std::collections::BTreeMap<&'static str, usize>,
     exit_code: u8,
+}
+
+/// A stored user `--prune` kept as written after the export, and the batch that wrote it.
+#[derive(Serialize)]
+struct KeptSinceExport<'a> {
+    record_id: &'a str,
+    written_by: &'a str,
 }
 
 #[derive(Serialize)]
@@ -196,6 +203,14 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         Ok(stored) => stored,
         Err(e) => return Err(batch.error_first(e.into())),
     };
+    // `--prune` of an export bounds when it was made by when its rows' versions were first
+    // written, which the change log says.
+    if args.prune && !matches!(source, Source::Absent) {
+        known.history = match crate::store::StoreHistory::open(&args.store.store) {
+            Ok(history) => Some(Box::new(history)),
+            Err(e) => return Err(batch.error_first(e.into())),
+        };
+    }
     let batch = batch.take()?;
     if let Some(map) = &args.map {
         super::warn_unused_renames(map, &batch, &renames);
@@ -454,7 +469,11 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 left_out: left_out.clone(),
                 kept_absent,
                 kept_since_export: (outcome.since_export.iter())
-                    .flat_map(|s| s.kept.iter().map(|(rid, _)| rid.as_str()))
+                    .flat_map(|s| s.kept.iter())
+                    .map(|(rid, writer)| KeptSinceExport {
+                        record_id: rid,
+                        written_by: batch_name(&batches, *writer),
+                    })
                     .collect(),
                 kept_untouched: outcome.rows_untouched,
                 applied_before: applied_before.map(|b| b.name.as_str()),
@@ -581,23 +600,23 @@ fn since_export_text(
     since: &crate::validate::SinceExport,
     batches: &[crate::store::BatchRow],
 ) -> String {
-    let name = |id: u32| match batches.iter().find(|b| b.id == i64::from(id)) {
-        Some(b) => format!("`{}`", b.name),
-        None => "an unknown batch".to_string(),
-    };
+    let name = |id: u32| format!("`{}`", batch_name(batches, id));
     let n = since.kept.len();
     let why = match since.newest {
         Some(id) => format!(
-            "written by a later batch than any record its rows hold as stored (the newest: {})",
+            "written after the newest record its rows hold as stored was (by batch {})",
             name(id)
         ),
         None => "and none of its rows holds a record as stored".to_string(),
     };
+    let (them, their) = if n == 1 {
+        ("it", "its")
+    } else {
+        ("them", "their")
+    };
     let mut out = format!(
-        "  kept {n} stored user{} this export has no row for, {why}: it may never have had {}; remove {} with `muster remove`, or prune with a new export\n",
+        "  kept {n} stored user{} this export has no row for, {why}: the export may have been made before {them}, or before {their} last change; remove {them} with `muster remove`, or prune with a new export\n",
         plural(n),
-        if n == 1 { "the row" } else { "their rows" },
-        if n == 1 { "it" } else { "them" },
     );
     for (rid, writer) in since.kept.iter().take(SHOWN_KEPT) {
         out.push_str(&format!(
@@ -609,6 +628,14 @@ fn since_export_text(
         out.push_str(&format!("    … and {} more\n", n - SHOWN_KEPT));
     }
     out
+}
+
+/// The name of batch `id` (0: written before muster kept who wrote a record).
+fn batch_name(batches: &[crate::store::BatchRow], id: u32) -> &str {
+    match batches.iter().find(|b| b.id == i64::from(id)) {
+        Some(b) => &b.name,
+        None => "(unknown)",
+    }
 }
 
 /// The users kept as written after an export that the text names one by one.

@@ -454,9 +454,23 @@ impl<'b> CrossRow<'b> {
     fn keep_written_since_export(&mut self, known: &Known) -> Option<SinceExport> {
         let ids = self.record_ids.as_mut().filter(|_| self.from_export)?;
         let records = &known.store_records;
-        let newest = (self.exported_current.iter())
-            .map(|&at| records.writer(at))
-            .max();
+        // When each row's record first had its version, newest first: the last writer bounds
+        // it, so the search ends at the first row last written no later than the newest
+        // found (one look-up, unless versions were written again).
+        let mut exported = std::mem::take(&mut self.exported_current);
+        exported.sort_unstable_by_key(|&at| (std::cmp::Reverse(records.writer(at)), at));
+        exported.dedup();
+        let mut newest: Option<u32> = None;
+        for at in exported {
+            let last = records.writer(at);
+            if newest.is_some_and(|n| last <= n) {
+                break;
+            }
+            let first = (known.history.as_ref())
+                .and_then(|h| h.first_writer(records.record_id(at), records.row_version(at)))
+                .map_or(last, |first| first.min(last));
+            newest = Some(newest.map_or(first, |n| n.max(first)));
+        }
         let in_id_rows: HashSet<&str> = (self.sheet_entries.all().iter())
             .map(|e| e.record_id.as_str())
             .collect();

@@ -115,6 +115,18 @@ pub struct Known {
     pub has_store: bool,
     /// The stored bot account's number in `store_records` (B001 for a row of the other kind).
     pub store_bot: Option<u32>,
+    /// The store's change log, for `import --prune` of an export ([`VersionHistory`]).
+    pub history: Option<Box<dyn VersionHistory>>,
+}
+
+/// When a stored record first had a version: `--prune` of an export takes the newest record
+/// the export's rows hold as stored for a moment the export was made after, and that is when
+/// the record first had the row's version, not when it was last written (review: a revert, or
+/// an edit set back, wrote an old version again, and the users created in between were pruned).
+pub trait VersionHistory: Send + Sync + std::fmt::Debug {
+    /// The batch that first wrote `row_version` of `record_id`, or `None` when the log cannot
+    /// tell (then the caller takes the batch that last wrote it).
+    fn first_writer(&self, record_id: &str, row_version: &str) -> Option<u32>;
 }
 
 impl Known {

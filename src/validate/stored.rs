@@ -508,6 +508,15 @@ impl StoredRecords {
         self.writers[at as usize]
     }
 
+    /// The row version of stored record `at`.
+    pub fn row_version(&self, at: u32) -> &str {
+        let start = match at {
+            0 => 0,
+            _ => self.versions[at as usize - 1].1,
+        };
+        &self.versions_text[start..self.versions[at as usize].1]
+    }
+
     /// See [`StoredIdentities::seal`].
     pub fn seal(&mut self) {
         self.ids.seal();
@@ -516,14 +525,9 @@ impl StoredRecords {
     /// What the store holds under `record_id`.
     pub fn get(&self, record_id: &str) -> Option<StoredVersion<'_>> {
         let at = self.ids.get("", record_id)?;
-        let start = match at {
-            0 => 0,
-            _ => self.versions[at as usize - 1].1,
-        };
-        let (digest, end) = &self.versions[at as usize];
         Some(StoredVersion {
-            row_version: &self.versions_text[start..*end],
-            digest,
+            row_version: self.row_version(at),
+            digest: &self.versions[at as usize].0,
             at,
         })
     }
