@@ -238,7 +238,9 @@ def rule_fixtures():
                 "V012,a@acme.com,R1,\u201cLee, Ann\u201d,IT\n"
                 ',b@acme.com,R2,"Bo, Al",IT\n'
                 ",c@acme.com,R3,Cy Do,IT,,\n"
-                "V012,d@acme.com,R4,Dee Fu,IT,Sales\n")
+                "V012,d@acme.com,R4,Dee Fu,IT,Sales\n"
+                # A note beside the table, nothing under the header: F004, and no user.
+                ",,,,,,note beside the table\n")
     rule_csv("D001", [], [["a@acme.com", "CTR-1", "Al Bo", "D001"], ["b@acme.com", "CTR-1", "Bo Al", "D001"], ["c@acme.com", "ctr-1", "Cy Ng", ""]])
     rule_csv("D002", ["email_aliases"], [["a@acme.com", "R1", "Al Bo", "", "D002"], ["A@acme.com", "R2", "Bo Al", "", "D002"],
                                          ["c@acme.com", "R3", "Cy Ng", "x@acme.com", "D002"], ["x@acme.com", "R4", "Di Lu", "", "D002"],

@@ -137,6 +137,48 @@ fn rule_fixtures_fire_exactly_where_expected() {
     }
 }
 
+/// A row with values past the header's columns only is a note beside the table: F004, not a
+/// user with every required value missing (review), in a CSV and in a workbook.
+#[test]
+fn a_note_beside_the_table_is_no_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("note.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name("Users").unwrap();
+    for (c, v) in [
+        "email_addr",
+        "record_id",
+        "full_name",
+        "",
+        "",
+        "",
+        "a@acme.com",
+        "R1",
+        "Al Bo",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string((c / 3) as u32, (c % 3) as u16, *v).unwrap();
+    }
+    ws.write_string(4, 5, "note beside the table").unwrap();
+    wb.save(&book).unwrap();
+    for batch in [book.to_str().unwrap(), "testdata/rules/V012.csv"] {
+        let (_, report) = validate_json(&[batch]);
+        let codes = codes(&report);
+        assert!(
+            codes.contains("F004") && !codes.contains("V001"),
+            "{batch}: {report:#}"
+        );
+        let users = report["summary"]["users"].as_u64();
+        assert_eq!(
+            users,
+            Some(if batch.ends_with("csv") { 4 } else { 1 }),
+            "{batch}: {report:#}"
+        );
+    }
+}
+
 #[test]
 fn clean_workbook_validates_with_exit_0() {
     let (code, report) = validate_json(&["testdata/batches/q3-contractors.xlsx"]);

@@ -1347,7 +1347,12 @@ fn each_chunk_here(
             }
             !has_data
         });
-        let data: Vec<&Row> = rows.iter().filter(|r| !r.is_blank()).collect();
+        // A row with values past the header's columns only is a note beside the table (F004
+        // or V012 above), not a user (review: it was one, with three V001).
+        let data: Vec<&Row> = rows
+            .iter()
+            .filter(|r| !blank_within(r, mapping.width))
+            .collect();
         if !sheet.hidden.is_empty() {
             if let (true, Some(first)) = (std::mem::take(&mut hidden_sheet), data.first()) {
                 findings.extend(hidden_sheet_finding(rep, sheet, mapping, first));
@@ -1637,8 +1642,10 @@ fn stray_cells(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, rows: &[Row]) -
             field: Cow::Borrowed(""),
         };
         let last = column_letter(width.saturating_sub(1));
-        let split =
-            split_at.filter(|&at| (row.cells.iter().skip(at)).any(|c| !c.text.trim().is_empty()));
+        // A row with nothing under the header was not split: a note beside the table.
+        let split = split_at
+            .filter(|&at| (row.cells.iter().skip(at)).any(|c| !c.text.trim().is_empty()))
+            .filter(|_| !blank_within(row, width));
         let Some(fields_in_header) = split else {
             out.extend(rep.make(
                 Rule::from_code("F004"),
@@ -1675,6 +1682,11 @@ fn stray_cells(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, rows: &[Row]) -
         ));
     }
     out
+}
+
+/// Whether a row holds nothing in the header's first `width` columns.
+fn blank_within(row: &Row, width: usize) -> bool {
+    (row.cells.iter().take(width)).all(|c| c.text.trim().is_empty())
 }
 
 /// V013 on a sheet the workbook hides, at its first row of values (in `row`).
