@@ -320,6 +320,19 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
             .flatten()
             .map(|n| ((n.row, n.col), n.clone()))
             .collect();
+        // What the vendor hid stays hidden (V013 says so on the cells): the workbook sent back
+        // is theirs, with muster's marks, and validates again to the same findings.
+        if let Source::Validated(sheet) = source {
+            for &r in &sheet.hidden.rows {
+                ws.set_row_hidden(r - 1)?;
+            }
+            for &c in &sheet.hidden.cols {
+                ws.set_column_hidden(u16::try_from(c).unwrap_or(u16::MAX))?;
+            }
+            if sheet.hidden.sheet {
+                ws.set_hidden(true);
+            }
+        }
         let mut writer = SheetWriter::start(ws, *header, columns, sheet_marks, guard, &mut marker)?;
         match again {
             None => writer.rows(ws, rows, &mut marker)?,

@@ -179,6 +179,9 @@ fn the_annotated_workbook_validates_to_the_same_findings() {
         "testdata/batches/q3-contractors.xlsx",
         "testdata/bad/deep-header.csv",
         "testdata/rules/V012.csv",
+        // What the vendor hid stays hidden: V013 again on the same rows, column and sheet.
+        "testdata/rules/V013.xlsx",
+        "testdata/rules/V013.ods",
     ]) {
         let annotated = dir.path().join("annotated.xlsx");
         let (code, report) = annotate(input, &annotated, &[]);

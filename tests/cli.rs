@@ -179,6 +179,18 @@ fn a_note_beside_the_table_is_no_user() {
     }
 }
 
+/// A hidden row's, column's or sheet's V013 counts its user among those with warnings (review:
+/// they were counted with none).
+#[test]
+fn v013_counts_its_users_as_warned() {
+    for book in ["testdata/rules/V013.xlsx", "testdata/rules/V013.xls"] {
+        let (code, report) = validate_json(&[book]);
+        assert_eq!(code, 0, "{report:#}");
+        // R1 (its hidden column's first value), R2, R3 (on the ITSM IDs sheet), R4; not R5.
+        assert_eq!(report["summary"]["with_warnings"], 4, "{book}: {report:#}");
+    }
+}
+
 #[test]
 fn clean_workbook_validates_with_exit_0() {
     let (code, report) = validate_json(&["testdata/batches/q3-contractors.xlsx"]);

@@ -1696,6 +1696,7 @@ fn hidden_sheet_finding(
     mapping: &Mapping,
     row: &Row,
 ) -> Option<Finding> {
+    let record_id = record_id_of(mapping, row);
     let place = Place {
         sheet,
         row: Some(row.number),
@@ -1705,19 +1706,21 @@ fn hidden_sheet_finding(
     rep.make(
         Rule::HiddenCells,
         &place,
-        record_id_of(mapping, row),
+        record_id,
         None,
         format!(
             "sheet `{}` is hidden in the workbook: its rows were read, and load as those of the sheets shown do",
             sheet.sheet.as_deref().unwrap_or_default()
         ),
         Some("Unhide the sheet to check it, or delete it if its rows are not to be loaded".to_string()),
-        Owner::Nobody,
+        // Counted among the users with warnings, as their rows' own warnings are.
+        record_id.map_or(Owner::Nobody, |r| Owner::Record(r.to_string())),
     )
 }
 
 /// V013 on a row the sheet hides: read, and loaded as the rows shown are.
 fn hidden_row(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, row: &Row) -> Option<Finding> {
+    let record_id = record_id_of(mapping, row);
     let place = Place {
         sheet,
         row: Some(row.number),
@@ -1727,14 +1730,15 @@ fn hidden_row(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, row: &Row) -> Op
     rep.make(
         Rule::HiddenCells,
         &place,
-        record_id_of(mapping, row),
+        record_id,
         None,
         format!(
             "row {} is hidden in the sheet (by hand, or by a filter): it was read, and loads as the rows shown do",
             row.number
         ),
         Some("Unhide it to check it, or delete the row if it is not to be loaded".to_string()),
-        Owner::Nobody,
+        // Counted among the users with warnings, as their rows' own warnings are.
+        record_id.map_or(Owner::Nobody, |r| Owner::Record(r.to_string())),
     )
 }
 
@@ -1747,6 +1751,7 @@ fn hidden_column(
     row: &Row,
 ) -> Option<Finding> {
     let name = (mapping.columns.iter()).find(|m| m.index == col)?;
+    let record_id = record_id_of(mapping, row);
     let place = Place {
         sheet,
         row: Some(row.number),
@@ -1756,7 +1761,7 @@ fn hidden_column(
     rep.make(
         Rule::HiddenCells,
         &place,
-        record_id_of(mapping, row),
+        record_id,
         row.cell(col).map(|c| c.text.as_str()),
         format!(
             "column {} (`{}`) is hidden in the sheet: its values were read, and load as those of the columns shown do",
@@ -1764,7 +1769,8 @@ fn hidden_column(
             name.header
         ),
         Some("Unhide it to check its values, or delete the column if they are not to be loaded".to_string()),
-        Owner::Nobody,
+        // Counted among the users with warnings, as their rows' own warnings are.
+        record_id.map_or(Owner::Nobody, |r| Owner::Record(r.to_string())),
     )
 }
 
