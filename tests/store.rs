@@ -167,6 +167,13 @@ fn import_plans_applies_and_a_second_import_changes_nothing() {
     let out = env.run(&["export", "-o", there.to_str().unwrap(), "--force"]);
     assert!(out.status.success());
     assert_ne!(std::fs::read(&there).unwrap(), before);
+    // A folder is no file to replace, with or without --force.
+    let folder = env.path("folder");
+    std::fs::create_dir(&folder).unwrap();
+    for force in [&[][..], &["--force"]] {
+        let args = [&["export", "-o", folder.to_str().unwrap()][..], force].concat();
+        env.refused(&args, "is a folder: name the file to write");
+    }
     // A flat CSV of one batch names the bot it leaves out, when that batch made it (review).
     for (name, says) in [("2026-Q3", true), ("more", false)] {
         let p = env.path(&format!("{name}.csv"));

@@ -15,6 +15,12 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitStatus> {
     }
     // An export is edited and imported back: exporting again to its name would lose the edits
     // (review: `export -o` replaced an edited export unasked, as `template` does not).
+    if args.output.is_dir() {
+        bail!(
+            "{} is a folder: name the file to write (an .xlsx, .csv or .jsonl in it)",
+            args.output.display()
+        );
+    }
     if args.output.as_os_str() != "-" && args.output.exists() && !args.force {
         bail!(
             "{} already exists (an export being edited?): choose another name, or pass --force to replace it",
