@@ -917,7 +917,8 @@ fn s004_names_a_mangled_row_version_and_a_copied_row() {
         "{messages:?}"
     );
     assert!(
-        messages[1].contains("copied from an exported row"),
+        messages[1]
+            .contains("the row_version is stored record `A1`'s: the row was copied from `A1`'s"),
         "{messages:?}"
     );
 }
@@ -3126,4 +3127,29 @@ fn prune_with_an_older_export_keeps_users_after_a_record_is_set_back() {
             "{set_back}: {plan:#}"
         );
     }
+}
+
+/// An export's row whose record id was changed keeps its row_version, which names the stored
+/// record: S004 says so, and `--prune --partial` keeps that record rather than removing the
+/// person (review: the re-keyed row was left out, and the record pruned).
+#[test]
+fn a_re_keyed_export_row_keeps_its_stored_record_from_the_prune() {
+    let env = Env::new();
+    let head = "email_addr,record_id,full_name\n";
+    let first = env.write(
+        "first.csv",
+        &format!("{head}a@x.com,A,Al A\nb@x.com,B,Bo B\n"),
+    );
+    assert_eq!(env.import(&first, &[]).0, 0);
+    let export = std::fs::read_to_string(env.export("export.csv")).unwrap();
+    let rekeyed = env.write("rekeyed.csv", &export.replace(",B,", ",B2,"));
+    let (code, plan) = env.import(&rekeyed, &["--prune", "--partial", "--max-remove", "5"]);
+    assert_eq!((code, counts(&plan)), (1, [0, 0, 1, 0]), "{plan:#}");
+    let out = env.run(&["validate", rekeyed.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("or `B`'s record id was changed, which makes a new user (then write `B` back; `--prune` keeps `B`)"),
+        "{said}"
+    );
+    assert_eq!(env.count(), 2);
 }

@@ -142,6 +142,9 @@ pub(super) struct CrossRow<'b> {
     /// With the record ids: the stored records that rows hold with their stored row_version
     /// (an export's rows made since the record was last written), by number in the store.
     pub(super) exported_current: Vec<u32>,
+    /// Of those, the stored records rows hold under another record id (S004): `--prune`
+    /// keeps them.
+    pub(super) renamed: Vec<u32>,
     /// Whether a user sheet has a `row_version` column: the batch is a `muster export`.
     pub(super) from_export: bool,
     /// The inputs with a user sheet without an `email_addr` column (F002): their users'
@@ -174,6 +177,7 @@ impl<'b> CrossRow<'b> {
             files_with_users: HashSet::new(),
             record_ids: keep_record_ids.then(HashSet::new),
             exported_current: Vec::new(),
+            renamed: Vec::new(),
             from_export: false,
             addresses_missing: HashSet::new(),
             rows_in_store: 0,
@@ -454,6 +458,9 @@ impl<'b> CrossRow<'b> {
     fn keep_written_since_export(&mut self, known: &Known) -> Option<SinceExport> {
         let ids = self.record_ids.as_mut().filter(|_| self.from_export)?;
         let records = &known.store_records;
+        for &at in &self.renamed {
+            ids.insert(records.record_id(at).to_string());
+        }
         // When each row's record first had its version, newest first: the last writer bounds
         // it, so the search ends at the first row last written no later than the newest
         // found (one look-up, unless versions were written again).

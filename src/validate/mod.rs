@@ -852,9 +852,15 @@ pub fn validate_with(
                             // export its row_version came from (an edit imported already,
                             // an import run again): no S004. Worked out only for a row
                             // whose row_version is not the stored one.
+                            // With --prune: the stored record the row holds as stored, by its
+                            // record id, or by its row_version under another record id (a
+                            // record id changed: S004, and that record is kept).
                             let exported_current = match (&user.row_version, stored) {
                                 (Some((v, _)), Some(s)) if keep_record_ids => {
                                     same_row_version(s.row_version, v).then_some(s.at)
+                                }
+                                (Some((v, _)), None) if keep_record_ids && is_row_version(v) => {
+                                    known.store_records.with_version(v).map(|at| at | RENAMED)
                                 }
                                 _ => None,
                             };
@@ -1000,7 +1006,12 @@ fn append(
         if user.untouched {
             cross.untouched.insert(base + k);
         }
-        cross.exported_current.extend(user.exported_current);
+        if let Some(at) = user.exported_current {
+            cross.exported_current.push(at & !RENAMED);
+            if at & RENAMED != 0 {
+                cross.renamed.push(at & !RENAMED);
+            }
+        }
         findings.extend(user.findings);
         late.extend(user.known_findings);
         records.push((user.record, user.same_as_stored));
@@ -1227,10 +1238,20 @@ fn known_checks(
             None if known.has_store
                 && known.store_records.len() > usize::from(known.store_bot.is_some()) =>
             {
-                Some(format!(
+                let renamed = (is_row_version(version))
+                    .then(|| known.store_records.with_version(version))
+                    .flatten()
+                    .map(|at| known.store_records.record_id(at));
+                Some(match renamed {
+                    Some(other) => format!(
+                        "`{}` has a row_version but no stored record, and the row_version is stored record `{other}`'s: the row was copied from `{other}`'s (then clear its row_version), or `{other}`'s record id was changed, which makes a new user (then write `{other}` back; `--prune` keeps `{other}`)",
+                        u.record_id
+                    ),
+                    None => format!(
                     "`{}` has a row_version but no stored record: it was removed since the export, or the row is a new one copied from an exported row, or it comes from another store's export (then clear its row_version)",
                     u.record_id
-                ))
+                ),
+                })
             }
             None => None,
         };
@@ -1252,6 +1273,10 @@ fn known_checks(
 fn is_row_version(v: &str) -> bool {
     v.len() == 16 && v.bytes().all(|b| b.is_ascii_hexdigit())
 }
+
+/// Marks a stored record's number in [`CheckedUser::exported_current`] when the row holds it
+/// under another record id.
+const RENAMED: u32 = 1 << 31;
 
 /// Whether a row's row_version is the stored one. One in about 1,800 is all digits, which a
 /// spreadsheet turns into a number: without its leading zeros, and with 15 significant digits

@@ -466,6 +466,9 @@ pub struct StoredRecords {
     versions_text: String,
     /// By number: the batch that last wrote the record (0 when unknown).
     writers: Vec<u32>,
+    /// Row version (lower case) → the first record with it, made when first asked for: only
+    /// for an export's row whose record id the store does not hold (S004).
+    by_version: OnceLock<foldhash::HashMap<String, u32>>,
 }
 
 /// What the store holds under a record id.
@@ -506,6 +509,18 @@ impl StoredRecords {
     /// The batch that last wrote stored record `at` (0 when unknown).
     pub fn writer(&self, at: u32) -> u32 {
         self.writers[at as usize]
+    }
+
+    /// The stored record whose row version is `version` (as muster writes them, any case).
+    pub fn with_version(&self, version: &str) -> Option<u32> {
+        let index = self.by_version.get_or_init(|| {
+            let mut index = foldhash::HashMap::default();
+            for at in (0..self.len() as u32).rev() {
+                index.insert(self.row_version(at).to_ascii_lowercase(), at);
+            }
+            index
+        });
+        index.get(&version.to_ascii_lowercase()).copied()
     }
 
     /// The row version of stored record `at`.
