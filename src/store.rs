@@ -378,6 +378,35 @@ fn record_text(conn: &Connection, rowid: i64) -> rusqlite::Result<String> {
         .query_row([rowid], |r| r.get(0))
 }
 
+/// A read-only connection to the store at `path`, and its schema version. Reading a WAL store
+/// takes its `-shm` file. SQLite cannot make one in a folder the user cannot write, and one it
+/// makes where it can is the reader's: left behind, it fails the owner's next import. With no
+/// `-wal` or `-journal` file beside the store, no writer is at work and none was killed: every
+/// committed row is in the store's own file, which is then read as it is (`immutable`: no
+/// locks, no `-shm`). By its absolute path as a URI: a name like `file:x.db` is the file.
+fn read_only_connection(path: &Path) -> Result<(Connection, i64), StoreError> {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let beside = |suffix: &str| {
+        let mut name = absolute.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name).exists()
+    };
+    let immutable = !beside("-wal") && !beside("-journal");
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+        | rusqlite::OpenFlags::SQLITE_OPEN_URI
+        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let uri = format!(
+        "file:{}?mode=ro{}",
+        uri_path(&absolute),
+        if immutable { "&immutable=1" } else { "" }
+    );
+    let sqlite = |source| classify(path, source);
+    let conn = Connection::open_with_flags(uri, flags).map_err(sqlite)?;
+    conn.busy_timeout(lock_timeout()).map_err(sqlite)?;
+    let version = check_identity(&conn, path, true)?;
+    Ok((conn, version))
+}
+
 /// The change log read on a connection of its own, for validation ([`VersionHistory`]): an
 /// import holds the write lock on its own connection, and has written nothing yet while it
 /// validates.
@@ -388,13 +417,7 @@ pub struct StoreHistory {
 
 impl StoreHistory {
     pub fn open(path: &Path) -> Result<StoreHistory, StoreError> {
-        let flags =
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn =
-            Connection::open_with_flags(path, flags).map_err(|source| StoreError::Sqlite {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let (conn, _) = read_only_connection(path)?;
         Ok(StoreHistory {
             conn: std::sync::Mutex::new(conn),
         })
@@ -422,6 +445,17 @@ impl crate::validate::VersionHistory for StoreHistory {
             previous = Some(batch);
         }
         None
+    }
+
+    fn was_removed(&self, record_id: &str) -> bool {
+        let Ok(conn) = self.conn.lock() else {
+            return false;
+        };
+        (conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM changes WHERE record_id = ?1 AND action = 'remove')",
+        ))
+        .and_then(|mut stmt| stmt.query_row([record_id], |r| r.get(0)))
+        .unwrap_or(false)
     }
 }
 
@@ -783,34 +817,7 @@ impl Store {
         } else {
             None
         };
-        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        let connect = |immutable: bool| -> Result<(Connection, i64), StoreError> {
-            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                | rusqlite::OpenFlags::SQLITE_OPEN_URI
-                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            let uri = format!(
-                "file:{}?mode=ro{}",
-                uri_path(&absolute),
-                if immutable { "&immutable=1" } else { "" }
-            );
-            let sqlite = |source| classify(path, source);
-            let conn = Connection::open_with_flags(uri, flags).map_err(sqlite)?;
-            conn.busy_timeout(lock_timeout()).map_err(sqlite)?;
-            let version = check_identity(&conn, path, true)?;
-            Ok((conn, version))
-        };
-        // Reading a WAL store takes its `-shm` file. SQLite cannot make one in a folder the
-        // user cannot write, and one it makes where it can is the reader's: left behind, it
-        // fails the owner's next import. With no `-wal` or `-journal` file beside the store,
-        // no writer is at work and none was killed: every committed row is in the store's own
-        // file, which is then read as it is (`immutable`: no locks, no `-shm`).
-        let beside = |suffix: &str| {
-            let mut name = absolute.as_os_str().to_owned();
-            name.push(suffix);
-            PathBuf::from(name).exists()
-        };
-        let quiet = !beside("-wal") && !beside("-journal");
-        match connect(quiet) {
+        match read_only_connection(path) {
             Ok((conn, version)) if version == MIGRATIONS.len() as i64 => Ok(Store {
                 conn,
                 path: path.to_path_buf(),

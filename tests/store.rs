@@ -3153,3 +3153,45 @@ fn a_re_keyed_export_row_keeps_its_stored_record_from_the_prune() {
     );
     assert_eq!(env.count(), 2);
 }
+
+/// An export's row nobody edited, whose user was removed from the store since, is left out:
+/// the removal stands, as a change made since does (review: S004, an error, blocked the
+/// import). Edited, it is S004 still; so is a row no record of this store ever had.
+#[test]
+fn an_untouched_export_row_of_a_removed_user_is_left_out() {
+    let env = Env::new();
+    let head = "email_addr,record_id,full_name\n";
+    let first = env.write(
+        "first.csv",
+        &format!("{head}a@x.com,A,Al A\nb@x.com,B,Bo B\n"),
+    );
+    assert_eq!(env.import(&first, &[]).0, 0);
+    let export = std::fs::read_to_string(env.export("export.csv")).unwrap();
+    assert!(env.run(&["remove", "B"]).status.success());
+    let untouched = env.write("untouched.csv", &export);
+    let (code, plan) = env.import(&untouched, &[]);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 2, 0]), "{plan:#}");
+    assert_eq!(plan["kept_removed"], 1, "{plan:#}");
+    assert_eq!(env.count(), 1);
+    let out = env.run(&["import", untouched.to_str().unwrap(), "--dry-run"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(
+            "left out 1 row of users removed from the store since this export, not edited in it"
+        ),
+        "{said}"
+    );
+    // Edited since the export: S004.
+    let edited = env.write("edited.csv", &export.replace("Bo B", "Bo Bee"));
+    let (code, plan) = env.import(&edited, &[]);
+    assert_eq!(code, 1, "{plan:#}");
+    assert_eq!(plan["findings"]["S004"], 1, "{plan:#}");
+    // Another store's export: no record of it here was ever removed.
+    let other = Env::new();
+    let third = other.write("third.csv", &format!("{head}c@x.com,C,Cy C\n"));
+    assert_eq!(other.import(&third, &[]).0, 0);
+    let theirs = other.export("theirs.csv");
+    let (code, plan) = env.import(&theirs, &[]);
+    assert_eq!(code, 1, "{plan:#}");
+    assert_eq!(plan["findings"]["S004"], 1, "{plan:#}");
+}

@@ -38,6 +38,9 @@ struct JsonPlan<'a> {
     /// kept as stored.
     #[serde(skip_serializing_if = "is_zero")]
     kept_untouched: usize,
+    /// An export's untouched rows whose users were removed from the store since: left out.
+    #[serde(skip_serializing_if = "is_zero")]
+    kept_removed: usize,
     /// Stored users an export has no row for, kept (without `--prune`).
     #[serde(skip_serializing_if = "is_zero")]
     kept_absent: usize,
@@ -204,8 +207,8 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         Err(e) => return Err(batch.error_first(e.into())),
     };
     // `--prune` of an export bounds when it was made by when its rows' versions were first
-    // written, which the change log says.
-    if args.prune && !matches!(source, Source::Absent) {
+    // written, which the change log says; it says too which users were removed.
+    if !matches!(source, Source::Absent) {
         known.history = match crate::store::StoreHistory::open(&args.store.store) {
             Ok(history) => Some(Box::new(history)),
             Err(e) => return Err(batch.error_first(e.into())),
@@ -476,6 +479,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                     })
                     .collect(),
                 kept_untouched: outcome.rows_untouched,
+                kept_removed: outcome.rows_removed_since,
                 applied_before: applied_before.map(|b| b.name.as_str()),
                 refused: refused.as_deref(),
                 batch: &name,
@@ -525,6 +529,13 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                         before.applied_at,
                         plan.counts.update,
                         plural(plan.counts.update)
+                    );
+                }
+                let removed = outcome.rows_removed_since;
+                if removed > 0 {
+                    println!(
+                        "  left out {removed} row{} of users removed from the store since this export, not edited in it: the removal stands (to bring one back, clear its row_version)",
+                        plural(removed)
                     );
                 }
                 let untouched = outcome.rows_untouched;

@@ -66,6 +66,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         // validate never creates a store: a CI result must not depend on the directory.
         let store = super::store_to_read(path)?;
         plan::read_store(&mut known, &store)?;
+        known.history = Some(Box::new(crate::store::StoreHistory::open(path)?));
     }
     // Records are built only for `--out`, and spilled beside it rather than held in memory.
     let keep = match args.out.as_deref() {

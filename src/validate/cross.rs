@@ -155,6 +155,8 @@ pub(super) struct CrossRow<'b> {
     /// The users whose export rows are untouched since the export while the store changed
     /// them since: kept as stored, so their rows vouch for no key the stored record lets go.
     pub(super) untouched: HashSet<usize>,
+    /// Of those, the rows whose users were removed from the store since.
+    pub(super) removed_since: usize,
 }
 
 impl<'b> CrossRow<'b> {
@@ -182,6 +184,7 @@ impl<'b> CrossRow<'b> {
             addresses_missing: HashSet::new(),
             rows_in_store: 0,
             untouched: HashSet::new(),
+            removed_since: 0,
         }
     }
 

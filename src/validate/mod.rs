@@ -49,6 +49,9 @@ pub struct Outcome {
     /// An export's rows untouched since it was made whose users changed in the store since:
     /// no S004, and an import keeps their stored records.
     pub rows_untouched: usize,
+    /// An export's rows untouched since it was made whose users were removed from the store
+    /// since: no S004, and an import leaves them out.
+    pub rows_removed_since: usize,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -127,6 +130,10 @@ pub trait VersionHistory: Send + Sync + std::fmt::Debug {
     /// The batch that first wrote `row_version` of `record_id`, or `None` when the log cannot
     /// tell (then the caller takes the batch that last wrote it).
     fn first_writer(&self, record_id: &str, row_version: &str) -> Option<u32>;
+
+    /// Whether a record of `record_id` was removed from the store (by `remove`, `--prune`, a
+    /// revert, a bot replaced).
+    fn was_removed(&self, record_id: &str) -> bool;
 }
 
 impl Known {
@@ -864,6 +871,7 @@ pub fn validate_with(
                                 }
                                 _ => None,
                             };
+                            let mut removed_since = false;
                             let (current, untouched) = match (&user.row_version, stored) {
                                 (Some((v, _)), Some(s)) if !same_row_version(s.row_version, v) => {
                                     let current = if digest.is_some() && record.is_some() {
@@ -884,6 +892,28 @@ pub fn validate_with(
                                             .row_version
                                             .is_some_and(|r| r.eq_ignore_ascii_case(v.as_bytes()));
                                     (current || untouched, untouched)
+                                }
+                                // Untouched since its export, and its user removed from the
+                                // store since: the removal stands, as a change does above
+                                // (review: S004, an error, on a row nobody edited).
+                                // (Not in a store that holds no user: an export loads
+                                // into it anew, a restore.)
+                                (Some((v, _)), None)
+                                    if !user.bot
+                                        && is_row_version(v)
+                                        && known.store_records.len()
+                                            > usize::from(known.store_bot.is_some())
+                                        && (known.history.as_ref())
+                                            .is_some_and(|h| h.was_removed(&user.record_id))
+                                        && record_of(&user, &sheet_entries, None, true)
+                                            .0
+                                            .row_version
+                                            .is_some_and(|r| {
+                                                r.eq_ignore_ascii_case(v.as_bytes())
+                                            }) =>
+                                {
+                                    removed_since = true;
+                                    (true, true)
                                 }
                                 _ => (false, false),
                             };
@@ -915,6 +945,7 @@ pub fn validate_with(
                                 same_as_stored,
                                 in_store,
                                 untouched,
+                                removed_since,
                                 exported_current,
                                 findings: f,
                                 known_findings,
@@ -962,7 +993,8 @@ pub fn validate_with(
         })
         .map(|(s, _)| s.order.0)
         .collect();
-    let (rows_in_store, rows_untouched) = (cross.rows_in_store, cross.untouched.len());
+    let (rows_in_store, rows_removed_since) = (cross.rows_in_store, cross.removed_since);
+    let rows_untouched = cross.untouched.len() - rows_removed_since;
     let decided = cross.finish(&rep, batch, known, &mut findings, late, &mut stats)?;
     // 900,000 ID-sheet entries took a tenth of a second to free, before the outputs.
     drop(sheet_entries);
@@ -981,6 +1013,7 @@ pub fn validate_with(
         since_export: decided.since_export,
         rows_in_store,
         rows_untouched,
+        rows_removed_since,
     })
 }
 
@@ -1006,6 +1039,7 @@ fn append(
         if user.untouched {
             cross.untouched.insert(base + k);
         }
+        cross.removed_since += usize::from(user.removed_since);
         if let Some(at) = user.exported_current {
             cross.exported_current.push(at & !RENAMED);
             if at & RENAMED != 0 {
@@ -1049,8 +1083,10 @@ struct CheckedUser {
     same_as_stored: bool,
     /// A manual user's row whose record id the store holds (`import`'s `kept_absent`).
     in_store: bool,
-    /// An export's row untouched since the export, whose user changed in the store since.
+    /// An export's row untouched since the export, whose user changed in the store since, or
+    /// was removed from it (then also `removed_since`).
     untouched: bool,
+    removed_since: bool,
     /// The stored record's number, when the row holds its stored row_version.
     exported_current: Option<u32>,
     findings: Vec<Finding>,
