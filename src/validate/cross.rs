@@ -453,11 +453,12 @@ impl<'b> CrossRow<'b> {
     }
 
     /// With --prune on an export: the stored users it has no row for that were written after
-    /// the newest record its rows hold as stored, added to the record ids so that the plan
-    /// keeps them. The export was made after that record was written, but maybe before these
-    /// were: a row nobody deleted is not a user to remove (review: a Monday export imported
-    /// with `--prune` on Wednesday removed Tuesday's new contractors). A user written after
-    /// the export whose row was deleted is kept too, as S004 keeps an edited row.
+    /// the newest version its rows hold as stored was first written, added to the record ids
+    /// so that the plan keeps them. The export was made after that version was written, but
+    /// maybe before these users were: a row nobody deleted is not a user to remove (review: a
+    /// Monday export imported with `--prune` on Wednesday removed Tuesday's new contractors).
+    /// A user written after the export whose row was deleted is kept too, as S004 keeps an
+    /// edited row. The stored records rows hold under another record id are kept as well.
     fn keep_written_since_export(&mut self, known: &Known) -> Option<SinceExport> {
         let ids = self.record_ids.as_mut().filter(|_| self.from_export)?;
         let records = &known.store_records;
@@ -919,7 +920,7 @@ pub(super) struct Decided {
 /// `import --prune` of an export: the stored users kept because they were written after it.
 #[derive(Debug, Default, Clone)]
 pub struct SinceExport {
-    /// The batch that wrote the newest stored record an export's row holds as it is stored
+    /// The batch that first wrote the newest version an export's row holds as it is stored
     /// (none: no row does, so when the export was made is unknown).
     pub newest: Option<u32>,
     /// The users kept, with the batch that last wrote each, in the store's order.

@@ -871,6 +871,14 @@ pub fn validate_with(
                                 }
                                 _ => None,
                             };
+                            // Whether the row is as it was exported: its record still has
+                            // the row's own row_version.
+                            let as_exported = |v: &str| {
+                                record_of(&user, &sheet_entries, None, true)
+                                    .0
+                                    .row_version
+                                    .is_some_and(|r| r.eq_ignore_ascii_case(v.as_bytes()))
+                            };
                             let mut removed_since = false;
                             let (current, untouched) = match (&user.row_version, stored) {
                                 (Some((v, _)), Some(s)) if !same_row_version(s.row_version, v) => {
@@ -887,10 +895,7 @@ pub fn validate_with(
                                     let untouched = !current
                                         && !user.bot
                                         && is_row_version(v)
-                                        && record_of(&user, &sheet_entries, None, true)
-                                            .0
-                                            .row_version
-                                            .is_some_and(|r| r.eq_ignore_ascii_case(v.as_bytes()));
+                                        && as_exported(v);
                                     (current || untouched, untouched)
                                 }
                                 // Untouched since its export, and its user removed from the
@@ -905,12 +910,7 @@ pub fn validate_with(
                                             > usize::from(known.store_bot.is_some())
                                         && (known.history.as_ref())
                                             .is_some_and(|h| h.was_removed(&user.record_id))
-                                        && record_of(&user, &sheet_entries, None, true)
-                                            .0
-                                            .row_version
-                                            .is_some_and(|r| {
-                                                r.eq_ignore_ascii_case(v.as_bytes())
-                                            }) =>
+                                        && as_exported(v) =>
                                 {
                                     removed_since = true;
                                     (true, true)
@@ -1388,47 +1388,58 @@ fn each_chunk_here(
         .collect();
     // A sheet the workbook hides: V013 once, at its first row of values.
     let mut hidden_sheet = sheet.hidden.sheet;
-    let mut take = |rows: &[Row], findings: &mut Vec<Finding>| {
-        findings.extend(stray_cells(rep, sheet, mapping, rows));
-        inline_problems.retain_mut(|(col, made)| {
-            let has_data = rows
-                .iter()
-                .any(|r| r.cell(*col).is_some_and(|c| !c.text.trim().is_empty()));
-            if has_data {
-                findings.append(made);
-            }
-            !has_data
-        });
-        unnamed.retain(|&col| {
-            let has_data = rows
-                .iter()
-                .any(|r| r.cell(col).is_some_and(|c| !c.text.trim().is_empty()));
-            if has_data {
-                findings.extend(header_finding(rep, sheet, mapping, &unnamed_column(col)));
-            }
-            !has_data
-        });
-        // A row with values past the header's columns only is a note beside the table (F004
-        // or V012 above), not a user (review: it was one, with three V001).
-        let data: Vec<&Row> = rows
-            .iter()
-            .filter(|r| !blank_within(r, mapping.width))
-            .collect();
-        if !sheet.hidden.is_empty() {
-            if let (true, Some(first)) = (std::mem::take(&mut hidden_sheet), data.first()) {
-                findings.extend(hidden_sheet_finding(rep, sheet, mapping, first));
-            }
-            hidden_cols.retain(|&col| {
-                let shown =
-                    (data.iter()).find(|r| r.cell(col).is_some_and(|c| !c.text.trim().is_empty()));
-                findings.extend(shown.and_then(|r| hidden_column(rep, sheet, mapping, col, r)));
-                shown.is_none()
+    let mut take =
+        |rows: &[Row], findings: &mut Vec<Finding>| {
+            findings.extend(stray_cells(rep, sheet, mapping, rows));
+            inline_problems.retain_mut(|(col, made)| {
+                let has_data = rows
+                    .iter()
+                    .any(|r| r.cell(*col).is_some_and(|c| !c.text.trim().is_empty()));
+                if has_data {
+                    findings.append(made);
+                }
+                !has_data
             });
-            let hidden = data.iter().filter(|r| sheet.hidden.row(r.number));
-            findings.extend(hidden.filter_map(|r| hidden_row(rep, sheet, mapping, r)));
-        }
-        check(&data, findings);
-    };
+            unnamed.retain(|&col| {
+                let has_data = rows
+                    .iter()
+                    .any(|r| r.cell(col).is_some_and(|c| !c.text.trim().is_empty()));
+                if has_data {
+                    findings.extend(header_finding(rep, sheet, mapping, &unnamed_column(col)));
+                }
+                !has_data
+            });
+            // A row with values past the header's columns only is a note beside the table (F004
+            // or V012 above), not a user (review: it was one, with three V001).
+            let data: Vec<&Row> = rows
+                .iter()
+                .filter(|r| !blank_within(r, mapping.width))
+                .collect();
+            if !sheet.hidden.is_empty() {
+                if let (true, Some(first)) = (std::mem::take(&mut hidden_sheet), data.first()) {
+                    findings.extend(hidden_finding(
+                        rep,
+                        sheet,
+                        mapping,
+                        HiddenPart::Sheet,
+                        first,
+                    ));
+                }
+                hidden_cols.retain(|&col| {
+                    let shown = (data.iter())
+                        .find(|r| r.cell(col).is_some_and(|c| !c.text.trim().is_empty()));
+                    findings.extend(shown.and_then(|r| {
+                        hidden_finding(rep, sheet, mapping, HiddenPart::Column(col), r)
+                    }));
+                    shown.is_none()
+                });
+                let hidden = data.iter().filter(|r| sheet.hidden.row(r.number));
+                findings.extend(
+                    hidden.filter_map(|r| hidden_finding(rep, sheet, mapping, HiddenPart::Row, r)),
+                );
+            }
+            check(&data, findings);
+        };
     take(&sheet.rows[mapping.header_at + 1..], findings);
     let Some(rest) = &sheet.rest else { return };
     // A CSV's next chunk is parsed on the pool while this one is checked, so that neither
@@ -1750,87 +1761,71 @@ fn blank_within(row: &Row, width: usize) -> bool {
     (row.cells.iter().take(width)).all(|c| c.text.trim().is_empty())
 }
 
-/// V013 on a sheet the workbook hides, at its first row of values (in `row`).
-fn hidden_sheet_finding(
+/// What V013 is about: the sheet, a row, or a column (by index).
+#[derive(Clone, Copy)]
+enum HiddenPart {
+    Sheet,
+    Row,
+    Column(usize),
+}
+
+/// V013 on what a workbook hides, at `row` (a hidden sheet's or column's first row of
+/// values): read, and loaded as what is shown is. Counted among the users with warnings, as
+/// their rows' own warnings are.
+fn hidden_finding(
     rep: &Reporter,
     sheet: &Sheet,
     mapping: &Mapping,
+    part: HiddenPart,
     row: &Row,
 ) -> Option<Finding> {
+    let (col, field, message, suggestion) = match part {
+        HiddenPart::Sheet => (
+            None,
+            "",
+            format!(
+                "sheet `{}` is hidden in the workbook: its rows were read, and load as those of the sheets shown do",
+                sheet.sheet.as_deref().unwrap_or_default()
+            ),
+            "Unhide the sheet to check it, or delete it if its rows are not to be loaded",
+        ),
+        HiddenPart::Row => (
+            None,
+            "",
+            format!(
+                "row {} is hidden in the sheet (by hand, or by a filter): it was read, and loads as the rows shown do",
+                row.number
+            ),
+            "Unhide it to check it, or delete the row if it is not to be loaded",
+        ),
+        HiddenPart::Column(col) => {
+            let column = (mapping.columns.iter()).find(|m| m.index == col)?;
+            (
+                Some(col),
+                column.name.as_str(),
+                format!(
+                    "column {} (`{}`) is hidden in the sheet: its values were read, and load as those of the columns shown do",
+                    column_letter(col),
+                    column.header
+                ),
+                "Unhide it to check its values, or delete the column if they are not to be loaded",
+            )
+        }
+    };
     let record_id = record_id_of(mapping, row);
     let place = Place {
         sheet,
         row: Some(row.number),
-        col: None,
-        field: Cow::Borrowed(""),
+        col,
+        field: Cow::Borrowed(field),
     };
     rep.make(
         Rule::HiddenCells,
         &place,
         record_id,
-        None,
-        format!(
-            "sheet `{}` is hidden in the workbook: its rows were read, and load as those of the sheets shown do",
-            sheet.sheet.as_deref().unwrap_or_default()
-        ),
-        Some("Unhide the sheet to check it, or delete it if its rows are not to be loaded".to_string()),
-        // Counted among the users with warnings, as their rows' own warnings are.
-        record_id.map_or(Owner::Nobody, |r| Owner::Record(r.to_string())),
-    )
-}
-
-/// V013 on a row the sheet hides: read, and loaded as the rows shown are.
-fn hidden_row(rep: &Reporter, sheet: &Sheet, mapping: &Mapping, row: &Row) -> Option<Finding> {
-    let record_id = record_id_of(mapping, row);
-    let place = Place {
-        sheet,
-        row: Some(row.number),
-        col: None,
-        field: Cow::Borrowed(""),
-    };
-    rep.make(
-        Rule::HiddenCells,
-        &place,
-        record_id,
-        None,
-        format!(
-            "row {} is hidden in the sheet (by hand, or by a filter): it was read, and loads as the rows shown do",
-            row.number
-        ),
-        Some("Unhide it to check it, or delete the row if it is not to be loaded".to_string()),
-        // Counted among the users with warnings, as their rows' own warnings are.
-        record_id.map_or(Owner::Nobody, |r| Owner::Record(r.to_string())),
-    )
-}
-
-/// V013 on a column the sheet hides whose values are read, at its first value (in `row`).
-fn hidden_column(
-    rep: &Reporter,
-    sheet: &Sheet,
-    mapping: &Mapping,
-    col: usize,
-    row: &Row,
-) -> Option<Finding> {
-    let name = (mapping.columns.iter()).find(|m| m.index == col)?;
-    let record_id = record_id_of(mapping, row);
-    let place = Place {
-        sheet,
-        row: Some(row.number),
-        col: Some(col),
-        field: Cow::Borrowed(name.name.as_str()),
-    };
-    rep.make(
-        Rule::HiddenCells,
-        &place,
-        record_id,
-        row.cell(col).map(|c| c.text.as_str()),
-        format!(
-            "column {} (`{}`) is hidden in the sheet: its values were read, and load as those of the columns shown do",
-            column_letter(col),
-            name.header
-        ),
-        Some("Unhide it to check its values, or delete the column if they are not to be loaded".to_string()),
-        // Counted among the users with warnings, as their rows' own warnings are.
+        col.and_then(|c| row.cell(c)).map(|c| c.text.as_str()),
+        message,
+        Some(suggestion.to_string()),
         record_id.map_or(Owner::Nobody, |r| Owner::Record(r.to_string())),
     )
 }
