@@ -3129,19 +3129,24 @@ fn prune_with_an_older_export_keeps_users_after_a_record_is_set_back() {
     }
 }
 
-/// An export's row whose record id was changed keeps its row_version, which names the stored
-/// record: S004 says so, and `--prune --partial` keeps that record rather than removing the
-/// person (review: the re-keyed row was left out, and the record pruned).
-#[test]
-fn a_re_keyed_export_row_keeps_its_stored_record_from_the_prune() {
-    let env = Env::new();
+/// Users A and B stored, and the store exported as CSV (returned as text).
+fn two_users_exported(env: &Env) -> String {
     let head = "email_addr,record_id,full_name\n";
     let first = env.write(
         "first.csv",
         &format!("{head}a@x.com,A,Al A\nb@x.com,B,Bo B\n"),
     );
     assert_eq!(env.import(&first, &[]).0, 0);
-    let export = std::fs::read_to_string(env.export("export.csv")).unwrap();
+    std::fs::read_to_string(env.export("export.csv")).unwrap()
+}
+
+/// An export's row whose record id was changed keeps its row_version, which names the stored
+/// record: S004 says so, and `--prune --partial` keeps that record rather than removing the
+/// person (review: the re-keyed row was left out, and the record pruned).
+#[test]
+fn a_re_keyed_export_row_keeps_its_stored_record_from_the_prune() {
+    let env = Env::new();
+    let export = two_users_exported(&env);
     let rekeyed = env.write("rekeyed.csv", &export.replace(",B,", ",B2,"));
     let (code, plan) = env.import(&rekeyed, &["--prune", "--partial", "--max-remove", "5"]);
     assert_eq!((code, counts(&plan)), (1, [0, 0, 1, 0]), "{plan:#}");
@@ -3160,13 +3165,7 @@ fn a_re_keyed_export_row_keeps_its_stored_record_from_the_prune() {
 #[test]
 fn an_untouched_export_row_of_a_removed_user_is_left_out() {
     let env = Env::new();
-    let head = "email_addr,record_id,full_name\n";
-    let first = env.write(
-        "first.csv",
-        &format!("{head}a@x.com,A,Al A\nb@x.com,B,Bo B\n"),
-    );
-    assert_eq!(env.import(&first, &[]).0, 0);
-    let export = std::fs::read_to_string(env.export("export.csv")).unwrap();
+    let export = two_users_exported(&env);
     assert!(env.run(&["remove", "B"]).status.success());
     let untouched = env.write("untouched.csv", &export);
     let (code, plan) = env.import(&untouched, &[]);
@@ -3188,7 +3187,10 @@ fn an_untouched_export_row_of_a_removed_user_is_left_out() {
     assert_eq!(plan["findings"]["S004"], 1, "{plan:#}");
     // Another store's export: no record of it here was ever removed.
     let other = Env::new();
-    let third = other.write("third.csv", &format!("{head}c@x.com,C,Cy C\n"));
+    let third = other.write(
+        "third.csv",
+        "email_addr,record_id,full_name\nc@x.com,C,Cy C\n",
+    );
     assert_eq!(other.import(&third, &[]).0, 0);
     let theirs = other.export("theirs.csv");
     let (code, plan) = env.import(&theirs, &[]);
