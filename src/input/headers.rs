@@ -286,6 +286,14 @@ fn required(kind: SheetKind) -> [Field; 3] {
 /// Maps one header cell to its field on a sheet of `kind`.
 pub fn map_header(header: &str, kind: SheetKind, renames: &Renames) -> Field {
     let trimmed = header.trim();
+    // A vendor marks the columns to fill (`Record ID (required)`, `Full Name*`): the column is
+    // the one the rest names (review: F002 with `Record ID (required)` there).
+    if let Some(bare) = without_marker(trimmed) {
+        let field = map_header(bare, kind, renames);
+        if !matches!(field, Field::Custom(_) | Field::Ignored) {
+            return field;
+        }
+    }
     let renamed = renames
         .get(&fold(trimmed))
         .map(String::as_str)
@@ -331,6 +339,38 @@ pub fn map_header(header: &str, kind: SheetKind, renames: &Renames) -> Field {
         }
     }
     Field::Custom(renamed.to_string())
+}
+
+/// A header without the mark a vendor put on it to say whether it must be filled: trailing
+/// `*`, `(required)`, `[optional]`, ` - required` and the like. `None` when it has none.
+fn without_marker(header: &str) -> Option<&str> {
+    const MARKS: [&str; 8] = [
+        "required",
+        "optional",
+        "mandatory",
+        "req",
+        "req.",
+        "opt",
+        "opt.",
+        "if any",
+    ];
+    let bare = header.trim_end_matches('*').trim_end();
+    if bare.len() < header.len() && !bare.is_empty() {
+        return Some(bare);
+    }
+    let lower = header.to_ascii_lowercase();
+    for (open, close) in [("(", ")"), ("[", "]"), ("- ", "")] {
+        for mark in MARKS {
+            let tail = format!("{open}{mark}{close}");
+            if let Some(rest) = lower.strip_suffix(&tail) {
+                let bare = header[..rest.len()].trim_end();
+                if !bare.is_empty() && bare.len() < rest.len() + 1 {
+                    return Some(bare);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// A column named as a dotted ID column but not one (SPEC §2 reserves them: never custom
@@ -728,6 +768,30 @@ mod tests {
                 integration: "ServiceNow".into(),
                 part: IdPart::UserId
             }
+        );
+    }
+
+    #[test]
+    fn a_vendor_s_required_mark_is_no_part_of_the_name() {
+        assert_eq!(users("Record ID (required)"), Field::Attr(Attr::RecordId));
+        assert_eq!(users("Email (Required)"), Field::Attr(Attr::EmailAddr));
+        assert_eq!(users("Full Name*"), Field::Attr(Attr::FullName));
+        assert_eq!(users("full_name *"), Field::Attr(Attr::FullName));
+        assert_eq!(
+            users("Department [optional]"),
+            Field::Attr(Attr::Department)
+        );
+        assert_eq!(users("Manager - optional"), Field::Attr(Attr::ManagerEmail));
+        // A custom column keeps its name as written; a name that is only a mark stays.
+        assert_eq!(
+            users("Office (optional)"),
+            Field::Custom("Office (optional)".into())
+        );
+        assert_eq!(users("(required)"), Field::Custom("(required)".into()));
+        assert_eq!(users("*"), Field::Custom("*".into()));
+        assert_eq!(
+            map_header("user_id (required)", SheetKind::Itsm, &Renames::new()),
+            Field::Id(IdPart::UserId)
         );
     }
 
