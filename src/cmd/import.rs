@@ -39,8 +39,8 @@ struct JsonPlan<'a> {
     #[serde(skip_serializing_if = "is_zero")]
     kept_untouched: usize,
     /// An export's untouched rows whose users were removed from the store since: left out.
-    #[serde(skip_serializing_if = "is_zero")]
-    kept_removed: usize,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    kept_removed: &'a [String],
     /// Stored users an export has no row for, kept (without `--prune`).
     #[serde(skip_serializing_if = "is_zero")]
     kept_absent: usize,
@@ -316,8 +316,9 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     let refused = refused.or_else(|| {
         (plan.counts.remove > max_remove).then(|| {
             format!(
-                "the plan removes {} users, more than --max-remove {max_remove}; nothing was applied (raise --max-remove if that is intended)",
-                plan.counts.remove
+                "the plan removes {} user{}, more than --max-remove {max_remove}; nothing was applied (raise --max-remove if that is intended)",
+                plan.counts.remove,
+                plural(plan.counts.remove)
             )
         })
     });
@@ -479,7 +480,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                     })
                     .collect(),
                 kept_untouched: outcome.rows_untouched,
-                kept_removed: outcome.rows_removed_since,
+                kept_removed: &outcome.removed_since,
                 applied_before: applied_before.map(|b| b.name.as_str()),
                 refused: refused.as_deref(),
                 batch: &name,
@@ -531,11 +532,13 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                         plural(plan.counts.update)
                     );
                 }
-                let removed = outcome.rows_removed_since;
-                if removed > 0 {
+                let removed = &outcome.removed_since;
+                if !removed.is_empty() {
                     println!(
-                        "  left out {removed} row{} of users removed from the store since this export, not edited in it: the removal stands (to bring one back, clear its row_version)",
-                        plural(removed)
+                        "  left out {} row{} of users removed from the store since this export, not edited in it: the removal stands (to bring one back, clear its row_version): {}",
+                        removed.len(),
+                        plural(removed.len()),
+                        super::shown_list(removed, 10)
                     );
                 }
                 let untouched = outcome.rows_untouched;
@@ -626,7 +629,7 @@ fn since_export_text(
         ("them", "their")
     };
     let mut out = format!(
-        "  kept {n} stored user{} this export has no row for, {why}: the export may have been made before {them}, or before {their} last change; remove {them} with `muster remove`, or prune with a new export\n",
+        "  kept {n} stored user{} this export has no row for, {why}: the export may have been made before {them}, or before {their} last change; remove {them} with `muster remove`\n",
         plural(n),
     );
     for (rid, writer) in since.kept.iter().take(SHOWN_KEPT) {

@@ -155,8 +155,8 @@ pub(super) struct CrossRow<'b> {
     /// The users whose export rows are untouched since the export while the store changed
     /// them since: kept as stored, so their rows vouch for no key the stored record lets go.
     pub(super) untouched: HashSet<usize>,
-    /// Of those, the rows whose users were removed from the store since.
-    pub(super) removed_since: usize,
+    /// Of those, the record ids of the rows whose users were removed from the store since.
+    pub(super) removed_since: Vec<String>,
 }
 
 impl<'b> CrossRow<'b> {
@@ -184,7 +184,7 @@ impl<'b> CrossRow<'b> {
             addresses_missing: HashSet::new(),
             rows_in_store: 0,
             untouched: HashSet::new(),
-            removed_since: 0,
+            removed_since: Vec::new(),
         }
     }
 

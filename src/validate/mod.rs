@@ -49,9 +49,9 @@ pub struct Outcome {
     /// An export's rows untouched since it was made whose users changed in the store since:
     /// no S004, and an import keeps their stored records.
     pub rows_untouched: usize,
-    /// An export's rows untouched since it was made whose users were removed from the store
-    /// since: no S004, and an import leaves them out.
-    pub rows_removed_since: usize,
+    /// The record ids of an export's rows untouched since it was made whose users were removed
+    /// from the store since: no S004, and no record (an import leaves them out).
+    pub removed_since: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -993,8 +993,11 @@ pub fn validate_with(
         })
         .map(|(s, _)| s.order.0)
         .collect();
-    let (rows_in_store, rows_removed_since) = (cross.rows_in_store, cross.removed_since);
-    let rows_untouched = cross.untouched.len() - rows_removed_since;
+    let removed_since = std::mem::take(&mut cross.removed_since);
+    let (rows_in_store, rows_untouched) = (
+        cross.rows_in_store,
+        cross.untouched.len() - removed_since.len(),
+    );
     let decided = cross.finish(&rep, batch, known, &mut findings, late, &mut stats)?;
     // 900,000 ID-sheet entries took a tenth of a second to free, before the outputs.
     drop(sheet_entries);
@@ -1013,7 +1016,7 @@ pub fn validate_with(
         since_export: decided.since_export,
         rows_in_store,
         rows_untouched,
-        rows_removed_since,
+        removed_since,
     })
 }
 
@@ -1039,7 +1042,14 @@ fn append(
         if user.untouched {
             cross.untouched.insert(base + k);
         }
-        cross.removed_since += usize::from(user.removed_since);
+        // Left out: no record, so the plan neither creates nor counts it.
+        let record = match user.removed_since {
+            true => {
+                cross.removed_since.push(user.user.record_id.clone());
+                None
+            }
+            false => user.record,
+        };
         if let Some(at) = user.exported_current {
             cross.exported_current.push(at & !RENAMED);
             if at & RENAMED != 0 {
@@ -1048,7 +1058,7 @@ fn append(
         }
         findings.extend(user.findings);
         late.extend(user.known_findings);
-        records.push((user.record, user.same_as_stored));
+        records.push((record, user.same_as_stored));
         rows.push((user.user, user.keys));
     }
     // The records go to the sink while the keys go to the buckets: the last chunk's append
@@ -1278,7 +1288,12 @@ fn known_checks(
                     .then(|| known.store_records.with_version(version))
                     .flatten()
                     .map(|at| known.store_records.record_id(at));
+                let removed = || (known.history.as_ref()).is_some_and(|h| h.was_removed(&u.record_id));
                 Some(match renamed {
+                    None if removed() => format!(
+                        "`{}` was removed from the store since this row was exported, and the row is not as exported: delete the row to leave the user removed, or clear its row_version to bring the user back",
+                        u.record_id
+                    ),
                     Some(other) => format!(
                         "`{}` has a row_version but no stored record, and the row_version is stored record `{other}`'s: the row was copied from `{other}`'s (then clear its row_version), or `{other}`'s record id was changed, which makes a new user (then write `{other}` back; `--prune` keeps `{other}`)",
                         u.record_id
