@@ -413,6 +413,9 @@ fn read_only_connection(path: &Path) -> Result<(Connection, i64), StoreError> {
 #[derive(Debug)]
 pub struct StoreHistory {
     conn: std::sync::Mutex<Connection>,
+    /// The record ids the log has a removal of, read once when first asked for: rows of
+    /// another store's export each ask, a million of them too.
+    removed: std::sync::OnceLock<std::collections::HashSet<String>>,
 }
 
 impl StoreHistory {
@@ -420,6 +423,7 @@ impl StoreHistory {
         let (conn, _) = read_only_connection(path)?;
         Ok(StoreHistory {
             conn: std::sync::Mutex::new(conn),
+            removed: std::sync::OnceLock::new(),
         })
     }
 }
@@ -448,14 +452,19 @@ impl crate::validate::VersionHistory for StoreHistory {
     }
 
     fn was_removed(&self, record_id: &str) -> bool {
-        let Ok(conn) = self.conn.lock() else {
-            return false;
-        };
-        (conn.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM changes WHERE record_id = ?1 AND action = 'remove')",
-        ))
-        .and_then(|mut stmt| stmt.query_row([record_id], |r| r.get(0)))
-        .unwrap_or(false)
+        let removed = self.removed.get_or_init(|| {
+            let Ok(conn) = self.conn.lock() else {
+                return Default::default();
+            };
+            let read = |conn: &Connection| -> rusqlite::Result<std::collections::HashSet<String>> {
+                let mut stmt =
+                    conn.prepare("SELECT DISTINCT record_id FROM changes WHERE action = 'remove'")?;
+                let ids = stmt.query_map([], |r| r.get(0))?;
+                ids.collect()
+            };
+            read(&conn).unwrap_or_default()
+        });
+        removed.contains(record_id)
     }
 }
 
