@@ -3204,3 +3204,24 @@ fn an_untouched_export_row_of_a_removed_user_is_left_out() {
     assert_eq!(code, 1, "{plan:#}");
     assert_eq!(plan["findings"]["S004"], 1, "{plan:#}");
 }
+
+/// An old workbook export's Bot Account row, once that bot was removed or replaced: S004 says
+/// so, and to delete the row (review: it said to clear the row_version, which would bring the
+/// old bot back).
+#[test]
+fn an_old_export_s_bot_row_after_the_bot_went_says_so() {
+    let env = Env::new();
+    env.import(&common::root().join(Q3), &[]);
+    let export = env.export("e.xlsx");
+    assert!(env
+        .run(&["remove", "BOT-0001", "--include-bot"])
+        .status
+        .success());
+    let out = env.run(&["validate", export.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("the bot account `BOT-0001` was removed or replaced since this row was exported: delete the Bot Account row"),
+        "{said}"
+    );
+}

@@ -1290,6 +1290,10 @@ fn known_checks(
                     .map(|at| known.store_records.record_id(at));
                 let removed = || (known.history.as_ref()).is_some_and(|h| h.was_removed(&u.record_id));
                 Some(match renamed {
+                    None if u.bot && removed() => format!(
+                        "the bot account `{}` was removed or replaced since this row was exported: delete the Bot Account row to keep the store's bot as it is (an organization has one)",
+                        u.record_id
+                    ),
                     None if removed() => format!(
                         "`{}` was removed from the store since this row was exported, and the row is not as exported: delete the row to leave the user removed, or clear its row_version to bring the user back",
                         u.record_id
