@@ -323,11 +323,15 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
         // What the vendor hid stays hidden (V013 says so on the cells): the workbook sent back
         // is theirs, with muster's marks, and validates again to the same findings.
         if let Source::Validated(sheet) = source {
-            for &r in &sheet.hidden.rows {
+            // Within the sheet's 1,048,576 rows and 16,384 columns (a hostile file's numbers
+            // past them would fail the workbook).
+            for &r in (sheet.hidden.rows.iter()).filter(|r| (1..=1_048_576).contains(*r)) {
                 ws.set_row_hidden(r - 1)?;
             }
-            for &c in &sheet.hidden.cols {
-                ws.set_column_hidden(u16::try_from(c).unwrap_or(u16::MAX))?;
+            for c in (sheet.hidden.cols.iter()).filter_map(|&c| u16::try_from(c).ok()) {
+                if c < 16_384 {
+                    ws.set_column_hidden(c)?;
+                }
             }
             if sheet.hidden.sheet {
                 ws.set_hidden(true);

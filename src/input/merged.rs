@@ -436,7 +436,10 @@ fn hidden_in_tag(bytes: &[u8], at: usize, hidden: &mut Hidden) {
         None => name,
     };
     match name {
-        b"row" => hidden.rows.extend(attribute_number(tag, b"r")),
+        // A sheet's rows are 1 to 1,048,576: a number past them is a broken part's.
+        b"row" => hidden
+            .rows
+            .extend(attribute_number(tag, b"r").filter(|r| (1..=1_048_576).contains(r))),
         b"col" => {
             if let (Some(min), Some(max)) =
                 (attribute_number(tag, b"min"), attribute_number(tag, b"max"))
@@ -718,7 +721,7 @@ mod tests {
             })
             .collect();
         let xml = format!(
-            "<x:worksheet><x:cols><x:col min=\"2\" max=\"3\" width=\"0\" hidden=\"1\"/><x:col min=\"5\" max=\"5\" hidden=\"0\"/></x:cols><x:sheetData>{rows}</x:sheetData><x:row r=\"50\" hidden=\"1\"/></x:worksheet>"
+            "<x:worksheet><x:cols><x:col min=\"2\" max=\"3\" width=\"0\" hidden=\"1\"/><x:col min=\"5\" max=\"5\" hidden=\"0\"/><x:col min=\"9\" max=\"99999\" hidden=\"1\"/></x:cols><x:sheetData><x:row r=\"0\" hidden=\"1\"/><x:row r=\"9999999\" hidden=\"1\"/>{rows}</x:sheetData><x:row r=\"50\" hidden=\"1\"/></x:worksheet>"
         );
         for block in [128, 300, 1 << 16] {
             for pad in [0, 1, 37, 100] {
