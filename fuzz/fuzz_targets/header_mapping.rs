@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         rows,
         encoding: None,
         lettered: true,
+        delimited: true,
         rest: None,
         hidden: Default::default(),
     };

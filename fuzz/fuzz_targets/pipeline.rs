@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
             rows,
             encoding,
             lettered: true,
+            delimited: true,
             rest: None,
             hidden: Default::default(),
         }],
@@ -30,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         &batch,
         &Config::builtin(),
         &Default::default(),
-        &Default::default(),
+        &mut Default::default(),
         &indicatif::ProgressBar::hidden(),
     );
     // Every record muster writes is valid JSON.

@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
             ..options
         },
     );
-    let (Ok((whole, _)), Ok((streamed, _))) = (whole, streamed) else {
+    let (Ok((whole, _, _)), Ok((streamed, _, _))) = (whole, streamed) else {
         return;
     };
     assert_eq!(whole.len(), streamed.len());
