@@ -3157,6 +3157,20 @@ fn a_re_keyed_export_row_keeps_its_stored_record_from_the_prune() {
         "{said}"
     );
     assert_eq!(env.count(), 2);
+    // Two rows' record ids swapped: each row_version is the other record's (review: it said
+    // the records had changed in the store).
+    let swapped = export
+        .replace(",A,", ",SWAP,")
+        .replace(",B,", ",A,")
+        .replace(",SWAP,", ",B,");
+    let swapped = env.write("swapped.csv", &swapped);
+    let out = env.run(&["validate", swapped.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("the row_version is stored record `A`'s, not `B`'s: were record ids changed or swapped between rows?")
+            && said.contains("the row_version is stored record `B`'s, not `A`'s"),
+        "{said}"
+    );
 }
 
 /// An export's row nobody edited, whose user was removed from the store since, is left out:

@@ -1274,10 +1274,23 @@ fn known_checks(
             Some(_) if !is_row_version(version) => Some(format!(
                 "`{version}` is not a row_version muster wrote (16 hex digits): a spreadsheet may have turned it into a number; export again, and keep the column as text"
             )),
-            Some(_) => Some(format!(
-                "`{}` has changed in the store since this row was exported; export again and redo the edit",
-                u.record_id
-            )),
+            // The row_version of another stored record as it is: record ids swapped or
+            // changed between rows, not a change in the store (review).
+            Some(stored) => Some(
+                match (known.store_records.with_version(version))
+                    .filter(|&at| at != stored.at)
+                    .map(|at| known.store_records.record_id(at))
+                {
+                    Some(other) => format!(
+                        "the row_version is stored record `{other}`'s, not `{}`'s: were record ids changed or swapped between rows? A record id joins the user's records: write each row's own back",
+                        u.record_id
+                    ),
+                    None => format!(
+                        "`{}` has changed in the store since this row was exported; export again and redo the edit",
+                        u.record_id
+                    ),
+                },
+            ),
             // An export loaded into a store that holds no user (a restore, a move to a new
             // store; the bot may be there) brings every record anew: nothing there changed
             // since it was exported.
