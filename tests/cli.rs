@@ -492,6 +492,28 @@ fn workbook_cells_typed_as_spreadsheets_show_them() {
     assert_eq!(v007["value"], "=\"Di \"&\"Lu\"");
 }
 
+/// V007 on a handle (a Slack mention `@U012AB3CG`) suggests the value without the
+/// `@`; on a formula, to enter the value itself.
+#[test]
+fn v007_on_a_handle_suggests_it_without_the_at() {
+    let (_, report) = validate_json(&["testdata/rules/V007.csv"]);
+    let suggestion = |value: &str| {
+        findings(&report)
+            .iter()
+            .find(|f| f["code"] == "V007" && f["value"] == value)
+            .and_then(|f| f["suggestion"].as_str().map(str::to_string))
+            .unwrap()
+    };
+    assert_eq!(
+        suggestion("@U012AB3CG"),
+        "Use `U012AB3CG`, without the `@` a spreadsheet reads as a formula"
+    );
+    assert_eq!(
+        suggestion("@SUM(A1)"),
+        "Enter the value itself, not a formula"
+    );
+}
+
 #[test]
 fn column_problems_name_the_column() {
     let (code, report) = validate_json(&["testdata/bad/columns.csv"]);

@@ -384,6 +384,21 @@ pub fn runs_as_formula(value: &str) -> bool {
             && value.parse::<f64>().is_err())
 }
 
+/// V007's suggestion for `@U012AB3CG` or `@jdoe`: the handle after the `@`, when it is one
+/// (letters, digits, `.`, `_`, `-`), not a function call or a reference such as `@SUM(A1)`.
+pub fn handle_after_at(value: &str) -> Option<&str> {
+    let rest = value.strip_prefix('@')?;
+    let handle = !rest.is_empty()
+        && rest
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    handle.then_some(rest)
+}
+
 /// V007: `####`, what a spreadsheet shows for a number or a date too wide for its column, as a
 /// CSV save writes it: the value itself is lost (review: loaded as a department).
 pub fn too_wide_mark(value: &str) -> bool {
@@ -858,6 +873,11 @@ mod tests {
             "+2.5E+10",
         ] {
             assert!(!runs_as_formula(ok), "{ok}");
+        }
+        assert_eq!(handle_after_at("@U012AB3CG"), Some("U012AB3CG"));
+        assert_eq!(handle_after_at("@jane.doe"), Some("jane.doe"));
+        for not_a_handle in ["@SUM(A1)", "@", "@-A1", "@A1+1", "U012AB3CG"] {
+            assert_eq!(handle_after_at(not_a_handle), None, "{not_a_handle}");
         }
         assert!(mangled_text("1.23457E+11").is_some());
         assert!(mangled_text("2026-03-01").is_some());

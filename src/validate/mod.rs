@@ -286,12 +286,19 @@ impl<'a> RowCx<'a> {
             } else {
                 "would run as a formula in a spreadsheet"
             };
+            let suggestion = match values::handle_after_at(text.trim()) {
+                // `@U012AB3CG`, `@jdoe`: a mention or a handle, whose `@` makes it a formula.
+                Some(rest) if cell.origin != CellOrigin::Formula => {
+                    format!("Use `{rest}`, without the `@` a spreadsheet reads as a formula")
+                }
+                _ => "Enter the value itself, not a formula".to_string(),
+            };
             self.report(
                 Rule::FormulaCell,
                 place,
                 text,
                 format!("`{}` {what}", clip(text)),
-                Some("Enter the value itself, not a formula".into()),
+                Some(suggestion),
             );
             return None;
         }
