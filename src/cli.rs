@@ -106,6 +106,10 @@ pub struct ValidateArgs {
     /// CSV delimiter, instead of sniffing it (`,` `;` `|` or `tab`).
     #[arg(long, value_name = "C")]
     pub delimiter: Option<String>,
+    /// Encoding of CSV files that are not UTF-8, instead of detecting it (`windows-1251`,
+    /// `shift_jis`, `macintosh`, …: any WHATWG label).
+    #[arg(long, value_name = "NAME")]
+    pub encoding: Option<String>,
     /// Raise rules to error (code or name).
     #[arg(long, value_name = "CODE", value_delimiter = ',')]
     pub deny: Vec<String>,
@@ -217,6 +221,13 @@ pub struct ImportArgs {
     /// Header renames for vendor files: a TOML file with a [columns] table.
     #[arg(long, value_name = "FILE")]
     pub map: Option<PathBuf>,
+    /// CSV delimiter, instead of sniffing it (`,` `;` `|` or `tab`).
+    #[arg(long, value_name = "C")]
+    pub delimiter: Option<String>,
+    /// Encoding of CSV files that are not UTF-8, instead of detecting it (`windows-1251`,
+    /// `shift_jis`, `macintosh`, …: any WHATWG label).
+    #[arg(long, value_name = "NAME")]
+    pub encoding: Option<String>,
     /// The plan as text, or as JSON on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

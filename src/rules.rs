@@ -44,7 +44,7 @@ define_rules! {
     F002 RequiredColumnMissing "required-column-missing" Error "a required column (`email_addr`, `record_id`, `full_name`) is missing" "a Users sheet with `Email`, `Name` but no record id column: add `record_id`";
     F003 DuplicateColumn "duplicate-column" Error "the same column twice after header mapping" "`Email` and `E-mail` both map to `email_addr`: keep one";
     F004 Ignored "ignored" Info "sheet, column, file or row above the header ignored" "an `Instructions` sheet, or a title row above the header";
-    F005 NonUtf8Encoding "non-utf8-encoding" Info "non-UTF-8 encoding detected and decoded" "a CSV saved by Excel on Windows (Windows-1252): decoded, nothing to do";
+    F005 NonUtf8Encoding "non-utf8-encoding" Info "non-UTF-8 encoding detected and decoded" "a CSV saved by Excel on Windows in its code page (Windows-1252; Windows-1251 for Cyrillic, Shift_JIS for Japanese): detected and decoded; if names read wrong, give `--encoding`";
     F006 MisspelledColumn "misspelled-column" Warning "an unknown column, mapped to a custom attribute, looks like a misspelled standard attribute" "`deparment` becomes `custom_attributes.deparment`: rename it `department`";
     F007 NoUsers "no-users" Error "the batch holds no user rows" "a header-only file, or a workbook without a `Users` sheet";
     F008 MisnamedSheet "misnamed-sheet" Error "a sheet or file named as a copy or a shortening of one muster reads was not read (its rows would be lost)" "a sheet `ITSM` or `ITSM IDs (2)` beside `Users`: rename it `ITSM IDs` (or move its rows there), or delete it";

@@ -165,6 +165,25 @@ def semicolons_with_commas(path):
     write_csv(path, header, rows, ";")
 
 
+def code_pages(d):
+    """CSV files as Excel saves "CSV" on computers whose code page is not Windows-1252: a
+    Russian vendor's (Windows-1251, `;`, CRLF), a Japanese one's (Shift_JIS), and a Mac's
+    (Mac Roman, which detection cannot tell from Windows-1252: `--encoding macintosh`)."""
+    header = ["email_addr", "record_id", "full_name", "first_name", "last_name", "department"]
+    ru = [("Иван", "Петров", "Продажи"), ("Пётр", "Сидоров", "Бухгалтерия"),
+          ("Анна", "Смирнова", "Разработка"), ("Ольга", "Ёлкина", "Кадры")]
+    jp = [("太郎", "山田", "営業部"), ("花子", "佐藤", "経理部"), ("ソフィア", "伊藤", "開発"),
+          ("表示", "能力", "ポリシー")]
+    fr = [("José", "García", "Ventes"), ("Zoë", "Lefèvre", "Comptabilité")]
+
+    def rows(names, prefix):
+        return [[f"{prefix}{i}@partners.acme.com", f"{prefix.upper()}-{i}", f"{f} {l}", f, l, d]
+                for i, (f, l, d) in enumerate(names, 1)]
+    write_csv(os.path.join(d, "windows-1251.csv"), header, rows(ru, "ru"), ";", "cp1251", "\r\n")
+    write_csv(os.path.join(d, "shift-jis.csv"), header, rows(jp, "jp"), ",", "shift_jis", "\r\n")
+    write_csv(os.path.join(d, "mac-roman.csv"), header, rows(fr, "fr"), ",", "mac_roman", "\r")
+
+
 # Rule fixtures: each row's `expect` cell lists the codes that must fire on that row; a rule's
 # fixture also holds near misses (rows where the code must not fire).
 U = ["email_addr", "record_id", "full_name"]
@@ -591,11 +610,15 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["shared-formulas"]:
         shared_formulas_fixture()
         sys.exit()
+    if sys.argv[1:] == ["code-pages"]:
+        code_pages(os.path.join(HERE, "batches", "code-pages"))
+        sys.exit()
     os.makedirs(os.path.join(HERE, "batches"), exist_ok=True)
     clean_workbook(os.path.join(HERE, "batches", "q3-contractors.xlsx"))
     flat_inline(os.path.join(HERE, "batches", "flat-inline.csv"))
     excel_windows_dir(os.path.join(HERE, "batches", "excel-windows"))
     semicolons_with_commas(os.path.join(HERE, "batches", "semicolons-with-commas.csv"))
+    code_pages(os.path.join(HERE, "batches", "code-pages"))
     rule_fixtures()
     merged_fixture()
     merged_hidden_fixture()

@@ -156,6 +156,12 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     let options = input::ReadOptions {
         stream: true,
         renames: renames.clone(),
+        delimiter: (args.delimiter.as_deref())
+            .map(super::validate::parse_delimiter)
+            .transpose()?,
+        encoding: (args.encoding.as_deref())
+            .map(super::validate::parse_encoding)
+            .transpose()?,
         ..Default::default()
     };
     // The batch is opened (a CSV's first pass over its bytes) on a thread of its own while the

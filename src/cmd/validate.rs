@@ -21,6 +21,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         None => Default::default(),
     };
     let delimiter = args.delimiter.as_deref().map(parse_delimiter).transpose()?;
+    let encoding = args.encoding.as_deref().map(parse_encoding).transpose()?;
     if let Some(path) = &args.annotate {
         annotate::check_request(path, &args.inputs)?;
     }
@@ -33,6 +34,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
 
     let options = input::ReadOptions {
         delimiter,
+        encoding,
         renames: renames.clone(),
         limits: input::Limits {
             max_columns: args.max_columns,
@@ -245,7 +247,17 @@ fn apply_rule_flags(config: &mut Config, args: &ValidateArgs) -> anyhow::Result<
     Ok(())
 }
 
-fn parse_delimiter(s: &str) -> anyhow::Result<u8> {
+/// `--encoding`: a WHATWG label (`windows-1251`, `cp1251`, `shift_jis`, `mac`). UTF-16 is
+/// told by its byte-order mark, and one without is refused as such.
+pub(super) fn parse_encoding(s: &str) -> anyhow::Result<&'static encoding_rs::Encoding> {
+    match encoding_rs::Encoding::for_label(s.trim().as_bytes()) {
+        Some(e) if e != encoding_rs::UTF_16LE && e != encoding_rs::UTF_16BE && e != encoding_rs::REPLACEMENT => Ok(e),
+        Some(e) => bail!("--encoding cannot be {} (got `{s}`): a UTF-16 file is read by its byte-order mark", e.name()),
+        None => bail!("--encoding `{s}` is not an encoding's name (try `windows-1251`, `windows-1250`, `shift_jis`, `gbk`, `macintosh`)"),
+    }
+}
+
+pub(super) fn parse_delimiter(s: &str) -> anyhow::Result<u8> {
     Ok(match s {
         "tab" | "\\t" | "\t" => b'\t',
         "," | ";" | "|" => s.as_bytes()[0],

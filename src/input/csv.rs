@@ -3,6 +3,7 @@
 
 use super::headers::Renames;
 use super::{check_size, sniff_format, Cell, ReadOptions, ReadProblem, Row};
+use encoding_rs::Encoding;
 use std::path::Path;
 use unicode_normalization::UnicodeNormalization;
 
@@ -23,7 +24,8 @@ pub fn read_bytes(
     bytes: &[u8],
     options: &ReadOptions,
 ) -> Result<(Vec<Row>, Option<&'static str>), ReadProblem> {
-    let (text, encoding) = decode(bytes).map_err(|why| ReadProblem::unreadable(why.to_string()))?;
+    let (text, encoding) =
+        decode(bytes, options.encoding).map_err(|why| ReadProblem::unreadable(why.to_string()))?;
     let delimiter = options
         .delimiter
         .unwrap_or_else(|| sniff_delimiter(&text, &options.renames));
@@ -38,8 +40,13 @@ pub fn read_bytes(
     Ok((rows, encoding))
 }
 
-/// Decodes bytes to NFC text. Binary content is refused with what it looks like.
-pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
+/// Decodes bytes to NFC text. Binary content is refused with what it looks like. Bytes that
+/// are not UTF-8 are decoded with `legacy` (`--encoding`) when given, else with the encoding
+/// their text shows ([`detect_legacy`]).
+pub fn decode(
+    bytes: &[u8],
+    legacy: Option<&'static Encoding>,
+) -> Result<(String, Option<&'static str>), String> {
     let (text, encoding) = if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         match std::str::from_utf8(rest) {
             Ok(text) => (text.to_string(), None),
@@ -52,8 +59,8 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
                 if utf8_text {
                     (String::from_utf8_lossy(rest).into_owned(), None)
                 } else {
-                    let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(rest);
-                    (text.into_owned(), Some(encoding_rs::WINDOWS_1252.name()))
+                    let encoding = legacy.unwrap_or_else(|| detect_legacy(rest));
+                    (decode_legacy(rest, encoding), Some(encoding.name()))
                 }
             }
         }
@@ -89,10 +96,98 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
         }
         match std::str::from_utf8(bytes) {
             Ok(s) => (s.to_string(), None),
-            Err(_) => (windows_1252(bytes), Some(encoding_rs::WINDOWS_1252.name())),
+            Err(_) => {
+                let encoding = legacy.unwrap_or_else(|| detect_legacy(bytes));
+                (decode_legacy(bytes, encoding), Some(encoding.name()))
+            }
         }
     };
     Ok((to_nfc(text), encoding))
+}
+
+/// The encoding of a file that is not UTF-8. Excel's "CSV" is saved in the system's code page:
+/// Windows-1252 in Western Europe and the Americas, but Windows-1251 for Cyrillic, 1250 for
+/// Central Europe, Shift_JIS, GBK… Read as Windows-1252, `Иван` loaded as `Èâàí` with no
+/// error (review). chardetng (Firefox's detector for unlabeled pages) tells them apart by the
+/// text's letter pairs; a file with no sign of another encoding is Windows-1252, as before.
+/// Mac Roman is not among its encodings (`--encoding macintosh` reads one).
+pub fn detect_legacy(bytes: &[u8]) -> &'static Encoding {
+    let mut detector = Detector::new();
+    detector.feed(bytes);
+    detector.guess()
+}
+
+/// [`detect_legacy`] fed a file a block at a time.
+pub struct Detector(chardetng::EncodingDetector);
+
+impl Detector {
+    pub fn new() -> Self {
+        Detector(chardetng::EncodingDetector::new(
+            chardetng::Iso2022JpDetection::Deny,
+        ))
+    }
+
+    /// Feeds the bytes around each run of non-ASCII ones. chardetng scores pairs of
+    /// characters, and a pair of ASCII ones counts for nothing (ISO-2022-JP aside, which is
+    /// not asked for): fed a whole 70 MB file it took 4 s, fed this way a blink.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        // Enough for a letter pair and a word's case before and after; a multi-byte
+        // character's second byte (ASCII in Shift_JIS) comes with its first.
+        const AROUND: usize = 8;
+        let non_ascii_from = |at: usize| {
+            let ascii = Encoding::ascii_valid_up_to(&bytes[at..]);
+            (at + ascii < bytes.len()).then_some(at + ascii)
+        };
+        let mut fed_to = 0;
+        let mut next = non_ascii_from(0);
+        while let Some(first) = next {
+            let mut last = first;
+            next = loop {
+                match non_ascii_from(last + 1) {
+                    Some(at) if at - last <= AROUND => last = at,
+                    further => break further,
+                }
+            };
+            let start = first.saturating_sub(AROUND).max(fed_to);
+            fed_to = (last + 1 + AROUND).min(bytes.len());
+            self.0.feed(&bytes[start..fed_to], false);
+            self.0.feed(b"\n", false);
+        }
+    }
+
+    pub fn guess(&self) -> &'static Encoding {
+        self.0.guess(None, chardetng::Utf8Detection::Deny)
+    }
+}
+
+impl Default for Detector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// [`detect_legacy`] on a file read a block at a time.
+fn detect_file(path: &Path) -> std::io::Result<&'static Encoding> {
+    let mut file = std::fs::File::open(path)?;
+    let mut detector = Detector::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = read_full(&mut file, &mut buf)?;
+        if n == 0 {
+            return Ok(detector.guess());
+        }
+        detector.feed(&buf[..n]);
+    }
+}
+
+/// Bytes that are not UTF-8 decoded with `encoding`; Windows-1252 keeps the UTF-8 rows pasted
+/// among its own ([`windows_1252`]).
+fn decode_legacy(bytes: &[u8], encoding: &'static Encoding) -> String {
+    if encoding == encoding_rs::WINDOWS_1252 {
+        windows_1252(bytes)
+    } else {
+        encoding.decode_without_bom_handling(bytes).0.into_owned()
+    }
 }
 
 /// A file that is not UTF-8, read as Windows-1252 but where its bytes are UTF-8: a UTF-8 file
@@ -286,21 +381,20 @@ fn split_line(line: &str, delimiter: u8) -> Vec<String> {
 fn sniff_head(
     first: &[u8],
     bom: bool,
-    utf8: bool,
+    legacy: Option<&'static Encoding>,
     whole_file: bool,
     renames: &Renames,
 ) -> Option<u8> {
     let bytes = if bom { &first[3..] } else { first };
-    let text = if utf8 {
-        let valid = match std::str::from_utf8(bytes) {
-            Ok(_) => bytes.len(),
-            Err(e) => e.valid_up_to(),
-        };
-        String::from_utf8_lossy(&bytes[..valid])
-    } else {
-        encoding_rs::WINDOWS_1252
-            .decode_without_bom_handling(bytes)
-            .0
+    let text = match legacy {
+        None => {
+            let valid = match std::str::from_utf8(bytes) {
+                Ok(_) => bytes.len(),
+                Err(e) => e.valid_up_to(),
+            };
+            String::from_utf8_lossy(&bytes[..valid])
+        }
+        Some(encoding) => encoding.decode_without_bom_handling(bytes).0,
     };
     let text = to_nfc(text.into_owned());
     let complete = if whole_file {
@@ -424,19 +518,18 @@ pub fn open_in_blocks(
         Ok(_) => true,
         Err(e) => e.error_len().is_none(),
     };
-    let sniff = |utf8: bool| match options.delimiter {
+    let sniff = |legacy: Option<&'static Encoding>| match options.delimiter {
         Some(d) => Some(d),
-        None => sniff_head(&first, bom, utf8, whole_file, &options.renames),
+        None => sniff_head(&first, bom, legacy, whole_file, &options.renames),
     };
-    let Some(delimiter) = sniff(guess_utf8) else {
+    // The delimiter is looked for in bytes that are not UTF-8 as Windows-1252 until the whole
+    // file's encoding is known; it is looked for again if that is another.
+    let provisional =
+        |utf8: bool| (!utf8).then(|| options.encoding.unwrap_or(encoding_rs::WINDOWS_1252));
+    let Some(delimiter) = sniff(provisional(guess_utf8)) else {
         return Ok(None);
     };
     let scan = Prescan::run(path, delimiter, bom, block).map_err(unreadable)?;
-    // The whole read sniffs the text as the whole file decodes; bytes past the first 64 KiB
-    // that are not UTF-8 change how the first decode, and so maybe the delimiter.
-    if scan.utf8 != guess_utf8 && sniff(scan.utf8) != Some(delimiter) {
-        return Ok(None);
-    }
     // A byte-order mark before bytes that are not UTF-8 is read whole: the stream's blocks
     // would each have to be decoded past a mark that says otherwise.
     if scan.odd_bytes
@@ -447,7 +540,20 @@ pub fn open_in_blocks(
     {
         return Ok(None);
     }
-    let encoding = (!scan.utf8).then_some(encoding_rs::WINDOWS_1252);
+    let encoding = match (scan.utf8, options.encoding) {
+        (true, _) => None,
+        (false, Some(given)) => Some(given),
+        (false, None) => Some(detect_file(path).map_err(unreadable)?),
+    };
+    // The whole read sniffs the text as the whole file decodes: bytes past the first 64 KiB
+    // that are not UTF-8, or another encoding, may change the delimiter. A multi-byte encoding
+    // (Shift_JIS, GBK, Big5) is read whole: its second bytes can be a `|` or a `\`, which the
+    // first pass would take for the text's own.
+    if (encoding != provisional(guess_utf8) && sniff(encoding) != Some(delimiter))
+        || encoding.is_some_and(|e| !e.is_single_byte())
+    {
+        return Ok(None);
+    }
     let mut rest = CsvStream {
         file: std::io::BufReader::with_capacity(
             1 << 20,
@@ -985,21 +1091,24 @@ mod tests {
 
     #[test]
     fn decodes_boms_and_windows_1252() {
-        assert_eq!(decode(b"\xEF\xBB\xBFa").unwrap(), ("a".to_string(), None));
+        assert_eq!(
+            decode(b"\xEF\xBB\xBFa", None).unwrap(),
+            ("a".to_string(), None)
+        );
         // A mark before Windows-1252 bytes: decoded as such and said so, not U+FFFD.
         assert_eq!(
-            decode(b"\xEF\xBB\xBFJos\xE9").unwrap(),
+            decode(b"\xEF\xBB\xBFJos\xE9", None).unwrap(),
             ("José".to_string(), Some("windows-1252"))
         );
         // A mark before UTF-8 with one byte gone wrong: that byte alone is lost (review).
         assert_eq!(
-            decode(b"\xEF\xBB\xBFZo\xC3\xAB Caf\xE9").unwrap(),
+            decode(b"\xEF\xBB\xBFZo\xC3\xAB Caf\xE9", None).unwrap(),
             ("Zoë Caf\u{FFFD}".to_string(), None)
         );
-        let (t, e) = decode(b"\xFF\xFEa\0b\0").unwrap();
+        let (t, e) = decode(b"\xFF\xFEa\0b\0", None).unwrap();
         assert_eq!((t.as_str(), e), ("ab", Some("UTF-16LE")));
         // A lone surrogate and an odd last byte: said so.
-        let (t, e) = decode(b"\xFE\xFF\0a\xD8\0\0b\0").unwrap();
+        let (t, e) = decode(b"\xFE\xFF\0a\xD8\0\0b\0", None).unwrap();
         assert_eq!(
             (t.as_str(), e),
             (
@@ -1007,14 +1116,75 @@ mod tests {
                 Some("UTF-16BE, with characters it could not decode (U+FFFD, V008)")
             )
         );
-        let (t, e) = decode(b"Jos\xe9").unwrap();
+        let (t, e) = decode(b"Jos\xe9", None).unwrap();
         assert_eq!((t.as_str(), e), ("José", Some("windows-1252")));
         // UTF-8 rows, and one pasted in from a Windows-1252 file: each read as it is written
         // (review: the UTF-8 rows were read as Windows-1252, `ZoÃ«`).
-        let (t, e) = decode(b"Zo\xC3\xAB \xE7\x8E\x8B\nZo\xEB\n").unwrap();
+        let (t, e) = decode(b"Zo\xC3\xAB \xE7\x8E\x8B\nZo\xEB\n", None).unwrap();
         assert_eq!((t.as_str(), e), ("Zoë 王\nZoë\n", Some("windows-1252")));
-        assert!(decode(b"PK\x03\x04rest").unwrap_err().contains("zip"));
-        assert!(decode(b"a\0b\0c\0").unwrap_err().contains("UTF-16"));
+        assert!(decode(b"PK\x03\x04rest", None).unwrap_err().contains("zip"));
+        assert!(decode(b"a\0b\0c\0", None).unwrap_err().contains("UTF-16"));
+    }
+
+    /// A file that is not UTF-8 is decoded in the code page its text shows (review: a Russian
+    /// vendor's `Иван` loaded as `Èâàí`), or in the one `--encoding` gives.
+    #[test]
+    fn a_code_page_is_told_from_the_text() {
+        let (ru, _, _) = encoding_rs::WINDOWS_1251.encode("a;b\nИван Петров;Продажи\nПётр;Кадры\n");
+        let (t, e) = decode(&ru, None).unwrap();
+        assert_eq!(
+            (t.as_str(), e),
+            (
+                "a;b\nИван Петров;Продажи\nПётр;Кадры\n",
+                Some("windows-1251")
+            )
+        );
+        let (jp, _, _) = encoding_rs::SHIFT_JIS.encode("a,b\n山田 太郎,営業部\n");
+        let (t, e) = decode(&jp, None).unwrap();
+        assert_eq!(
+            (t.as_str(), e),
+            ("a,b\n山田 太郎,営業部\n", Some("Shift_JIS"))
+        );
+        // Mac Roman is not detected (it reads as Windows-1252); `--encoding` reads it.
+        let mac = b"a,b\nJos\x8E Garc\x92a,1\n";
+        let (t, e) = decode(mac, Some(encoding_rs::MACINTOSH)).unwrap();
+        assert_eq!((t.as_str(), e), ("a,b\nJosé García,1\n", Some("macintosh")));
+        // What `--encoding` gives applies to bytes that are not UTF-8 only.
+        let (t, e) = decode("Zoë".as_bytes(), Some(encoding_rs::MACINTOSH)).unwrap();
+        assert_eq!((t.as_str(), e), ("Zoë", None));
+    }
+
+    /// A streamed file in a code page: the encoding is told from the whole file (here its
+    /// first 64 KiB are ASCII), and a multi-byte one, whose second bytes can be a `|`, is read
+    /// whole.
+    #[test]
+    fn a_streamed_code_page_is_told_from_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("email_addr;record_id;full_name\n");
+        for i in 0..3000 {
+            text.push_str(&format!("u{i}@acme.com;R{i};Jane Doe\n"));
+        }
+        text.push_str("ivan@acme.com;R-IV;Иван Петров\n");
+        let path = dir.path().join("ru.csv");
+        std::fs::write(&path, encoding_rs::WINDOWS_1251.encode(&text).0).unwrap();
+        let options = ReadOptions::default();
+        let (whole, encoding) = read(&path, &options).unwrap();
+        assert_eq!(encoding, Some("windows-1251"));
+        assert_eq!(whole.last().unwrap().cells[2].text, "Иван Петров");
+        let streamed = open_in_blocks(&path, &options, 4096).unwrap().unwrap();
+        assert_eq!(streamed.encoding, Some("windows-1251"));
+        let mut rest = streamed.rest;
+        let mut last = None;
+        while let Some(chunk) = rest.next_chunk().unwrap() {
+            last = chunk.last().map(|r| r.cells[2].text.clone()).or(last);
+        }
+        assert_eq!(last.as_deref(), Some("Иван Петров"));
+
+        let jp = dir.path().join("jp.csv");
+        let text = text.replace("Иван Петров", "山田 太郎");
+        std::fs::write(&jp, encoding_rs::SHIFT_JIS.encode(&text).0).unwrap();
+        assert!(open_in_blocks(&jp, &options, 4096).unwrap().is_none());
+        assert_eq!(read(&jp, &options).unwrap().1, Some("Shift_JIS"));
     }
 
     /// Every way a block boundary could fall: the streamed rows equal the rows of the whole file.
@@ -1207,7 +1377,7 @@ mod tests {
 
     #[test]
     fn text_is_nfc() {
-        let (t, _) = decode("Jose\u{301}".as_bytes()).unwrap();
+        let (t, _) = decode("Jose\u{301}".as_bytes(), None).unwrap();
         assert_eq!(t, "Jos\u{e9}");
     }
 

@@ -51,7 +51,7 @@ pub fn read(
     let bytes = std::fs::read(path)
         .map_err(|e| ReadProblem::unreadable(format!("cannot read the file: {e}")))?;
     let (text, _) =
-        super::csv::decode(&bytes).map_err(|why| ReadProblem::unreadable(why.to_string()))?;
+        super::csv::decode(&bytes, None).map_err(|why| ReadProblem::unreadable(why.to_string()))?;
     let mut tables: BTreeMap<bool, Table> = BTreeMap::new();
     let mut ignored: IgnoredKeys = Vec::new();
     let mut problems = Vec::new();

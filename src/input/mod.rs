@@ -442,6 +442,9 @@ impl Default for Limits {
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
     pub delimiter: Option<u8>,
+    /// The encoding of CSV files that are not UTF-8 (`--encoding`), instead of the one their
+    /// text shows.
+    pub encoding: Option<&'static encoding_rs::Encoding>,
     /// The `--map` renames: the CSV reader finds the header row, and so the delimiter, with
     /// them.
     pub renames: headers::Renames,
