@@ -167,8 +167,8 @@ def semicolons_with_commas(path):
 
 def code_pages(d):
     """CSV files as Excel saves "CSV" on computers whose code page is not Windows-1252: a
-    Russian vendor's (Windows-1251, `;`, CRLF), a Japanese one's (Shift_JIS), and a Mac's
-    (Mac Roman, which detection cannot tell from Windows-1252: `--encoding macintosh`)."""
+    Russian vendor's (Windows-1251, `;`, CRLF), a Japanese one's (Shift_JIS), and Excel for
+    Mac's (Mac Roman)."""
     header = ["email_addr", "record_id", "full_name", "first_name", "last_name", "department"]
     ru = [("Иван", "Петров", "Продажи"), ("Пётр", "Сидоров", "Бухгалтерия"),
           ("Анна", "Смирнова", "Разработка"), ("Ольга", "Ёлкина", "Кадры")]

@@ -2871,8 +2871,8 @@ fn tags_joined_otherwise_are_suggested_as_a_list() {
 
 /// A CSV saved in a code page other than Windows-1252 (Excel's "CSV" on a Russian or a
 /// Japanese computer) loads its names as written, and F005 names the code page (review: `Иван`
-/// loaded as `Èâàí`, valid). Mac Roman, which detection cannot tell, is read with
-/// `--encoding`, on `validate` and on `import`.
+/// loaded as `Èâàí`, valid); so does Excel for Mac's "CSV" (Mac Roman). `--encoding` gives
+/// the encoding instead, on `validate` and on `import`.
 #[test]
 fn csv_files_in_other_code_pages_read_as_written() {
     let names = |args: &[&str]| -> (Vec<String>, String) {
@@ -2907,9 +2907,26 @@ fn csv_files_in_other_code_pages_read_as_written() {
     assert_eq!(jp[..2], ["太郎 山田", "花子 佐藤"]);
     assert_eq!(said, "decoded as Shift_JIS");
     let mac = format!("{pages}/mac-roman.csv");
-    let (fr, said) = names(&[&mac, "--encoding", "macintosh"]);
-    assert_eq!(fr, ["José García", "Zoë Lefèvre"]);
-    assert_eq!(said, "decoded as macintosh");
+    for args in [&[&mac[..]][..], &[&mac, "--encoding", "macintosh"]] {
+        let (fr, said) = names(args);
+        assert_eq!(fr, ["José García", "Zoë Lefèvre"], "{args:?}");
+        assert_eq!(said, "decoded as macintosh");
+    }
+    // What `--encoding` says is what is read: Mac Roman's `è` is a control character in
+    // Windows-1252.
+    let (_, report) = validate_json(&[&mac, "--encoding", "windows-1252"]);
+    let said: Vec<_> = (findings(&report).iter())
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap(),
+                f["value"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        said.contains(&("F005", "")) && said.contains(&("V008", "Lef\u{8f}vre")),
+        "{said:?}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("m.db");

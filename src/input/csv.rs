@@ -110,7 +110,8 @@ pub fn decode(
 /// Central Europe, Shift_JIS, GBK… Read as Windows-1252, `Иван` loaded as `Èâàí` with no
 /// error (review). chardetng (Firefox's detector for unlabeled pages) tells them apart by the
 /// text's letter pairs; a file with no sign of another encoding is Windows-1252, as before.
-/// Mac Roman is not among its encodings (`--encoding macintosh` reads one).
+/// Mac Roman, which Excel for Mac still writes as "CSV", is not among chardetng's encodings:
+/// [`Detector`] tells it from Windows-1252 by the letters inside words.
 pub fn detect_legacy(bytes: &[u8]) -> &'static Encoding {
     let mut detector = Detector::new();
     detector.feed(bytes);
@@ -118,13 +119,38 @@ pub fn detect_legacy(bytes: &[u8]) -> &'static Encoding {
 }
 
 /// [`detect_legacy`] fed a file a block at a time.
-pub struct Detector(chardetng::EncodingDetector);
+pub struct Detector {
+    chardetng: chardetng::EncodingDetector,
+    /// Bytes between two ASCII letters that are a letter in Mac Roman and not in
+    /// Windows-1252 (`Lef\x8Fvre`, `Pe\x96a`), and those that are one in Windows-1252
+    /// (`Lef\xE8vre`): in a word, an accented letter is far likelier than a symbol.
+    mac_letters: usize,
+    windows_letters: usize,
+}
 
 impl Detector {
     pub fn new() -> Self {
-        Detector(chardetng::EncodingDetector::new(
-            chardetng::Iso2022JpDetection::Deny,
-        ))
+        Detector {
+            chardetng: chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny),
+            mac_letters: 0,
+            windows_letters: 0,
+        }
+    }
+
+    /// Counts the single non-ASCII bytes between two ASCII letters of `window`.
+    fn count_letters(&mut self, window: &[u8]) {
+        for w in window.windows(3) {
+            if !(w[0].is_ascii_alphabetic() && w[2].is_ascii_alphabetic()) {
+                continue;
+            }
+            match w[1] {
+                // Windows-1252's letters and apostrophe among 0x80-0x9F: `ƒ Š Œ Ž ’ š œ ž Ÿ`.
+                0x83 | 0x8A | 0x8C | 0x8E | 0x92 | 0x9A | 0x9C | 0x9E | 0x9F => {}
+                0x80..=0x9F => self.mac_letters += 1,
+                0xC0..=0xFF => self.windows_letters += 1,
+                _ => {}
+            }
+        }
     }
 
     /// Feeds the bytes around each run of non-ASCII ones. chardetng scores pairs of
@@ -150,13 +176,19 @@ impl Detector {
             };
             let start = first.saturating_sub(AROUND).max(fed_to);
             fed_to = (last + 1 + AROUND).min(bytes.len());
-            self.0.feed(&bytes[start..fed_to], false);
-            self.0.feed(b"\n", false);
+            self.chardetng.feed(&bytes[start..fed_to], false);
+            self.chardetng.feed(b"\n", false);
+            self.count_letters(&bytes[start..fed_to]);
         }
     }
 
     pub fn guess(&self) -> &'static Encoding {
-        self.0.guess(None, chardetng::Utf8Detection::Deny)
+        match self.chardetng.guess(None, chardetng::Utf8Detection::Deny) {
+            enc if enc == encoding_rs::WINDOWS_1252 && self.mac_letters > self.windows_letters => {
+                encoding_rs::MACINTOSH
+            }
+            enc => enc,
+        }
     }
 }
 
@@ -1145,10 +1177,22 @@ mod tests {
             (t.as_str(), e),
             ("a,b\n山田 太郎,営業部\n", Some("Shift_JIS"))
         );
-        // Mac Roman is not detected (it reads as Windows-1252); `--encoding` reads it.
-        let mac = b"a,b\nJos\x8E Garc\x92a,1\n";
-        let (t, e) = decode(mac, Some(encoding_rs::MACINTOSH)).unwrap();
-        assert_eq!((t.as_str(), e), ("a,b\nJosé García,1\n", Some("macintosh")));
+        // Mac Roman (Excel for Mac's "CSV"), by its letters inside words; `--encoding` reads
+        // a file it takes for another.
+        let mac = b"a,b\nJos\x8E Garc\x92a,Lef\x8Fvre\n";
+        let (t, e) = decode(mac, None).unwrap();
+        assert_eq!(
+            (t.as_str(), e),
+            ("a,b\nJosé García,Lefèvre\n", Some("macintosh"))
+        );
+        let (t, e) = decode(b"Jos\x8E Garc\x92a", Some(encoding_rs::MACINTOSH)).unwrap();
+        assert_eq!((t.as_str(), e), ("José García", Some("macintosh")));
+        // Windows-1252's own letters and apostrophe in that range stay Windows-1252.
+        let (t, e) = decode(b"O\x92Brien,Lef\xE8vre,c\x9Cur", None).unwrap();
+        assert_eq!(
+            (t.as_str(), e),
+            ("O’Brien,Lefèvre,cœur", Some("windows-1252"))
+        );
         // What `--encoding` gives applies to bytes that are not UTF-8 only.
         let (t, e) = decode("Zoë".as_bytes(), Some(encoding_rs::MACINTOSH)).unwrap();
         assert_eq!((t.as_str(), e), ("Zoë", None));
