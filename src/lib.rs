@@ -86,12 +86,11 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Template(args) => cmd::template::run(&args),
         cli::Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut cli::Cli::command(),
-                "muster",
-                &mut std::io::stdout(),
-            );
+            use std::io::Write;
+            // Made in memory: clap_complete panics on a stdout it cannot write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cli::Cli::command(), "muster", &mut script);
+            (std::io::stdout().lock().write_all(&script)).map_err(cmd::stdout_error)?;
             Ok(ExitStatus::Success)
         }
     }

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use muster::cli::Command;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Validation allocates many small strings on every core; mimalloc serves them faster than the
@@ -105,7 +106,15 @@ fn main() -> ExitCode {
     }
     let cli = muster::cli::Cli::parse();
     set_huge_pages(huge_pages(&cli.command));
-    match muster::run(cli) {
+    // What is still in stdout's buffer is written here, where a failure is an error like any
+    // other, not at exit, where it would go unsaid.
+    let result = muster::run(cli).and_then(|status| {
+        std::io::stdout()
+            .flush()
+            .map_err(muster::cmd::stdout_error)?;
+        Ok(status)
+    });
+    match result {
         Ok(status) => ExitCode::from(status as u8),
         Err(err) => {
             // Where SIGPIPE cannot end the process (not Unix), a closed pipe still ends it
@@ -116,7 +125,8 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("muster: {}", muster::error_text(&err));
+            // A stderr that cannot be written leaves the exit code to say it.
+            let _ = writeln!(std::io::stderr(), "muster: {}", muster::error_text(&err));
             ExitCode::from(muster::ExitStatus::Error as u8)
         }
     }

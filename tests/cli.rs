@@ -2954,3 +2954,67 @@ fn csv_files_in_other_code_pages_read_as_written() {
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("--encoding `utf-17` is not"));
 }
+
+/// A standard output that cannot be written (`> /dev/full`) is exit 2 with one line on
+/// stderr, never a panic (review: exit 101, after an import had committed); a stderr that
+/// cannot be written leaves the exit code to say what happened.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_standard_output_is_an_error_not_a_panic() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    // A plain command: assert_cmd's takes the output streams itself.
+    let muster = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_muster"));
+        command
+            .current_dir(common::root())
+            .env_remove("MUSTER_CONFIG")
+            .env_remove("MUSTER_STORE");
+        command
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("m.db");
+    let cases: [&[&str]; 5] = [
+        &["validate", "testdata/batches/flat-inline.csv"],
+        &[
+            "validate",
+            "testdata/batches/flat-inline.csv",
+            "--format",
+            "json",
+        ],
+        &["rules"],
+        &["completions", "bash"],
+        &[
+            "import",
+            "testdata/batches/q3-contractors.xlsx",
+            "--format",
+            "json",
+            "--store",
+        ],
+    ];
+    for args in cases {
+        let mut command = muster();
+        command.args(args);
+        if args[0] == "import" {
+            command.arg(&store);
+        }
+        let out = command.stdout(full()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("muster: cannot write to standard output: No space left on device")
+                && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let out = muster()
+        .args(["validate", "testdata/batches/flat-inline.csv", "-q"])
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

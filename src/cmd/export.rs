@@ -53,7 +53,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitStatus> {
         let left_out = bot.map_or(String::new(), |rid| {
             format!(" (not the bot account `{rid}`: a flat CSV has no place for it; export .xlsx or .jsonl to keep it)")
         });
-        eprintln!(
+        errln!(
             "muster: exported {count} records to {}{left_out}",
             args.output.display()
         );

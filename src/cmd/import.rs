@@ -82,7 +82,7 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             "error": crate::error_text(e),
             "exit_code": ExitStatus::Error as u8,
         });
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?)?;
     }
     result
 }
@@ -494,7 +494,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 findings: report::by_code(&outcome.findings),
                 exit_code: status as u8,
             };
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            outln!("{}", serde_json::to_string_pretty(&json)?)?;
         }
         (Format::Text, quiet) => {
             let files = vec![args.batch.display().to_string()];
@@ -527,41 +527,41 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                     },
                     style,
                 );
-                print!("{summary}");
-                print!("{}", plan_text(&plan, &name, &args.store.store));
+                out!("{summary}")?;
+                out!("{}", plan_text(&plan, &name, &args.store.store))?;
                 if let Some(before) = applied_before {
-                    println!(
+                    outln!(
                         "  note: this file was applied before, as batch `{}` on {}: its {} update{} set back what was changed since",
                         before.name,
                         before.applied_at,
                         plan.counts.update,
                         plural(plan.counts.update)
-                    );
+                    )?;
                 }
                 let removed = &outcome.removed_since;
                 if !removed.is_empty() {
-                    println!(
+                    outln!(
                         "  left out {} row{} of users removed from the store since this export, not edited in it: the removal stands (to bring one back, clear its row_version): {}",
                         removed.len(),
                         plural(removed.len()),
                         super::shown_list(removed, 10)
-                    );
+                    )?;
                 }
                 let untouched = outcome.rows_untouched;
                 if untouched > 0 {
-                    println!(
+                    outln!(
                         "  kept {untouched} stored user{} as they are: changed in the store since this export, and not edited in it",
                         plural(untouched)
-                    );
+                    )?;
                 }
                 if kept_absent > 0 {
-                    println!(
+                    outln!(
                         "  kept {kept_absent} stored user{} this export has no row for (a deleted row does not remove its user: --prune does)",
                         plural(kept_absent)
-                    );
+                    )?;
                 }
                 if let Some(since) = outcome.since_export.as_ref().filter(|s| !s.kept.is_empty()) {
-                    print!("{}", since_export_text(since, &batches));
+                    out!("{}", since_export_text(since, &batches))?;
                 }
                 // The users with errors; their record ids where findings name them (an error
                 // about a whole file names none, and leaves out all its users).
@@ -572,7 +572,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                         true => String::new(),
                         false => format!("; the errors name {}", super::shown_list(&left_out, 10)),
                     };
-                    println!("  left out {users} user{} with errors{ids}", plural(users));
+                    outln!("  left out {users} user{} with errors{ids}", plural(users))?;
                 }
             }
             let outcome_line = if args.dry_run {
@@ -599,10 +599,10 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
             };
             if quiet {
                 if errors {
-                    eprintln!("{}", report::closing_line(&files, &outcome.findings));
+                    errln!("{}", report::closing_line(&files, &outcome.findings));
                 }
             } else {
-                println!("{outcome_line}");
+                outln!("{outcome_line}")?;
             }
         }
     }
@@ -610,7 +610,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     std::mem::forget((outcome, batch, stored, plan));
     // Refused after the plan was printed (and in JSON, with why): said on stderr too.
     if let Some(refused) = refused {
-        eprintln!("muster: {refused}");
+        errln!("muster: {refused}");
     }
     Ok(status)
 }

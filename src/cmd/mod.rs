@@ -1,5 +1,45 @@
 //! One module per subcommand; each `run` reads as the stages it strings together.
 
+/// `print!` that returns what keeps it from writing (a full disk, a closed descriptor) as an
+/// error, where `print!` panics (review: exit 101 after an import had committed, on `>
+/// /dev/full`). The binary then says so and exits 2.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*).map_err($crate::cmd::stdout_error)
+    }};
+}
+
+/// [`out!`] with a line break.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cmd::stdout_error)
+    }};
+}
+
+/// `eprintln!` that goes on when stderr cannot be written: the diagnostics are lost, not the
+/// run (and not the exit code, which says what happened).
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// [`errln!`] without the line break.
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// Standard output that cannot be written, named.
+pub fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context("cannot write to standard output")
+}
+
 pub mod export;
 pub mod import;
 pub mod rules;
@@ -14,7 +54,7 @@ pub mod validate;
 pub(crate) fn config(explicit: Option<&std::path::Path>) -> anyhow::Result<crate::config::Config> {
     let config = crate::config::Config::find(explicit)?;
     for warning in &config.warnings {
-        eprintln!("muster: warning: {warning}");
+        errln!("muster: warning: {warning}");
     }
     Ok(config)
 }
@@ -26,7 +66,7 @@ pub(crate) fn warn_unused_renames(
     renames: &crate::input::headers::Renames,
 ) {
     for entry in crate::config::unused_renames(map, batch, renames) {
-        eprintln!(
+        errln!(
             "muster: warning: {}: the entry {entry} matched no header of the batch",
             map.display()
         );

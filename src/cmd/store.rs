@@ -27,7 +27,7 @@ pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
             args.store.store.display()
         );
     }
-    println!("{record_id}");
+    outln!("{record_id}")?;
     for entry in log {
         let b = &entry.batch;
         let reverted = if b.reverted_by.is_some() {
@@ -35,22 +35,22 @@ pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
         } else {
             ""
         };
-        println!(
+        outln!(
             "  {}  {}  batch `{}`{reverted} {} by {}",
             b.applied_at,
             entry.change.action.as_str(),
             b.name,
             origin(&b.name, &b.file),
             b.os_user
-        );
+        )?;
         if let (Some(before), Some(after)) = (&entry.change.before, &entry.change.after) {
             for f in field_changes(&before.value(), &after.value()) {
-                println!(
+                outln!(
                     "      {}: {} → {}",
                     f.field,
                     f.before_text().unwrap_or("(none)".into()),
                     f.after_text().unwrap_or("(none)".into())
-                );
+                )?;
             }
         }
     }
@@ -81,13 +81,13 @@ fn origin(name: &str, file: &str) -> String {
 fn list_batches(store: &crate::store::Store, path: &std::path::Path) -> anyhow::Result<ExitStatus> {
     let mut batches = store.batches()?;
     if batches.is_empty() {
-        println!("no batch has been applied to {}", path.display());
+        outln!("no batch has been applied to {}", path.display())?;
         return Ok(ExitStatus::Success);
     }
     batches.sort_by_key(|b| std::cmp::Reverse(b.id));
     for b in batches {
         let c = &b.counts;
-        println!(
+        outln!(
             "{}  batch `{}`{} {} by {}: {} create, {} update, {} remove",
             b.applied_at,
             b.name,
@@ -101,7 +101,7 @@ fn list_batches(store: &crate::store::Store, path: &std::path::Path) -> anyhow::
             c.create,
             c.update,
             c.remove
-        );
+        )?;
     }
     Ok(ExitStatus::Success)
 }
@@ -166,7 +166,7 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
         1 => ("1 record".to_string(), "it"),
         n => (format!("{n} records"), "them"),
     };
-    println!("removed {n} (batch `{name}`; `muster revert {name}` brings {them} back)");
+    outln!("removed {n} (batch `{name}`; `muster revert {name}` brings {them} back)")?;
     Ok(ExitStatus::Success)
 }
 
@@ -262,15 +262,15 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
     writer.mark_reverted(batch.id, id)?;
     let bot_after = writer.bot_record_id()?;
     writer.commit()?;
-    println!(
+    outln!(
         "reverted batch `{}`: {} records restored, {} removed, {} brought back (recorded as `{name}`)",
         batch.name, counts.update, counts.remove, counts.create
-    );
+    )?;
     // The bot is no manual user: its going is said, with the way back.
     if let (Some(bot), None) = (&bot_before, &bot_after) {
-        println!(
+        outln!(
             "the bot account `{bot}` was removed with them; `muster revert {name}` brings it back"
-        );
+        )?;
     }
     Ok(ExitStatus::Success)
 }

@@ -179,7 +179,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 summary: &summary,
                 findings: &outcome.findings,
             })?;
-            println!("{json}");
+            outln!("{json}")?;
         }
         (Format::Text, false) => {
             // When a report or the records stream to stdout, the summary goes to stderr.
@@ -201,9 +201,9 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 style,
             );
             if stdout_taken {
-                eprint!("{text}");
+                err!("{text}");
             } else {
-                print!("{text}");
+                out!("{text}")?;
             }
         }
         (Format::Text, true) => {
@@ -212,10 +212,10 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 .iter()
                 .filter(|f| matches!(f.code, "F001" | "F002" | "F007"))
             {
-                eprintln!("muster: {}: {}", report::location(f), f.message);
+                errln!("muster: {}: {}", report::location(f), f.message);
             }
             if failed {
-                eprintln!("{}", report::closing_line(&batch.files, &outcome.findings));
+                errln!("{}", report::closing_line(&batch.files, &outcome.findings));
             }
         }
     }
