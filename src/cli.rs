@@ -134,9 +134,9 @@ pub struct ValidateArgs {
     /// Refuse workbooks whose parts unpack to more than this many MiB.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub max_unpacked_mib: u64,
-    /// Threads (default: all cores, or RAYON_NUM_THREADS).
-    #[arg(long, short = 'j', value_name = "N")]
-    pub jobs: Option<usize>,
+    /// Threads, 1 to 1024 (default: all cores, or RAYON_NUM_THREADS).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -64,6 +64,9 @@ pub enum ExitStatus {
     Error = 2,
 }
 
+/// The most threads `-j` or RAYON_NUM_THREADS start.
+const MOST_THREADS: usize = 1024;
+
 /// Runs a parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
     let color = match cli.color {
@@ -75,6 +78,24 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
                 && std::io::stdout().is_terminal()
         }
     };
+    // RAYON_NUM_THREADS as `-j` takes it: rayon starts as many threads as it says, and
+    // 100,000 spawned for minutes before the machine ran out (review).
+    if let Some(n) = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .filter(|&n| n > MOST_THREADS)
+    {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.min(MOST_THREADS))
+            .build_global();
+    }
+    let opens_a_store = !matches!(
+        cli.command,
+        cli::Command::Rules(_) | cli::Command::Template(_) | cli::Command::Completions { .. }
+    );
+    if opens_a_store {
+        store::lock_timeout_setting().map_err(anyhow::Error::msg)?;
+    }
     match cli.command {
         cli::Command::Validate(args) => cmd::validate::run(&args, report::Style { color }),
         cli::Command::Rules(args) => cmd::rules::run(&args),

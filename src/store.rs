@@ -621,14 +621,30 @@ fn folder_writable(store: &Path) -> bool {
     }
 }
 
-/// How long a writer waits for another: `MUSTER_LOCK_TIMEOUT` seconds, else 10.
+/// How long a writer waits for another: `MUSTER_LOCK_TIMEOUT` seconds, else 10. The binary
+/// refuses a value [`lock_timeout_setting`] does not take before any store is opened.
 fn lock_timeout() -> Duration {
-    let secs = std::env::var("MUSTER_LOCK_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .unwrap_or(10.0);
-    Duration::from_secs_f64(secs)
+    lock_timeout_setting().unwrap_or(DEFAULT_LOCK_TIMEOUT)
+}
+
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `MUSTER_LOCK_TIMEOUT` as seconds (unset or empty: 10), or why it is not a wait SQLite can
+/// take: a number from 0 to its longest, 2,147,483 s, some 24 days (review: a larger one
+/// panicked in rusqlite, and `abc` or `-1` were taken silently).
+pub fn lock_timeout_setting() -> Result<Duration, String> {
+    const LONGEST: f64 = i32::MAX as f64 / 1000.0;
+    let Some(value) = std::env::var_os("MUSTER_LOCK_TIMEOUT").filter(|v| !v.is_empty()) else {
+        return Ok(DEFAULT_LOCK_TIMEOUT);
+    };
+    let value = value.to_string_lossy();
+    match value.trim().parse::<f64>() {
+        Ok(secs) if (0.0..=LONGEST).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
+        _ => Err(format!(
+            "MUSTER_LOCK_TIMEOUT is `{value}`: give the seconds to wait for another muster writing to the store, from 0 to {}",
+            LONGEST as u64
+        )),
+    }
 }
 
 /// Refuses a file that is not an SQLite database, before SQLite is given it.

@@ -3018,3 +3018,28 @@ fn a_full_standard_output_is_an_error_not_a_panic() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// `-j` takes 1 to 1024 threads, and RAYON_NUM_THREADS is held to as many (review: `-j
+/// 20000` aborted, `RAYON_NUM_THREADS=100000` spawned threads for minutes).
+#[test]
+fn threads_are_bounded() {
+    for bad in ["0", "20000"] {
+        muster()
+            .args([
+                "validate",
+                "testdata/batches/flat-inline.csv",
+                "-q",
+                "-j",
+                bad,
+            ])
+            .assert()
+            .code(2)
+            .stderr(predicates_str("is not in 1..=1024"));
+    }
+    muster()
+        .args(["validate", "testdata/batches/flat-inline.csv", "-q"])
+        .env("RAYON_NUM_THREADS", "100000")
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .code(1);
+}

@@ -1927,6 +1927,40 @@ fn what_is_not_a_store_is_refused_and_left_alone() {
     }
 }
 
+/// A MUSTER_LOCK_TIMEOUT that is no wait SQLite can take is refused before the store is
+/// opened (review: `2147484` panicked in rusqlite, `abc` and `-1` were taken silently).
+#[test]
+fn a_lock_timeout_that_is_no_wait_is_refused() {
+    let env = Env::new();
+    let small = env.write("s.csv", &users_csv(&["a@acme.com,A1,Al Bo,IT,,"]));
+    env.import(&small, &[]);
+    for bad in ["2147484", "1e30", "abc", "-1", "NaN", "inf"] {
+        let out = muster()
+            .args(["history", "--store"])
+            .arg(env.store())
+            .env("MUSTER_LOCK_TIMEOUT", bad)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "muster: MUSTER_LOCK_TIMEOUT is `{bad}`: give the seconds"
+            )),
+            "{stderr}"
+        );
+    }
+    for fine in ["", "0", "2147483", " 2.5 "] {
+        let out = muster()
+            .args(["history", "--store"])
+            .arg(env.store())
+            .env("MUSTER_LOCK_TIMEOUT", fine)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{fine:?}: {out:?}");
+    }
+}
+
 #[test]
 fn a_second_import_waits_then_fails_clearly_while_the_store_is_locked() {
     let env = Env::new();

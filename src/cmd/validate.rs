@@ -28,7 +28,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     if let Some(n) = args.jobs {
         // A second build of the global pool fails harmlessly (tests run several commands).
         let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
+            .num_threads(n.into())
             .build_global();
     }
 
