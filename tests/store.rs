@@ -287,6 +287,31 @@ fn commands_that_read_a_store_refuse_one_that_is_not_there() {
         assert_eq!(std::fs::metadata(env.store()).unwrap().len(), 0, "{args:?}");
     }
     assert!(!out.exists());
+    // Nor does an import that writes nothing: a dry run (review: it wrote the tables into
+    // the empty file), a batch with errors, or one with no user (review: each left an
+    // empty store, which `export` then read as one, exit 0).
+    let bad = common::root().join("testdata/bad/binary.csv");
+    let flawed = common::root().join("testdata/batches/flat-inline.csv");
+    for args in [
+        vec!["import", batch.to_str().unwrap(), "--dry-run"],
+        vec!["import", flawed.to_str().unwrap()],
+        vec!["import", bad.to_str().unwrap()],
+    ] {
+        env.run(&args);
+        assert_eq!(std::fs::metadata(env.store()).unwrap().len(), 0, "{args:?}");
+    }
+    std::fs::remove_file(env.store()).unwrap();
+    for args in [
+        vec!["import", flawed.to_str().unwrap()],
+        vec!["import", bad.to_str().unwrap()],
+    ] {
+        env.run(&args);
+        assert!(!env.store().exists(), "{args:?} made a store");
+    }
+    // With something to write, the import makes it.
+    let run = env.run(&["import", flawed.to_str().unwrap(), "--partial"]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(env.count() > 0);
 }
 
 /// A revert that would bring back a record whose address another record has taken since is
@@ -2092,7 +2117,8 @@ fn killed_imports_leave_the_old_or_the_new_store(env: &Env, before: i64) {
 }
 
 /// Two first batches into one empty store at once: one takes the store (with a rollback
-/// journal), the other waits for it, and both land whole.
+/// journal), the other waits for it (or, when both planned against no store, plans again
+/// against the one the first made), and both land whole.
 #[test]
 fn two_first_imports_into_an_empty_store_both_land() {
     let env = Env::new();

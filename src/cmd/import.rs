@@ -73,7 +73,11 @@ struct JsonChange<'a> {
 }
 
 pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
-    let result = plan_and_apply(args, style);
+    let result = match plan_and_apply(args, style) {
+        // Planned against no store while another import made it: planned again against it.
+        Err(e) if e.is::<MadeMeanwhile>() => plan_and_apply(args, style),
+        result => result,
+    };
     // A script reading `--format json` gets JSON on stdout whatever happened: a failure before
     // any plan (a refused configuration, an unreadable batch, a busy store) says why there.
     if let (Err(e), Format::Json) = (&result, args.format) {
@@ -184,10 +188,15 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
             return Err(batch.error_first(e.into()));
         }
     }
-    // A dry run writes nothing, not even a new store.
+    // A new store (no file, or an empty one) is made only once there is something to write
+    // in it (`fresh`, below): a dry run, or an import that applies nothing, leaves none behind
+    // (review: a dry run wrote the tables into an empty file, and a batch with errors left an
+    // empty store that `export` then read as one).
     // A dry run reads a store it may not write (a read-only file or folder) as the commands
     // that only read do.
-    let mut store = if args.dry_run && !args.store.store.exists() {
+    let new_store = !store_has_users(&args.store.store);
+    let mut fresh: Option<Store> = None;
+    let mut store = if new_store {
         None
     } else {
         let open = match args.dry_run {
@@ -432,6 +441,15 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         0
     };
     let mut applied = false;
+    if new_store && !args.dry_run && !blocked && !plan.changes.is_empty() {
+        let writer = fresh.insert(Store::open(&args.store.store)?).write()?;
+        // Another muster may have made the store since this one found none: the plan, made
+        // against no store, would then not be this store's.
+        if writer.user_count()? > 0 || !writer.batches()?.is_empty() {
+            return Err(MadeMeanwhile(args.store.store.clone()).into());
+        }
+        source = Source::Locked(writer);
+    }
     if let Source::Locked(w) = &mut source {
         if !blocked && !plan.changes.is_empty() {
             let info = BatchInfo {
@@ -673,10 +691,17 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// Whether the store file holds anything yet (an absent or empty file is a new store).
+/// Whether the store file holds anything yet (an absent or empty file is a new store, made
+/// when the import has something to write).
 fn store_has_users(path: &std::path::Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
 }
+
+/// A new store that another import made while this one planned against none: [`run`] plans
+/// again, under the store's lock.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: another muster made this store while the batch was checked; nothing was applied (run the import again)", .0.display())]
+struct MadeMeanwhile(std::path::PathBuf);
 
 /// The batch, read on a thread of its own or already read.
 enum Pending {
