@@ -80,6 +80,7 @@ fn write_via_temp(
         path: path.to_path_buf(),
         source,
     };
+    let path = &through_links(path);
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -99,6 +100,29 @@ fn write_via_temp(
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
+}
+
+/// Where an output given as a symbolic link goes: the file the link points to (even one not
+/// there yet), so that the rename replaces that file and keeps the link (review: a pipeline's
+/// `latest.csv` → `pub/real.csv` became a file of its own, and `pub/real.csv` stayed old).
+fn through_links(path: &Path) -> std::path::PathBuf {
+    let mut path = path.to_path_buf();
+    // As many links as Linux follows (ELOOP): a loop is left to the write to report.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let Ok(target) = std::fs::read_link(&path) else {
+                    break;
+                };
+                path = match path.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            _ => break,
+        }
+    }
+    path
 }
 
 /// tempfile's error names the temporary file it could not make (`… at path

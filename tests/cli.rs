@@ -3043,3 +3043,49 @@ fn threads_are_bounded() {
         .assert()
         .code(1);
 }
+
+/// One output given twice under two spellings is refused as two outputs (review: the report
+/// was written over by the records), and an output given as a symbolic link is written where
+/// it points, keeping the link (review: `latest.csv` became a file of its own).
+#[cfg(unix)]
+#[test]
+fn outputs_are_told_apart_by_the_file_and_written_through_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name);
+    std::fs::create_dir(at("sub")).unwrap();
+    for (report, out) in [
+        ("same.json", "./same.json"),
+        ("sub/x.json", "sub/../sub/x.json"),
+    ] {
+        muster()
+            .current_dir(dir.path())
+            .arg("validate")
+            .arg(root().join("testdata/batches/flat-inline.csv"))
+            .args(["-q", "--report", report, "--out", out])
+            .assert()
+            .code(2)
+            .stderr(predicates_str("is given as two outputs"));
+    }
+    std::fs::create_dir(at("pub")).unwrap();
+    std::fs::write(at("pub/real.csv"), "old\n").unwrap();
+    std::os::unix::fs::symlink("pub/real.csv", at("latest.csv")).unwrap();
+    std::os::unix::fs::symlink("pub/new.jsonl", at("records.jsonl")).unwrap();
+    muster()
+        .current_dir(dir.path())
+        .arg("validate")
+        .arg(root().join("testdata/batches/flat-inline.csv"))
+        .args(["-q", "--report", "latest.csv", "--out", "records.jsonl"])
+        .assert()
+        .code(1);
+    for (link, file) in [
+        ("latest.csv", "pub/real.csv"),
+        ("records.jsonl", "pub/new.jsonl"),
+    ] {
+        assert!(std::fs::symlink_metadata(at(link))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let text = std::fs::read_to_string(at(file)).unwrap();
+        assert!(text.contains("CTR-1001"), "{file}: {text}");
+    }
+}

@@ -105,10 +105,22 @@ fn must_exist(path: &std::path::Path) -> anyhow::Result<()> {
 
 /// Whether two paths name the same file: by their canonical forms when both exist.
 pub(crate) fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
+    match (resolved(a), resolved(b)) {
+        (Some(x), Some(y)) => x == y,
         _ => a == b,
     }
+}
+
+/// A path made absolute with its links followed; one that does not exist yet, by its folder's
+/// (review: `--report same.json --out ./same.json` wrote one over the other).
+fn resolved(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    if let Ok(path) = path.canonicalize() {
+        return Some(path);
+    }
+    let name = path.file_name()?;
+    let folder = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let folder = folder.unwrap_or(std::path::Path::new("."));
+    Some(folder.canonicalize().ok()?.join(name))
 }
 
 /// The first `n` items joined, then how many more.
