@@ -3089,3 +3089,26 @@ fn outputs_are_told_apart_by_the_file_and_written_through_links() {
         assert!(text.contains("CTR-1001"), "{file}: {text}");
     }
 }
+
+/// A pipe given as a path (`<(curl …)`, `/dev/stdin`) is refused as one: a batch is read more
+/// than once (review: a false F007 "the file is empty"); `-` reads one CSV from it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_pipe_given_as_a_path_is_refused_as_one() {
+    let csv = std::fs::read(root().join("testdata/batches/flat-inline.csv")).unwrap();
+    for command in ["validate", "import"] {
+        muster()
+            .args([command, "/dev/stdin"])
+            .write_stdin(csv.clone())
+            .assert()
+            .code(2)
+            .stderr(predicates_str(
+                "/dev/stdin: not a file but a pipe or a device, which can be read only once",
+            ));
+    }
+    muster()
+        .args(["validate", "-", "-q"])
+        .write_stdin(csv)
+        .assert()
+        .code(1);
+}

@@ -495,8 +495,13 @@ pub fn read_batch(inputs: &[PathBuf], options: &ReadOptions) -> Result<Batch, In
             push_csv(&mut batch, result, "-", i, SheetKind::Users);
             continue;
         }
-        if !path.exists() {
+        let Ok(meta) = std::fs::metadata(path) else {
             return Err(InputError::NotFound(path.clone()));
+        };
+        // `<(curl …)`, `/dev/stdin`, a named pipe: what a first read takes is gone for the
+        // next (review: a false "the file is empty", or a wait for ever).
+        if !meta.is_file() && !meta.is_dir() {
+            return Err(InputError::NotAFile(path.clone()));
         }
         let shown = path.display().to_string();
         batch.files.push(shown.clone());
@@ -795,6 +800,8 @@ impl ReadProblem {
 pub enum InputError {
     #[error("{}: no such file or directory", .0.display())]
     NotFound(PathBuf),
+    #[error("{}: not a file but a pipe or a device, which can be read only once, and muster reads a batch more than once; save it to a file first (one CSV can come on standard input, as `-`)", .0.display())]
+    NotAFile(PathBuf),
 }
 
 /// Recognizes a file's real format from its first bytes, for F001 messages.
