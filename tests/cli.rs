@@ -3112,3 +3112,48 @@ fn a_pipe_given_as_a_path_is_refused_as_one() {
         .assert()
         .code(1);
 }
+
+/// An output that cannot be written stops no other: the report is written when `--out` or
+/// `--annotate` cannot be (review: an `--out` in a missing folder cost the report), and
+/// every failure is named.
+#[test]
+fn an_output_that_fails_stops_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    for (other, flag) in [("nodir/o.jsonl", "--out"), ("nodir/a.xlsx", "--annotate")] {
+        let report = at(&format!("r{flag}.csv"));
+        muster()
+            .args([
+                "validate",
+                "testdata/batches/flat-inline.csv",
+                "-q",
+                "--report",
+                &report,
+            ])
+            .args([flag, &at(other)])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(format!(
+                "cannot write {}",
+                at(other)
+            )));
+        assert!(std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("CTR-1001"));
+    }
+    muster()
+        .args(["validate", "testdata/batches/flat-inline.csv", "-q"])
+        .args([
+            "--report",
+            &at("nodir/r.csv"),
+            "--out",
+            &at("nodir/o.jsonl"),
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(format!(
+            "cannot write {}: No such file or directory (os error 2); and cannot write {}",
+            at("nodir/r.csv"),
+            at("nodir/o.jsonl")
+        )));
+}

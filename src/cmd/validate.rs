@@ -71,9 +71,15 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         known.history = Some(Box::new(crate::store::StoreHistory::open(path)?));
     }
     // Records are built only for `--out`, and spilled beside it rather than held in memory.
+    // In the system's temporary folder when that folder takes no file: the records then fail
+    // when written, and the other outputs are written all the same.
     let keep = match args.out.as_deref() {
         None => Keep::Nothing,
-        Some(out) => Keep::SpillIn(spill_dir(out)),
+        Some(out) => Keep::SpillIn(
+            Some(spill_dir(out))
+                .filter(|dir| tempfile::tempfile_in(dir).is_ok())
+                .unwrap_or_else(std::env::temp_dir),
+        ),
     };
     let mut outcome = validate_with(
         &batch,
@@ -105,7 +111,12 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         ExitStatus::Success
     };
     let summary = Summary::new(&batch.files, &outcome, status as u8);
-    if let (Some(path), Some(layout)) = (&args.annotate, &layout) {
+    // Each output is whole or absent on its own: one that fails stops no other, and every
+    // failure is said (review: an `--out` in a folder that did not exist cost the report).
+    let write_annotated = || -> anyhow::Result<()> {
+        let (Some(path), Some(layout)) = (&args.annotate, &layout) else {
+            return Ok(());
+        };
         // A streamed CSV's rows were not kept: read them again to write them back.
         let again = if annotate::needs_second_read(&batch) {
             let again = input::read_batch(&args.inputs, &options)?;
@@ -132,7 +143,9 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 inputs: read_as.as_ref().map(|f| (args.inputs.as_slice(), f)),
             },
         )?;
-    }
+        Ok(())
+    };
+    let annotated = write_annotated();
     let write_report = || -> anyhow::Result<()> {
         if let Some(path) = &args.report {
             let links = args
@@ -154,23 +167,29 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     // The report is written while the records are copied, which mostly waits on the disk (a
     // second on its own at a million rows); on a pool of one thread, one after the other.
     let to_stdout = |p: &Option<PathBuf>| p.as_deref() == Some(Path::new("-"));
-    if to_stdout(&args.report) && to_stdout(&args.out) {
-        write_report()?;
-        write_records()?;
+    let (report, records) = if to_stdout(&args.report) && to_stdout(&args.out) {
+        (write_report(), write_records())
     } else {
-        // Each output is whole or absent on its own: a report that fails does not stop the
-        // records, and when both fail, both are said.
-        match rayon::join(write_report, write_records) {
-            (Err(report), Err(records)) => bail!(
-                "{}; and {}",
-                crate::error_text(&report),
-                crate::error_text(&records)
-            ),
-            (report, records) => {
-                report?;
-                records?;
-            }
+        rayon::join(write_report, write_records)
+    };
+    let unwritten: Vec<anyhow::Error> = [annotated, report, records]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    match unwritten.len() {
+        0 => {}
+        1 => {
+            return Err(unwritten
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| unreachable!()))
         }
+        _ => bail!(
+            "{}",
+            (unwritten.iter().map(crate::error_text))
+                .collect::<Vec<_>>()
+                .join("; and ")
+        ),
     }
     writing.finish_and_clear();
     match (args.format, args.quiet) {
