@@ -93,7 +93,7 @@ fn counts(plan: &Value) -> [i64; 4] {
 }
 
 fn codes(plan: &Value) -> Vec<String> {
-    plan["findings"]
+    plan["summary"]["by_code"]
         .as_object()
         .unwrap()
         .keys()
@@ -582,7 +582,7 @@ fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
     let (code, plan) = env.import(&stale, &[]);
     assert_eq!(code, 1);
     assert_eq!(codes(&plan), ["S004"]);
-    assert_eq!(plan["findings"]["S004"], 1);
+    assert_eq!(plan["summary"]["by_code"]["S004"], 1);
     assert_eq!(plan["applied"], false);
     // Its rows left as exported are not the admin's to undo another's change with: kept as
     // stored, and said so (review: a second admin's export was S004 on rows not edited).
@@ -898,7 +898,7 @@ fn an_export_loads_into_an_empty_store() {
     );
     let (code, plan) = other.import(&env.path("all.jsonl"), &[]);
     assert_eq!(
-        (code, plan["findings"]["S004"].as_u64()),
+        (code, plan["summary"]["by_code"]["S004"].as_u64()),
         (1, Some(121)),
         "{plan:#}"
     );
@@ -2381,7 +2381,7 @@ fn a_large_reimport_creates_updates_and_keeps_across_chunks() {
         counts(&plan),
         [new, edited, n as i64 - edited - broken, 0],
         "{:?}",
-        plan["findings"]
+        plan["summary"]["by_code"]
     );
     let fields: Vec<&Value> = plan["changes"]
         .as_array()
@@ -2634,7 +2634,7 @@ fn keys_the_batch_moves_between_stored_records_are_not_held_against_it() {
     let (code, plan) = env.import(&env.write("broken.csv", &broken), &["--partial"]);
     assert_eq!(code, 1);
     assert_eq!(counts(&plan), [0, 0, 0, 0], "{plan:#}");
-    let by_code = &plan["findings"];
+    let by_code = &plan["summary"]["by_code"];
     assert_eq!(
         (
             by_code["S001"].as_u64(),
@@ -2958,8 +2958,16 @@ fn keys_of_a_user_the_same_plan_prunes_are_free_to_take() {
     );
     let (code, plan) = env.import(&rekeyed, &["--dry-run"]);
     assert_eq!(code, 1, "{plan:#}");
-    assert_eq!(plan["findings"]["S001"].as_u64(), Some(1), "{plan:#}");
-    assert_eq!(plan["findings"]["D004"].as_u64(), Some(1), "{plan:#}");
+    assert_eq!(
+        plan["summary"]["by_code"]["S001"].as_u64(),
+        Some(1),
+        "{plan:#}"
+    );
+    assert_eq!(
+        plan["summary"]["by_code"]["D004"].as_u64(),
+        Some(1),
+        "{plan:#}"
+    );
     let (code, plan) = env.import(&rekeyed, &["--prune", "--max-remove", "1"]);
     assert_eq!((code, counts(&plan)), (0, [1, 0, 1, 1]), "{plan:#}");
     let export = env.exported("now.jsonl");
@@ -2998,7 +3006,11 @@ fn keys_of_a_user_the_same_plan_prunes_are_free_to_take() {
         ],
     );
     assert_eq!(code, 1, "{plan:#}");
-    assert_eq!(plan["findings"]["S001"].as_u64(), Some(1), "{plan:#}");
+    assert_eq!(
+        plan["summary"]["by_code"]["S001"].as_u64(),
+        Some(1),
+        "{plan:#}"
+    );
 }
 
 /// A record a revert brings back keeps the batch that created it: `export --batch` of that
@@ -3063,7 +3075,11 @@ fn a_manager_address_the_batch_takes_from_its_stored_holder_is_r001() {
         &["--prune", "--max-remove", "1", "--dry-run"],
     );
     assert_eq!(code, 0);
-    assert_eq!(plan["findings"]["R001"].as_u64(), Some(1), "{plan:#}");
+    assert_eq!(
+        plan["summary"]["by_code"]["R001"].as_u64(),
+        Some(1),
+        "{plan:#}"
+    );
 }
 
 /// `--prune` with an export older than some stored users keeps them: a row deleted from the
@@ -3259,7 +3275,7 @@ fn an_untouched_export_row_of_a_removed_user_is_left_out() {
     let edited = env.write("edited.csv", &export.replace("Bo B", "Bo Bee"));
     let (code, plan) = env.import(&edited, &[]);
     assert_eq!(code, 1, "{plan:#}");
-    assert_eq!(plan["findings"]["S004"], 1, "{plan:#}");
+    assert_eq!(plan["summary"]["by_code"]["S004"], 1, "{plan:#}");
     let out = env.run(&["validate", edited.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -3276,7 +3292,7 @@ fn an_untouched_export_row_of_a_removed_user_is_left_out() {
     let theirs = other.export("theirs.csv");
     let (code, plan) = env.import(&theirs, &[]);
     assert_eq!(code, 1, "{plan:#}");
-    assert_eq!(plan["findings"]["S004"], 1, "{plan:#}");
+    assert_eq!(plan["summary"]["by_code"]["S004"], 1, "{plan:#}");
 }
 
 /// An old workbook export's Bot Account row, once that bot was removed or replaced: S004 says
@@ -3298,4 +3314,42 @@ fn an_old_export_s_bot_row_after_the_bot_went_says_so() {
         said.contains("the bot account `BOT-0001` was removed or replaced since this row was exported: delete the Bot Account row"),
         "{said}"
     );
+}
+
+/// `import --format json` gives the validation as `validate --format json` does: `summary`
+/// and the `findings` list (review: `findings` was a count per code there); and `validate
+/// --format json` that cannot run says why on stdout, as `import` does.
+#[test]
+fn import_and_validate_give_the_same_json_findings() {
+    let env = Env::new();
+    let flat = common::root().join("testdata/batches/flat-inline.csv");
+    let (code, plan) = env.import(&flat, &["--partial"]);
+    assert_eq!(code, 1);
+    let out = muster()
+        .args(["validate", flat.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The same findings at the same cells (R001 says "or the store" in an import).
+    let cells = |v: &Value| -> Vec<(String, u64, String)> {
+        (v["findings"].as_array().unwrap().iter())
+            .map(|f| {
+                let text = |k: &str| f[k].as_str().unwrap_or("").to_string();
+                (text("code"), f["row"].as_u64().unwrap_or(0), text("column"))
+            })
+            .collect()
+    };
+    assert_eq!(cells(&plan), cells(&report));
+    assert!(cells(&plan).len() > 9);
+    for key in ["users", "valid", "with_errors", "by_code", "exit_code"] {
+        assert_eq!(plan["summary"][key], report["summary"][key], "{key}");
+    }
+    let out = muster()
+        .args(["validate", "nosuch.csv", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(said["error"], "nosuch.csv: no such file or directory");
+    assert_eq!(said["exit_code"], 2);
 }

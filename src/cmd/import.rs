@@ -53,7 +53,10 @@ struct JsonPlan<'a> {
     refused: Option<&'a str>,
     batch: &'a str,
     applied: bool,
-    findings: std::collections::BTreeMap<&'static str, usize>,
+    /// The validation's summary and findings, as `validate --format json` gives them (review:
+    /// `findings` was a count per code here and a list there).
+    summary: report::Summary,
+    findings: &'a [crate::finding::Finding],
     exit_code: u8,
 }
 
@@ -509,7 +512,12 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 refused: refused.as_deref(),
                 batch: &name,
                 applied,
-                findings: report::by_code(&outcome.findings),
+                summary: report::Summary::new(
+                    &[args.batch.display().to_string()],
+                    &outcome,
+                    status as u8,
+                ),
+                findings: &outcome.findings,
                 exit_code: status as u8,
             };
             outln!("{}", serde_json::to_string_pretty(&json)?)?;

@@ -13,6 +13,21 @@ use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 
 pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
+    let result = check(args, style);
+    // A script reading `--format json` gets JSON on stdout whatever happened, as from
+    // `import` (review: a batch that was not there printed nothing there).
+    if let (Err(e), Format::Json) = (&result, args.format) {
+        let json = serde_json::json!({
+            "error": crate::error_text(e),
+            "exit_code": ExitStatus::Error as u8,
+        });
+        // Standard output that failed already fails the run.
+        let _ = outln!("{json:#}");
+    }
+    result
+}
+
+fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     refuse_overwriting_inputs(args)?;
     let mut config = super::config(args.config.as_deref())?;
     apply_rule_flags(&mut config, args)?;
