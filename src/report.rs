@@ -540,6 +540,15 @@ pub fn location(f: &Finding) -> String {
 }
 
 /// The closing line under `--quiet` when there are errors: `muster: 3 errors in vendor.xlsx (V002 2, D001 1)`.
+/// What `--quiet` still says before its closing line: the errors about a file, a sheet or a
+/// column (F001–F009 at error severity), each with where it is (review: F008 and F009 went
+/// unsaid, only counted).
+pub fn file_level_lines(findings: &[Finding]) -> impl Iterator<Item = String> + '_ {
+    (findings.iter())
+        .filter(|f| f.code.starts_with('F') && f.severity == crate::rules::Severity::Error)
+        .map(|f| format!("muster: {}: {}", location(f), f.message))
+}
+
 pub fn closing_line(files: &[String], findings: &[Finding]) -> String {
     let errors: Vec<Finding> = findings
         .iter()

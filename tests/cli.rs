@@ -3163,3 +3163,18 @@ fn an_output_that_fails_stops_no_other() {
             at("nodir/o.jsonl")
         )));
 }
+
+/// `--quiet` says every error about a file, a sheet or a column where it is, before its
+/// closing line (review: F008 and F009 were only counted).
+#[test]
+fn quiet_says_each_file_level_error() {
+    let out = muster()
+        .args(["validate", "testdata/bad/misnamed-sheet.xlsx", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "muster: testdata/bad/misnamed-sheet.xlsx:ITSM: sheet `ITSM` was not read: its name is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account; rename it `ITSM IDs` to have its rows read, or delete it\nmuster: 1 error in testdata/bad/misnamed-sheet.xlsx (F008 1)\n"
+    );
+}

@@ -624,6 +624,9 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 "nothing to change; nothing was recorded".to_string()
             };
             if quiet {
+                for line in report::file_level_lines(&outcome.findings) {
+                    errln!("{line}");
+                }
                 if errors {
                     errln!("{}", report::closing_line(&files, &outcome.findings));
                 }

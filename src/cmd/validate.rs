@@ -241,12 +241,8 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
             }
         }
         (Format::Text, true) => {
-            for f in outcome
-                .findings
-                .iter()
-                .filter(|f| matches!(f.code, "F001" | "F002" | "F007"))
-            {
-                errln!("muster: {}: {}", report::location(f), f.message);
+            for line in report::file_level_lines(&outcome.findings) {
+                errln!("{line}");
             }
             if failed {
                 errln!("{}", report::closing_line(&batch.files, &outcome.findings));
