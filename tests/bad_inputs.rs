@@ -20,7 +20,7 @@ const CORPUS: &[Case] = &[
     ("empty.csv", 1, "F007", None, None, "no user rows: the file is empty or holds only a header"),
     ("header-only.csv", 1, "F007", None, None, "no user rows: the file is empty or holds only a header"),
     ("only-blank-lines.csv", 1, "F007", None, None, "no user rows: the file is empty or holds only a header"),
-    ("unbalanced-quotes.csv", 1, "F001", None, None, "a quote opened in row 2 is never closed, so the rest of the file would run into one cell"),
+    ("unbalanced-quotes.csv", 1, "F001", Some(2), None, "a quote opened in row 2 is never closed, so the rest of the file would run into one cell"),
     ("ragged.csv", 1, "V012", Some(2), Some("D"), "row 2 has 5 fields where the header has 3 (to column C): a value with the delimiter in it, not in quotes, split the row, and its cells from there on are under the wrong columns"),
     // Empty header cells at the end: the header ends at its last named column (C), as it does
     // in the annotated workbook, which keeps no empty cells.
@@ -32,7 +32,7 @@ const CORPUS: &[Case] = &[
     ("bom-then-windows-1252.csv", 0, "F005", None, None, "decoded as windows-1252"),
     ("utf16-no-bom.csv", 1, "F001", None, None, "not a CSV file: it looks like UTF-16 text without a byte-order mark; save it as UTF-8"),
     ("long-cell.csv", 1, "V008", Some(2), Some("C"), "the value is 40000 characters long, more than a spreadsheet cell holds (32767)"),
-    ("wide.csv", 1, "F001", None, None, "row 1 has 20003 columns, more than 16384 (raise the limit with --max-columns)"),
+    ("wide.csv", 1, "F001", Some(1), None, "row 1 has 20003 columns, more than 16384 (raise the limit with --max-columns)"),
     ("duplicate-headers.csv", 1, "F003", None, Some("D"), "column `full_name` maps to `full_name`, as column `full_name` already does; this one was ignored"),
     ("title-row.csv", 0, "F004", Some(1), None, "row 1 above the header row was ignored"),
     // Named like dotted ID columns but not one: not loaded as custom attributes (review).

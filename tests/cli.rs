@@ -816,6 +816,8 @@ fn jsonl_findings_use_line_numbers_and_no_column() {
         first_message(&report).contains("line 2 is not a JSON record"),
         "{report:#}"
     );
+    // The line is the finding's row too (review: it was null).
+    assert_eq!(findings(&report)[0]["row"], 2, "{report:#}");
     // JSON that is not a record is not skipped: it may be a record another tool misspelt.
     // A top-level key no record has is ignored with F004, once, naming it.
     let misspelt = good.replace("\"user_id_info\"", "\"user_id_inf\"");
@@ -847,6 +849,7 @@ fn jsonl_findings_use_line_numbers_and_no_column() {
             first_message(&report).contains(&format!("line 2 is not a user record: {why}")),
             "{report:#}"
         );
+        assert_eq!(findings(&report)[0]["row"], 2, "{report:#}");
     }
     // An empty JSONL file holds no user records (it is no workbook, with no sheet to lack).
     std::fs::write(&path, "").unwrap();

@@ -34,7 +34,8 @@ pub fn read_bytes(
     if let Some(row) = unterminated_quote(&text, &rows, delimiter) {
         return Err(ReadProblem::unreadable(format!(
             "a quote opened in row {row} is never closed, so the rest of the file would run into one cell"
-        )));
+        ))
+        .at_row(row));
     }
     check_size(&rows, None, &options.limits)?;
     Ok((rows, encoding))

@@ -62,6 +62,7 @@ pub fn read(
         let number = i as u32 + 1;
         let record: Value = serde_json::from_str(line).map_err(|e| {
             ReadProblem::unreadable(format!("line {number} is not a JSON record: {e}"))
+                .at_row(number)
         })?;
         // JSON that is not a record would otherwise be a row of empty cells, or nothing.
         if !record["user"].is_object() {
@@ -73,7 +74,8 @@ pub fn read(
             };
             return Err(ReadProblem::unreadable(format!(
                 "line {number} is not a user record: it is {what}"
-            )));
+            ))
+            .at_row(number));
         }
         for key in record.as_object().into_iter().flat_map(|o| o.keys()) {
             if !RECORD_KEYS.contains(&key.as_str()) && !ignored.iter().any(|(k, _)| k == key) {
@@ -83,6 +85,7 @@ pub fn read(
         let bot = record["bot_account"].as_bool().unwrap_or(false);
         let (cells, faults) = flatten(&record).map_err(|why| {
             ReadProblem::unreadable(format!("line {number} is not a user record: {why}"))
+                .at_row(number)
         })?;
         problems.extend(
             (faults.into_iter()).map(|(code, field, value, message)| EntryProblem {

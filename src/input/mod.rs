@@ -475,7 +475,8 @@ pub fn check_size(rows: &[Row], sheet: Option<&str>, limits: &Limits) -> Result<
             row.number,
             row.cells.len(),
             limits.max_columns
-        )));
+        ))
+        .at_row(row.number));
     }
     Ok(())
 }
@@ -706,6 +707,7 @@ fn read_file(
             order: (i, sub),
             code: err.code,
             message: err.message,
+            row: err.row,
             ..Default::default()
         }),
     }
@@ -741,6 +743,7 @@ fn push_csv(
             order,
             code: err.code,
             message: err.message,
+            row: err.row,
             ..Default::default()
         }),
     }
@@ -783,6 +786,9 @@ pub struct ReadProblem {
     pub code: &'static str,
     pub sheet: Option<String>,
     pub message: String,
+    /// The row (a JSONL file's line) the message names, for the finding's `row` (review: it
+    /// was `null` beside "line 5").
+    pub row: Option<u32>,
 }
 
 impl ReadProblem {
@@ -791,6 +797,14 @@ impl ReadProblem {
             code: "F001",
             sheet: None,
             message,
+            row: None,
+        }
+    }
+
+    pub fn at_row(self, row: u32) -> Self {
+        ReadProblem {
+            row: Some(row),
+            ..self
         }
     }
 }

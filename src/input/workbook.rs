@@ -636,11 +636,14 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
             )));
         }
         if col as usize >= limits.max_columns {
+            // The first cell past the limit, read before the rest of its row (review: "row 1
+            // has 1 columns" of a row of twenty).
             return Err(ReadProblem::unreadable(format!(
-                "sheet `{name}` row {number} has {} columns, more than {} (raise the limit with --max-columns)",
+                "sheet `{name}` row {number} has a value in column {}, past the limit of {} columns (raise it with --max-columns)",
                 col as usize + 1,
                 limits.max_columns
-            )));
+            ))
+            .at_row(number));
         }
         if number < last_number {
             return Err(ReadProblem {
@@ -649,6 +652,7 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
                 message: format!(
                     "sheet `{name}` lists row {number} after row {last_number}: open it in a spreadsheet program and save it again"
                 ),
+                row: Some(number),
             });
         }
         if number > last_number {
@@ -700,6 +704,7 @@ fn sheet_unreadable(name: &str, e: &dyn std::fmt::Display) -> ReadProblem {
         code: "F001",
         sheet: Some(name.to_string()),
         message: format!("sheet `{name}` cannot be read: {e}{hint}"),
+        row: None,
     }
 }
 
@@ -892,7 +897,8 @@ fn check_unpacked_size(path: &Path, ext: &str, limits: &Limits) -> Result<(), Re
     if total > limits.max_unpacked_bytes {
         return Err(ReadProblem::unreadable(format!(
             "the workbook would unpack to {} MiB, more than the limit of {} MiB (a zip bomb?); raise it with --max-unpacked-mib",
-            total >> 20,
+            // Under 1 MiB is not "0 MiB, more than the limit of 0 MiB" (review).
+            (total >> 20).max(1),
             limits.max_unpacked_bytes >> 20
         )));
     }
