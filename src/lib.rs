@@ -78,15 +78,21 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
                 && std::io::stdout().is_terminal()
         }
     };
-    // RAYON_NUM_THREADS as `-j` takes it: rayon starts as many threads as it says, and
-    // 100,000 spawned for minutes before the machine ran out (review).
-    if let Some(n) = std::env::var("RAYON_NUM_THREADS")
+    // `-j`, else RAYON_NUM_THREADS held to as many as `-j` takes: rayon starts as many threads
+    // as it says, and 100,000 spawned for minutes before the machine ran out (review).
+    let jobs = match &cli.command {
+        cli::Command::Validate(args) => args.jobs.map(usize::from),
+        _ => None,
+    };
+    let too_many = std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|n| n.trim().parse::<usize>().ok())
         .filter(|&n| n > MOST_THREADS)
-    {
+        .map(|_| MOST_THREADS);
+    if let Some(n) = jobs.or(too_many) {
+        // A second build of the global pool fails harmlessly (tests run several commands).
         let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.min(MOST_THREADS))
+            .num_threads(n)
             .build_global();
     }
     let opens_a_store = !matches!(

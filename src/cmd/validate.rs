@@ -40,12 +40,6 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     if let Some(path) = &args.annotate {
         annotate::check_request(path, &args.inputs)?;
     }
-    if let Some(n) = args.jobs {
-        // A second build of the global pool fails harmlessly (tests run several commands).
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.into())
-            .build_global();
-    }
 
     let options = input::ReadOptions {
         delimiter,
@@ -187,18 +181,13 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     } else {
         rayon::join(write_report, write_records)
     };
-    let unwritten: Vec<anyhow::Error> = [annotated, report, records]
+    let mut unwritten: Vec<anyhow::Error> = [annotated, report, records]
         .into_iter()
         .filter_map(Result::err)
         .collect();
     match unwritten.len() {
         0 => {}
-        1 => {
-            return Err(unwritten
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| unreachable!()))
-        }
+        1 => return Err(unwritten.remove(0)),
         _ => bail!(
             "{}",
             (unwritten.iter().map(crate::error_text))
