@@ -215,4 +215,6 @@ fn a_header_on_the_tenth_non_blank_row_is_taken() {
         report["findings"][0]["suggestion"], "Add an `email_addr` column",
         "{report:#}"
     );
+    // The field it is for (review: null).
+    assert_eq!(report["findings"][0]["field"], "email_addr", "{report:#}");
 }

@@ -194,6 +194,8 @@ pub struct Column {
 #[derive(Debug, Clone)]
 pub struct HeaderProblem {
     pub code: &'static str,
+    /// The field a missing column is for (F002), where no column names it (review: null).
+    pub field: Option<String>,
     pub column: Option<usize>,
     pub row: Option<u32>,
     pub header: Option<String>,
@@ -497,6 +499,7 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
         }
         HeaderProblem {
             code: "F002",
+            field: None,
             column: None,
             row: None,
             header: None,
@@ -519,6 +522,7 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
         if !row.is_blank() {
             mapping.problems.push(HeaderProblem {
                 code: "F004",
+                field: None,
                 column: None,
                 row: Some(row.number),
                 header: None,
@@ -662,6 +666,7 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
                 });
             mapping.problems.push(HeaderProblem {
                 code: "F002",
+                field: Some(name.to_string()),
                 column: None,
                 row: None,
                 header: None,
@@ -694,6 +699,7 @@ fn column_problem(
 ) -> HeaderProblem {
     HeaderProblem {
         code,
+        field: None,
         column: Some(index),
         row: None,
         header: Some(header.to_string()),

@@ -1706,6 +1706,7 @@ fn header_finding(
         .column
         .and_then(|c| mapping.columns.iter().find(|col| col.index == c))
         .map(|col| Cow::Borrowed(col.name.as_str()))
+        .or_else(|| p.field.as_deref().map(Cow::Borrowed))
         .unwrap_or_default();
     let place = Place {
         sheet,
