@@ -321,7 +321,11 @@ pub fn write_csv(w: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()>
         out.write_record([
             f.severity.as_str(),
             f.code,
-            &guard_formula(&f.file),
+            // Standard input's `-` as given (SPEC §5): a lone minus runs as no formula.
+            &match f.file.as_str() {
+                "-" => "-".to_string(),
+                file => guard_formula(file),
+            },
             &o(&f.sheet),
             &row,
             f.column.as_deref().unwrap_or(""),

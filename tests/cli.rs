@@ -880,6 +880,14 @@ fn stdin_and_stdout_streams() {
             && stdout.contains(r#""user_emails":["y@acme.com"]"#),
         "{stdout}"
     );
+    // The CSV report names standard input `-`, as given: no formula guard (review: `'-`).
+    let out = muster()
+        .args(["validate", "-", "--report", "-"])
+        .write_stdin(std::fs::read(root().join("testdata/rules/V002.csv")).unwrap())
+        .output()
+        .unwrap();
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(report.contains("\nerror,V002,-,,2,"), "{report}");
     // Standard output takes one output: two would run into each other.
     for args in [
         ["--out", "-", "--report", "-"],

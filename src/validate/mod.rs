@@ -140,7 +140,11 @@ impl Known {
     /// Frees what a store read built (for a million stored users, about 1.4 GB of tables and
     /// a string or two per user) on a thread of its own, once validation is done with it,
     /// instead of making the outputs or the apply wait while it is freed.
-    pub fn drop_in_background(self) {
+    pub fn drop_in_background(mut self) {
+        // The change log's connection is closed here, before the store's: the last connection
+        // to a store closes its `-wal` and `-shm` files, and one left to a thread the process
+        // may end first leaves them beside the store.
+        drop(self.history.take());
         if !self.has_store {
             return;
         }
