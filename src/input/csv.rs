@@ -506,6 +506,11 @@ fn leading_breaks(bytes: &[u8], start: usize) -> u32 {
 /// A streamed CSV is cut into blocks of about this many bytes, each after a whole record, so
 /// that blocks can be parsed on their own, in parallel.
 const BLOCK: u64 = 256 << 10;
+/// …and of at most this many records. A chunk's rows take memory by their number, not their
+/// bytes (a row's cells, findings, keys and record: about 1.5 KB each, however narrow): 4 MiB of
+/// three-column rows was 90,000 rows a chunk, and a million of them validated in 680 MB where
+/// a million wide rows took 390 MB (review). 512 rows of 512 bytes fill a block of 256 KiB.
+const BLOCK_ROWS: usize = 512;
 /// Blocks read and validated at a time (4 MiB).
 const PIECES: usize = 16;
 
@@ -697,6 +702,8 @@ struct Scanner {
     fields: usize,
     quotes: Quotes,
     last_cut: u64,
+    /// `scan.records` at the last cut.
+    records_at_cut: usize,
     last_byte: u8,
 }
 
@@ -783,6 +790,7 @@ impl Scanner {
             fields: 1,
             quotes: Quotes::new(if bom { 3 } else { 0 }),
             last_cut: 0,
+            records_at_cut: 1,
             last_byte: 0,
         }
     }
@@ -859,9 +867,12 @@ impl Scanner {
         self.scan.records += 1;
         self.scan.widest = self.scan.widest.max(self.fields);
         self.fields = 1;
-        if at + 1 - self.last_cut >= self.block_size {
+        if at + 1 - self.last_cut >= self.block_size
+            || self.scan.records - self.records_at_cut >= BLOCK_ROWS
+        {
             self.scan.cuts.push(at + 1);
             self.last_cut = at + 1;
+            self.records_at_cut = self.scan.records;
         }
     }
 
@@ -1232,6 +1243,32 @@ mod tests {
         assert_eq!(read(&jp, &options).unwrap().1, Some("Shift_JIS"));
     }
 
+    /// A block ends after [`BLOCK_ROWS`] records however few bytes they are: a chunk's memory
+    /// goes by its rows.
+    #[test]
+    fn narrow_rows_are_cut_into_blocks_by_their_number() {
+        let mut text = b"a,b\n".to_vec();
+        for i in 0..2000 {
+            text.extend_from_slice(format!("{i},x\n").as_bytes());
+        }
+        let mut scanner = Scanner::new(b',', false, BLOCK);
+        assert!(scanner.look(&text));
+        let scan = scanner.finish();
+        assert_eq!(scan.records, 2002);
+        // After the header and 511 rows, then every 512 rows, then the file's end.
+        let lines = |n: usize| {
+            text.split_inclusive(|&b| b == b'\n')
+                .take(n)
+                .map(<[u8]>::len)
+        };
+        let cuts: Vec<u64> = [512, 1024, 1536, 2001]
+            .iter()
+            .map(|&n| lines(n).sum::<usize>() as u64)
+            .collect();
+        assert_eq!(scan.cuts, cuts);
+        assert_eq!(prescan_by_memchr(&text, b',', 4096, BLOCK).cuts, cuts);
+    }
+
     /// Every way a block boundary could fall: the streamed rows equal the rows of the whole file.
     #[test]
     fn streamed_blocks_give_the_rows_of_the_whole_file() {
@@ -1288,6 +1325,7 @@ mod tests {
         let mut scan = Scanner::new(delimiter, false, block).scan;
         let mut carry: Vec<u8> = Vec::new();
         let (mut offset, mut fields, mut last_cut, mut last_byte) = (0u64, 1usize, 0u64, 0u8);
+        let mut records_at_cut = 1;
         let mut quotes = Quotes::new(0);
         for part in bytes.chunks(read) {
             if memchr::memchr(0, part).is_some()
@@ -1317,9 +1355,11 @@ mod tests {
                         scan.records += 1;
                         scan.widest = scan.widest.max(fields);
                         fields = 1;
-                        if at + 1 - last_cut >= block {
+                        if at + 1 - last_cut >= block || scan.records - records_at_cut >= BLOCK_ROWS
+                        {
                             scan.cuts.push(at + 1);
                             last_cut = at + 1;
+                            records_at_cut = scan.records;
                         }
                     }
                     Step::Field => fields += 1,
