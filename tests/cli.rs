@@ -3189,3 +3189,32 @@ fn quiet_says_each_file_level_error() {
         "muster: testdata/bad/misnamed-sheet.xlsx:ITSM: sheet `ITSM` was not read: its name is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account; rename it `ITSM IDs` to have its rows read, or delete it\nmuster: 1 error in testdata/bad/misnamed-sheet.xlsx (F008 1)\n"
     );
 }
+
+/// A column filled down with one value: each duplicate's message names five other rows and
+/// counts the rest (review: every row named in every message, 11 GB at 20,000 rows).
+#[test]
+fn a_duplicate_s_message_names_five_other_rows_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("filled-down.csv");
+    let mut text = String::from("email_addr,record_id,full_name\n");
+    for i in 0..3000 {
+        text.push_str(&format!("u{i}@acme.com,CTR-1,Ann Lee\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    let (code, report) = validate_json(&[path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let d001: Vec<&Value> = (findings(&report).iter())
+        .filter(|f| f["code"] == "D001")
+        .collect();
+    assert_eq!(d001.len(), 3000);
+    assert_eq!(
+        d001[0]["message"],
+        "record id `CTR-1` is also on filled-down.csv row 3, filled-down.csv row 4, \
+         filled-down.csv row 5, filled-down.csv row 6, filled-down.csv row 7, and 2994 more rows"
+    );
+    assert_eq!(
+        d001[2]["message"],
+        "record id `CTR-1` is also on filled-down.csv row 2, filled-down.csv row 3, \
+         filled-down.csv row 5, filled-down.csv row 6, filled-down.csv row 7, and 2994 more rows"
+    );
+}

@@ -791,8 +791,7 @@ impl<'b> CrossRow<'b> {
                             .map(|&e| (e, Owner::Record(e.record_id.clone()))),
                     )
                     .collect();
-                let locs: Vec<(usize, u32)> =
-                    members.iter().map(|(e, _)| (e.sheet, e.row)).collect();
+                let locs = Places::new(members.iter().map(|(e, _)| (e.sheet, e.row)).collect());
                 for (e, owner) in members {
                     findings.extend(cx.make(
                         Rule::DuplicateIntegrationEntry,
@@ -858,7 +857,7 @@ impl<'b> CrossRow<'b> {
     /// B001 and B002.
     fn bots(&self, cx: &Cx, findings: &mut Vec<Finding>) {
         if self.bots.len() > 1 {
-            let locs: Vec<(usize, u32)> = self.bots.iter().map(|(_, u)| (u.sheet, u.row)).collect();
+            let locs = Places::new(self.bots.iter().map(|(_, u)| (u.sheet, u.row)).collect());
             for (i, u) in &self.bots {
                 findings.extend(cx.make(
                     Rule::MultipleBots,
@@ -1332,14 +1331,24 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// The other places of a group, as a message names them.
-    fn others(&self, group: &[(usize, u32)], me: (usize, u32)) -> String {
-        group
-            .iter()
-            .filter(|g| **g != me)
+    /// The other places of a group, as a message names them: the first [`OTHERS_NAMED`], then
+    /// how many more. Named all, a column filled down with one value named every row in every
+    /// row's message (review: 20,000 rows of one record id took 11 GB, then aborted).
+    fn others(&self, group: &Places, me: (usize, u32)) -> String {
+        let others = group.places.iter().filter(|g| **g != me);
+        let mine = group.times.get(&me).copied().unwrap_or(0);
+        let more = (group.places.len() - mine).saturating_sub(OTHERS_NAMED);
+        let mut named: Vec<String> = others
+            .take(OTHERS_NAMED)
             .map(|&(si, r)| self.where_(si, r))
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect();
+        if more > 0 {
+            named.push(format!(
+                "and {more} more row{}",
+                if more == 1 { "" } else { "s" }
+            ));
+        }
+        named.join(", ")
     }
 
     /// D004: one system's user id given to users of two record ids.
@@ -1351,7 +1360,7 @@ impl<'a> Cx<'a> {
             if distinct.len() < 2 {
                 continue;
             }
-            let locs: Vec<(usize, u32)> = group.iter().map(|e| (e.sheet, e.row)).collect();
+            let locs = Places::new(group.iter().map(|e| (e.sheet, e.row)).collect());
             for e in &group {
                 let owner = match e.user {
                     Some(i) => Owner::User(i),
@@ -1393,7 +1402,7 @@ impl<'a> Cx<'a> {
             let addresses: Vec<&Address> = group.iter().filter(|a| a.kind != MANAGER).collect();
             let distinct: HashSet<usize> = addresses.iter().map(|a| a.user).collect();
             if distinct.len() > 1 {
-                let locs: Vec<(usize, u32)> = addresses.iter().map(|a| (a.sheet, a.row)).collect();
+                let locs = Places::new(addresses.iter().map(|a| (a.sheet, a.row)).collect());
                 for a in &addresses {
                     let field = if a.kind == PRIMARY {
                         "email_addr"
@@ -1508,7 +1517,7 @@ impl<'a> Cx<'a> {
             )
         });
         for group in repeated(all, |u| u.4) {
-            let locs: Vec<(usize, u32)> = group.iter().map(|u| (u.1, u.2)).collect();
+            let locs = Places::new(group.iter().map(|u| (u.1, u.2)).collect());
             for &(i, sheet, row, col, rid, cell) in &group {
                 out.extend(self.make(
                     Rule::DuplicateRecordId,
@@ -1525,6 +1534,27 @@ impl<'a> Cx<'a> {
             }
         }
         out
+    }
+}
+
+/// The other rows a duplicate's message names (D001, D002, D004).
+const OTHERS_NAMED: usize = 5;
+
+/// The places (sheet, row) of a group of duplicates, and how many times each is in it (a row
+/// may hold the duplicate twice): each member's message counts the others without reading the
+/// whole group again.
+struct Places {
+    places: Vec<(usize, u32)>,
+    times: HashMap<(usize, u32), usize>,
+}
+
+impl Places {
+    fn new(places: Vec<(usize, u32)>) -> Places {
+        let mut times = HashMap::with_capacity(places.len());
+        for &p in &places {
+            *times.entry(p).or_insert(0) += 1;
+        }
+        Places { places, times }
     }
 }
 
