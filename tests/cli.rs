@@ -3218,3 +3218,67 @@ fn a_duplicate_s_message_names_five_other_rows_and_counts_the_rest() {
          filled-down.csv row 5, filled-down.csv row 6, filled-down.csv row 7, and 2994 more rows"
     );
 }
+
+/// A directory batch's member that is a symbolic link out of the directory is not read: a
+/// vendor's unzipped folder could send `/etc/passwd` back in the annotated workbook (security
+/// review). A link to a file in the directory is read.
+#[cfg(unix)]
+#[test]
+fn a_directory_member_linked_out_of_the_directory_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vendor, secret) = (dir.path().join("vendor"), dir.path().join("secret.csv"));
+    std::fs::create_dir(&vendor).unwrap();
+    std::fs::write(
+        vendor.join("real.csv"),
+        "email_addr,record_id,full_name\na@acme.com,CTR-1,Ann Lee\n",
+    )
+    .unwrap();
+    std::fs::write(&secret, "record_id,integration,user_id\nCTR-1,hr,hunter2\n").unwrap();
+    std::os::unix::fs::symlink("real.csv", vendor.join("users.csv")).unwrap();
+    std::os::unix::fs::symlink(&secret, vendor.join("idm_ids.csv")).unwrap();
+    let annotated = dir.path().join("back.xlsx");
+    let (_, report) = validate_json(&[
+        vendor.to_str().unwrap(),
+        "--annotate",
+        annotated.to_str().unwrap(),
+    ]);
+    let f001: Vec<&Value> = (findings(&report).iter())
+        .filter(|f| f["code"] == "F001")
+        .collect();
+    assert_eq!(f001.len(), 1, "{report:#}");
+    assert!(f001[0]["file"].as_str().unwrap().ends_with("idm_ids.csv"));
+    let message = f001[0]["message"].as_str().unwrap();
+    assert!(message.contains("symbolic link to") && message.contains("outside the directory"));
+    assert_eq!(
+        report["summary"]["users"], 1,
+        "users.csv, a link inside, is read"
+    );
+    let mut parts = zip::ZipArchive::new(std::fs::File::open(&annotated).unwrap()).unwrap();
+    let mut all = String::new();
+    for i in 0..parts.len() {
+        use std::io::Read;
+        parts.by_index(i).unwrap().read_to_string(&mut all).unwrap();
+    }
+    assert!(
+        !all.contains("hunter2"),
+        "the linked file went into the workbook"
+    );
+
+    // An output named by a link in the vendor's folder is refused: it would overwrite the
+    // file the link points at.
+    std::os::unix::fs::symlink(&secret, vendor.join("findings.csv")).unwrap();
+    let out = muster()
+        .args(["validate", vendor.to_str().unwrap(), "--report"])
+        .arg(vendor.join("findings.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is a symbolic link in the batch's folder"),
+        "{stderr}"
+    );
+    assert!(std::fs::read_to_string(&secret)
+        .unwrap()
+        .contains("hunter2"));
+}

@@ -326,6 +326,23 @@ fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
                 ))
                 .context("checking outputs");
             }
+            // An output is written where a link points (`report::through_links`); a link in
+            // the vendor's folder is the vendor's, and could point at any file of the admin's
+            // (security review: `findings.csv -> ../victim.conf`).
+            let link_in_batch = || {
+                let dir = out.parent().filter(|d| !d.as_os_str().is_empty());
+                input.is_dir()
+                    && same(dir.unwrap_or(Path::new(".")), input)
+                    && std::fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_symlink())
+            };
+            if link_in_batch() {
+                return Err(anyhow::anyhow!(
+                    "output {} is a symbolic link in the batch's folder {}, which may point anywhere; write the output outside that folder",
+                    out.display(),
+                    input.display()
+                ))
+                .context("checking outputs");
+            }
         }
     }
     Ok(())

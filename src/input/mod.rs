@@ -539,8 +539,24 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
         .filter(|p| p.is_file())
         .filter_map(|p| directory_file_kind(p))
         .collect();
+    let inside = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     for path in entries {
         let shown = path.display().to_string();
+        let outside = directory_file_kind(&path).and_then(|_| linked_outside(&path, &inside));
+        if let Some(target) = outside {
+            batch.problems.push(FileProblem {
+                    file: shown,
+                    sheet: None,
+                    order: (i, 0),
+                    code: "F001",
+                    message: format!(
+                        "not read: a symbolic link to `{}`, outside the directory; copy the file into the directory to have it read",
+                        target.display()
+                    ),
+                    ..Default::default()
+                });
+            continue;
+        }
         match directory_file_kind(&path) {
             Some(kind) if path.is_file() => read_file(batch, &path, &shown, i, options, Some(kind)),
             _ => {
@@ -591,6 +607,20 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
             }
         }
     }
+}
+
+/// Where a directory batch's member leads when it is a symbolic link out of the directory
+/// `inside` (resolved): such a file is not read. A vendor's folder unpacked from a zip can hold
+/// `idm_ids.csv -> /etc/passwd`, whose lines the annotated workbook would send back to the
+/// vendor (security review).
+fn linked_outside(path: &Path, inside: &Path) -> Option<PathBuf> {
+    let link = std::fs::symlink_metadata(path).ok()?;
+    if !link.file_type().is_symlink() {
+        return None;
+    }
+    // A link that leads nowhere is left to the read, which says the file cannot be read.
+    let target = std::fs::canonicalize(path).ok()?;
+    (target.parent() != Some(inside)).then_some(target)
 }
 
 fn read_file(
