@@ -126,7 +126,12 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // A stderr that cannot be written leaves the exit code to say it.
-            let _ = writeln!(std::io::stderr(), "muster: {}", muster::error_text(&err));
+            let text = muster::error_text(&err);
+            let _ = writeln!(
+                std::io::stderr(),
+                "muster: {}",
+                muster::report::terminal_safe(&text)
+            );
             ExitCode::from(muster::ExitStatus::Error as u8)
         }
     }

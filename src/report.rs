@@ -452,11 +452,11 @@ pub fn summary_text(
     out.push_str(&format!(
         "muster {} — {}\n",
         env!("CARGO_PKG_VERSION"),
-        files.join(", ")
+        one_line(&files.join(", "))
     ));
-    out.push_str(&format!("configuration: {config_source}\n"));
+    out.push_str(&format!("configuration: {}\n", one_line(config_source)));
     for e in encodings {
-        out.push_str(&format!("encoding: {e}\n"));
+        out.push_str(&format!("encoding: {}\n", one_line(e)));
     }
     out.push_str(&format!(
         "rows read: {}   users: {}   valid: {}   with errors: {}   with warnings: {}\n",
@@ -499,9 +499,14 @@ pub fn summary_text(
             crate::rules::Severity::Warning => style.paint("33;1", "warning"),
             crate::rules::Severity::Info => style.paint("36", "info"),
         };
-        out.push_str(&format!("{sev} {} {}: {}", f.code, location(f), f.message));
+        out.push_str(&format!(
+            "{sev} {} {}: {}",
+            f.code,
+            one_line(&location(f)),
+            one_line(&f.message)
+        ));
         if let Some(s) = &f.suggestion {
-            out.push_str(&format!(" ({s})"));
+            out.push_str(&format!(" ({})", one_line(s)));
         }
         out.push('\n');
     }
@@ -510,21 +515,72 @@ pub fn summary_text(
         match written.report.filter(|p| p.as_os_str() != "-") {
             Some(report) => out.push_str(&format!(
                 "… and {more} more (all in {})\n",
-                report.display()
+                one_line(&report.display().to_string())
             )),
             None => out.push_str(&format!(
                 "… and {more} more (write them all with {})\n",
-                written.all_with.unwrap_or("--report FILE.csv")
+                one_line(written.all_with.unwrap_or("--report FILE.csv"))
             )),
         }
     }
     if let Some(path) = written.annotated {
         out.push_str(&format!(
             "annotated workbook: {} (problem cells filled, notes, Issues and Summary sheets)\n",
-            path.display()
+            one_line(&path.display().to_string())
         ));
     }
     out
+}
+
+/// Characters a terminal acts on rather than shows: the control characters (C0 but a line
+/// break and a tab, DEL, C1 with its one-character CSI), and those that reorder the text shown
+/// after them (the bidirectional overrides, embeddings, isolates and marks).
+fn acts_on_terminal(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with what would act on a terminal written as an escape (`\u{1b}`): the text muster
+/// prints holds the vendor's names, and a sheet named with control sequences cleared the
+/// screen and drew a clean summary (security review).
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    escaped(s, acts_on_terminal)
+}
+
+/// [`terminal_safe`] that escapes a line break too: a name in a line of its own.
+pub fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    escaped(s, |c| c == '\n' || acts_on_terminal(c))
+}
+
+fn escaped(s: &str, escape: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(&escape) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match escape(c) {
+            true => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            false => out.push(c),
+        }
+    }
+    out.into()
+}
+
+/// JSON text with the characters [`acts_on_terminal`] that serde_json leaves as they are (C1,
+/// the bidirectional ones) written as `\uXXXX` escapes, as JSON allows: the same value, safe
+/// to print on a terminal.
+pub fn json_safe(json: &str) -> std::borrow::Cow<'_, str> {
+    if json.is_ascii() || !json.chars().any(acts_on_terminal) {
+        return json.into();
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        match acts_on_terminal(c) {
+            true => out.push_str(&format!("\\u{:04x}", c as u32)),
+            false => out.push(c),
+        }
+    }
+    out.into()
 }
 
 /// `vendor.xlsx:Users!C7` or `users.csv:7:C`.
@@ -570,4 +626,27 @@ pub fn closing_line(files: &[String], findings: &[Finding]) -> String {
         files.join(", "),
         counts.join(", ")
     )
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::*;
+
+    #[test]
+    fn what_acts_on_a_terminal_is_escaped_and_json_stays_the_same_value() {
+        assert_eq!(terminal_safe("plain, é"), "plain, é");
+        assert_eq!(
+            terminal_safe("a\u{1b}[2Jb\u{9b}c\rd\u{202E}e\nf\tg"),
+            "a\\u{1b}[2Jb\\u{9b}c\\u{d}d\\u{202e}e\nf\tg"
+        );
+        assert_eq!(one_line("a\nb"), "a\\u{a}b");
+        let value = "x\u{9b}31m\u{202E}y\u{1b}";
+        let json = serde_json::to_string(value).unwrap();
+        let safe = json_safe(&json);
+        assert!(
+            !safe.contains('\u{9b}') && !safe.contains('\u{202E}'),
+            "{safe}"
+        );
+        assert_eq!(serde_json::from_str::<String>(&safe).unwrap(), value);
+    }
 }

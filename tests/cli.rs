@@ -3282,3 +3282,51 @@ fn a_directory_member_linked_out_of_the_directory_is_not_read() {
         .unwrap()
         .contains("hunter2"));
 }
+
+/// The vendor's names reach the terminal as text: a control sequence in a file name or a
+/// header is printed escaped, in text and in JSON (security review: a sheet name cleared the
+/// screen and drew a clean summary). A header with one is V008, its column ignored; invisible
+/// format characters are dropped from a header before it is mapped (`pass\u{200B}word` is
+/// X001).
+#[test]
+fn control_sequences_in_names_are_printed_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let named = dir.path().join("v\u{1b}]0;PWNED\u{7}\u{1b}[31mred.csv");
+    std::fs::write(
+        &named,
+        "email_addr,record_id,full_name,dept\u{1b}[2J,pass\u{200B}word,team\u{202E}\na@acme.com,CTR-1,Ann Lee,IT,hunter2,x\n",
+    )
+    .unwrap();
+    for format in ["text", "json"] {
+        let out = muster()
+            .arg("validate")
+            .arg(&named)
+            .args(["--format", format])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            !stdout.contains('\u{1b}') && !stdout.contains('\u{7}') && !stdout.contains('\u{202E}'),
+            "{stdout}"
+        );
+        if format == "text" {
+            assert!(
+                stdout.contains("v\\u{1b}]0;PWNED\\u{7}\\u{1b}[31mred.csv"),
+                "{stdout}"
+            );
+            assert!(
+                stdout.contains("error V008") && stdout.contains("error X001"),
+                "{stdout}"
+            );
+        } else {
+            let report: Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(report["summary"]["files"][0], named.to_str().unwrap());
+            let by_code = &report["summary"]["by_code"];
+            assert_eq!(
+                (&by_code["V008"], &by_code["X001"]),
+                (&1.into(), &1.into()),
+                "{report:#}"
+            );
+        }
+    }
+}

@@ -89,7 +89,10 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
             "error": crate::error_text(e),
             "exit_code": ExitStatus::Error as u8,
         });
-        outln!("{}", serde_json::to_string_pretty(&json)?)?;
+        outln!(
+            "{}",
+            report::json_safe(&serde_json::to_string_pretty(&json)?)
+        )?;
     }
     result
 }
@@ -520,7 +523,10 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 findings: &outcome.findings,
                 exit_code: status as u8,
             };
-            outln!("{}", serde_json::to_string_pretty(&json)?)?;
+            outln!(
+                "{}",
+                report::json_safe(&serde_json::to_string_pretty(&json)?)
+            )?;
         }
         (Format::Text, quiet) => {
             let files = vec![args.batch.display().to_string()];
@@ -553,7 +559,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                     },
                     style,
                 );
-                out!("{summary}")?;
+                out_raw!("{summary}")?;
                 out!("{}", plan_text(&plan, &name, &args.store.store))?;
                 if let Some(before) = applied_before {
                     outln!(

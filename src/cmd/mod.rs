@@ -1,34 +1,45 @@
 //! One module per subcommand; each `run` reads as the stages it strings together.
 
+// The text muster prints holds the vendor's names (files, sheets, headers, batches): each
+// macro below prints it through [`crate::report::terminal_safe`], so that a control sequence
+// in a name reaches the terminal as text (security review: a sheet name that cleared the
+// screen and drew a clean summary). The `_raw` ones print text made safe already, with
+// muster's own colours.
+
 /// `print!` that returns what keeps it from writing (a full disk, a closed descriptor) as an
 /// error, where `print!` panics (review: exit 101 after an import had committed, on `>
 /// /dev/full`). The binary then says so and exits 2.
 macro_rules! out {
+    ($($arg:tt)*) => {
+        out_raw!("{}", $crate::report::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+/// [`out!`] with a line break.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        out_raw!("{}\n", $crate::report::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+/// [`out!`] of text already safe for a terminal.
+macro_rules! out_raw {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         write!(std::io::stdout().lock(), $($arg)*).map_err($crate::cmd::stdout_error)
     }};
 }
 
-/// [`out!`] with a line break.
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cmd::stdout_error)
-    }};
-}
-
 /// `eprintln!` that goes on when stderr cannot be written: the diagnostics are lost, not the
 /// run (and not the exit code, which says what happened).
 macro_rules! errln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        err_raw!("{}\n", $crate::report::terminal_safe(&format!($($arg)*)))
+    };
 }
 
-/// [`errln!`] without the line break.
-macro_rules! err {
+/// [`errln!`] of text already safe for a terminal, without the line break.
+macro_rules! err_raw {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let _ = write!(std::io::stderr().lock(), $($arg)*);

@@ -22,7 +22,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
             "exit_code": ExitStatus::Error as u8,
         });
         // Standard output that failed already fails the run.
-        let _ = outln!("{json:#}");
+        let _ = outln!("{}", report::json_safe(&format!("{json:#}")));
     }
     result
 }
@@ -205,7 +205,7 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 summary: &summary,
                 findings: &outcome.findings,
             })?;
-            outln!("{json}")?;
+            outln!("{}", report::json_safe(&json))?;
         }
         (Format::Text, false) => {
             // When a report or the records stream to stdout, the summary goes to stderr.
@@ -227,9 +227,9 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 style,
             );
             if stdout_taken {
-                err!("{text}");
+                err_raw!("{text}");
             } else {
-                out!("{text}")?;
+                out_raw!("{text}")?;
             }
         }
         (Format::Text, true) => {

@@ -553,6 +553,39 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
             ));
             header = named.trim().to_string();
         }
+        // A header names a field, or a key of the store's custom attributes: invisible format
+        // characters in it are dropped before it is mapped, and a control character makes
+        // it V008, the column ignored (security review: `pass\u{200B}word` escaped X001,
+        // `email_aliases\u{2060}` became a custom attribute, and `dept\u{1b}[2J` a key that
+        // cleared the terminal of whoever printed it).
+        if crate::check::values::format_character(&header, false).is_some() {
+            let category =
+                icu_properties::CodePointMapData::<icu_properties::props::GeneralCategory>::new();
+            header.retain(|c| category.get(c) != icu_properties::props::GeneralCategory::Format);
+            header = header.trim().to_string();
+        }
+        if let Some(c) =
+            crate::check::values::control_character(&header, true).filter(|&c| c != '\t')
+        {
+            let shown = header.escape_debug().to_string();
+            mapping.problems.push(column_problem(
+                "V008",
+                index,
+                &header,
+                format!(
+                    "column `{shown}` holds the control character U+{:04X}; it was ignored",
+                    c as u32
+                ),
+                Some("Rename the column: type its name again".to_string()),
+            ));
+            mapping.columns.push(Column {
+                index,
+                header,
+                field: Field::Ignored,
+                name: Field::Ignored.report_name(sheet.kind),
+            });
+            continue;
+        }
         if header.is_empty() {
             let has_data = sheet.rows[header_at + 1..]
                 .iter()
