@@ -218,3 +218,74 @@ fn a_header_on_the_tenth_non_blank_row_is_taken() {
     // The field it is for (review: null).
     assert_eq!(report["findings"][0]["field"], "email_addr", "{report:#}");
 }
+
+/// An XLS sheet with a cell far from the others is F001 before calamine allocates every cell
+/// between them (security review: column 65,535 asked for 137 GB and aborted; column 3,000
+/// took 6 GB).
+#[test]
+fn an_xls_cell_far_from_the_others_is_f001() {
+    let mut bytes =
+        std::fs::read(common::root().join("testdata/batches/q3-contractors.xls")).unwrap();
+    // The second LABELSST record (a string cell): its row and column moved to 65,535 and 3,000.
+    let labelsst = [0xFD, 0x00, 0x0A, 0x00];
+    let first = bytes.windows(4).position(|w| w == labelsst).unwrap();
+    let second = first
+        + 1
+        + bytes[first + 1..]
+            .windows(4)
+            .position(|w| w == labelsst)
+            .unwrap();
+    bytes[second + 4..second + 8].copy_from_slice(&[0xFF, 0xFF, 0xB8, 0x0B]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("far.xls");
+    std::fs::write(&path, bytes).unwrap();
+    let (code, report, _) = json_report(&[path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{report:#}");
+    let first = &report["findings"][0];
+    assert_eq!(first["code"], "F001", "{report:#}");
+    let message = first["message"].as_str().unwrap();
+    assert!(
+        message.contains("its cells span rows 1 to 65536 and columns A to DKK")
+            && message.contains("a stray cell far from the others"),
+        "{message}"
+    );
+}
+
+/// The vendor's notes written back by `--annotate` are bounded, and the rest said (security
+/// review: a 2.5 MB workbook of a million notes took 13 GB, then aborted).
+#[test]
+fn a_workbook_s_notes_past_the_bound_are_not_written_back_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.xlsx");
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet().set_name("Users").unwrap();
+    for (c, h) in ["email_addr", "record_id", "full_name"].iter().enumerate() {
+        sheet.write(0, c as u16, *h).unwrap();
+    }
+    sheet
+        .write_row(1, 0, ["a@acme.com", "CTR-1", "Ann Lee"])
+        .unwrap();
+    for r in 0..10_003u32 {
+        let note = rust_xlsxwriter::Note::new("see me");
+        sheet.insert_note(r + 3, 5, &note).unwrap();
+    }
+    workbook.save(&path).unwrap();
+    let annotated = dir.path().join("back.xlsx");
+    let (code, report, _) = json_report(&[
+        path.to_str().unwrap(),
+        "--annotate",
+        annotated.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{report:#}");
+    let said = (report["findings"].as_array().unwrap().iter())
+        .find(|f| f["code"] == "F004" && f["row"].is_null() && f["sheet"].is_null())
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(
+        said["message"],
+        "the workbook has 3 more notes than the 10000 an annotated workbook carries; those are not written back"
+    );
+    let parts = zip::ZipArchive::new(std::fs::File::open(&annotated).unwrap()).unwrap();
+    assert!(parts
+        .file_names()
+        .any(|n| n.is_ok_and(|n| n.contains("comments"))));
+}

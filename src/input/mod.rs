@@ -639,8 +639,33 @@ fn read_file(
     let sub = kind.map_or(0, |k| k as usize);
     let result = match ext.as_str() {
         ext if WORKBOOK_EXTENSIONS.contains(&ext) => workbook::read(path, shown, i, options).map(|(sheets, others, notes)| {
-            for (name, notes) in notes {
-                batch.notes.insert((shown.to_string(), name), notes);
+            // The vendor's notes are all written back, up to a bound: rust_xlsxwriter holds every
+            // note and its drawing in memory (security review: a 2.5 MB workbook of a million
+            // notes took 13 GB, then aborted).
+            let mut notes: Vec<(String, Vec<notes::CellNote>)> = notes.into_iter().collect();
+            notes.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut left = crate::annotate::MAX_NOTES;
+            let mut dropped = 0;
+            for (name, mut notes) in notes {
+                dropped += notes.len().saturating_sub(left);
+                notes.truncate(left);
+                left -= notes.len();
+                if !notes.is_empty() {
+                    batch.notes.insert((shown.to_string(), name), notes);
+                }
+            }
+            if dropped > 0 {
+                batch.problems.push(FileProblem {
+                    file: shown.to_string(),
+                    sheet: None,
+                    order: (i, 0),
+                    code: "F004",
+                    message: format!(
+                        "the workbook has {dropped} more notes than the {} an annotated workbook carries; those are not written back",
+                        crate::annotate::MAX_NOTES
+                    ),
+                    ..Default::default()
+                });
             }
             for other in others {
                 let name = other.name.clone();

@@ -134,6 +134,25 @@ fn read_sheets(
     options: &ReadOptions,
 ) -> Result<(Vec<Sheet>, Vec<OtherSheet>, SheetNotes), ReadProblem> {
     let limits = &options.limits;
+    // An XLS workbook's sheets are looked over before calamine reads them: it allocates every
+    // cell from a sheet's first to its last.
+    let is_xls = (path.extension().and_then(|e| e.to_str()))
+        .is_some_and(|e| e.eq_ignore_ascii_case("xls") || e.eq_ignore_ascii_case("xla"));
+    let mut xls_sheets = match is_xls {
+        true => super::xls::sheet_records(path),
+        false => None,
+    };
+    if let Some(far) = (xls_sheets.iter().flatten()).find(|s| s.span() > WHOLE_SHEET_CELLS) {
+        let (r0, r1, c0, c1) = far.bounds.unwrap_or_default();
+        return Err(ReadProblem::unreadable(format!(
+            "sheet `{}`: its cells span rows {} to {} and columns {} to {}, more than 16,777,216 cells from the first to the last, too many to read at once (a stray cell far from the others?)",
+            far.name,
+            r0 + 1,
+            r1 + 1,
+            crate::finding::column_letter(c0 as usize),
+            crate::finding::column_letter(c1 as usize)
+        )));
+    }
     let mut wb = open_workbook_auto(path)
         .map_err(|e| ReadProblem::unreadable(format!("not a readable workbook: {e}")))?;
     let names = wb.sheet_names();
@@ -178,10 +197,10 @@ fn read_sheets(
         _ => Vec::new(),
     };
     // An XLS workbook's formula cells, by sheet: calamine gives no shared formula's text.
-    let mut xls_sheets = match wb {
-        Sheets::Xls(_) => super::xls::sheet_records(path).filter(|f| f.len() == names.len()),
-        _ => None,
-    };
+    if !matches!(wb, Sheets::Xls(_)) || xls_sheets.as_ref().is_some_and(|f| f.len() != names.len())
+    {
+        xls_sheets = None;
+    }
     // The ranges merged over rows of an XLSX workbook's sheets (N010) are found on a thread of
     // their own while the sheets are read here, and filled in once both are done.
     let scanned: Vec<String> = (names.iter())
@@ -206,10 +225,19 @@ fn read_sheets(
             None if single(name) => SheetKind::Users,
             None => {
                 let rows = if options.keep_other_sheets {
-                    let formulas = wb.worksheet_formula(name).ok();
-                    match wb.worksheet_range(name) {
-                        Ok(range) => rows(&range, Formulas::of(formulas.as_ref()), None, None),
-                        Err(_) => Vec::new(),
+                    match &mut wb {
+                        // Read as a sheet muster reads, a stray cell far from the others
+                        // refused (security review: an ignored sheet's asked for 512 GB).
+                        Sheets::Xlsx(xlsx) => xlsx_rows(xlsx, name).unwrap_or_default(),
+                        _ => {
+                            let formulas = wb.worksheet_formula(name).ok();
+                            match wb.worksheet_range(name) {
+                                Ok(range) => {
+                                    rows(&range, Formulas::of(formulas.as_ref()), None, None)
+                                }
+                                Err(_) => Vec::new(),
+                            }
+                        }
                     }
                 } else {
                     Vec::new()

@@ -12,6 +12,11 @@ use std::io::Read;
 use std::path::Path;
 
 const FORMULA: u16 = 0x0006;
+/// The records of one cell, whose row and column are their first four bytes (MS-XLS 2.4):
+/// LABELSST, NUMBER, RK, BLANK, BOOLERR, LABEL, RSTRING, and FORMULA above.
+const CELLS: [u16; 7] = [0x00FD, 0x0203, 0x027E, 0x0201, 0x0205, 0x0204, 0x00D6];
+/// MULRK and MULBLANK: a row, a first column, and a last column in their last two bytes.
+const CELL_RUNS: [u16; 2] = [0x00BD, 0x00BE];
 const ROW: u16 = 0x0208;
 const COLINFO: u16 = 0x007D;
 const EOF: u16 = 0x000A;
@@ -27,6 +32,27 @@ pub struct XlsSheet {
     pub formulas: HashSet<(u32, u32)>,
     /// The rows (1-based) and columns (0-based) it hides.
     pub hidden: super::Hidden,
+    /// Its name, as the workbook's globals give it.
+    pub name: String,
+    /// The first and last row and column (0-based) of its cells: calamine allocates every cell
+    /// between them.
+    pub bounds: Option<(u32, u32, u32, u32)>,
+}
+
+impl XlsSheet {
+    /// The cells from the first to the last, as calamine allocates them (security review:
+    /// one cell moved to column 65,535 asked for 137 GB, and aborted).
+    pub fn span(&self) -> u64 {
+        self.bounds.map_or(0, |(r0, r1, c0, c1)| {
+            u64::from(r1 - r0 + 1) * u64::from(c1 - c0 + 1)
+        })
+    }
+
+    fn take(&mut self, row: u16, first: u16, last: u16) {
+        let (row, first, last) = (u32::from(row), u32::from(first), u32::from(last.max(first)));
+        let (r0, r1, c0, c1) = self.bounds.unwrap_or((row, row, first, last));
+        self.bounds = Some((r0.min(row), r1.max(row), c0.min(first), c1.max(last)));
+    }
 }
 
 /// Each sheet's formula cells and hidden rows and columns, in the workbook's order of sheets
@@ -60,15 +86,21 @@ fn sheets_in(bytes: &[u8]) -> Option<Vec<XlsSheet>> {
     let mut starts = Vec::new();
     for (kind, data) in records(bytes, 0).skip(1) {
         match kind {
-            BOUNDSHEET => starts.push(u32::from_le_bytes(data.get(..4)?.try_into().ok()?)),
+            BOUNDSHEET => starts.push((
+                u32::from_le_bytes(data.get(..4)?.try_into().ok()?),
+                sheet_name(data),
+            )),
             FILEPASS => return None,
             EOF => break,
             _ => {}
         }
     }
     let u16_at = |data: &[u8], at: usize| u16::from_le_bytes([data[at], data[at + 1]]);
-    let sheet = |start: u32| {
-        let mut found = XlsSheet::default();
+    let sheet = |(start, name): (u32, String)| {
+        let mut found = XlsSheet {
+            name,
+            ..XlsSheet::default()
+        };
         // An embedded chart has a BOF and an EOF of its own within the sheet's.
         let mut depth = 0usize;
         for (kind, data) in records(bytes, usize::try_from(start).ok()?) {
@@ -83,6 +115,18 @@ fn sheets_in(bytes: &[u8]) -> Option<Vec<XlsSheet>> {
                 FORMULA if depth == 1 && data.len() >= 4 => {
                     let (row, col) = (u16_at(data, 0), u16_at(data, 2));
                     found.formulas.insert((u32::from(row), u32::from(col)));
+                    found.take(row, col, col);
+                }
+                k if depth == 1 && CELLS.contains(&k) && data.len() >= 4 => {
+                    let col = u16_at(data, 2);
+                    found.take(u16_at(data, 0), col, col);
+                }
+                k if depth == 1 && CELL_RUNS.contains(&k) && data.len() >= 6 => {
+                    found.take(
+                        u16_at(data, 0),
+                        u16_at(data, 2),
+                        u16_at(data, data.len() - 2),
+                    );
                 }
                 // fDyZero: the row's height is zero, hidden (MS-XLS 2.4.221).
                 ROW if depth == 1 && data.len() >= 14 && u16_at(data, 12) & 0x20 != 0 => {
@@ -104,6 +148,28 @@ fn sheets_in(bytes: &[u8]) -> Option<Vec<XlsSheet>> {
         Some(found)
     };
     starts.into_iter().map(sheet).collect()
+}
+
+/// A BOUNDSHEET record's sheet name (MS-XLS 2.4.28: a ShortXLUnicodeString after six bytes),
+/// `?` where it cannot be read.
+fn sheet_name(data: &[u8]) -> String {
+    let (Some(&count), Some(&flags)) = (data.get(6), data.get(7)) else {
+        return "?".to_string();
+    };
+    let text = &data[8.min(data.len())..];
+    match flags & 1 {
+        0 => text
+            .iter()
+            .take(count.into())
+            .map(|&b| char::from(b))
+            .collect(),
+        _ => {
+            let units: Vec<u16> = (text.chunks_exact(2).take(count.into()))
+                .map(|p| u16::from_le_bytes([p[0], p[1]]))
+                .collect();
+            String::from_utf16_lossy(&units)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -164,7 +230,9 @@ mod tests {
         let found = sheets_in(&bytes).unwrap();
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].formulas, HashSet::from([(1, 2), (3, 0)]));
-        assert_eq!(found[1], XlsSheet::default());
+        assert_eq!((found[0].bounds, found[0].span()), (Some((1, 3, 0, 2)), 9));
+        assert_eq!(found[0].name, "S");
+        assert_eq!(found[1].formulas, HashSet::new());
         // Encrypted: nothing read. Cut short: what there is.
         let encrypted = [record(0x0809, &[0; 4]), record(FILEPASS, &[0; 4])].concat();
         assert_eq!(sheets_in(&encrypted), None);
