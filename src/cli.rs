@@ -291,7 +291,7 @@ pub struct RevertArgs {
 pub struct RulesArgs {
     /// A rule code or name to explain.
     pub code: Option<String>,
-    /// Print the rule table as Markdown (docs/rules.md).
-    #[arg(long)]
+    /// Print the whole rule table as Markdown (docs/rules.md).
+    #[arg(long, conflicts_with = "code")]
     pub markdown: bool,
 }

@@ -782,10 +782,19 @@ impl Store {
             options.create(true).append(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            options.open(path).map_err(|source| StoreError::Create {
+            let file = options.open(path).map_err(|source| StoreError::Create {
                 path: path.to_path_buf(),
                 source,
             })?;
+            // An empty file given as the store was made by someone else, with their mode
+            // (review: `: > empty.db` held the users readable by all): made the user's only, as
+            // far as the user may.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+            }
+            drop(file);
         }
         // Opened by its absolute path: SQLite reads `:memory:` as no file at all and a name
         // starting `file:` as a URI, and the store is the file the user named.

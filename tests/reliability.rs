@@ -54,6 +54,24 @@ fn every_output_is_readable_by_the_user_only() {
         ])
         .assert()
         .success();
+    // An empty file given as the store, made by another with their mode (review: it stayed
+    // readable by all).
+    let given = p("given.db");
+    std::fs::write(&given, "").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&given, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    muster()
+        .args([
+            "import",
+            "testdata/batches/q3-contractors.xlsx",
+            "-q",
+            "--store",
+            &given,
+        ])
+        .assert()
+        .success();
     for export in ["e.xlsx", "e.csv", "e.jsonl"] {
         muster()
             .args(["export", "-o", &p(export), "--store", &store])

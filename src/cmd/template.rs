@@ -19,6 +19,13 @@ pub fn run(args: &TemplateArgs) -> anyhow::Result<ExitStatus> {
             args.output.display()
         ),
     };
+    // Said first: replacing the file would not help (review: `-o folder` said to pass --force).
+    if matches!(format, TemplateFormat::Xlsx) && !is_xlsx {
+        bail!(
+            "the template workbook must be an .xlsx file (got {})",
+            args.output.display()
+        );
+    }
     // A filled batch often has the template's name: replacing it would lose the vendor's rows.
     let existing = match format {
         TemplateFormat::Xlsx => vec![args.output.clone()],
@@ -31,10 +38,6 @@ pub fn run(args: &TemplateArgs) -> anyhow::Result<ExitStatus> {
         );
     }
     match format {
-        TemplateFormat::Xlsx if !is_xlsx => bail!(
-            "the template workbook must be an .xlsx file (got {})",
-            args.output.display()
-        ),
         TemplateFormat::Xlsx => template::write_workbook(&args.output, &config, args.example)?,
         TemplateFormat::Csv => template::write_csv_set(&args.output, &config, args.example)?,
     }
