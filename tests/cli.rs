@@ -3330,3 +3330,18 @@ fn control_sequences_in_names_are_printed_escaped() {
         }
     }
 }
+
+/// A header read with the wrong delimiter is one column: F002 says which delimiter separates
+/// its names (review: it only said to add the columns).
+#[test]
+fn a_wrong_delimiter_s_f002_names_the_right_one() {
+    let (code, report) = validate_json(&["testdata/batches/flat-inline.csv", "--delimiter", ";"]);
+    assert_eq!(code, 1);
+    let f002 = (findings(&report).iter())
+        .find(|f| f["code"] == "F002")
+        .unwrap();
+    assert_eq!(
+        f002["suggestion"],
+        "The header was read as one column `Email Address,Unique Record ID,Full Name…`: its names are separated by ','; pass --delimiter ','"
+    );
+}

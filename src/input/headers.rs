@@ -697,6 +697,21 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
                         c.header
                     )
                 });
+            // A header read with the wrong delimiter is one column holding every name
+            // (review: `--delimiter ';'` on a comma file only said to add the columns).
+            let delimiter_hint = mapping.columns.iter().find_map(|c| {
+                let by = [',', ';', '\t', '|'].into_iter().find(|&d| {
+                    c.header.split(d).count() > 1
+                        && (c.header.split(d))
+                            .any(|part| map_header(part.trim(), sheet.kind, renames) == *req)
+                })?;
+                let shown = if by == '\t' { "tab".to_string() } else { format!("'{by}'") };
+                let start: String = c.header.chars().take(40).collect();
+                let more = if start.len() < c.header.len() { "…" } else { "" };
+                Some(format!(
+                    "The header was read as one column `{start}{more}`: its names are separated by {shown}; pass --delimiter {shown}"
+                ))
+            });
             mapping.problems.push(HeaderProblem {
                 code: "F002",
                 field: Some(name.to_string()),
@@ -704,7 +719,7 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
                 row: None,
                 header: None,
                 message: format!("required column `{name}` is missing"),
-                suggestion: alias_hint.or(renamed_hint).or_else(|| {
+                suggestion: delimiter_hint.or(alias_hint).or(renamed_hint).or_else(|| {
                     let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
                         "an"
                     } else {
