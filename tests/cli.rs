@@ -3345,3 +3345,62 @@ fn a_wrong_delimiter_s_f002_names_the_right_one() {
         "The header was read as one column `Email Address,Unique Record ID,Full Name…`: its names are separated by ','; pass --delimiter ','"
     );
 }
+
+/// A sheet or file named only to look like one muster reads is F008, not an ignored one whose
+/// rows go unchecked (security review: `ITSM IDs\u{200B}`, a Cyrillic `І`, `itsm‐ids.csv`).
+#[test]
+fn a_name_that_only_looks_like_a_layout_s_is_f008() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lookalike.xlsx");
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let users = workbook.add_worksheet().set_name("Users").unwrap();
+    users
+        .write_row(0, 0, ["email_addr", "record_id", "full_name"])
+        .unwrap();
+    users
+        .write_row(1, 0, ["a@acme.com", "CTR-1", "Ann Lee"])
+        .unwrap();
+    for name in ["ITSM IDs\u{200B}", "\u{406}TSM IDs"] {
+        let sheet = workbook.add_worksheet().set_name(name).unwrap();
+        sheet
+            .write_row(0, 0, ["record_id", "integration", "user_id"])
+            .unwrap();
+        sheet
+            .write_row(1, 0, ["CTR-1", "servicenow", "bad"])
+            .unwrap();
+    }
+    workbook.save(&path).unwrap();
+    let folder = dir.path().join("vendor");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("users.csv"),
+        "email_addr,record_id,full_name\na@acme.com,CTR-1,Ann Lee\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("itsm\u{2010}ids.csv"),
+        "record_id,integration,user_id\nCTR-1,servicenow,bad\n",
+    )
+    .unwrap();
+    for (batch, messages) in [
+        (
+            &path,
+            vec![
+                "sheet `ITSM IDs\u{200B}` (it holds U+200B) was not read: its name is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account; rename it `ITSM IDs` to have its rows read, or delete it",
+                "sheet `\u{406}TSM IDs` (it holds U+0406) was not read: its name is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account; rename it `ITSM IDs` to have its rows read, or delete it",
+            ],
+        ),
+        (
+            &folder,
+            vec!["not read (it holds U+2010): its name is not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv; rename it `itsm_ids.csv` to have its rows read, or move it out of the directory"],
+        ),
+    ] {
+        let (code, report) = validate_json(&[batch.to_str().unwrap()]);
+        assert_eq!(code, 1, "{report:#}");
+        let f008: Vec<&str> = (findings(&report).iter())
+            .filter(|f| f["code"] == "F008")
+            .map(|f| f["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(f008, messages);
+    }
+}

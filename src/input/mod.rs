@@ -174,7 +174,7 @@ impl SheetKind {
 /// `Uses`) are not: they are F004 like any other (review: a similarity score blocked
 /// workbooks with a `Change Log` sheet).
 pub fn near_kind(name: &str) -> Option<SheetKind> {
-    let mut folded = headers::fold(name);
+    let mut folded = headers::fold(&lookalikes_folded(name));
     if let Some(rest) = folded.strip_prefix("copyof") {
         folded = rest.to_string();
     }
@@ -221,6 +221,53 @@ pub fn near_kind(name: &str) -> Option<SheetKind> {
             .find(|(names, _)| names.contains(&system))
             .map(|(_, kind)| *kind)
     })
+}
+
+/// A sheet's or file's name as it looks: compatibility forms (`ＩＴＳＭ`) as their letters,
+/// invisible format characters (U+200B, U+200F) left out, other dashes as `-`, and the Cyrillic
+/// and Greek letters that look like the Latin ones of the layout's names as those. A name that
+/// only looks like one muster reads is then F008, not an ignored sheet whose rows go unchecked
+/// and unloaded (security review: `ITSM IDs\u{200B}`, `ІTSM IDs` with a Cyrillic `І`).
+fn lookalikes_folded(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    if name.is_ascii() {
+        return name.to_string();
+    }
+    let category =
+        icu_properties::CodePointMapData::<icu_properties::props::GeneralCategory>::new();
+    name.nfkc()
+        .filter(|&c| category.get(c) != icu_properties::props::GeneralCategory::Format)
+        .map(|c| match c {
+            '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
+            'А' | 'а' | 'Α' | 'α' => 'a',
+            'В' | 'в' | 'Β' => 'b',
+            'С' | 'с' | 'ϲ' => 'c',
+            'Е' | 'е' | 'Ε' | 'ε' => 'e',
+            'Н' | 'н' | 'Η' => 'h',
+            'І' | 'і' | 'Ι' | 'ι' | 'ӏ' => 'i',
+            'Ј' | 'ј' => 'j',
+            'К' | 'к' | 'Κ' | 'κ' => 'k',
+            'М' | 'м' | 'Μ' => 'm',
+            'Ν' | 'ν' => 'n',
+            'О' | 'о' | 'Ο' | 'ο' => 'o',
+            'Р' | 'р' | 'Ρ' | 'ρ' => 'p',
+            'Ѕ' | 'ѕ' => 's',
+            'Т' | 'т' | 'Τ' | 'τ' => 't',
+            'Х' | 'х' | 'Χ' | 'χ' => 'x',
+            'У' | 'у' | 'Υ' => 'y',
+            'Ԁ' | 'ԁ' => 'd',
+            c => c,
+        })
+        .collect()
+}
+
+/// What makes a name only look like one muster reads, for F008's message: ` (it holds
+/// U+200B)`, or nothing for a name of plain letters.
+fn lookalike_note(name: &str) -> String {
+    match name.chars().find(|c| !c.is_ascii()) {
+        Some(c) if lookalikes_folded(name) != name => format!(" (it holds U+{:04X})", c as u32),
+        _ => String::new(),
+    }
 }
 
 /// Systems whose users' ids a vendor may put on a sheet named after them, by list.
@@ -592,7 +639,7 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
                         } else {
                             format!("rename it `{known}.csv` to have its rows read")
                         };
-                        ("F008", format!("not read: its name is not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv; {way}, or move it out of the directory"))
+                        ("F008", format!("not read{}: its name is not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv; {way}, or move it out of the directory", lookalike_note(name)))
                     }
                     None => ("F004", "not one of users.csv, itsm_ids.csv, channel_ids.csv, idm_ids.csv, bot_account.csv and was ignored".to_string()),
                 };
@@ -679,7 +726,7 @@ fn read_file(
                         } else {
                             format!("rename it `{known}` to have its rows read")
                         };
-                        ("F008", format!("sheet `{name}` was not read: its name is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account; {way}, or delete it"))
+                        ("F008", format!("sheet `{name}`{} was not read: its name is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account; {way}, or delete it", lookalike_note(&name)))
                     }
                     None => ("F004", format!("sheet `{name}` is not one of Users, ITSM IDs, Channel IDs, IDM IDs, Bot Account and was ignored")),
                 };
