@@ -2056,6 +2056,18 @@ fn source_findings_check_aliases_and_give_the_cell_as_read() {
             ("V001", 5, "   "),
         ]
     );
+    // S002 says what to do (docs review: no suggestion).
+    let s002: Vec<&str> = (findings(&report).iter())
+        .filter(|f| f["code"] == "S002")
+        .map(|f| f["suggestion"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        s002,
+        [
+            "Remove `src2@x.com` from this user's aliases",
+            "Use the source's record id `E-1` for this user, if it is the same person; else give this user its own address"
+        ]
+    );
 }
 
 /// F002 for a required column a custom column may hold under another name (`Mail`) says how

@@ -175,7 +175,13 @@ fn full_check(addr: &str) -> Result<(), EmailProblem> {
         return Err(problem("it has no `@`"));
     };
     if local.contains('@') && !local.starts_with('"') {
-        return Err(problem("it has more than one `@`"));
+        // `@@` typed twice: the address with one (docs review: rules.md's example says so).
+        let once = addr.replace("@@", "@");
+        return Err(EmailProblem {
+            reason: "it has more than one `@`".into(),
+            suggestion: (once.matches('@').count() == 1 && check(&once).is_ok())
+                .then(|| format!("Use `{}`", once.to_lowercase())),
+        });
     }
     if local.is_empty() {
         return Err(problem("the part before `@` is empty"));
@@ -484,6 +490,13 @@ mod tests {
     #[test]
     fn keys_compare_idna_form() {
         assert_eq!(key("Jane@München.de"), "jane@xn--mnchen-3ya.de");
+    }
+
+    #[test]
+    fn an_at_typed_twice_suggests_one() {
+        let problem = check("jane@@acme.com").unwrap_err();
+        assert_eq!(problem.suggestion.as_deref(), Some("Use `jane@acme.com`"));
+        assert_eq!(check("a@b@acme.com").unwrap_err().suggestion, None);
     }
 
     #[test]

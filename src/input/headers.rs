@@ -258,13 +258,17 @@ impl Mapping {
 /// A user's renames from `--map`: folded vendor header → muster column name.
 pub type Renames = HashMap<String, String>;
 
-const CREDENTIAL_WORDS: [&str; 8] = [
+const CREDENTIAL_WORDS: [&str; 12] = [
     "password",
     "passwd",
+    "passphrase",
+    "passcode",
     "pwd",
     "secret",
     "token",
+    "bearer",
     "apikey",
+    "accesskey",
     "credential",
     "privatekey",
 ];
@@ -301,7 +305,10 @@ pub fn map_header(header: &str, kind: SheetKind, renames: &Renames) -> Field {
         .map(String::as_str)
         .unwrap_or(trimmed);
     let folded = fold(renamed);
-    if CREDENTIAL_WORDS.iter().any(|w| folded.contains(w)) {
+    // Looked for as the name looks, dots left out too (security review: `pass.word`,
+    // `ｐａｓｓｗｏｒｄ`, a Cyrillic `а` escaped X001).
+    let looks = fold(&super::lookalikes_folded(renamed)).replace('.', "");
+    if CREDENTIAL_WORDS.iter().any(|w| looks.contains(w)) {
         return Field::Credential;
     }
     if folded == "rowversion" {
@@ -815,6 +822,17 @@ mod tests {
         assert_eq!(users("custom.office"), Field::Custom("office".into()));
         assert_eq!(users("Office"), Field::Custom("Office".into()));
         assert_eq!(users("API Token"), Field::Credential);
+        // As they look (security review).
+        for name in [
+            "pass.word",
+            "api.key",
+            "Passphrase",
+            "ｐａｓｓｗｏｒｄ",
+            "p\u{430}ssword",
+            "Bearer",
+        ] {
+            assert_eq!(users(name), Field::Credential, "{name}");
+        }
         assert_eq!(
             users("ITSM.ServiceNow.User_ID"),
             Field::Inline {

@@ -228,7 +228,7 @@ pub fn near_kind(name: &str) -> Option<SheetKind> {
 /// and Greek letters that look like the Latin ones of the layout's names as those. A name that
 /// only looks like one muster reads is then F008, not an ignored sheet whose rows go unchecked
 /// and unloaded (security review: `ITSM IDs\u{200B}`, `ІTSM IDs` with a Cyrillic `І`).
-fn lookalikes_folded(name: &str) -> String {
+pub(crate) fn lookalikes_folded(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     if name.is_ascii() {
         return name.to_string();

@@ -1178,6 +1178,7 @@ fn known_checks(
                     field: &str,
                     value: &str,
                     message: String,
+                    suggestion: Option<String>,
                     holder: Option<u32>| {
         let place = Place {
             sheet,
@@ -1192,7 +1193,7 @@ fn known_checks(
                 Some(&u.record_id),
                 Some(value),
                 message,
-                None,
+                suggestion,
                 Owner::User(i),
             )
             .map(|finding| StoreFinding { finding, holder }),
@@ -1216,6 +1217,7 @@ fn known_checks(
                 u.cell(u.record_col, &u.record_id),
                 format!("record id `{}` {message}", u.record_id),
                 None,
+                None,
             );
         }
     }
@@ -1238,6 +1240,7 @@ fn known_checks(
                     field,
                     u.cell(*col, e),
                     format!("`{e}` already belongs to stored record `{other}`"),
+                    None,
                     Some(at),
                 );
             }
@@ -1245,14 +1248,20 @@ fn known_checks(
         if let Some(other) = known.source_emails.get(&key) {
             if *other != u.record_id {
                 // An alias is an address of this user too (SPEC §1: unique across every user).
-                let message = if field == "email_addr" {
-                    format!(
-                        "the source directory has `{e}` under record id `{other}`, not `{}`: the records will not merge",
-                        u.record_id
+                let (message, suggestion) = if field == "email_addr" {
+                    (
+                        format!(
+                            "the source directory has `{e}` under record id `{other}`, not `{}`: the records will not merge",
+                            u.record_id
+                        ),
+                        format!("Use the source's record id `{other}` for this user, if it is the same person; else give this user its own address"),
                     )
                 } else {
-                    format!(
-                        "the source directory has alias `{e}` as the address of record id `{other}`: an address belongs to one user"
+                    (
+                        format!(
+                            "the source directory has alias `{e}` as the address of record id `{other}`: an address belongs to one user"
+                        ),
+                        format!("Remove `{e}` from this user's aliases"),
                     )
                 };
                 push(
@@ -1261,6 +1270,7 @@ fn known_checks(
                     field,
                     u.cell(*col, e),
                     message,
+                    Some(suggestion),
                     None,
                 );
             }
@@ -1276,6 +1286,7 @@ fn known_checks(
                 "the primary source already provides record id `{}`; this manual entry will merge with it",
                 u.record_id
             ),
+            None,
             None,
         );
     }
@@ -1341,6 +1352,7 @@ fn known_checks(
                 "row_version",
                 version,
                 message,
+                None,
                 None,
             );
         }
