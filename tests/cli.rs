@@ -3416,3 +3416,32 @@ fn a_name_that_only_looks_like_a_layout_s_is_f008() {
         assert_eq!(f008, messages);
     }
 }
+
+/// A column name is bounded: a custom attribute's name is a key of the store and a header of
+/// every export (security review: a 40,000-character one imported, and then the store's XLSX
+/// export failed for every user).
+#[test]
+fn a_column_name_past_255_characters_is_v008_and_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long-header.csv");
+    let long = "x".repeat(256);
+    std::fs::write(
+        &path,
+        format!(
+            "email_addr,record_id,full_name,{long},{}\na@acme.com,R1,Ann Lee,v,w\n",
+            &long[1..]
+        ),
+    )
+    .unwrap();
+    let (code, report) = validate_json(&[path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{report:#}");
+    let v008: Vec<&Value> = (findings(&report).iter())
+        .filter(|f| f["code"] == "V008")
+        .collect();
+    assert_eq!(v008.len(), 1, "255 characters are read: {report:#}");
+    assert_eq!(v008[0]["column"], "D");
+    assert!(v008[0]["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("has a name of 256 characters, more than 255; it was ignored"));
+}

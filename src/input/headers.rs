@@ -289,6 +289,10 @@ fn required(kind: SheetKind) -> [Field; 3] {
     }
 }
 
+/// The longest column name read: a custom attribute's name is a key of the store, and a
+/// header of every export.
+const MAX_HEADER_CHARS: usize = 255;
+
 /// Maps one header cell to its field on a sheet of `kind`.
 pub fn map_header(header: &str, kind: SheetKind, renames: &Renames) -> Field {
     let trimmed = header.trim();
@@ -571,18 +575,28 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
             header.retain(|c| category.get(c) != icu_properties::props::GeneralCategory::Format);
             header = header.trim().to_string();
         }
-        if let Some(c) =
-            crate::check::values::control_character(&header, true).filter(|&c| c != '\t')
-        {
+        let control = crate::check::values::control_character(&header, true).filter(|&c| c != '\t');
+        let length = header.chars().count();
+        if control.is_some() || length > MAX_HEADER_CHARS {
             let shown = header.escape_debug().to_string();
+            let message = match control {
+                Some(c) => format!(
+                    "column `{shown}` holds the control character U+{:04X}; it was ignored",
+                    c as u32
+                ),
+                // A custom attribute's name, kept in the store and written as a header by
+                // every export (review: a 40,000-character one made the store's XLSX export
+                // fail for all).
+                None => format!(
+                    "column `{}…` has a name of {length} characters, more than {MAX_HEADER_CHARS}; it was ignored",
+                    shown.chars().take(40).collect::<String>()
+                ),
+            };
             mapping.problems.push(column_problem(
                 "V008",
                 index,
                 &header,
-                format!(
-                    "column `{shown}` holds the control character U+{:04X}; it was ignored",
-                    c as u32
-                ),
+                message,
                 Some("Rename the column: type its name again".to_string()),
             ));
             mapping.columns.push(Column {
