@@ -61,9 +61,38 @@ pub struct Shown {
     /// The rows and columns the sheet hides (`table:visibility`, `collapse` by hand or
     /// `filter`).
     pub hidden: super::Hidden,
+    /// A row of values repeated past [`REPEATED_VALUE_ROWS`]: (its row, 1-based, and repeats).
+    repeated_row: Option<(u32, u32)>,
+    /// The value cells its repeats make, past those written.
+    repeated_cells: u64,
 }
 
+/// A row holding values repeated more than this many times is no table's: a value filled down
+/// the whole sheet, which a first row of a million users would read (security review: a 1 KB
+/// file gave 1,048,575 users and 6 GB).
+const REPEATED_VALUE_ROWS: u32 = 1 << 16;
+
+/// The value cells a sheet's repeats may make beyond those written (as a workbook's cells may
+/// span, `WHOLE_SHEET_CELLS`): a 1 KB file repeating 1,000 cells over 30,000 rows took 3.4 GiB.
+const REPEATED_VALUE_CELLS: u64 = 1 << 24;
+
 impl Shown {
+    /// Why the sheet's repeats are refused, if they are: calamine would make every cell.
+    fn too_repeated(&self) -> Option<String> {
+        if let Some((row, times)) = self.repeated_row {
+            return Some(format!(
+                "sheet `{}`: row {row} holds values and is repeated {times} times (a value filled down the whole sheet?); delete the rows below the table",
+                self.name
+            ));
+        }
+        (self.repeated_cells > REPEATED_VALUE_CELLS).then(|| {
+            format!(
+                "sheet `{}`: its repeated rows and cells make {} cells with values, more than 16,777,216, too many to read at once",
+                self.name, self.repeated_cells
+            )
+        })
+    }
+
     fn is_empty(&self) -> bool {
         self.padded.runs.is_empty()
             && self.merges.is_empty()
@@ -94,6 +123,9 @@ pub fn shown_cells(path: &Path) -> Result<Vec<Shown>, ReadProblem> {
         zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| unreadable(&e))?;
     let content = zip.by_name("content.xml").map_err(|e| unreadable(&e))?;
     let sheets = read_content(std::io::BufReader::new(content)).map_err(|e| unreadable(&e))?;
+    if let Some(problem) = sheets.iter().find_map(Shown::too_repeated) {
+        return Err(ReadProblem::unreadable(problem));
+    }
     Ok(if sheets.iter().all(Shown::is_empty) {
         Vec::new()
     } else {
@@ -113,6 +145,8 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
     // The next column element's column (0-based).
     let mut column: u32 = 0;
     let mut row_cells: Vec<(u32, u32, usize)> = Vec::new();
+    // The row's value cells as written, and as their columns' repeats make them.
+    let (mut written, mut made) = (0u64, 0u64);
     // The number cell being read: (its column, columns repeated, value), and its shown text.
     let mut cell: Option<(u32, u32, f64)> = None;
     let mut shown = String::new();
@@ -153,6 +187,7 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
                         row_repeats = repeats(e, "table:number-rows-repeated");
                         col = 0;
                         row_cells.clear();
+                        (written, made) = (0, 0);
                         // 1-based, as the sheet numbers rows; an empty row has nothing read.
                         if let (Some(sheet), false, true) = (sheets.last_mut(), empty, hides(e)) {
                             if row_repeats <= HIDDEN_REPEATS {
@@ -181,6 +216,14 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
                             });
                         }
                         cell = None;
+                        if e.try_get_attribute("office:value-type")
+                            .ok()
+                            .flatten()
+                            .is_some()
+                        {
+                            written += 1;
+                            made += u64::from(n);
+                        }
                         if !empty {
                             cell = number_value(e).map(|v| (col, n, v));
                             shown.clear();
@@ -254,6 +297,14 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
                 }
                 "dc:creator" => in_creator = false,
                 "table:table-row" => {
+                    if let (Some(sheet), true) = (sheets.last_mut(), made > 0) {
+                        if row_repeats > REPEATED_VALUE_ROWS && sheet.repeated_row.is_none() {
+                            sheet.repeated_row = Some((row.saturating_add(1), row_repeats));
+                        }
+                        let all = made.saturating_mul(u64::from(row_repeats));
+                        sheet.repeated_cells =
+                            (sheet.repeated_cells).saturating_add(all.saturating_sub(written));
+                    }
                     if let (Some(sheet), false) = (sheets.last_mut(), row_cells.is_empty()) {
                         sheet.padded.runs.push(PaddedRows {
                             first_row: row,
@@ -446,6 +497,39 @@ mod tests {
     }
 
     const NUMBER: &str = r#"<table:table-cell office:value-type="float" office:value="123">"#;
+
+    /// Repeats that would make more value cells than a sheet can hold are refused before
+    /// calamine makes them; those of empty cells, and a few of values, are not.
+    #[test]
+    fn repeats_of_values_past_the_bounds_are_refused() {
+        let refused = |xml: &str| {
+            let sheets = read_content(xml.as_bytes()).unwrap();
+            sheets.iter().find_map(Shown::too_repeated)
+        };
+        let sheet = |rows: &str| format!(r#"<table:table table:name="Users">{rows}</table:table>"#);
+        let value =
+            r#"<table:table-cell office:value-type="string"><text:p>v</text:p></table:table-cell>"#;
+        let row = |times: u32, cells: &str| {
+            format!(
+                r#"<table:table-row table:number-rows-repeated="{times}">{cells}</table:table-row>"#
+            )
+        };
+        // A sheet's empty rest, styled, repeated a million times: read.
+        let empty =
+            r#"<table:table-cell table:number-columns-repeated="1024" table:style-name="ce1"/>"#;
+        assert_eq!(refused(&sheet(&row(1_048_000, empty))), None);
+        assert_eq!(refused(&sheet(&row(65_536, value))), None);
+        assert_eq!(
+            refused(&sheet(&format!("{}{}", row(2, value), row(65_537, value)))).as_deref(),
+            Some("sheet `Users`: row 3 holds values and is repeated 65537 times (a value filled down the whole sheet?); delete the rows below the table")
+        );
+        let wide = r#"<table:table-cell table:number-columns-repeated="1000" office:value-type="string"><text:p>v</text:p></table:table-cell>"#;
+        assert_eq!(refused(&sheet(&row(16_000, wide))), None);
+        assert_eq!(
+            refused(&sheet(&row(30_000, wide))).as_deref(),
+            Some("sheet `Users`: its repeated rows and cells make 29999999 cells with values, more than 16,777,216, too many to read at once")
+        );
+    }
 
     #[test]
     fn a_number_shown_padded_is_noted_where_calamine_puts_it() {

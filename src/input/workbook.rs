@@ -153,6 +153,15 @@ fn read_sheets(
             crate::finding::column_letter(c1 as usize)
         )));
     }
+    // calamine gives no number formats for ODS: the padding its number cells show is read here,
+    // with the ranges merged over rows; first, for calamine makes every cell a sheet's repeats
+    // make (refused here when they are too many).
+    let is_ods =
+        (path.extension().and_then(|e| e.to_str())).is_some_and(|e| e.eq_ignore_ascii_case("ods"));
+    let mut ods_shown = match is_ods {
+        true => super::ods::shown_cells(path)?,
+        false => Vec::new(),
+    };
     let mut wb = open_workbook_auto(path)
         .map_err(|e| ReadProblem::unreadable(format!("not a readable workbook: {e}")))?;
     let names = wb.sheet_names();
@@ -190,12 +199,9 @@ fn read_sheets(
     // Streamed, each sheet's head is read here, in workbook order, and the rest of every sheet
     // on one thread of its own, in the order validation takes them (see [`SheetStream`]).
     let stream = options.stream && !options.workbooks_whole && one_pass;
-    // calamine gives no number formats for ODS: the padding its number cells show is read here,
-    // with the ranges merged over rows.
-    let mut ods_shown = match wb {
-        Sheets::Ods(_) => super::ods::shown_cells(path)?,
-        _ => Vec::new(),
-    };
+    if !matches!(wb, Sheets::Ods(_)) {
+        ods_shown = Vec::new();
+    }
     // An XLS workbook's formula cells, by sheet: calamine gives no shared formula's text.
     if !matches!(wb, Sheets::Xls(_)) || xls_sheets.as_ref().is_some_and(|f| f.len() != names.len())
     {
