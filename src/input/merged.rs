@@ -360,6 +360,8 @@ fn scan_sheet_by(mut part: impl Read, block: usize) -> std::io::Result<SheetScan
     let merges = memchr::memmem::Finder::new(NAME);
     let data = memchr::memmem::Finder::new(DATA);
     let hidden = memchr::memmem::Finder::new(HIDDEN);
+    let heights = memchr::memmem::Finder::new(HEIGHT);
+    let widths = memchr::memmem::Finder::new(WIDTH);
     let mut buf = vec![0u8; block.max(2 * KEEP)];
     let mut len = 0;
     let mut scan = SheetScan::default();
@@ -379,6 +381,13 @@ fn scan_sheet_by(mut part: impl Read, block: usize) -> std::io::Result<SheetScan
             let before = data_end.unwrap_or(end);
             for at in hidden.find_iter(&buf[..before]) {
                 hidden_in_tag(&buf[..before], at, &mut scan.hidden);
+            }
+            // A row or a column of no height or width shows as hidden too (Excel writes
+            // `ht="0"` for a row dragged shut; security review: not V013).
+            for (finder, name) in [(&heights, HEIGHT), (&widths, WIDTH)] {
+                for at in finder.find_iter(&buf[..before]) {
+                    zero_in_tag(&buf[..before], at, name.len(), &mut scan.hidden);
+                }
             }
             if let Some(after) = data_end {
                 past_data = true;
@@ -406,6 +415,28 @@ fn scan_sheet_by(mut part: impl Read, block: usize) -> std::io::Result<SheetScan
 }
 
 const HIDDEN: &[u8] = b"hidden=";
+/// A row's height and a column's width, with the space before them (not `customHeight=`).
+const HEIGHT: &[u8] = b" ht=";
+const WIDTH: &[u8] = b" width=";
+
+/// Notes the row or the columns whose start tag gives them no height or width (`ht="0"`,
+/// `width="0"`), found at `at`.
+fn zero_in_tag(bytes: &[u8], at: usize, name_len: usize, hidden: &mut Hidden) {
+    let value = &bytes[at + name_len..];
+    let Some(&quote @ (b'"' | b'\'')) = value.first() else {
+        return;
+    };
+    let Some(end) = value[1..].iter().position(|&b| b == quote) else {
+        return;
+    };
+    let zero = std::str::from_utf8(&value[1..=end])
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .is_some_and(|v| v == 0.0);
+    if zero {
+        mark_tag(bytes, at + 1, hidden);
+    }
+}
 
 /// Notes the row or the columns whose start tag holds the `hidden` attribute found at `at`
 /// (`<row r="7" hidden="1">`, `<col min="3" max="4" hidden="true"/>`), when it is in a whole
@@ -416,6 +447,12 @@ fn hidden_in_tag(bytes: &[u8], at: usize, hidden: &mut Hidden) {
     if !matches!(value.first(), Some(b'"' | b'\'')) || !(says(b"1") || says(b"true")) {
         return;
     }
+    mark_tag(bytes, at, hidden);
+}
+
+/// Notes the row or the columns of the start tag an attribute found at `at` is in, when it is
+/// a whole tag of one of them: text escapes its `<`, so the `<` before is the tag's.
+fn mark_tag(bytes: &[u8], at: usize, hidden: &mut Hidden) {
     let Some(lt) = bytes[..at].iter().rposition(|&b| b == b'<') else {
         return;
     };
@@ -715,13 +752,16 @@ mod tests {
                     7 => " hidden=\"1\"",
                     9 => " x14ac:dyDescent=\"0.25\" hidden='true'",
                     11 => " hidden=\"0\"",
+                    // No height shows as hidden; a little does not.
+                    13 => " ht=\"0\" customHeight=\"1\"",
+                    15 => " ht=\"0.5\" customHeight=\"1\"",
                     _ => "",
                 };
-                format!("<x:row r=\"{r}\" spans=\"1:3\"{hidden}><x:c r=\"A{r}\" t=\"inlineStr\"><x:is><x:t>hidden=\"1\" r=\"99\"</x:t></x:is></x:c></x:row>")
+                format!("<x:row r=\"{r}\" spans=\"1:3\"{hidden}><x:c r=\"A{r}\" t=\"inlineStr\"><x:is><x:t>hidden=\"1\" r=\"99\" ht=\"0\"</x:t></x:is></x:c></x:row>")
             })
             .collect();
         let xml = format!(
-            "<x:worksheet><x:cols><x:col min=\"2\" max=\"3\" width=\"0\" hidden=\"1\"/><x:col min=\"5\" max=\"5\" hidden=\"0\"/><x:col min=\"9\" max=\"99999\" hidden=\"1\"/></x:cols><x:sheetData><x:row r=\"0\" hidden=\"1\"/><x:row r=\"9999999\" hidden=\"1\"/>{rows}</x:sheetData><x:row r=\"50\" hidden=\"1\"/></x:worksheet>"
+            "<x:worksheet><x:cols><x:col min=\"2\" max=\"3\" width=\"0\" hidden=\"1\"/><x:col min=\"5\" max=\"5\" hidden=\"0\"/><x:col min=\"12\" max=\"12\" width=\"0\" customWidth=\"1\"/><x:col min=\"9\" max=\"99999\" hidden=\"1\"/></x:cols><x:sheetData><x:row r=\"0\" hidden=\"1\"/><x:row r=\"9999999\" hidden=\"1\"/>{rows}</x:sheetData><x:row r=\"50\" hidden=\"1\"/></x:worksheet>"
         );
         for block in [128, 300, 1 << 16] {
             for pad in [0, 1, 37, 100] {
@@ -730,8 +770,8 @@ mod tests {
                 assert_eq!(
                     found.hidden,
                     Hidden {
-                        rows: vec![7, 9],
-                        cols: vec![1, 2],
+                        rows: vec![7, 9, 13],
+                        cols: vec![1, 2, 11],
                         sheet: false
                     },
                     "{block} {pad}"
