@@ -94,7 +94,7 @@ pub struct ValidateArgs {
     /// Configuration file (default: $MUSTER_CONFIG, else ./muster.toml, else built-in).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Also check against this store (S001, S004; managers it knows). Default: $MUSTER_STORE when set, else none.
+    /// Also check against this store (S001, S004, D004, B001; managers it knows). Default: $MUSTER_STORE when set, else none.
     #[arg(long, value_name = "FILE", env = "MUSTER_STORE")]
     pub store: Option<PathBuf>,
     /// An export of the primary identity source's users, with email_addr and record_id (S002, S003).
@@ -110,13 +110,13 @@ pub struct ValidateArgs {
     /// `shift_jis`, `macintosh`, …: any WHATWG label).
     #[arg(long, value_name = "NAME")]
     pub encoding: Option<String>,
-    /// Raise rules to error (code or name).
+    /// Make rules errors (codes or names; repeat it, or separate them with commas).
     #[arg(long, value_name = "CODE", value_delimiter = ',')]
     pub deny: Vec<String>,
-    /// Lower rules to warning.
+    /// Make rules warnings (codes or names; repeat it, or separate them with commas).
     #[arg(long, value_name = "CODE", value_delimiter = ',')]
     pub warn: Vec<String>,
-    /// Silence rules.
+    /// Silence rules (codes or names; repeat it, or separate them with commas).
     #[arg(long, value_name = "CODE", value_delimiter = ',')]
     pub allow: Vec<String>,
     /// Terminal output: a text summary, or the JSON report on stdout.

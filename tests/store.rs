@@ -3378,3 +3378,21 @@ fn commands_on_a_store_leave_no_wal_or_shm_files_beside_it() {
     assert_eq!(env.import(&xls, &["--prune"]).0, 0);
     assert_eq!(leftovers(), Vec::<String>::new(), "after an import");
 }
+
+/// `import -q --partial` with errors says it applied the valid records (docs review: only the
+/// errors were said, as if nothing was applied).
+#[test]
+fn a_quiet_partial_import_says_what_it_applied() {
+    let env = Env::new();
+    let batch = common::root().join("testdata/batches/flat-inline.csv");
+    let out = env.run(&["import", batch.to_str().unwrap(), "-q", "--partial"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("muster: 9 errors in"), "{stderr}");
+    assert!(
+        stderr.contains("muster: applied as batch `flat-inline-")
+            && stderr.contains("(31 create, 0 update, 0 remove)"),
+        "{stderr}"
+    );
+    assert_eq!(env.count(), 31);
+}

@@ -635,6 +635,11 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 }
                 if errors {
                     errln!("{}", report::closing_line(&files, &outcome.findings));
+                    // `--partial` applied the valid records all the same: said, or a script's
+                    // log reads as if nothing was (docs review).
+                    if applied {
+                        errln!("muster: {outcome_line}");
+                    }
                 }
             } else {
                 outln!("{outcome_line}")?;

@@ -102,7 +102,10 @@ fn must_exist(path: &std::path::Path) -> anyhow::Result<()> {
         .try_exists()
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if !exists {
-        anyhow::bail!("{}: no such store", path.display());
+        anyhow::bail!(
+            "{}: no such store (`muster import` makes one; name another with --store or MUSTER_STORE)",
+            path.display()
+        );
     }
     // An empty file becomes a store only by an import: a read must not give it tables.
     if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
