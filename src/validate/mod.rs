@@ -2222,9 +2222,15 @@ fn user_row<'a>(
                         let listed = (parts.len() > 1
                             && parts.iter().all(|t| values::USER_TAGS.contains(t)))
                         .then(|| format!("Separate the tags with `;`: `{}`", parts.join("; ")));
-                        let suggestion = listed.or_else(|| {
-                            did_you_mean(&upper, values::USER_TAGS).map(|s| format!("Use `{s}`"))
-                        });
+                        // Nothing near: the tags there are (docs review: no suggestion).
+                        let suggestion = listed
+                            .or_else(|| {
+                                did_you_mean(&upper, values::USER_TAGS)
+                                    .map(|s| format!("Use `{s}`"))
+                            })
+                            .or_else(|| {
+                                Some(format!("Use one of {}", values::USER_TAGS.join(", ")))
+                            });
                         cx.report(
                             Rule::UnknownUserTag,
                             &p,
@@ -2294,7 +2300,7 @@ fn user_row<'a>(
                         user.attrs.insert(Attr::CountryCode, code.to_string());
                     }
                     values::Country::Unknown(s) => {
-                        cx.report(Rule::InvalidCountry, &p, raw_text, format!("`{v}` is not an assigned ISO 3166-1 alpha-2 code or a known country name"), s.map(|s| format!("Use `{s}`")));
+                        cx.report(Rule::InvalidCountry, &p, raw_text, format!("`{v}` is not an assigned ISO 3166-1 alpha-2 code or a known country name"), Some(s.map_or_else(|| "Use the country's two-letter ISO 3166-1 code (`DE`, `GB`, `US`) or its English name".to_string(), |s| format!("Use `{s}`"))));
                     }
                 }
             }
