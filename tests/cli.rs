@@ -3445,3 +3445,29 @@ fn a_column_name_past_255_characters_is_v008_and_not_read() {
         .unwrap()
         .ends_with("has a name of 256 characters, more than 255; it was ignored"));
 }
+
+/// V004 and V006 with nothing near to suggest say what is taken (docs review: no suggestion).
+#[test]
+fn a_tag_or_country_with_nothing_near_says_what_is_taken() {
+    for (fixture, value, starts) in [
+        (
+            "testdata/rules/V004.csv",
+            "VIP, ROCKSTAR",
+            "Use one of UNKNOWN_USER_TAG, BASIC_USER, VIP,",
+        ),
+        (
+            "testdata/rules/V006.csv",
+            "XK",
+            "Use the country's two-letter ISO 3166-1 code",
+        ),
+    ] {
+        let (_, report) = validate_json(&[fixture]);
+        let found = (findings(&report).iter())
+            .find(|f| f["value"] == value)
+            .unwrap_or_else(|| panic!("{report:#}"));
+        assert!(
+            found["suggestion"].as_str().unwrap().starts_with(starts),
+            "{found}"
+        );
+    }
+}
