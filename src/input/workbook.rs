@@ -650,7 +650,9 @@ fn read_rows<RS: std::io::Read + std::io::Seek>(
         .next_cell_with_formula()
         .map_err(|e| sheet_unreadable(name, &e))?
     {
-        let formula = c.formula.filter(|f| !f.is_empty());
+        // A formula with no text (`<f/>`, a what-if data table's `<f t="dataTable"/>`) is a
+        // formula all the same: its cached value is what it computed (security review).
+        let formula = c.formula;
         if formula.is_none() && c.value == calamine::DataRef::Empty {
             continue;
         }
@@ -777,7 +779,7 @@ fn xlsx_rows<RS: std::io::Read + std::io::Seek>(
     {
         let mut reader = xlsx.worksheet_cells_reader(name)?;
         while let Some(cell) = reader.next_cell_with_formula()? {
-            if let Some(formula) = cell.formula.filter(|f| !f.is_empty()) {
+            if let Some(formula) = cell.formula {
                 formulas.push(calamine::Cell::new(cell.pos, formula));
             }
             let value: Data = cell.value.into();
