@@ -3471,3 +3471,35 @@ fn a_tag_or_country_with_nothing_near_says_what_is_taken() {
         );
     }
 }
+
+/// A formula cell whose formula has no text (`<f></f>`, as a what-if data table's cells are)
+/// is V007: its value is what it computed, not what was typed (security review).
+#[test]
+fn a_formula_cell_without_its_text_is_v007() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty-formula.xlsx");
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet().set_name("Users").unwrap();
+    sheet
+        .write_row(0, 0, ["email_addr", "record_id", "full_name", "department"])
+        .unwrap();
+    sheet.write_row(1, 0, ["a@acme.com", "R1", "Ann Lee"]).unwrap();
+    sheet
+        .write_formula(1, 3, rust_xlsxwriter::Formula::new("").set_result("Sales"))
+        .unwrap();
+    workbook.save(&path).unwrap();
+    let xml = {
+        use std::io::Read;
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let mut text = String::new();
+        (zip.by_name("xl/worksheets/sheet1.xml").unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    };
+    assert!(xml.contains("<f></f>") || xml.contains("<f/>"), "{xml}");
+    let (code, report) = validate_json(&[path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(findings(&report)[0]["code"], "V007", "{report:#}");
+    assert_eq!(findings(&report)[0]["column"], "D");
+}
