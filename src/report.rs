@@ -553,13 +553,22 @@ pub fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn escaped(s: &str, escape: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    escaped_as(s, escape, |c| format!("\\u{{{:x}}}", c as u32))
+}
+
+/// `s` with each character `escape` picks written as `written` has it.
+fn escaped_as(
+    s: &str,
+    escape: impl Fn(char) -> bool,
+    written: impl Fn(char) -> String,
+) -> std::borrow::Cow<'_, str> {
     if !s.chars().any(&escape) {
         return s.into();
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match escape(c) {
-            true => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            true => out.push_str(&written(c)),
             false => out.push(c),
         }
     }
@@ -570,17 +579,11 @@ fn escaped(s: &str, escape: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> 
 /// the bidirectional ones) written as `\uXXXX` escapes, as JSON allows: the same value, safe
 /// to print on a terminal.
 pub fn json_safe(json: &str) -> std::borrow::Cow<'_, str> {
-    if json.is_ascii() || !json.chars().any(acts_on_terminal) {
+    // serde_json escapes C0 already: in ASCII, DEL alone is left, which JSON takes as it is.
+    if json.is_ascii() {
         return json.into();
     }
-    let mut out = String::with_capacity(json.len() + 8);
-    for c in json.chars() {
-        match acts_on_terminal(c) {
-            true => out.push_str(&format!("\\u{:04x}", c as u32)),
-            false => out.push(c),
-        }
-    }
-    out.into()
+    escaped_as(json, acts_on_terminal, |c| format!("\\u{:04x}", c as u32))
 }
 
 /// `vendor.xlsx:Users!C7` or `users.csv:7:C`.

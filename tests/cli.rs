@@ -3483,7 +3483,9 @@ fn a_formula_cell_without_its_text_is_v007() {
     sheet
         .write_row(0, 0, ["email_addr", "record_id", "full_name", "department"])
         .unwrap();
-    sheet.write_row(1, 0, ["a@acme.com", "R1", "Ann Lee"]).unwrap();
+    sheet
+        .write_row(1, 0, ["a@acme.com", "R1", "Ann Lee"])
+        .unwrap();
     sheet
         .write_formula(1, 3, rust_xlsxwriter::Formula::new("").set_result("Sales"))
         .unwrap();
