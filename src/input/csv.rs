@@ -508,8 +508,8 @@ fn leading_breaks(bytes: &[u8], start: usize) -> u32 {
 const BLOCK: u64 = 256 << 10;
 /// …and of at most this many records. A chunk's rows take memory by their number, not their
 /// bytes (a row's cells, findings, keys and record: about 1.5 KB each, however narrow): 4 MiB of
-/// three-column rows was 90,000 rows a chunk, and a million of them validated in 680 MB where
-/// a million wide rows took 390 MB (review). 512 rows of 512 bytes fill a block of 256 KiB.
+/// three-column rows was 90,000 rows a chunk, and a million of them validated in 666 MiB where
+/// a million wide rows took 381 MiB (review). 512 rows of 512 bytes fill a block of 256 KiB.
 const BLOCK_ROWS: usize = 512;
 /// Blocks read and validated at a time (4 MiB).
 const PIECES: usize = 16;
