@@ -3365,13 +3365,7 @@ fn a_name_that_only_looks_like_a_layout_s_is_f008() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lookalike.xlsx");
     let mut workbook = rust_xlsxwriter::Workbook::new();
-    let users = workbook.add_worksheet().set_name("Users").unwrap();
-    users
-        .write_row(0, 0, ["email_addr", "record_id", "full_name"])
-        .unwrap();
-    users
-        .write_row(1, 0, ["a@acme.com", "CTR-1", "Ann Lee"])
-        .unwrap();
+    one_user_sheet(&mut workbook, "");
     for name in ["ITSM IDs\u{200B}", "\u{406}TSM IDs"] {
         let sheet = workbook.add_worksheet().set_name(name).unwrap();
         sheet
@@ -3479,14 +3473,7 @@ fn a_formula_cell_without_its_text_is_v007() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty-formula.xlsx");
     let mut workbook = rust_xlsxwriter::Workbook::new();
-    let sheet = workbook.add_worksheet().set_name("Users").unwrap();
-    sheet
-        .write_row(0, 0, ["email_addr", "record_id", "full_name", "department"])
-        .unwrap();
-    sheet
-        .write_row(1, 0, ["a@acme.com", "R1", "Ann Lee"])
-        .unwrap();
-    sheet
+    one_user_sheet(&mut workbook, "department")
         .write_formula(1, 3, rust_xlsxwriter::Formula::new("").set_result("Sales"))
         .unwrap();
     workbook.save(&path).unwrap();
@@ -3504,4 +3491,20 @@ fn a_formula_cell_without_its_text_is_v007() {
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(findings(&report)[0]["code"], "V007", "{report:#}");
     assert_eq!(findings(&report)[0]["column"], "D");
+}
+
+/// A workbook's `Users` sheet with one valid user, and a fourth column named `extra` when one
+/// is given (its cell left to the test).
+fn one_user_sheet<'a>(
+    workbook: &'a mut rust_xlsxwriter::Workbook,
+    extra: &str,
+) -> &'a mut rust_xlsxwriter::Worksheet {
+    let sheet = workbook.add_worksheet().set_name("Users").unwrap();
+    sheet
+        .write_row(0, 0, ["email_addr", "record_id", "full_name", extra])
+        .unwrap();
+    sheet
+        .write_row(1, 0, ["a@acme.com", "CTR-1", "Ann Lee"])
+        .unwrap();
+    sheet
 }
