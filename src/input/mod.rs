@@ -589,22 +589,22 @@ fn read_dir(batch: &mut Batch, dir: &Path, i: usize, options: &ReadOptions) {
     let inside = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     for path in entries {
         let shown = path.display().to_string();
-        let outside = directory_file_kind(&path).and_then(|_| linked_outside(&path, &inside));
-        if let Some(target) = outside {
+        let kind = directory_file_kind(&path);
+        if let Some(target) = kind.and_then(|_| linked_outside(&path, &inside)) {
             batch.problems.push(FileProblem {
-                    file: shown,
-                    sheet: None,
-                    order: (i, 0),
-                    code: "F001",
-                    message: format!(
-                        "not read: a symbolic link to `{}`, outside the directory; copy the file into the directory to have it read",
-                        target.display()
-                    ),
-                    ..Default::default()
-                });
+                file: shown,
+                sheet: None,
+                order: (i, 0),
+                code: "F001",
+                message: format!(
+                    "not read: a symbolic link to `{}`, outside the directory; copy the file into the directory to have it read",
+                    target.display()
+                ),
+                ..Default::default()
+            });
             continue;
         }
-        match directory_file_kind(&path) {
+        match kind {
             Some(kind) if path.is_file() => read_file(batch, &path, &shown, i, options, Some(kind)),
             _ => {
                 // A table named as one of the layout's, a copy or a shortening of one

@@ -72,9 +72,9 @@ pub struct Shown {
 /// file gave 1,048,575 users and 6 GB).
 const REPEATED_VALUE_ROWS: u32 = 1 << 16;
 
-/// The value cells a sheet's repeats may make beyond those written (as a workbook's cells may
-/// span, `WHOLE_SHEET_CELLS`): a 1 KB file repeating 1,000 cells over 30,000 rows took 3.4 GiB.
-const REPEATED_VALUE_CELLS: u64 = 1 << 24;
+/// The value cells a sheet's repeats may make beyond those written: as many as a workbook's
+/// cells may span (a 1 KB file repeating 1,000 cells over 30,000 rows took 3.4 GiB).
+const REPEATED_VALUE_CELLS: u64 = super::workbook::WHOLE_SHEET_CELLS;
 
 impl Shown {
     /// Why the sheet's repeats are refused, if they are: calamine would make every cell.

@@ -752,7 +752,7 @@ fn malformed(why: &str) -> ReadProblem {
 
 /// The most cells a sheet read whole may span, first cell to last (a `Range` holds every one
 /// of them, about 32 bytes each: 512 MiB).
-const WHOLE_SHEET_CELLS: u64 = 1 << 24;
+pub(super) const WHOLE_SHEET_CELLS: u64 = 1 << 24;
 
 /// How many cells the rectangle from the first of these positions to the last holds.
 fn span(positions: impl Iterator<Item = (u32, u32)>) -> u64 {
