@@ -92,7 +92,7 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Configuration file (default: $MUSTER_CONFIG, else ./muster.toml, else built-in).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "MUSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// Also check against this store (S001, S004, D004, B001; managers it knows). Default: $MUSTER_STORE when set, else none.
     #[arg(long, value_name = "FILE", env = "MUSTER_STORE")]
@@ -161,7 +161,7 @@ pub struct TemplateArgs {
     #[arg(long)]
     pub force: bool,
     /// Configuration whose connectors fill the integration lists (default: $MUSTER_CONFIG, else ./muster.toml, else built-in).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "MUSTER_CONFIG")]
     pub config: Option<PathBuf>,
 }
 
@@ -216,7 +216,7 @@ pub struct ImportArgs {
     #[arg(long, value_name = "FILE")]
     pub source: Option<PathBuf>,
     /// Configuration file (default: $MUSTER_CONFIG, else ./muster.toml, else built-in).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "MUSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// Header renames for vendor files: a TOML file with a [columns] table.
     #[arg(long, value_name = "FILE")]

@@ -67,6 +67,24 @@ pub enum ExitStatus {
 /// The most threads `-j` or RAYON_NUM_THREADS start.
 const MOST_THREADS: usize = 1024;
 
+/// RAYON_NUM_THREADS as rayon reads it, refused where rayon would quietly ignore it: `abc` or
+/// `-1` ran on every core, which is not what the person who set it meant (review).
+fn rayon_threads_setting() -> Result<Option<usize>, String> {
+    let Some(value) = std::env::var_os("RAYON_NUM_THREADS") else {
+        return Ok(None);
+    };
+    let text = value.to_string_lossy();
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    text.trim().parse::<usize>().map(Some).map_err(|_| {
+        format!(
+            "RAYON_NUM_THREADS={} is not a number of threads: give 1 to {MOST_THREADS}, 0 for every core, or use -j",
+            report::one_line(&text)
+        )
+    })
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
     let color = match cli.color {
@@ -84,12 +102,19 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Validate(args) => args.jobs.map(usize::from),
         _ => None,
     };
-    let too_many = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|n| n.trim().parse::<usize>().ok())
-        .filter(|&n| n > MOST_THREADS)
-        .map(|_| MOST_THREADS);
-    if let Some(n) = jobs.or(too_many) {
+    let runs_rules = matches!(
+        cli.command,
+        cli::Command::Validate(_) | cli::Command::Import(_)
+    );
+    // The variable is built into the pool here, not left to rayon, which ignores ` 4`.
+    let from_env = if runs_rules && jobs.is_none() {
+        rayon_threads_setting().map_err(anyhow::Error::msg)?
+    } else {
+        None
+    }
+    .filter(|&n| n > 0)
+    .map(|n| n.min(MOST_THREADS));
+    if let Some(n) = jobs.or(from_env) {
         // A second build of the global pool fails harmlessly (tests run several commands).
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(n)

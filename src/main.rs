@@ -101,8 +101,10 @@ fn main() -> ExitCode {
     // An empty `MUSTER_STORE` is unset, as an empty `MUSTER_CONFIG` is: clap would take it as
     // `--store` given no value (review: "a value is required for '--store'" with no `--store`).
     // Before any thread starts.
-    if std::env::var_os("MUSTER_STORE").is_some_and(|s| s.is_empty()) {
-        std::env::remove_var("MUSTER_STORE");
+    for name in ["MUSTER_STORE", "MUSTER_CONFIG"] {
+        if std::env::var_os(name).is_some_and(|s| s.is_empty()) {
+            std::env::remove_var(name);
+        }
     }
     let cli = muster::cli::Cli::parse();
     set_huge_pages(huge_pages(&cli.command));

@@ -469,8 +469,8 @@ fn report_snapshot_of_the_flat_inline_batch() {
     assert_eq!(report["summary"]["exit_code"], 1);
 }
 
-fn predicates_str(needle: &'static str) -> impl predicates::Predicate<str> {
-    predicates::str::contains(needle)
+fn predicates_str(needle: &str) -> impl predicates::Predicate<str> {
+    predicates::str::contains(needle.to_string())
 }
 
 #[test]
@@ -3071,6 +3071,48 @@ fn threads_are_bounded() {
         .timeout(std::time::Duration::from_secs(120))
         .assert()
         .code(1);
+    // Rayon ignores what it cannot read and runs on every core (docs review).
+    for bad in ["abc", "-1", "2.5"] {
+        muster()
+            .args(["validate", "testdata/batches/flat-inline.csv", "-q"])
+            .env("RAYON_NUM_THREADS", bad)
+            .assert()
+            .code(2)
+            .stderr(predicates_str(&format!(
+                "RAYON_NUM_THREADS={bad} is not a number of threads"
+            )));
+    }
+    // `-j` wins over the variable, and commands that run no rules do not read it.
+    muster()
+        .args([
+            "validate",
+            "testdata/batches/flat-inline.csv",
+            "-q",
+            "-j",
+            "1",
+        ])
+        .env("RAYON_NUM_THREADS", "abc")
+        .assert()
+        .code(1);
+    muster()
+        .args(["rules", "V001"])
+        .env("RAYON_NUM_THREADS", "abc")
+        .assert()
+        .success();
+}
+
+/// The help says which options an environment variable sets (docs review: `--config` did not
+/// say `MUSTER_CONFIG`, though it reads it).
+#[test]
+fn help_names_the_variables() {
+    for command in ["validate", "import", "template"] {
+        muster()
+            .args([command, "--help"])
+            .env_remove("MUSTER_CONFIG")
+            .assert()
+            .success()
+            .stdout(predicates_str("[env: MUSTER_CONFIG="));
+    }
 }
 
 /// One output given twice under two spellings is refused as two outputs (review: the report
