@@ -338,6 +338,11 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
             }
         }
         let mut writer = SheetWriter::start(ws, *header, columns, sheet_marks, guard, &mut marker)?;
+        // A note on a credential is as secret as the cell (privacy review: "hint: …" on a
+        // blanked password went back to the vendor).
+        marker
+            .vendor
+            .retain(|&(r, c), _| !writer.credential(r, usize::from(c)));
         match again {
             None => writer.rows(ws, rows, &mut marker)?,
             Some(sheet) => {

@@ -719,3 +719,53 @@ fn the_vendors_notes_come_back() {
         );
     }
 }
+
+/// A credential column stays one under any name `--map` gives it, and the vendor's note on a
+/// credential cell is dropped with its value (privacy review: `"Password" = "custom.notes"`
+/// put the passwords in the records, the store and the workbook; a "hint" note went back).
+#[test]
+fn credentials_stay_out_under_a_rename_and_with_their_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("b.xlsx");
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet().set_name("Users").unwrap();
+    sheet
+        .write_row(0, 0, ["email_addr", "record_id", "full_name", "Password"])
+        .unwrap();
+    sheet
+        .write_row(1, 0, ["a@acme.com", "CTR-1", "Ann Lee", "HunterPass2!"])
+        .unwrap();
+    sheet
+        .insert_note(1, 3, &rust_xlsxwriter::Note::new("hint: PwNoteSecret2"))
+        .unwrap();
+    workbook.save(&batch).unwrap();
+    let map = dir.path().join("map.toml");
+    std::fs::write(&map, "[columns]\n\"Password\" = \"custom.notes\"\n").unwrap();
+    let annotated = dir.path().join("a.xlsx");
+    let records = dir.path().join("r.jsonl");
+    let (code, report) = annotate(
+        batch.to_str().unwrap(),
+        &annotated,
+        &[
+            "--map",
+            map.to_str().unwrap(),
+            "--out",
+            records.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        findings(&report).iter().any(|f| f["code"] == "X001"),
+        "{report:#}"
+    );
+    let mut seen = report.to_string();
+    seen.push_str(&std::fs::read_to_string(&records).unwrap_or_default());
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&annotated).unwrap()).unwrap();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let _ = entry.read_to_string(&mut seen);
+    }
+    for secret in ["HunterPass2!", "PwNoteSecret2"] {
+        assert!(!seen.contains(secret), "{secret} reached an output");
+    }
+}

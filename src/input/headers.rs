@@ -258,7 +258,8 @@ impl Mapping {
 /// A user's renames from `--map`: folded vendor header → muster column name.
 pub type Renames = HashMap<String, String>;
 
-const CREDENTIAL_WORDS: [&str; 12] = [
+/// Found anywhere in a column's folded name.
+const CREDENTIAL_WORDS: [&str; 25] = [
     "password",
     "passwd",
     "passphrase",
@@ -271,7 +272,76 @@ const CREDENTIAL_WORDS: [&str; 12] = [
     "accesskey",
     "credential",
     "privatekey",
+    // The same in the languages vendors' sheets come in (privacy review: `Passwort`).
+    "passwort",
+    "kennwort",
+    "motdepasse",
+    "contrasena",
+    "contraseña",
+    "senha",
+    "wachtwoord",
+    "losenord",
+    "lösenord",
+    "salasana",
+    "haslo",
+    "hasło",
+    "adgangskode",
 ];
+
+/// Found only as a whole word of a column's name: `pin` is in `shipping`, `otp` in `hotpot`.
+const CREDENTIAL_NAMES: [&str; 3] = ["pin", "otp", "totp"];
+
+/// Credentials in other scripts, found in the name as written (lookalike folding would
+/// change their letters).
+const CREDENTIAL_WORDS_NATIVE: [&str; 6] = [
+    "пароль",
+    "パスワード",
+    "密码",
+    "密碼",
+    "비밀번호",
+    "κωδικός",
+];
+
+/// X001: whether a column named so looks like it holds credentials, as it looks to a person
+/// (dots left out, fullwidth and Cyrillic or Greek lookalikes read as Latin; security review:
+/// `pass.word`, `ｐａｓｓｗｏｒｄ`, a Cyrillic `а` escaped X001).
+fn looks_like_credential(name: &str) -> bool {
+    let looks = fold(&super::lookalikes_folded(name)).replace('.', "");
+    if CREDENTIAL_WORDS.iter().any(|w| looks.contains(w)) {
+        return true;
+    }
+    let lower = name.to_lowercase();
+    if CREDENTIAL_WORDS_NATIVE.iter().any(|w| lower.contains(w)) {
+        return true;
+    }
+    // `PIN code` is the Indian postal code: a column named so is an address's.
+    let words = name_words(name);
+    words.iter().enumerate().any(|(i, w)| {
+        CREDENTIAL_NAMES.contains(&w.as_str())
+            && !(w == "pin" && words.get(i + 1).is_some_and(|next| next == "code"))
+    })
+}
+
+/// A column's name in lowercase words: split at what is not a letter or digit, and where a
+/// lowercase letter meets an uppercase one (`badgePin`).
+fn name_words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut last_lower = false;
+    for c in name.chars() {
+        if (!c.is_alphanumeric() || (last_lower && c.is_uppercase())) && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        if c.is_alphanumeric() {
+            word.extend(c.to_lowercase());
+        }
+        last_lower = c.is_lowercase();
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
 
 fn required(kind: SheetKind) -> [Field; 3] {
     if kind.is_user_sheet() {
@@ -309,10 +379,9 @@ pub fn map_header(header: &str, kind: SheetKind, renames: &Renames) -> Field {
         .map(String::as_str)
         .unwrap_or(trimmed);
     let folded = fold(renamed);
-    // Looked for as the name looks, dots left out too (security review: `pass.word`,
-    // `ｐａｓｓｗｏｒｄ`, a Cyrillic `а` escaped X001).
-    let looks = fold(&super::lookalikes_folded(renamed)).replace('.', "");
-    if CREDENTIAL_WORDS.iter().any(|w| looks.contains(w)) {
+    // As the vendor named it too: `--map` gives a column another name, not other contents
+    // (privacy review: `"Password" = "custom.notes"` put passwords in the store).
+    if looks_like_credential(trimmed) || looks_like_credential(renamed) {
         return Field::Credential;
     }
     if folded == "rowversion" {
@@ -844,9 +913,34 @@ mod tests {
             "ｐａｓｓｗｏｒｄ",
             "p\u{430}ssword",
             "Bearer",
+            "Passwort",
+            "Mot de passe",
+            "Contraseña",
+            "PIN",
+            "Badge PIN",
+            "badgePin",
+            "OTP seed",
+            "Пароль",
+            "パスワード",
         ] {
             assert_eq!(users(name), Field::Credential, "{name}");
         }
+        // Words that hold one without being one.
+        for name in [
+            "Shipping address",
+            "PIN code",
+            "Hotpot",
+            "Spinner",
+            "Pinyin name",
+        ] {
+            assert_ne!(users(name), Field::Credential, "{name}");
+        }
+        // A `--map` rename gives the column a name, not other contents (privacy review).
+        let renames = Renames::from([("password".to_string(), "custom.notes".to_string())]);
+        assert_eq!(
+            map_header("Password", SheetKind::Users, &renames),
+            Field::Credential
+        );
         assert_eq!(
             users("ITSM.ServiceNow.User_ID"),
             Field::Inline {
