@@ -13,7 +13,7 @@ use crate::input::{Batch, CellOrigin, Row};
 use crate::report::{write_workbook, OutputError, Summary};
 use crate::rules::{Rule, Severity};
 use crate::xlsx::{
-    clip, clip_to, fill, findings_table, header_format, Link, Widths, MAX_CELL, TEXT_FORMAT,
+    clip, clip_to, fill, findings_table, header_format, Link, Reader, Widths, MAX_CELL, TEXT_FORMAT,
 };
 use rust_xlsxwriter::{ExcelDateTime, Format, Note, Workbook, Worksheet, XlsxError};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -164,6 +164,9 @@ pub struct Annotation<'a> {
     pub findings: &'a [Finding],
     pub summary: &'a Summary,
     pub config_source: &'a str,
+    /// What beside the batch its rows were checked against, in the sender's words (the
+    /// store's and the directory's paths are the admin's: see [`crate::finding::SenderText`]).
+    pub checked_against: &'a str,
     /// The batch read a second time, for the rows of the sheets that were streamed (a CSV's
     /// rows are not kept while it is validated: see [`needs_second_read`]).
     pub again: Option<&'a Batch>,
@@ -254,7 +257,7 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
             text: reference,
         })
     };
-    findings_table(issues, a.findings, Some(&link))?;
+    findings_table(issues, a.findings, Some(&link), Reader::Sender)?;
 
     // The batch's sheets in their order: the workbook's, or SPEC §2's for a CSV set.
     enum Source<'b> {
@@ -657,8 +660,13 @@ fn note(fs: &[&Finding], vendor: Option<&CellNote>) -> Note {
     let text = fs
         .iter()
         .map(|f| {
-            let mut s = format!("{} ({}): {}", f.code, f.severity.as_str(), f.message);
-            if let Some(suggestion) = &f.suggestion {
+            let mut s = format!(
+                "{} ({}): {}",
+                f.code,
+                f.severity.as_str(),
+                f.message_to_sender()
+            );
+            if let Some(suggestion) = f.suggestion_to_sender() {
                 s.push_str("\nSuggestion: ");
                 s.push_str(suggestion);
             }
@@ -715,9 +723,10 @@ fn write_summary(
     for (i, line) in guide.iter().enumerate() {
         ws.write_string(1 + i as u32, 0, line)?;
     }
-    let facts: [(&str, String); 8] = [
+    let facts: [(&str, String); 9] = [
         ("Files", s.files.join(", ")),
         ("Configuration", a.config_source.to_string()),
+        ("Checked against", a.checked_against.to_string()),
         ("Rows read", s.rows.to_string()),
         ("Users", s.users.to_string()),
         ("Valid", s.valid.to_string()),
@@ -800,7 +809,7 @@ fn write_summary(
         if let Some(sheet) = &f.sheet {
             ws.write_string(r, 3, clip(sheet))?;
         }
-        ws.write_string(r, 4, clip(&f.message))?;
+        ws.write_string(r, 4, clip(f.message_to_sender()))?;
     }
     ws.set_column_width(0, 18)?;
     ws.set_column_width(1, 28)?;

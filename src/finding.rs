@@ -47,6 +47,12 @@ pub struct Finding {
     pub value: Option<String>,
     pub message: String,
     pub suggestion: Option<String>,
+    /// What the annotated workbook, which goes back to the batch's sender, says instead of
+    /// `message` and `suggestion`: they name a user stored by another batch or the source
+    /// directory's record id, which are not the sender's to see (privacy review: a vendor
+    /// learnt another organisation's record ids). The report, the admin's, says all.
+    #[serde(skip)]
+    pub to_sender: Option<Box<SenderText>>,
     #[serde(skip)]
     pub owner: Owner,
     /// (file order, sheet order, row, column index): SPEC §5's report order.
@@ -54,7 +60,29 @@ pub struct Finding {
     pub position: (usize, usize, u32, usize),
 }
 
+/// A finding's message and suggestion as the batch's sender may read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderText {
+    pub message: String,
+    pub suggestion: Option<String>,
+}
+
 impl Finding {
+    /// The message as the annotated workbook gives it (see [`Finding::to_sender`]).
+    pub fn message_to_sender(&self) -> &str {
+        self.to_sender
+            .as_ref()
+            .map_or(&self.message, |t| &t.message)
+    }
+
+    /// The suggestion as the annotated workbook gives it.
+    pub fn suggestion_to_sender(&self) -> Option<&str> {
+        match &self.to_sender {
+            Some(t) => t.suggestion.as_deref(),
+            None => self.suggestion.as_deref(),
+        }
+    }
+
     /// SPEC §5's order: file, sheet, row, column, code. A workbook's findings about the whole
     /// file (no sheet: F001, F007) come before those of its sheets.
     pub fn sort_key(&self) -> ((usize, bool, usize, u32, usize), &'static str) {

@@ -285,7 +285,7 @@ fn write_xlsx_report(
         let ws = workbook
             .add_worksheet_with_constant_memory()?
             .set_name("Findings")?;
-        crate::xlsx::findings_table(ws, findings, link)
+        crate::xlsx::findings_table(ws, findings, link, crate::xlsx::Reader::Admin)
     })
 }
 
@@ -437,6 +437,10 @@ pub struct Written<'a> {
     pub annotated: Option<&'a Path>,
     /// How to write every finding, when not `--report` (import has none): a command line.
     pub all_with: Option<&'a str>,
+    /// The store and the source directory the batch was checked against: said, as a
+    /// `MUSTER_STORE` set long ago is easily forgotten (privacy review).
+    pub store: Option<&'a Path>,
+    pub source: Option<&'a Path>,
 }
 
 pub fn summary_text(
@@ -455,6 +459,17 @@ pub fn summary_text(
         one_line(&files.join(", "))
     ));
     out.push_str(&format!("configuration: {}\n", one_line(config_source)));
+    for (what, path) in [
+        ("store", written.store),
+        ("source directory", written.source),
+    ] {
+        if let Some(path) = path {
+            out.push_str(&format!(
+                "{what}: {}\n",
+                one_line(&path.display().to_string())
+            ));
+        }
+    }
     for e in encodings {
         out.push_str(&format!("encoding: {}\n", one_line(e)));
     }

@@ -86,6 +86,15 @@ pub struct Link {
 /// Gives the link of a findings row, if it has one.
 pub type LinkFn<'a> = &'a dyn Fn(&Finding) -> Option<Link>;
 
+/// Who reads a table of findings: the admin (the report), or the batch's sender (the
+/// annotated workbook's Issues sheet, which words some findings for them: see
+/// [`Finding::to_sender`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    Admin,
+    Sender,
+}
+
 /// Writes the findings as a frozen, filtered table: the eleven report fields of SPEC §5 in order,
 /// then a `link` column when `link` is given. Rows past Excel's hyperlink limit keep the cell's
 /// address as plain text.
@@ -93,6 +102,7 @@ pub fn findings_table(
     ws: &mut Worksheet,
     findings: &[Finding],
     link: Option<LinkFn>,
+    reader: Reader,
 ) -> Result<(), XlsxError> {
     let header = header_format();
     let mut widths = Widths::default();
@@ -133,8 +143,14 @@ pub fn findings_table(
             f.field.as_deref(),
             f.record_id.as_deref(),
             f.value.as_deref(),
-            Some(f.message.as_str()),
-            f.suggestion.as_deref(),
+            Some(match reader {
+                Reader::Admin => f.message.as_str(),
+                Reader::Sender => f.message_to_sender(),
+            }),
+            match reader {
+                Reader::Admin => f.suggestion.as_deref(),
+                Reader::Sender => f.suggestion_to_sender(),
+            },
         ];
         for (j, text) in texts.into_iter().enumerate() {
             let c = j + 1;

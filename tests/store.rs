@@ -3396,3 +3396,74 @@ fn a_quiet_partial_import_says_what_it_applied() {
     );
     assert_eq!(env.count(), 31);
 }
+
+/// The annotated workbook goes back to the batch's sender: a finding against the store or the
+/// source directory names no other user's record id there, while the admin's report does, and
+/// the summary says what the batch was checked against (privacy review: a vendor learnt
+/// another organisation's record ids; a forgotten MUSTER_STORE went unsaid).
+#[test]
+fn the_annotated_workbook_names_no_other_user() {
+    let env = Env::new();
+    let header = "email_addr,record_id,full_name,itsm.servicenow.user_id\n";
+    let first = env.write(
+        "a.csv",
+        &format!(
+            "{header}alice@vendora.com,VA-1,Alice Ab,{}1\n",
+            "a".repeat(31)
+        ),
+    );
+    assert_eq!(env.import(&first, &[]).0, 0);
+    let second = env.write(
+        "b.csv",
+        &format!(
+            "{header}alice@vendora.com,VB-1,Bob Bb,{a}1\ncarol@vendorb.com,VB-2,Carol Cc,{a}2\n",
+            a = "a".repeat(31)
+        ),
+    );
+    let source = env.write(
+        "hr.csv",
+        "email_addr,record_id\ncarol@vendorb.com,EMP-777\n",
+    );
+    let annotated = env.path("b.xlsx");
+    let report = env.path("r.csv");
+    let out = env.run(&[
+        "validate",
+        second.to_str().unwrap(),
+        "--source",
+        source.to_str().unwrap(),
+        "--annotate",
+        annotated.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\nstore: ") && stdout.contains("\nsource directory: "),
+        "{stdout}"
+    );
+    let report = std::fs::read_to_string(&report).unwrap();
+    for code in ["S001", "D004", "S002"] {
+        assert!(report.contains(&format!(",{code},")), "{code}: {report}");
+    }
+    assert!(
+        report.contains("stored record `VA-1`") && report.contains("EMP-777"),
+        "{report}"
+    );
+    let notes = common::part(&annotated, "xl/comments1.xml").unwrap();
+    let mut sent = notes.clone();
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&annotated).unwrap()).unwrap();
+    for i in 0..zip.len() {
+        let _ = std::io::Read::read_to_string(&mut zip.by_index(i).unwrap(), &mut sent);
+    }
+    for secret in ["VA-1", "EMP-777"] {
+        assert!(!sent.contains(secret), "{secret} went back to the sender");
+    }
+    assert!(notes.contains("already belongs to another user"), "{notes}");
+    assert!(notes.contains("already given to another user"), "{notes}");
+    assert!(
+        notes.contains("another user of the organisation"),
+        "{notes}"
+    );
+    assert!(sent.contains("the users already loaded and the organisation"));
+}

@@ -555,6 +555,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                     &outcome,
                     &Written {
                         all_with: Some(&all_with),
+                        source: args.source.as_deref(),
                         ..Written::default()
                     },
                     style,

@@ -151,6 +151,14 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 findings: &outcome.findings,
                 summary: &summary,
                 config_source: &config.source,
+                checked_against: match (&args.store, &args.source) {
+                    (None, None) => "the batch alone",
+                    (Some(_), None) => "the users already loaded",
+                    (None, Some(_)) => "the organisation's directory",
+                    (Some(_), Some(_)) => {
+                        "the users already loaded and the organisation's directory"
+                    }
+                },
                 again: again.as_ref(),
                 inputs: read_as.as_ref().map(|f| (args.inputs.as_slice(), f)),
             },
@@ -217,6 +225,8 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
                 report: args.report.as_deref(),
                 annotated: args.annotate.as_deref(),
                 all_with: None,
+                store: args.store.as_deref(),
+                source: args.source.as_deref(),
             };
             let text = report::summary_text(
                 &batch.files,

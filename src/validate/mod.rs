@@ -7,7 +7,7 @@
 
 use crate::check::{did_you_mean, email, ids, values};
 use crate::config::{Config, ConnectorKind};
-use crate::finding::{column_letter, Finding, Owner};
+use crate::finding::{column_letter, Finding, Owner, SenderText};
 use crate::input::headers::{
     map_sheet, unnamed_column, Attr, Field, HeaderProblem, IdList, IdPart, Mapping, Renames,
 };
@@ -219,6 +219,7 @@ impl Reporter<'_> {
             value: value.map(str::to_string),
             message,
             suggestion,
+            to_sender: None,
             owner,
             position: (
                 sheet.order.0,
@@ -735,6 +736,7 @@ pub fn validate_with(
                 value: p.value.clone(),
                 message: p.message.clone(),
                 suggestion: None,
+                to_sender: None,
                 // A JSONL record's own problem (D003) makes that record invalid, not the file.
                 owner: match &p.record_id {
                     Some(rid) => Owner::Record(rid.clone()),
@@ -1151,6 +1153,14 @@ fn stored_identity(
         None,
         owner,
     )?;
+    let finding = to_sender(
+        finding,
+        format!(
+            "`{}` user `{uid}` is already given to another user",
+            e.integration
+        ),
+        None,
+    );
     Some(StoreFinding {
         finding,
         holder: Some(at),
@@ -1179,6 +1189,7 @@ fn known_checks(
                     value: &str,
                     message: String,
                     suggestion: Option<String>,
+                    sender: Option<SenderText>,
                     holder: Option<u32>| {
         let place = Place {
             sheet,
@@ -1196,7 +1207,13 @@ fn known_checks(
                 suggestion,
                 Owner::User(i),
             )
-            .map(|finding| StoreFinding { finding, holder }),
+            .map(|finding| StoreFinding {
+                finding: match sender {
+                    Some(t) => to_sender(finding, t.message, t.suggestion),
+                    None => finding,
+                },
+                holder,
+            }),
         );
     };
     // A row is of the kind its stored record is: a user row with the stored bot's record id
@@ -1216,6 +1233,7 @@ fn known_checks(
                 "record_id",
                 u.cell(u.record_col, &u.record_id),
                 format!("record id `{}` {message}", u.record_id),
+                None,
                 None,
                 None,
             );
@@ -1241,6 +1259,10 @@ fn known_checks(
                     u.cell(*col, e),
                     format!("`{e}` already belongs to stored record `{other}`"),
                     None,
+                    Some(SenderText {
+                        message: format!("`{e}` already belongs to another user"),
+                        suggestion: None,
+                    }),
                     Some(at),
                 );
             }
@@ -1248,13 +1270,20 @@ fn known_checks(
         if let Some(other) = known.source_emails.get(&key) {
             if *other != u.record_id {
                 // An alias is an address of this user too (SPEC §1: unique across every user).
-                let (message, suggestion) = if field == "email_addr" {
+                let (message, suggestion, sender) = if field == "email_addr" {
                     (
                         format!(
                             "the source directory has `{e}` under record id `{other}`, not `{}`: the records will not merge",
                             u.record_id
                         ),
                         format!("Use the source's record id `{other}` for this user, if it is the same person; else give this user its own address"),
+                        SenderText {
+                            message: format!(
+                                "`{e}` belongs to another user of the organisation's directory, under another record id than `{}`",
+                                u.record_id
+                            ),
+                            suggestion: Some("Give this user its own address, or ask for the record id the directory has for this person".to_string()),
+                        },
                     )
                 } else {
                     (
@@ -1262,6 +1291,12 @@ fn known_checks(
                             "the source directory has alias `{e}` as the address of record id `{other}`: an address belongs to one user"
                         ),
                         format!("Remove `{e}` from this user's aliases"),
+                        SenderText {
+                            message: format!(
+                                "alias `{e}` is the address of another user of the organisation's directory: an address belongs to one user"
+                            ),
+                            suggestion: Some(format!("Remove `{e}` from this user's aliases")),
+                        },
                     )
                 };
                 push(
@@ -1271,6 +1306,7 @@ fn known_checks(
                     u.cell(*col, e),
                     message,
                     Some(suggestion),
+                    Some(sender),
                     None,
                 );
             }
@@ -1288,8 +1324,11 @@ fn known_checks(
             ),
             None,
             None,
+            None,
         );
     }
+    // A row_version names only records of the export the row came from, which its sender
+    // was given: S004 says all to them too.
     if let Some((version, col)) = &u.row_version {
         let message = match stored {
             Some(stored) if current || same_row_version(stored.row_version, version) => None,
@@ -1354,10 +1393,20 @@ fn known_checks(
                 message,
                 None,
                 None,
+                None,
             );
         }
     }
     out
+}
+
+/// `finding`, with what the annotated workbook says of it to the batch's sender instead.
+fn to_sender(mut finding: Finding, message: String, suggestion: Option<String>) -> Finding {
+    finding.to_sender = Some(Box::new(SenderText {
+        message,
+        suggestion,
+    }));
+    finding
 }
 
 /// A row_version as muster writes it: 16 hex digits.
