@@ -394,6 +394,10 @@ enum NumFormat {
     Zeros(usize),
     Date,
     DateTime,
+    /// A time of day, `09:30:00`.
+    Time,
+    /// A duration past a day, `37:30:00`: a time format would show `13:30:00`.
+    Duration,
 }
 
 /// One format per combination in use; rust_xlsxwriter dedups equal formats, but building a
@@ -417,6 +421,8 @@ impl CellFormats {
                 NumFormat::Zeros(n) => f.set_num_format("0".repeat(n)),
                 NumFormat::Date => f.set_num_format("yyyy-mm-dd"),
                 NumFormat::DateTime => f.set_num_format("yyyy-mm-dd hh:mm:ss"),
+                NumFormat::Time => f.set_num_format("hh:mm:ss"),
+                NumFormat::Duration => f.set_num_format("[h]:mm:ss"),
             }
         })
     }
@@ -519,7 +525,8 @@ impl<'m> SheetWriter<'m> {
                 };
                 if let Some(n) = number {
                     let shown = match cell.origin {
-                        CellOrigin::Padded => NumFormat::Zeros(text.len()),
+                        // The sign is no digit: `-0042` is four (cross-format review).
+                        CellOrigin::Padded => NumFormat::Zeros(text.trim_start_matches('-').len()),
                         _ => NumFormat::General,
                     };
                     if plain(shown) {
@@ -538,10 +545,16 @@ impl<'m> SheetWriter<'m> {
                         ws.write_boolean_with_format(r, col, b, format)?;
                     }
                 } else if let Some(date) = date {
+                    // A time and a duration stay what they were (cross-format review: they
+                    // came back as dates, `37:30:00` as `1900-01-01T13:30:00`).
                     let shown = if text.contains('T') {
                         NumFormat::DateTime
-                    } else {
+                    } else if !text.contains(':') {
                         NumFormat::Date
+                    } else if date.to_excel() >= 1.0 {
+                        NumFormat::Duration
+                    } else {
+                        NumFormat::Time
                     };
                     let format = marker.formats.get(is_header, severity, shown);
                     ws.write_datetime_with_format(r, col, date, format)?;

@@ -348,11 +348,17 @@ fn number_value(e: &BytesStart) -> Option<f64> {
 /// The width of `shown` when it is the whole number `value` padded with zeros (`000123` for
 /// 123), as a `000000` format shows it.
 fn padded_width(value: f64, shown: &str) -> Option<usize> {
-    let whole = value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value < 1e15;
+    // A negative number keeps its sign before the padding (`-0042`), as XLSX's reader gives it
+    // (cross-format review: ODS read `-42`).
+    let shown = match value < 0.0 {
+        true => shown.strip_prefix('-')?,
+        false => shown,
+    };
+    let whole = value.is_finite() && value.fract() == 0.0 && value.abs() < 1e15;
     if !whole || shown.len() < 2 || !shown.starts_with('0') {
         return None;
     }
-    let digits = format!("{value:.0}");
+    let digits = format!("{:.0}", value.abs());
     (shown.len() > digits.len()
         && shown.bytes().all(|b| b.is_ascii_digit())
         && shown.trim_start_matches('0') == digits.trim_start_matches('0'))
@@ -582,6 +588,9 @@ mod tests {
         assert_eq!(cell(number, "7"), None);
         assert_eq!(cell(number, "0007.0"), None);
         assert_eq!(cell(number, "0008"), None, "not its value");
+        let negative = r#"office:value-type="float" office:value="-42""#;
+        assert_eq!(cell(negative, "-0042"), Some(4));
+        assert_eq!(cell(negative, "0042"), None, "not its value");
         assert_eq!(
             cell(r#"office:value-type="string" office:value="7""#, "007"),
             None

@@ -1107,6 +1107,8 @@ fn padded(f: f64, digits: &str, code: &str) -> Option<String> {
 }
 
 fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
+    // Negative zero is zero: a spreadsheet shows `0` (cross-format review: `-0` from XLSX).
+    let f = if f == 0.0 { 0.0 } else { f };
     let integral = f.is_finite() && f.fract() == 0.0;
     let digits = if integral {
         format!("{:.0}", f.abs()).trim_start_matches('0').len()
@@ -1285,6 +1287,8 @@ mod tests {
     fn numbers_read_as_shown() {
         assert_eq!(cell(&Data::Float(123.0), None).text, "123");
         assert_eq!(cell(&Data::Float(1.5), None).text, "1.5");
+        assert_eq!(cell(&Data::Float(-0.0), None).text, "0");
+        assert_eq!(cell(&Data::Float(-0.0), Some("000")).text, "000");
         let padded = cell(&Data::Float(123.0), Some("000000"));
         assert_eq!(
             (padded.text.as_str(), padded.origin),
