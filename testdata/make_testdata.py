@@ -462,6 +462,23 @@ def times_fixture():
     wb.save(os.path.join(HERE, "batches", "times.xlsx"))
 
 
+def padded_fixture():
+    """Numbers under formats that pad them with zeros, for the .xls beside it (LibreOffice's
+    conversion, which writes a row of numbers as one MULRK record and others as RK or NUMBER):
+    an XLS cell's number format is read from its XF, as calamine does not."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Users"
+    ws.append(U + ["employee_id", "cost_center_id", "custom.badge", "custom.code", "custom.plain"])
+    ws.append(["a@acme.com", "R1", "Al Bo", 45, 7, 12, 3, 5])
+    ws.append(["b@acme.com", "R2", "Bo Al", 123456, 42, 1.5, -42, 9])
+    ws.append(["c@acme.com", "R3", "Cy Do", 46, 0, 99999, 8, 1234567])
+    for r in (2, 3, 4):
+        for c, code in [(4, "000000"), (5, "00000"), (6, "0000"), (7, "0000;-0000"), (8, "0")]:
+            ws.cell(r, c).number_format = code
+    wb.save(os.path.join(HERE, "batches", "padded.xlsx"))
+
+
 def shared_formulas_fixture():
     """V007 on formulas filled down a column. The .xls beside it is LibreOffice's conversion
     of it, which writes them as one shared formula (calamine gives no text for it)."""
@@ -610,6 +627,9 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["shared-formulas"]:
         shared_formulas_fixture()
         sys.exit()
+    if sys.argv[1:] == ["padded"]:
+        padded_fixture()
+        sys.exit()
     if sys.argv[1:] == ["code-pages"]:
         code_pages(os.path.join(HERE, "batches", "code-pages"))
         sys.exit()
@@ -623,6 +643,7 @@ if __name__ == "__main__":
     merged_fixture()
     merged_hidden_fixture()
     times_fixture()
+    padded_fixture()
     hidden_fixture()
     shared_formulas_fixture()
     bad_inputs()

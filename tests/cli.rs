@@ -3567,3 +3567,35 @@ fn one_user_sheet<'a>(
         .unwrap();
     sheet
 }
+
+/// An XLS cell's zero-padding number format is read from its XF record, as an XLSX's is from
+/// its style: the `.xls` (LibreOffice's conversion: NUMBER, RK and MULRK records, `\-` in a
+/// negative section) gives the records and the N009 findings of its `.xlsx` (cross-format
+/// review: it read `42` for `000042`, and found a false D004).
+#[test]
+fn xls_numbers_padded_by_their_format_read_as_in_the_xlsx() {
+    let dir = tempfile::tempdir().unwrap();
+    let read = |file: &str| {
+        let records = dir.path().join(format!("{file}.jsonl"));
+        let (code, report) = validate_json(&[
+            &format!("testdata/batches/{file}"),
+            "--out",
+            records.to_str().unwrap(),
+        ]);
+        let found: Vec<(String, String, String)> = findings(&report)
+            .iter()
+            .map(|f| {
+                (
+                    f["code"].to_string(),
+                    f["row"].to_string(),
+                    f["value"].to_string(),
+                )
+            })
+            .collect();
+        (code, found, std::fs::read_to_string(&records).unwrap())
+    };
+    let xlsx = read("padded.xlsx");
+    assert_eq!(xlsx.1.len(), 9, "{:?}", xlsx.1);
+    assert!(xlsx.2.contains(r#""code":"-0042""#) && xlsx.2.contains(r#""employee_id":"000045""#));
+    assert_eq!(read("padded.xls"), xlsx);
+}

@@ -139,7 +139,7 @@ fn read_sheets(
     let is_xls = (path.extension().and_then(|e| e.to_str()))
         .is_some_and(|e| e.eq_ignore_ascii_case("xls") || e.eq_ignore_ascii_case("xla"));
     let mut xls_sheets = match is_xls {
-        true => super::xls::sheet_records(path),
+        true => super::xls::sheet_records(path, |code| zero_padding(code).is_some()),
         false => None,
     };
     if let Some(far) = (xls_sheets.iter().flatten()).find(|s| s.span() > WHOLE_SHEET_CELLS) {
@@ -292,7 +292,12 @@ fn read_sheets(
                     texts: formulas.as_ref(),
                     cells: xls_sheets.as_ref().map(|f| &f[sheet_index].formulas),
                 };
-                let rows = rows(&range, formulas, styles.as_ref(), padded);
+                let padding = match (padded, &xls_sheets) {
+                    (Some(ods), _) => Some(Padding::Shown(ods)),
+                    (None, Some(xls)) => Some(Padding::Formats(&xls[sheet_index].padded)),
+                    (None, None) => None,
+                };
+                let rows = rows(&range, formulas, styles.as_ref(), padding);
                 let merges = match &wb {
                     Sheets::Ods(_) => shown.map(|s| s.merges.clone()).unwrap_or_default(),
                     Sheets::Xls(xls) => (xls.merge_cells_by_sheet_name(name).unwrap_or_default())
@@ -828,13 +833,21 @@ impl<'a> Formulas<'a> {
     }
 }
 
-/// A sheet's rows from calamine's ranges. `padded` is an ODS sheet's number cells shown padded
-/// with zeros, which stand for the number format calamine does not give for ODS.
+/// The number cells padded with zeros where calamine gives no number format.
+#[derive(Clone, Copy)]
+enum Padding<'a> {
+    /// An ODS sheet's cells shown padded, with the width.
+    Shown(&'a super::ods::Padded),
+    /// An XLS sheet's cells with a padding format, with its code ([`super::xls`]).
+    Formats(&'a std::collections::HashMap<(u32, u32), std::sync::Arc<str>>),
+}
+
+/// A sheet's rows from calamine's ranges, with the number cells padded as `padding` says.
 fn rows(
     range: &Range<Data>,
     formulas: Formulas,
     styles: Option<&StyleRange>,
-    padded: Option<&super::ods::Padded>,
+    padding: Option<Padding>,
 ) -> Vec<Row> {
     let Some((r0, c0)) = range.start() else {
         return Vec::new();
@@ -867,13 +880,20 @@ fn rows(
                         covered: None,
                     };
                 }
-                if let Some(width) = padded.and_then(|p| p.width(r, c)) {
-                    return cell(value, Some(&"0".repeat(width)));
-                }
-                let format = styles
-                    .and_then(|s| s.get((r, c)))
-                    .and_then(|s| s.number_format.as_ref())
-                    .map(|n| n.format_code.as_str());
+                let format = match padding {
+                    Some(Padding::Shown(shown)) => match shown.width(r, c) {
+                        Some(width) => return cell(value, Some(&"0".repeat(width))),
+                        None => None,
+                    },
+                    Some(Padding::Formats(codes)) => codes.get(&(r, c)).map(|c| &**c),
+                    None => None,
+                };
+                let format = format.or_else(|| {
+                    styles
+                        .and_then(|s| s.get((r, c)))
+                        .and_then(|s| s.number_format.as_ref())
+                        .map(|n| n.format_code.as_str())
+                });
                 let read = cell(value, format);
                 // A formula whose text calamine does not give (XLS's shared formulas): the
                 // value it left, told as a formula's (V007).
@@ -1095,7 +1115,11 @@ fn padded(f: f64, digits: &str, code: &str) -> Option<String> {
     match (f, sections.as_slice()) {
         (0.0, [_, _, "", ..]) => Some(String::new()),
         (0.0, [_, _, zero, ..]) => pad(zero, ""),
-        (f, [_, negative, ..]) if f < 0.0 => match negative.strip_prefix('-') {
+        // The sign as a literal: `-`, or escaped, `\-` or `"-"` (LibreOffice's XLS).
+        (f, [_, negative, ..]) if f < 0.0 => match ["-", "\\-", "\"-\""]
+            .iter()
+            .find_map(|sign| negative.strip_prefix(sign))
+        {
             Some(body) => pad(body, "-"),
             // Shown without a sign, or in brackets: not a padded id.
             None => None,
@@ -1207,6 +1231,8 @@ mod tests {
             (42.0, "0000;-0000", Some("0042")),
             (-42.0, "0000;-0000", Some("-0042")),
             (-42.0, "0000", Some("-0042")),
+            (-42.0, "0000;\\-0000", Some("-0042")),
+            (-42.0, "0000;\"-\"0000", Some("-0042")),
             (-42.0, "0000;(0000)", None),
             (0.0, "0000;-0000;;@", Some("")),
             (0.0, "0000;-0000;000;@", Some("000")),

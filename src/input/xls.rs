@@ -5,11 +5,15 @@
 //! cell is never trusted. Here each sheet's FORMULA records are found in the workbook stream
 //! itself: a record's row and column are its first four bytes (MS-XLS 2.4.127). The rows and
 //! columns a sheet hides are found in the same walk (ROW and COLINFO records), which calamine
-//! gives no word of either (V013).
+//! gives no word of either (V013). And the number cells whose format pads them with zeros
+//! (`000042`): calamine reads no XLS cell's number format, so the XF and FORMAT records are
+//! read here, and each NUMBER, RK and MULRK record's XF (cross-format review: the XLS copy of a
+//! batch read `42` where its XLSX read `000042`, and found a false D004).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 const FORMULA: u16 = 0x0006;
 /// The records of one cell, whose row and column are their first four bytes (MS-XLS 2.4):
@@ -22,6 +26,11 @@ const COLINFO: u16 = 0x007D;
 const EOF: u16 = 0x000A;
 const BOUNDSHEET: u16 = 0x0085;
 const FILEPASS: u16 = 0x002F;
+const FORMAT: u16 = 0x041E;
+const XF: u16 = 0x00E0;
+const NUMBER: u16 = 0x0203;
+const RK: u16 = 0x027E;
+const MULRK: u16 = 0x00BD;
 /// BOF of BIFF8, and of BIFF2 to BIFF5.
 const BOFS: [u16; 4] = [0x0809, 0x0009, 0x0209, 0x0409];
 
@@ -37,6 +46,9 @@ pub struct XlsSheet {
     /// The first and last row and column (0-based) of its cells: calamine allocates every cell
     /// between them.
     pub bounds: Option<(u32, u32, u32, u32)>,
+    /// The number cells (0-based row and column) whose format pads them with zeros, with the
+    /// format's code.
+    pub padded: HashMap<(u32, u32), Arc<str>>,
 }
 
 impl XlsSheet {
@@ -58,14 +70,14 @@ impl XlsSheet {
 /// Each sheet's formula cells and hidden rows and columns, in the workbook's order of sheets
 /// (calamine's); `None` when the stream cannot be read or is encrypted, which leaves the
 /// formulas calamine gives.
-pub fn sheet_records(path: &Path) -> Option<Vec<XlsSheet>> {
+pub fn sheet_records(path: &Path, pads: impl Fn(&str) -> bool) -> Option<Vec<XlsSheet>> {
     let mut file = cfb::open(path).ok()?;
     let mut stream = ["/Workbook", "/Book"]
         .iter()
         .find_map(|name| file.open_stream(name).ok())?;
     let mut bytes = Vec::new();
     stream.read_to_end(&mut bytes).ok()?;
-    sheets_in(&bytes)
+    sheets_in(&bytes, pads)
 }
 
 /// The records from `at` on, as (type, data); ends where a record runs past the stream.
@@ -81,21 +93,37 @@ fn records(bytes: &[u8], at: usize) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
-fn sheets_in(bytes: &[u8]) -> Option<Vec<XlsSheet>> {
-    // The globals: where each sheet's records start.
+fn sheets_in(bytes: &[u8], pads: impl Fn(&str) -> bool) -> Option<Vec<XlsSheet>> {
+    let u16_at = |data: &[u8], at: usize| u16::from_le_bytes([data[at], data[at + 1]]);
+    // The globals: where each sheet's records start, and the cell formats (XF, by their
+    // order) whose number format (FORMAT, by its number) pads with zeros.
     let mut starts = Vec::new();
+    let mut formats: HashMap<u16, Arc<str>> = HashMap::new();
+    let mut xfs: Vec<u16> = Vec::new();
     for (kind, data) in records(bytes, 0).skip(1) {
         match kind {
             BOUNDSHEET => starts.push((
                 u32::from_le_bytes(data.get(..4)?.try_into().ok()?),
                 sheet_name(data),
             )),
+            // MS-XLS 2.4.126: the format's number, then an XLUnicodeString.
+            FORMAT if data.len() >= 5 => {
+                let count = usize::from(u16_at(data, 2));
+                let code = unicode_text(count, data[4], &data[5..]);
+                if pads(&code) {
+                    formats.insert(u16_at(data, 0), code.into());
+                }
+            }
+            // MS-XLS 2.4.353: the font, then the number format.
+            XF if data.len() >= 4 => xfs.push(u16_at(data, 2)),
             FILEPASS => return None,
             EOF => break,
             _ => {}
         }
     }
-    let u16_at = |data: &[u8], at: usize| u16::from_le_bytes([data[at], data[at + 1]]);
+    let padding: HashMap<u16, Arc<str>> = (xfs.iter().enumerate())
+        .filter_map(|(xf, f)| Some((u16::try_from(xf).ok()?, formats.get(f)?.clone())))
+        .collect();
     let sheet = |(start, name): (u32, String)| {
         let mut found = XlsSheet {
             name,
@@ -118,15 +146,26 @@ fn sheets_in(bytes: &[u8]) -> Option<Vec<XlsSheet>> {
                     found.take(row, col, col);
                 }
                 k if depth == 1 && CELLS.contains(&k) && data.len() >= 4 => {
-                    let col = u16_at(data, 2);
-                    found.take(u16_at(data, 0), col, col);
+                    let (row, col) = (u16_at(data, 0), u16_at(data, 2));
+                    found.take(row, col, col);
+                    if matches!(k, NUMBER | RK) && data.len() >= 6 && !padding.is_empty() {
+                        if let Some(code) = padding.get(&u16_at(data, 4)) {
+                            found.padded.insert((row.into(), col.into()), code.clone());
+                        }
+                    }
                 }
                 k if depth == 1 && CELL_RUNS.contains(&k) && data.len() >= 6 => {
-                    found.take(
-                        u16_at(data, 0),
-                        u16_at(data, 2),
-                        u16_at(data, data.len() - 2),
-                    );
+                    let (row, first) = (u16_at(data, 0), u16_at(data, 2));
+                    found.take(row, first, u16_at(data, data.len() - 2));
+                    // MS-XLS 2.4.175: an XF and an RK number (six bytes) for each column.
+                    if k == MULRK && !padding.is_empty() {
+                        let runs = data[4..data.len() - 2].chunks_exact(6);
+                        for (col, run) in (u32::from(first)..).zip(runs) {
+                            if let Some(code) = padding.get(&u16_at(run, 0)) {
+                                found.padded.insert((row.into(), col), code.clone());
+                            }
+                        }
+                    }
                 }
                 // fDyZero: the row's height is zero, hidden (MS-XLS 2.4.221).
                 ROW if depth == 1 && data.len() >= 14 && u16_at(data, 12) & 0x20 != 0 => {
@@ -156,15 +195,15 @@ fn sheet_name(data: &[u8]) -> String {
     let (Some(&count), Some(&flags)) = (data.get(6), data.get(7)) else {
         return "?".to_string();
     };
-    let text = &data[8.min(data.len())..];
+    unicode_text(count.into(), flags, &data[8.min(data.len())..])
+}
+
+/// `count` characters of `text`, one byte each or, with the flags' first bit, UTF-16.
+fn unicode_text(count: usize, flags: u8, text: &[u8]) -> String {
     match flags & 1 {
-        0 => text
-            .iter()
-            .take(count.into())
-            .map(|&b| char::from(b))
-            .collect(),
+        0 => text.iter().take(count).map(|&b| char::from(b)).collect(),
         _ => {
-            let units: Vec<u16> = (text.chunks_exact(2).take(count.into()))
+            let units: Vec<u16> = (text.chunks_exact(2).take(count))
                 .map(|p| u16::from_le_bytes([p[0], p[1]]))
                 .collect();
             String::from_utf16_lossy(&units)
@@ -227,7 +266,7 @@ mod tests {
             record(EOF, &[]),
         ]
         .concat();
-        let found = sheets_in(&bytes).unwrap();
+        let found = sheets_in(&bytes, |_| true).unwrap();
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].formulas, HashSet::from([(1, 2), (3, 0)]));
         assert_eq!((found[0].bounds, found[0].span()), (Some((1, 3, 0, 2)), 9));
@@ -235,7 +274,7 @@ mod tests {
         assert_eq!(found[1].formulas, HashSet::new());
         // Encrypted: nothing read. Cut short: what there is.
         let encrypted = [record(0x0809, &[0; 4]), record(FILEPASS, &[0; 4])].concat();
-        assert_eq!(sheets_in(&encrypted), None);
-        assert!(sheets_in(&bytes[..bytes.len() - 9]).is_some());
+        assert_eq!(sheets_in(&encrypted, |_| true), None);
+        assert!(sheets_in(&bytes[..bytes.len() - 9], |_| true).is_some());
     }
 }
