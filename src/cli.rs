@@ -55,6 +55,11 @@ pub enum Command {
         after_help = "Examples:\n  muster remove CTR-1042 CTR-1043\n  muster remove BOT-0001 --include-bot\n\nThe removal is recorded as a batch `remove-<time>`: `muster revert` with that name brings the records back."
     )]
     Remove(RemoveArgs),
+    /// Erase people: remove them from the store and their data from its history (cannot be undone).
+    #[command(
+        after_help = "Examples:\n  muster forget CTR-1042\n\nThe stored record and every logged change of it are deleted, and the freed pages overwritten; the batch `forget-<time>` logs the record ids alone and cannot be reverted."
+    )]
+    Forget(ForgetArgs),
     /// Undo a batch: restore every record it changed.
     #[command(
         after_help = "Examples:\n  muster history               (the batch names, newest first)\n  muster revert 2026-Q3\n  muster revert 2026-Q3 --force (also undoing later batches' changes to the same records)\n\nThe revert is recorded as a batch `revert-<batch>-<time>`, which can itself be reverted."
@@ -270,6 +275,18 @@ pub struct RemoveArgs {
     #[arg(required = true)]
     pub record_ids: Vec<String>,
     /// Remove the bot account too when its record id is given (refused by default).
+    #[arg(long)]
+    pub include_bot: bool,
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// The record ids of the people to erase: stored users, or users removed since.
+    #[arg(required = true)]
+    pub record_ids: Vec<String>,
+    /// Erase the bot account too when its record id is given (refused by default).
     #[arg(long)]
     pub include_bot: bool,
     #[command(flatten)]

@@ -134,6 +134,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
         cli::Command::Export(args) => cmd::export::run(&args),
         cli::Command::History(args) => cmd::store::history(&args),
         cli::Command::Remove(args) => cmd::store::remove(&args),
+        cli::Command::Forget(args) => cmd::store::forget(&args),
         cli::Command::Revert(args) => cmd::store::revert(&args),
         cli::Command::Template(args) => cmd::template::run(&args),
         cli::Command::Completions { shell } => {

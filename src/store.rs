@@ -1295,6 +1295,52 @@ impl Writer<'_> {
         )
     }
 
+    /// Whether the change log holds a change of `record_id` (a user removed since).
+    pub fn logged(&self, record_id: &str) -> Result<bool, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM changes WHERE record_id = ?1)",
+                [record_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Erases records (the right to erasure): `removals` removes those still stored, as a
+    /// batch; then every logged change of each record id given, whose before and after hold
+    /// its data, is deleted, and one `remove` without data logged in its place, so that an old
+    /// export's row of it is still told from a new user's (S004), and a revert of an earlier
+    /// batch brings none of it back. The pages the data leaves are overwritten with zeros
+    /// (`secure_delete`), not left readable in the file's free space (privacy review). Other
+    /// records that name the person (a `manager_email`) are not changed.
+    pub fn forget(
+        &mut self,
+        info: &BatchInfo,
+        removals: &[Change],
+        record_ids: &[&str],
+    ) -> Result<i64, StoreError> {
+        self.tx
+            .pragma_update(None, "secure_delete", true)
+            .map_err(|e| self.err(e))?;
+        let id = self.apply(info, removals)?;
+        let erase = || -> rusqlite::Result<()> {
+            let mut delete = self
+                .tx
+                .prepare_cached("DELETE FROM changes WHERE record_id = ?1")?;
+            let mut log = self.tx.prepare_cached(
+                "INSERT INTO changes (batch_id, record_id, action, before, after) \
+                 VALUES (?1, ?2, 'remove', NULL, NULL)",
+            )?;
+            for rid in record_ids {
+                delete.execute([rid])?;
+                log.execute(params![id, rid])?;
+            }
+            Ok(())
+        };
+        erase().map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
     /// Applies changes that come a chunk at a time (an import's creates are read back from the
     /// batch's spilled records as they are written): the next chunk is made, and its row
     /// versions worked out, on the pool while this one is inserted.

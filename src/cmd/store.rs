@@ -1,6 +1,7 @@
-//! `muster history`, `muster remove` and `muster revert`: reading and undoing the change log.
+//! `muster history`, `muster remove`, `muster forget` and `muster revert`: reading and undoing
+//! the change log.
 
-use crate::cli::{HistoryArgs, RemoveArgs, RevertArgs};
+use crate::cli::{ForgetArgs, HistoryArgs, RemoveArgs, RevertArgs};
 use crate::plan::field_changes;
 use crate::store::{Action, BatchInfo, Change, Counts, RecordJson, Writer};
 use crate::validate::Known;
@@ -110,10 +111,53 @@ fn stamp(what: &str) -> String {
     format!("{what}-{}", jiff::Timestamp::now().as_millisecond())
 }
 
+/// The record ids given, each once, as a batch's cell gives them.
+fn record_ids(given: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    (given.iter().map(|r| record_id(r)))
+        .filter(|r| seen.insert(r.clone()))
+        .collect()
+}
+
+/// The removal of each of `record_ids` the store holds, as a change to log.
+fn removals(
+    record_ids: &[String],
+    stored: &std::collections::HashMap<String, crate::store::StoredUser>,
+) -> Vec<Change> {
+    (record_ids.iter())
+        .filter_map(|rid| {
+            let u = stored.get(rid)?;
+            Some(Change {
+                record_id: rid.clone(),
+                action: Action::Remove,
+                bot: u.bot,
+                before: Some(RecordJson(u.text.clone())),
+                after: None,
+            })
+        })
+        .collect()
+}
+
+/// The bot is Moveworks's own account, not a manual user: named by mistake among them (a list
+/// of ids pasted from an export), it stays unless `include_bot`.
+fn refuse_the_bot(
+    changes: &[Change],
+    include_bot: bool,
+    (verb, done): (&str, &str),
+) -> anyhow::Result<()> {
+    if let Some(bot) = changes.iter().find(|c| c.bot && !include_bot) {
+        bail!(
+            "`{}` is the bot account; nothing was {done} (pass --include-bot to {verb} it too)",
+            bot.record_id
+        );
+    }
+    Ok(())
+}
+
 pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
-    let record_ids: Vec<String> = args.record_ids.iter().map(|r| record_id(r)).collect();
+    let record_ids = record_ids(&args.record_ids);
     let stored = writer.users_by_id(record_ids.iter().map(String::as_str))?;
     let missing: Vec<&str> = record_ids
         .iter()
@@ -127,29 +171,9 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
             missing.join(", ")
         );
     }
-    // The bot is Moveworks's own account, not a manual user: named by mistake among them
-    // (a list of ids pasted from an export), it stays.
-    if let Some(bot) = (record_ids.iter()).find(|r| stored[*r].bot && !args.include_bot) {
-        bail!(
-            "`{bot}` is the bot account; nothing was removed (pass --include-bot to remove it too)"
-        );
-    }
     // A record id given twice is removed (and logged) once.
-    let mut seen = std::collections::HashSet::new();
-    let changes: Vec<Change> = record_ids
-        .iter()
-        .filter(|rid| seen.insert(rid.as_str()))
-        .map(|rid| {
-            let u = &stored[rid];
-            Change {
-                record_id: rid.clone(),
-                action: Action::Remove,
-                bot: u.bot,
-                before: Some(RecordJson(u.text.clone())),
-                after: None,
-            }
-        })
-        .collect();
+    let changes = removals(&record_ids, &stored);
+    refuse_the_bot(&changes, args.include_bot, ("remove", "removed"))?;
     let name = stamp("remove");
     let info = BatchInfo {
         name: &name,
@@ -167,6 +191,50 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
         n => (format!("{n} records"), "them"),
     };
     outln!("removed {n} (batch `{name}`; `muster revert {name}` brings {them} back)")?;
+    Ok(ExitStatus::Success)
+}
+
+pub fn forget(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
+    let mut store = super::existing_store(&args.store.store)?;
+    let mut writer = store.write()?;
+    let record_ids = record_ids(&args.record_ids);
+    let stored = writer.users_by_id(record_ids.iter().map(String::as_str))?;
+    let mut unknown = Vec::new();
+    for rid in &record_ids {
+        if !stored.contains_key(rid) && !writer.logged(rid)? {
+            unknown.push(rid.as_str());
+        }
+    }
+    if !unknown.is_empty() {
+        bail!(
+            "not in {} nor in its history: {}; nothing was erased",
+            args.store.store.display(),
+            unknown.join(", ")
+        );
+    }
+    let changes = removals(&record_ids, &stored);
+    refuse_the_bot(&changes, args.include_bot, ("erase", "erased"))?;
+    let name = stamp("forget");
+    let info = BatchInfo {
+        name: &name,
+        file: "",
+        sha256: "",
+        counts: Counts {
+            remove: changes.len(),
+            ..Default::default()
+        },
+    };
+    let ids: Vec<&str> = record_ids.iter().map(String::as_str).collect();
+    writer.forget(&info, &changes, &ids)?;
+    writer.commit()?;
+    let (n, it) = match record_ids.len() {
+        1 => ("1 record".to_string(), "it"),
+        n => (format!("{n} records"), "them"),
+    };
+    outln!(
+        "erased {n}: {} removed from the store, and every change of {it} from its history; batch `{name}` logs the record ids alone, and cannot be reverted",
+        changes.len()
+    )?;
     Ok(ExitStatus::Success)
 }
 
@@ -219,6 +287,13 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
     };
     if batch.reverted_by.is_some() {
         bail!("batch `{}` has already been reverted", batch.name);
+    }
+    // What `forget` erased is nowhere to bring back from.
+    if batch.name.starts_with("forget-") && batch.file.is_empty() {
+        bail!(
+            "batch `{}` erased records and their history: it cannot be reverted",
+            batch.name
+        );
     }
     let later = writer.changed_later(batch.id)?;
     if !later.is_empty() && !args.force {
