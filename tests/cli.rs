@@ -3599,3 +3599,42 @@ fn xls_numbers_padded_by_their_format_read_as_in_the_xlsx() {
     assert!(xlsx.2.contains(r#""code":"-0042""#) && xlsx.2.contains(r#""employee_id":"000045""#));
     assert_eq!(read("padded.xls"), xlsx);
 }
+
+/// A sheet with more custom attributes than muster reads is F001 at the first column past
+/// them, and loads nothing (review: 16,370 custom columns imported, and the store's XLSX
+/// export could no longer be written).
+#[test]
+fn custom_attributes_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = muster::input::headers::MAX_CUSTOM_ATTRIBUTES;
+    let batch = |customs: usize| {
+        let path = dir.path().join(format!("wide{customs}.csv"));
+        let names: Vec<String> = (0..customs).map(|i| format!("c{i}")).collect();
+        let values = vec!["x"; customs];
+        std::fs::write(
+            &path,
+            format!(
+                "email_addr,record_id,full_name,{}\na@acme.com,R1,Al Bo,{}\n",
+                names.join(","),
+                values.join(",")
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let (code, report) = validate_json(&[batch(limit).to_str().unwrap()]);
+    assert_eq!((code, report["summary"]["valid"].as_u64()), (0, Some(1)));
+    let (code, report) = validate_json(&[batch(limit + 5).to_str().unwrap()]);
+    assert_eq!((code, report["summary"]["valid"].as_u64()), (1, Some(0)));
+    let f001: Vec<&Value> = findings(&report)
+        .iter()
+        .filter(|f| f["code"] == "F001")
+        .collect();
+    assert_eq!(f001.len(), 1, "{report:#}");
+    // The first column past the limit: three standard ones, then `c1000`.
+    assert_eq!(f001[0]["column"], muster::finding::column_letter(3 + limit));
+    assert!(f001[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("`c{limit}`")));
+}

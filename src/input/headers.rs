@@ -359,6 +359,9 @@ fn required(kind: SheetKind) -> [Field; 3] {
     }
 }
 
+/// The most custom attributes read from one sheet.
+pub const MAX_CUSTOM_ATTRIBUTES: usize = 1_000;
+
 /// The longest column name read: a custom attribute's name is a key of the store, and a
 /// header of every export.
 const MAX_HEADER_CHARS: usize = 255;
@@ -618,6 +621,7 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
         .rposition(|c| !c.text.trim().is_empty())
         .map_or(0, |i| i + 1);
     let mut seen: HashMap<Field, String> = HashMap::new();
+    let mut customs = 0usize;
     for (index, cell) in header_row.cells[..mapping.width].iter().enumerate() {
         let mut header = cell.text.trim().to_string();
         // A UTF-8 byte-order mark read as Windows-1252 (or Latin-1): a spreadsheet opened a
@@ -736,6 +740,24 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
             }
             _ => {}
         }
+        }
+        if matches!(field, Field::Custom(_)) {
+            customs += 1;
+            // A store's export writes every custom attribute its users have as a column, and
+            // a sheet holds 16,384 (review: 16,370 custom columns imported, and then no XLSX
+            // export of the store could be written).
+            if customs == MAX_CUSTOM_ATTRIBUTES + 1 {
+                mapping.problems.push(column_problem(
+                    "F001",
+                    index,
+                    &header,
+                    format!("column `{header}` is custom attribute number {customs}, past the {MAX_CUSTOM_ATTRIBUTES} muster reads from a sheet: each becomes a column of the store's exports, which a spreadsheet must hold; nothing of this file was loaded"),
+                    Some("Remove the columns that are not attributes of the users (notes, a pasted report), or keep them elsewhere".to_string()),
+                ));
+            }
+            if customs > MAX_CUSTOM_ATTRIBUTES {
+                field = Field::Ignored;
+            }
         }
         if !matches!(field, Field::Credential | Field::Ignored) {
             if let Some(first) = seen.get(&field) {
