@@ -89,9 +89,12 @@ fn write_via_temp(
     // and the rename keeps the mode.
     // A process killed mid-write leaves at most a `.muster-*.tmp` beside the output, never a
     // partial file under the output's name.
+    remove_orphaned_temps(dir);
+    // Named with the process's id, so that a later run can tell an orphan from a live one.
+    let prefix = format!(".muster-{}-", std::process::id());
     let (mut tmp, _live) = LiveTemp::create(|| {
         tempfile::Builder::new()
-            .prefix(".muster-")
+            .prefix(&prefix)
             .suffix(".tmp")
             .tempfile_in(dir)
     })
@@ -100,6 +103,44 @@ fn write_via_temp(
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
+}
+
+/// Deletes the `.muster-<pid>-*.tmp` files in `dir` that a run killed with SIGKILL (or a
+/// power cut) left: part of an output, personal data nobody would look for (privacy review:
+/// they piled up). Only those of a process that is gone, and untouched for ten minutes, in
+/// case `dir` is shared with another machine whose process ids mean nothing here.
+fn remove_orphaned_temps(dir: &Path) {
+    #[cfg(unix)]
+    {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let ten_minutes = std::time::Duration::from_secs(600);
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = (name.to_str())
+                .and_then(|n| n.strip_prefix(".muster-"))
+                .filter(|n| n.ends_with(".tmp"))
+                .and_then(|n| n.split_once('-'))
+                .and_then(|(pid, _)| pid.parse::<libc::pid_t>().ok())
+                .filter(|&pid| pid > 0)
+            else {
+                continue;
+            };
+            // SAFETY: signal 0 only asks whether the process exists.
+            let gone = unsafe { libc::kill(pid, 0) } == -1
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            let old = (entry.metadata().and_then(|m| m.modified()))
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > ten_minutes);
+            if gone && old && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 /// Where an output given as a symbolic link goes: the file the link points to (even one not
@@ -666,5 +707,46 @@ mod terminal_tests {
             "{safe}"
         );
         assert_eq!(serde_json::from_str::<String>(&safe).unwrap(), value);
+    }
+}
+
+#[cfg(all(test, unix))]
+mod temp_tests {
+    use super::*;
+
+    /// A `.muster-<pid>-*.tmp` of a process that is gone, untouched for ten minutes, is
+    /// deleted by the next output written beside it; a live process's, a recent one, and
+    /// other files are not.
+    #[test]
+    fn orphaned_temporary_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let make = |name: &str, old: bool| {
+            let path = dir.path().join(name);
+            let file = std::fs::File::create(&path).unwrap();
+            if old {
+                file.set_modified(hour_ago).unwrap();
+            }
+            path
+        };
+        let orphan = make(&format!(".muster-{gone}-a1B2c3.tmp"), true);
+        let recent = make(&format!(".muster-{gone}-d4E5f6.tmp"), false);
+        let live = make(&format!(".muster-{}-g7H8i9.tmp", std::process::id()), true);
+        let older_name = make(".muster-j1K2l3.tmp", true);
+        let other = make("notes.tmp", true);
+        write_via_temp(&dir.path().join("out.csv"), |f| {
+            std::io::Write::write_all(f, b"x").map_err(|source| OutputError::Io {
+                path: "out.csv".into(),
+                source,
+            })
+        })
+        .unwrap();
+        assert!(!orphan.exists());
+        for kept in [recent, live, older_name, other] {
+            assert!(kept.exists(), "{}", kept.display());
+        }
     }
 }
