@@ -892,6 +892,24 @@ impl Store {
         Ok(())
     }
 
+    /// Rewrites the file with its live pages only (`VACUUM`), and empties the write-ahead log
+    /// into it: what earlier writes left in free pages and in the log, which `secure_delete`
+    /// on one transaction does not reach, is gone from the file (review: after `forget`, a
+    /// person's first record version was still in a free page). False when another
+    /// connection kept the log from being emptied: until it closes, copies stay there.
+    pub fn compact(&self) -> Result<bool, StoreError> {
+        let err = |e| self.err(e);
+        self.conn
+            .pragma_update(None, "secure_delete", true)
+            .map_err(err)?;
+        self.conn.execute_batch("VACUUM").map_err(err)?;
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .map_err(err)?;
+        Ok(busy == 0)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -1306,12 +1324,60 @@ impl Writer<'_> {
             .map_err(|e| self.err(e))
     }
 
+    /// Whether the change log holds a copy of `record_id`'s data (a create logs none).
+    pub fn logged_with_data(&self, record_id: &str) -> Result<bool, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM changes WHERE record_id = ?1 \
+                 AND (before IS NOT NULL OR after IS NOT NULL))",
+                [record_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// The other record ids, stored or in the change log, that held a primary address one of
+    /// `record_ids` held: the same person under another record id, as a re-key leaves them.
+    pub fn same_address_elsewhere(&self, record_ids: &[&str]) -> Result<Vec<String>, StoreError> {
+        let find = || -> rusqlite::Result<Vec<String>> {
+            let mut addresses = std::collections::BTreeSet::new();
+            let mut of = self.tx.prepare_cached(
+                "SELECT json_extract(record, '$.user.email_addr') FROM users WHERE record_id = ?1
+                 UNION SELECT json_extract(before, '$.user.email_addr') FROM changes WHERE record_id = ?1
+                 UNION SELECT json_extract(after, '$.user.email_addr') FROM changes WHERE record_id = ?1",
+            )?;
+            for rid in record_ids {
+                let found = of.query_map([rid], |r| r.get::<_, Option<String>>(0))?;
+                for address in found {
+                    addresses.extend(address?);
+                }
+            }
+            let mut holders = self.tx.prepare_cached(
+                "SELECT record_id FROM users WHERE json_extract(record, '$.user.email_addr') = ?1
+                 UNION SELECT record_id FROM changes
+                 WHERE json_extract(before, '$.user.email_addr') = ?1
+                    OR json_extract(after, '$.user.email_addr') = ?1",
+            )?;
+            let mut others = std::collections::BTreeSet::new();
+            for address in &addresses {
+                for rid in holders.query_map([address], |r| r.get::<_, String>(0))? {
+                    let rid = rid?;
+                    if !record_ids.contains(&rid.as_str()) {
+                        others.insert(rid);
+                    }
+                }
+            }
+            Ok(others.into_iter().collect())
+        };
+        find().map_err(|e| self.err(e))
+    }
+
     /// Erases records (the right to erasure): `removals` removes those still stored, as a
     /// batch; then every logged change of each record id given, whose before and after hold
     /// its data, is deleted, and one `remove` without data logged in its place, so that an old
     /// export's row of it is still told from a new user's (S004), and a revert of an earlier
     /// batch brings none of it back. The pages the data leaves are overwritten with zeros
-    /// (`secure_delete`), not left readable in the file's free space (privacy review). Other
+    /// (`secure_delete`; [`Store::compact`] then clears what earlier writes left). Other
     /// records that name the person (a `manager_email`) are not changed.
     pub fn forget(
         &mut self,

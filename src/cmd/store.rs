@@ -198,11 +198,19 @@ pub fn forget(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
     let record_ids = record_ids(&args.record_ids);
+    if record_ids.iter().any(String::is_empty) {
+        bail!("a record id given is empty; nothing was erased");
+    }
     let stored = writer.users_by_id(record_ids.iter().map(String::as_str))?;
-    let mut unknown = Vec::new();
+    let (mut unknown, mut erased) = (Vec::new(), Vec::new());
     for rid in &record_ids {
-        if !stored.contains_key(rid) && !writer.logged(rid)? {
+        if stored.contains_key(rid) {
+            continue;
+        }
+        if !writer.logged(rid)? {
             unknown.push(rid.as_str());
+        } else if !writer.logged_with_data(rid)? {
+            erased.push(rid.as_str());
         }
     }
     if !unknown.is_empty() {
@@ -210,6 +218,12 @@ pub fn forget(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
             "not in {} nor in its history: {}; nothing was erased",
             args.store.store.display(),
             unknown.join(", ")
+        );
+    }
+    if !erased.is_empty() {
+        bail!(
+            "already erased, or never held data: {}; nothing was done",
+            erased.join(", ")
         );
     }
     let changes = removals(&record_ids, &stored);
@@ -225,8 +239,10 @@ pub fn forget(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
         },
     };
     let ids: Vec<&str> = record_ids.iter().map(String::as_str).collect();
+    let elsewhere = writer.same_address_elsewhere(&ids)?;
     writer.forget(&info, &changes, &ids)?;
     writer.commit()?;
+    let emptied = store.compact()?;
     let (n, it) = match record_ids.len() {
         1 => ("1 record".to_string(), "it"),
         n => (format!("{n} records"), "them"),
@@ -235,6 +251,37 @@ pub fn forget(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
         "erased {n}: {} removed from the store, and every change of {it} from its history; batch `{name}` logs the record ids alone, and cannot be reverted",
         changes.len()
     )?;
+    // A re-key leaves the person under their old record id too (review: a revert of the
+    // re-key brought them back).
+    if !elsewhere.is_empty() {
+        outln!(
+            "{} also held, now or in the history, by {}: forget {} too if {} the same person",
+            if it == "it" {
+                "its address is"
+            } else {
+                "their addresses are"
+            },
+            super::shown_list(
+                &elsewhere
+                    .iter()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>(),
+                5
+            ),
+            if elsewhere.len() == 1 { "it" } else { "them" },
+            if elsewhere.len() == 1 {
+                "it is"
+            } else {
+                "they are"
+            },
+        )?;
+    }
+    if !emptied {
+        outln!(
+            "another process has the store open: copies of the erased data stay in {}-wal until it closes and a muster command runs on the store",
+            args.store.store.display()
+        )?;
+    }
     Ok(ExitStatus::Success)
 }
 
