@@ -100,6 +100,11 @@ fn sheets_in(bytes: &[u8], pads: impl Fn(&str) -> bool) -> Option<Vec<XlsSheet>>
     let mut starts = Vec::new();
     let mut formats: HashMap<u16, Arc<str>> = HashMap::new();
     let mut xfs: Vec<u16> = Vec::new();
+    // BIFF8 (version 0x0600) writes a FORMAT's code as an XLUnicodeString; BIFF5 and older as
+    // one length byte and single-byte characters (review: a BIFF5 file's formats lost their
+    // first two characters).
+    let biff8 = (records(bytes, 0).next())
+        .is_some_and(|(_, bof)| bof.len() >= 2 && u16_at(bof, 0) == 0x0600);
     for (kind, data) in records(bytes, 0).skip(1) {
         match kind {
             BOUNDSHEET => starts.push((
@@ -108,8 +113,10 @@ fn sheets_in(bytes: &[u8], pads: impl Fn(&str) -> bool) -> Option<Vec<XlsSheet>>
             )),
             // MS-XLS 2.4.126: the format's number, then an XLUnicodeString.
             FORMAT if data.len() >= 5 => {
-                let count = usize::from(u16_at(data, 2));
-                let code = unicode_text(count, data[4], &data[5..]);
+                let code = match biff8 {
+                    true => unicode_text(usize::from(u16_at(data, 2)), data[4], &data[5..]),
+                    false => unicode_text(usize::from(data[2]), 0, &data[3..]),
+                };
                 if pads(&code) {
                     formats.insert(u16_at(data, 0), code.into());
                 }
@@ -276,5 +283,81 @@ mod tests {
         let encrypted = [record(0x0809, &[0; 4]), record(FILEPASS, &[0; 4])].concat();
         assert_eq!(sheets_in(&encrypted, |_| true), None);
         assert!(sheets_in(&bytes[..bytes.len() - 9], |_| true).is_some());
+    }
+
+    /// A workbook of BIFF `version` whose one sheet has a NUMBER cell at (1, 0) in XF 1 and an
+    /// RK and a MULRK run in XF 0, with XF 1 in format 164, `000000`.
+    fn workbook(version: u16) -> Vec<u8> {
+        let format = match version {
+            0x0600 => [
+                &164u16.to_le_bytes()[..],
+                &6u16.to_le_bytes(),
+                &[0],
+                b"000000",
+            ]
+            .concat(),
+            _ => [&164u16.to_le_bytes()[..], &[6], b"000000"].concat(),
+        };
+        let xf = |format: u16| [&0u16.to_le_bytes()[..], &format.to_le_bytes(), &[0; 16]].concat();
+        let cell = |kind: u16, row: u16, col: u16, xf: u16| {
+            record(
+                kind,
+                &[
+                    &row.to_le_bytes()[..],
+                    &col.to_le_bytes(),
+                    &xf.to_le_bytes(),
+                    &[0; 8],
+                ]
+                .concat(),
+            )
+        };
+        let globals = |at: u32| {
+            [
+                record(0x0809, &[&version.to_le_bytes()[..], &[0; 2]].concat()),
+                record(FORMAT, &format),
+                record(XF, &xf(0)),
+                record(XF, &xf(164)),
+                record(
+                    BOUNDSHEET,
+                    &[&at.to_le_bytes()[..], &[0, 0, 1, 0, b'S']].concat(),
+                ),
+                record(EOF, &[]),
+            ]
+            .concat()
+        };
+        let at = globals(0).len() as u32;
+        // MULRK: row 2, columns 0 and 1 in XF 1 and XF 0, the last column.
+        let mulrk = [
+            &2u16.to_le_bytes()[..],
+            &0u16.to_le_bytes(),
+            &1u16.to_le_bytes(),
+            &[0; 4],
+            &0u16.to_le_bytes(),
+            &[0; 4],
+            &1u16.to_le_bytes(),
+        ]
+        .concat();
+        [
+            globals(at),
+            record(0x0809, &[&version.to_le_bytes()[..], &[0; 2]].concat()),
+            cell(NUMBER, 1, 0, 1),
+            cell(RK, 1, 1, 0),
+            record(MULRK, &mulrk),
+            record(EOF, &[]),
+        ]
+        .concat()
+    }
+
+    /// The number cells in a padding format, by their XF, in BIFF8 and in BIFF5, whose FORMAT
+    /// codes are written otherwise (review: a BIFF5 file's lost their first two characters).
+    #[test]
+    fn padded_cells_by_their_format() {
+        for version in [0x0600, 0x0500] {
+            let found = sheets_in(&workbook(version), |code| code == "000000").unwrap();
+            let mut cells: Vec<_> = found[0].padded.keys().copied().collect();
+            cells.sort_unstable();
+            assert_eq!(cells, [(1, 0), (2, 0)], "BIFF {version:#x}");
+            assert_eq!(&*found[0].padded[&(1, 0)], "000000");
+        }
     }
 }
