@@ -258,13 +258,13 @@ impl Mapping {
 /// A user's renames from `--map`: folded vendor header → muster column name.
 pub type Renames = HashMap<String, String>;
 
-/// Found anywhere in a column's folded name.
-const CREDENTIAL_WORDS: [&str; 25] = [
+/// Found anywhere in a column's folded name (`secretar`y and `secretar`iat aside).
+const CREDENTIAL_WORDS: [&str; 33] = [
     "password",
     "passwd",
     "passphrase",
     "passcode",
-    "pwd",
+    "pswd",
     "secret",
     "token",
     "bearer",
@@ -272,13 +272,18 @@ const CREDENTIAL_WORDS: [&str; 25] = [
     "accesskey",
     "credential",
     "privatekey",
+    "sshkey",
+    "recoverycode",
+    "sessioncookie",
+    "mfaseed",
+    "otpseed",
     // The same in the languages vendors' sheets come in (privacy review: `Passwort`).
     "passwort",
     "kennwort",
     "motdepasse",
     "contrasena",
     "contraseña",
-    "senha",
+    "palavrapasse",
     "wachtwoord",
     "losenord",
     "lösenord",
@@ -286,40 +291,61 @@ const CREDENTIAL_WORDS: [&str; 25] = [
     "haslo",
     "hasło",
     "adgangskode",
+    "jelszo",
+    "jelszó",
+    "şifre",
 ];
 
-/// Found only as a whole word of a column's name: `pin` is in `shipping`, `otp` in `hotpot`.
-const CREDENTIAL_NAMES: [&str; 3] = ["pin", "otp", "totp"];
+/// Found only as a whole word of a column's name: `pin` is in `shipping`, `pwd` in `Group WD`
+/// without its space, `senha` in `senhaus`.
+const CREDENTIAL_NAMES: [&str; 9] = [
+    "pin", "otp", "totp", "pwd", "pw", "senha", "heslo", "parola", "sifre",
+];
 
-/// Credentials in other scripts, found in the name as written (lookalike folding would
-/// change their letters).
-const CREDENTIAL_WORDS_NATIVE: [&str; 6] = [
-    "пароль",
+/// Credentials in other scripts, found in the name as written, in NFKC (half-width kana) and
+/// lower case: lookalike folding would change their letters.
+const CREDENTIAL_WORDS_NATIVE: [&str; 14] = [
+    "парол",
     "パスワード",
     "密码",
     "密碼",
+    "口令",
+    "暗証番号",
     "비밀번호",
-    "κωδικός",
+    "κωδικός πρόσβασης",
+    "κωδικος προσβασης",
+    "كلمة المرور",
+    "סיסמה",
+    "पासवर्ड",
+    "รหัสผ่าน",
+    "mật khẩu",
 ];
+
+/// Words beside `pin` that make it a place's: a postal code (`Pincode`, India's), a map's.
+const PLACE_WORDS: [&str; 6] = ["postal", "post", "zip", "address", "location", "map"];
 
 /// X001: whether a column named so looks like it holds credentials, as it looks to a person
 /// (dots left out, fullwidth and Cyrillic or Greek lookalikes read as Latin; security review:
 /// `pass.word`, `ｐａｓｓｗｏｒｄ`, a Cyrillic `а` escaped X001).
 fn looks_like_credential(name: &str) -> bool {
-    let looks = fold(&super::lookalikes_folded(name)).replace('.', "");
+    // `P@ssword` reads as `Password`.
+    let looks = fold(&super::lookalikes_folded(name))
+        .replace('.', "")
+        .replace('@', "a")
+        .replace("secretar", "");
     if CREDENTIAL_WORDS.iter().any(|w| looks.contains(w)) {
         return true;
     }
-    let lower = name.to_lowercase();
-    if CREDENTIAL_WORDS_NATIVE.iter().any(|w| lower.contains(w)) {
+    use unicode_normalization::UnicodeNormalization;
+    let native: String = name.nfkc().collect::<String>().to_lowercase();
+    if CREDENTIAL_WORDS_NATIVE.iter().any(|w| native.contains(w)) {
         return true;
     }
-    // `PIN code` is the Indian postal code: a column named so is an address's.
     let words = name_words(name);
-    words.iter().enumerate().any(|(i, w)| {
-        CREDENTIAL_NAMES.contains(&w.as_str())
-            && !(w == "pin" && words.get(i + 1).is_some_and(|next| next == "code"))
-    })
+    let place = words.iter().any(|w| PLACE_WORDS.contains(&w.as_str()));
+    words
+        .iter()
+        .any(|w| CREDENTIAL_NAMES.contains(&w.as_str()) && !(w == "pin" && place))
 }
 
 /// A column's name in lowercase words: split at what is not a letter or digit, and where a
@@ -944,16 +970,39 @@ mod tests {
             "OTP seed",
             "Пароль",
             "パスワード",
+            // Second review: none of these were.
+            "Badge PIN code",
+            "PIN-Code Zutritt",
+            "PW",
+            "pswd",
+            "P@ssword",
+            "userPwd",
+            "Palavra-passe",
+            "heslo",
+            "Şifre",
+            "Пароли",
+            "ﾊﾟｽﾜｰﾄﾞ",
+            "Mật khẩu",
+            "Recovery codes",
+            "SSH key",
         ] {
             assert_eq!(users(name), Field::Credential, "{name}");
         }
         // Words that hold one without being one.
         for name in [
             "Shipping address",
-            "PIN code",
+            "Pincode",
+            "Postal PIN",
+            "Map PIN",
             "Hotpot",
             "Spinner",
             "Pinyin name",
+            "Secretary",
+            "Executive Secretariat",
+            "Group WD",
+            "Upwd",
+            "Senhaus",
+            "Κωδικός υπαλλήλου",
         ] {
             assert_ne!(users(name), Field::Credential, "{name}");
         }
