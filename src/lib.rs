@@ -67,9 +67,32 @@ pub enum ExitStatus {
 /// The most threads `-j` or RAYON_NUM_THREADS start.
 const MOST_THREADS: usize = 1024;
 
+/// The settings of a command that runs the rules (validate, import): the threads, `-j`
+/// (`jobs`) else RAYON_NUM_THREADS, held to as many as `-j` takes (rayon starts as many threads
+/// as it says, and 100,000 spawned for minutes before the machine ran out: review), and the
+/// store's lock timeout. The variable is built into the pool here, not left to rayon, which
+/// ignores ` 4`.
+pub(crate) fn rules_settings(jobs: Option<usize>, flag: bool) -> anyhow::Result<()> {
+    let from_env = match jobs {
+        Some(_) => None,
+        None => rayon_threads_setting(flag).map_err(anyhow::Error::msg)?,
+    }
+    .filter(|&n| n > 0)
+    .map(|n| n.min(MOST_THREADS));
+    if let Some(n) = jobs.or(from_env) {
+        // A second build of the global pool fails harmlessly (tests run several commands).
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
+    store::lock_timeout_setting().map_err(anyhow::Error::msg)?;
+    Ok(())
+}
+
 /// RAYON_NUM_THREADS as rayon reads it, refused where rayon would quietly ignore it: `abc` or
-/// `-1` ran on every core, which is not what the person who set it meant (review).
-fn rayon_threads_setting() -> Result<Option<usize>, String> {
+/// `-1` ran on every core, which is not what the person who set it meant (review). `flag`:
+/// the command has `-j`.
+fn rayon_threads_setting(flag: bool) -> Result<Option<usize>, String> {
     let Some(value) = std::env::var_os("RAYON_NUM_THREADS") else {
         return Ok(None);
     };
@@ -79,8 +102,9 @@ fn rayon_threads_setting() -> Result<Option<usize>, String> {
     }
     text.trim().parse::<usize>().map(Some).map_err(|_| {
         format!(
-            "RAYON_NUM_THREADS={} is not a number of threads: give 1 to {MOST_THREADS}, 0 for every core, or use -j",
-            report::one_line(&text)
+            "RAYON_NUM_THREADS={} is not a number of threads: give 1 or more (past {MOST_THREADS}, {MOST_THREADS} are started), 0 for every core{}",
+            report::one_line(&text),
+            if flag { ", or use -j" } else { "" }
         )
     })
 }
@@ -96,33 +120,14 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
                 && std::io::stdout().is_terminal()
         }
     };
-    // `-j`, else RAYON_NUM_THREADS held to as many as `-j` takes: rayon starts as many threads
-    // as it says, and 100,000 spawned for minutes before the machine ran out (review).
-    let jobs = match &cli.command {
-        cli::Command::Validate(args) => args.jobs.map(usize::from),
-        _ => None,
-    };
-    let runs_rules = matches!(
-        cli.command,
-        cli::Command::Validate(_) | cli::Command::Import(_)
-    );
-    // The variable is built into the pool here, not left to rayon, which ignores ` 4`.
-    let from_env = if runs_rules && jobs.is_none() {
-        rayon_threads_setting().map_err(anyhow::Error::msg)?
-    } else {
-        None
-    }
-    .filter(|&n| n > 0)
-    .map(|n| n.min(MOST_THREADS));
-    if let Some(n) = jobs.or(from_env) {
-        // A second build of the global pool fails harmlessly (tests run several commands).
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
-    }
+    // Validate and import check these themselves, where a failure is said in JSON too.
     let opens_a_store = !matches!(
         cli.command,
-        cli::Command::Rules(_) | cli::Command::Template(_) | cli::Command::Completions { .. }
+        cli::Command::Rules(_)
+            | cli::Command::Template(_)
+            | cli::Command::Completions { .. }
+            | cli::Command::Validate(_)
+            | cli::Command::Import(_)
     );
     if opens_a_store {
         store::lock_timeout_setting().map_err(anyhow::Error::msg)?;

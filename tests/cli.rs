@@ -3099,6 +3099,25 @@ fn threads_are_bounded() {
                 "RAYON_NUM_THREADS={bad} is not a number of threads"
             )));
     }
+    // Said in JSON where JSON was asked for (review: nothing on stdout), and without `-j`
+    // where the command has none.
+    for command in ["validate", "import"] {
+        let out = muster()
+            .args([
+                command,
+                "testdata/batches/flat-inline.csv",
+                "--format",
+                "json",
+            ])
+            .env("RAYON_NUM_THREADS", "abc")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let error = json["error"].as_str().unwrap();
+        assert!(error.contains("RAYON_NUM_THREADS=abc"), "{json:#}");
+        assert_eq!(error.contains("-j"), command == "validate", "{error}");
+    }
     // `-j` wins over the variable, and commands that run no rules do not read it.
     muster()
         .args([

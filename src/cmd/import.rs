@@ -109,6 +109,7 @@ pub(crate) fn is_own_batch_name(name: &str) -> bool {
 }
 
 fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
+    crate::rules_settings(None, false)?;
     // A batch is kept by its file's name and digest (`history`, "applied before").
     if args.batch.as_os_str() == "-" {
         bail!("import reads a batch from a file, not from standard input: save it to a file and import that (`validate -` reads standard input)");

@@ -28,6 +28,7 @@ pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
 }
 
 fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
+    crate::rules_settings(args.jobs.map(usize::from), true)?;
     refuse_overwriting_inputs(args)?;
     let mut config = super::config(args.config.as_deref())?;
     apply_rule_flags(&mut config, args)?;
