@@ -345,7 +345,7 @@ fn build(workbook: &mut Workbook, a: &Annotation) -> Result<(), XlsxError> {
         // blanked password went back to the vendor).
         marker
             .vendor
-            .retain(|&(r, c), _| !writer.credential(r, usize::from(c)));
+            .retain(|&(r, c), _| !writer.credential_column(r, usize::from(c)));
         match again {
             None => writer.rows(ws, rows, &mut marker)?,
             Some(sheet) => {
@@ -468,6 +468,12 @@ impl<'m> SheetWriter<'m> {
 
     fn kind(&self, c: usize) -> ColumnKind {
         self.columns.get(c).copied().unwrap_or(ColumnKind::Plain)
+    }
+
+    /// A cell of a credential column, its header included (a note there may say the
+    /// password: review).
+    fn credential_column(&self, r: u32, c: usize) -> bool {
+        self.header.is_some_and(|h| r >= h) && self.kind(c) == ColumnKind::Credential
     }
 
     fn credential(&self, r: u32, c: usize) -> bool {
@@ -737,8 +743,18 @@ fn write_summary(
         ws.write_string(1 + i as u32, 0, line)?;
     }
     let facts: [(&str, String); 9] = [
-        ("Files", s.files.join(", ")),
-        ("Configuration", a.config_source.to_string()),
+        // Names, not the admin's folders (review).
+        (
+            "Files",
+            (s.files.iter())
+                .map(|f| crate::finding::file_name_only(f))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (
+            "Configuration",
+            crate::finding::file_name_only(a.config_source).to_string(),
+        ),
         ("Checked against", a.checked_against.to_string()),
         ("Rows read", s.rows.to_string()),
         ("Users", s.users.to_string()),
@@ -818,7 +834,7 @@ fn write_summary(
         r += 1;
         write_severity(ws, r, 0, f.severity)?;
         ws.write_string(r, 1, f.code)?;
-        ws.write_string(r, 2, clip(&f.file))?;
+        ws.write_string(r, 2, clip(f.file_to_sender()))?;
         if let Some(sheet) = &f.sheet {
             ws.write_string(r, 3, clip(sheet))?;
         }

@@ -60,6 +60,13 @@ pub struct Finding {
     pub position: (usize, usize, u32, usize),
 }
 
+/// A path's last part, `/` or `\\` the separator: what the batch's sender named the file.
+pub fn file_name_only(path: &str) -> &str {
+    path.rsplit(['/', '\\'])
+        .find(|part| !part.is_empty())
+        .unwrap_or(path)
+}
+
 /// A finding's message and suggestion as the batch's sender may read them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SenderText {
@@ -73,6 +80,12 @@ impl Finding {
         self.to_sender
             .as_ref()
             .map_or(&self.message, |t| &t.message)
+    }
+
+    /// The file as the annotated workbook names it: its name, without the folders of the
+    /// admin's machine (review: the Issues sheet showed `/home/admin/vendors/…`).
+    pub fn file_to_sender(&self) -> &str {
+        file_name_only(&self.file)
     }
 
     /// The suggestion as the annotated workbook gives it.

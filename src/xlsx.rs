@@ -136,7 +136,10 @@ pub fn findings_table(
         ws.write_string_with_format(r, 0, f.severity.as_str(), format)?;
         let texts = [
             Some(f.code),
-            Some(f.file.as_str()),
+            Some(match reader {
+                Reader::Admin => f.file.as_str(),
+                Reader::Sender => f.file_to_sender(),
+            }),
             f.sheet.as_deref(),
             None,
             f.column.as_deref(),

@@ -738,6 +738,9 @@ fn credentials_stay_out_under_a_rename_and_with_their_notes() {
     sheet
         .insert_note(1, 3, &rust_xlsxwriter::Note::new("hint: PwNoteSecret2"))
         .unwrap();
+    sheet
+        .insert_note(0, 3, &rust_xlsxwriter::Note::new("default: HeaderSecret3"))
+        .unwrap();
     workbook.save(&batch).unwrap();
     let map = dir.path().join("map.toml");
     std::fs::write(&map, "[columns]\n\"Password\" = \"custom.notes\"\n").unwrap();
@@ -765,7 +768,7 @@ fn credentials_stay_out_under_a_rename_and_with_their_notes() {
         let mut entry = zip.by_index(i).unwrap();
         let _ = entry.read_to_string(&mut seen);
     }
-    for secret in ["HunterPass2!", "PwNoteSecret2"] {
+    for secret in ["HunterPass2!", "PwNoteSecret2", "HeaderSecret3"] {
         assert!(!seen.contains(secret), "{secret} reached an output");
     }
 }
