@@ -1012,7 +1012,12 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
                 origin: CellOrigin::Date,
                 covered: None,
             },
-            None => Cell::text(s.clone()),
+            // A negative duration is the number of days an xlsx reads for it (review: its
+            // ISO text, `-PT36H00M00S`, was V007 as a would-be formula).
+            None => match s.strip_prefix('-').and_then(iso_duration_ms) {
+                Some(ms) => number_cell(-(ms as f64) / 86_400_000.0, None, None),
+                None => Cell::text(s.clone()),
+            },
         },
         Data::Error(e) => Cell::text(format!("{e}")),
     }
@@ -1314,6 +1319,12 @@ mod tests {
         assert_eq!(cell(&Data::Float(123.0), None).text, "123");
         assert_eq!(cell(&Data::Float(1.5), None).text, "1.5");
         assert_eq!(cell(&Data::Float(-0.0), None).text, "0");
+        // A negative ODS duration, as an xlsx reads the same cell (review: it was V007).
+        let negative = cell(&Data::DurationIso("-PT36H00M00S".into()), None);
+        assert_eq!(
+            (negative.text.as_str(), negative.origin),
+            ("-1.5", CellOrigin::Number)
+        );
         assert_eq!(cell(&Data::Float(-0.0), Some("000")).text, "000");
         let padded = cell(&Data::Float(123.0), Some("000000"));
         assert_eq!(
