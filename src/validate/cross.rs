@@ -1409,19 +1409,26 @@ impl<'a> Cx<'a> {
                     } else {
                         "email_aliases"
                     };
-                    out.extend(self.make(
-                        Rule::DuplicateEmail,
-                        (a.sheet, a.row, a.col),
-                        field,
-                        a.rid,
-                        a.cell,
-                        format!(
-                            "`{}` is also used on {}",
-                            a.text,
-                            self.others(&locs, (a.sheet, a.row))
-                        ),
-                        Owner::User(a.user),
-                    ));
+                    let suggestion = match a.kind {
+                        PRIMARY => "Give each user an address of its own; if the rows are one person, keep one row",
+                        _ => "Remove the alias from all but one user: an address belongs to one user",
+                    };
+                    out.extend(
+                        self.make(
+                            Rule::DuplicateEmail,
+                            (a.sheet, a.row, a.col),
+                            field,
+                            a.rid,
+                            a.cell,
+                            format!(
+                                "`{}` is also used on {}",
+                                a.text,
+                                self.others(&locs, (a.sheet, a.row))
+                            ),
+                            Owner::User(a.user),
+                        )
+                        .map(|f| suggesting(f, suggestion)),
+                    );
                 }
             }
             // The manager is the first user with the address.
@@ -1519,22 +1526,36 @@ impl<'a> Cx<'a> {
         for group in repeated(all, |u| u.4) {
             let locs = Places::new(group.iter().map(|u| (u.1, u.2)).collect());
             for &(i, sheet, row, col, rid, cell) in &group {
-                out.extend(self.make(
-                    Rule::DuplicateRecordId,
-                    (sheet, row, col),
-                    "record_id",
-                    rid,
-                    cell,
-                    format!(
-                        "record id `{rid}` is also on {}",
-                        self.others(&locs, (sheet, row))
-                    ),
-                    Owner::User(i),
-                ));
+                out.extend(
+                    self.make(
+                        Rule::DuplicateRecordId,
+                        (sheet, row, col),
+                        "record_id",
+                        rid,
+                        cell,
+                        format!(
+                            "record id `{rid}` is also on {}",
+                            self.others(&locs, (sheet, row))
+                        ),
+                        Owner::User(i),
+                    )
+                    .map(|f| {
+                        suggesting(
+                            f,
+                            "Give each user a record id of its own; if the rows are one person, keep one row",
+                        )
+                    }),
+                );
             }
         }
         out
     }
+}
+
+/// `finding` with `suggestion` (docs review: D001 and D002 said which rows, not what to do).
+fn suggesting(mut finding: Finding, suggestion: &str) -> Finding {
+    finding.suggestion = Some(suggestion.to_string());
+    finding
 }
 
 /// The other rows a duplicate's message names (D001, D002, D004).
