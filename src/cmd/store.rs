@@ -154,6 +154,19 @@ fn refuse_the_bot(
     Ok(())
 }
 
+/// The batch `remove` and `forget` record: named by muster, from no file.
+fn removal_batch<'a>(name: &'a str, changes: &[Change]) -> BatchInfo<'a> {
+    BatchInfo {
+        name,
+        file: "",
+        sha256: "",
+        counts: Counts {
+            remove: changes.len(),
+            ..Default::default()
+        },
+    }
+}
+
 pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
@@ -175,15 +188,7 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
     let changes = removals(&record_ids, &stored);
     refuse_the_bot(&changes, args.include_bot, ("remove", "removed"))?;
     let name = stamp("remove");
-    let info = BatchInfo {
-        name: &name,
-        file: "",
-        sha256: "",
-        counts: Counts {
-            remove: changes.len(),
-            ..Default::default()
-        },
-    };
+    let info = removal_batch(&name, &changes);
     writer.apply(&info, &changes)?;
     writer.commit()?;
     let (n, them) = match changes.len() {
@@ -229,15 +234,7 @@ pub fn forget(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
     let changes = removals(&record_ids, &stored);
     refuse_the_bot(&changes, args.include_bot, ("erase", "erased"))?;
     let name = stamp("forget");
-    let info = BatchInfo {
-        name: &name,
-        file: "",
-        sha256: "",
-        counts: Counts {
-            remove: changes.len(),
-            ..Default::default()
-        },
-    };
+    let info = removal_batch(&name, &changes);
     let ids: Vec<&str> = record_ids.iter().map(String::as_str).collect();
     let elsewhere = writer.same_address_elsewhere(&ids)?;
     writer.forget(&info, &changes, &ids)?;

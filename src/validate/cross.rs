@@ -1313,7 +1313,7 @@ impl<'a> Cx<'a> {
     fn where_(&self, sheet: usize, row: u32) -> String {
         let s = &self.batch.sheets[sheet];
         let shown = |s: &'a Sheet| {
-            let file = s.file.rsplit(['/', '\\']).next().unwrap_or(&s.file);
+            let file = crate::finding::file_name_only(&s.file);
             s.sheet.as_deref().unwrap_or(file)
         };
         let name = shown(s);
