@@ -57,7 +57,7 @@ pub enum Command {
     Remove(RemoveArgs),
     /// Erase people: remove them from the store and their data from its history (cannot be undone).
     #[command(
-        after_help = "Examples:\n  muster forget CTR-1042\n\nThe stored record and every logged change of it are deleted, and the freed pages overwritten; the batch `forget-<time>` logs the record ids alone and cannot be reverted."
+        after_help = "Examples:\n  muster forget CTR-1042\n\nThe stored record and every logged change of it are deleted, and the file rewritten without them; the batch `forget-<time>` logs the record ids alone and cannot be reverted."
     )]
     Forget(ForgetArgs),
     /// Undo a batch: restore every record it changed.
