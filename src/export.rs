@@ -505,6 +505,18 @@ impl SheetOut {
     /// The header row; every column is formatted as text, so that its cells, written without a
     /// format of their own, are text (and stay text as they are edited).
     fn header(&mut self, workbook: &mut Workbook, headers: &[String]) -> Result<(), XlsxError> {
+        // Custom attributes from many batches can add up past a sheet's columns (each batch
+        // is held to 1,000): said before the writer's own "Row or column exceeds Excel's
+        // allowed limits", and before a column number past 65,535 would wrap.
+        const EXCEL_COLUMNS: usize = 16_384;
+        if headers.len() > EXCEL_COLUMNS {
+            return Err(XlsxError::ParameterError(format!(
+                "the {} sheet needs {} columns (its users' custom attributes with the standard \
+                 ones), more than the {EXCEL_COLUMNS} Excel holds; export to .jsonl instead",
+                self.name,
+                headers.len()
+            )));
+        }
         let ws = workbook.worksheet_from_index(self.index)?;
         let (header, text) = (
             header_format(),
@@ -768,6 +780,34 @@ mod tests {
             let u = StoredUser::new("R".into(), false, text.into(), "v".into(), None);
             assert_eq!(spliced(&u), None, "{text}");
         }
+    }
+
+    #[test]
+    fn a_users_sheet_wider_than_excel_s_is_refused_before_any_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_of(dir.path(), 3);
+        let users = Selection {
+            store: &store,
+            created_by: None,
+        };
+        let found = Columns {
+            custom: (0..16_400).map(|i| format!("c{i}")).collect(),
+            inline: Vec::new(),
+            rows: [3, 0, 0, 0],
+        };
+        let (mut count, mut workbook, bar) = (0, Workbook::new(), ProgressBar::hidden());
+        let err = store.reading(|| {
+            match write_workbook(&mut workbook, &users, found, &bar, &mut count) {
+                Err(Stop::Write(e)) => Ok(e.to_string()),
+                _ => panic!("not refused"),
+            }
+        });
+        let err = err.map_err(|e: StoreError| e.to_string()).unwrap();
+        assert!(
+            err.contains("Users sheet needs") && err.contains(".jsonl"),
+            "{err}"
+        );
+        assert_eq!(count, 0);
     }
 
     #[test]
