@@ -309,8 +309,19 @@ pub fn load_renames(path: &Path) -> Result<Renames, ConfigError> {
             return Err(invalid(format!("`{from}`{at} is mapped to no column")));
         }
         if !is_known_column(&to) {
+            // A misspelt target names the column it was meant for (docs review).
+            let columns = [
+                crate::input::SheetKind::Users,
+                crate::input::SheetKind::Itsm,
+            ]
+            .into_iter()
+            .flat_map(|kind| crate::template::columns(kind).iter().map(|c| c.name));
+            let meant = match crate::check::did_you_mean(&to, columns) {
+                Some(name) => format!("did you mean `{name}`? Or "),
+                None => String::new(),
+            };
             return Err(invalid(format!(
-                "`{from}`{at} is mapped to `{to}`, which is no column muster knows (see SPEC §2); write `custom.{to}` for a custom attribute"
+                "`{from}`{at} is mapped to `{to}`, which is no column muster knows (see SPEC §2); {meant}write `custom.{to}` for a custom attribute"
             )));
         }
         // `row_version` is the export's own: a vendor's column mapped to it vanished from
@@ -464,7 +475,11 @@ mod tests {
         );
         assert_eq!(
             map("\"Mail\" = \"emial_addr\"\n").unwrap_err(),
-            "map.toml: `Mail` (line 2) is mapped to `emial_addr`, which is no column muster knows (see SPEC §2); write `custom.emial_addr` for a custom attribute"
+            "map.toml: `Mail` (line 2) is mapped to `emial_addr`, which is no column muster knows (see SPEC §2); did you mean `email_addr`? Or write `custom.emial_addr` for a custom attribute"
+        );
+        assert_eq!(
+            map("\"Badge\" = \"zzqq\"\n").unwrap_err(),
+            "map.toml: `Badge` (line 2) is mapped to `zzqq`, which is no column muster knows (see SPEC §2); write `custom.zzqq` for a custom attribute"
         );
         assert_eq!(
             map("\"Dept\" = \"Row Version\"\n").unwrap_err(),
