@@ -267,6 +267,9 @@ pub struct HistoryArgs {
     pub record_id: Option<String>,
     #[command(flatten)]
     pub store: StoreArg,
+    /// The history as text, or as JSON on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

@@ -3567,3 +3567,40 @@ keep@x.com,VZ-2,Kay Keep,Town
         assert!(!text.contains(personal), "{personal} is still in the file");
     }
 }
+
+/// `history --format json` gives the batches, and a record's changes with their fields, for a
+/// script to read (automation review: history had only text).
+#[test]
+fn history_in_json() {
+    let env = Env::new();
+    let header = "email_addr,record_id,full_name,city\n";
+    let first = env.write("h1.csv", &format!("{header}a@x.com,H-1,Al Bo,Oldtown\n"));
+    let second = env.write("h2.csv", &format!("{header}a@x.com,H-1,Al Bo,Newtown\n"));
+    assert_eq!(env.import(&first, &["--batch", "first"]).0, 0);
+    assert_eq!(env.import(&second, &["--batch", "second"]).0, 0);
+    let json = |args: &[&str]| -> Value {
+        let out = env.run(args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let batches = json(&["history", "--format", "json"]);
+    let names: Vec<&str> = (batches["batches"].as_array().unwrap().iter())
+        .map(|b| b["batch"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["second", "first"]);
+    assert_eq!(batches["batches"][1]["counts"]["create"], 1);
+    let record = json(&["history", "H-1", "--format", "json"]);
+    assert_eq!(record["record_id"], "H-1");
+    let changes = record["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2);
+    assert_eq!(
+        (changes[1]["batch"].as_str(), changes[1]["action"].as_str()),
+        (Some("second"), Some("update"))
+    );
+    assert_eq!(changes[1]["fields"][0]["before"], "Oldtown");
+    assert_eq!(changes[1]["fields"][0]["after"], "Newtown");
+}

@@ -97,11 +97,12 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
     result
 }
 
-/// Whether `name` has the shape of a batch muster names itself: `remove-<ms>` and
-/// `revert-<batch>-<ms>` (the time in milliseconds), which history and revert tell apart.
+/// Whether `name` has the shape of a batch muster names itself: `remove-<ms>`, `forget-<ms>`
+/// and `revert-<batch>-<ms>` (the time in milliseconds), which history and revert tell apart.
 pub(crate) fn is_own_batch_name(name: &str) -> bool {
     let timed = |rest: &str| rest.len() >= 10 && rest.bytes().all(|b| b.is_ascii_digit());
     name.strip_prefix("remove-").is_some_and(timed)
+        || name.strip_prefix("forget-").is_some_and(timed)
         || name
             .strip_prefix("revert-")
             .and_then(|rest| rest.rsplit_once('-'))
@@ -887,6 +888,7 @@ mod tests {
     #[test]
     fn own_batch_names_are_told_apart() {
         assert!(super::is_own_batch_name("remove-1796595654871"));
+        assert!(super::is_own_batch_name("forget-1796595654871"));
         assert!(super::is_own_batch_name("revert-2026-Q3-1796595654871"));
         assert!(!super::is_own_batch_name("remove-old-contractors"));
         assert!(!super::is_own_batch_name("revert-2026-Q3"));

@@ -1,7 +1,7 @@
 //! `muster history`, `muster remove`, `muster forget` and `muster revert`: reading and undoing
 //! the change log.
 
-use crate::cli::{ForgetArgs, HistoryArgs, RemoveArgs, RevertArgs};
+use crate::cli::{ForgetArgs, Format, HistoryArgs, RemoveArgs, RevertArgs};
 use crate::plan::field_changes;
 use crate::store::{Action, BatchInfo, Change, Counts, RecordJson, Writer};
 use crate::validate::Known;
@@ -18,7 +18,7 @@ fn record_id(given: &str) -> String {
 pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
     let store = super::store_to_read(&args.store.store)?;
     let Some(given) = &args.record_id else {
-        return list_batches(&store, &args.store.store);
+        return list_batches(&store, &args.store.store, args.format);
     };
     let record_id = record_id(given);
     let log = store.history(&record_id)?;
@@ -27,6 +27,26 @@ pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
             "no record `{record_id}` has ever been in {}",
             args.store.store.display()
         );
+    }
+    if args.format == Format::Json {
+        let changes: Vec<serde_json::Value> = (log.iter())
+            .map(|entry| {
+                let fields = match (&entry.change.before, &entry.change.after) {
+                    (Some(before), Some(after)) => field_changes(&before.value(), &after.value()),
+                    _ => Vec::new(),
+                };
+                let mut change = batch_json(&entry.batch);
+                change["action"] = entry.change.action.as_str().into();
+                change["fields"] = serde_json::json!(fields);
+                change
+            })
+            .collect();
+        let json = serde_json::json!({ "record_id": record_id, "changes": changes });
+        outln!(
+            "{}",
+            crate::report::json_safe(&serde_json::to_string_pretty(&json)?)
+        )?;
+        return Ok(ExitStatus::Success);
     }
     outln!("{record_id}")?;
     for entry in log {
@@ -58,12 +78,28 @@ pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// A batch as `history --format json` gives it (automation review: history had only text).
+fn batch_json(b: &crate::store::BatchRow) -> serde_json::Value {
+    serde_json::json!({
+        "batch": b.name,
+        "applied_at": b.applied_at,
+        "file": b.file,
+        "sha256": b.sha256,
+        "os_user": b.os_user,
+        "counts": b.counts,
+        "reverted": b.reverted_by.is_some(),
+    })
+}
+
 /// Where a batch came from: its file, or the command that made it (a revert keeps the file of
 /// the batch it undid, which read as if that file had been imported again).
 fn origin(name: &str, file: &str) -> String {
     if super::import::is_own_batch_name(name) {
         if name.starts_with("remove-") {
             return "(muster remove)".to_string();
+        }
+        if name.starts_with("forget-") {
+            return "(muster forget)".to_string();
         }
         if let Some((undone, _)) = name
             .strip_prefix("revert-")
@@ -79,8 +115,22 @@ fn origin(name: &str, file: &str) -> String {
 }
 
 /// Every batch applied to the store, newest first: what `revert` takes.
-fn list_batches(store: &crate::store::Store, path: &std::path::Path) -> anyhow::Result<ExitStatus> {
+fn list_batches(
+    store: &crate::store::Store,
+    path: &std::path::Path,
+    format: Format,
+) -> anyhow::Result<ExitStatus> {
     let mut batches = store.batches()?;
+    if format == Format::Json {
+        batches.sort_by_key(|b| std::cmp::Reverse(b.id));
+        let json: Vec<serde_json::Value> = batches.iter().map(batch_json).collect();
+        let json = serde_json::json!({ "batches": json });
+        outln!(
+            "{}",
+            crate::report::json_safe(&serde_json::to_string_pretty(&json)?)
+        )?;
+        return Ok(ExitStatus::Success);
+    }
     if batches.is_empty() {
         outln!("no batch has been applied to {}", path.display())?;
         return Ok(ExitStatus::Success);
