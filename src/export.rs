@@ -782,18 +782,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_users_sheet_wider_than_excel_s_is_refused_before_any_row() {
+    /// Writes a workbook of a store of three users, as if the columns pass had found
+    /// `found`: the error it is refused with, the rows counted, and the bar's position.
+    fn refused_workbook(found: Columns) -> (String, usize, u64) {
         let dir = tempfile::tempdir().unwrap();
         let store = store_of(dir.path(), 3);
         let users = Selection {
             store: &store,
             created_by: None,
-        };
-        let found = Columns {
-            custom: (0..16_400).map(|i| format!("c{i}")).collect(),
-            inline: Vec::new(),
-            rows: [3, 0, 0, 0],
         };
         let (mut count, mut workbook, bar) = (0, Workbook::new(), ProgressBar::hidden());
         let err = store.reading(|| {
@@ -803,6 +799,16 @@ mod tests {
             }
         });
         let err = err.map_err(|e: StoreError| e.to_string()).unwrap();
+        (err, count, bar.position())
+    }
+
+    #[test]
+    fn a_users_sheet_wider_than_excel_s_is_refused_before_any_row() {
+        let (err, count, _) = refused_workbook(Columns {
+            custom: (0..16_400).map(|i| format!("c{i}")).collect(),
+            inline: Vec::new(),
+            rows: [3, 0, 0, 0],
+        });
         assert!(
             err.contains("Users sheet needs") && err.contains(".jsonl"),
             "{err}"
@@ -812,30 +818,14 @@ mod tests {
 
     #[test]
     fn a_workbook_whose_sheet_excel_cannot_hold_is_refused_before_any_row() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store_of(dir.path(), 3);
-        let users = Selection {
-            store: &store,
-            created_by: None,
-        };
         // As the columns pass would find them for a store of a million users.
-        let found = Columns {
+        let (err, count, position) = refused_workbook(Columns {
             custom: Vec::new(),
             inline: Vec::new(),
             rows: [3, 1_048_576, 0, 0],
-        };
-        let mut count = 0;
-        let mut workbook = Workbook::new();
-        let bar = ProgressBar::hidden();
-        let err = store.reading(|| {
-            match write_workbook(&mut workbook, &users, found, &bar, &mut count) {
-                Err(Stop::Write(e)) => Ok(e.to_string()),
-                _ => panic!("not refused"),
-            }
         });
-        let err = err.map_err(|e: StoreError| e.to_string()).unwrap();
         assert!(err.contains("ITSM IDs") && err.contains(".csv"), "{err}");
-        assert_eq!((count, bar.position()), (0, 0));
+        assert_eq!((count, position), (0, 0));
     }
 
     #[test]
