@@ -383,7 +383,7 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
         bail!("batch `{}` has already been reverted", batch.name);
     }
     // What `forget` erased is nowhere to bring back from.
-    if batch.name.starts_with("forget-") && batch.file.is_empty() {
+    if batch.name.starts_with("forget-") && super::import::is_own_batch_name(&batch.name) {
         bail!(
             "batch `{}` erased records and their history: it cannot be reverted",
             batch.name
