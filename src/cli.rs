@@ -282,6 +282,8 @@ pub struct RemoveArgs {
     pub include_bot: bool,
     #[command(flatten)]
     pub store: StoreArg,
+    #[command(flatten)]
+    pub output: ChangeOutput,
 }
 
 #[derive(Debug, Args)]
@@ -294,6 +296,8 @@ pub struct ForgetArgs {
     pub include_bot: bool,
     #[command(flatten)]
     pub store: StoreArg,
+    #[command(flatten)]
+    pub output: ChangeOutput,
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +309,19 @@ pub struct RevertArgs {
     /// Revert even when later batches changed the same records (their changes are undone too).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub output: ChangeOutput,
+}
+
+/// How `remove`, `forget` and `revert` say what they did.
+#[derive(Debug, Args)]
+pub struct ChangeOutput {
+    /// What was done as text, or as JSON on stdout (a failure too).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// No closing line (errors are still said, on stderr); JSON is printed all the same.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -120,18 +120,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
                 && std::io::stdout().is_terminal()
         }
     };
-    // Validate and import check these themselves, where a failure is said in JSON too.
-    let opens_a_store = !matches!(
-        cli.command,
-        cli::Command::Rules(_)
-            | cli::Command::Template(_)
-            | cli::Command::Completions { .. }
-            | cli::Command::Validate(_)
-            | cli::Command::Import(_)
-    );
-    if opens_a_store {
-        store::lock_timeout_setting().map_err(anyhow::Error::msg)?;
-    }
     match cli.command {
         cli::Command::Validate(args) => cmd::validate::run(&args, report::Style { color }),
         cli::Command::Rules(args) => cmd::rules::run(&args),

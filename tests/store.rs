@@ -3604,3 +3604,104 @@ fn history_in_json() {
     assert_eq!(changes[1]["fields"][0]["before"], "Oldtown");
     assert_eq!(changes[1]["fields"][0]["after"], "Newtown");
 }
+
+/// `remove`, `forget` and `revert` say what they did in JSON on stdout when asked, a failure
+/// too (as `import` and `history`); `--quiet` leaves out the closing line only.
+#[test]
+fn store_commands_answer_in_json_and_keep_quiet() {
+    let env = Env::new();
+    let batch = env.write(
+        "b.csv",
+        &users_csv(&[
+            "a@acme.com,A1,Al Bo,IT,,",
+            "b@acme.com,B1,Bo Al,IT,,",
+            "c@acme.com,C1,Cy Al,IT,,",
+        ]),
+    );
+    env.import(&batch, &["--batch", "one"]);
+    let json = |args: &[&str]| -> (i32, Value) {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        let out = env.run(&all);
+        let json = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        (out.status.code().unwrap(), json)
+    };
+
+    let (code, removed) = json(&["remove", "A1", "A1"]);
+    assert_eq!(code, 0);
+    assert_eq!(removed["applied"], true);
+    assert_eq!(removed["removed"], serde_json::json!(["A1"]));
+    let name = removed["batch"].as_str().unwrap().to_string();
+    assert!(name.starts_with("remove-"), "{removed}");
+    assert_eq!(env.count(), 2);
+
+    let (code, reverted) = json(&["revert", &name]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        [&reverted["reverted"], &reverted["brought_back"]],
+        [&Value::from(name.as_str()), &Value::from(1)],
+        "{reverted}"
+    );
+    assert_eq!(reverted["bot_removed"], Value::Null);
+    assert_eq!(env.count(), 3);
+
+    let (code, erased) = json(&["forget", "B1"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        [&erased["erased"], &erased["removed"]],
+        [&serde_json::json!(["B1"]), &serde_json::json!(["B1"])],
+        "{erased}"
+    );
+    assert_eq!(erased["copies_left_in_wal"], false);
+    assert_eq!(env.count(), 2);
+
+    // Failures: JSON on stdout with the message stderr gives, exit 2, nothing changed.
+    for (args, says) in [
+        (&["remove", "NOPE"][..], "not in "),
+        (&["forget", "NOPE"][..], "nor in its history"),
+        (&["revert", "never"][..], "no batch `never`"),
+    ] {
+        let (code, failed) = json(args);
+        assert_eq!(code, 2, "{args:?}");
+        assert_eq!(failed["applied"], false, "{failed}");
+        assert!(failed["error"].as_str().unwrap().contains(says), "{failed}");
+    }
+    let (code, failed) = json(&["history", "NOPE"]);
+    assert_eq!(code, 2);
+    assert!(failed["error"]
+        .as_str()
+        .unwrap()
+        .contains("no record `NOPE`"));
+    assert_eq!(
+        failed.get("applied"),
+        None,
+        "history changes nothing: {failed}"
+    );
+    assert_eq!(env.count(), 2);
+
+    // A setting refused before the store is opened is said in JSON too.
+    let out = muster()
+        .args(["remove", "C1", "--format", "json", "--store"])
+        .arg(env.store())
+        .env("MUSTER_LOCK_TIMEOUT", "abc")
+        .output()
+        .unwrap();
+    let failed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("MUSTER_LOCK_TIMEOUT"),
+        "{failed}"
+    );
+    assert_eq!(env.count(), 2);
+
+    // Quiet: nothing on stdout, the work done; a refusal still on stderr.
+    let out = env.run(&["remove", "C1", "-q"]);
+    assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
+    assert_eq!(env.count(), 1);
+    let out = env.run(&["remove", "C1", "--quiet"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in "));
+}

@@ -81,20 +81,9 @@ pub fn run(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus> {
         Err(e) if e.is::<MadeMeanwhile>() => plan_and_apply(args, style),
         result => result,
     };
-    // A script reading `--format json` gets JSON on stdout whatever happened: a failure before
-    // any plan (a refused configuration, an unreadable batch, a busy store) says why there.
-    if let (Err(e), Format::Json) = (&result, args.format) {
-        let json = serde_json::json!({
-            "applied": false,
-            "error": crate::error_text(e),
-            "exit_code": ExitStatus::Error as u8,
-        });
-        outln!(
-            "{}",
-            report::json_safe(&serde_json::to_string_pretty(&json)?)
-        )?;
-    }
-    result
+    // A failure before any plan (a refused configuration, an unreadable batch, a busy store)
+    // is said in JSON too.
+    super::failure_in_json(result, args.format, true)
 }
 
 /// Whether `name` has the shape of a batch muster names itself: `remove-<ms>`, `forget-<ms>`

@@ -46,6 +46,29 @@ macro_rules! err_raw {
     }};
 }
 
+/// `result`, with its failure printed as JSON on stdout when JSON was asked for: a script
+/// reading `--format json` gets JSON whatever happened (review: a batch that was not there
+/// printed nothing there). `applies` for the commands that change the store, whose JSON says
+/// `"applied"` either way.
+pub(crate) fn failure_in_json(
+    result: anyhow::Result<crate::ExitStatus>,
+    format: crate::cli::Format,
+    applies: bool,
+) -> anyhow::Result<crate::ExitStatus> {
+    if let (Err(e), crate::cli::Format::Json) = (&result, format) {
+        let mut json = serde_json::Map::new();
+        if applies {
+            json.insert("applied".into(), false.into());
+        }
+        json.insert("error".into(), crate::error_text(e).into());
+        json.insert("exit_code".into(), (crate::ExitStatus::Error as u8).into());
+        let json = serde_json::Value::Object(json);
+        // Standard output that failed already fails the run.
+        let _ = outln!("{}", crate::report::json_safe(&format!("{json:#}")));
+    }
+    result
+}
+
 /// Standard output that cannot be written, named.
 pub fn stdout_error(e: std::io::Error) -> anyhow::Error {
     anyhow::Error::new(e).context("cannot write to standard output")
@@ -97,6 +120,8 @@ pub(crate) fn store_to_read(path: &std::path::Path) -> anyhow::Result<crate::sto
 }
 
 fn must_exist(path: &std::path::Path) -> anyhow::Result<()> {
+    // Checked here, inside each command, so that `--format json` says it as JSON too.
+    crate::store::lock_timeout_setting().map_err(anyhow::Error::msg)?;
     // A folder that cannot be looked into says so, rather than "no such store".
     let exists = path
         .try_exists()

@@ -1,7 +1,7 @@
 //! `muster history`, `muster remove`, `muster forget` and `muster revert`: reading and undoing
 //! the change log.
 
-use crate::cli::{ForgetArgs, Format, HistoryArgs, RemoveArgs, RevertArgs};
+use crate::cli::{ChangeOutput, ForgetArgs, Format, HistoryArgs, RemoveArgs, RevertArgs};
 use crate::plan::field_changes;
 use crate::store::{Action, BatchInfo, Change, Counts, RecordJson, Writer};
 use crate::validate::Known;
@@ -16,6 +16,10 @@ fn record_id(given: &str) -> String {
 }
 
 pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
+    super::failure_in_json(show_history(args), args.format, false)
+}
+
+fn show_history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
     let store = super::store_to_read(&args.store.store)?;
     let Some(given) = &args.record_id else {
         return list_batches(&store, &args.store.store, args.format);
@@ -217,7 +221,23 @@ fn removal_batch<'a>(name: &'a str, changes: &[Change]) -> BatchInfo<'a> {
     }
 }
 
+/// What a command that changed the store did: as JSON, or its closing line unless `--quiet`.
+fn say_done(output: &ChangeOutput, json: serde_json::Value, text: &str) -> anyhow::Result<()> {
+    match output.format {
+        Format::Json => outln!(
+            "{}",
+            crate::report::json_safe(&serde_json::to_string_pretty(&json)?)
+        ),
+        Format::Text if output.quiet => Ok(()),
+        Format::Text => outln!("{text}"),
+    }
+}
+
 pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
+    super::failure_in_json(remove_users(args), args.output.format, true)
+}
+
+fn remove_users(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
     let record_ids = record_ids(&args.record_ids);
@@ -245,11 +265,24 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
         1 => ("1 record".to_string(), "it"),
         n => (format!("{n} records"), "them"),
     };
-    outln!("removed {n} (batch `{name}`; `muster revert {name}` brings {them} back)")?;
+    let json = serde_json::json!({
+        "applied": true,
+        "batch": name,
+        "removed": changes.iter().map(|c| &c.record_id).collect::<Vec<_>>(),
+    });
+    say_done(
+        &args.output,
+        json,
+        &format!("removed {n} (batch `{name}`; `muster revert {name}` brings {them} back)"),
+    )?;
     Ok(ExitStatus::Success)
 }
 
 pub fn forget(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
+    super::failure_in_json(erase(args), args.output.format, true)
+}
+
+fn erase(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
     let record_ids = record_ids(&args.record_ids);
@@ -294,15 +327,15 @@ pub fn forget(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
         1 => ("1 record".to_string(), "it"),
         n => (format!("{n} records"), "them"),
     };
-    outln!(
+    let mut text = format!(
         "erased {n}: {} removed from the store, and every change of {it} from its history; batch `{name}` logs the record ids alone, and cannot be reverted",
         changes.len()
-    )?;
+    );
     // A re-key leaves the person under their old record id too (review: a revert of the
     // re-key brought them back).
     if !elsewhere.is_empty() {
-        outln!(
-            "{} also held, now or in the history, by {}: forget {} too if {} the same person",
+        text += &format!(
+            "\n{} also held, now or in the history, by {}: forget {} too if {} the same person",
             if it == "it" {
                 "its address is"
             } else {
@@ -321,14 +354,23 @@ pub fn forget(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
             } else {
                 "they are"
             },
-        )?;
+        );
     }
     if !emptied {
-        outln!(
-            "another process has the store open: copies of the erased data stay in {}-wal until it closes and a muster command runs on the store",
+        text += &format!(
+            "\nanother process has the store open: copies of the erased data stay in {}-wal until it closes and a muster command runs on the store",
             args.store.store.display()
-        )?;
+        );
     }
+    let json = serde_json::json!({
+        "applied": true,
+        "batch": name,
+        "erased": record_ids,
+        "removed": changes.iter().map(|c| &c.record_id).collect::<Vec<_>>(),
+        "same_address_elsewhere": elsewhere,
+        "copies_left_in_wal": !emptied,
+    });
+    say_done(&args.output, json, &text)?;
     Ok(ExitStatus::Success)
 }
 
@@ -370,6 +412,10 @@ fn refuse_shared_keys(writer: &Writer, revert_id: i64, name: &str) -> anyhow::Re
 }
 
 pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
+    super::failure_in_json(undo(args), args.output.format, true)
+}
+
+fn undo(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
     let Some(batch) = writer.batch(&args.batch)? else {
@@ -431,15 +477,26 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
     writer.mark_reverted(batch.id, id)?;
     let bot_after = writer.bot_record_id()?;
     writer.commit()?;
-    outln!(
+    let mut text = format!(
         "reverted batch `{}`: {} records restored, {} removed, {} brought back (recorded as `{name}`)",
         batch.name, counts.update, counts.remove, counts.create
-    )?;
+    );
     // The bot is no manual user: its going is said, with the way back.
-    if let (Some(bot), None) = (&bot_before, &bot_after) {
-        outln!(
-            "the bot account `{bot}` was removed with them; `muster revert {name}` brings it back"
-        )?;
+    let bot_removed = bot_before.filter(|_| bot_after.is_none());
+    if let Some(bot) = &bot_removed {
+        text += &format!(
+            "\nthe bot account `{bot}` was removed with them; `muster revert {name}` brings it back"
+        );
     }
+    let json = serde_json::json!({
+        "applied": true,
+        "batch": name,
+        "reverted": batch.name,
+        "restored": counts.update,
+        "removed": counts.remove,
+        "brought_back": counts.create,
+        "bot_removed": bot_removed,
+    });
+    say_done(&args.output, json, &text)?;
     Ok(ExitStatus::Success)
 }

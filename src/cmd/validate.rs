@@ -13,18 +13,7 @@ use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 
 pub fn run(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
-    let result = check(args, style);
-    // A script reading `--format json` gets JSON on stdout whatever happened, as from
-    // `import` (review: a batch that was not there printed nothing there).
-    if let (Err(e), Format::Json) = (&result, args.format) {
-        let json = serde_json::json!({
-            "error": crate::error_text(e),
-            "exit_code": ExitStatus::Error as u8,
-        });
-        // Standard output that failed already fails the run.
-        let _ = outln!("{}", report::json_safe(&format!("{json:#}")));
-    }
-    result
+    super::failure_in_json(check(args, style), args.format, false)
 }
 
 fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
