@@ -189,6 +189,17 @@ def code_pages(d):
 U = ["email_addr", "record_id", "full_name"]
 
 
+# V014: keys that look like ASCII ones but are not (locale review): an input method's
+# full-width forms, an autocorrected or non-breaking dash, a Cyrillic letter among Latin ones.
+# Names, and keys of another script throughout, pass.
+V014_ROWS = [["a@acme.com", "CTR-1003", "Al Bo", "", ""],
+             ["b@acme.com", "\uff23\uff34\uff32-\uff11\uff10\uff10\uff13", "Bo Al", "", "V014"],
+             ["c@acme.com", "CTR\u20131004", "Cy Ng", "", "V014"], ["d@acme.com", "CTR\u20112005", "Di Lu", "", "V014"],
+             ["e@acme.com", "\u0421TR-1", "Ed Lu", "", "V014"], ["f@acme.com", "R6", "Fa Lu", "\uff11\uff12\uff13", "V014"],
+             ["g@acme.com", "\u0416\u0430\u043d\u043d\u0430-7", "\uff2a\uff41\uff4e\uff45 \u2013 Doe", "\u6771\u4eac-8", ""],
+             ["h@acme.com", "R8", "H\u00e9l\u00e8ne Lu", "\u0391\u0392\u0393-8", ""]]
+
+
 def rule_csv(code, extra, rows, name=None):
     write_csv(os.path.join(HERE, "rules", f"{name or code}.csv"), U + extra + ["expect"], rows)
 
@@ -251,6 +262,7 @@ def rule_fixtures():
         ["d@acme.com", "R4", "Anne-Marie Dupont", "Anne", "Dupont", ""], ["e@acme.com", "R5", "Jose Alvarez", "José", "Álvarez", ""],
         # `ß` is `ss`, full-width letters are plain ones (review).
         ["f@acme.com", "R6", "Jane Straße", "Jane", "STRASSE", ""], ["g@acme.com", "R7", "\uff2a\uff41\uff4e\uff45 Doe", "Jane", "Doe", ""]])
+    rule_csv("V014", ["employee_id"], V014_ROWS)
     # V012: a row split by a comma not in quotes, written as text (a CSV writer would quote it).
     with open(os.path.join(HERE, "rules", "V012.csv"), "w", encoding="utf-8", newline="") as f:
         f.write("expect,email_addr,record_id,full_name,department\n"
@@ -626,6 +638,9 @@ if __name__ == "__main__":
         sys.exit()
     if sys.argv[1:] == ["shared-formulas"]:
         shared_formulas_fixture()
+        sys.exit()
+    if sys.argv[1:] == ["V014"]:
+        rule_csv("V014", ["employee_id"], V014_ROWS)
         sys.exit()
     if sys.argv[1:] == ["padded"]:
         padded_fixture()

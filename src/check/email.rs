@@ -155,6 +155,20 @@ fn wrapped(addr: &str) -> Option<EmailProblem> {
         let joined: String = addr.chars().filter(|c| !c.is_whitespace()).collect();
         return found("it holds a space (or a no-break space)", &joined, &apply);
     }
+    // An input method's full-width forms (`ichiro＠partner.co.jp`): an `＠` is no `@` (locale
+    // review: "it has no `@`", with no way out).
+    if addr
+        .chars()
+        .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c) || c == '\u{3002}')
+    {
+        use unicode_normalization::UnicodeNormalization;
+        let ascii: String = addr.replace('\u{3002}', ".").nfkc().collect();
+        return found(
+            "it holds full-width characters (an input method's), which are not the ASCII ones an address is made of",
+            &ascii,
+            &apply,
+        );
+    }
     if addr.contains(['’', '‘']) {
         let straight = addr.replace(['’', '‘'], "'");
         return found(

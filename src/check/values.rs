@@ -494,6 +494,123 @@ pub fn bidi_override(value: &str) -> Option<char> {
         .find(|&c| matches!(c, '\u{202D}' | '\u{202E}'))
 }
 
+/// V014: a character of a key that looks like an ASCII one but is not, and the ASCII key it
+/// looks like (when every such character has an ASCII twin). Keys are matched exactly, so
+/// `ＣＴＲ-１００３` (a Japanese or Chinese input method's full-width forms), `CTR–1004` (an
+/// autocorrected dash) and `СTR-1` (a Cyrillic `С`) are each a second key beside the one they
+/// look like, and none matches the primary source's joining key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookalike {
+    /// The first such character.
+    pub found: char,
+    /// What it is, for the message: "a full-width form", "a typographic dash", "a Cyrillic
+    /// letter among Latin ones".
+    pub what: &'static str,
+    /// The key in ASCII, if every such character has a twin.
+    pub ascii: Option<String>,
+}
+
+/// Cyrillic and Greek letters drawn like Latin ones (the confusables of Unicode's UTS #39
+/// that a keyboard layout gives for a Latin letter).
+const LATIN_TWINS: &[(char, char)] = &[
+    ('А', 'A'),
+    ('В', 'B'),
+    ('Е', 'E'),
+    ('К', 'K'),
+    ('М', 'M'),
+    ('Н', 'H'),
+    ('О', 'O'),
+    ('Р', 'P'),
+    ('С', 'C'),
+    ('Т', 'T'),
+    ('Х', 'X'),
+    ('а', 'a'),
+    ('е', 'e'),
+    ('о', 'o'),
+    ('р', 'p'),
+    ('с', 'c'),
+    ('у', 'y'),
+    ('х', 'x'),
+    ('і', 'i'),
+    ('ј', 'j'),
+    ('ѕ', 's'),
+    ('І', 'I'),
+    ('Ј', 'J'),
+    ('Ѕ', 'S'),
+    ('Α', 'A'),
+    ('Β', 'B'),
+    ('Ε', 'E'),
+    ('Ζ', 'Z'),
+    ('Η', 'H'),
+    ('Ι', 'I'),
+    ('Κ', 'K'),
+    ('Μ', 'M'),
+    ('Ν', 'N'),
+    ('Ο', 'O'),
+    ('Ρ', 'P'),
+    ('Τ', 'T'),
+    ('Υ', 'Y'),
+    ('Χ', 'X'),
+    ('ο', 'o'),
+    ('ν', 'v'),
+];
+
+/// [`Lookalike`] for a key, if it holds such a character.
+pub fn lookalike(value: &str) -> Option<Lookalike> {
+    if value.is_ascii() {
+        return None;
+    }
+    use unicode_normalization::UnicodeNormalization;
+    let latin = value.chars().any(|c| c.is_ascii_alphabetic());
+    let twin = |c: char| -> Option<(&'static str, Option<String>)> {
+        if c.is_ascii() {
+            return None;
+        }
+        if matches!(
+            c,
+            '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}'
+        ) {
+            return Some(("a typographic dash", Some("-".into())));
+        }
+        let compatible: String = std::iter::once(c).nfkc().collect();
+        if compatible.is_ascii() && !compatible.trim().is_empty() {
+            let what = if ('\u{FF01}'..='\u{FF5E}').contains(&c) {
+                "a full-width form"
+            } else {
+                "a compatibility form"
+            };
+            return Some((what, Some(compatible)));
+        }
+        let cyrillic = ('\u{0400}'..='\u{04FF}').contains(&c);
+        let greek = ('\u{0370}'..='\u{03FF}').contains(&c);
+        if latin && (cyrillic || greek) && c.is_alphabetic() {
+            let what = if cyrillic {
+                "a Cyrillic letter among Latin ones"
+            } else {
+                "a Greek letter among Latin ones"
+            };
+            let ascii = LATIN_TWINS
+                .iter()
+                .find(|(l, _)| *l == c)
+                .map(|(_, a)| a.to_string());
+            return Some((what, ascii));
+        }
+        None
+    };
+    let (found, what) = value
+        .chars()
+        .find_map(|c| twin(c).map(|(what, _)| (c, what)))?;
+    let ascii = value
+        .chars()
+        .map(|c| match twin(c) {
+            Some((_, ascii)) => ascii,
+            None => Some(c.to_string()),
+        })
+        .collect::<Option<String>>()
+        .filter(|a| a.is_ascii());
+    Some(Lookalike { found, what, ascii })
+}
+
 /// The first space other than U+0020 inside a key (U+00A0, U+2007, U+202F, an ideographic
 /// space; at its ends they are trimmed, N001): V008, for it makes two keys that look alike
 /// differ.
@@ -643,6 +760,28 @@ fn words(s: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookalike_keys_name_the_character_and_the_ascii_key() {
+        let found = |v: &str| lookalike(v).map(|l| (l.found, l.ascii));
+        assert_eq!(
+            found("ＣＴＲ-１００３"),
+            Some(('Ｃ', Some("CTR-1003".into())))
+        );
+        assert_eq!(found("CTR–1004"), Some(('–', Some("CTR-1004".into()))));
+        assert_eq!(
+            found("CTR\u{2011}1"),
+            Some(('\u{2011}', Some("CTR-1".into())))
+        );
+        assert_eq!(found("\u{421}TR-1"), Some(('С', Some("CTR-1".into()))));
+        assert_eq!(found("E\u{3a7}-1"), Some(('Χ', Some("EX-1".into()))));
+        // A Cyrillic letter with no Latin twin: flagged, with no ASCII key to offer.
+        assert_eq!(found("CTRЖ1"), Some(('Ж', None)));
+        // Another script throughout, or no Latin letter beside it, is that script's key.
+        for fine in ["CTR-1003", "Жанна-7", "東京-8", "ΑΒΓ-8", "Müller-1", "ö-1"] {
+            assert_eq!(lookalike(fine), None, "{fine}");
+        }
+    }
 
     #[test]
     fn a_value_of_invisible_characters_shows_nothing() {

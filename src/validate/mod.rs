@@ -429,6 +429,34 @@ impl<'a> RowCx<'a> {
                 return None;
             }
         }
+        if matches!(role, Role::Key | Role::Identifier) {
+            if let Some(l) = values::lookalike(trimmed) {
+                let suggestion = match &l.ascii {
+                    Some(ascii) => format!("Use `{ascii}`"),
+                    None => "Type the value again with ASCII characters".to_string(),
+                };
+                self.report(
+                    Rule::LookalikeCharacters,
+                    place,
+                    text,
+                    format!(
+                        "`{}` holds `{}` (U+{:04X}), {} that looks like an ASCII character but is not: it would be another key than the one it looks like",
+                        clip(trimmed),
+                        l.found,
+                        l.found as u32,
+                        l.what
+                    ),
+                    Some(suggestion),
+                );
+                // Lowered, the key is taken as written: ids that are full-width in their own
+                // system (rare) stay loadable.
+                if self.rep.config.rules.severity(Rule::LookalikeCharacters)
+                    == Some(Severity::Error)
+                {
+                    return None;
+                }
+            }
+        }
         if role == Role::Identifier {
             let why = match cell.origin {
                 CellOrigin::Date => Some("is a date cell: a spreadsheet turned the id into a date"),
