@@ -1372,6 +1372,28 @@ fn ods_and_xls_give_the_records_of_the_xlsx() {
     assert_eq!(records("q3-contractors.xls"), xlsx);
 }
 
+/// An ODS Gnumeric saved, its `content.xml` indented (whitespace between its rows' cells, which
+/// calamine refuses): read as the CSV it was converted from, the same findings on the same
+/// cells (producers review: every Gnumeric ODS was F001).
+#[test]
+fn an_indented_ods_from_gnumeric_reads_as_its_csv() {
+    let place = |report: &Value| -> Vec<(String, Option<u64>, String)> {
+        findings(report)
+            .iter()
+            .map(|f| {
+                let text = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+                (text("code"), f["row"].as_u64(), text("field"))
+            })
+            .collect()
+    };
+    let (code, ods) = validate_json(&["testdata/batches/gnumeric.ods"]);
+    let (_, csv) = validate_json(&["testdata/batches/gnumeric.csv"]);
+    assert_eq!(code, 1);
+    assert_eq!(ods["summary"]["users"], 7, "{ods:#}");
+    assert_eq!(place(&ods), place(&csv));
+    assert!(!codes(&ods).contains("F001"), "{ods:#}");
+}
+
 /// Writes a workbook of text cells: each sheet's name and rows.
 fn write_workbook(path: &Path, sheets: &[(&str, &[&[&str]])]) {
     let mut wb = rust_xlsxwriter::Workbook::new();

@@ -133,6 +133,58 @@ pub fn shown_cells(path: &Path) -> Result<Vec<Shown>, ReadProblem> {
     })
 }
 
+/// Whether calamine refused an ODS for the whitespace between its cells: Gnumeric and other
+/// programs indent `content.xml`, and calamine takes any text between a row's cells for a
+/// malformed row (producers review: no ODS Gnumeric saved could be read).
+pub fn refused_for_indentation(e: &calamine::Error) -> bool {
+    matches!(
+        e,
+        calamine::Error::Ods(calamine::OdsError::Mismatch { found, .. }) if found.starts_with("Text(")
+    )
+}
+
+/// The workbook at `path` with the indentation between its tables, rows, cells and paragraphs
+/// taken out of `content.xml`, in a temporary file of no name (deleted when closed), for
+/// calamine to read in its place. Text inside a paragraph is kept as it is: only whitespace
+/// between a tag's `>` and the next `table:`, `office:` or paragraph tag goes, which no cell
+/// holds.
+pub fn without_indentation(path: &Path) -> Result<std::fs::File, ReadProblem> {
+    use std::io::{Read, Seek, Write};
+    static INDENTATION: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+        regex::bytes::Regex::new(
+            r"(>)[ \t\r\n]+(</?(?:table|office):|<text:p[ \t\r\n/>]|</text:p>)",
+        )
+        .expect("valid regex")
+    });
+    let unreadable = |e: &dyn std::fmt::Display| {
+        ReadProblem::unreadable(format!("not a readable workbook: {e}"))
+    };
+    let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
+    let mut zip =
+        zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| unreadable(&e))?;
+    let mut out = zip::ZipWriter::new(tempfile::tempfile().map_err(|e| unreadable(&e))?);
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| unreadable(&e))?;
+        if entry.name().ok().as_deref() != Some("content.xml") {
+            out.raw_copy_file(entry).map_err(|e| unreadable(&e))?;
+            continue;
+        }
+        let mut content = Vec::new();
+        entry
+            .read_to_end(&mut content)
+            .map_err(|e| unreadable(&e))?;
+        let content = INDENTATION.replace_all(&content, &b"$1$2"[..]);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        out.start_file("content.xml", options)
+            .map_err(|e| unreadable(&e))?;
+        out.write_all(&content).map_err(|e| unreadable(&e))?;
+    }
+    let mut file = out.finish().map_err(|e| unreadable(&e))?;
+    file.rewind().map_err(|e| unreadable(&e))?;
+    Ok(file)
+}
+
 /// Walks `content.xml`'s tables, rows and cells (with their repeats) and notes the number cells
 /// shown padded. Nothing is allocated per repeat: a row repeated a million times is one run.
 fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {

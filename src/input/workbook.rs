@@ -162,8 +162,16 @@ fn read_sheets(
         true => super::ods::shown_cells(path)?,
         false => Vec::new(),
     };
-    let mut wb = open_workbook_auto(path)
-        .map_err(|e| ReadProblem::unreadable(format!("not a readable workbook: {e}")))?;
+    let mut wb = match open_workbook_auto(path) {
+        Err(e) if is_ods && super::ods::refused_for_indentation(&e) => {
+            let file = super::ods::without_indentation(path)?;
+            calamine::Ods::new(std::io::BufReader::new(file))
+                .map(Sheets::Ods)
+                .map_err(calamine::Error::Ods)
+        }
+        wb => wb,
+    }
+    .map_err(|e| ReadProblem::unreadable(format!("not a readable workbook: {e}")))?;
     let names = wb.sheet_names();
     // A workbook muster annotated carries its own sheets beside the batch's.
     let annotated = annotated_by_muster(&mut wb, &names);
