@@ -16,6 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 const FORMULA: u16 = 0x0006;
+const SHRFMLA: u16 = 0x04BC;
 /// The records of one cell, whose row and column are their first four bytes (MS-XLS 2.4):
 /// LABELSST, NUMBER, RK, BLANK, BOOLERR, LABEL, RSTRING, and FORMULA above.
 const CELLS: [u16; 7] = [0x00FD, 0x0203, 0x027E, 0x0201, 0x0205, 0x0204, 0x00D6];
@@ -138,6 +139,11 @@ fn sheets_in(bytes: &[u8], pads: impl Fn(&str) -> bool) -> Option<Vec<XlsSheet>>
         };
         // An embedded chart has a BOF and an EOF of its own within the sheet's.
         let mut depth = 0usize;
+        // Cells whose formula is a shared one's and whose value is a truth value, with the
+        // shared formula's first cell; and the first cells of the shared formulas that are
+        // `TRUE()` or `FALSE()`.
+        let mut shared_truths: Vec<((u16, u16), (u16, u16))> = Vec::new();
+        let mut truth_formulas: HashSet<(u16, u16)> = HashSet::new();
         for (kind, data) in records(bytes, usize::try_from(start).ok()?) {
             match kind {
                 k if BOFS.contains(&k) => depth += 1,
@@ -149,8 +155,23 @@ fn sheets_in(bytes: &[u8], pads: impl Fn(&str) -> bool) -> Option<Vec<XlsSheet>>
                 }
                 FORMULA if depth == 1 && data.len() >= 4 => {
                     let (row, col) = (u16_at(data, 0), u16_at(data, 2));
-                    found.formulas.insert((u32::from(row), u32::from(col)));
+                    match constant_truth(data) {
+                        Some(Truth::Constant) => {}
+                        Some(Truth::Shared(master)) => shared_truths.push(((row, col), master)),
+                        None => {
+                            found.formulas.insert((u32::from(row), u32::from(col)));
+                        }
+                    }
                     found.take(row, col, col);
+                }
+                // MS-XLS 2.4.260: the range (rows, then columns of one byte), two bytes, and
+                // the shared formula's tokens.
+                SHRFMLA if depth == 1 && data.len() >= 10 => {
+                    let first = (u16_at(data, 0), u16::from(data[4]));
+                    let cce = usize::from(u16_at(data, 8));
+                    if data.get(10..10 + cce).is_some_and(is_truth_function) {
+                        truth_formulas.insert(first);
+                    }
                 }
                 k if depth == 1 && CELLS.contains(&k) && data.len() >= 4 => {
                     let (row, col) = (u16_at(data, 0), u16_at(data, 2));
@@ -188,12 +209,57 @@ fn sheets_in(bytes: &[u8], pads: impl Fn(&str) -> bool) -> Option<Vec<XlsSheet>>
                 _ => {}
             }
         }
+        // A shared formula's cells are formulas unless it is `TRUE()` or `FALSE()` (one whose
+        // shared formula is not found too).
+        for ((row, col), master) in shared_truths {
+            if !truth_formulas.contains(&master) {
+                found.formulas.insert((u32::from(row), u32::from(col)));
+            }
+        }
         found.hidden.rows.sort_unstable();
         found.hidden.cols.sort_unstable();
         found.hidden.cols.dedup();
         Some(found)
     };
     starts.into_iter().map(sheet).collect()
+}
+
+/// A FORMULA record whose value is a truth value and whose formula is `TRUE()` or `FALSE()`
+/// itself, or a shared formula's (which may be). LibreOffice writes an Excel workbook's boolean
+/// cells so, and two alike side by side as a shared formula, whose text calamine does not give
+/// (producers review: V007 on `TRUE`, in the XLS copy only).
+enum Truth {
+    Constant,
+    /// The shared formula's first cell (row, column).
+    Shared((u16, u16)),
+}
+
+/// MS-XLS 2.4.127: row, column, XF, the value (eight bytes; a truth value is `1` in its first
+/// byte and `FFFF` in its last two), flags, four bytes, then the formula's length and tokens.
+fn constant_truth(data: &[u8]) -> Option<Truth> {
+    let value = data.get(6..14)?;
+    if value[0] != 1 || value[6..8] != [0xFF, 0xFF] {
+        return None;
+    }
+    let cce = usize::from(u16::from_le_bytes([*data.get(20)?, *data.get(21)?]));
+    let tokens = data.get(22..22 + cce)?;
+    if is_truth_function(tokens) {
+        return Some(Truth::Constant);
+    }
+    // PtgExp: the shared formula's first cell, its row and then its column.
+    match tokens {
+        [0x01, r0, r1, c0, c1] => Some(Truth::Shared((
+            u16::from_le_bytes([*r0, *r1]),
+            u16::from_le_bytes([*c0, *c1]),
+        ))),
+        _ => None,
+    }
+}
+
+/// Whether a formula's tokens are `TRUE()` or `FALSE()`: one PtgFunc (of any class) of the
+/// function 34 or 35, or one PtgBool (as LibreOffice writes them).
+fn is_truth_function(tokens: &[u8]) -> bool {
+    matches!(tokens, [0x21 | 0x41 | 0x61, 34 | 35, 0] | [0x1D, 0 | 1])
 }
 
 /// A BOUNDSHEET record's sheet name (MS-XLS 2.4.28: a ShortXLUnicodeString after six bytes),
