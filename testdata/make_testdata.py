@@ -554,6 +554,20 @@ def misnamed_sheet(d):
     wb.save(os.path.join(d, "misnamed-sheet.xlsx"))
 
 
+def write_markup_inputs(d):
+    """What web services serve as `.xls`, and LibreOffice's flat ODS (producers review)."""
+    def raw(name, data):
+        with open(os.path.join(d, name), "w", encoding="utf-8", newline="") as f:
+            f.write(data)
+    raw("web-page-named.xls", "<!DOCTYPE html>\n<html><body><table><tr><td>email_addr</td><td>record_id</td>"
+        "<td>full_name</td></tr><tr><td>a@acme.com</td><td>R1</td><td>Al Bo</td></tr></table></body></html>\n")
+    raw("csv-named.xls", "email_addr,record_id,full_name\na@acme.com,R1,Al Bo\n")
+    raw("flat.fods", '<?xml version="1.0" encoding="UTF-8"?>\n<office:document xmlns:office='
+        '"urn:oasis:names:tc:opendocument:xmlns:office:1.0" office:version="1.2" office:mimetype='
+        '"application/vnd.oasis.opendocument.spreadsheet"><office:body><office:spreadsheet/></office:body>'
+        '</office:document>\n')
+
+
 def hostile_inputs(d):
     """The rest of the bad-input corpus (issue 6): each file has a test with its exact message."""
     head = "email_addr,record_id,full_name\n"
@@ -575,6 +589,7 @@ def hostile_inputs(d):
     raw("long-cell.csv", head + "a@acme.com,R1," + "x" * 40000 + "\n")
     raw("wide.csv", ",".join(["email_addr", "record_id", "full_name"] + [f"c{i}" for i in range(20000)]) + "\n")
     raw("duplicate-headers.csv", "email_addr,record_id,full_name,full_name\na@acme.com,R1,Al Bo,Bo Al\n")
+    write_markup_inputs(d)
     # An encrypted workbook is an OLE compound file, whatever its extension.
     raw("password-protected.xlsx", bytes([0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) + bytes(4088))
     # A zip bomb: one part that unpacks to 1.5 GiB of zeros, a few MB on disk.
@@ -623,6 +638,9 @@ def hostile_inputs(d):
 
 if __name__ == "__main__":
     import sys
+    if sys.argv[1:] == ["markup"]:
+        write_markup_inputs(os.path.join(HERE, "bad"))
+        sys.exit()
     if sys.argv[1:] == ["hostile"]:
         hostile_inputs(os.path.join(HERE, "bad"))
         sys.exit()

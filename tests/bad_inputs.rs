@@ -54,6 +54,11 @@ const CORPUS: &[Case] = &[
     ("really-an-xlsx.ods", 1, "F001", None, None, "cannot be read as .ods: it is an Excel workbook (rename it to .xlsx)"),
     // `--out records.json` read back (review: it was read as a CSV, F002 three times).
     ("records.json", 1, "F001", None, None, "a JSON file: muster reads records as JSONL, one record per line (write them with `--out records.jsonl`)"),
+    // What a web service serves as `.xls`, and LibreOffice's flat ODS (producers review:
+    // calamine's "Invalid OLE signature", and the XML read as a CSV of tags).
+    ("web-page-named.xls", 1, "F001", None, None, "cannot be read as a workbook: it is XML or HTML: a flat OpenDocument spreadsheet (`.fods`), an Excel 2003 XML spreadsheet or a web page; open it in a spreadsheet program and save it as .xlsx or .ods"),
+    ("csv-named.xls", 1, "F001", None, None, "not a workbook: it looks like text (a CSV saved with the wrong extension?)"),
+    ("flat.fods", 1, "F001", None, None, "not a CSV file: it looks like XML or HTML: a flat OpenDocument spreadsheet (`.fods`), an Excel 2003 XML spreadsheet or a web page; open it in a spreadsheet program and save it as .xlsx or .ods"),
     // Found by the workbook fuzzer: calamine overflowed on an absurd cell reference.
     ("fuzz-cell-reference-overflow.xlsx", 1, "F001", None, None, "not a readable workbook: it is malformed (the reader failed: attempt to multiply with overflow)"),
     // One cell at XFD1048576 and a `000000` format (which has a workbook read whole): the

@@ -928,9 +928,32 @@ pub fn sniff_format(bytes: &[u8]) -> Option<&'static str> {
         Some("an OLE compound file (a legacy XLS, or a password-protected workbook)")
     } else if bytes.starts_with(b"%PDF") {
         Some("a PDF document")
+    } else if markup(bytes) {
+        Some("XML or HTML: a flat OpenDocument spreadsheet (`.fods`), an Excel 2003 XML spreadsheet or a web page; open it in a spreadsheet program and save it as .xlsx or .ods")
     } else {
         None
     }
+}
+
+/// Whether a file starts as XML or HTML does (after a byte-order mark and blank space): what a
+/// web service serves as `.xls`, and LibreOffice's flat `.fods`, which were read as a CSV of
+/// tags (producers review).
+fn markup(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let head = &bytes[start..bytes.len().min(start + 16)];
+    [
+        "<?xml",
+        "<!doctype html",
+        "<html",
+        "<table",
+        "<office:document",
+    ]
+    .iter()
+    .any(|tag| head.len() >= tag.len() && head[..tag.len()].eq_ignore_ascii_case(tag.as_bytes()))
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ pub fn read(
     options: &ReadOptions,
 ) -> Result<(Vec<Sheet>, Vec<OtherSheet>, SheetNotes), ReadProblem> {
     let limits = &options.limits;
-    let mut head = [0u8; 8];
+    let mut head = [0u8; 64];
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .map_err(|e| ReadProblem::unreadable(format!("cannot read the file: {e}")))?;
@@ -106,7 +106,14 @@ pub fn read(
                 "cannot be read as a workbook: it is {kind}"
             )))
         }
-        None if zipped => {
+        Some(kind) if !zipped && !kind.starts_with("an OLE") => {
+            return Err(ReadProblem::unreadable(format!(
+                "cannot be read as a workbook: it is {kind}"
+            )))
+        }
+        // A web service's CSV named `.xls` too (producers review: calamine's "Invalid OLE
+        // signature").
+        None => {
             return Err(ReadProblem::unreadable(
                 "not a workbook: it looks like text (a CSV saved with the wrong extension?)"
                     .to_string(),
