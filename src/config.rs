@@ -5,6 +5,7 @@ use crate::rules::{RuleSet, Severity, UnknownRule};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use unicode_normalization::UnicodeNormalization;
 
 /// The kind of a connector: which ID-info list it belongs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -177,11 +178,7 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Config::parse(&text, path)
+        Config::parse(&read_text(path)?, path)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -277,25 +274,45 @@ struct MapFile {
     columns: BTreeMap<String, String>,
 }
 
+/// A configuration or map file's text: UTF-8, with or without a byte-order mark, or UTF-16
+/// with one (Windows Notepad's "Unicode"); other encodings are refused with what to do
+/// (locale review: "stream did not contain valid UTF-8").
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(&bytes) {
+        let (text, malformed) = encoding.decode_without_bom_handling(&bytes[bom..]);
+        if !malformed {
+            return Ok(text.into_owned());
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: "it is not UTF-8 text (saved in a Windows code page?): save it as UTF-8".into(),
+    })
+}
+
 /// Reads `--map mapping.toml`: a `[columns]` table of vendor header → muster column. Two
 /// entries for one header (muster compares headers case- and space-folded), an empty target,
 /// and a target that is no column muster knows (`emial_addr`) are errors naming their line;
 /// `custom_attributes.office` is read as `custom.office`, as the report writes it.
 pub fn load_renames(path: &Path) -> Result<Renames, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = read_text(path)?;
     let invalid = |message: String| ConfigError::Parse {
         path: path.to_path_buf(),
         message,
     };
     let file: MapFile = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
     let mut renames = Renames::new();
-    let mut given: BTreeMap<String, &str> = BTreeMap::new();
+    let mut given: BTreeMap<String, String> = BTreeMap::new();
     for (from, to) in &file.columns {
         let at = map_line(&text, from);
-        if let Some(first) = given.insert(fold(from), from) {
+        // Headers are read in NFC: a key typed on a Mac (`Vollsta\u{308}ndiger Name`) is the
+        // same header (locale review: it matched nothing).
+        let from: String = from.nfc().collect();
+        if let Some(first) = given.insert(fold(&from), from.clone()) {
             return Err(invalid(format!(
                 "`{first}` and `{from}`{at} name the same header (headers are compared without case and spaces); keep one"
             )));
@@ -332,7 +349,7 @@ pub fn load_renames(path: &Path) -> Result<Renames, ConfigError> {
                 from_name = from.trim()
             )));
         }
-        renames.insert(fold(from), to);
+        renames.insert(fold(&from), to);
     }
     Ok(renames)
 }

@@ -287,7 +287,15 @@ pub fn write_report(
         extension(path)
     };
     match ext.as_str() {
-        "csv" => write_atomic(path, |w| write_csv(w, findings)),
+        "csv" => write_atomic(path, |w| {
+            // A byte-order mark, as the CSV export has: without it Excel opens the file as
+            // Windows-1252, and every name in it reads `JosÃ©` (locale review). Not on standard
+            // output, which goes to a program.
+            if path.as_os_str() != "-" {
+                w.write_all("\u{feff}".as_bytes())?;
+            }
+            write_csv(w, findings)
+        }),
         "json" => write_atomic(path, |w| {
             serde_json::to_writer_pretty(&mut *w, &JsonReport { summary, findings })?;
             writeln!(w)

@@ -286,10 +286,14 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         .with_context(|| format!("cannot read {}", args.batch.display()))?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{stem}-{}", &sha[..8]));
+    // In NFC, as `revert` and `history` take a name typed on any keyboard (locale review: a
+    // file named on a Mac gave a batch no typed name found).
+    let name = super::nfc(
+        &args
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{stem}-{}", &sha[..8])),
+    );
     let plan = plan::plan(
         &stored,
         &outcome.records,

@@ -69,6 +69,12 @@ pub(crate) fn failure_in_json(
     result
 }
 
+/// `text` in NFC, the form muster keeps names and keys in (SPEC §2).
+pub(crate) fn nfc(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfc().collect()
+}
+
 /// Standard output that cannot be written, named.
 pub fn stdout_error(e: std::io::Error) -> anyhow::Error {
     anyhow::Error::new(e).context("cannot write to standard output")

@@ -11,8 +11,7 @@ use anyhow::bail;
 /// A record id as a batch's cell gives it to the store: trimmed, in NFC (SPEC §2), so that
 /// what a terminal or a copy from a spreadsheet adds does not hide the record.
 fn record_id(given: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    given.trim().nfc().collect()
+    super::nfc(given.trim())
 }
 
 pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
@@ -418,7 +417,12 @@ pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
 fn undo(args: &RevertArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
-    let Some(batch) = writer.batch(&args.batch)? else {
+    // In NFC, as import names batches; as given, for a name a store kept before it did.
+    let batch = match writer.batch(&super::nfc(&args.batch))? {
+        None => writer.batch(&args.batch)?,
+        found => found,
+    };
+    let Some(batch) = batch else {
         bail!(
             "no batch `{}` in {}",
             args.batch,
