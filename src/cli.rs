@@ -9,6 +9,9 @@ pub struct Cli {
     /// When to colour the terminal output.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// Draw no progress bar or spinner, whatever the terminal (the closing summary stays).
+    #[arg(long, global = true, env = "MUSTER_NO_PROGRESS")]
+    pub no_progress: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -116,10 +116,15 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitStatus> {
         cli::Color::Never => false,
         cli::Color::Auto => {
             use std::io::IsTerminal;
+            // A terminal that says it is dumb draws no colours (locale review: escape codes).
             std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
                 && std::io::stdout().is_terminal()
         }
     };
+    if cli.no_progress {
+        progress::disable();
+    }
     match cli.command {
         cli::Command::Validate(args) => cmd::validate::run(&args, report::Style { color }),
         cli::Command::Rules(args) => cmd::rules::run(&args),

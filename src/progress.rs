@@ -11,19 +11,44 @@ pub struct Progress {
     shown: bool,
 }
 
+/// Whether progress may be drawn at all: `--no-progress` (or `MUSTER_NO_PROGRESS`) turns it off
+/// for the run, for a screen reader or a braille display, which read every redraw (locale and
+/// accessibility review), and for a terminal recorded to a log.
+static ALLOWED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns progress off for the rest of the run.
+pub fn disable() {
+    ALLOWED.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
 impl Progress {
     pub fn new(wanted: bool) -> Progress {
         Progress {
-            shown: wanted && std::io::stderr().is_terminal(),
+            shown: wanted
+                && ALLOWED.load(std::sync::atomic::Ordering::Relaxed)
+                && std::io::stderr().is_terminal(),
         }
     }
 
+    /// Every bar starts hidden, and is drawn from a second on ([`Progress::later`]).
     fn target(&self) -> ProgressDrawTarget {
+        ProgressDrawTarget::hidden()
+    }
+
+    /// Draws `bar` on stderr once it has run for a second, unless it has ended: a step that
+    /// takes less draws nothing, for the screen reader that reads every redraw and the eye
+    /// that sees a flicker (accessibility review: a 40-user file redrew a dozen times).
+    fn later(&self, bar: ProgressBar) -> ProgressBar {
         if self.shown {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
+            let weak = bar.downgrade();
+            std::thread::spawn(move || {
+                std::thread::sleep(SHOWN_AFTER);
+                if let Some(bar) = weak.upgrade().filter(|b| !b.is_finished()) {
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
+                }
+            });
         }
+        bar
     }
 
     /// A spinner for a step of unknown length (`reading vendor.xlsx`).
@@ -34,7 +59,7 @@ impl Progress {
         );
         bar.set_message(message);
         bar.enable_steady_tick(Duration::from_millis(120));
-        bar
+        self.later(bar)
     }
 
     /// Whether anything is drawn: what only a bar would use need not be worked out otherwise.
@@ -57,7 +82,7 @@ impl Progress {
                 .with_key("rate", whole_rate),
         );
         bar.set_message(step);
-        bar
+        self.later(bar)
     }
 
     /// The validation bar: its length is set by `validate` to the rows it will check.
@@ -70,9 +95,12 @@ impl Progress {
             .expect("a valid template")
             .with_key("rate", whole_rate),
         );
-        bar
+        self.later(bar)
     }
 }
+
+/// How long a step runs before its progress is drawn.
+const SHOWN_AFTER: Duration = Duration::from_secs(1);
 
 /// indicatif's `{per_sec}` shows four decimals; a whole number of rows reads better.
 fn whole_rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {

@@ -3715,3 +3715,38 @@ fn custom_attributes_are_bounded() {
         .unwrap()
         .contains(&format!("`c{limit}`")));
 }
+
+/// On a terminal (a pty from `script`, where it is installed): a run shorter than a second
+/// draws no progress, and `TERM=dumb` gets no colours (accessibility review: a 40-user file
+/// redrew its bar a dozen times; escape codes on a dumb terminal).
+#[test]
+fn a_short_run_on_a_terminal_draws_no_progress_and_a_dumb_one_no_colour() {
+    let script = std::path::Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("skipped: no /usr/bin/script to give muster a terminal");
+        return;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("muster");
+    let on_terminal = |env: &str, args: &str| {
+        let command = format!(
+            "env {env} {} validate testdata/batches/q3-contractors.xlsx {args}",
+            bin.display()
+        );
+        let out = std::process::Command::new(script)
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = on_terminal("TERM=xterm", "");
+    assert!(shown.contains("users: 121"), "{shown}");
+    assert!(!shown.contains("validating"), "{shown}");
+    assert!(
+        shown.contains("\x1b[32m121"),
+        "colours on a terminal: {shown}"
+    );
+    let dumb = on_terminal("TERM=dumb", "--no-progress");
+    assert!(dumb.contains("valid: 121 "), "{dumb}");
+    assert!(!dumb.contains('\x1b'), "{dumb}");
+}
