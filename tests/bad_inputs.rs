@@ -27,9 +27,9 @@ const CORPUS: &[Case] = &[
     ("empty-header-cells.csv", 0, "F004", Some(2), Some("D"), "row 2 has cells past the header's last column (C); they were ignored"),
     ("nul-byte.csv", 1, "F001", None, None, "not a CSV file: it holds NUL bytes, the first on line 2 (binary data?)"),
     ("binary.csv", 1, "F001", None, None, "not a CSV file: it holds NUL bytes, the first on line 1 (binary data?)"),
-    ("invalid-utf8.csv", 0, "F005", None, None, "decoded as windows-1252"),
+    ("invalid-utf8.csv", 0, "F005", None, None, "decoded as windows-1252; the first value with letters beyond ASCII reads `José García`"),
     // A byte-order mark before Windows-1252 bytes: decoded as such, not into U+FFFD (review).
-    ("bom-then-windows-1252.csv", 0, "F005", None, None, "decoded as windows-1252"),
+    ("bom-then-windows-1252.csv", 0, "F005", None, None, "decoded as windows-1252; the first value with letters beyond ASCII reads `José García`"),
     ("utf16-no-bom.csv", 1, "F001", None, None, "not a CSV file: it looks like UTF-16 text without a byte-order mark; save it as UTF-8"),
     ("long-cell.csv", 1, "V008", Some(2), Some("C"), "the value is 40000 characters long, more than a spreadsheet cell holds (32767)"),
     ("wide.csv", 1, "F001", Some(1), None, "row 1 has 20003 columns, more than 16384 (raise the limit with --max-columns)"),

@@ -215,7 +215,10 @@ fn windows_csv_set_is_decoded_and_reported() {
     // Only users.csv holds accented names; the ID files are plain ASCII and so valid UTF-8.
     assert_eq!(f005.len(), 1, "{report:#}");
     assert_eq!(f005[0]["file"], "testdata/batches/excel-windows/users.csv");
-    assert_eq!(f005[0]["message"], "decoded as windows-1252");
+    assert_eq!(
+        f005[0]["message"],
+        "decoded as windows-1252; the first value with letters beyond ASCII reads `São Paulo`"
+    );
 }
 
 #[test]
@@ -3006,15 +3009,25 @@ fn csv_files_in_other_code_pages_read_as_written() {
     let pages = "testdata/batches/code-pages";
     let (ru, said) = names(&[&format!("{pages}/windows-1251.csv")]);
     assert_eq!(ru[..2], ["Иван Петров", "Пётр Сидоров"]);
-    assert_eq!(said, "decoded as windows-1251");
+    // What the decoding made of a name, for the admin to see at a glance (locale review).
+    assert_eq!(
+        said,
+        "decoded as windows-1251; the first value with letters beyond ASCII reads `Иван Петров`"
+    );
     let (jp, said) = names(&[&format!("{pages}/shift-jis.csv")]);
     assert_eq!(jp[..2], ["太郎 山田", "花子 佐藤"]);
-    assert_eq!(said, "decoded as Shift_JIS");
+    assert_eq!(
+        said,
+        "decoded as Shift_JIS; the first value with letters beyond ASCII reads `太郎 山田`"
+    );
     let mac = format!("{pages}/mac-roman.csv");
     for args in [&[&mac[..]][..], &[&mac, "--encoding", "macintosh"]] {
         let (fr, said) = names(args);
         assert_eq!(fr, ["José García", "Zoë Lefèvre"], "{args:?}");
-        assert_eq!(said, "decoded as macintosh");
+        assert_eq!(
+            said,
+            "decoded as macintosh; the first value with letters beyond ASCII reads `José García`"
+        );
     }
     // What `--encoding` says is what is read: Mac Roman's `è` is a control character in
     // Windows-1252.

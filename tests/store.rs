@@ -2733,7 +2733,7 @@ fn import_says_which_encoding_it_decoded() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(&format!(
-            "\nencoding: {} decoded as windows-1252\n",
+            "\nencoding: {} decoded as windows-1252; the first value with letters beyond ASCII reads `São Paulo`\n",
             batch.join("users.csv").display()
         )),
         "{stdout}"

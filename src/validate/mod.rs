@@ -1660,7 +1660,7 @@ fn sheet_findings(rep: &Reporter, sheet: &Sheet, mapping: &Mapping) -> Vec<Findi
             &place(None, None),
             None,
             None,
-            format!("decoded as {enc}"),
+            sheet.decoded_as(enc),
             // UTF-16's byte-order mark says what it is; a code page is told from the text.
             (!enc.starts_with("UTF-16")).then(|| {
                 "If names read wrong, give the file's encoding with `--encoding`, or save it as CSV UTF-8".to_string()
