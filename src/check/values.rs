@@ -653,7 +653,7 @@ static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {
 /// Japanese settings write it), or last with `/`, `.` or, with four digits, `-` (`01-03-2026`,
 /// Dutch settings; not `10-20-30`, a code more often than a date).
 static DATE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})|([0-9]{1,2})/([0-9]{1,2})/([0-9]{2,4})|([0-9]{1,2})[.-]([0-9]{1,2})[.-]([0-9]{4}))(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?$")
+    Regex::new(r"^(?:([0-9]{4})(?:[-/]|\. )([0-9]{1,2})(?:[-/]|\. )([0-9]{1,2})\.?|([0-9]{1,2})/([0-9]{1,2})/([0-9]{2,4})|([0-9]{1,2})[.-]([0-9]{1,2})[.-]([0-9]{4})|([0-9]{2})\.([0-9]{2})\.([0-9]{2}))(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?$")
         .expect("valid regex")
 });
 /// A date with the month's name, as a spreadsheet shows `1-3` or `3-01` it turned into a date
@@ -661,6 +661,14 @@ static DATE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
 /// capitals (`SEP-00`, `MAR-12`) is a code, not a date.
 static MONTH_DATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:(?:[1-9]|[0-2][0-9]|3[01])-(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)(?:-[0-9]{2}|-(?:19|20)[0-9]{2})?|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(?:[0-9]{2}|(?:19|20)[0-9]{2}))$")
+        .expect("valid regex")
+});
+
+/// A date as spreadsheets in other languages write one with its month's name, and a year
+/// (`31-Dez-2026`, `31. Dez. 2026`, `31-déc.-2026`, `31 dic 2026`), or in Chinese, Japanese
+/// or Korean (`2026年12月31日`, `2026년 12월 31일`) (locale review: none was V009).
+static LOCAL_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:(?:[1-9]|[0-2][0-9]|3[01])(?:\. ?| |-)(?:jan|janv|feb|febr|févr|fev|mär|mrz|mrt|mars|mar|apr|avr|abr|mai|mei|may|mag|jun|juin|giu|jul|juil|lug|aug|août|ago|sep|sept|set|okt|oct|ott|out|nov|dez|dec|déc|dic|ene|gen)\.?(?: |-)(?:19|20)?[0-9]{2}|(?:(?:19|20)[0-9]{2}\s?[年년]\s?)?[0-9]{1,2}\s?[月월]\s?[0-9]{1,2}\s?[日일]?)$")
         .expect("valid regex")
 });
 
@@ -702,6 +710,9 @@ fn is_date_text(value: &str) -> bool {
         || [(4, 5, 6), (7, 8, 9)]
             .iter()
             .any(|&(a, b, y)| day_exists(year(y), n(a), n(b)) || day_exists(year(y), n(b), n(a)))
+        // `31.12.26`: German and other settings' short date, the day first only (`10.20.30`
+        // is a code).
+        || day_exists(year(12), n(11), n(10))
 }
 
 /// V009 for text: scientific notation or a date as spreadsheets write one.
@@ -715,7 +726,12 @@ pub fn mangled_text(value: &str) -> Option<&'static str> {
             b'0'..=b'9' | b'+' | b'-' | b'.' | b',' | b'e' | b'E' | b'/' | b' ' | b':' | b'T'
         )
     }) {
-        return is_month_date(value).then_some(DATE);
+        let local = || {
+            value.as_bytes().first().is_some_and(u8::is_ascii_digit)
+                && value.len() <= 24
+                && LOCAL_DATE.is_match(value)
+        };
+        return (is_month_date(value) || local()).then_some(DATE);
     }
     if SCIENTIFIC.is_match(value) {
         Some("is in scientific notation: a spreadsheet turned the id into a number and dropped digits")
@@ -1054,8 +1070,28 @@ mod tests {
             "1-Mar-2026",
             "Mar-01",
             "Dec-2026",
+            // Other languages' settings (locale review).
+            "31.12.26",
+            "2026. 12. 31.",
+            "2026年12月31日",
+            "12月31日",
+            "2026년 12월 31일",
+            "31-Dez-2026",
+            "31. Dez. 2026",
+            "31-déc.-2026",
+            "31 dic 2026",
         ] {
             assert!(mangled_text(date).is_some(), "{date}");
+        }
+        for id in [
+            "10.20.30",
+            "1.2.34",
+            "12.34.56",
+            "31-Dez",
+            "E-2026.1",
+            "2026.12.31",
+        ] {
+            assert!(mangled_text(id).is_none(), "{id}");
         }
         for id in [
             "Mar-1042",
@@ -1081,7 +1117,10 @@ mod tests {
         // The byte pre-filters rule out only what the regexes would not match.
         use proptest::prelude::*;
         proptest!(ProptestConfig::with_cases(5_000), |(v in "[0-9+@=.,eE/ (!$A-Za-z-]{0,14}")| {
-            let by_regex = SCIENTIFIC.is_match(&v) || is_date_text(&v) || MONTH_DATE.is_match(&v);
+            let by_regex = SCIENTIFIC.is_match(&v)
+                || is_date_text(&v)
+                || MONTH_DATE.is_match(&v)
+                || LOCAL_DATE.is_match(&v);
             prop_assert_eq!(mangled_text(&v).is_some(), by_regex);
             prop_assert_eq!(
                 runs_as_formula(&v),

@@ -1017,7 +1017,12 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
             }
         }
         Data::DateTimeIso(s) => Cell {
-            text: epoch_time_ms(s).map_or_else(|| s.clone(), clock),
+            // A date at midnight is the date, as a serial date cell reads (producers review:
+            // an xlsx `t="d"` cell, openpyxl's ISO dates, read `2026-03-01T00:00:00`).
+            text: epoch_time_ms(s).map_or_else(
+                || s.strip_suffix("T00:00:00").unwrap_or(s).to_string(),
+                clock,
+            ),
             origin: CellOrigin::Date,
             covered: None,
         },
@@ -1341,6 +1346,10 @@ mod tests {
             ("-1.5", CellOrigin::Number)
         );
         assert_eq!(cell(&Data::Float(-0.0), Some("000")).text, "000");
+        // An ISO date cell (xlsx `t="d"`) at midnight is the date, as a serial one reads.
+        let iso = |s: &str| cell(&Data::DateTimeIso(s.into()), None).text;
+        assert_eq!(iso("2026-03-01T00:00:00"), "2026-03-01");
+        assert_eq!(iso("2026-03-01T09:30:00"), "2026-03-01T09:30:00");
         let padded = cell(&Data::Float(123.0), Some("000000"));
         assert_eq!(
             (padded.text.as_str(), padded.origin),
