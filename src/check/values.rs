@@ -726,9 +726,14 @@ pub fn mangled_text(value: &str) -> Option<&'static str> {
             b'0'..=b'9' | b'+' | b'-' | b'.' | b',' | b'e' | b'E' | b'/' | b' ' | b':' | b'T'
         )
     }) {
+        // A day, then `.`, ` ` or `-` (`31-Dez-2026`), or CJK (`12月31日`): a GUID or an Okta
+        // id that starts with a digit is not looked at further.
         let local = || {
-            value.as_bytes().first().is_some_and(u8::is_ascii_digit)
+            let b = value.as_bytes();
+            let day_then_separator = |at: usize| matches!(b.get(at), Some(b'.' | b' ' | b'-'));
+            b.first().is_some_and(u8::is_ascii_digit)
                 && value.len() <= 24
+                && (day_then_separator(1) || day_then_separator(2) || !value.is_ascii())
                 && LOCAL_DATE.is_match(value)
         };
         return (is_month_date(value) || local()).then_some(DATE);

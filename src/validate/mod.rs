@@ -413,7 +413,10 @@ impl<'a> RowCx<'a> {
         // A space that is not the one a keyboard types (U+00A0 from a web page or Word) inside
         // a key: it looks the same, so `CTR 1` and `CTR\u{a0}1` would be two ids no one can
         // tell apart. (An address with any space is V002.)
-        if matches!(role, Role::Key | Role::Identifier) {
+        // Both checks below look only at characters beyond ASCII: one scan rules them out
+        // for nearly every key.
+        let non_ascii_key = matches!(role, Role::Key | Role::Identifier) && !text.is_ascii();
+        if non_ascii_key {
             if let Some(c) = values::odd_space(text) {
                 self.report(
                     Rule::ControlCharacters,
@@ -429,7 +432,7 @@ impl<'a> RowCx<'a> {
                 return None;
             }
         }
-        if matches!(role, Role::Key | Role::Identifier) {
+        if non_ascii_key {
             if let Some(l) = values::lookalike(trimmed) {
                 let suggestion = match &l.ascii {
                     Some(ascii) => format!("Use `{ascii}`"),
