@@ -888,6 +888,14 @@ pub fn reformatted(before: &str, after: &str) -> Option<Reformat> {
     if let (Some(b), Some(a)) = (number(before), number(after)) {
         return same_number(before, b, after, a).then_some(Reformat::Number);
     }
+    // A decimal comma, as German, French or Brazilian settings write a number (`85.5` →
+    // `85,5`, `1234.5` → `1.234,5`; locale review: planned as an update, where the same
+    // file's dates were refused).
+    if let (Some(b), Some(a)) = (number(before), decimal_comma(after)) {
+        if b == a {
+            return Some(Reformat::Number);
+        }
+    }
     // A day and month swapped in the same shape (`3/1/2026` → `1/3/2026`) is an edit, as is a
     // dotted version (`1.2.10` → `2.1.10`): a spreadsheet writes a date in a shape of its own.
     // A spreadsheet writes digits for a date typed with digits: a month's name put in
@@ -1067,6 +1075,26 @@ fn number(s: &str) -> Option<f64> {
         && groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
         && fraction.bytes().all(|b| b.is_ascii_digit());
     grouped.then(|| s.replace(',', "").parse().ok()).flatten()
+}
+
+/// A number written with a decimal comma, its thousands grouped by points or not (`85,5`,
+/// `1.234,5`, `-0,25`).
+fn decimal_comma(s: &str) -> Option<f64> {
+    let (whole, fraction) = s.split_once(',')?;
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = whole.strip_prefix('-').unwrap_or(whole);
+    let mut groups = unsigned.split('.');
+    let first = groups.next()?;
+    let whole_ok = digits(first)
+        && (!unsigned.contains('.')
+            || ((1..=3).contains(&first.len()) && groups.all(|g| g.len() == 3 && digits(g))));
+    (whole_ok && digits(fraction))
+        .then(|| {
+            format!("{}.{fraction}", whole.replace('.', ""))
+                .parse()
+                .ok()
+        })
+        .flatten()
 }
 
 /// The significant digits of a number's text: `0012.50` has three.
@@ -1325,6 +1353,11 @@ mod tests {
             ("1e5", "1.00E+05", Some(Number)),
             ("1,234", "1234", Some(Number)),
             ("1,234,567.5", "1234567.5", Some(Number)),
+            ("85.5", "85,5", Some(Number)),
+            ("1234.5", "1.234,5", Some(Number)),
+            ("-0.25", "-0,25", Some(Number)),
+            ("85.5", "85,6", None),
+            ("85", "85,0", Some(Number)),
             ("Zoë 王", "Zoë ?", Some(Lossy)),
             ("Zoë", "Zo?", Some(Lossy)),
             ("José Müller", "JosÃ© MÃ¼ller", Some(Misread)),
