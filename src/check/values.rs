@@ -555,14 +555,31 @@ const LATIN_TWINS: &[(char, char)] = &[
     ('ν', 'v'),
 ];
 
-/// [`Lookalike`] for a key, if it holds such a character.
+/// [`Lookalike`] for a key, if it holds such a character. Only the forms drawn as their ASCII
+/// twins count: full-width ones, dashes, and the Cyrillic and Greek letters of [`LATIN_TWINS`]
+/// where Latin letters are beside them, or where every letter of the key is such a twin
+/// (`АВС-1003`). Other compatibility forms (`Nº`, `²`, `ﬁ`) and letters with no Latin twin
+/// (`Ж`) are a key's own (adversarial review).
 pub fn lookalike(value: &str) -> Option<Lookalike> {
     if value.is_ascii() {
         return None;
     }
-    use unicode_normalization::UnicodeNormalization;
-    let latin = value.chars().any(|c| c.is_ascii_alphabetic());
-    let twin = |c: char| -> Option<(&'static str, Option<String>)> {
+    let latin_twin = |c: char| LATIN_TWINS.iter().find(|(l, _)| *l == c).map(|&(_, a)| a);
+    // A twin counts in a word of Latin letters and twins only (`СTR`), or in a key whose
+    // letters are all twins (`АВС-1003`); not in a word of its own script (`CTR-Жанна`).
+    let all_twins = value.chars().any(|c| latin_twin(c).is_some())
+        && (value.chars())
+            .filter(|c| c.is_alphabetic())
+            .all(|c| latin_twin(c).is_some());
+    let mixed_words: Vec<&str> = value
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| {
+            w.chars().any(|c| c.is_ascii_alphabetic())
+                && w.chars().all(|c| c.is_ascii() || latin_twin(c).is_some())
+        })
+        .collect();
+    let in_mixed_word = |c: char| mixed_words.iter().any(|w| w.contains(c));
+    let twin = |c: char| -> Option<(&'static str, char)> {
         if c.is_ascii() {
             return None;
         }
@@ -570,44 +587,31 @@ pub fn lookalike(value: &str) -> Option<Lookalike> {
             c,
             '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}'
         ) {
-            return Some(("a typographic dash", Some("-".into())));
+            return Some(("a typographic dash", '-'));
         }
-        let compatible: String = std::iter::once(c).nfkc().collect();
-        if compatible.is_ascii() && !compatible.trim().is_empty() {
-            let what = if ('\u{FF01}'..='\u{FF5E}').contains(&c) {
-                "a full-width form"
-            } else {
-                "a compatibility form"
-            };
-            return Some((what, Some(compatible)));
+        if ('\u{FF01}'..='\u{FF5E}').contains(&c) {
+            let ascii = char::from_u32(c as u32 - 0xFF01 + 0x21)?;
+            return Some(("a full-width form", ascii));
         }
-        let cyrillic = ('\u{0400}'..='\u{04FF}').contains(&c);
-        let greek = ('\u{0370}'..='\u{03FF}').contains(&c);
-        if latin && (cyrillic || greek) && c.is_alphabetic() {
-            let what = if cyrillic {
-                "a Cyrillic letter among Latin ones"
-            } else {
-                "a Greek letter among Latin ones"
-            };
-            let ascii = LATIN_TWINS
-                .iter()
-                .find(|(l, _)| *l == c)
-                .map(|(_, a)| a.to_string());
-            return Some((what, ascii));
-        }
-        None
+        let ascii = latin_twin(c).filter(|_| all_twins || in_mixed_word(c))?;
+        let what = if ('\u{0400}'..='\u{04FF}').contains(&c) {
+            "a Cyrillic letter drawn as a Latin one"
+        } else {
+            "a Greek letter drawn as a Latin one"
+        };
+        Some((what, ascii))
     };
     let (found, what) = value
         .chars()
         .find_map(|c| twin(c).map(|(what, _)| (c, what)))?;
-    let ascii = value
-        .chars()
-        .map(|c| match twin(c) {
-            Some((_, ascii)) => ascii,
-            None => Some(c.to_string()),
-        })
-        .collect::<Option<String>>()
-        .filter(|a| a.is_ascii());
+    // Each lookalike replaced by its twin; the key's other characters kept (`Müller–1` →
+    // `Müller-1`).
+    let ascii = Some(
+        value
+            .chars()
+            .map(|c| twin(c).map_or(c, |(_, ascii)| ascii))
+            .collect(),
+    );
     Some(Lookalike { found, what, ascii })
 }
 
@@ -653,7 +657,7 @@ static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {
 /// Japanese settings write it), or last with `/`, `.` or, with four digits, `-` (`01-03-2026`,
 /// Dutch settings; not `10-20-30`, a code more often than a date).
 static DATE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:([0-9]{4})(?:[-/]|\. )([0-9]{1,2})(?:[-/]|\. )([0-9]{1,2})\.?|([0-9]{1,2})/([0-9]{1,2})/([0-9]{2,4})|([0-9]{1,2})[.-]([0-9]{1,2})[.-]([0-9]{4})|([0-9]{2})\.([0-9]{2})\.([0-9]{2}))(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?$")
+    Regex::new(r"^(?:([0-9]{4})(?:[-/]|\. )([0-9]{1,2})(?:[-/]|\. )([0-9]{1,2})\.?|([0-9]{1,2})/([0-9]{1,2})/([0-9]{2,4})|([0-9]{1,2})[.-]([0-9]{1,2})[.-]([0-9]{4}))(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?$")
         .expect("valid regex")
 });
 /// A date with the month's name, as a spreadsheet shows `1-3` or `3-01` it turned into a date
@@ -668,8 +672,16 @@ static MONTH_DATE: LazyLock<Regex> = LazyLock::new(|| {
 /// (`31-Dez-2026`, `31. Dez. 2026`, `31-déc.-2026`, `31 dic 2026`), or in Chinese, Japanese
 /// or Korean (`2026年12月31日`, `2026년 12월 31일`) (locale review: none was V009).
 static LOCAL_DATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:(?:[1-9]|[0-2][0-9]|3[01])(?:\. ?| |-)(?:jan|janv|feb|febr|févr|fev|mär|mrz|mrt|mars|mar|apr|avr|abr|mai|mei|may|mag|jun|juin|giu|jul|juil|lug|aug|août|ago|sep|sept|set|okt|oct|ott|out|nov|dez|dec|déc|dic|ene|gen)\.?(?: |-)(?:19|20)?[0-9]{2}|(?:(?:19|20)[0-9]{2}\s?[年년]\s?)?[0-9]{1,2}\s?[月월]\s?[0-9]{1,2}\s?[日일]?)$")
-        .expect("valid regex")
+    // The month's name as spreadsheets write it (`Dez`, `déc.`), not in capitals (`SET-42`,
+    // `OUT-22` are codes), with a four-digit year (`7-set-42` may be a code too), and a day and
+    // month that exist (adversarial review: `01.01.01`, `00-Gen-00`, `99月99日` were V009).
+    const DAY: &str = "(?:0?[1-9]|[12][0-9]|3[01])";
+    const MONTH: &str = "(?:0?[1-9]|1[0-2])";
+    let names = "[Jj]an|[Jj]anv|[Ff]eb|[Ff]ebr|[Ff]évr|[Ff]ev|[Mm]är|[Mm]rz|[Mm]rt|[Mm]ars|[Mm]ar|[Aa]pr|[Aa]vr|[Aa]br|[Mm]ai|[Mm]ei|[Mm]ay|[Mm]ag|[Jj]un|[Jj]uin|[Gg]iu|[Jj]ul|[Jj]uil|[Ll]ug|[Aa]ug|[Aa]oût|[Aa]go|[Ss]ep|[Ss]ept|[Ss]et|[Oo]kt|[Oo]ct|[Oo]tt|[Oo]ut|[Nn]ov|[Dd]ez|[Dd]ec|[Dd]éc|[Dd]ic|[Ee]ne|[Gg]en";
+    Regex::new(&format!(
+        r"^(?:{DAY}(?:\. ?| |-)(?:{names})\.?(?: |-)(?:19|20)[0-9]{{2}}|(?:(?:19|20)[0-9]{{2}}\s?[年년]\s?)?{MONTH}\s?[月월]\s?{DAY}\s?[日일])$"
+    ))
+    .expect("valid regex")
 });
 
 /// [`MONTH_DATE`], run only on what could match: short, starting with a digit or a month's
@@ -710,9 +722,6 @@ fn is_date_text(value: &str) -> bool {
         || [(4, 5, 6), (7, 8, 9)]
             .iter()
             .any(|&(a, b, y)| day_exists(year(y), n(a), n(b)) || day_exists(year(y), n(b), n(a)))
-        // `31.12.26`: German and other settings' short date, the day first only (`10.20.30`
-        // is a code).
-        || day_exists(year(12), n(11), n(10))
 }
 
 /// V009 for text: scientific notation or a date as spreadsheets write one.
@@ -796,10 +805,30 @@ mod tests {
         );
         assert_eq!(found("\u{421}TR-1"), Some(('С', Some("CTR-1".into()))));
         assert_eq!(found("E\u{3a7}-1"), Some(('Χ', Some("EX-1".into()))));
-        // A Cyrillic letter with no Latin twin: flagged, with no ASCII key to offer.
-        assert_eq!(found("CTRЖ1"), Some(('Ж', None)));
-        // Another script throughout, or no Latin letter beside it, is that script's key.
-        for fine in ["CTR-1003", "Жанна-7", "東京-8", "ΑΒΓ-8", "Müller-1", "ö-1"] {
+        // Every letter a twin: a key no one can tell from the Latin one.
+        assert_eq!(found("АВС-1003"), Some(('А', Some("ABC-1003".into()))));
+        // The key's own characters are kept where only the dash is a lookalike.
+        assert_eq!(found("Müller–1"), Some(('–', Some("Müller-1".into()))));
+        assert_eq!(found("東京－８"), Some(('－', Some("東京-8".into()))));
+        // Another script throughout, letters with no Latin twin, and compatibility forms
+        // that are a key's own (adversarial review).
+        for fine in [
+            "CTR-1003",
+            "Жанна-7",
+            "東京-8",
+            "ΑΒΓ-8",
+            "Müller-1",
+            "ö-1",
+            "CTRЖ1",
+            "Nº-12",
+            "№-4100",
+            "E-12ª",
+            "E-²3",
+            "ﬁn-1",
+            "Ⅻ-1",
+            "E-1…2",
+            "CTR-Жанна",
+        ] {
             assert_eq!(lookalike(fine), None, "{fine}");
         }
     }
@@ -1076,7 +1105,6 @@ mod tests {
             "Mar-01",
             "Dec-2026",
             // Other languages' settings (locale review).
-            "31.12.26",
             "2026. 12. 31.",
             "2026年12月31日",
             "12月31日",
@@ -1095,6 +1123,16 @@ mod tests {
             "31-Dez",
             "E-2026.1",
             "2026.12.31",
+            // Dotted codes, capitals, a two-digit year, days that do not exist (adversarial
+            // review).
+            "01.01.01",
+            "31.12.26",
+            "7-SET-42",
+            "1-OUT-22",
+            "3 mai 99",
+            "00-Gen-2000",
+            "99月99日",
+            "1月2",
         ] {
             assert!(mangled_text(id).is_none(), "{id}");
         }

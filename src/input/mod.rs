@@ -467,7 +467,7 @@ impl Sheet {
         let sample = (self.rows.iter().take(1000))
             .flat_map(|r| &r.cells)
             .map(|c| c.text.trim())
-            .find(|t| !t.is_ascii())
+            .find(|t| t.chars().any(|c| !c.is_ascii() && c.is_alphabetic()))
             .filter(|_| !encoding.starts_with("UTF-16"));
         match sample {
             Some(text) => {

@@ -1019,10 +1019,7 @@ pub fn cell(value: &Data, number_format: Option<&str>) -> Cell {
         Data::DateTimeIso(s) => Cell {
             // A date at midnight is the date, as a serial date cell reads (producers review:
             // an xlsx `t="d"` cell, openpyxl's ISO dates, read `2026-03-01T00:00:00`).
-            text: epoch_time_ms(s).map_or_else(
-                || s.strip_suffix("T00:00:00").unwrap_or(s).to_string(),
-                clock,
-            ),
+            text: epoch_time_ms(s).map_or_else(|| midnight_as_date(s).to_string(), clock),
             origin: CellOrigin::Date,
             covered: None,
         },
@@ -1091,6 +1088,20 @@ fn seconds_ms(text: &str) -> Option<u64> {
 
 /// ODS's date-time cell on the day before its epoch's first (`1899-12-30T12:00:00`): a value
 /// under 1 in a date format, a time of day, as xlsx reads it (review).
+/// An ISO date and time at midnight as the date alone (`2026-03-01T00:00:00`, with `.000` or
+/// `Z` after it too); any other text as it is.
+fn midnight_as_date(iso: &str) -> &str {
+    let Some((date, time)) = iso.split_once('T') else {
+        return iso;
+    };
+    let time = time.strip_suffix('Z').unwrap_or(time);
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
+    match clock == "00:00:00" && fraction.bytes().all(|b| b == b'0') {
+        true => date,
+        false => iso,
+    }
+}
+
 fn epoch_time_ms(iso: &str) -> Option<u64> {
     let mut parts = iso.strip_prefix("1899-12-30T")?.splitn(3, ":");
     let [h, m]: [u64; 2] = [parts.next()?.parse().ok()?, parts.next()?.parse().ok()?];
@@ -1350,6 +1361,9 @@ mod tests {
         let iso = |s: &str| cell(&Data::DateTimeIso(s.into()), None).text;
         assert_eq!(iso("2026-03-01T00:00:00"), "2026-03-01");
         assert_eq!(iso("2026-03-01T09:30:00"), "2026-03-01T09:30:00");
+        assert_eq!(iso("2026-03-01T00:00:00Z"), "2026-03-01");
+        assert_eq!(iso("2026-03-01T00:00:00.000"), "2026-03-01");
+        assert_eq!(iso("2026-03-01T00:00:10"), "2026-03-01T00:00:10");
         let padded = cell(&Data::Float(123.0), Some("000000"));
         assert_eq!(
             (padded.text.as_str(), padded.origin),
