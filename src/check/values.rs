@@ -494,8 +494,8 @@ pub fn bidi_override(value: &str) -> Option<char> {
         .find(|&c| matches!(c, '\u{202D}' | '\u{202E}'))
 }
 
-/// V014: a character of a key that looks like an ASCII one but is not, and the ASCII key it
-/// looks like (when every such character has an ASCII twin). Keys are matched exactly, so
+/// V014: a character of a key that looks like an ASCII one but is not, and the key with each
+/// such character replaced by its twin. Keys are matched exactly, so
 /// `ＣＴＲ-１００３` (a Japanese or Chinese input method's full-width forms), `CTR–1004` (an
 /// autocorrected dash) and `СTR-1` (a Cyrillic `С`) are each a second key beside the one they
 /// look like, and none matches the primary source's joining key.
@@ -504,10 +504,10 @@ pub struct Lookalike {
     /// The first such character.
     pub found: char,
     /// What it is, for the message: "a full-width form", "a typographic dash", "a Cyrillic
-    /// letter among Latin ones".
+    /// letter drawn as a Latin one".
     pub what: &'static str,
-    /// The key in ASCII, if every such character has a twin.
-    pub ascii: Option<String>,
+    /// The key with each lookalike replaced by its twin, its other characters kept.
+    pub fixed: String,
 }
 
 /// Cyrillic and Greek letters drawn like Latin ones (the confusables of Unicode's UTS #39
@@ -604,15 +604,11 @@ pub fn lookalike(value: &str) -> Option<Lookalike> {
     let (found, what) = value
         .chars()
         .find_map(|c| twin(c).map(|(what, _)| (c, what)))?;
-    // Each lookalike replaced by its twin; the key's other characters kept (`Müller–1` →
-    // `Müller-1`).
-    let ascii = Some(
-        value
-            .chars()
-            .map(|c| twin(c).map_or(c, |(_, ascii)| ascii))
-            .collect(),
-    );
-    Some(Lookalike { found, what, ascii })
+    // `Müller–1` → `Müller-1`.
+    let fixed = (value.chars())
+        .map(|c| twin(c).map_or(c, |(_, ascii)| ascii))
+        .collect();
+    Some(Lookalike { found, what, fixed })
 }
 
 /// The first space other than U+0020 inside a key (U+00A0, U+2007, U+202F, an ideographic
@@ -654,8 +650,9 @@ static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// A date, and the time a date-time cell adds when saved as text (`2026-03-01 00:00:00`,
 /// `3/1/2026 0:00`, `2026-03-01T00:00:00`). The year first with `-` or `/` (`2026/03/01`, as
-/// Japanese settings write it), or last with `/`, `.` or, with four digits, `-` (`01-03-2026`,
-/// Dutch settings; not `10-20-30`, a code more often than a date).
+/// Japanese settings write it, or `2026. 12. 31.`, as Hungarian ones do), or last with `/`, `.`
+/// or, with four digits, `-` (`01-03-2026`, Dutch settings; not `10-20-30`, a code more often
+/// than a date).
 static DATE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:([0-9]{4})(?:[-/]|\. )([0-9]{1,2})(?:[-/]|\. )([0-9]{1,2})\.?|([0-9]{1,2})/([0-9]{1,2})/([0-9]{2,4})|([0-9]{1,2})[.-]([0-9]{1,2})[.-]([0-9]{4}))(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?$")
         .expect("valid regex")
@@ -793,23 +790,17 @@ mod tests {
 
     #[test]
     fn lookalike_keys_name_the_character_and_the_ascii_key() {
-        let found = |v: &str| lookalike(v).map(|l| (l.found, l.ascii));
-        assert_eq!(
-            found("ＣＴＲ-１００３"),
-            Some(('Ｃ', Some("CTR-1003".into())))
-        );
-        assert_eq!(found("CTR–1004"), Some(('–', Some("CTR-1004".into()))));
-        assert_eq!(
-            found("CTR\u{2011}1"),
-            Some(('\u{2011}', Some("CTR-1".into())))
-        );
-        assert_eq!(found("\u{421}TR-1"), Some(('С', Some("CTR-1".into()))));
-        assert_eq!(found("E\u{3a7}-1"), Some(('Χ', Some("EX-1".into()))));
+        let found = |v: &str| lookalike(v).map(|l| (l.found, l.fixed));
+        assert_eq!(found("ＣＴＲ-１００３"), Some(('Ｃ', "CTR-1003".into())));
+        assert_eq!(found("CTR–1004"), Some(('–', "CTR-1004".into())));
+        assert_eq!(found("CTR\u{2011}1"), Some(('\u{2011}', "CTR-1".into())));
+        assert_eq!(found("\u{421}TR-1"), Some(('С', "CTR-1".into())));
+        assert_eq!(found("E\u{3a7}-1"), Some(('Χ', "EX-1".into())));
         // Every letter a twin: a key no one can tell from the Latin one.
-        assert_eq!(found("АВС-1003"), Some(('А', Some("ABC-1003".into()))));
+        assert_eq!(found("АВС-1003"), Some(('А', "ABC-1003".into())));
         // The key's own characters are kept where only the dash is a lookalike.
-        assert_eq!(found("Müller–1"), Some(('–', Some("Müller-1".into()))));
-        assert_eq!(found("東京－８"), Some(('－', Some("東京-8".into()))));
+        assert_eq!(found("Müller–1"), Some(('–', "Müller-1".into())));
+        assert_eq!(found("東京－８"), Some(('－', "東京-8".into())));
         // Another script throughout, letters with no Latin twin, and compatibility forms
         // that are a key's own (adversarial review).
         for fine in [

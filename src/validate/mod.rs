@@ -434,10 +434,7 @@ impl<'a> RowCx<'a> {
         }
         if non_ascii_key {
             if let Some(l) = values::lookalike(trimmed) {
-                let suggestion = match &l.ascii {
-                    Some(ascii) => format!("Use `{ascii}`"),
-                    None => "Type the value again with ASCII characters".to_string(),
-                };
+                let suggestion = format!("Use `{}`", l.fixed);
                 self.report(
                     Rule::LookalikeCharacters,
                     place,
