@@ -261,7 +261,10 @@ def rule_fixtures():
         ["b@acme.com", "R2", "Mary Kate O'Neil", "Mary Kate", "O'Neil", ""], ["c@acme.com", "R3", "Jan van der Berg", "Jan", "van der Berg", ""],
         ["d@acme.com", "R4", "Anne-Marie Dupont", "Anne", "Dupont", ""], ["e@acme.com", "R5", "Jose Alvarez", "José", "Álvarez", ""],
         # `ß` is `ss`, full-width letters are plain ones (review).
-        ["f@acme.com", "R6", "Jane Straße", "Jane", "STRASSE", ""], ["g@acme.com", "R7", "\uff2a\uff41\uff4e\uff45 Doe", "Jane", "Doe", ""]])
+        ["f@acme.com", "R6", "Jane Straße", "Jane", "STRASSE", ""], ["g@acme.com", "R7", "\uff2a\uff41\uff4e\uff45 Doe", "Jane", "Doe", ""],
+        # Chinese, Korean and Japanese names are written without a space between their parts.
+        ["h@acme.com", "R8", "\u738b\u5c0f\u660e", "\u5c0f\u660e", "\u738b", ""], ["i@acme.com", "R9", "\uae40\ubbfc\uc900", "\ubbfc\uc900", "\uae40", ""],
+        ["j@acme.com", "R10", "\u30b8\u30e7\u30f3\u30fb\u30b9\u30df\u30b9", "\u30b8\u30e7\u30f3", "\u30b9\u30df\u30b9", ""]])
     rule_csv("V014", ["employee_id"], V014_ROWS)
     # V012: a row split by a comma not in quotes, written as text (a CSV writer would quote it).
     with open(os.path.join(HERE, "rules", "V012.csv"), "w", encoding="utf-8", newline="") as f:
@@ -326,7 +329,9 @@ def rule_fixtures():
                                          # An alias given twice, or the address itself (review).
                                          ["c@acme.com", "R3", "Cy Al", "c@acme.com;z@acme.com", "N002"],
                                          ["d@acme.com", "R4", "Di Al", "y@acme.com,y@acme.com", "N002"],
-                                         ["e@acme.com", "R5", "Ed Al", "x@acme.com", ""]])
+                                         ["e@acme.com", "R5", "Ed Al", "x@acme.com", ""],
+                                         # The same alias in Unicode and in punycode (review).
+                                         ["f@acme.com", "R6", "Fe Al", "f2@m\u00fcnchen.de;f2@xn--mnchen-3ya.de", "N002"]])
     rule_csv("N003", ["user_tags"], [["a@acme.com", "R1", "Al Bo", "vip;VIP", "N003"], ["b@acme.com", "R2", "Bo Al", "VIP;TESTER", ""]])
     rule_csv("N004", ["work_status"], [["a@acme.com", "R1", "Al Bo", "Contractor", "N004"], ["b@acme.com", "R2", "Bo Al", "CONTINGENT", ""]])
     rule_csv("N005", ["country_code"], [["a@acme.com", "R1", "Al Bo", "Germany", "N005"], ["b@acme.com", "R2", "Bo Al", "DE", ""]])

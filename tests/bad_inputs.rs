@@ -223,6 +223,21 @@ fn a_header_on_the_tenth_non_blank_row_is_taken() {
     );
     // The field it is for (review: null).
     assert_eq!(report["findings"][0]["field"], "email_addr", "{report:#}");
+    // The columns muster did not know are named, with how to map one (locale review).
+    let unknown = dir.path().join("unknown.csv");
+    std::fs::write(
+        &unknown,
+        "email_addr,Personalnummer,Name\na@acme.com,R1,Al Bo\n",
+    )
+    .unwrap();
+    let (_, report, _) = json_report(&[unknown.to_str().unwrap()]);
+    let suggestion = report["findings"][0]["suggestion"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        suggestion.contains("(`Personalnummer`)") && suggestion.contains("--map"),
+        "{report:#}"
+    );
 }
 
 /// An XLS sheet with a cell far from the others is F001 before calamine allocates every cell

@@ -790,6 +790,35 @@ fn records_read_back_validate_clean_and_unchanged() {
     );
 }
 
+/// SPEC §2: all text in NFC, JSONL's too, its `\u` escapes included (review: a decomposed
+/// `Café-1` was a second record id, `münchen.de` V002, a custom attribute's name another).
+#[test]
+fn jsonl_text_is_brought_to_nfc() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("a.csv");
+    std::fs::write(
+        &csv,
+        "email_addr,record_id,full_name\ny@acme.com,Café-1,Y Y\n",
+    )
+    .unwrap();
+    let jsonl = dir.path().join("b.jsonl");
+    let record = r#"{"record_id":"Cafe\u0301-1","user":{"email_addr":"z@mu\u0308nchen.de","full_name":"Z Z","custom_attributes":{"Bu\u0308ro":"Ko\u0308ln"}},"user_id_info":{"user_emails":[],"channel_id_info":[],"itsm_id_info":[],"idm_id_info":[]}}"#;
+    std::fs::write(&jsonl, format!("{record}\n")).unwrap();
+    let (_, report) = validate_json(&[csv.to_str().unwrap(), jsonl.to_str().unwrap()]);
+    assert_eq!(
+        codes(&report),
+        BTreeSet::from(["D001".to_string()]),
+        "{report:#}"
+    );
+    let out = dir.path().join("o.jsonl");
+    let (code, report) = validate_json(&[jsonl.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report:#}");
+    let written = std::fs::read_to_string(&out).unwrap();
+    for nfc in ["\"Café-1\"", "z@münchen.de", "\"Büro\":\"Köln\""] {
+        assert!(written.contains(nfc), "{nfc} in {written}");
+    }
+}
+
 #[test]
 fn jsonl_findings_use_line_numbers_and_no_column() {
     let dir = tempfile::tempdir().unwrap();
@@ -874,13 +903,14 @@ fn stdin_and_stdout_streams() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(stdout.lines().count(), 5, "{stdout}");
+    assert_eq!(stdout.lines().count(), 6, "{stdout}");
     assert!(stdout.starts_with(r#"{"record_id":"R1","user":{"custom_attributes":{"expect":"N002"},"email_addr":"a@acme.com""#), "{stdout}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("valid: 5"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("valid: 6"));
     // N002's aliases: the address itself and a repeat are left out.
     assert!(
         stdout.contains(r#""user_emails":["z@acme.com"]"#)
-            && stdout.contains(r#""user_emails":["y@acme.com"]"#),
+            && stdout.contains(r#""user_emails":["y@acme.com"]"#)
+            && stdout.contains(r#""user_emails":["f2@münchen.de"]"#),
         "{stdout}"
     );
     // The CSV report names standard input `-`, as given: no formula guard (review: `'-`).
@@ -2957,7 +2987,7 @@ fn tags_joined_otherwise_are_suggested_as_a_list() {
     let path = dir.path().join("tags.csv");
     std::fs::write(
         &path,
-        "email_addr,record_id,full_name,user_tags\na@acme.com,R1,Al Bo,HAS_ACCESS_TO_BOT | vip\nb@acme.com,R2,Bo Al,VIPP\n",
+        "email_addr,record_id,full_name,user_tags\na@acme.com,R1,Al Bo,HAS_ACCESS_TO_BOT | vip\nb@acme.com,R2,Bo Al,VIPP\nc@acme.com,R3,Cy Al,VIP TESTER\n",
     )
     .unwrap();
     let (_, report) = validate_json(&[path.to_str().unwrap()]);
@@ -2970,7 +3000,9 @@ fn tags_joined_otherwise_are_suggested_as_a_list() {
         suggestions,
         [
             "Separate the tags with `;`: `HAS_ACCESS_TO_BOT; VIP`",
-            "Use `VIP`"
+            "Use `VIP`",
+            // Separated by a space (review: `Use TESTER` dropped VIP).
+            "Separate the tags with `;`: `VIP; TESTER`",
         ],
         "{report:#}"
     );

@@ -540,7 +540,7 @@ fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
     let tags = env.write(
         "tags.csv",
         &(std::fs::read_to_string(&edited).unwrap()).replacen(
-            "HAS_ACCESS_TO_BOT;TESTER,",
+            "TESTER;HAS_ACCESS_TO_BOT,",
             "HAS_ACCESS_TO_BOT,",
             1,
         ),
@@ -554,7 +554,7 @@ fn an_edited_export_updates_what_changed_and_a_stale_one_is_refused() {
     assert_eq!(
         (&tagged["before"], &tagged["after"]),
         (
-            &serde_json::json!(["HAS_ACCESS_TO_BOT", "TESTER"]),
+            &serde_json::json!(["TESTER", "HAS_ACCESS_TO_BOT"]),
             &serde_json::json!(["HAS_ACCESS_TO_BOT"])
         )
     );
@@ -3723,4 +3723,28 @@ fn batch_names_are_kept_in_nfc() {
     let out = env.run(&["revert", &nfd]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(env.count(), 0);
+}
+
+/// `user_tags` is a set (SPEC §1): the same tags in another order change nothing (review: an
+/// update), and the same alias in Unicode and in punycode is kept once.
+#[test]
+fn tags_in_another_order_are_the_same_user() {
+    let env = Env::new();
+    let head = "email_addr,record_id,full_name,user_tags,email_aliases\n";
+    let first = env.write(
+        "a.csv",
+        &format!("{head}a@acme.com,T1,Ann A,TESTER;VIP,a2@münchen.de;a2@xn--mnchen-3ya.de\n"),
+    );
+    assert_eq!(counts(&env.import(&first, &[]).1), [1, 0, 0, 0]);
+    let second = env.write(
+        "b.csv",
+        &format!("{head}a@acme.com,T1,Ann A,vip;tester,a2@münchen.de\n"),
+    );
+    assert_eq!(counts(&env.import(&second, &[]).1), [0, 0, 1, 0]);
+    let exported = env.exported("e.jsonl");
+    assert!(
+        exported.contains(r#""user_tags":["VIP","TESTER"]"#)
+            && exported.contains(r#""user_emails":["a2@münchen.de"]"#),
+        "{exported}"
+    );
 }

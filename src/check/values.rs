@@ -771,14 +771,34 @@ fn words_in_folded(part: &str, full: &str) -> bool {
     let fold = |s: &str| super::fold_accents(s).replace(['\u{2019}', '\u{2018}', '\u{2bc}'], "'");
     let (part, full) = (fold(part), fold(full));
     let full_words = words(&full);
-    words(&part).iter().all(|w| full_words.contains(w))
+    // Chinese, Japanese and Korean names are written without a space between family and
+    // given name (`王小明`, `김민준`): a word in those scripts is found inside a word of the
+    // full name.
+    words(&part).iter().all(|w| {
+        full_words.contains(w)
+            || (w.chars().all(written_unspaced) && full_words.iter().any(|f| f.contains(w)))
+    })
+}
+
+/// A letter of a script whose names are written without spaces between their parts.
+fn written_unspaced(c: char) -> bool {
+    use icu_properties::{props::Script, CodePointMapData};
+    matches!(
+        CodePointMapData::<Script>::new().get(c),
+        Script::Han | Script::Hiragana | Script::Katakana | Script::Hangul | Script::Thai
+    )
 }
 
 fn words(s: &str) -> Vec<&str> {
     // Any space splits words, a no-break space (`Jane\u{a0}Doe`, from a web form) too, and
     // the punctuation between names (`Smith, Alice`, `Jr.`, `(Al)`).
     s.split(|c: char| {
-        c.is_whitespace() || matches!(c, '-' | ',' | '.' | ';' | '(' | ')' | '"' | '/')
+        // The middle dots between the parts of a foreign name in Japanese (`ジョン・スミス`).
+        c.is_whitespace()
+            || matches!(
+                c,
+                '-' | ',' | '.' | ';' | '(' | ')' | '"' | '/' | '\u{30FB}' | '\u{FF65}' | '\u{B7}'
+            )
     })
     .filter(|w| !w.is_empty())
     .collect()
@@ -856,6 +876,15 @@ mod tests {
             ("Jones", "Zoë Smith-Jones", true),
             ("Bjørn", "Bjorn Berg", false),
             ("Jane", "Jane\u{a0}Doe", true),
+            // Names in scripts written without spaces: a part inside the full name.
+            ("小明", "王小明", true),
+            ("王", "王小明", true),
+            ("민준", "김민준", true),
+            ("花子", "佐藤 花子", true),
+            ("スミス", "ジョン・スミス", true),
+            ("小红", "王小明", false),
+            // Latin letters are words still: no part of a word.
+            ("Ann", "Anne-Marie Dupont", false),
             ("Doe", "Jane\u{a0}Doe", true),
             ("Smith", "Smith, Alice", true),
             ("Alice", "Smith, Alice", true),

@@ -863,7 +863,27 @@ pub fn map_sheet(sheet: &Sheet, renames: &Renames) -> Mapping {
                     } else {
                         "a"
                     };
-                    Some(format!("Add {article} `{name}` column"))
+                    // The columns muster did not know are where the value may be, under
+                    // another name: name them, and how one is read as this one.
+                    let unknown: Vec<&str> = (mapping.columns.iter())
+                        .filter(|c| matches!(c.field, Field::Custom(_)))
+                        .map(|c| c.header.as_str())
+                        .collect();
+                    Some(match unknown.as_slice() {
+                        [] => format!("Add {article} `{name}` column"),
+                        [_, ..] => {
+                            let shown: Vec<String> =
+                                unknown.iter().take(6).map(|h| format!("`{h}`")).collect();
+                            let more = match unknown.len().saturating_sub(6) {
+                                0 => String::new(),
+                                n => format!(" and {n} more"),
+                            };
+                            format!(
+                                "Add {article} `{name}` column, or, if one of the columns muster does not know ({}{more}) holds it, map it with --map (a file with a `[columns]` table: `\"their name\" = \"{name}\"`)",
+                                shown.join(", ")
+                            )
+                        }
+                    })
                 }),
             });
         }

@@ -64,6 +64,7 @@ pub fn read(
             ReadProblem::unreadable(format!("line {number} is not a JSON record: {e}"))
                 .at_row(number)
         })?;
+        let record = in_nfc(record);
         // JSON that is not a record would otherwise be a row of empty cells, or nothing.
         if !record["user"].is_object() {
             let what = match &record {
@@ -139,6 +140,22 @@ pub fn read(
         })
         .collect();
     Ok((sheets, ignored, problems))
+}
+
+/// The record with every string and key in NFC (SPEC §2), as the other readers give their
+/// cells: a string's `\u0301` escapes are decoded only by the JSON parser, so the file's text
+/// brought to NFC would not do (review: `Café-1` from JSONL was a second record id).
+fn in_nfc(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(super::csv::to_nfc(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(in_nfc).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (super::csv::to_nfc(k), in_nfc(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 fn text(v: &Value) -> String {

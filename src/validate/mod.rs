@@ -2216,14 +2216,18 @@ fn user_row<'a>(
                 let whole = value.as_deref().unwrap_or("");
                 for alias in values::split_multi(whole) {
                     if let Some(a) = cx.email(&p, raw_text, alias) {
-                        if user.aliases.iter().any(|(x, _)| x == &a) {
-                            cx.report(
-                                Rule::EmailLowercased,
-                                &p,
-                                raw_text,
-                                format!("alias `{a}` is given twice: kept once"),
-                                None,
-                            );
+                        // The same address in Unicode and in punycode is given twice too
+                        // (review: both were kept).
+                        if let Some((x, _)) = user.aliases.iter().find(|(x, _)| same_address(x, &a))
+                        {
+                            let message = if x == &a {
+                                format!("alias `{a}` is given twice: kept once")
+                            } else {
+                                format!(
+                                    "alias `{a}` is `{x}`, given before in another form: kept once"
+                                )
+                            };
+                            cx.report(Rule::EmailLowercased, &p, raw_text, message, None);
                         } else {
                             // The cell as read when it holds this alias alone.
                             let read = if alias.len() == whole.len() {
@@ -2292,10 +2296,13 @@ fn user_row<'a>(
                         // Tags joined by another separator (`HAS_ACCESS_TO_BOT | VIP`): each
                         // known, the list as muster reads it (review: `Use HAS_ACCESS_TO_BOT`
                         // dropped VIP).
-                        let parts: Vec<&str> = (upper.split(['|', '/', '+', '&']))
-                            .map(str::trim)
-                            .filter(|t| !t.is_empty())
-                            .collect();
+                        // A space between them too (`VIP TESTER`; review: `Use TESTER`).
+                        let parts: Vec<&str> = (upper.split(|c: char| {
+                            matches!(c, '|' | '/' | '+' | '&') || c.is_whitespace()
+                        }))
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .collect();
                         let listed = (parts.len() > 1
                             && parts.iter().all(|t| values::USER_TAGS.contains(t)))
                         .then(|| format!("Separate the tags with `;`: `{}`", parts.join("; ")));
@@ -2321,6 +2328,10 @@ fn user_row<'a>(
                         tags.push(upper);
                     }
                 }
+                // The tags are a set (SPEC §1): written in the reference's order, so that
+                // one set is one record whatever order a sheet lists it in (review: a
+                // re-import of `TESTER;VIP` over `VIP;TESTER` was an update).
+                tags.sort_by_key(|t| values::USER_TAGS.iter().position(|known| known == t));
                 // A value a rule rejects is not normalized further (SPEC §4).
                 if changed && !rejected {
                     cx.report(
