@@ -392,6 +392,8 @@ enum NumFormat {
     Text,
     /// `000000`: a padded number, as the vendor's sheet had it.
     Zeros(usize),
+    /// `0.00E+00`: a number shown in scientific notation (V009 in an id column).
+    Scientific,
     Date,
     DateTime,
     /// A time of day, `09:30:00`.
@@ -419,6 +421,7 @@ impl CellFormats {
                 NumFormat::General => f,
                 NumFormat::Text => f.set_num_format_index(TEXT_FORMAT),
                 NumFormat::Zeros(n) => f.set_num_format("0".repeat(n)),
+                NumFormat::Scientific => f.set_num_format("0.00E+00"),
                 NumFormat::Date => f.set_num_format("yyyy-mm-dd"),
                 NumFormat::DateTime => f.set_num_format("yyyy-mm-dd hh:mm:ss"),
                 NumFormat::Time => f.set_num_format("hh:mm:ss"),
@@ -511,9 +514,10 @@ impl<'m> SheetWriter<'m> {
                 // Numbers stay numbers and dates dates, as the vendor's sheet had them, so that
                 // validating the annotated workbook finds what validating the original found.
                 let number = match cell.origin {
-                    CellOrigin::Number | CellOrigin::ImpreciseNumber | CellOrigin::Padded => {
-                        text.parse::<f64>().ok().filter(|n| n.is_finite())
-                    }
+                    CellOrigin::Number
+                    | CellOrigin::ImpreciseNumber
+                    | CellOrigin::ScientificNumber
+                    | CellOrigin::Padded => text.parse::<f64>().ok().filter(|n| n.is_finite()),
                     _ => None,
                 };
                 let date = match cell.origin {
@@ -533,6 +537,7 @@ impl<'m> SheetWriter<'m> {
                     let shown = match cell.origin {
                         // The sign is no digit: `-0042` is four (cross-format review).
                         CellOrigin::Padded => NumFormat::Zeros(text.trim_start_matches('-').len()),
+                        CellOrigin::ScientificNumber => NumFormat::Scientific,
                         _ => NumFormat::General,
                     };
                     if plain(shown) {

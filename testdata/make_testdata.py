@@ -343,7 +343,11 @@ def rule_fixtures():
         ["b@acme.com", "R2", "Bo Al", "8faf8ab2-3d56-4244-b585-20c8a42ed2b8", "b@acme.com", "", "", ""],
         ["c@acme.com", "R3", "Cy Do", "", "", "{9d385017c0a8000401d4d9e4b8bd5e3c}", "c@acme.com", "N008"],
         ["d@acme.com", "R4", "Do Cy", "", "", "9d385017c0a8000401d4d9e4b8bd5e3d", "d@acme.com", ""]])
-    # Spreadsheet mangling needs a real workbook: numeric, padded, date and formula cells.
+    mangled_fixture()
+
+
+def mangled_fixture():
+    """Spreadsheet mangling needs a real workbook: numeric, padded, date and formula cells."""
     import datetime
     wb = Workbook()
     ws = wb.active
@@ -358,6 +362,10 @@ def rule_fixtures():
     # An error cell with no formula: what "paste values" keeps of a failed lookup (review).
     ws.append(["f@acme.com", "R6", "Fa Ro", "#N/A", "CC-6", "V007"])
     assert ws["D7"].data_type == "e"
+    # A number shown in scientific notation: what LibreOffice makes of `1,23457E+11` read from
+    # a CSV (a German locale's decimal comma); the digits are the ones the text kept.
+    ws.append(["g@acme.com", "R7", "Gu Ma", 123457000000, "CC-7", "V009"])
+    ws["D8"].number_format = "0.00E+00"
     wb.save(os.path.join(HERE, "rules", "V009-N009-V007.xlsx"))
 
 
@@ -661,6 +669,9 @@ if __name__ == "__main__":
         sys.exit()
     if sys.argv[1:] == ["shared-formulas"]:
         shared_formulas_fixture()
+        sys.exit()
+    if sys.argv[1:] == ["mangled"]:
+        mangled_fixture()
         sys.exit()
     if sys.argv[1:] == ["V014"]:
         rule_csv("V014", ["employee_id"], V014_ROWS)

@@ -24,6 +24,9 @@ pub enum CellOrigin {
     Number,
     /// A numeric cell of 16 or more significant digits: beyond a double's precision.
     ImpreciseNumber,
+    /// A numeric cell whose number format shows it in scientific notation (`0.00E+00`): the
+    /// sheet shows `1.23E+11`, and the number may be what a spreadsheet kept of such text.
+    ScientificNumber,
     /// A date-typed or date-formatted cell; the text is the ISO date.
     Date,
     /// A formula cell; the text is `=` and the formula.

@@ -12,6 +12,7 @@
 use super::merged::{value_of, Merge};
 use super::ReadProblem;
 use quick_xml::events::{BytesStart, Event};
+use std::collections::HashSet;
 use std::io::BufRead;
 use std::path::Path;
 
@@ -32,7 +33,8 @@ struct PaddedRows {
 }
 
 impl Padded {
-    /// The width the cell at 0-based (row, column) is shown padded to, if it is.
+    /// The width the cell at 0-based (row, column) is shown padded to, if it is; 0 for a
+    /// number shown in scientific notation (`0.00E+00`).
     pub fn width(&self, row: u32, col: u32) -> Option<usize> {
         let at = self
             .runs
@@ -214,6 +216,18 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
     let mut cell_at = (0, 0);
     let mut note = (String::new(), String::new());
     let (mut in_creator, mut in_note_paragraph) = (false, false);
+    // Number styles that show numbers in scientific notation, the cell styles that use one,
+    // and the current sheet's columns' default cell styles (first column, columns, style):
+    // a number cell under one is V009 in an id column, as an xlsx cell under `0.00E+00` is.
+    // Its shown text would not do: Gnumeric shows a number too wide for its column as
+    // `2.7E+10` under the General format.
+    let mut scientific_styles: HashSet<String> = HashSet::new();
+    let mut number_style: Option<String> = None;
+    let mut scientific_cells: HashSet<String> = HashSet::new();
+    let mut column_styles: Vec<(u32, u32, String)> = Vec::new();
+    let attribute = |e: &BytesStart, name: &str| -> Option<String> {
+        Some(e.try_get_attribute(name).ok()??.value.into_owned())
+    };
     loop {
         buf.clear();
         let event = reader.read_event_into(&mut buf)?;
@@ -221,7 +235,25 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
                 match e.name().as_ref() {
+                    "number:number-style" if !empty => {
+                        number_style = attribute(e, "style:name");
+                    }
+                    "number:scientific-number" => {
+                        if let Some(name) = &number_style {
+                            scientific_styles.insert(name.clone());
+                        }
+                    }
+                    "style:style" => {
+                        let data = attribute(e, "style:data-style-name");
+                        if let (Some(name), true) = (
+                            attribute(e, "style:name"),
+                            data.is_some_and(|d| scientific_styles.contains(&d)),
+                        ) {
+                            scientific_cells.insert(name);
+                        }
+                    }
                     "table:table" => {
+                        column_styles.clear();
                         let name = e.try_get_attribute("table:name").ok().flatten();
                         sheets.push(Shown {
                             name: name.and_then(|a| value_of(&a)).unwrap_or_default(),
@@ -232,6 +264,11 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
                     }
                     "table:table-column" => {
                         let n = repeats(e, "table:number-columns-repeated");
+                        if let Some(style) = attribute(e, "table:default-cell-style-name")
+                            .filter(|s| scientific_cells.contains(s))
+                        {
+                            column_styles.push((column, n, style));
+                        }
                         if let (Some(sheet), true) = (sheets.last_mut(), hides(e)) {
                             if n <= HIDDEN_REPEATS {
                                 sheet.hidden.cols.extend(column..column.saturating_add(n));
@@ -284,6 +321,17 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
                             cell = number_value(e).map(|v| (col, n, v));
                             shown.clear();
                             paragraphs = 0;
+                            // Shown in scientific notation: width 0 ([`Padded::width`]).
+                            let scientific = match attribute(e, "table:style-name") {
+                                Some(style) => scientific_cells.contains(&style),
+                                None => column_styles
+                                    .iter()
+                                    .any(|&(first, n, _)| first <= col && col - first < n),
+                            };
+                            if let (true, Some(_)) = (scientific, cell) {
+                                row_cells.push((col, n, 0));
+                                cell = None;
+                            }
                         }
                         col = col.saturating_add(n);
                     }

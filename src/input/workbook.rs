@@ -146,7 +146,7 @@ fn read_sheets(
     let is_xls = (path.extension().and_then(|e| e.to_str()))
         .is_some_and(|e| e.eq_ignore_ascii_case("xls") || e.eq_ignore_ascii_case("xla"));
     let mut xls_sheets = match is_xls {
-        true => super::xls::sheet_records(path, |code| zero_padding(code).is_some()),
+        true => super::xls::sheet_records(path, format_read),
         false => None,
     };
     if let Some(far) = (xls_sheets.iter().flatten()).find(|s| s.span() > WHOLE_SHEET_CELLS) {
@@ -208,7 +208,7 @@ fn read_sheets(
     let mut sheets = Vec::new();
     let mut ignored = Vec::new();
     let one_pass = match (&mut wb, names.first()) {
-        (Sheets::Xlsx(xlsx), Some(first)) => !has_zero_padding(xlsx, first),
+        (Sheets::Xlsx(xlsx), Some(first)) => !has_formats_read(xlsx, first),
         _ => false,
     };
     // Streamed, each sheet's head is read here, in workbook order, and the rest of every sheet
@@ -519,10 +519,10 @@ fn read_head<RS: std::io::Read + std::io::Seek>(
     Ok((head, rest))
 }
 
-/// Whether the workbook's styles have a zero-padding number format ("000000"). Cells are then
-/// read with their styles, which calamine gives in a pass of their own; otherwise in one pass
-/// that leaves the styles out (they matter for nothing else).
-fn has_zero_padding<RS: std::io::Read + std::io::Seek>(
+/// Whether the workbook's styles have a number format muster reads ([`format_read`]). Cells
+/// are then read with their styles, which calamine gives in a pass of their own; otherwise in
+/// one pass that leaves the styles out (they matter for nothing else).
+fn has_formats_read<RS: std::io::Read + std::io::Seek>(
     xlsx: &mut calamine::Xlsx<RS>,
     name: &str,
 ) -> bool {
@@ -531,9 +531,43 @@ fn has_zero_padding<RS: std::io::Read + std::io::Seek>(
             style
                 .number_format
                 .as_ref()
-                .is_some_and(|f| zero_padding(&f.format_code).is_some())
+                .is_some_and(|f| format_read(&f.format_code))
         })
     })
+}
+
+/// A number format that changes how a number cell is read: zero padding ("000000", N009) or
+/// scientific notation (`0.00E+00`, V009 in an id column).
+fn format_read(code: &str) -> bool {
+    zero_padding(code).is_some() || scientific(code)
+}
+
+/// Whether a number format shows positive numbers in scientific notation (`0.00E+00`,
+/// `##0.0E+0`): an `E+` or `E-` in its first section, outside quoted text, escapes and
+/// brackets.
+fn scientific(code: &str) -> bool {
+    let positive = code.split(';').next().unwrap_or("");
+    let mut chars = positive.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                chars.by_ref().find(|&c| c == '"');
+            }
+            '[' => {
+                chars.by_ref().find(|&c| c == ']');
+            }
+            '\\' | '_' | '*' => {
+                chars.next();
+            }
+            'E' | 'e' => {
+                if matches!(chars.clone().next(), Some('+' | '-')) {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// How many rows a streamed sheet sends at a time.
@@ -897,6 +931,8 @@ fn rows(
                 }
                 let format = match padding {
                     Some(Padding::Shown(shown)) => match shown.width(r, c) {
+                        // Width 0: shown in scientific notation.
+                        Some(0) => return cell(value, Some("0.00E+00")),
                         Some(width) => return cell(value, Some(&"0".repeat(width))),
                         None => None,
                     },
@@ -1202,15 +1238,48 @@ fn number_cell(f: f64, int: Option<i64>, number_format: Option<&str>) -> Cell {
             covered: None,
         };
     }
+    // Shown as `1.23E+11`: the digits may be what a spreadsheet kept of that text.
+    let origin = if number_format.is_some_and(scientific) {
+        CellOrigin::ScientificNumber
+    } else {
+        CellOrigin::Number
+    };
     Cell {
         text,
-        origin: CellOrigin::Number,
+        origin,
         covered: None,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn scientific_formats() {
+        use super::scientific;
+        for code in [
+            "0.00E+00",
+            "0.00E+0",
+            "##0.0E+0",
+            "0E-00",
+            "[Blue]0.00E+00",
+            "0.0e+00",
+        ] {
+            assert!(scientific(code), "{code}");
+        }
+        for code in [
+            "General",
+            "0",
+            "000000",
+            "\"E+\"0",
+            "\\E+0",
+            "[$EUR]0",
+            "0;0.00E+00",
+            "@",
+        ] {
+            assert!(!scientific(code), "{code}");
+        }
+    }
+
     #[test]
     fn times_and_durations() {
         use super::{clock, epoch_time_ms, iso_duration_ms};
@@ -1316,7 +1385,7 @@ mod tests {
             }
             let mut xlsx: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
             for name in xlsx.sheet_names() {
-                if has_zero_padding(&mut xlsx, &name) {
+                if has_formats_read(&mut xlsx, &name) {
                     continue;
                 }
                 let range = xlsx.worksheet_range(&name).unwrap();

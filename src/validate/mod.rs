@@ -463,6 +463,9 @@ impl<'a> RowCx<'a> {
                 CellOrigin::ImpreciseNumber => Some(
                     "has 16 or more digits in a number cell: a spreadsheet lost its last digits",
                 ),
+                CellOrigin::ScientificNumber => Some(
+                    "is a number cell the sheet shows in scientific notation: a spreadsheet may have kept only the digits it showed",
+                ),
                 _ => values::mangled_text(trimmed),
             };
             if let Some(why) = why {
