@@ -10,7 +10,13 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
     /// Draw no progress bar or spinner, whatever the terminal (the closing summary stays).
-    #[arg(long, global = true, env = "MUSTER_NO_PROGRESS")]
+    /// `MUSTER_NO_PROGRESS=1` (or any value but `0`, `false`, `no`, `off` or empty) does too.
+    #[arg(
+        long,
+        global = true,
+        env = "MUSTER_NO_PROGRESS",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
     pub no_progress: bool,
     #[command(subcommand)]
     pub command: Command,

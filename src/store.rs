@@ -92,8 +92,13 @@ pub enum StoreError {
         found: i64,
         known: usize,
     },
-    #[error("{}: another muster is writing to the store; gave up after waiting {waited:?} (set MUSTER_LOCK_TIMEOUT to wait longer)", path.display())]
-    Busy { path: PathBuf, waited: Duration },
+    #[error("{}: another program is writing to the store (a muster import, revert, remove or forget, or an SQLite tool){holder}; gave up after waiting {} (set MUSTER_LOCK_TIMEOUT to wait longer)", path.display(), shown_wait(*waited))]
+    Busy {
+        path: PathBuf,
+        waited: Duration,
+        /// Who holds the lock, where the system says (`: process 1234, muster import b.csv`).
+        holder: String,
+    },
     #[error("{}: {source}", path.display())]
     Sqlite {
         path: PathBuf,
@@ -107,6 +112,17 @@ pub enum StoreError {
     },
     #[error("{}: cannot write the store: the file is read-only (its permissions); nothing was changed", path.display())]
     FileNotWritable { path: PathBuf },
+    #[error("{}: cannot read the store: {source} (to share a store, its owner gives its group read and write: `chmod g+rw`)", path.display())]
+    NoAccess {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a file but {what}: a store is a file (name one with --store or MUSTER_STORE)", path.display())]
+    NotAFile { path: PathBuf, what: &'static str },
+    #[error("{}: an SQLite database with nothing in it, not a store yet (`muster import` makes one)", path.display())]
+    NotAStoreYet { path: PathBuf },
+    #[error("{}: the store changed while it was read (another command wrote it; without write access beside it, this one reads it without taking a lock); nothing was written: run it again", path.display())]
+    ChangedWhileRead { path: PathBuf },
     #[error("{0}")]
     Refused(String),
     /// The batch's records, spilled to a temporary file while it was validated, could not be
@@ -384,7 +400,7 @@ fn record_text(conn: &Connection, rowid: i64) -> rusqlite::Result<String> {
 /// `-wal` or `-journal` file beside the store, no writer is at work and none was killed: every
 /// committed row is in the store's own file, which is then read as it is (`immutable`: no
 /// locks, no `-shm`). By its absolute path as a URI: a name like `file:x.db` is the file.
-fn read_only_connection(path: &Path) -> Result<(Connection, i64), StoreError> {
+fn read_only_connection(path: &Path) -> Result<(Connection, i64, Option<FileStamp>), StoreError> {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let beside = |suffix: &str| {
         let mut name = absolute.as_os_str().to_owned();
@@ -392,6 +408,8 @@ fn read_only_connection(path: &Path) -> Result<(Connection, i64), StoreError> {
         PathBuf::from(name).exists()
     };
     let immutable = !beside("-wal") && !beside("-journal");
+    // Taken before SQLite reads a page: what is read is compared with it.
+    let stamp = immutable.then(|| FileStamp::of(&absolute)).flatten();
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
         | rusqlite::OpenFlags::SQLITE_OPEN_URI
         | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -404,7 +422,7 @@ fn read_only_connection(path: &Path) -> Result<(Connection, i64), StoreError> {
     let conn = Connection::open_with_flags(uri, flags).map_err(sqlite)?;
     conn.busy_timeout(lock_timeout()).map_err(sqlite)?;
     let version = check_identity(&conn, path, true)?;
-    Ok((conn, version))
+    Ok((conn, version, stamp))
 }
 
 /// The change log read on a connection of its own, for validation ([`VersionHistory`]): an
@@ -420,7 +438,7 @@ pub struct StoreHistory {
 
 impl StoreHistory {
     pub fn open(path: &Path) -> Result<StoreHistory, StoreError> {
-        let (conn, _) = read_only_connection(path)?;
+        let (conn, _, _) = read_only_connection(path)?;
         Ok(StoreHistory {
             conn: std::sync::Mutex::new(conn),
             removed: std::sync::OnceLock::new(),
@@ -561,6 +579,150 @@ pub struct BatchInfo<'a> {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// For a store read without locks (`immutable`): the file as it was when opened. A
+    /// writer's checkpoint while it is read would give pages of two states ([`Store::check_unchanged`]).
+    read_unlocked: Option<FileStamp>,
+}
+
+/// What tells one state of a file from another: its length, time of change and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        let m = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&m);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(FileStamp {
+            len: m.len(),
+            modified: m.modified().ok(),
+            inode,
+        })
+    }
+}
+
+/// Refuses a store path that is there but is no regular file (a device, a pipe, a folder):
+/// opening one to probe it hangs (a pipe) or changes it (SQLite made `/dev/null` 0600 and
+/// wrote a `-journal` beside it; store review).
+fn regular_file(path: &Path) -> Result<(), StoreError> {
+    let Ok(m) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let kind = m.file_type();
+    #[cfg(unix)]
+    let special = {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            Some("a pipe")
+        } else if kind.is_char_device() || kind.is_block_device() {
+            Some("a device")
+        } else if kind.is_socket() {
+            Some("a socket")
+        } else {
+            None
+        }
+    };
+    #[cfg(not(unix))]
+    let special = None;
+    let what = if kind.is_dir() {
+        "a folder"
+    } else if kind.is_file() {
+        return Ok(());
+    } else {
+        special.unwrap_or("no regular file")
+    };
+    Err(StoreError::NotAFile {
+        path: path.to_path_buf(),
+        what,
+    })
+}
+
+/// A wait as a person says it: `10s`, `1.5s`, `0s` (not `0ns`).
+fn shown_wait(waited: Duration) -> String {
+    format!("{}s", (waited.as_millis() as f64) / 1000.0)
+}
+
+/// Who holds a write lock on the store (or on its `-shm`, where WAL writers lock), by
+/// `/proc/locks` on Linux: `: process 1234 (muster import b.csv)`; empty where the system
+/// does not say (store review: a stopped import held every admin off, unnamed).
+fn lock_holder(path: &Path) -> String {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mut shm = path.as_os_str().to_owned();
+        shm.push("-shm");
+        let inodes: Vec<(u64, u64)> = [path, Path::new(&shm)]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| (m.dev(), m.ino()))
+            .collect();
+        let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+            return String::new();
+        };
+        let me = std::process::id();
+        let mut holders: Vec<u32> = Vec::new();
+        for line in locks.lines() {
+            // `1: POSIX  ADVISORY  WRITE 1234 08:01:5678 120 120`
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [_, _, _, "WRITE", pid, device, ..] = fields.as_slice() else {
+                continue;
+            };
+            let (Ok(pid), Some((dev, ino))) = (pid.parse::<u32>(), device.rsplit_once(':')) else {
+                continue;
+            };
+            let Some((major, minor)) = dev.split_once(':') else {
+                continue;
+            };
+            let (Ok(major), Ok(minor), Ok(ino)) = (
+                u64::from_str_radix(major, 16),
+                u64::from_str_radix(minor, 16),
+                ino.parse::<u64>(),
+            ) else {
+                continue;
+            };
+            let held = inodes.iter().any(|&(d, i)| {
+                i == ino
+                    && rustix::fs::major(d) as u64 == major
+                    && rustix::fs::minor(d) as u64 == minor
+            });
+            if held && pid != me && !holders.contains(&pid) {
+                holders.push(pid);
+            }
+        }
+        let named: Vec<String> = holders
+            .iter()
+            .map(|pid| {
+                let command = std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| {
+                        let words: Vec<String> = (c.split(|&b| b == 0))
+                            .filter(|w| !w.is_empty())
+                            .map(|w| String::from_utf8_lossy(w).into_owned())
+                            .collect();
+                        let mut shown = words.join(" ");
+                        if shown.chars().count() > 80 {
+                            shown = shown.chars().take(79).collect::<String>() + "…";
+                        }
+                        shown
+                    })
+                    .unwrap_or_default();
+                match command.is_empty() {
+                    true => format!("process {pid}"),
+                    false => format!("process {pid} ({command})"),
+                }
+            })
+            .collect();
+        if !named.is_empty() {
+            return format!(": held by {}", named.join(", "));
+        }
+    }
+    let _ = path;
+    String::new()
 }
 
 /// A SQLite error as the user should read it: busy, damaged, or otherwise.
@@ -569,6 +731,7 @@ fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
     match source.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
             StoreError::Busy {
+                holder: lock_holder(&path),
                 path,
                 waited: lock_timeout(),
             }
@@ -652,9 +815,16 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
     let mut head = [0u8; 16];
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .map_err(|e| StoreError::Foreign {
-            path: path.to_path_buf(),
-            why: e.to_string(),
+        .map_err(|e| match e.kind() {
+            // Another admin's store, not shared: not "not a muster store" (store review).
+            std::io::ErrorKind::PermissionDenied => StoreError::NoAccess {
+                path: path.to_path_buf(),
+                source: e,
+            },
+            _ => StoreError::Foreign {
+                path: path.to_path_buf(),
+                why: e.to_string(),
+            },
         })?;
     if &head[..n] != b"SQLite format 3\0" {
         return Err(StoreError::Foreign {
@@ -754,6 +924,13 @@ impl Store {
     /// Opens the store at `path`, creating it (and its tables) when it does not exist or is an
     /// empty file. Anything else that is not muster's store is refused, never overwritten.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_to(path, true)
+    }
+
+    /// [`Store::open`]; `may_make` false for a command that only reads, which takes no blank
+    /// SQLite file as a new store (store review: `history` gave one muster's tables).
+    fn open_to(path: &Path, may_make: bool) -> Result<Store, StoreError> {
+        regular_file(path)?;
         let sqlite = |source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
@@ -802,6 +979,11 @@ impl Store {
         let conn = Connection::open(&absolute).map_err(sqlite)?;
         conn.busy_timeout(lock_timeout()).map_err(sqlite)?;
         let version = check_identity(&conn, path, existing)?;
+        if existing && version == 0 && !may_make {
+            return Err(StoreError::NotAStoreYet {
+                path: path.to_path_buf(),
+            });
+        }
         if !existing {
             conn.pragma_update(None, "page_size", PAGE_SIZE)
                 .map_err(sqlite)?;
@@ -819,6 +1001,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            read_unlocked: None,
         };
         store.migrate(version)?;
         Ok(store)
@@ -830,9 +1013,19 @@ impl Store {
     /// Another (a folder the user cannot write, a store someone else owns) is opened
     /// read-only.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        regular_file(path)?;
+        // SQLite's own words for it name its URI (store review).
+        if let Err(source) = std::fs::File::open(path) {
+            if source.kind() == std::io::ErrorKind::PermissionDenied {
+                return Err(StoreError::NoAccess {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
         let writable = !frozen(path) && std::fs::OpenOptions::new().write(true).open(path).is_ok();
         let refused = if writable {
-            match Store::open(path) {
+            match Store::open_to(path, false) {
                 Err(
                     StoreError::Sqlite { source, .. }
                     | StoreError::FolderNotWritable { source, .. },
@@ -852,8 +1045,12 @@ impl Store {
             None
         };
         match read_only_connection(path) {
-            Ok((conn, version)) if version == MIGRATIONS.len() as i64 => Ok(Store {
+            Ok((conn, version, stamp)) if version == MIGRATIONS.len() as i64 => Ok(Store {
                 conn,
+                path: path.to_path_buf(),
+                read_unlocked: stamp,
+            }),
+            Ok((_, 0, _)) => Err(StoreError::NotAStoreYet {
                 path: path.to_path_buf(),
             }),
             // An older store needs its migration written first: `open` makes it, or says why
@@ -865,6 +1062,21 @@ impl Store {
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
         classify(&self.path, source)
+    }
+
+    /// For a store read without locks (a reader who cannot make the `-shm` beside it): an
+    /// error when the file changed since it was opened, for a writer's checkpoint may then
+    /// have given pages of two states (store review: a read-only account's export lost 16,000
+    /// users and repeated 3,648, exit 0). A store read with locks is one snapshot.
+    pub fn check_unchanged(&self) -> Result<(), StoreError> {
+        match self.read_unlocked {
+            Some(stamp) if FileStamp::of(&self.path) != Some(stamp) => {
+                Err(StoreError::ChangedWhileRead {
+                    path: self.path.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     fn migrate(&mut self, from: i64) -> Result<(), StoreError> {
@@ -970,6 +1182,7 @@ impl Store {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         let out = f()?;
         tx.commit().map_err(|e| self.err(e))?;
+        self.check_unchanged()?;
         Ok(out)
     }
 
@@ -1001,6 +1214,8 @@ impl Store {
                 f(last)?;
             }
         }
+        // Before an export's file takes its name.
+        self.check_unchanged()?;
         Ok(())
     }
 
@@ -2043,6 +2258,35 @@ mod tests {
 
     use super::*;
     use serde_json::json;
+
+    /// A store read without locks (a frozen file: no `-shm` is made for it) is refused once it
+    /// changed while read; one read with locks is not stamped.
+    #[test]
+    fn a_store_read_without_locks_is_refused_when_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(Store::open(&path).unwrap());
+        let store = Store::open_read_only(&path).unwrap();
+        assert!(store.read_unlocked.is_none());
+        store.check_unchanged().unwrap();
+        drop(store);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+            let store = Store::open_read_only(&path).unwrap();
+            assert!(store.read_unlocked.is_some());
+            store.check_unchanged().unwrap();
+            let file = std::fs::File::options().read(true).open(&path).unwrap();
+            let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+            // Its owner may set the time of a file no one may write.
+            file.set_modified(later).unwrap();
+            assert!(matches!(
+                store.check_unchanged(),
+                Err(StoreError::ChangedWhileRead { .. })
+            ));
+        }
+    }
 
     /// Any JSON value, nested a few levels, with keys that sort in interesting ways.
     fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {

@@ -3804,3 +3804,17 @@ fn a_short_run_on_a_terminal_draws_no_progress_and_a_dumb_one_no_colour() {
     assert!(dumb.contains("valid: 121 "), "{dumb}");
     assert!(!dumb.contains('\x1b'), "{dumb}");
 }
+
+/// `MUSTER_NO_PROGRESS=1`, as the README writes it, is taken (store review: every command
+/// failed, "invalid value '1' for '--no-progress'"), and so are `0`, `yes` and empty.
+#[test]
+fn muster_no_progress_takes_the_values_environments_give() {
+    for value in ["1", "0", "yes", "", "true", "off"] {
+        muster()
+            .args(["validate", "testdata/rules/N001.csv", "-q"])
+            .current_dir(root())
+            .env("MUSTER_NO_PROGRESS", value)
+            .assert()
+            .code(0);
+    }
+}

@@ -202,6 +202,8 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         };
         match open(&args.store.store) {
             Ok(store) => Some(store),
+            // A dry run plans against a blank SQLite file as against no store.
+            Err(crate::store::StoreError::NotAStoreYet { .. }) if args.dry_run => None,
             Err(e) => return Err(batch.error_first(e.into())),
         }
     };
@@ -218,6 +220,11 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         Ok(stored) => stored,
         Err(e) => return Err(batch.error_first(e.into())),
     };
+    if let Source::Read(store) = &source {
+        if let Err(e) = store.check_unchanged() {
+            return Err(batch.error_first(e.into()));
+        }
+    }
     // `--prune` of an export bounds when it was made by when its rows' versions were first
     // written, which the change log says; it says too which users were removed.
     if !matches!(source, Source::Absent) {

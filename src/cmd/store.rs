@@ -25,6 +25,7 @@ fn show_history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
     };
     let record_id = record_id(given);
     let log = store.history(&record_id)?;
+    store.check_unchanged()?;
     if log.is_empty() {
         bail!(
             "no record `{record_id}` has ever been in {}",
@@ -124,6 +125,7 @@ fn list_batches(
     format: Format,
 ) -> anyhow::Result<ExitStatus> {
     let mut batches = store.batches()?;
+    store.check_unchanged()?;
     if format == Format::Json {
         batches.sort_by_key(|b| std::cmp::Reverse(b.id));
         let json: Vec<serde_json::Value> = batches.iter().map(batch_json).collect();
@@ -307,11 +309,42 @@ fn erase(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
             unknown.join(", ")
         );
     }
-    if !erased.is_empty() {
-        bail!(
-            "already erased, or never held data: {}; nothing was done",
-            erased.join(", ")
+    // Erased already: a forget stopped after its commit (killed, a full disk) may not have
+    // rewritten the file, and what earlier versions left in free pages is still there. Given
+    // again, the file is rewritten (store review: a second forget refused, and the data
+    // stayed).
+    erased.sort_unstable();
+    erased.dedup();
+    let erased: Vec<String> = erased.into_iter().map(str::to_string).collect();
+    let record_ids: Vec<String> = (record_ids.into_iter())
+        .filter(|rid| !erased.contains(rid))
+        .collect();
+    let already = match erased.as_slice() {
+        [] => String::new(),
+        _ => format!(
+            "\nalready erased before: {}",
+            super::shown_list(
+                &erased.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>(),
+                5
+            )
+        ),
+    };
+    if record_ids.is_empty() {
+        drop(writer);
+        let (emptied, failed) = compacted(&store);
+        let json = serde_json::json!({
+            "applied": false,
+            "already_erased": erased,
+            "compacted": failed.is_none(),
+            "copies_left_in_wal": !emptied,
+        });
+        let text = format!(
+            "nothing left to erase: {} erased already; the file was rewritten with its live data again (VACUUM), which a forget that was stopped may not have done{}",
+            erased.join(", "),
+            compact_notes(emptied, failed.as_deref(), &args.store.store),
         );
+        say_done(&args.output, json, &text)?;
+        return Ok(ExitStatus::Success);
     }
     let changes = removals(&record_ids, &stored);
     refuse_the_bot(&changes, args.include_bot, ("erase", "erased"))?;
@@ -321,7 +354,7 @@ fn erase(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
     let elsewhere = writer.same_address_elsewhere(&ids)?;
     writer.forget(&info, &changes, &ids)?;
     writer.commit()?;
-    let emptied = store.compact()?;
+    let (emptied, failed) = compacted(&store);
     let (n, it) = match record_ids.len() {
         1 => ("1 record".to_string(), "it"),
         n => (format!("{n} records"), "them"),
@@ -355,22 +388,45 @@ fn erase(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
             },
         );
     }
-    if !emptied {
-        text += &format!(
-            "\nanother process has the store open: copies of the erased data stay in {}-wal until it closes and a muster command runs on the store",
-            args.store.store.display()
-        );
-    }
+    text += &already;
+    text += &compact_notes(emptied, failed.as_deref(), &args.store.store);
     let json = serde_json::json!({
         "applied": true,
         "batch": name,
         "erased": record_ids,
+        "already_erased": erased,
         "removed": changes.iter().map(|c| &c.record_id).collect::<Vec<_>>(),
         "same_address_elsewhere": elsewhere,
+        "compacted": failed.is_none(),
         "copies_left_in_wal": !emptied,
     });
     say_done(&args.output, json, &text)?;
     Ok(ExitStatus::Success)
+}
+
+/// The store rewritten with its live data only, after an erasure: whether the write-ahead
+/// log was emptied too, and why the rewrite failed. A failure (a full disk) comes after the
+/// erasure's commit: said beside it, not as the erasure's (store review: `"applied": false`
+/// for an erasure that was committed).
+fn compacted(store: &crate::store::Store) -> (bool, Option<String>) {
+    match store.compact() {
+        Ok(emptied) => (emptied, None),
+        Err(e) => (false, Some(e.to_string())),
+    }
+}
+
+/// What [`compacted`] left undone, as lines for the closing message.
+fn compact_notes(emptied: bool, failed: Option<&str>, store: &std::path::Path) -> String {
+    match failed {
+        Some(why) => format!(
+            "\nthe erasure is committed, but rewriting the file failed ({why}): what earlier versions of the records left in its free pages stays there until the same `muster forget` is run again"
+        ),
+        None if !emptied => format!(
+            "\nanother process has the store open: copies of the erased data stay in {}-wal until it closes and a muster command runs on the store",
+            store.display()
+        ),
+        None => String::new(),
+    }
 }
 
 /// A record a revert brings back may hold an address or an identity that another record has

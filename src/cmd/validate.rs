@@ -67,6 +67,7 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         // validate never creates a store: a CI result must not depend on the directory.
         let store = super::store_to_read(path)?;
         plan::read_store(&mut known, &store)?;
+        store.check_unchanged()?;
         // Closed first: the last connection to close cleans up the `-wal` and `-shm` files
         // `Store::open` made, and the history's own then reads the store file as it is.
         drop(store);
