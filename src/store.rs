@@ -400,7 +400,9 @@ fn record_text(conn: &Connection, rowid: i64) -> rusqlite::Result<String> {
 /// `-wal` or `-journal` file beside the store, no writer is at work and none was killed: every
 /// committed row is in the store's own file, which is then read as it is (`immutable`: no
 /// locks, no `-shm`). By its absolute path as a URI: a name like `file:x.db` is the file.
-fn read_only_connection(path: &Path) -> Result<(Connection, i64, Option<FileStamp>), StoreError> {
+fn read_only_connection(
+    path: &Path,
+) -> Result<(Connection, i64, Option<crate::input::FileStamp>), StoreError> {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let beside = |suffix: &str| {
         let mut name = absolute.as_os_str().to_owned();
@@ -409,7 +411,9 @@ fn read_only_connection(path: &Path) -> Result<(Connection, i64, Option<FileStam
     };
     let immutable = !beside("-wal") && !beside("-journal");
     // Taken before SQLite reads a page: what is read is compared with it.
-    let stamp = immutable.then(|| FileStamp::of(&absolute)).flatten();
+    let stamp = immutable
+        .then(|| crate::input::FileStamp::of(&absolute))
+        .flatten();
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
         | rusqlite::OpenFlags::SQLITE_OPEN_URI
         | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -581,30 +585,7 @@ pub struct Store {
     path: PathBuf,
     /// For a store read without locks (`immutable`): the file as it was when opened. A
     /// writer's checkpoint while it is read would give pages of two states ([`Store::check_unchanged`]).
-    read_unlocked: Option<FileStamp>,
-}
-
-/// What tells one state of a file from another: its length, time of change and inode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    len: u64,
-    modified: Option<std::time::SystemTime>,
-    inode: u64,
-}
-
-impl FileStamp {
-    fn of(path: &Path) -> Option<FileStamp> {
-        let m = std::fs::metadata(path).ok()?;
-        #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&m);
-        #[cfg(not(unix))]
-        let inode = 0;
-        Some(FileStamp {
-            len: m.len(),
-            modified: m.modified().ok(),
-            inode,
-        })
-    }
+    read_unlocked: Option<crate::input::FileStamp>,
 }
 
 /// Refuses a store path that is there but is no regular file (a device, a pipe, a folder):
@@ -1070,7 +1051,7 @@ impl Store {
     /// users and repeated 3,648, exit 0). A store read with locks is one snapshot.
     pub fn check_unchanged(&self) -> Result<(), StoreError> {
         match self.read_unlocked {
-            Some(stamp) if FileStamp::of(&self.path) != Some(stamp) => {
+            Some(stamp) if crate::input::FileStamp::of(&self.path) != Some(stamp) => {
                 Err(StoreError::ChangedWhileRead {
                     path: self.path.clone(),
                 })

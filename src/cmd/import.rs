@@ -293,6 +293,13 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         .with_context(|| format!("cannot read {}", args.batch.display()))?;
+    // Its rows and its digest are of one version of the file, or nothing is applied.
+    if let Some(file) = batch.changed_file() {
+        bail!(
+            "{}: the file changed while muster read it (written over while it was read?): its rows may be of two versions; nothing was applied (run again once it is whole)",
+            file.display()
+        );
+    }
     // In NFC, as `revert` and `history` take a name typed on any keyboard (locale review: a
     // file named on a Mac gave a batch no typed name found).
     let name = super::nfc(

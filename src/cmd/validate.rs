@@ -102,6 +102,12 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         _ => "validation failed".to_string(),
     })?;
     known.drop_in_background();
+    if let Some(file) = batch.changed_file() {
+        bail!(
+            "{}: the file changed while muster read it (written over while it was read?): its rows may be of two versions; nothing was written (run again once it is whole)",
+            file.display()
+        );
+    }
     let writing = progress.spinner("writing outputs".to_string());
 
     let failed = outcome
