@@ -81,6 +81,22 @@ fn end_cleanly_on_signals() {
         // SAFETY: waits on the set blocked above.
         if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
             muster::report::remove_live_temps();
+            // Said, on a line of its own after a progress bar's (store review: Ctrl-C left the
+            // bar's line unended, and nothing said what was left). Written with no lock: the
+            // thread drawing the bar may hold stderr's.
+            let name = match signal {
+                libc::SIGINT => "Ctrl-C",
+                libc::SIGTERM => "SIGTERM",
+                _ => "SIGHUP",
+            };
+            let lead = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                "\n"
+            } else {
+                ""
+            };
+            let said = format!("{lead}muster: stopped by {name}: outputs not finished were deleted, and a store change not committed was not made\n");
+            // SAFETY: writes a buffer we own to the standard error's descriptor.
+            unsafe { libc::write(2, said.as_ptr().cast(), said.len()) };
             // SAFETY: ends the process at once, as the signal's default action would.
             unsafe { libc::_exit(128 + signal) }
         }

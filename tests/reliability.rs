@@ -193,7 +193,7 @@ fn ctrl_c_while_writing_leaves_no_temporary_file() {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("muster"))
             .args(["validate", input.to_str().unwrap(), "-q", "--annotate"])
             .arg(&output)
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         while !names().iter().any(|n| n.starts_with(".muster-"))
@@ -203,12 +203,16 @@ fn ctrl_c_while_writing_leaves_no_temporary_file() {
         }
         // SAFETY: sends a signal to the child we started.
         unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-        let status = child.wait().unwrap();
+        let out = child.wait_with_output().unwrap();
+        let status = out.status;
         if status.code() == Some(1) {
             continue; // finished before the signal came: nothing to see
         }
         interrupted += 1;
         assert_eq!(status.code(), Some(code));
+        // Said (store review: nothing was).
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("muster: stopped by "), "{stderr}");
         let left: Vec<String> = names()
             .into_iter()
             .filter(|n| n.starts_with(".muster-"))

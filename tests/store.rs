@@ -3825,6 +3825,12 @@ fn a_store_that_is_no_file_or_a_blank_database_is_refused_as_it_is() {
             );
         }
     }
+    // The store given as the batch too.
+    env.import(&batch, &[]);
+    env.refused(
+        &["import", env.store().to_str().unwrap()],
+        "the batch given is the store itself",
+    );
     let blank = env.path("blank.db");
     let conn = rusqlite::Connection::open(&blank).unwrap();
     conn.execute_batch("PRAGMA user_version = 0; VACUUM;")

@@ -139,6 +139,14 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     if !args.batch.exists() {
         bail!("{}: no such file or directory", args.batch.display());
     }
+    // The store given as the batch was read as text, "UTF-16 without a byte-order mark"
+    // (store review).
+    if super::same_file(&args.batch, &args.store.store) {
+        bail!(
+            "{}: the batch given is the store itself; nothing was applied (give the vendor's file, or an export: `muster export -o all.xlsx`)",
+            args.batch.display()
+        );
+    }
     // The batch file's digest (its default name, its entry in the history) is needed once the
     // rows are checked: it is made on a thread of its own meanwhile (half a second of one core
     // at a million rows).
