@@ -661,13 +661,25 @@ pub enum Records {
     NotKept,
     InMemory(Vec<Record>),
     Spilled(Spill),
+    /// `validate --out`'s records could not be spilled (a full disk): the run goes on for
+    /// its other outputs, and `--out` fails with this error (store review: the report was
+    /// lost with the records).
+    Lost(std::io::Error),
 }
 
 impl Records {
+    /// Why the records were lost, as an error to return ([`Records::Lost`]).
+    fn lost(e: &std::io::Error) -> std::io::Error {
+        std::io::Error::new(
+            e.kind(),
+            format!("the records could not be kept while the batch was checked: {e}"),
+        )
+    }
+
     /// How many valid records there are.
     pub fn len(&self) -> usize {
         match self {
-            Records::NotKept => 0,
+            Records::NotKept | Records::Lost(_) => 0,
             Records::InMemory(v) => v.len(),
             Records::Spilled(s) => s.valid,
         }
@@ -694,6 +706,7 @@ impl Records {
             Records::NotKept => Ok(()),
             Records::InMemory(v) => v.iter().try_for_each(|r| f(&r.json)),
             Records::Spilled(s) => s.for_each_json(f),
+            Records::Lost(e) => Err(Records::lost(e)),
         }
     }
 
@@ -711,6 +724,7 @@ impl Records {
                 f(&views)
             }),
             Records::Spilled(s) => s.for_each_run(n.max(1), f),
+            Records::Lost(e) => Err(Records::lost(e).into()),
         }
     }
 
@@ -723,6 +737,9 @@ impl Records {
         if let Records::Spilled(s) = self {
             s.readable()?;
             std::io::Seek::rewind(&mut &s.file)?;
+        }
+        if let Records::Lost(e) = self {
+            return Err(Records::lost(e));
         }
         Ok(RecordTexts {
             records: self,
@@ -757,6 +774,8 @@ impl Records {
 /// Where candidate records go while rows are checked.
 pub(crate) enum RecordSink {
     Nothing,
+    /// `validate`'s spill failed: no more records are made ([`Records::Lost`]).
+    Failed(std::io::Error),
     /// Each candidate with its user's index.
     InMemory(Vec<(u32, Record)>),
     Spill(SpillWriter),
@@ -804,7 +823,7 @@ impl RecordSink {
     }
 
     pub(crate) fn wants_records(&self) -> bool {
-        !matches!(self, RecordSink::Nothing)
+        !matches!(self, RecordSink::Nothing | RecordSink::Failed(_))
     }
 
     /// Whether a record that is the very text stored may be left out (an import's spill,
@@ -829,7 +848,7 @@ impl RecordSink {
     ) -> std::io::Result<()> {
         use std::io::Write;
         match self {
-            RecordSink::Nothing => {}
+            RecordSink::Nothing | RecordSink::Failed(_) => {}
             RecordSink::InMemory(v) => v.push((user as u32, record)),
             // The bot, at most a few, stays in memory: it is written after every user.
             RecordSink::Spill(s) if record.bot_account => s.bots.push((user as u32, record)),
@@ -848,8 +867,14 @@ impl RecordSink {
                 }
                 if !left_out {
                     // JSONL as `--out` writes it, so that the kept records can be copied in runs.
-                    s.out.write_all(record.json.as_bytes())?;
-                    s.out.write_all(b"\n")?;
+                    let written = (s.out.write_all(record.json.as_bytes()))
+                        .and_then(|_| s.out.write_all(b"\n"));
+                    match written {
+                        // An import needs every record; `validate` goes on without them, for
+                        // its report and workbook.
+                        Err(e) if s.ids.is_none() => *self = RecordSink::Failed(e),
+                        written => written?,
+                    }
                 }
             }
         }
@@ -860,6 +885,7 @@ impl RecordSink {
     pub(crate) fn finish(self, valid: impl Fn(usize) -> bool) -> std::io::Result<Records> {
         Ok(match self {
             RecordSink::Nothing => Records::NotKept,
+            RecordSink::Failed(e) => Records::Lost(e),
             RecordSink::InMemory(v) => {
                 let mut kept: Vec<Record> = v
                     .into_iter()
@@ -878,7 +904,11 @@ impl RecordSink {
                     .filter(|(u, _)| valid(*u as usize))
                     .map(|(_, r)| r)
                     .collect();
-                let file = s.out.into_inner().map_err(|e| e.into_error())?;
+                let file = match s.out.into_inner() {
+                    Ok(file) => file,
+                    Err(e) if s.ids.is_none() => return Ok(Records::Lost(e.into_error())),
+                    Err(e) => return Err(e.into_error()),
+                };
                 Records::Spilled(Spill {
                     valid: keep.iter().filter(|&&k| k).count() + bots.len(),
                     file,
@@ -1394,6 +1424,7 @@ impl RecordTexts<'_> {
         use std::io::Read;
         let spill = match self.records {
             Records::NotKept => return Err(std::io::Error::other("no records were kept")),
+            Records::Lost(e) => return Err(Records::lost(e)),
             Records::InMemory(v) => return Ok((v[n].json.clone(), v[n].row_version)),
             Records::Spilled(s) => s,
         };

@@ -329,6 +329,30 @@ fn a_failed_write_leaves_no_output_and_no_temporary_file() {
             .collect();
         assert!(left.is_empty(), "{name}: temporary files left: {left:?}");
     }
+    // The records' spill fills the disk while the batch is checked: the report is written all
+    // the same, and `--out` fails naming its file (store review: both were lost).
+    let (report, records) = (dir.path().join("r.csv"), dir.path().join("o.jsonl"));
+    let script = format!(
+        "ulimit -f 64; trap '' XFSZ; exec \"$0\" \"$@\" --report {} --out {}",
+        shell_quote(&report),
+        shell_quote(&records)
+    );
+    let run = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg(&bin)
+        .arg("validate")
+        .arg(&valid)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("File too large") && stderr.contains(records.to_str().unwrap()),
+        "{stderr}"
+    );
+    assert!(report.exists(), "{stderr}");
+    assert!(!records.exists(), "{stderr}");
 }
 
 #[cfg(unix)]
