@@ -908,6 +908,13 @@ impl Store {
         Store::open_to(path, true)
     }
 
+    /// [`Store::open`] for a command that changes a store but makes none (`remove`, `revert`,
+    /// `forget`): a blank SQLite file is refused, left as it is (adversarial review: `remove`
+    /// gave one muster's tables while saying nothing was removed).
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        Store::open_to(path, false)
+    }
+
     /// [`Store::open`]; `may_make` false for a command that only reads, which takes no blank
     /// SQLite file as a new store (store review: `history` gave one muster's tables).
     fn open_to(path: &Path, may_make: bool) -> Result<Store, StoreError> {

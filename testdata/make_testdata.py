@@ -366,6 +366,9 @@ def mangled_fixture():
     # a CSV (a German locale's decimal comma); the digits are the ones the text kept.
     ws.append(["g@acme.com", "R7", "Gu Ma", 123457000000, "CC-7", "V009"])
     ws["D8"].number_format = "0.00E+00"
+    # Three decimals: a format LibreOffice's ODS keeps in styles.xml, not content.xml.
+    ws.append(["h@acme.com", "R8", "Hu Lo", 98765400000, "CC-8", "V009"])
+    ws["D9"].number_format = "0.000E+00"
     wb.save(os.path.join(HERE, "rules", "V009-N009-V007.xlsx"))
 
 

@@ -817,6 +817,17 @@ fn jsonl_text_is_brought_to_nfc() {
     for nfc in ["\"Café-1\"", "z@münchen.de", "\"Büro\":\"Köln\""] {
         assert!(written.contains(nfc), "{nfc} in {written}");
     }
+    // Two keys that are one in NFC: F003, the record not loaded (adversarial review: one
+    // value was lost unsaid).
+    let twice = r#"{"record_id":"C-1","user":{"email_addr":"c@acme.com","full_name":"C C","custom_attributes":{"Cafe\u0301":"decomposed","Caf\u00e9":"composed"}}}"#;
+    std::fs::write(&jsonl, format!("{twice}\n")).unwrap();
+    let (code, report) = validate_json(&[jsonl.to_str().unwrap()]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        codes(&report),
+        BTreeSet::from(["F003".to_string()]),
+        "{report:#}"
+    );
 }
 
 #[test]

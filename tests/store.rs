@@ -3825,12 +3825,15 @@ fn a_store_that_is_no_file_or_a_blank_database_is_refused_as_it_is() {
             );
         }
     }
-    // The store given as the batch too.
+    // The store given as the batch too, under another name (a hard link) as well.
     env.import(&batch, &[]);
-    env.refused(
-        &["import", env.store().to_str().unwrap()],
-        "the batch given is the store itself",
-    );
+    let hard = env.path("hard.csv");
+    std::fs::hard_link(env.store(), &hard).unwrap();
+    for given in [env.store(), hard] {
+        let given = given.to_str().unwrap();
+        env.refused(&["import", given], "the batch given is the store itself");
+        env.refused(&["validate", given], "the batch given is the store itself");
+    }
     let blank = env.path("blank.db");
     let conn = rusqlite::Connection::open(&blank).unwrap();
     conn.execute_batch("PRAGMA user_version = 0; VACUUM;")
@@ -3841,6 +3844,9 @@ fn a_store_that_is_no_file_or_a_blank_database_is_refused_as_it_is() {
     for args in [
         vec!["history", "--store", blank],
         vec!["validate", batch.to_str().unwrap(), "--store", blank],
+        vec!["remove", "R1", "--store", blank],
+        vec!["revert", "b", "--store", blank],
+        vec!["forget", "R1", "--store", blank],
     ] {
         let out = muster().args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -3876,4 +3882,32 @@ fn a_store_that_is_no_file_or_a_blank_database_is_refused_as_it_is() {
         "{}",
         String::from_utf8_lossy(&import.stderr)
     );
+}
+
+/// `--prune` applies nothing while a file was not read (adversarial review: an unreadable
+/// batch with `--partial --prune` removed every stored user).
+#[test]
+fn prune_applies_nothing_when_a_file_was_not_read() {
+    let env = Env::new();
+    let batch = env.write(
+        "b.csv",
+        &users_csv(&["a@acme.com,A1,Al Bo,IT,,", "b@acme.com,B1,Bo Al,IT,,"]),
+    );
+    env.import(&batch, &[]);
+    let unreadable = common::root().join("testdata/bad/binary.csv");
+    let out = env.run(&[
+        "import",
+        unreadable.to_str().unwrap(),
+        "--partial",
+        "--prune",
+        "--max-remove",
+        "10",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--prune: ") && stderr.contains("F001"),
+        "{stderr}"
+    );
+    assert_eq!(env.count(), 2);
 }

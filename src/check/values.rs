@@ -772,21 +772,27 @@ fn words_in_folded(part: &str, full: &str) -> bool {
     let (part, full) = (fold(part), fold(full));
     let full_words = words(&full);
     // Chinese, Japanese and Korean names are written without a space between family and
-    // given name (`王小明`, `김민준`): a word in those scripts is found inside a word of the
-    // full name.
+    // given name (`王小明`, `김민준`): a word in those scripts is found at the start or the end
+    // of a word of the full name (not inside it: `王` is not a part of `李王明`).
     words(&part).iter().all(|w| {
         full_words.contains(w)
-            || (w.chars().all(written_unspaced) && full_words.iter().any(|f| f.contains(w)))
+            || (w.chars().all(written_unspaced)
+                && full_words
+                    .iter()
+                    .any(|f| f.starts_with(w) || f.ends_with(w)))
     })
 }
 
-/// A letter of a script whose names are written without spaces between their parts.
+/// A letter of a script whose names are written without spaces between their parts, or a
+/// mark written among them (the long vowel `ー` of `ルーシー`, the repeat `々` of `佐々木`,
+/// which Unicode gives to no script; adversarial review).
 fn written_unspaced(c: char) -> bool {
     use icu_properties::{props::Script, CodePointMapData};
-    matches!(
-        CodePointMapData::<Script>::new().get(c),
-        Script::Han | Script::Hiragana | Script::Katakana | Script::Hangul | Script::Thai
-    )
+    matches!(c, '\u{30FC}' | '\u{FF70}' | '\u{3005}')
+        || matches!(
+            CodePointMapData::<Script>::new().get(c),
+            Script::Han | Script::Hiragana | Script::Katakana | Script::Hangul | Script::Thai
+        )
 }
 
 fn words(s: &str) -> Vec<&str> {
@@ -883,6 +889,11 @@ mod tests {
             ("花子", "佐藤 花子", true),
             ("スミス", "ジョン・スミス", true),
             ("小红", "王小明", false),
+            ("ルーシー", "田中ルーシー", true),
+            ("佐々木", "佐々木 花子", true),
+            ("佐々木", "佐々木花子", true),
+            // Inside, not at an end: another name's character.
+            ("王", "李王明", false),
             // Latin letters are words still: no part of a word.
             ("Ann", "Anne-Marie Dupont", false),
             ("Doe", "Jane\u{a0}Doe", true),

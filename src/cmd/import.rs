@@ -274,7 +274,22 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
             spill.display()
         )
     })?;
-    // `--prune` removes the stored users the batch does not hold: a row whose record id is
+    // `--prune` removes the stored users the batch does not hold: a file, sheet or column
+    // not read (F001: unreadable, or changed while read; F002, F008, …) holds users it would
+    // remove, `--partial` or not (adversarial review: an unreadable file pruned every user).
+    if args.prune {
+        if let Some(f) = (outcome.findings.iter())
+            .find(|f| f.severity == Severity::Error && f.code.starts_with('F'))
+        {
+            bail!(
+                "--prune: {} ({}: {}); the users of what was not read cannot be told from those the batch leaves out, so nothing was applied",
+                f.message,
+                report::location(f),
+                f.code
+            );
+        }
+    }
+    // A row whose record id is
     // missing or unusable (a formula, a control character) may stand for one of them, so
     // nothing is pruned while any row is like that.
     if args.prune && outcome.record_ids.contains("") {

@@ -115,7 +115,7 @@ pub(crate) fn warn_unused_renames(
 
 pub(crate) fn existing_store(path: &std::path::Path) -> anyhow::Result<crate::store::Store> {
     must_exist(path)?;
-    Ok(crate::store::Store::open(path)?)
+    Ok(crate::store::Store::open_existing(path)?)
 }
 
 /// [`existing_store`] for a command that only reads it: a store in a folder the user cannot
@@ -150,6 +150,15 @@ fn must_exist(path: &std::path::Path) -> anyhow::Result<()> {
 
 /// Whether two paths name the same file: by their canonical forms when both exist.
 pub(crate) fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    // Two names of one file (a hard link) too (adversarial review: the store, hard-linked
+    // as `hard.csv`, was taken as a batch and pruned empty).
+    #[cfg(unix)]
+    if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        use std::os::unix::fs::MetadataExt;
+        if (x.dev(), x.ino()) == (y.dev(), y.ino()) {
+            return true;
+        }
+    }
     match (resolved(a), resolved(b)) {
         (Some(x), Some(y)) => x == y,
         _ => a == b,

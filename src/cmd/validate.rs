@@ -306,6 +306,15 @@ fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
         bail!("two outputs go to standard output (`-` or --format json); give one of them a file");
     }
     let same = super::same_file;
+    // The store given as the batch was read as "UTF-16 text without a byte-order mark".
+    if let Some(store) = &args.store {
+        if let Some(input) = args.inputs.iter().find(|input| same(input, store)) {
+            bail!(
+                "{}: the batch given is the store itself (give the vendor's file, or an export: `muster export -o all.xlsx`)",
+                input.display()
+            );
+        }
+    }
     let outputs: Vec<&PathBuf> = args
         .report
         .iter()

@@ -64,7 +64,8 @@ pub fn read(
             ReadProblem::unreadable(format!("line {number} is not a JSON record: {e}"))
                 .at_row(number)
         })?;
-        let record = in_nfc(record);
+        let mut twice = Vec::new();
+        let record = in_nfc(record, &mut twice);
         // JSON that is not a record would otherwise be a row of empty cells, or nothing.
         if !record["user"].is_object() {
             let what = match &record {
@@ -88,6 +89,20 @@ pub fn read(
             ReadProblem::unreadable(format!("line {number} is not a user record: {why}"))
                 .at_row(number)
         })?;
+        // Two keys of one object that are one in NFC: one value would be lost unsaid, as a
+        // sheet's two columns of one name are F003 (adversarial review).
+        for key in twice {
+            problems.push(EntryProblem {
+                line: number,
+                record_id: cells["record_id"].trim().to_string(),
+                code: "F003",
+                field: "custom_attributes",
+                value: key.clone(),
+                message: format!(
+                    "key `{key}` is given twice in this record, in two Unicode forms that are one text: one of its values would be lost"
+                ),
+            });
+        }
         problems.extend(
             (faults.into_iter()).map(|(code, field, value, message)| EntryProblem {
                 line: number,
@@ -145,15 +160,24 @@ pub fn read(
 /// The record with every string and key in NFC (SPEC §2), as the other readers give their
 /// cells: a string's `\u0301` escapes are decoded only by the JSON parser, so the file's text
 /// brought to NFC would not do (review: `Café-1` from JSONL was a second record id).
-fn in_nfc(value: Value) -> Value {
+/// Keys that two keys of one object became are noted in `twice` (the first one's value kept).
+fn in_nfc(value: Value, twice: &mut Vec<String>) -> Value {
     match value {
         Value::String(s) => Value::String(super::csv::to_nfc(s)),
-        Value::Array(items) => Value::Array(items.into_iter().map(in_nfc).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (super::csv::to_nfc(k), in_nfc(v)))
-                .collect(),
-        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| in_nfc(v, twice)).collect()),
+        Value::Object(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                let k = super::csv::to_nfc(k);
+                let v = in_nfc(v, twice);
+                if out.contains_key(&k) {
+                    twice.push(k);
+                } else {
+                    out.insert(k, v);
+                }
+            }
+            Value::Object(out)
+        }
         other => other,
     }
 }

@@ -573,25 +573,32 @@ pub fn check_size(rows: &[Row], sheet: Option<&str>, limits: &Limits) -> Result<
     Ok(())
 }
 
-/// What tells one state of a file from another: its length, time of change and inode.
+/// What tells one state of a file from another: its length, times of change and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileStamp {
     len: u64,
     modified: Option<std::time::SystemTime>,
     inode: u64,
+    changed: (i64, i64),
 }
 
 impl FileStamp {
     pub fn of(path: &Path) -> Option<FileStamp> {
         let m = std::fs::metadata(path).ok()?;
+        // The time of the inode's last change too, which no one can set back: `cp -p` gives
+        // the copy the source's time of modification (adversarial review).
         #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&m);
+        let (inode, changed) = {
+            use std::os::unix::fs::MetadataExt;
+            (m.ino(), (m.ctime(), m.ctime_nsec()))
+        };
         #[cfg(not(unix))]
-        let inode = 0;
+        let (inode, changed) = (0, (0, 0));
         Some(FileStamp {
             len: m.len(),
             modified: m.modified().ok(),
             inode,
+            changed,
         })
     }
 }

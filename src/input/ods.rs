@@ -123,8 +123,16 @@ pub fn shown_cells(path: &Path) -> Result<Vec<Shown>, ReadProblem> {
     let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
     let mut zip =
         zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| unreadable(&e))?;
+    // Number styles the document defines in `styles.xml` (LibreOffice puts an xlsx's custom
+    // formats there), which `content.xml`'s cell styles name.
+    let mut scientific = HashSet::new();
+    if let Ok(styles) = zip.by_name("styles.xml") {
+        scientific_styles_in(std::io::BufReader::new(styles), &mut scientific)
+            .map_err(|e| unreadable(&e))?;
+    }
     let content = zip.by_name("content.xml").map_err(|e| unreadable(&e))?;
-    let sheets = read_content(std::io::BufReader::new(content)).map_err(|e| unreadable(&e))?;
+    let sheets =
+        read_content(std::io::BufReader::new(content), scientific).map_err(|e| unreadable(&e))?;
     if let Some(problem) = sheets.iter().find_map(Shown::too_repeated) {
         return Err(ReadProblem::unreadable(problem));
     }
@@ -193,7 +201,46 @@ pub fn without_indentation(path: &Path) -> Result<std::fs::File, ReadProblem> {
 
 /// Walks `content.xml`'s tables, rows and cells (with their repeats) and notes the number cells
 /// shown padded. Nothing is allocated per repeat: a row repeated a million times is one run.
-fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
+/// Adds to `names` the number styles in `source` that show numbers in scientific notation
+/// (`<number:number-style>` holding a `<number:scientific-number>`).
+fn scientific_styles_in(
+    source: impl BufRead,
+    names: &mut HashSet<String>,
+) -> Result<(), quick_xml::Error> {
+    let mut reader = quick_xml::Reader::from_reader(source);
+    let mut buf = Vec::new();
+    let mut number_style: Option<String> = None;
+    loop {
+        buf.clear();
+        match reader.read_event_into(&mut buf)? {
+            Event::Start(ref e) | Event::Empty(ref e) => match e.name().as_ref() {
+                "number:number-style" => {
+                    number_style = e
+                        .try_get_attribute("style:name")
+                        .ok()
+                        .flatten()
+                        .and_then(|a| value_of(&a));
+                }
+                "number:scientific-number" => {
+                    if let Some(name) = &number_style {
+                        names.insert(name.clone());
+                    }
+                }
+                _ => {}
+            },
+            Event::End(ref e) if e.name().as_ref() == "number:number-style" => {
+                number_style = None;
+            }
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+    }
+}
+
+fn read_content(
+    source: impl BufRead,
+    scientific_styles: HashSet<String>,
+) -> Result<Vec<Shown>, quick_xml::Error> {
     let mut reader = quick_xml::Reader::from_reader(source);
     let mut buf = Vec::new();
     let mut sheets: Vec<Shown> = Vec::new();
@@ -221,7 +268,7 @@ fn read_content(source: impl BufRead) -> Result<Vec<Shown>, quick_xml::Error> {
     // a number cell under one is V009 in an id column, as an xlsx cell under `0.00E+00` is.
     // Its shown text would not do: Gnumeric shows a number too wide for its column as
     // `2.7E+10` under the General format.
-    let mut scientific_styles: HashSet<String> = HashSet::new();
+    let mut scientific_styles = scientific_styles;
     let mut number_style: Option<String> = None;
     let mut scientific_cells: HashSet<String> = HashSet::new();
     let mut column_styles: Vec<(u32, u32, String)> = Vec::new();
@@ -609,7 +656,7 @@ mod tests {
     }
 
     fn read(xml: &str) -> Vec<Padded> {
-        read_content(xml.as_bytes())
+        read_content(xml.as_bytes(), HashSet::new())
             .unwrap()
             .into_iter()
             .map(|s| s.padded)
@@ -623,7 +670,7 @@ mod tests {
     #[test]
     fn repeats_of_values_past_the_bounds_are_refused() {
         let refused = |xml: &str| {
-            let sheets = read_content(xml.as_bytes()).unwrap();
+            let sheets = read_content(xml.as_bytes(), HashSet::new()).unwrap();
             sheets.iter().find_map(Shown::too_repeated)
         };
         let sheet = |rows: &str| format!(r#"<table:table table:name="Users">{rows}</table:table>"#);
@@ -680,7 +727,7 @@ mod tests {
             r#"<table:table table:name="Users &amp; more"><table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row>
             <table:table-row><table:table-cell table:number-columns-repeated="2"/>{NUMBER}<office:annotation><dc:creator>Jane &amp; Co</dc:creator><dc:date>2026-12-01</dc:date><text:p>call</text:p><text:p>her<text:s/>back</text:p></office:annotation><text:p>000123</text:p></table:table-cell></table:table-row></table:table>"#
         );
-        let sheets = read_content(xml.as_bytes()).unwrap();
+        let sheets = read_content(xml.as_bytes(), HashSet::new()).unwrap();
         assert_eq!(sheets[0].name, "Users & more");
         assert_eq!(sheets[0].padded.width(2, 2), Some(6));
         let notes: Vec<_> = (sheets[0].notes.iter())
