@@ -139,14 +139,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     if !args.batch.exists() {
         bail!("{}: no such file or directory", args.batch.display());
     }
-    // The store given as the batch was read as text, "UTF-16 without a byte-order mark"
-    // (store review).
-    if super::same_file(&args.batch, &args.store.store) {
-        bail!(
-            "{}: the batch given is the store itself; nothing was applied (give the vendor's file, or an export: `muster export -o all.xlsx`)",
-            args.batch.display()
-        );
-    }
+    super::refuse_store_as_batch(std::slice::from_ref(&args.batch), &args.store.store)?;
     // The batch file's digest (its default name, its entry in the history) is needed once the
     // rows are checked: it is made on a thread of its own meanwhile (half a second of one core
     // at a million rows).
@@ -317,12 +310,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         .with_context(|| format!("cannot read {}", args.batch.display()))?;
     // Its rows and its digest are of one version of the file, or nothing is applied.
-    if let Some(file) = batch.changed_file() {
-        bail!(
-            "{}: the file changed while muster read it (written over while it was read?): its rows may be of two versions; nothing was applied (run again once it is whole)",
-            file.display()
-        );
-    }
+    super::refuse_changed_batch(&batch, "nothing was applied")?;
     // In NFC, as `revert` and `history` take a name typed on any keyboard (locale review: a
     // file named on a Mac gave a batch no typed name found).
     let name = super::nfc(

@@ -148,6 +148,36 @@ fn must_exist(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses the store given as a batch (read as text, "UTF-16 without a byte-order mark";
+/// store review), under its own name or another (a link).
+pub(crate) fn refuse_store_as_batch(
+    inputs: &[std::path::PathBuf],
+    store: &std::path::Path,
+) -> anyhow::Result<()> {
+    if let Some(input) = inputs.iter().find(|input| same_file(input, store)) {
+        anyhow::bail!(
+            "{}: the batch given is the store itself; nothing was done (give the vendor's file, or an export: `muster export -o all.xlsx`)",
+            input.display()
+        );
+    }
+    Ok(())
+}
+
+/// Refuses a batch one of whose files was written over while it was read (its rows may be
+/// of two versions); `nothing` says what was not done.
+pub(crate) fn refuse_changed_batch(
+    batch: &crate::input::Batch,
+    nothing: &str,
+) -> anyhow::Result<()> {
+    if let Some(file) = batch.changed_file() {
+        anyhow::bail!(
+            "{}: the file changed while muster read it (written over while it was read?): its rows may be of two versions; {nothing} (run again once it is whole)",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
 /// Whether two paths name the same file: by their canonical forms when both exist.
 pub(crate) fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     // Two names of one file (a hard link) too (adversarial review: the store, hard-linked

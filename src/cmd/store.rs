@@ -343,13 +343,13 @@ fn erase(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
         let json = serde_json::json!({
             "applied": false,
             "already_erased": erased,
-            "compacted": failed.is_none(),
+            "compacted": true,
             "copies_left_in_wal": !emptied,
         });
         let text = format!(
             "nothing left to erase: {} erased already; the file was rewritten with its live data again (VACUUM), which a forget that was stopped may not have done{}",
             erased.join(", "),
-            compact_notes(emptied, None, &args.store.store),
+            wal_note(emptied, &args.store.store),
         );
         say_done(&args.output, json, &text)?;
         return Ok(ExitStatus::Success);
@@ -397,7 +397,7 @@ fn erase(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
         );
     }
     text += &already;
-    text += &compact_notes(emptied, None, &args.store.store);
+    text += &wal_note(emptied, &args.store.store);
     let json = serde_json::json!({
         "applied": true,
         "batch": name,
@@ -413,8 +413,7 @@ fn erase(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
     // the erasure is done, its rewrite is not.
     if let Some(why) = failed {
         errln!(
-            "muster: {}",
-            compact_notes(false, Some(&why), &args.store.store).trim_start()
+            "muster: the erasure is committed, but rewriting the file failed ({why}): what earlier versions of the records left in its free pages stays there until the same `muster forget` is run again"
         );
         return Ok(ExitStatus::Failure);
     }
@@ -432,17 +431,14 @@ fn compacted(store: &crate::store::Store) -> (bool, Option<String>) {
     }
 }
 
-/// What [`compacted`] left undone, as lines for the closing message.
-fn compact_notes(emptied: bool, failed: Option<&str>, store: &std::path::Path) -> String {
-    match failed {
-        Some(why) => format!(
-            "\nthe erasure is committed, but rewriting the file failed ({why}): what earlier versions of the records left in its free pages stays there until the same `muster forget` is run again"
-        ),
-        None if !emptied => format!(
+/// A line for the closing message when [`compacted`] could not empty the write-ahead log.
+fn wal_note(emptied: bool, store: &std::path::Path) -> String {
+    match emptied {
+        true => String::new(),
+        false => format!(
             "\nanother process has the store open: copies of the erased data stay in {}-wal until it closes and a muster command runs on the store",
             store.display()
         ),
-        None => String::new(),
     }
 }
 

@@ -102,12 +102,7 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         _ => "validation failed".to_string(),
     })?;
     known.drop_in_background();
-    if let Some(file) = batch.changed_file() {
-        bail!(
-            "{}: the file changed while muster read it (written over while it was read?): its rows may be of two versions; nothing was written (run again once it is whole)",
-            file.display()
-        );
-    }
+    super::refuse_changed_batch(&batch, "nothing was written")?;
     let writing = progress.spinner("writing outputs".to_string());
 
     let failed = outcome
@@ -306,14 +301,8 @@ fn refuse_overwriting_inputs(args: &ValidateArgs) -> anyhow::Result<()> {
         bail!("two outputs go to standard output (`-` or --format json); give one of them a file");
     }
     let same = super::same_file;
-    // The store given as the batch was read as "UTF-16 text without a byte-order mark".
     if let Some(store) = &args.store {
-        if let Some(input) = args.inputs.iter().find(|input| same(input, store)) {
-            bail!(
-                "{}: the batch given is the store itself (give the vendor's file, or an export: `muster export -o all.xlsx`)",
-                input.display()
-            );
-        }
+        super::refuse_store_as_batch(&args.inputs, store)?;
     }
     let outputs: Vec<&PathBuf> = args
         .report

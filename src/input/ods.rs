@@ -125,11 +125,12 @@ pub fn shown_cells(path: &Path) -> Result<Vec<Shown>, ReadProblem> {
         zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| unreadable(&e))?;
     // Number styles the document defines in `styles.xml` (LibreOffice puts an xlsx's custom
     // formats there), which `content.xml`'s cell styles name.
-    let mut scientific = HashSet::new();
-    if let Ok(styles) = zip.by_name("styles.xml") {
-        scientific_styles_in(std::io::BufReader::new(styles), &mut scientific)
-            .map_err(|e| unreadable(&e))?;
-    }
+    let scientific = match zip.by_name("styles.xml") {
+        Ok(styles) => {
+            ScientificStyles::read(std::io::BufReader::new(styles)).map_err(|e| unreadable(&e))?
+        }
+        Err(_) => ScientificStyles::default(),
+    };
     let content = zip.by_name("content.xml").map_err(|e| unreadable(&e))?;
     let sheets =
         read_content(std::io::BufReader::new(content), scientific).map_err(|e| unreadable(&e))?;
@@ -201,45 +202,58 @@ pub fn without_indentation(path: &Path) -> Result<std::fs::File, ReadProblem> {
 
 /// Walks `content.xml`'s tables, rows and cells (with their repeats) and notes the number cells
 /// shown padded. Nothing is allocated per repeat: a row repeated a million times is one run.
-/// Adds to `names` the number styles in `source` that show numbers in scientific notation
-/// (`<number:number-style>` holding a `<number:scientific-number>`).
-fn scientific_styles_in(
-    source: impl BufRead,
-    names: &mut HashSet<String>,
-) -> Result<(), quick_xml::Error> {
-    let mut reader = quick_xml::Reader::from_reader(source);
-    let mut buf = Vec::new();
-    let mut number_style: Option<String> = None;
-    loop {
-        buf.clear();
-        match reader.read_event_into(&mut buf)? {
-            Event::Start(ref e) | Event::Empty(ref e) => match e.name().as_ref() {
-                "number:number-style" => {
-                    number_style = e
-                        .try_get_attribute("style:name")
-                        .ok()
-                        .flatten()
-                        .and_then(|a| value_of(&a));
-                }
-                "number:scientific-number" => {
-                    if let Some(name) = &number_style {
-                        names.insert(name.clone());
-                    }
-                }
-                _ => {}
-            },
-            Event::End(ref e) if e.name().as_ref() == "number:number-style" => {
-                number_style = None;
+/// The number styles that show numbers in scientific notation (`<number:number-style>`
+/// holding a `<number:scientific-number>`), from `styles.xml` and `content.xml`.
+#[derive(Default)]
+struct ScientificStyles {
+    names: HashSet<String>,
+    /// The number style being read.
+    open: Option<String>,
+}
+
+impl ScientificStyles {
+    /// Notes an element's start: a number style's, or its scientific number's.
+    fn start(&mut self, e: &BytesStart) {
+        match e.name().as_ref() {
+            "number:number-style" => {
+                self.open =
+                    (e.try_get_attribute("style:name").ok().flatten()).and_then(|a| value_of(&a));
             }
-            Event::Eof => return Ok(()),
+            "number:scientific-number" => {
+                if let Some(name) = &self.open {
+                    self.names.insert(name.clone());
+                }
+            }
             _ => {}
+        }
+    }
+
+    fn end(&mut self, e: &quick_xml::events::BytesEnd) {
+        if e.name().as_ref() == "number:number-style" {
+            self.open = None;
+        }
+    }
+
+    /// Those of `styles.xml`.
+    fn read(source: impl BufRead) -> Result<ScientificStyles, quick_xml::Error> {
+        let mut reader = quick_xml::Reader::from_reader(source);
+        let mut buf = Vec::new();
+        let mut styles = ScientificStyles::default();
+        loop {
+            buf.clear();
+            match reader.read_event_into(&mut buf)? {
+                Event::Start(ref e) | Event::Empty(ref e) => styles.start(e),
+                Event::End(ref e) => styles.end(e),
+                Event::Eof => return Ok(styles),
+                _ => {}
+            }
         }
     }
 }
 
 fn read_content(
     source: impl BufRead,
-    scientific_styles: HashSet<String>,
+    scientific_styles: ScientificStyles,
 ) -> Result<Vec<Shown>, quick_xml::Error> {
     let mut reader = quick_xml::Reader::from_reader(source);
     let mut buf = Vec::new();
@@ -269,9 +283,8 @@ fn read_content(
     // Its shown text would not do: Gnumeric shows a number too wide for its column as
     // `2.7E+10` under the General format.
     let mut scientific_styles = scientific_styles;
-    let mut number_style: Option<String> = None;
     let mut scientific_cells: HashSet<String> = HashSet::new();
-    let mut column_styles: Vec<(u32, u32, String)> = Vec::new();
+    let mut column_styles: Vec<(u32, u32)> = Vec::new();
     let attribute = |e: &BytesStart, name: &str| -> Option<String> {
         Some(e.try_get_attribute(name).ok()??.value.into_owned())
     };
@@ -282,19 +295,14 @@ fn read_content(
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
                 match e.name().as_ref() {
-                    "number:number-style" if !empty => {
-                        number_style = attribute(e, "style:name");
-                    }
-                    "number:scientific-number" => {
-                        if let Some(name) = &number_style {
-                            scientific_styles.insert(name.clone());
-                        }
+                    "number:number-style" | "number:scientific-number" => {
+                        scientific_styles.start(e);
                     }
                     "style:style" => {
                         let data = attribute(e, "style:data-style-name");
                         if let (Some(name), true) = (
                             attribute(e, "style:name"),
-                            data.is_some_and(|d| scientific_styles.contains(&d)),
+                            data.is_some_and(|d| scientific_styles.names.contains(&d)),
                         ) {
                             scientific_cells.insert(name);
                         }
@@ -311,10 +319,10 @@ fn read_content(
                     }
                     "table:table-column" => {
                         let n = repeats(e, "table:number-columns-repeated");
-                        if let Some(style) = attribute(e, "table:default-cell-style-name")
-                            .filter(|s| scientific_cells.contains(s))
+                        if attribute(e, "table:default-cell-style-name")
+                            .is_some_and(|s| scientific_cells.contains(&s))
                         {
-                            column_styles.push((column, n, style));
+                            column_styles.push((column, n));
                         }
                         if let (Some(sheet), true) = (sheets.last_mut(), hides(e)) {
                             if n <= HIDDEN_REPEATS {
@@ -373,7 +381,7 @@ fn read_content(
                                 Some(style) => scientific_cells.contains(&style),
                                 None => column_styles
                                     .iter()
-                                    .any(|&(first, n, _)| first <= col && col - first < n),
+                                    .any(|&(first, n)| first <= col && col - first < n),
                             };
                             if let (true, Some(_)) = (scientific, cell) {
                                 row_cells.push((col, n, 0));
@@ -424,6 +432,7 @@ fn read_content(
             // An entity (`&amp;`) is never part of a padded number.
             Event::GeneralRef(_) if in_paragraph => shown.push('&'),
             Event::End(e) => match e.name().as_ref() {
+                "number:number-style" => scientific_styles.end(&e),
                 "table:table-cell" | "table:covered-table-cell" => {
                     if let Some((first, n, value)) = cell.take() {
                         if let Some(width) = padded_width(value, &shown) {
@@ -656,7 +665,7 @@ mod tests {
     }
 
     fn read(xml: &str) -> Vec<Padded> {
-        read_content(xml.as_bytes(), HashSet::new())
+        read_content(xml.as_bytes(), ScientificStyles::default())
             .unwrap()
             .into_iter()
             .map(|s| s.padded)
@@ -670,7 +679,7 @@ mod tests {
     #[test]
     fn repeats_of_values_past_the_bounds_are_refused() {
         let refused = |xml: &str| {
-            let sheets = read_content(xml.as_bytes(), HashSet::new()).unwrap();
+            let sheets = read_content(xml.as_bytes(), ScientificStyles::default()).unwrap();
             sheets.iter().find_map(Shown::too_repeated)
         };
         let sheet = |rows: &str| format!(r#"<table:table table:name="Users">{rows}</table:table>"#);
@@ -727,7 +736,7 @@ mod tests {
             r#"<table:table table:name="Users &amp; more"><table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row>
             <table:table-row><table:table-cell table:number-columns-repeated="2"/>{NUMBER}<office:annotation><dc:creator>Jane &amp; Co</dc:creator><dc:date>2026-12-01</dc:date><text:p>call</text:p><text:p>her<text:s/>back</text:p></office:annotation><text:p>000123</text:p></table:table-cell></table:table-row></table:table>"#
         );
-        let sheets = read_content(xml.as_bytes(), HashSet::new()).unwrap();
+        let sheets = read_content(xml.as_bytes(), ScientificStyles::default()).unwrap();
         assert_eq!(sheets[0].name, "Users & more");
         assert_eq!(sheets[0].padded.width(2, 2), Some(6));
         let notes: Vec<_> = (sheets[0].notes.iter())
