@@ -435,18 +435,53 @@ fn read_only_connection(
 #[derive(Debug)]
 pub struct StoreHistory {
     conn: std::sync::Mutex<Connection>,
+    path: PathBuf,
+    /// For a store read without locks, the store file as it was when the store was first read
+    /// (by the [`Store`] before this log, when that too was read without locks): each query
+    /// reads the file as it is then, and a writer's checkpoint meanwhile gives pages of two
+    /// states ([`StoreHistory::changed_while_read`]).
+    read_unlocked: Option<crate::input::FileStamp>,
     /// The record ids the log has a removal of, read once when first asked for: rows of
     /// another store's export each ask, a million of them too.
     removed: std::sync::OnceLock<std::collections::HashSet<String>>,
 }
 
 impl StoreHistory {
-    pub fn open(path: &Path) -> Result<StoreHistory, StoreError> {
-        let (conn, _, _) = read_only_connection(path)?;
-        Ok(StoreHistory {
+    /// `store_read` is the stamp of the [`Store`] read before it without locks
+    /// ([`Store::read_unlocked`]): the log must be of the same state.
+    pub fn open(
+        path: &Path,
+        store_read: Option<crate::input::FileStamp>,
+    ) -> Result<StoreHistory, StoreError> {
+        let (conn, _, stamp) = read_only_connection(path)?;
+        let history = StoreHistory {
             conn: std::sync::Mutex::new(conn),
+            path: path.to_path_buf(),
+            read_unlocked: store_read.or(stamp),
             removed: std::sync::OnceLock::new(),
-        })
+        };
+        history.check_unchanged()?;
+        Ok(history)
+    }
+
+    fn check_unchanged(&self) -> Result<(), StoreError> {
+        changed_since(&self.path, self.read_unlocked)
+    }
+}
+
+/// [`StoreError::ChangedWhileRead`] when the store at `path`, read without locks, is no longer
+/// the file `read_unlocked` stamped.
+fn changed_since(
+    path: &Path,
+    read_unlocked: Option<crate::input::FileStamp>,
+) -> Result<(), StoreError> {
+    match read_unlocked {
+        Some(stamp) if crate::input::FileStamp::of(path) != Some(stamp) => {
+            Err(StoreError::ChangedWhileRead {
+                path: path.to_path_buf(),
+            })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -487,6 +522,10 @@ impl crate::validate::VersionHistory for StoreHistory {
             read(&conn).unwrap_or_default()
         });
         removed.contains(record_id)
+    }
+
+    fn changed_while_read(&self) -> bool {
+        self.check_unchanged().is_err()
     }
 }
 
@@ -1057,14 +1096,12 @@ impl Store {
     /// have given pages of two states (store review: a read-only account's export lost 16,000
     /// users and repeated 3,648, exit 0). A store read with locks is one snapshot.
     pub fn check_unchanged(&self) -> Result<(), StoreError> {
-        match self.read_unlocked {
-            Some(stamp) if crate::input::FileStamp::of(&self.path) != Some(stamp) => {
-                Err(StoreError::ChangedWhileRead {
-                    path: self.path.clone(),
-                })
-            }
-            _ => Ok(()),
-        }
+        changed_since(&self.path, self.read_unlocked)
+    }
+
+    /// The store file as it was when it was opened, when it is read without locks.
+    pub fn read_unlocked(&self) -> Option<crate::input::FileStamp> {
+        self.read_unlocked
     }
 
     fn migrate(&mut self, from: i64) -> Result<(), StoreError> {
@@ -2172,11 +2209,16 @@ pub fn file_sha256(path: &Path) -> std::io::Result<String> {
 }
 
 /// The SHA-256 a batch is recorded with: the file's, or for a directory the hash of each file's
-/// name and hash in name order.
-pub fn batch_sha256(path: &Path) -> std::io::Result<String> {
+/// name and hash in name order; and each file hashed as it was when its hashing began. The
+/// digest is made on a thread of its own, which may begin before the batch's reading: a file
+/// still as stamped once both are done was one version for both.
+pub fn batch_sha256(path: &Path) -> std::io::Result<(String, crate::input::Stamps)> {
+    let stamped = |path: &Path| (path.to_path_buf(), crate::input::FileStamp::of(path));
     if !path.is_dir() {
-        return file_sha256(path);
+        let stamp = stamped(path);
+        return Ok((file_sha256(path)?, vec![stamp]));
     }
+    let mut stamps = Vec::new();
     let mut names: Vec<PathBuf> = std::fs::read_dir(path)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
@@ -2184,14 +2226,16 @@ pub fn batch_sha256(path: &Path) -> std::io::Result<String> {
     names.sort();
     let mut hasher = Sha256::new();
     for name in names {
+        stamps.push(stamped(&name));
         hasher.update(name.file_name().unwrap_or_default().as_encoded_bytes());
         hasher.update(file_sha256(&name)?.as_bytes());
     }
-    Ok(hasher
+    let digest = hasher
         .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect())
+        .collect();
+    Ok((digest, stamps))
 }
 
 /// A record's fields as path → value (a string, a list, a number), for the plan's "before →
@@ -2274,6 +2318,78 @@ mod tests {
                 Err(StoreError::ChangedWhileRead { .. })
             ));
         }
+    }
+
+    /// The digest says which files it read, each as it was when its hashing began: a file
+    /// written over since then (before the batch's own reading began, which the digest may
+    /// run ahead of) is told.
+    #[test]
+    fn a_batch_digest_stamps_the_files_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("users.csv");
+        std::fs::write(&file, "a\n").unwrap();
+        let (digest, stamps) = batch_sha256(&file).unwrap();
+        assert_eq!(digest, file_sha256(&file).unwrap());
+        assert_eq!(stamps, [(file.clone(), crate::input::FileStamp::of(&file))]);
+        assert_eq!(crate::input::changed_since(&stamps), None);
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        let handle = std::fs::File::options().write(true).open(&file).unwrap();
+        handle.set_modified(later).unwrap();
+        assert_eq!(crate::input::changed_since(&stamps), Some(file.as_path()));
+
+        // A CSV directory: each of its files.
+        std::fs::write(dir.path().join("itsm.csv"), "b\n").unwrap();
+        let (_, stamps) = batch_sha256(dir.path()).unwrap();
+        let names: Vec<_> = (stamps.iter())
+            .map(|(p, s)| (p.file_name().unwrap().to_str().unwrap(), s.is_some()))
+            .collect();
+        assert_eq!(names, [("itsm.csv", true), ("users.csv", true)]);
+        std::fs::write(dir.path().join("itsm.csv"), "bc\n").unwrap();
+        assert_eq!(
+            crate::input::changed_since(&stamps),
+            Some(dir.path().join("itsm.csv").as_path())
+        );
+    }
+
+    /// The change log read without locks is of the state the store was read in: a store
+    /// changed before the log is opened is refused, and one changed while the log is read
+    /// leaves the log's answers untrusted.
+    #[cfg(unix)]
+    #[test]
+    fn a_change_log_read_without_locks_tells_a_change() {
+        use crate::validate::VersionHistory;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(Store::open(&path).unwrap());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let touch = |secs| {
+            let file = std::fs::File::options().read(true).open(&path).unwrap();
+            let later = std::time::SystemTime::now() + std::time::Duration::from_secs(secs);
+            file.set_modified(later).unwrap();
+        };
+        let store = Store::open_read_only(&path).unwrap();
+        let read = store.read_unlocked();
+        assert!(read.is_some());
+        drop(store);
+
+        let history = StoreHistory::open(&path, read).unwrap();
+        assert!(!history.changed_while_read());
+        assert!(!history.was_removed("CTR-1"));
+        touch(5);
+        assert!(history.changed_while_read());
+        drop(history);
+
+        // Changed between the store's read and the log's.
+        assert!(matches!(
+            StoreHistory::open(&path, read),
+            Err(StoreError::ChangedWhileRead { .. })
+        ));
+        // The log alone is stamped when it is opened.
+        let history = StoreHistory::open(&path, None).unwrap();
+        assert!(!history.changed_while_read());
+        touch(10);
+        assert!(history.changed_while_read());
     }
 
     /// Any JSON value, nested a few levels, with keys that sort in interesting ways.

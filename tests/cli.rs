@@ -884,6 +884,24 @@ fn jsonl_findings_use_line_numbers_and_no_column() {
         (r#"{"record_id":"R3","usr":{}}"#, "it is an object without a `user` object"),
         (shaped, "`user.external_system_identities` names `servicenow`, which `user_id_info` does not list"),
         (object, "`user_id_info.itsm_id_info` is not a list"),
+        // A custom attribute is one text: kept as JSON prints it, an object was stored as
+        // the text `{"code":"X"}` (records review).
+        (
+            r#"{"record_id":"R6","user":{"email_addr":"f@acme.com","full_name":"Fe Lu","custom_attributes":{"cost_center":{"code":"X"}}}}"#,
+            "`user.custom_attributes.cost_center` is an object, not a text (a custom attribute is one text)",
+        ),
+        (
+            r#"{"record_id":"R7","user":{"email_addr":"g@acme.com","full_name":"Gi Lu","custom_attributes":{"sites":["a","b"]}}}"#,
+            "`user.custom_attributes.sites` is a list, not a text",
+        ),
+        (
+            r#"{"record_id":"R8","user":{"email_addr":"h@acme.com","full_name":"Ha Lu","custom_attributes":"x"}}"#,
+            "`user.custom_attributes` is a text, not an object of texts",
+        ),
+        (
+            r#"{"record_id":"R9","user":{"email_addr":"i@acme.com","full_name":"Io Lu","department":{"name":"Ops"}}}"#,
+            "`user.department` is an object, not a text",
+        ),
     ] {
         std::fs::write(&path, format!("{good}\n{line}\n")).unwrap();
         let (code, report) = validate_json(&[path.to_str().unwrap()]);
@@ -894,6 +912,22 @@ fn jsonl_findings_use_line_numbers_and_no_column() {
         );
         assert_eq!(findings(&report)[0]["row"], 2, "{report:#}");
     }
+    // A number or a boolean is its text, as a cell's is.
+    let scalars = r#"{"record_id":"R10","user":{"email_addr":"j@acme.com","full_name":"Jo Lu","custom_attributes":{"floor":3,"remote":true}}}"#;
+    std::fs::write(&path, format!("{scalars}\n")).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let run = muster()
+        .args(["validate", path.to_str().unwrap(), "-q", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        record["user"]["custom_attributes"],
+        serde_json::json!({"floor": "3", "remote": "true"})
+    );
     // An empty JSONL file holds no user records (it is no workbook, with no sheet to lack).
     std::fs::write(&path, "").unwrap();
     let (code, report) = validate_json(&[path.to_str().unwrap()]);

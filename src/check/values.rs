@@ -753,8 +753,18 @@ pub fn mangled_text(value: &str) -> Option<&'static str> {
     }
 }
 
+/// Which of a user's names a V010 part is: where it stands in a full name written without
+/// spaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamePart {
+    /// `first_name`: at the end (`王小明`'s `小明`).
+    Given,
+    /// `last_name`: at the start (`王`).
+    Family,
+}
+
 /// V010: every word of `part` is a word of `full`, case- and accent-folded.
-pub fn words_in(part: &str, full: &str) -> bool {
+pub fn words_in(part: &str, full: &str, which: NamePart) -> bool {
     // ASCII (nearly every name) folds to its lower case: compared as it is, with no copies.
     if part.is_ascii() && full.is_ascii() {
         let full_words = words(full);
@@ -762,24 +772,27 @@ pub fn words_in(part: &str, full: &str) -> bool {
             .iter()
             .all(|w| full_words.iter().any(|f| f.eq_ignore_ascii_case(w)));
     }
-    words_in_folded(part, full)
+    words_in_folded(part, full, which)
 }
 
 /// [`words_in`] on folded copies: the definition.
-fn words_in_folded(part: &str, full: &str) -> bool {
+fn words_in_folded(part: &str, full: &str, which: NamePart) -> bool {
     // An autocorrected apostrophe (`O’Brien`) is the typed one (`O'Brien`).
     let fold = |s: &str| super::fold_accents(s).replace(['\u{2019}', '\u{2018}', '\u{2bc}'], "'");
     let (part, full) = (fold(part), fold(full));
     let full_words = words(&full);
     // Chinese, Japanese and Korean names are written without a space between family and
-    // given name (`王小明`, `김민준`): a word in those scripts is found at the start or the end
-    // of a word of the full name (not inside it: `王` is not a part of `李王明`).
+    // given name, the family name first (`王小明`, `김민준`, `田中ルーシー`): a family name in
+    // those scripts is found at the start of a word of the full name, a given name at its end
+    // (not inside it: `王` is not a part of `李王明`; nor at the other end: `明` is not the
+    // family name of `李小明`, adversarial review).
     words(&part).iter().all(|w| {
         full_words.contains(w)
             || (w.chars().all(written_unspaced)
-                && full_words
-                    .iter()
-                    .any(|f| f.starts_with(w) || f.ends_with(w)))
+                && full_words.iter().any(|f| match which {
+                    NamePart::Family => f.starts_with(w),
+                    NamePart::Given => f.ends_with(w),
+                }))
     })
 }
 
@@ -904,14 +917,37 @@ mod tests {
             ("Al", "Alice (Al) Smith", true),
             ("Brien", "Dave O'Brien", false),
         ] {
-            assert_eq!(words_in(part, full), found, "{part} in {full}");
+            let either = |part, full| {
+                words_in(part, full, NamePart::Given) || words_in(part, full, NamePart::Family)
+            };
+            assert_eq!(either(part, full), found, "{part} in {full}");
+        }
+        // Written without spaces, a family name starts the word and a given name ends it.
+        for (part, which, full, found) in [
+            ("王", NamePart::Family, "王小明", true),
+            ("小明", NamePart::Given, "王小明", true),
+            ("明", NamePart::Family, "李小明", false),
+            ("小明", NamePart::Given, "李小明", true),
+            ("李", NamePart::Given, "李小明", false),
+            ("田中", NamePart::Family, "田中ルーシー", true),
+            ("ルーシー", NamePart::Given, "田中ルーシー", true),
+            ("김", NamePart::Family, "김민준", true),
+            ("민준", NamePart::Given, "김민준", true),
+            // A word of its own, at either place.
+            ("花子", NamePart::Family, "花子 佐藤", true),
+            ("スミス", NamePart::Family, "ジョン・スミス", true),
+        ] {
+            assert_eq!(words_in(part, full, which), found, "{part} in {full}");
         }
         use proptest::prelude::*;
         proptest!(ProptestConfig::with_cases(5_000), |(
             part in "[a-cA-C ,.'-]{0,8}",
             full in "[a-cA-C ,.'-]{0,16}",
         )| {
-            prop_assert_eq!(words_in(&part, &full), words_in_folded(&part, &full));
+            prop_assert_eq!(
+                words_in(&part, &full, NamePart::Given),
+                words_in_folded(&part, &full, NamePart::Given)
+            );
         });
     }
 
@@ -1201,11 +1237,15 @@ mod tests {
                 v.starts_with('=') || FORMULA_AFTER_SIGN.is_match(&v)
             );
         });
-        assert!(words_in("Mary Kate", "Mary Kate O'Neil"));
-        assert!(words_in("van der Berg", "Jan van der Berg"));
-        assert!(words_in("Anne", "Anne-Marie Dupont"));
-        assert!(words_in("José", "jose alvarez"));
-        assert!(!words_in("John", "Jane Doe"));
+        assert!(words_in("Mary Kate", "Mary Kate O'Neil", NamePart::Given));
+        assert!(words_in(
+            "van der Berg",
+            "Jan van der Berg",
+            NamePart::Given
+        ));
+        assert!(words_in("Anne", "Anne-Marie Dupont", NamePart::Given));
+        assert!(words_in("José", "jose alvarez", NamePart::Given));
+        assert!(!words_in("John", "Jane Doe", NamePart::Given));
         assert_eq!(control_character("a\tb", false), Some('\t'));
         assert_eq!(control_character("a\nb", true), None);
         for invisible in [

@@ -229,7 +229,11 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     // `--prune` of an export bounds when it was made by when its rows' versions were first
     // written, which the change log says; it says too which users were removed.
     if !matches!(source, Source::Absent) {
-        known.history = match crate::store::StoreHistory::open(&args.store.store) {
+        let read_unlocked = match &source {
+            Source::Read(store) => store.read_unlocked(),
+            _ => None,
+        };
+        known.history = match crate::store::StoreHistory::open(&args.store.store, read_unlocked) {
             Ok(history) => Some(Box::new(history)),
             Err(e) => return Err(batch.error_first(e.into())),
         };
@@ -299,18 +303,19 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         users: stored,
         records: std::mem::take(&mut known.store_records),
     };
+    super::refuse_changed_history(&known, &args.store.store)?;
     known.drop_in_background();
     let valid_records = outcome.records.len();
     let errors = outcome
         .findings
         .iter()
         .any(|f| f.severity == Severity::Error);
-    let sha = sha
+    let (sha, hashed) = sha
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         .with_context(|| format!("cannot read {}", args.batch.display()))?;
     // Its rows and its digest are of one version of the file, or nothing is applied.
-    super::refuse_changed_batch(&batch, "nothing was applied")?;
+    super::refuse_changed_batch(&batch, &hashed, "nothing was applied")?;
     // In NFC, as `revert` and `history` take a name typed on any keyboard (locale review: a
     // file named on a Mac gave a batch no typed name found).
     let name = super::nfc(
@@ -334,6 +339,10 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     // A batch name names one file's import: refused here, so that a dry run says so too
     // (review: the dry run exited 0 and the import 2).
     let batches = source.batches()?;
+    // A dry run's plan, read without locks, is of one state of the store or is not shown.
+    if let Source::Read(store) = &source {
+        store.check_unchanged()?;
+    }
     let refused = match batches.iter().find(|b| b.name == name) {
         Some(existing) if !plan.changes.is_empty() => Some(if existing.sha256 != sha {
             format!("batch name `{name}` is already used by another file ({}); nothing was applied (pass --batch with a new name)", existing.file)

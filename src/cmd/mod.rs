@@ -167,15 +167,33 @@ pub(crate) fn refuse_store_as_batch(
 /// of two versions); `nothing` says what was not done.
 pub(crate) fn refuse_changed_batch(
     batch: &crate::input::Batch,
+    also: &[(std::path::PathBuf, Option<crate::input::FileStamp>)],
     nothing: &str,
 ) -> anyhow::Result<()> {
-    if let Some(file) = batch.changed_file() {
+    if let Some(file) = batch.changed_file().or(crate::input::changed_since(also)) {
         anyhow::bail!(
             "{}: the file changed while muster read it (written over while it was read?): its rows may be of two versions; {nothing} (run again once it is whole)",
             file.display()
         );
     }
     Ok(())
+}
+
+/// The change log read beside the store during validation, when it was read without locks
+/// and the store changed meanwhile: its answers (who first wrote a row's version, who was
+/// removed) may be of two states.
+pub(crate) fn refuse_changed_history(
+    known: &crate::validate::Known,
+    store: &std::path::Path,
+) -> Result<(), crate::store::StoreError> {
+    match &known.history {
+        Some(history) if history.changed_while_read() => {
+            Err(crate::store::StoreError::ChangedWhileRead {
+                path: store.to_path_buf(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether two paths name the same file: by their canonical forms when both exist.

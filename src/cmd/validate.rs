@@ -68,10 +68,14 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         let store = super::store_to_read(path)?;
         plan::read_store(&mut known, &store)?;
         store.check_unchanged()?;
+        let read_unlocked = store.read_unlocked();
         // Closed first: the last connection to close cleans up the `-wal` and `-shm` files
         // `Store::open` made, and the history's own then reads the store file as it is.
         drop(store);
-        known.history = Some(Box::new(crate::store::StoreHistory::open(path)?));
+        known.history = Some(Box::new(crate::store::StoreHistory::open(
+            path,
+            read_unlocked,
+        )?));
     }
     // Records are built only for `--out`, and spilled beside it rather than held in memory.
     // In the system's temporary folder when that folder takes no file: the records then fail
@@ -101,8 +105,11 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
         ),
         _ => "validation failed".to_string(),
     })?;
+    if let Some(path) = &args.store {
+        super::refuse_changed_history(&known, path)?;
+    }
     known.drop_in_background();
-    super::refuse_changed_batch(&batch, "nothing was written")?;
+    super::refuse_changed_batch(&batch, &[], "nothing was written")?;
     let writing = progress.spinner("writing outputs".to_string());
 
     let failed = outcome

@@ -182,6 +182,23 @@ fn in_nfc(value: Value, twice: &mut Vec<String>) -> Value {
     }
 }
 
+/// What a JSON value that holds other values is (`an object`, `a list`); `None` for text,
+/// a number, a boolean or null.
+fn structured(v: &Value) -> Option<&'static str> {
+    matches!(v, Value::Object(_) | Value::Array(_)).then(|| what_it_is(v))
+}
+
+fn what_it_is(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) => "an object",
+        Value::Array(_) => "a list",
+        Value::String(_) => "a text",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "null",
+    }
+}
+
 fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -209,11 +226,30 @@ fn flatten(record: &Value) -> Result<Flattened, String> {
             match (k.as_str(), v) {
                 ("custom_attributes", Value::Object(custom)) => {
                     for (name, value) in custom {
+                        if let Some(what) = structured(value) {
+                            return Err(format!("`user.custom_attributes.{name}` is {what}, not a text (a custom attribute is one text)"));
+                        }
                         cells.insert(format!("custom.{name}"), text(value));
                     }
                 }
+                ("custom_attributes", Value::Null) => {}
+                ("custom_attributes", other) => {
+                    return Err(format!(
+                        "`user.custom_attributes` is {}, not an object of texts",
+                        what_it_is(other)
+                    ));
+                }
                 ("external_system_identities", _) => {}
+                // The one list of a user's own fields (a sheet's `;`-separated cell).
+                ("user_tags", Value::Array(_)) => {
+                    cells.insert(k.clone(), text(v));
+                }
                 _ => {
+                    // Kept as JSON prints it, such a value would be stored as a text no one
+                    // wrote (`{"code":"X"}`); a number or a boolean is its text, as a cell's.
+                    if let Some(what) = structured(v) {
+                        return Err(format!("`user.{k}` is {what}, not a text"));
+                    }
                     cells.insert(k.clone(), text(v));
                 }
             }

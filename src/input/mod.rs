@@ -459,7 +459,17 @@ pub struct Batch {
     /// [`ReadOptions::keep_other_sheets`] (for `--annotate`, which writes them back).
     pub notes: HashMap<(String, String), Vec<notes::CellNote>>,
     /// Each file read, as it was when its reading began ([`Batch::changed_file`]).
-    pub stamps: Vec<(PathBuf, Option<FileStamp>)>,
+    pub stamps: Stamps,
+}
+
+/// Files, each with its stamp when a reading of it began.
+pub type Stamps = Vec<(PathBuf, Option<FileStamp>)>;
+
+/// The first of the files stamped that is no longer as its stamp says.
+pub fn changed_since(stamps: &[(PathBuf, Option<FileStamp>)]) -> Option<&Path> {
+    (stamps.iter())
+        .find(|(path, stamp)| FileStamp::of(path) != *stamp)
+        .map(|(path, _)| path.as_path())
 }
 
 impl Batch {
@@ -468,9 +478,7 @@ impl Batch {
     /// versions, and its SHA-256 of neither (store review: 7 runs in 7 loaded a mix, exit 0).
     /// A streamed file is read to its end by the time validation ends.
     pub fn changed_file(&self) -> Option<&Path> {
-        (self.stamps.iter())
-            .find(|(path, stamp)| FileStamp::of(path) != *stamp)
-            .map(|(path, _)| path.as_path())
+        changed_since(&self.stamps)
     }
 }
 

@@ -134,6 +134,12 @@ pub trait VersionHistory: Send + Sync + std::fmt::Debug {
     /// Whether a record of `record_id` was removed from the store (by `remove`, `--prune`, a
     /// revert, a bot replaced).
     fn was_removed(&self, record_id: &str) -> bool;
+
+    /// Whether the log was read without locks and its file changed since: what it answered
+    /// may then mix two states of it, and nothing validated against it is to be trusted.
+    fn changed_while_read(&self) -> bool {
+        false
+    }
 }
 
 impl Known {
@@ -2438,9 +2444,12 @@ fn user_row<'a>(
         let fc = mapping
             .column_of(&Field::Attr(Attr::FullName))
             .map(|c| c.index);
-        for attr in [Attr::FirstName, Attr::LastName] {
+        for (attr, which) in [
+            (Attr::FirstName, values::NamePart::Given),
+            (Attr::LastName, values::NamePart::Family),
+        ] {
             if let Some(part) = user.attrs.get(&attr) {
-                if !values::words_in(part, full) {
+                if !values::words_in(part, full, which) {
                     let p = Place {
                         sheet,
                         row: Some(row.number),
