@@ -305,7 +305,7 @@ impl StoredKeys {
                 keys::decode(blob, self).expect("a well-formed keys blob");
             }
             StoredItem::Text(text) => {
-                self.digests.push(text_digest(text));
+                self.digests.push(crate::store::normal_digest(text));
                 keys::of_text(text, self);
             }
         }

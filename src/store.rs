@@ -70,7 +70,16 @@ BEGIN
     UPDATE users SET digest = NULL, keys = NULL WHERE rowid = NEW.rowid;
 END;
 "#,
+    r#"
+-- Each record's digest is of its text as this muster writes the record (store::normal_digest),
+-- written by `normal_digests` after this: a record an earlier muster wrote with its tags in
+-- another order is the same record, not an update; and the keys and digests a store of the
+-- first version never had are written once, not worked out again at every read.
+"#,
 ];
+
+/// The schema this muster reads and writes: `PRAGMA user_version` once every migration is made.
+const SCHEMA: i64 = MIGRATIONS.len() as i64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -86,11 +95,11 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("{}: made by a newer muster (schema {found}, this muster knows {known})", path.display())]
+    #[error("{}: written by a newer muster (store schema {found}; this muster knows {known} at most): use that muster or a later one; nothing was changed", path.display())]
     Newer {
         path: PathBuf,
         found: i64,
-        known: usize,
+        known: i64,
     },
     #[error("{}: another program is writing to the store (a muster import, revert, remove or forget, or an SQLite tool){holder}; gave up after waiting {} (set MUSTER_LOCK_TIMEOUT to wait longer)", path.display(), shown_wait(*waited))]
     Busy {
@@ -295,14 +304,21 @@ fn scan_users<T: Send>(
 ) -> rusqlite::Result<()> {
     // The record's text only for a user without its digest and keys (written before they
     // were kept, or of another keys format): SQLite then copies out 400 bytes a user, not 2.4 KB.
-    let mut stmt = conn.prepare(
+    // A store of an older schema, read and not migrated, is read from its texts: its digests,
+    // if it has any, are not all `normal_digest`'s.
+    let current = schema_of(conn)? >= SCHEMA;
+    let mut stmt = conn.prepare(if current {
         "SELECT rowid, record_id, bot, row_version, digest, keys,
                 CASE WHEN typeof(digest) = 'blob' AND length(digest) = 32
                      AND typeof(keys) = 'blob' AND substr(keys, 1, 1) = ?1
                      THEN NULL ELSE record END,
                 COALESCE(updated_by, created_by, 0)
-         FROM users ORDER BY rowid",
-    )?;
+         FROM users ORDER BY rowid"
+    } else {
+        "SELECT rowid, record_id, bot, row_version, NULL, NULL, record,
+                COALESCE(updated_by, created_by, 0)
+         FROM users WHERE ?1 IS NOT NULL ORDER BY rowid"
+    })?;
     let mut rows = stmt.query([&[keys::FORMAT][..]])?;
     let mut fill = |chunk: &mut UserChunk| -> rusqlite::Result<()> {
         while chunk.len() < SCAN_CHUNK {
@@ -885,46 +901,152 @@ fn check_identity(conn: &Connection, path: &Path, existing: bool) -> Result<i64,
         });
     }
     snapshot.commit().map_err(corrupt)?;
-    if version > MIGRATIONS.len() as i64 {
+    if version > SCHEMA {
         return Err(StoreError::Newer {
             path: path.to_path_buf(),
             found: version,
-            known: MIGRATIONS.len(),
+            known: SCHEMA,
         });
     }
     Ok(version)
 }
 
-/// Who runs muster, for a batch's record: `$USER` (`$LOGNAME`, `%USERNAME%`), else the name
-/// of the process's user id (cron jobs and containers often set no `$USER`), else `uid N`.
-fn os_user() -> String {
-    if let Some(user) = ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-    {
-        return user;
+/// The store's schema version (`PRAGMA user_version`; 0 for a new store).
+fn schema_of(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Makes the migrations after `from` on `conn`, in the caller's transaction.
+fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from.max(0) as usize) {
+        conn.execute_batch(sql)?;
+        if i + 1 == 3 {
+            normal_digests(conn)?;
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+        conn.pragma_update(None, "user_version", i as i64 + 1)?;
     }
+    Ok(())
+}
+
+/// Migration 3: every record's digest made [`normal_digest`]'s, and the keys of a record
+/// without them (a store of the first version) written beside it. A run of records at a time,
+/// worked out on the pool.
+fn normal_digests(conn: &Connection) -> rusqlite::Result<()> {
+    use rayon::prelude::*;
+    type Row = (i64, String, Option<Vec<u8>>, Option<Vec<u8>>);
+    let mut read = conn.prepare(
+        "SELECT rowid, record, digest, keys FROM users WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+    )?;
+    let mut write =
+        conn.prepare("UPDATE users SET digest = ?2, keys = COALESCE(?3, keys) WHERE rowid = ?1")?;
+    let mut after = i64::MIN;
+    loop {
+        let rows: Vec<Row> = read
+            .query_map(params![after, SCAN_CHUNK as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.0;
+        let changed: Vec<(i64, [u8; 32], Option<Vec<u8>>)> = rows
+            .par_iter()
+            .filter_map(|(rowid, text, digest, kept)| {
+                let digest_now = normal_digest(text);
+                let keys_kept = kept
+                    .as_deref()
+                    .is_some_and(|k| k.first() == Some(&keys::FORMAT) && keys::is_well_formed(k));
+                (digest.as_deref() != Some(&digest_now[..]) || !keys_kept)
+                    .then(|| (*rowid, digest_now, (!keys_kept).then(|| keys::encode(text))))
+            })
+            .collect();
+        for (rowid, digest, keys) in changed {
+            write.execute(params![rowid, digest, keys])?;
+        }
+    }
+}
+
+/// The digest a stored record is compared under ([`StoredSummary::digest`]): of its text as
+/// this muster writes the record. An earlier muster listed a record's tags in the order its
+/// sheet gave them; since the twenty-ninth session they are written in the reference's order
+/// (a set, SPEC §1), and such a record is the same record, not one to update.
+pub fn normal_digest(text: &str) -> [u8; 32] {
+    match reordered_tags(text) {
+        Some(normal) => text_digest(&normal),
+        None => text_digest(text),
+    }
+}
+
+/// The record's text with `user.user_tags` in the reference's order
+/// ([`crate::check::values::USER_TAGS`]), when they are in another; `None` when they are in
+/// that order, or absent, or not tags muster writes.
+fn reordered_tags(text: &str) -> Option<String> {
+    use crate::check::values::USER_TAGS;
+    // A key of this name followed by a list: inside a JSON string every `"` is escaped, and a
+    // custom attribute's value is a text, so this is the user's tags.
+    const KEY: &str = "\"user_tags\":[";
+    let start = text.find(KEY)? + KEY.len();
+    let end = start + text[start..].find(']')?;
+    let mut tags: Vec<(usize, &str)> = Vec::new();
+    for item in text[start..end].split(',') {
+        let tag = item.strip_prefix('"')?.strip_suffix('"')?;
+        tags.push((USER_TAGS.iter().position(|known| *known == tag)?, tag));
+    }
+    if tags.is_sorted_by_key(|(at, _)| *at) {
+        return None;
+    }
+    tags.sort_by_key(|(at, _)| *at);
+    let listed: Vec<String> = tags.iter().map(|(_, tag)| format!("\"{tag}\"")).collect();
+    Some(format!(
+        "{}{}{}",
+        &text[..start],
+        listed.join(","),
+        &text[end..]
+    ))
+}
+
+/// Who runs muster, for a batch's record: the name of the process's user id, which no one
+/// sets by hand, and beside it `$USER` (`$LOGNAME`) when that says another name (an audit of a
+/// shared store; `USER=bob muster import` was recorded as bob). Without a name for the id (a
+/// container's user), `$USER` and the id; on Windows `%USERNAME%`.
+fn os_user() -> String {
+    let said = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
     #[cfg(unix)]
     {
-        // SAFETY: getuid cannot fail; getpwuid_r writes only into `entry` and `buf` (whose
-        // length it is given) and sets `found` to `&entry` or null; `pw_name` then points
-        // into `buf`, which outlives its reading here.
         let uid = unsafe { libc::getuid() };
-        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut buf = vec![0 as libc::c_char; 16 << 10];
-        let mut found: *mut libc::passwd = std::ptr::null_mut();
-        let rc =
-            unsafe { libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found) };
-        if rc == 0 && !found.is_null() && !entry.pw_name.is_null() {
-            let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
-            if let Some(name) = name.to_str().ok().filter(|n| !n.is_empty()) {
-                return name.to_string();
-            }
+        match (account_name(uid), said) {
+            (Some(account), Some(said)) if said != account => format!("{account} ($USER {said})"),
+            (Some(account), _) => account,
+            (None, Some(said)) => format!("{said} (uid {uid})"),
+            (None, None) => format!("uid {uid}"),
         }
-        format!("uid {uid}")
     }
     #[cfg(not(unix))]
-    "unknown".to_string()
+    said.unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The name the system's user database gives `uid`.
+#[cfg(unix)]
+fn account_name(uid: libc::uid_t) -> Option<String> {
+    // SAFETY: getpwuid_r writes only into `entry` and `buf` (whose length it is given) and sets
+    // `found` to `&entry` or null; `pw_name` then points into `buf`, which outlives its
+    // reading here.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 << 10];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    let rc = unsafe { libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if rc != 0 || found.is_null() || entry.pw_name.is_null() {
+        return None;
+    }
+    let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+    name.to_str()
+        .ok()
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
 }
 
 /// A path as an SQLite URI's path: bytes other than letters, digits and `/-._~` escaped.
@@ -1025,13 +1147,23 @@ impl Store {
             .map_err(sqlite)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(sqlite)?;
-        let mut store = Store {
+        // A new store gets its tables now. An older store is migrated by the first change
+        // written to it, in that change's transaction ([`Store::write`]): reading one changes
+        // nothing, and a store an older muster shares stays its own until this one writes
+        // (upgrade review: `history` made every older muster refuse the store).
+        if version == 0 {
+            let tx = rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
+                .map_err(sqlite)?;
+            // Another process may have made it meanwhile.
+            let locked = |e| classify(path, e);
+            migrate(&tx, schema_of(&tx).map_err(locked)?).map_err(locked)?;
+            tx.commit().map_err(locked)?;
+        }
+        Ok(Store {
             conn,
             path: path.to_path_buf(),
             read_unlocked: None,
-        };
-        store.migrate(version)?;
-        Ok(store)
+        })
     }
 
     /// Opens an existing store for a command that only reads it (`export`, `history`,
@@ -1072,17 +1204,15 @@ impl Store {
             None
         };
         match read_only_connection(path) {
-            Ok((conn, version, stamp)) if version == MIGRATIONS.len() as i64 => Ok(Store {
+            Ok((_, 0, _)) => Err(StoreError::NotAStoreYet {
+                path: path.to_path_buf(),
+            }),
+            // An older store too: its reads do without what a migration adds.
+            Ok((conn, _, stamp)) => Ok(Store {
                 conn,
                 path: path.to_path_buf(),
                 read_unlocked: stamp,
             }),
-            Ok((_, 0, _)) => Err(StoreError::NotAStoreYet {
-                path: path.to_path_buf(),
-            }),
-            // An older store needs its migration written first: `open` makes it, or says why
-            // it cannot.
-            Ok(_) => Store::open(path),
             Err(e) => Err(refused.unwrap_or(e)),
         }
     }
@@ -1102,31 +1232,6 @@ impl Store {
     /// The store file as it was when it was opened, when it is read without locks.
     pub fn read_unlocked(&self) -> Option<crate::input::FileStamp> {
         self.read_unlocked
-    }
-
-    fn migrate(&mut self, from: i64) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |e| classify(&path, e);
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(err)?;
-            // Another process may have migrated while this one waited for the lock.
-            let now: i64 = tx
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .map_err(err)?;
-            if now > i as i64 {
-                continue;
-            }
-            tx.execute_batch(sql).map_err(err)?;
-            tx.pragma_update(None, "application_id", APPLICATION_ID)
-                .map_err(err)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
-                .map_err(err)?;
-            tx.commit().map_err(err)?;
-        }
-        Ok(())
     }
 
     /// Rewrites the file with its live pages only (`VACUUM`), and empties the write-ahead log
@@ -1161,17 +1266,22 @@ impl Store {
     /// fail as they would for a locked store; and a reader already in it when the commit
     /// comes delays the commit (up to the same timeout). The WAL is back for everyone once it
     /// is committed (and every open asks for it).
+    ///
+    /// A store of an older schema (or a new one, of none) is migrated in that transaction,
+    /// so that it is migrated only along with a change: a write refused or stopped leaves it
+    /// as it was, for the older muster that may share it.
     pub fn write(&mut self) -> Result<Writer<'_>, StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
-        let empty: bool = self
-            .conn
-            .query_row(
-                "SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM batches)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(err)?;
+        let empty: bool = schema_of(&self.conn).map_err(err)? == 0
+            || self
+                .conn
+                .query_row(
+                    "SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM batches)",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
         // Leaving the WAL needs the store to itself: with anyone else in it, the WAL stays
         // (no waiting for it), and the lock below is taken as ever. Only speed depends on it.
         let journal = empty && set_journal_mode(&self.conn, "DELETE").map_err(err)?;
@@ -1184,6 +1294,8 @@ impl Store {
         }
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(err)?;
+        // Read again under the lock: another process may have migrated it meanwhile.
+        migrate(&tx, schema_of(&tx).map_err(err)?).map_err(err)?;
         Ok(Writer {
             tx,
             conn: &self.conn,
@@ -2320,6 +2432,78 @@ mod tests {
         }
     }
 
+    /// A record an earlier muster wrote with its tags in the sheet's order is compared as the
+    /// record this muster writes: its tags in the reference's order.
+    #[test]
+    fn a_record_is_compared_with_its_tags_in_the_reference_order() {
+        let text = |tags: &str| {
+            format!(
+                r#"{{"record_id":"R1","user":{{"email_addr":"a@acme.com","user_tags":[{tags}],"custom_attributes":{{"user_tags":"VIP,TESTER"}}}}}}"#
+            )
+        };
+        let old = text(r#""TESTER","HAS_ACCESS_TO_BOT","VIP""#);
+        let new = text(r#""VIP","TESTER","HAS_ACCESS_TO_BOT""#);
+        assert_eq!(reordered_tags(&old).as_deref(), Some(new.as_str()));
+        assert_eq!(normal_digest(&old), text_digest(&new));
+        // In order, one tag, none, or a tag muster does not write: as it is.
+        for same in [
+            new.clone(),
+            text(r#""VIP""#),
+            text(""),
+            text(r#""VIP","SOMETHING""#),
+            r#"{"record_id":"R1","user":{"custom_attributes":{"note":"\"user_tags\":[\"VIP\"]"}}}"#
+                .to_string(),
+        ] {
+            assert_eq!(reordered_tags(&same), None, "{same}");
+            assert_eq!(normal_digest(&same), text_digest(&same));
+        }
+    }
+
+    /// A store of schema 2 (the twenty-ninth session's and before) whose digests are of texts
+    /// with tags in another order: migrated by the first write, its digests are the normal
+    /// ones, and the texts are left as they are.
+    #[test]
+    fn migration_3_writes_normal_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        let old = r#"{"record_id":"OLD-1","user":{"email_addr":"old@acme.com","user_tags":["TESTER","VIP"]}}"#;
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute(
+                "INSERT INTO users (record_id, bot, record, row_version, digest, keys) VALUES ('OLD-1', 0, ?1, 'v', ?2, ?3)",
+                params![old, text_digest(old), keys::encode(old)],
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        // Read before the migration: from its text.
+        assert_eq!(
+            scanned(&store),
+            [("OLD-1".to_string(), [0; 32], Ok(old.to_string()))]
+        );
+        store.write().unwrap().commit().unwrap();
+        assert_eq!(schema_of(&store.conn).unwrap(), SCHEMA);
+        assert_eq!(
+            scanned(&store),
+            [(
+                "OLD-1".to_string(),
+                normal_digest(old),
+                Err(keys::encode(old))
+            )]
+        );
+        assert_ne!(normal_digest(old), text_digest(old));
+        let kept: String = store
+            .conn
+            .query_row("SELECT record FROM users", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, old);
+    }
+
     /// The digest says which files it read, each as it was when its hashing began: a file
     /// written over since then (before the batch's own reading began, which the digest may
     /// run ahead of) is told.
@@ -2655,12 +2839,16 @@ mod tests {
             )
             .unwrap();
         }
+        // Opened and read, it is not migrated: an older muster may share it.
         let mut store = Store::open(&path).unwrap();
-        let version: i64 = store
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert_eq!(schema_of(&store.conn).unwrap(), 1);
+        assert_eq!(
+            scanned(&store),
+            [("OLD-1".to_string(), [0; 32], Ok(old.to_string()))]
+        );
+        // A write refused (rolled back) leaves it as it was.
+        drop(store.write().unwrap());
+        assert_eq!(schema_of(&store.conn).unwrap(), 1);
         let new = r#"{"record_id":"NEW-1","user":{"email_addr":"new@acme.com"}}"#;
         let info = BatchInfo {
             name: "b",
@@ -2682,12 +2870,17 @@ mod tests {
             )
             .unwrap();
         writer.commit().unwrap();
-        // The old record (no keys kept) is read from its text; the new one from its keys, with
-        // its digest, and without its text.
+        // Migrated with the change: the old record's keys and digest are written beside it,
+        // and both records are read from their keys, without their texts.
+        assert_eq!(schema_of(&store.conn).unwrap(), SCHEMA);
         assert_eq!(
             scanned(&store),
             [
-                ("OLD-1".to_string(), [0; 32], Ok(old.to_string())),
+                (
+                    "OLD-1".to_string(),
+                    text_digest(old),
+                    Err(keys::encode(old))
+                ),
                 (
                     "NEW-1".to_string(),
                     text_digest(new),

@@ -2707,8 +2707,9 @@ fn keys_the_batch_moves_between_stored_records_are_not_held_against_it() {
     assert_eq!(plan["bot_replaced"][1], "BOT-2");
 }
 
-/// A batch records who ran muster: `$USER`, else (cron, containers) the name of the process's
-/// user id, as `id -un` gives it.
+/// A batch records who ran muster: the name of the process's user id, as `id -un` gives it,
+/// with or without `$USER` (cron, containers), and `$USER` beside it when that says another
+/// name, which anyone can set.
 #[test]
 fn a_batch_records_its_os_user_without_user_in_the_environment() {
     let env = Env::new();
@@ -2730,7 +2731,22 @@ fn a_batch_records_its_os_user_without_user_in_the_environment() {
         .unwrap();
     let name = String::from_utf8_lossy(&id.stdout).trim().to_string();
     assert!(!name.is_empty());
-    assert!(history.contains(&format!(" by {name}")), "{history}");
+    assert!(history.contains(&format!(" by {name}\n")), "{history}");
+
+    let batch = env.write("c.csv", &users_csv(&["b@acme.com,B1,Bo Al,IT,,"]));
+    let out = muster()
+        .args(["import", batch.to_str().unwrap(), "-q", "--store"])
+        .arg(env.store())
+        .env("USER", "mallory")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let history = env.run(&["history", "B1"]);
+    let history = String::from_utf8_lossy(&history.stdout);
+    assert!(
+        history.contains(&format!(" by {name} ($USER mallory)")),
+        "{history}"
+    );
 }
 
 /// Import's summary names the encoding it decoded, as validate's does (SPEC §5; review).
@@ -3910,4 +3926,71 @@ fn prune_applies_nothing_when_a_file_was_not_read() {
         "{stderr}"
     );
     assert_eq!(env.count(), 2);
+}
+
+/// A store an earlier muster wrote (schema 2), whose records list their tags in the order a
+/// sheet gave them, as muster did before the twenty-ninth session. Reading it does not migrate
+/// it (an older muster sharing it would then refuse it); its own export imports back as no
+/// change, the bot's too (upgrade review: 60 updates, and the bot refused as changed); the
+/// first write migrates it.
+#[test]
+fn a_store_of_an_earlier_muster_is_read_as_it_is_and_its_tag_order_is_no_change() {
+    let env = Env::new();
+    let q3 = common::root().join(Q3);
+    let (code, _) = env.import(&q3, &[]);
+    assert_eq!(code, 0);
+    {
+        let conn = rusqlite::Connection::open(env.store()).unwrap();
+        let records: Vec<(i64, bool, String)> = conn
+            .prepare("SELECT rowid, bot, record FROM users")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut reordered = 0;
+        for (rowid, bot, text) in records {
+            const KEY: &str = "\"user_tags\":[";
+            let Some(at) = text.find(KEY).map(|at| at + KEY.len()) else {
+                continue;
+            };
+            let end = at + text[at..].find(']').unwrap();
+            let mut tags: Vec<&str> = text[at..end].split(',').collect();
+            if bot {
+                tags = vec!["\"SERVICE_ACCOUNT\"", "\"HAS_ACCESS_TO_BOT\""];
+                tags.reverse();
+            } else if tags.len() < 2 {
+                continue;
+            }
+            tags.reverse();
+            reordered += 1;
+            let old = format!("{}{}{}", &text[..at], tags.join(","), &text[end..]);
+            // Its digest and keys go with the text (the store's trigger), as a store of the
+            // first version had none.
+            conn.execute(
+                "UPDATE users SET record = ?2, row_version = ?3 WHERE rowid = ?1",
+                rusqlite::params![rowid, old, format!("{rowid:016x}")],
+            )
+            .unwrap();
+        }
+        assert_eq!(reordered, 61);
+        conn.pragma_update(None, "user_version", 2).unwrap();
+    }
+    let schema = || -> i64 {
+        let conn = rusqlite::Connection::open(env.store()).unwrap();
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    // Read, it stays as it is.
+    assert!(env.run(&["history"]).status.success());
+    let export = env.export("own.xlsx");
+    let (code, plan) = env.import(&export, &["--dry-run"]);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 121, 0]), "{plan:#}");
+    assert_eq!(schema(), 2);
+    // Its own export is no change, and the import migrates it.
+    let (code, plan) = env.import(&export, &[]);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 121, 0]), "{plan:#}");
+    assert_eq!(schema(), 3);
+    let (code, plan) = env.import(&export, &["--batch", "again"]);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 121, 0]), "{plan:#}");
 }
