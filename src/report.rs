@@ -221,6 +221,9 @@ pub fn remove_live_temps() {
 pub struct Summary {
     pub muster_version: &'static str,
     pub files: Vec<String>,
+    /// The configuration in force (SPEC §3: "the summary names the configuration used"), as
+    /// the terminal says it: its file, or the built-in defaults, and the rule flags given.
+    pub configuration: String,
     pub rows: usize,
     pub users: usize,
     pub valid: usize,
@@ -231,7 +234,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn new(files: &[String], outcome: &Outcome, exit_code: u8) -> Summary {
+    pub fn new(files: &[String], configuration: &str, outcome: &Outcome, exit_code: u8) -> Summary {
         let Stats {
             rows,
             users,
@@ -242,6 +245,7 @@ impl Summary {
         Summary {
             muster_version: env!("CARGO_PKG_VERSION"),
             files: files.to_vec(),
+            configuration: configuration.to_string(),
             rows,
             users,
             valid,

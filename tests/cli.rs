@@ -460,6 +460,7 @@ fn report_snapshot_of_the_flat_inline_batch() {
         [
             "muster_version",
             "files",
+            "configuration",
             "rows",
             "users",
             "valid",
@@ -3862,4 +3863,54 @@ fn muster_no_progress_takes_the_values_environments_give() {
             .assert()
             .code(0);
     }
+}
+
+/// Where the configuration comes from is said: a `./muster.toml` that cannot be read (a link
+/// to a share not mounted, a folder) is an error, not the built-in defaults; a file named by
+/// `$MUSTER_CONFIG` says so; the summary names the rule flags given (configuration review).
+#[test]
+fn the_configuration_in_force_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = root().join("testdata/rules/N002.csv");
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = muster();
+        cmd.current_dir(dir.path())
+            .env_remove("MUSTER_CONFIG")
+            .arg("validate")
+            .arg(&batch)
+            .args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(
+            "/nonexistent/share/muster.toml",
+            dir.path().join("muster.toml"),
+        )
+        .unwrap();
+        let out = run(&[], &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("cannot read muster.toml: No such file or directory"),
+            "{stderr}"
+        );
+        std::fs::remove_file(dir.path().join("muster.toml")).unwrap();
+    }
+    let out = run(&[], &[("MUSTER_CONFIG", "/nonexistent/muster.toml")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read /nonexistent/muster.toml (named by MUSTER_CONFIG)"),
+        "{stderr}"
+    );
+    let out = run(&["--allow", "N002,R001", "--warn", "V002"], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("configuration: built-in defaults, with --warn V002 --allow N002,R001\n"),
+        "{stdout}"
+    );
 }

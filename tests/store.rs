@@ -1186,6 +1186,26 @@ fn import_refuses_a_configuration_that_lowers_d001() {
         ],
         "import needs D002 (an address used by two users) as an error",
     );
+    // And the rules that keep what the store holds whole (configuration review: lowered,
+    // two stored users shared an address, a record held two entries for one integration, the
+    // store held two bots, and the store's own export could not be imported again).
+    for (code, what) in [
+        ("S001", "an address that is another stored user's"),
+        ("D003", "two ID entries for one integration"),
+        ("I006", "a connector in the wrong ID list"),
+        ("B001", "a second bot account"),
+    ] {
+        let config = env.write("lowered.toml", &format!("[rules]\nwarn = [\"{code}\"]\n"));
+        env.refused(
+            &[
+                "import",
+                batch.to_str().unwrap(),
+                "--config",
+                config.to_str().unwrap(),
+            ],
+            &format!("import needs {code} ({what}) as an error"),
+        );
+    }
     // V001 and V002 lowered still leave a row without its record id or address invalid
     // (review: an empty record id was stored, and the next such row replaced it).
     let config = env.write(

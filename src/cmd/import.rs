@@ -124,6 +124,28 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
             "an address used by two users",
             "an address is one user's",
         ),
+        // The same for what the store holds (configuration review: lowered, each was applied,
+        // and the store's own export could not be imported again).
+        (
+            crate::rules::Rule::EmailInStore,
+            "an address that is another stored user's",
+            "an address is one user's",
+        ),
+        (
+            crate::rules::Rule::DuplicateIntegrationEntry,
+            "two ID entries for one integration",
+            "a user has one identity per integration",
+        ),
+        (
+            crate::rules::Rule::WrongIdList,
+            "a connector in the wrong ID list",
+            "a record's identities are read back by the list they are in",
+        ),
+        (
+            crate::rules::Rule::MultipleBots,
+            "a second bot account",
+            "the organization has one bot account",
+        ),
     ] {
         if config.rules.severity(rule) != Some(Severity::Error) {
             let code = rule.code();
@@ -546,6 +568,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 applied,
                 summary: report::Summary::new(
                     &[args.batch.display().to_string()],
+                    &config.source,
                     &outcome,
                     status as u8,
                 ),

@@ -121,7 +121,7 @@ fn check(args: &ValidateArgs, style: Style) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Success
     };
-    let summary = Summary::new(&batch.files, &outcome, status as u8);
+    let summary = Summary::new(&batch.files, &config.source, &outcome, status as u8);
     // Each output is whole or absent on its own: one that fails stops no other, and every
     // failure is said (review: an `--out` in a folder that did not exist cost the report).
     let write_annotated = || -> anyhow::Result<()> {
@@ -274,6 +274,20 @@ fn apply_rule_flags(config: &mut Config, args: &ValidateArgs) -> anyhow::Result<
             }
             config.rules.set(key, severity)?;
         }
+    }
+    // The summary names the configuration in force, these flags too (configuration review:
+    // `--allow I001` still said "built-in defaults").
+    let given: Vec<String> = [
+        ("--deny", &args.deny),
+        ("--warn", &args.warn),
+        ("--allow", &args.allow),
+    ]
+    .into_iter()
+    .filter(|(_, keys)| !keys.is_empty())
+    .map(|(flag, keys)| format!("{flag} {}", keys.join(",")))
+    .collect();
+    if !given.is_empty() {
+        config.source = format!("{}, with {}", config.source, given.join(" "));
     }
     Ok(())
 }
