@@ -3948,6 +3948,31 @@ fn prune_applies_nothing_when_a_file_was_not_read() {
     assert_eq!(env.count(), 2);
 }
 
+/// SPEC §6: the first 16 hex digits of the SHA-256 of the record's canonical JSON (every
+/// object's keys sorted, compact).
+fn row_version(text: &str) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), sorted(v)))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    use sha2::Digest;
+    let canonical = sorted(&serde_json::from_str(text).unwrap()).to_string();
+    let digest = sha2::Sha256::digest(canonical.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A store an earlier muster wrote (schema 2), whose records list their tags in the order a
 /// sheet gave them, as muster did before the twenty-ninth session. Reading it does not migrate
 /// it (an older muster sharing it would then refuse it); its own export imports back as no
@@ -3986,10 +4011,10 @@ fn a_store_of_an_earlier_muster_is_read_as_it_is_and_its_tag_order_is_no_change(
             reordered += 1;
             let old = format!("{}{}{}", &text[..at], tags.join(","), &text[end..]);
             // Its digest and keys go with the text (the store's trigger), as a store of the
-            // first version had none.
+            // first version had none; its row_version is the text's, as muster made it.
             conn.execute(
                 "UPDATE users SET record = ?2, row_version = ?3 WHERE rowid = ?1",
-                rusqlite::params![rowid, old, format!("{rowid:016x}")],
+                rusqlite::params![rowid, old, row_version(&old)],
             )
             .unwrap();
         }
@@ -4013,4 +4038,30 @@ fn a_store_of_an_earlier_muster_is_read_as_it_is_and_its_tag_order_is_no_change(
     assert_eq!(schema(), 3);
     let (code, plan) = env.import(&export, &["--batch", "again"]);
     assert_eq!((code, counts(&plan)), (0, [0, 0, 121, 0]), "{plan:#}");
+
+    // Another admin changes one such user and removes another since the export: the export's
+    // rows of them, untouched, are kept as the store has them, not S004 (their row_versions
+    // are of the tags in the earlier order, as the rows list them).
+    let jsonl = env.exported("own.jsonl");
+    let mut reordered = jsonl.lines().filter_map(|line| {
+        let record: Value = serde_json::from_str(line).unwrap();
+        let tags = record["user"]["user_tags"].as_array()?.clone();
+        (tags.len() > 1 && record["bot_account"] != true).then_some(record)
+    });
+    let mut changed = reordered.next().unwrap();
+    let removed = reordered.next().unwrap();
+    changed["user"]["department"] = Value::from("Elsewhere");
+    let edit = env.write("edit.jsonl", &format!("{changed}\n"));
+    let (code, plan) = env.import(&edit, &[]);
+    assert_eq!((code, counts(&plan)), (0, [0, 1, 0, 0]), "{plan:#}");
+    let removed_id = removed["record_id"].as_str().unwrap();
+    assert!(env.run(&["remove", removed_id]).status.success());
+    let (code, plan) = env.import(&export, &["--batch", "late"]);
+    assert_eq!((code, counts(&plan)), (0, [0, 0, 120, 0]), "{plan:#}");
+    assert_eq!(plan["kept_untouched"], 1, "{plan:#}");
+    assert_eq!(
+        plan["kept_removed"],
+        serde_json::json!([removed_id]),
+        "{plan:#}"
+    );
 }

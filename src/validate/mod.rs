@@ -647,6 +647,10 @@ struct UserRow {
     row_version: Option<(String, Option<usize>)>,
     attrs: BTreeMap<Attr, String>,
     tags: Vec<String>,
+    /// The tags in the order the row gave them, when that is not the reference's (`tags`'s):
+    /// an export of a record an earlier muster wrote lists them so, and its row_version is
+    /// of that order (upgrade review: such an export's untouched rows were S004).
+    tags_as_given: Vec<String>,
     custom: BTreeMap<String, String>,
     entries: Vec<EntryRow>,
     /// Its keys (record id, addresses) as read where they differ from the value kept, as
@@ -679,6 +683,7 @@ impl UserRow {
     fn keep_for_cross_row(&mut self, sheet_entries: &cross::SheetEntries) {
         self.attrs = BTreeMap::new();
         self.tags = Vec::new();
+        self.tags_as_given = Vec::new();
         self.custom = BTreeMap::new();
         if self.bot {
             return;
@@ -922,12 +927,18 @@ pub fn validate_with(
                                 _ => None,
                             };
                             // Whether the row is as it was exported: its record still has
-                            // the row's own row_version.
+                            // the row's own row_version (with its tags in the row's order,
+                            // when the export is of a record an earlier muster wrote).
                             let as_exported = |v: &str| {
-                                record_of(&user, &sheet_entries, None, true)
-                                    .0
-                                    .row_version
-                                    .is_some_and(|r| r.eq_ignore_ascii_case(v.as_bytes()))
+                                let versioned = |tags: &[String]| {
+                                    record_with_tags(&user, tags, &sheet_entries, None, true)
+                                        .0
+                                        .row_version
+                                        .is_some_and(|r| r.eq_ignore_ascii_case(v.as_bytes()))
+                                };
+                                versioned(&user.tags)
+                                    || (!user.tags_as_given.is_empty()
+                                        && versioned(&user.tags_as_given))
                             };
                             let mut removed_since = false;
                             let (current, untouched) = match (&user.row_version, stored) {
@@ -1631,6 +1642,17 @@ fn record_of(
     stored_digest: Option<&[u8; 32]>,
     versioned: bool,
 ) -> (Record, bool) {
+    record_with_tags(user, &user.tags, sheet_entries, stored_digest, versioned)
+}
+
+/// [`record_of`] with the tags in the order given.
+fn record_with_tags(
+    user: &UserRow,
+    tags: &[String],
+    sheet_entries: &cross::SheetEntries,
+    stored_digest: Option<&[u8; 32]>,
+    versioned: bool,
+) -> (Record, bool) {
     let mut ids: Vec<IdEntry> = user.entries.iter().map(to_entry).collect();
     ids.extend(sheet_entries.of(&user.record_id).map(to_entry));
     Record::new(
@@ -1638,7 +1660,7 @@ fn record_of(
         user.bot,
         user.email.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
         &user.attrs,
-        &user.tags,
+        tags,
         &user.custom,
         // `user_emails` are the addresses besides the primary one (SPEC §1): an alias that is
         // the primary address (in any of its forms) adds nothing, as a repeated alias does not.
@@ -2077,6 +2099,7 @@ fn user_row<'a>(
         row_version: None,
         attrs: BTreeMap::new(),
         tags: Vec::new(),
+        tags_as_given: Vec::new(),
         custom: BTreeMap::new(),
         entries: Vec::new(),
         cells: Vec::new(),
@@ -2340,7 +2363,11 @@ fn user_row<'a>(
                 // The tags are a set (SPEC §1): written in the reference's order, so that
                 // one set is one record whatever order a sheet lists it in (review: a
                 // re-import of `TESTER;VIP` over `VIP;TESTER` was an update).
+                let given = tags.clone();
                 tags.sort_by_key(|t| values::USER_TAGS.iter().position(|known| known == t));
+                if given != tags {
+                    user.tags_as_given = given;
+                }
                 // A value a rule rejects is not normalized further (SPEC §4).
                 if changed && !rejected {
                     cx.report(
