@@ -556,6 +556,8 @@ pub struct BatchRow {
     pub os_user: String,
     pub counts: Counts,
     pub reverted_by: Option<i64>,
+    /// The muster that applied it (`muster --version`).
+    pub muster_version: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -909,6 +911,38 @@ fn check_identity(conn: &Connection, path: &Path, existing: bool) -> Result<i64,
         });
     }
     Ok(version)
+}
+
+/// `record_id` (as typed, in NFC) as the change log spells it: a muster before the twenty-ninth
+/// session stored a JSONL batch's record id as the file wrote it, decomposed (`Zoe` and
+/// U+0308), which no one can type (upgrade review: `forget` said the person was in neither the
+/// store nor its history). Every record ever stored has its create logged. Unchanged when the
+/// log has it as typed, or has no one other spelling of it.
+fn spelt_as_logged(conn: &Connection, record_id: String) -> rusqlite::Result<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let logged = |id: &str| -> rusqlite::Result<bool> {
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM changes WHERE record_id = ?1)",
+            [id],
+            |r| r.get(0),
+        )
+    };
+    // An ASCII id has no other spelling.
+    if record_id.is_ascii() || logged(&record_id)? {
+        return Ok(record_id);
+    }
+    let typed: String = record_id.nfc().collect();
+    let mut stmt =
+        conn.prepare("SELECT DISTINCT record_id FROM changes WHERE record_id GLOB '*[^ -~]*'")?;
+    let spellings: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .filter_map(Result::ok)
+        .filter(|id| id.nfc().eq(typed.chars()))
+        .collect();
+    Ok(match <[String; 1]>::try_from(spellings) {
+        Ok([one]) => one,
+        Err(_) => record_id,
+    })
 }
 
 /// The store's schema version (`PRAGMA user_version`; 0 for a new store).
@@ -1372,6 +1406,11 @@ impl Store {
         read_changes(&self.conn, "c.record_id = ?1", record_id).map_err(|e| self.err(e))
     }
 
+    /// [`spelt_as_logged`] on this store.
+    pub fn spelt_as_logged(&self, record_id: String) -> Result<String, StoreError> {
+        spelt_as_logged(&self.conn, record_id).map_err(|e| self.err(e))
+    }
+
     pub fn changes_of(&self, batch_id: i64) -> Result<Vec<LoggedChange>, StoreError> {
         read_changes(&self.conn, "c.batch_id = ?1", &batch_id.to_string()).map_err(|e| self.err(e))
     }
@@ -1666,6 +1705,11 @@ impl Writer<'_> {
     }
 
     /// Whether the change log holds a change of `record_id` (a user removed since).
+    /// [`spelt_as_logged`] on the store being written.
+    pub fn spelt_as_logged(&self, record_id: String) -> Result<String, StoreError> {
+        spelt_as_logged(&self.tx, record_id).map_err(|e| self.err(e))
+    }
+
     pub fn logged(&self, record_id: &str) -> Result<bool, StoreError> {
         self.tx
             .query_row(
@@ -2065,11 +2109,12 @@ fn batch_row(r: &rusqlite::Row, offset: usize) -> rusqlite::Result<BatchRow> {
             remove: count(9)?,
         },
         reverted_by: r.get(offset + 10)?,
+        muster_version: r.get(offset + 11)?,
     })
 }
 
 const BATCH_COLUMNS: &str =
-    "b.id, b.name, b.file, b.sha256, b.applied_at, b.os_user, b.created, b.updated, b.unchanged, b.removed, b.reverted_by";
+    "b.id, b.name, b.file, b.sha256, b.applied_at, b.os_user, b.created, b.updated, b.unchanged, b.removed, b.reverted_by, b.muster_version";
 
 fn read_batches(conn: &Connection, name: Option<&str>) -> rusqlite::Result<Vec<BatchRow>> {
     let sql = format!(

@@ -4065,3 +4065,48 @@ fn a_store_of_an_earlier_muster_is_read_as_it_is_and_its_tag_order_is_no_change(
         "{plan:#}"
     );
 }
+
+/// A record id an earlier muster stored decomposed (a JSONL batch's `Zoe` and U+0308, before
+/// JSONL was read in NFC) is found typed either way by `history`, `remove` and `forget`
+/// (upgrade review: `forget` said the person was in neither the store nor its history).
+#[test]
+fn a_record_id_stored_decomposed_is_found_as_typed() {
+    let env = Env::new();
+    let batch = env.write(
+        "b.csv",
+        &users_csv(&[
+            "z@acme.com,CTR-Zoë,Zoë Lu,IT,,",
+            "y@acme.com,CTR-Yan,Yan Lu,IT,,",
+        ]),
+    );
+    let (code, _) = env.import(&batch, &[]);
+    assert_eq!(code, 0);
+    let decomposed = "CTR-Zoe\u{308}";
+    {
+        let conn = rusqlite::Connection::open(env.store()).unwrap();
+        for table in ["users", "changes"] {
+            conn.execute(
+                &format!("UPDATE {table} SET record_id = ?1 WHERE record_id = 'CTR-Zoë'"),
+                [decomposed],
+            )
+            .unwrap();
+        }
+    }
+    for typed in ["CTR-Zoë", decomposed] {
+        let out = env.run(&["history", typed]);
+        assert!(out.status.success(), "{typed}: {out:?}");
+    }
+    let out = env.run(&["remove", "CTR-Zoë"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = env.run(&["forget", "CTR-Zoë", "--format", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let conn = rusqlite::Connection::open(env.store()).unwrap();
+    let left: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM changes WHERE record_id = ?1 AND (before IS NOT NULL OR after IS NOT NULL)",
+            [decomposed],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0);
+}

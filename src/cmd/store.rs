@@ -23,7 +23,7 @@ fn show_history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
     let Some(given) = &args.record_id else {
         return list_batches(&store, &args.store.store, args.format);
     };
-    let record_id = record_id(given);
+    let record_id = store.spelt_as_logged(record_id(given))?;
     let log = store.history(&record_id)?;
     store.check_unchanged()?;
     if log.is_empty() {
@@ -90,6 +90,7 @@ fn batch_json(b: &crate::store::BatchRow) -> serde_json::Value {
         "file": b.file,
         "sha256": b.sha256,
         "os_user": b.os_user,
+        "muster_version": b.muster_version,
         "counts": b.counts,
         "reverted": b.reverted_by.is_some(),
     })
@@ -241,7 +242,9 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
 fn remove_users(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
-    let record_ids = record_ids(&args.record_ids);
+    let record_ids = (record_ids(&args.record_ids).into_iter())
+        .map(|r| writer.spelt_as_logged(r))
+        .collect::<Result<Vec<_>, _>>()?;
     let stored = writer.users_by_id(record_ids.iter().map(String::as_str))?;
     let missing: Vec<&str> = record_ids
         .iter()
@@ -290,6 +293,9 @@ fn erase(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
     if record_ids.iter().any(String::is_empty) {
         bail!("a record id given is empty; nothing was erased");
     }
+    let record_ids = (record_ids.into_iter())
+        .map(|r| writer.spelt_as_logged(r))
+        .collect::<Result<Vec<_>, _>>()?;
     let stored = writer.users_by_id(record_ids.iter().map(String::as_str))?;
     let (mut unknown, mut erased) = (Vec::new(), Vec::new());
     for rid in &record_ids {
