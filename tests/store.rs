@@ -4110,3 +4110,37 @@ fn a_record_id_stored_decomposed_is_found_as_typed() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+/// The same file applied again under another name, when no one wrote its users since: its
+/// updates are this muster reading the file otherwise than the one that applied it (an earlier
+/// build read times, padding, a code page otherwise), not a setting back (upgrade review).
+#[test]
+fn a_file_applied_before_and_read_otherwise_now_is_said_so() {
+    let env = Env::new();
+    let q3 = common::root().join(Q3);
+    let (code, _) = env.import(&q3, &["--batch", "2026-Q3"]);
+    assert_eq!(code, 0);
+    {
+        let conn = rusqlite::Connection::open(env.store()).unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE users SET record = replace(record, '\"Engineering\"', '\"Engineering \"') \
+                 WHERE rowid = (SELECT min(rowid) FROM users WHERE instr(record, '\"Engineering\"'))",
+                [],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+    let out = env.run(&[
+        "import",
+        q3.to_str().unwrap(),
+        "--batch",
+        "again",
+        "--dry-run",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(": its 1 update is how this muster reads it, as nothing was changed since"),
+        "{stdout}"
+    );
+}

@@ -385,6 +385,17 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 && !is_own_batch_name(&b.name)
         })
         .filter(|_| plan.counts.update > 0);
+    // Whether any user it updates was written since by another batch: when none was, the
+    // updates are this muster reading the same file otherwise than the one that applied it
+    // (a newer muster, another configuration), not a setting back (upgrade review).
+    let set_back = applied_before.is_some_and(|before| {
+        (plan.changes.iter())
+            .filter(|c| c.action == Action::Update)
+            .any(|c| {
+                (stored.records.get(&c.record_id))
+                    .is_none_or(|v| i64::from(stored.records.writer(v.at)) != before.id)
+            })
+    });
     let refused = refused.or_else(|| {
         (plan.counts.remove > max_remove).then(|| {
             format!(
@@ -615,12 +626,17 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 out_raw!("{summary}")?;
                 out!("{}", plan_text(&plan, &name, &args.store.store))?;
                 if let Some(before) = applied_before {
+                    let n = plan.counts.update;
+                    let why = match (set_back, n) {
+                        (true, _) => "set back what was changed since",
+                        (false, 1) => "is how this muster reads it, as nothing was changed since (a newer muster, or another configuration, reads the file otherwise)",
+                        (false, _) => "are how this muster reads it, as nothing was changed since (a newer muster, or another configuration, reads the file otherwise)",
+                    };
                     outln!(
-                        "  note: this file was applied before, as batch `{}` on {}: its {} update{} set back what was changed since",
+                        "  note: this file was applied before, as batch `{}` on {}: its {n} update{} {why}",
                         before.name,
                         before.applied_at,
-                        plan.counts.update,
-                        plural(plan.counts.update)
+                        plural(n)
                     )?;
                 }
                 let removed = &outcome.removed_since;

@@ -2363,10 +2363,10 @@ fn user_row<'a>(
                 // The tags are a set (SPEC §1): written in the reference's order, so that
                 // one set is one record whatever order a sheet lists it in (review: a
                 // re-import of `TESTER;VIP` over `VIP;TESTER` was an update).
-                let given = tags.clone();
-                tags.sort_by_key(|t| values::USER_TAGS.iter().position(|known| known == t));
-                if given != tags {
-                    user.tags_as_given = given;
+                let at = |t: &String| values::USER_TAGS.iter().position(|known| known == t);
+                if !tags.is_sorted_by_key(at) {
+                    user.tags_as_given = tags.clone();
+                    tags.sort_by_key(at);
                 }
                 // A value a rule rejects is not normalized further (SPEC §4).
                 if changed && !rejected {
