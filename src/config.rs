@@ -11,8 +11,13 @@ use unicode_normalization::UnicodeNormalization;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConnectorKind {
+    // As a system is taken in any case (`ServiceNow`), so is its kind (configuration review:
+    // `kind = "ITSM"` was refused).
+    #[serde(alias = "ITSM", alias = "Itsm")]
     Itsm,
+    #[serde(alias = "CHAT", alias = "Chat")]
     Chat,
+    #[serde(alias = "IDM", alias = "Idm")]
     Idm,
 }
 
@@ -261,9 +266,20 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+            // `[connectors.jira.prod]` is the table `prod` inside `jira`: TOML says "unknown
+            // field `prod`" (configuration review). An id with a dot is written in quotes.
+            let dotted = text.lines().map(str::trim).find_map(|l| {
+                let id = l.strip_prefix("[connectors.")?.strip_suffix(']')?;
+                (!id.starts_with('"') && id.contains('.')).then_some(id)
+            });
+            let hint = dotted
+                .map(|id| format!("\n(a connector id with a dot is written in quotes: `[connectors.\"{id}\"]`)"))
+                .unwrap_or_default();
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("{e}{hint}"),
+            }
         })?;
         let mut config = Config::builtin();
         config.source = path.display().to_string();
@@ -568,6 +584,14 @@ mod tests {
             near.warnings,
             ["m.toml: connector `snow` (line 1): system `servicenw` is not one muster knows, so its ids get generic checks only; did you mean `servicenow`?"]
         );
+        assert!(
+            err("[connectors.jira.prod]\nsystem = \"jira\"\nkind = \"itsm\"\n").ends_with(
+                "(a connector id with a dot is written in quotes: `[connectors.\"jira.prod\"]`)"
+            )
+        );
+        // A kind in capitals is that kind.
+        let ok = Config::parse(&c("snow", "servicenow", "ITSM"), Path::new("m.toml")).unwrap();
+        assert_eq!(ok.connectors["snow"].kind, ConnectorKind::Itsm);
         // Another name of a known system is that system.
         for (written, known) in [
             ("jira_service_desk", "jira"),
