@@ -387,6 +387,16 @@ struct MapFile {
 /// with one (Windows Notepad's "Unicode"); other encodings are refused with what to do
 /// (locale review: "stream did not contain valid UTF-8").
 fn read_text(path: &Path) -> Result<String, ConfigError> {
+    // A pipe would be waited on for ever, `/dev/zero` read until memory ran out (adversarial
+    // review): a configuration is a file, as a batch is.
+    if let Ok(meta) = std::fs::metadata(path) {
+        if !meta.is_file() && !meta.is_dir() {
+            return Err(ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: "not a file (a pipe or a device): give the configuration as a file".into(),
+            });
+        }
+    }
     let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,

@@ -75,11 +75,21 @@ END;
 -- written by `normal_digests` after this: a record an earlier muster wrote with its tags in
 -- another order is the same record, not an update; and the keys and digests a store of the
 -- first version never had are written once, not worked out again at every read.
+-- An earlier muster (they all said 0.1.0) that opened the store before this migration and
+-- waited for its lock would write into it records without digests: its batch is refused.
+CREATE TRIGGER IF NOT EXISTS batches_of_earlier_musters BEFORE INSERT ON batches
+WHEN NEW.muster_version = '0.1.0'
+BEGIN
+    SELECT RAISE(ABORT, 'this store was migrated to schema 3 by muster 0.3.0 while this muster waited for it; nothing was changed: upgrade muster');
+END;
 "#,
 ];
 
 /// The schema this muster reads and writes: `PRAGMA user_version` once every migration is made.
 const SCHEMA: i64 = MIGRATIONS.len() as i64;
+
+/// The migration whose digests [`normal_digests`] writes.
+const NORMAL_DIGESTS: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -315,6 +325,7 @@ fn scan_users<T: Send>(
                 COALESCE(updated_by, created_by, 0)
          FROM users ORDER BY rowid"
     } else {
+        // (`?1` only so that both statements take the one binding below.)
         "SELECT rowid, record_id, bot, row_version, NULL, NULL, record,
                 COALESCE(updated_by, created_by, 0)
          FROM users WHERE ?1 IS NOT NULL ORDER BY rowid"
@@ -913,36 +924,63 @@ fn check_identity(conn: &Connection, path: &Path, existing: bool) -> Result<i64,
     Ok(version)
 }
 
-/// `record_id` (as typed, in NFC) as the change log spells it: a muster before the twenty-ninth
-/// session stored a JSONL batch's record id as the file wrote it, decomposed (`Zoe` and
-/// U+0308), which no one can type (upgrade review: `forget` said the person was in neither the
-/// store nor its history). Every record ever stored has its create logged. Unchanged when the
-/// log has it as typed, or has no one other spelling of it.
-fn spelt_as_logged(conn: &Connection, record_id: String) -> rusqlite::Result<String> {
+/// `typed` (a record id as given on the command line, trimmed) as the change log spells it:
+/// a muster before the twenty-ninth session stored a JSONL batch's record id as the file wrote
+/// it, decomposed (`Zoe` and U+0308), which no one types (upgrade review: `forget` said the
+/// person was in neither the store nor its history). Every record ever stored has its create
+/// logged. The id as typed when the log has it (two stored spellings of one text are two
+/// records: each is reached by its own bytes); else its one spelling in the log, in any
+/// Unicode form; several such spellings are refused, named, rather than one taken for the
+/// other (adversarial review: `forget` erased the other person); none, the id in NFC.
+fn spelt_as_logged(conn: &Connection, typed: &str) -> Result<String, String> {
     use unicode_normalization::UnicodeNormalization;
-    let logged = |id: &str| -> rusqlite::Result<bool> {
+    let logged = |id: &str| -> Result<bool, String> {
         conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM changes WHERE record_id = ?1)",
             [id],
             |r| r.get(0),
         )
+        .map_err(|e| e.to_string())
     };
     // An ASCII id has no other spelling.
-    if record_id.is_ascii() || logged(&record_id)? {
-        return Ok(record_id);
+    if typed.is_ascii() || logged(typed)? {
+        return Ok(typed.to_string());
     }
-    let typed: String = record_id.nfc().collect();
-    let mut stmt =
-        conn.prepare("SELECT DISTINCT record_id FROM changes WHERE record_id GLOB '*[^ -~]*'")?;
-    let spellings: Vec<String> = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
-        .filter_map(Result::ok)
-        .filter(|id| id.nfc().eq(typed.chars()))
-        .collect();
-    Ok(match <[String; 1]>::try_from(spellings) {
-        Ok([one]) => one,
-        Err(_) => record_id,
-    })
+    let text: String = typed.nfc().collect();
+    let spellings: Vec<String> = (|| {
+        let mut stmt =
+            conn.prepare("SELECT DISTINCT record_id FROM changes WHERE record_id GLOB '*[^ -~]*'")?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        ids.filter(|id| id.as_ref().map_or(true, |id| id.nfc().eq(text.chars())))
+            .collect::<rusqlite::Result<Vec<String>>>()
+    })()
+    .map_err(|e| e.to_string())?;
+    match spellings.as_slice() {
+        [] => Ok(text),
+        [one] => Ok(one.clone()),
+        several => {
+            let shown: Vec<String> = several
+                .iter()
+                .map(|id| format!("`{}`", escaped(id)))
+                .collect();
+            Err(format!(
+                "the store holds `{text}` written {} ways, as {} records: {}; give the one meant as it is written there (in bash: $'…' with its \\u escapes)",
+                several.len(),
+                several.len(),
+                shown.join(", ")
+            ))
+        }
+    }
+}
+
+/// `id` with every character beyond ASCII as its `\u{…}` escape.
+fn escaped(id: &str) -> String {
+    id.chars()
+        .map(|c| match c.is_ascii() {
+            true => c.to_string(),
+            false => format!("\\u{{{:04x}}}", c as u32),
+        })
+        .collect()
 }
 
 /// The store's schema version (`PRAGMA user_version`; 0 for a new store).
@@ -954,7 +992,8 @@ fn schema_of(conn: &Connection) -> rusqlite::Result<i64> {
 fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(from.max(0) as usize) {
         conn.execute_batch(sql)?;
-        if i + 1 == 3 {
+        // Migration 3's work is done in Rust: a digest is a SHA-256 of a reordered text.
+        if i + 1 == NORMAL_DIGESTS {
             normal_digests(conn)?;
         }
         conn.pragma_update(None, "application_id", APPLICATION_ID)?;
@@ -1407,8 +1446,8 @@ impl Store {
     }
 
     /// [`spelt_as_logged`] on this store.
-    pub fn spelt_as_logged(&self, record_id: String) -> Result<String, StoreError> {
-        spelt_as_logged(&self.conn, record_id).map_err(|e| self.err(e))
+    pub fn spelt_as_logged(&self, typed: &str) -> Result<String, StoreError> {
+        spelt_as_logged(&self.conn, typed).map_err(StoreError::Refused)
     }
 
     pub fn changes_of(&self, batch_id: i64) -> Result<Vec<LoggedChange>, StoreError> {
@@ -1706,8 +1745,8 @@ impl Writer<'_> {
 
     /// Whether the change log holds a change of `record_id` (a user removed since).
     /// [`spelt_as_logged`] on the store being written.
-    pub fn spelt_as_logged(&self, record_id: String) -> Result<String, StoreError> {
-        spelt_as_logged(&self.tx, record_id).map_err(|e| self.err(e))
+    pub fn spelt_as_logged(&self, typed: &str) -> Result<String, StoreError> {
+        spelt_as_logged(&self.tx, typed).map_err(StoreError::Refused)
     }
 
     pub fn logged(&self, record_id: &str) -> Result<bool, StoreError> {
@@ -2417,6 +2456,16 @@ pub fn flatten(record: &Value) -> BTreeMap<String, Value> {
     }
     let mut out = BTreeMap::new();
     walk("", record, &mut out);
+    // The tags are a set: listed in the reference's order, an earlier muster's order is not
+    // shown as a change beside a real one (adversarial review).
+    if let Some(Value::Array(tags)) = out.get_mut("user.user_tags") {
+        use crate::check::values::USER_TAGS;
+        tags.sort_by_key(|t| {
+            USER_TAGS
+                .iter()
+                .position(|known| Some(*known) == t.as_str())
+        });
+    }
     out
 }
 
@@ -2547,6 +2596,17 @@ mod tests {
             .query_row("SELECT record FROM users", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, old);
+        // An earlier muster that opened it before the migration and waited for its lock
+        // writes no batch into it (adversarial review: 50 records without digests).
+        let refused = store
+            .conn
+            .execute(
+                "INSERT INTO batches (name, file, sha256, applied_at, os_user, muster_version, created, updated, unchanged, removed)
+                 VALUES ('old', 'old.csv', '0', 'now', 'me', '0.1.0', 1, 0, 0, 0)",
+                [],
+            )
+            .unwrap_err();
+        assert!(refused.to_string().contains("upgrade muster"), "{refused}");
     }
 
     /// The digest says which files it read, each as it was when its hashing began: a file

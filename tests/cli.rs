@@ -903,6 +903,10 @@ fn jsonl_findings_use_line_numbers_and_no_column() {
             r#"{"record_id":"R9","user":{"email_addr":"i@acme.com","full_name":"Io Lu","department":{"name":"Ops"}}}"#,
             "`user.department` is an object, not a text",
         ),
+        (
+            r#"{"record_id":"R11","user":{"email_addr":"k@acme.com","full_name":"Ka Lu"},"user_id_info":{"itsm_id_info":[{"integration":"jira_service_desk","user_id":{"id":"5b10ac8d82e05b22cc7d4ef5"}}]}}"#,
+            "a `user_id_info.itsm_id_info` entry's `user_id` is an object, not a text",
+        ),
     ] {
         std::fs::write(&path, format!("{good}\n{line}\n")).unwrap();
         let (code, report) = validate_json(&[path.to_str().unwrap()]);
@@ -3896,6 +3900,16 @@ fn the_configuration_in_force_is_said() {
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(
             stderr.contains("cannot read muster.toml: No such file or directory"),
+            "{stderr}"
+        );
+        std::fs::remove_file(dir.path().join("muster.toml")).unwrap();
+        // A device (or a pipe) is no configuration: it was read until memory ran out.
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("muster.toml")).unwrap();
+        let out = run(&[], &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("not a file (a pipe or a device)"),
             "{stderr}"
         );
         std::fs::remove_file(dir.path().join("muster.toml")).unwrap();

@@ -2767,6 +2767,23 @@ fn a_batch_records_its_os_user_without_user_in_the_environment() {
         history.contains(&format!(" by {name} ($USER mallory)")),
         "{history}"
     );
+    // A line break in it (or a batch's name) does not make a line of its own in `history`
+    // (adversarial review: a forged batch line).
+    let batch = env.write("d.csv", &users_csv(&["c@acme.com,C1,Cy Al,IT,,"]));
+    let out = muster()
+        .args(["import", batch.to_str().unwrap(), "-q", "--store"])
+        .arg(env.store())
+        .env("USER", "eve\n2026-12-01T09:00:00Z  batch forged")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let history = env.run(&["history"]);
+    let history = String::from_utf8_lossy(&history.stdout);
+    assert!(
+        history.contains("($USER eve\\u{a}2026-12-01T09:00:00Z  batch forged)"),
+        "{history}"
+    );
+    assert!(!history.contains("\n2026-12-01T09:00:00Z"), "{history}");
 }
 
 /// Import's summary names the encoding it decoded, as validate's does (SPEC §5; review).
@@ -4032,12 +4049,17 @@ fn a_store_of_an_earlier_muster_is_read_as_it_is_and_its_tag_order_is_no_change(
     let (code, plan) = env.import(&export, &["--dry-run"]);
     assert_eq!((code, counts(&plan)), (0, [0, 0, 121, 0]), "{plan:#}");
     assert_eq!(schema(), 2);
-    // Its own export is no change, and the import migrates it.
+    // An import that applies nothing (a batch with errors) leaves it as it was (adversarial
+    // review: it was migrated, and older musters then refused it).
+    let errors = common::root().join("testdata/batches/flat-inline.csv");
+    let (code, plan) = env.import(&errors, &[]);
+    assert_ne!(code, 0, "{plan:#}");
+    assert_eq!(plan["applied"], false, "{plan:#}");
+    assert_eq!(schema(), 2);
+    // Its own export is no change (nor, having nothing to write, a migration).
     let (code, plan) = env.import(&export, &[]);
     assert_eq!((code, counts(&plan)), (0, [0, 0, 121, 0]), "{plan:#}");
-    assert_eq!(schema(), 3);
-    let (code, plan) = env.import(&export, &["--batch", "again"]);
-    assert_eq!((code, counts(&plan)), (0, [0, 0, 121, 0]), "{plan:#}");
+    assert_eq!(schema(), 2);
 
     // Another admin changes one such user and removes another since the export: the export's
     // rows of them, untouched, are kept as the store has them, not S004 (their row_versions
@@ -4054,6 +4076,13 @@ fn a_store_of_an_earlier_muster_is_read_as_it_is_and_its_tag_order_is_no_change(
     let edit = env.write("edit.jsonl", &format!("{changed}\n"));
     let (code, plan) = env.import(&edit, &[]);
     assert_eq!((code, counts(&plan)), (0, [0, 1, 0, 0]), "{plan:#}");
+    // The tags' earlier order is not shown as a change beside the real one.
+    let fields: Vec<&str> = (plan["changes"][0]["fields"].as_array().unwrap().iter())
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["user.department"], "{plan:#}");
+    // The first change migrates it.
+    assert_eq!(schema(), 3);
     let removed_id = removed["record_id"].as_str().unwrap();
     assert!(env.run(&["remove", removed_id]).status.success());
     let (code, plan) = env.import(&export, &["--batch", "late"]);
@@ -4068,7 +4097,10 @@ fn a_store_of_an_earlier_muster_is_read_as_it_is_and_its_tag_order_is_no_change(
 
 /// A record id an earlier muster stored decomposed (a JSONL batch's `Zoe` and U+0308, before
 /// JSONL was read in NFC) is found typed either way by `history`, `remove` and `forget`
-/// (upgrade review: `forget` said the person was in neither the store nor its history).
+/// (upgrade review: `forget` said the person was in neither the store nor its history). Two
+/// stored spellings of one text are two records: each is reached by its own bytes, and the
+/// text typed in a third way is refused, naming both (adversarial review: `forget` of the
+/// decomposed id erased the composed one's person).
 #[test]
 fn a_record_id_stored_decomposed_is_found_as_typed() {
     let env = Env::new();
@@ -4077,21 +4109,25 @@ fn a_record_id_stored_decomposed_is_found_as_typed() {
         &users_csv(&[
             "z@acme.com,CTR-Zoë,Zoë Lu,IT,,",
             "y@acme.com,CTR-Yan,Yan Lu,IT,,",
+            "x@acme.com,CTR-X1,Xi Lu,IT,,",
+            "w@acme.com,CTR-X2,Wu Lu,IT,,",
+            "v@acme.com,CTR-Zoey,Zoey Lu,IT,,",
         ]),
     );
     let (code, _) = env.import(&batch, &[]);
     assert_eq!(code, 0);
     let decomposed = "CTR-Zoe\u{308}";
-    {
+    let rename = |from: &str, to: &str| {
         let conn = rusqlite::Connection::open(env.store()).unwrap();
         for table in ["users", "changes"] {
             conn.execute(
-                &format!("UPDATE {table} SET record_id = ?1 WHERE record_id = 'CTR-Zoë'"),
-                [decomposed],
+                &format!("UPDATE {table} SET record_id = ?2 WHERE record_id = ?1"),
+                [from, to],
             )
             .unwrap();
         }
-    }
+    };
+    rename("CTR-Zoë", decomposed);
     for typed in ["CTR-Zoë", decomposed] {
         let out = env.run(&["history", typed]);
         assert!(out.status.success(), "{typed}: {out:?}");
@@ -4109,6 +4145,34 @@ fn a_record_id_stored_decomposed_is_found_as_typed() {
         )
         .unwrap();
     assert_eq!(left, 0);
+
+    // Both spellings stored: each is its own record.
+    rename("CTR-Zoey", "CTR-Zoë");
+    rename("CTR-Yan", decomposed);
+    let out = env.run(&["forget", decomposed, "--format", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let ids = |conn: &rusqlite::Connection| -> Vec<String> {
+        conn.prepare("SELECT record_id FROM users ORDER BY record_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(ids(&conn), ["CTR-X1", "CTR-X2", "CTR-Zoë"]);
+    // Two spellings, neither the one typed: refused, both named.
+    rename("CTR-X1", "CTR-A\u{30a}");
+    rename("CTR-X2", "CTR-\u{212b}");
+    let out = env.run(&["remove", "CTR-\u{c5}"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the store holds `CTR-Å` written 2 ways, as 2 records: `CTR-A\\u{030a}`, `CTR-\\u{212b}`"),
+        "{stderr}"
+    );
+    let out = env.run(&["remove", "CTR-A\u{30a}"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(ids(&conn), ["CTR-Zoë", "CTR-\u{212b}"]);
 }
 
 /// The same file applied again under another name, when no one wrote its users since: its

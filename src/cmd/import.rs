@@ -532,8 +532,13 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
             applied = true;
         }
     }
+    // Nothing applied, nothing is committed: an older store's migration, made in this
+    // transaction, goes with it (adversarial review: a batch with errors migrated the store,
+    // which older musters sharing it then refused).
     if let Source::Locked(w) = source {
-        w.commit()?;
+        if applied {
+            w.commit()?;
+        }
     }
 
     let status = match (&refused, errors) {

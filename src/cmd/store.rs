@@ -3,15 +3,25 @@
 
 use crate::cli::{ChangeOutput, ForgetArgs, Format, HistoryArgs, RemoveArgs, RevertArgs};
 use crate::plan::field_changes;
+use crate::report::one_line;
 use crate::store::{Action, BatchInfo, Change, Counts, RecordJson, Writer};
 use crate::validate::Known;
 use crate::ExitStatus;
 use anyhow::bail;
 
-/// A record id as a batch's cell gives it to the store: trimmed, in NFC (SPEC §2), so that
-/// what a terminal or a copy from a spreadsheet adds does not hide the record.
-fn record_id(given: &str) -> String {
-    super::nfc(given.trim())
+/// The record ids given, each once, as the store spells them ([`Writer::spelt_as_logged`]):
+/// trimmed, and in NFC unless the store has them otherwise, so that what a terminal or a copy
+/// from a spreadsheet adds does not hide the record.
+fn logged_ids(given: &[String], writer: &Writer) -> anyhow::Result<Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut ids = Vec::new();
+    for typed in given {
+        let id = writer.spelt_as_logged(typed.trim())?;
+        if seen.insert(id.clone()) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
@@ -23,7 +33,7 @@ fn show_history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
     let Some(given) = &args.record_id else {
         return list_batches(&store, &args.store.store, args.format);
     };
-    let record_id = store.spelt_as_logged(record_id(given))?;
+    let record_id = store.spelt_as_logged(given.trim())?;
     let log = store.history(&record_id)?;
     store.check_unchanged()?;
     if log.is_empty() {
@@ -64,9 +74,9 @@ fn show_history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
             "  {}  {}  batch `{}`{reverted} {} by {}",
             b.applied_at,
             entry.change.action.as_str(),
-            b.name,
-            origin(&b.name, &b.file),
-            b.os_user
+            one_line(&b.name),
+            one_line(&origin(&b.name, &b.file)),
+            one_line(&b.os_user)
         )?;
         if let (Some(before), Some(after)) = (&entry.change.before, &entry.change.after) {
             for f in field_changes(&before.value(), &after.value()) {
@@ -147,14 +157,14 @@ fn list_batches(
         outln!(
             "{}  batch `{}`{} {} by {}: {} create, {} update, {} remove",
             b.applied_at,
-            b.name,
+            one_line(&b.name),
             if b.reverted_by.is_some() {
                 " (reverted)"
             } else {
                 ""
             },
-            origin(&b.name, &b.file),
-            b.os_user,
+            one_line(&origin(&b.name, &b.file)),
+            one_line(&b.os_user),
             c.create,
             c.update,
             c.remove
@@ -165,14 +175,6 @@ fn list_batches(
 
 fn stamp(what: &str) -> String {
     format!("{what}-{}", jiff::Timestamp::now().as_millisecond())
-}
-
-/// The record ids given, each once, as a batch's cell gives them.
-fn record_ids(given: &[String]) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    (given.iter().map(|r| record_id(r)))
-        .filter(|r| seen.insert(r.clone()))
-        .collect()
 }
 
 /// The removal of each of `record_ids` the store holds, as a change to log.
@@ -242,9 +244,7 @@ pub fn remove(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
 fn remove_users(args: &RemoveArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
-    let record_ids = (record_ids(&args.record_ids).into_iter())
-        .map(|r| writer.spelt_as_logged(r))
-        .collect::<Result<Vec<_>, _>>()?;
+    let record_ids = logged_ids(&args.record_ids, &writer)?;
     let stored = writer.users_by_id(record_ids.iter().map(String::as_str))?;
     let missing: Vec<&str> = record_ids
         .iter()
@@ -289,13 +289,10 @@ pub fn forget(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
 fn erase(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
     let mut store = super::existing_store(&args.store.store)?;
     let mut writer = store.write()?;
-    let record_ids = record_ids(&args.record_ids);
-    if record_ids.iter().any(String::is_empty) {
+    if args.record_ids.iter().any(|r| r.trim().is_empty()) {
         bail!("a record id given is empty; nothing was erased");
     }
-    let record_ids = (record_ids.into_iter())
-        .map(|r| writer.spelt_as_logged(r))
-        .collect::<Result<Vec<_>, _>>()?;
+    let record_ids = logged_ids(&args.record_ids, &writer)?;
     let stored = writer.users_by_id(record_ids.iter().map(String::as_str))?;
     let (mut unknown, mut erased) = (Vec::new(), Vec::new());
     for rid in &record_ids {

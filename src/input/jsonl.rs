@@ -256,6 +256,12 @@ fn flatten(record: &Value) -> Result<Flattened, String> {
         }
     }
     let info = &record["user_id_info"];
+    if let Some(what) = (info["user_emails"].as_array().into_iter().flatten()).find_map(structured)
+    {
+        return Err(format!(
+            "an address in `user_id_info.user_emails` is {what}, not a text"
+        ));
+    }
     cells.insert("email_aliases".to_string(), text(&info["user_emails"]));
     let mut listed = Vec::new();
     let mut faults: Vec<EntryFault> = Vec::new();
@@ -272,6 +278,13 @@ fn flatten(record: &Value) -> Result<Flattened, String> {
             return Err(format!("`user_id_info.{key}` is not a list"));
         }
         for entry in info[key].as_array().into_iter().flatten() {
+            for part in ["integration", "user_id", "external_id"] {
+                if let Some(what) = structured(&entry[part]) {
+                    return Err(format!(
+                        "a `user_id_info.{key}` entry's `{part}` is {what}, not a text"
+                    ));
+                }
+            }
             listed.push(text(&entry["integration"]));
             let integration = text(&entry["integration"]);
             let user_id = text(&entry["user_id"]);
