@@ -786,10 +786,13 @@ fn words_in_folded(part: &str, full: &str, which: NamePart) -> bool {
     // those scripts is found at the start of a word of the full name, a given name at its end
     // (not inside it: `王` is not a part of `李王明`; nor at the other end: `明` is not the
     // family name of `李小明`, adversarial review).
+    // Thai puts the given name first, as Latin names do: written without a space, either
+    // end (adversarial review: `สมชายใจดี` warned on both names).
     words(&part).iter().all(|w| {
         full_words.contains(w)
             || (w.chars().all(written_unspaced)
                 && full_words.iter().any(|f| match which {
+                    _ if w.chars().any(is_thai) => f.starts_with(w) || f.ends_with(w),
                     NamePart::Family => f.starts_with(w),
                     NamePart::Given => f.ends_with(w),
                 }))
@@ -799,6 +802,10 @@ fn words_in_folded(part: &str, full: &str, which: NamePart) -> bool {
 /// A letter of a script whose names are written without spaces between their parts, or a
 /// mark written among them (the long vowel `ー` of `ルーシー`, the repeat `々` of `佐々木`,
 /// which Unicode gives to no script; adversarial review).
+fn is_thai(c: char) -> bool {
+    ('\u{0E00}'..='\u{0E7F}').contains(&c)
+}
+
 fn written_unspaced(c: char) -> bool {
     use icu_properties::{props::Script, CodePointMapData};
     matches!(c, '\u{30FC}' | '\u{FF70}' | '\u{3005}')
@@ -933,6 +940,9 @@ mod tests {
             ("ルーシー", NamePart::Given, "田中ルーシー", true),
             ("김", NamePart::Family, "김민준", true),
             ("민준", NamePart::Given, "김민준", true),
+            // Thai, given name first: at either end.
+            ("สมชาย", NamePart::Given, "สมชายใจดี", true),
+            ("ใจดี", NamePart::Family, "สมชายใจดี", true),
             // A word of its own, at either place.
             ("花子", NamePart::Family, "花子 佐藤", true),
             ("スミス", NamePart::Family, "ジョン・スミス", true),
