@@ -112,8 +112,12 @@ fn known_system(system: &str) -> Option<&'static (&'static str, ConnectorKind)> 
 /// invisible character in one is V008 (configuration review: `"servicenow "` made every
 /// row I001, suggesting the id with its space, and the template's drop-down offered it).
 fn unmatchable_id(id: &str) -> Option<String> {
-    if id.trim().is_empty() {
-        return Some("the id is empty; a connector's id is the integration id rows name".into());
+    // A cell that shows nothing is an empty one (V001), fillers such as U+3164 too.
+    if crate::check::values::invisible_only(id) {
+        return Some(
+            "the id is empty, or shows nothing; a connector's id is the integration id rows name"
+                .into(),
+        );
     }
     if id.trim() != id {
         return Some(format!(
@@ -121,10 +125,7 @@ fn unmatchable_id(id: &str) -> Option<String> {
             id.trim()
         ));
     }
-    if let Some(c) = id.chars().find(|&c| {
-        c.is_control()
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{AD}')
-    }) {
+    if let Some(c) = (id.chars()).find(|&c| c.is_control() || crate::check::values::is_format(c)) {
         return Some(format!(
             "the id holds the invisible character U+{:04X}, which a batch's cells cannot match: write `{}`",
             c as u32,
@@ -635,6 +636,7 @@ mod tests {
             "m.toml: connector `servicenow\u{200b}`: the id holds the invisible character U+200B, which a batch's cells cannot match: write `servicenow`"
         );
         assert!(err(&c("\"\"", "servicenow", "itsm")).contains("the id is empty"));
+        assert!(err(&c("\"\\u3164\"", "servicenow", "itsm")).contains("or shows nothing"));
         assert!(err(&c("\"zu\\u0308rich\"", "servicenow", "itsm"))
             .contains("the id is in decomposed Unicode (NFD), and a batch's cells are read in NFC: write it as `zürich`"));
         // A map's mistakes, by line; `custom_attributes.x` is `custom.x`.

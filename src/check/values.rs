@@ -631,16 +631,21 @@ pub fn invisible_only(value: &str) -> bool {
     if value.is_ascii() {
         return value.trim().is_empty();
     }
-    use icu_properties::{props::GeneralCategory, CodePointMapData};
-    let category = CodePointMapData::<GeneralCategory>::new();
     value.chars().all(|c| {
         c.is_whitespace()
-            || category.get(c) == GeneralCategory::Format
+            || is_format(c)
             || matches!(
                 c,
                 '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}'
             )
     })
+}
+
+/// A format character (Unicode's `Cf`: U+200B, U+FEFF, a bidi mark, a soft hyphen), which
+/// shows nothing where it stands.
+pub fn is_format(c: char) -> bool {
+    use icu_properties::{props::GeneralCategory, CodePointMapData};
+    CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format
 }
 
 static SCIENTIFIC: LazyLock<Regex> = LazyLock::new(|| {
