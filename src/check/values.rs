@@ -808,7 +808,8 @@ fn words_in_folded(part: &str, full: &str, which: NamePart) -> bool {
 /// mark written among them (the long vowel `ー` of `ルーシー`, the repeat `々` of `佐々木`,
 /// which Unicode gives to no script; adversarial review).
 fn is_thai(c: char) -> bool {
-    ('\u{0E00}'..='\u{0E7F}').contains(&c)
+    use icu_properties::{props::Script, CodePointMapData};
+    CodePointMapData::<Script>::new().get(c) == Script::Thai
 }
 
 fn written_unspaced(c: char) -> bool {
