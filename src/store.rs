@@ -934,16 +934,8 @@ fn check_identity(conn: &Connection, path: &Path, existing: bool) -> Result<i64,
 /// other (adversarial review: `forget` erased the other person); none, the id in NFC.
 fn spelt_as_logged(conn: &Connection, typed: &str) -> Result<String, String> {
     use unicode_normalization::UnicodeNormalization;
-    let logged = |id: &str| -> Result<bool, String> {
-        conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM changes WHERE record_id = ?1)",
-            [id],
-            |r| r.get(0),
-        )
-        .map_err(|e| e.to_string())
-    };
     // An ASCII id has no other spelling.
-    if typed.is_ascii() || logged(typed)? {
+    if typed.is_ascii() || logged(conn, typed).map_err(|e| e.to_string())? {
         return Ok(typed.to_string());
     }
     let text: String = typed.nfc().collect();
@@ -971,6 +963,15 @@ fn spelt_as_logged(conn: &Connection, typed: &str) -> Result<String, String> {
             ))
         }
     }
+}
+
+/// Whether the change log has `record_id` (every record ever stored has its create there).
+fn logged(conn: &Connection, record_id: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM changes WHERE record_id = ?1)",
+        [record_id],
+        |r| r.get(0),
+    )
 }
 
 /// `id` with every character beyond ASCII as its `\u{…}` escape.
@@ -1750,13 +1751,7 @@ impl Writer<'_> {
     }
 
     pub fn logged(&self, record_id: &str) -> Result<bool, StoreError> {
-        self.tx
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM changes WHERE record_id = ?1)",
-                [record_id],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
+        logged(&self.tx, record_id).map_err(|e| self.err(e))
     }
 
     /// Whether the change log holds a copy of `record_id`'s data (a create logs none).

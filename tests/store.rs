@@ -3965,31 +3965,6 @@ fn prune_applies_nothing_when_a_file_was_not_read() {
     assert_eq!(env.count(), 2);
 }
 
-/// SPEC §6: the first 16 hex digits of the SHA-256 of the record's canonical JSON (every
-/// object's keys sorted, compact).
-fn row_version(text: &str) -> String {
-    fn sorted(value: &Value) -> Value {
-        match value {
-            Value::Object(map) => {
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                Value::Object(
-                    entries
-                        .into_iter()
-                        .map(|(k, v)| (k.clone(), sorted(v)))
-                        .collect(),
-                )
-            }
-            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    use sha2::Digest;
-    let canonical = sorted(&serde_json::from_str(text).unwrap()).to_string();
-    let digest = sha2::Sha256::digest(canonical.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A store an earlier muster wrote (schema 2), whose records list their tags in the order a
 /// sheet gave them, as muster did before the twenty-ninth session. Reading it does not migrate
 /// it (an older muster sharing it would then refuse it); its own export imports back as no
@@ -4031,7 +4006,7 @@ fn a_store_of_an_earlier_muster_is_read_as_it_is_and_its_tag_order_is_no_change(
             // first version had none; its row_version is the text's, as muster made it.
             conn.execute(
                 "UPDATE users SET record = ?2, row_version = ?3 WHERE rowid = ?1",
-                rusqlite::params![rowid, old, row_version(&old)],
+                rusqlite::params![rowid, old, muster::store::text_row_version(&old)],
             )
             .unwrap();
         }
