@@ -1813,6 +1813,116 @@ fn an_inline_entry_and_an_id_sheet_row_for_one_integration_are_both_d003() {
     );
 }
 
+/// An integration is one connector of one kind: one user's entries for it in two lists are
+/// D003 too, inline, on ID sheets and in JSONL (adversarial review: with I001 silenced,
+/// `itsm.foo` beside `channel.foo` was valid, and the store's own JSONL export then refused).
+#[test]
+fn one_integration_in_two_lists_is_d003() {
+    let dir = tempfile::tempdir().unwrap();
+    let flat = dir.path().join("flat.csv");
+    std::fs::write(
+        &flat,
+        "email_addr,record_id,full_name,itsm.foo.user_id,channel.foo.user_id,idm.bar.user_id\n\
+         a@acme.com,R1,Al Bo,111,222,333\n\
+         b@acme.com,R2,Bo Al,444,,555\n",
+    )
+    .unwrap();
+    let d003 = |report: &Value| -> Vec<(String, u64, String, String)> {
+        findings(report)
+            .iter()
+            .filter(|f| f["code"] == "D003")
+            .map(|f| {
+                let file = f["file"].as_str().unwrap().rsplit('/').next().unwrap();
+                (
+                    file.to_string(),
+                    f["row"].as_u64().unwrap(),
+                    f["column"].as_str().unwrap_or_default().to_string(),
+                    f["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let (code, report) = validate_json(&[flat.to_str().unwrap(), "--allow", "I001"]);
+    assert_eq!(code, 1, "{report:#}");
+    let found = d003(&report);
+    let places: Vec<_> = found
+        .iter()
+        .map(|(f, r, c, _)| (f.as_str(), *r, c.as_str()))
+        .collect();
+    assert_eq!(
+        places,
+        [("flat.csv", 2, "D"), ("flat.csv", 2, "E")],
+        "{report:#}"
+    );
+    assert!(
+        found[0].3.contains("in `channel.foo` on this row"),
+        "{}",
+        found[0].3
+    );
+    assert_eq!(report["summary"]["valid"], 1, "{report:#}");
+
+    // ID sheets, and a sheet beside an inline entry.
+    let sheets = dir.path().join("sheets");
+    std::fs::create_dir(&sheets).unwrap();
+    std::fs::write(
+        sheets.join("users.csv"),
+        "email_addr,record_id,full_name,itsm.foo.user_id\n\
+         a@acme.com,R1,Al Bo,111\n\
+         b@acme.com,R2,Bo Al,\n\
+         c@acme.com,R3,Cy Ng,\n",
+    )
+    .unwrap();
+    std::fs::write(
+        sheets.join("channel_ids.csv"),
+        "record_id,integration,user_id\nR1,foo,222\nR2,bar,1\nR3,baz,3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        sheets.join("itsm_ids.csv"),
+        "record_id,integration,user_id\nR2,bar,2\n",
+    )
+    .unwrap();
+    let (code, report) = validate_json(&[sheets.to_str().unwrap(), "--allow", "I001"]);
+    assert_eq!(code, 1, "{report:#}");
+    let found = d003(&report);
+    let places: Vec<_> = found.iter().map(|(f, r, _, _)| (f.as_str(), *r)).collect();
+    assert_eq!(
+        places,
+        [
+            ("users.csv", 2),
+            ("itsm_ids.csv", 2),
+            ("channel_ids.csv", 2),
+            ("channel_ids.csv", 3)
+        ],
+        "{report:#}"
+    );
+    assert!(
+        found[1]
+            .3
+            .contains("in Channel IDs on channel_ids.csv row 3"),
+        "{}",
+        found[1].3
+    );
+    assert_eq!(report["summary"]["valid"], 1, "R3 only: {report:#}");
+
+    // A JSONL record names its lists as the record does.
+    let jsonl = dir.path().join("r.jsonl");
+    std::fs::write(
+        &jsonl,
+        r#"{"record_id":"R1","user":{"email_addr":"a@acme.com","full_name":"Al Bo"},"user_id_info":{"itsm_id_info":[{"integration":"foo","user_id":"111"}],"channel_id_info":[{"integration":"foo","user_id":"222"}]}}"#,
+    )
+    .unwrap();
+    let (code, report) = validate_json(&[jsonl.to_str().unwrap(), "--allow", "I001"]);
+    assert_eq!(code, 1, "{report:#}");
+    let found = d003(&report);
+    assert_eq!(found.len(), 2, "{report:#}");
+    assert!(
+        found[0].3.contains("in `channel_id_info` on this line"),
+        "{}",
+        found[0].3
+    );
+}
+
 /// Each output is written whole or not at all, on its own: a report that cannot be written does
 /// not stop the records, the exit code says something failed, and when both fail both are said
 /// (each output's cause once).

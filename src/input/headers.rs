@@ -78,6 +78,14 @@ impl IdList {
             (IdList::Idm, IdPart::ExternalId) => "idm.external_id",
         }
     }
+    /// The sheet of the template's layout that holds this list.
+    pub fn sheet_kind(self) -> SheetKind {
+        match self {
+            IdList::Itsm => SheetKind::Itsm,
+            IdList::Channel => SheetKind::Channel,
+            IdList::Idm => SheetKind::Idm,
+        }
+    }
     pub fn of_sheet(kind: SheetKind) -> Option<IdList> {
         match kind {
             SheetKind::Itsm => Some(IdList::Itsm),

@@ -27,7 +27,8 @@ struct UserCore {
     no_rid: bool,
 }
 
-/// An inline entry with the same record id, list and integration as an ID-sheet entry (D003).
+/// An inline entry with the same record id and integration as an ID-sheet entry, or with the
+/// integration of another inline entry of its row (D003).
 struct InlineTwin {
     user: usize,
     entry: EntryRow,
@@ -229,10 +230,13 @@ impl<'b> CrossRow<'b> {
             buckets.push(bucket, &keys.bytes[from..to])?;
         }
         for e in &u.entries {
-            let twin = |s: &EntryRow| {
-                s.list == e.list && !s.integration.is_empty() && s.integration == e.integration
-            };
-            if !e.record_id.is_empty() && self.sheet_entries.of(&e.record_id).any(twin) {
+            let twin = |s: &EntryRow| !s.integration.is_empty() && s.integration == e.integration;
+            // The row's own entry for the integration in another list (`itsm.foo` beside
+            // `channel.foo`, the integration being known to no rule that would say its list).
+            let in_row = u.integration_in_two_lists()
+                && (u.entries.iter()).any(|o| o.list != e.list && o.integration == e.integration);
+            if in_row || (!e.record_id.is_empty() && self.sheet_entries.of(&e.record_id).any(twin))
+            {
                 self.inline_twins.push(InlineTwin {
                     user: i,
                     entry: e.clone(),
@@ -747,67 +751,123 @@ impl<'b> CrossRow<'b> {
         out
     }
 
-    /// D003: an ID-sheet entry and another entry (inline or on a sheet) for the same record id
-    /// and integration. Rows sharing a record id are D001 already; their entries are not one
-    /// user's.
+    /// D003: two entries of one user for one integration, on ID sheets or inline, in one list
+    /// or in two. An integration is one connector of one kind, and a user has one identity in
+    /// it (SPEC §1's `external_system_identities` is keyed by integration): `itsm.foo` beside
+    /// `channel.foo`, with I001 lowered, was stored, and the store's own JSONL export was then
+    /// refused. Rows sharing a record id are D001 already; their entries are not one user's.
     fn d003(&self, cx: &Cx, findings: &mut Vec<Finding>) {
-        let mut twins: HashMap<(&str, IdList, &str), Vec<&InlineTwin>> = HashMap::new();
+        let mut twins: HashMap<(&str, &str), Vec<&InlineTwin>> = HashMap::new();
         for t in &self.inline_twins {
             let e = &t.entry;
             twins
-                .entry((&e.record_id, e.list, &e.integration))
+                .entry((&e.record_id, &e.integration))
                 .or_default()
                 .push(t);
         }
-        // A record id's entries by (list, integration), in row order.
-        let mut keys: Vec<((IdList, &str), Vec<&EntryRow>)> = Vec::new();
+        let mut groups: Vec<Vec<(&EntryRow, Owner)>> = Vec::new();
+        // The (record id, integration) pairs an ID sheet holds: their inline twins are in
+        // the sheet entries' group.
+        let mut on_sheets: HashSet<(&str, &str)> = HashSet::new();
+        // A record id's sheet entries by integration, in row order.
+        let mut keys: Vec<(&str, Vec<&EntryRow>)> = Vec::new();
         for (slot, &users) in self.users_of_slot.iter().enumerate() {
             keys.clear();
             for e in self.sheet_entries.of_slot(slot) {
                 if e.record_id.is_empty() || e.integration.is_empty() {
                     continue;
                 }
-                let key = (e.list, e.integration.as_str());
+                let key = e.integration.as_str();
                 match keys.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, members)) => members.push(e),
                     None => keys.push((key, vec![e])),
                 }
             }
-            for ((list, integration), sheet_members) in &keys {
+            for (integration, sheet_members) in &keys {
                 let rid = sheet_members[0].record_id.as_str();
+                on_sheets.insert((rid, integration));
                 let inline = twins
-                    .get(&(rid, *list, *integration))
+                    .get(&(rid, *integration))
                     .map(Vec::as_slice)
                     .unwrap_or_default();
                 if inline.len() + sheet_members.len() < 2 || users > 1 {
                     continue;
                 }
-                let members: Vec<(&EntryRow, Owner)> = inline
-                    .iter()
-                    .map(|t| (&t.entry, Owner::User(t.user)))
-                    .chain(
-                        sheet_members
-                            .iter()
-                            .map(|&e| (e, Owner::Record(e.record_id.clone()))),
+                groups.push(
+                    inline
+                        .iter()
+                        .map(|t| (&t.entry, Owner::User(t.user)))
+                        .chain(
+                            sheet_members
+                                .iter()
+                                .map(|&e| (e, Owner::Record(e.record_id.clone()))),
+                        )
+                        .collect(),
+                );
+            }
+        }
+        // A row's inline entries for one integration in two lists, with none on an ID sheet.
+        let mut in_rows: BTreeMap<(usize, &str), Vec<(&EntryRow, Owner)>> = BTreeMap::new();
+        for t in &self.inline_twins {
+            let e = &t.entry;
+            if !on_sheets.contains(&(e.record_id.as_str(), e.integration.as_str())) {
+                in_rows
+                    .entry((t.user, &e.integration))
+                    .or_default()
+                    .push((e, Owner::User(t.user)));
+            }
+        }
+        groups.extend(in_rows.into_values().filter(|members| members.len() > 1));
+        for members in groups {
+            let lists: HashSet<IdList> = members.iter().map(|(e, _)| e.list).collect();
+            let locs = Places::new(members.iter().map(|(e, _)| (e.sheet, e.row)).collect());
+            for (i, (e, owner)) in members.iter().enumerate() {
+                let message = if lists.len() == 1 {
+                    format!(
+                        "`{}` has another `{}` entry on {}; one entry per integration",
+                        e.record_id,
+                        e.integration,
+                        cx.others(&locs, (e.sheet, e.row))
                     )
-                    .collect();
-                let locs = Places::new(members.iter().map(|(e, _)| (e.sheet, e.row)).collect());
-                for (e, owner) in members {
-                    findings.extend(cx.make(
-                        Rule::DuplicateIntegrationEntry,
-                        (e.sheet, e.row, e.integration_col),
-                        e.list.field(IdPart::Integration),
-                        &e.record_id,
-                        &e.integration,
-                        format!(
-                            "`{}` has another `{}` entry on {}; one entry per integration",
-                            e.record_id,
-                            e.integration,
-                            cx.others(&locs, (e.sheet, e.row))
-                        ),
-                        owner,
-                    ));
-                }
+                } else {
+                    // Across lists each other entry is named with its list (on the same row
+                    // too, where `others` names no place).
+                    let others: Vec<String> = (members.iter().enumerate())
+                        .filter(|&(j, _)| j != i)
+                        .map(|(_, (o, _))| {
+                            // A JSONL record's lists are named as the record names them.
+                            let jsonl = !cx.batch.sheets[o.sheet].lettered;
+                            let list = match (o.from_sheet, jsonl) {
+                                (true, _) => o.list.sheet_kind().sheet_name().to_string(),
+                                (false, false) => {
+                                    format!("`{}.{}`", o.list.prefix(), o.integration)
+                                }
+                                (false, true) => format!("`{}_id_info`", o.list.prefix()),
+                            };
+                            if (o.sheet, o.row) == (e.sheet, e.row) {
+                                let line = if jsonl { "line" } else { "row" };
+                                format!("in {list} on this {line}")
+                            } else {
+                                format!("in {list} on {}", cx.where_(o.sheet, o.row))
+                            }
+                        })
+                        .collect();
+                    format!(
+                        "`{}` has another `{}` entry, {}; an integration is one connector of one kind, so a user has one entry for it, in that kind's list",
+                        e.record_id,
+                        e.integration,
+                        others.join(", ")
+                    )
+                };
+                findings.extend(cx.make(
+                    Rule::DuplicateIntegrationEntry,
+                    (e.sheet, e.row, e.integration_col),
+                    e.list.field(IdPart::Integration),
+                    &e.record_id,
+                    &e.integration,
+                    message,
+                    owner.clone(),
+                ));
             }
         }
     }

@@ -676,7 +676,8 @@ impl UserRow {
     }
 
     /// Frees what the cross-row rules, which have the row's keys, do not look at: all but the
-    /// bot's row and the inline entries an ID sheet also gives (`CrossRow::add`). Freed here,
+    /// bot's row and the inline entries an ID sheet or the row itself also gives (D003 in
+    /// `CrossRow::add`). Freed here,
     /// on the worker that allocated it: freed by the thread appending the rows, the same
     /// values made two threads spend a fifth more CPU than one (mimalloc's cross-thread
     /// frees; docs/benchmarks.md).
@@ -693,9 +694,16 @@ impl UserRow {
         self.manager = None;
         self.row_version = None;
         self.cells = Vec::new();
-        if sheet_entries.slot(&self.record_id).is_none() {
+        if sheet_entries.slot(&self.record_id).is_none() && !self.integration_in_two_lists() {
             self.entries = Vec::new();
         }
+    }
+
+    /// Whether two of the row's inline entries are for one integration, in two lists (D003).
+    fn integration_in_two_lists(&self) -> bool {
+        let e = &self.entries;
+        (e.iter().enumerate())
+            .any(|(i, a)| e[i + 1..].iter().any(|b| b.integration == a.integration))
     }
 }
 
