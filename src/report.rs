@@ -591,6 +591,21 @@ pub fn summary_text(
             )),
         }
     }
+    // The way out for a store's own export that this muster refuses (upgrade review).
+    let refused = &outcome.refused_as_stored;
+    let why = "(stored by an earlier muster, or under another configuration); fix the cells named, or the configuration, and import (an update)";
+    match refused.as_slice() {
+        [] => {}
+        [rid] => out.push_str(&format!(
+            "note: `{rid}` has errors but holds its stored record's row_version: unless its row was edited, the store holds a record this muster refuses {why}, or `muster remove {rid}` and import the user anew\n",
+            rid = one_line(rid)
+        )),
+        _ => out.push_str(&format!(
+            "note: {} users with errors hold their stored records' row_version ({}): unless their rows were edited, the store holds records this muster refuses {why}, or `muster remove` them and import them anew\n",
+            refused.len(),
+            one_line(&shown_list(refused, 10))
+        )),
+    }
     if let Some(path) = written.annotated {
         out.push_str(&format!(
             "annotated workbook: {} (problem cells filled, notes, Issues and Summary sheets)\n",
@@ -598,6 +613,26 @@ pub fn summary_text(
         ));
     }
     out
+}
+
+/// The first `n` items joined, then how many more.
+pub fn shown_list<S: AsRef<str>>(items: &[S], n: usize) -> String {
+    let shown: Vec<&str> = items.iter().take(n).map(AsRef::as_ref).collect();
+    let mut shown = shown.join(", ");
+    if items.len() > n {
+        shown.push_str(&format!(" and {} more", items.len() - n));
+    }
+    shown
+}
+
+#[cfg(test)]
+mod shown_list_tests {
+    #[test]
+    fn a_long_list_says_how_many_more() {
+        let ids: Vec<String> = (1..=7).map(|i| format!("R{i}")).collect();
+        assert_eq!(super::shown_list(&ids[..2], 5), "R1, R2");
+        assert_eq!(super::shown_list(&ids, 5), "R1, R2, R3, R4, R5 and 2 more");
+    }
 }
 
 /// Characters a terminal acts on rather than shows: the control characters (C0 but a line

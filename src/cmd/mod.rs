@@ -225,22 +225,4 @@ fn resolved(path: &std::path::Path) -> Option<std::path::PathBuf> {
     Some(folder.canonicalize().ok()?.join(name))
 }
 
-/// The first `n` items joined, then how many more.
-fn shown_list<S: AsRef<str>>(items: &[S], n: usize) -> String {
-    let shown: Vec<&str> = items.iter().take(n).map(AsRef::as_ref).collect();
-    let mut shown = shown.join(", ");
-    if items.len() > n {
-        shown.push_str(&format!(" and {} more", items.len() - n));
-    }
-    shown
-}
-
-#[cfg(test)]
-mod shown_list_tests {
-    #[test]
-    fn a_long_list_says_how_many_more() {
-        let ids: Vec<String> = (1..=7).map(|i| format!("R{i}")).collect();
-        assert_eq!(super::shown_list(&ids[..2], 5), "R1, R2");
-        assert_eq!(super::shown_list(&ids, 5), "R1, R2, R3, R4, R5 and 2 more");
-    }
-}
+use crate::report::shown_list;

@@ -143,6 +143,8 @@ pub(super) struct CrossRow<'b> {
     /// With the record ids: the stored records that rows hold with their stored row_version
     /// (an export's rows made since the record was last written), by number in the store.
     pub(super) exported_current: Vec<u32>,
+    /// The users whose rows hold their stored record's current row_version, in order.
+    pub(super) as_stored: Vec<usize>,
     /// Of those, the stored records rows hold under another record id (S004): `--prune`
     /// keeps them.
     pub(super) renamed: Vec<u32>,
@@ -180,6 +182,7 @@ impl<'b> CrossRow<'b> {
             files_with_users: HashSet::new(),
             record_ids: keep_record_ids.then(HashSet::new),
             exported_current: Vec::new(),
+            as_stored: Vec::new(),
             renamed: Vec::new(),
             from_export: false,
             addresses_missing: HashSet::new(),
@@ -400,7 +403,6 @@ impl<'b> CrossRow<'b> {
                 _ => None,
             })
             .collect();
-        let_go(rids);
         stats.users = users;
         let mut valid = vec![false; users];
         for (i, core) in self.cores.iter().enumerate() {
@@ -415,6 +417,8 @@ impl<'b> CrossRow<'b> {
             stats.valid += 1;
             valid[i] = true;
         }
+        let refused_as_stored = self.refused_as_stored(&rids, findings, &standing, &error_users)?;
+        let_go(rids);
         // ID-sheet entries for stored users the batch does not hold add to their records.
         let mut stored_entries: BTreeMap<String, Vec<IdEntry>> = BTreeMap::new();
         for e in self.unheld() {
@@ -453,7 +457,36 @@ impl<'b> CrossRow<'b> {
             stored_entries,
             record_ids,
             since_export,
+            refused_as_stored,
         })
+    }
+
+    /// The record ids of the rows with errors of their own (not of their file) that hold
+    /// their stored record's current row_version, found by the record ids the errors name.
+    fn refused_as_stored(
+        &self,
+        rids: &Filled,
+        findings: &[Finding],
+        standing: &[Finding],
+        error_users: &[bool],
+    ) -> std::io::Result<Vec<String>> {
+        if !self.as_stored.iter().any(|&i| error_users[i]) {
+            return Ok(Vec::new());
+        }
+        let named: HashSet<String> = (findings.iter().chain(standing))
+            .filter(|f| f.severity == Severity::Error)
+            .filter_map(|f| f.record_id.clone())
+            .filter(|rid| !rid.is_empty())
+            .collect();
+        let mut ids: Vec<String> = users_of(rids, &named)?
+            .into_iter()
+            .filter(|(_, users)| {
+                (users.iter()).any(|i| error_users[*i] && self.as_stored.binary_search(i).is_ok())
+            })
+            .map(|(rid, _)| rid)
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
     }
 
     /// With --prune on an export: the stored users it has no row for that were written after
@@ -974,6 +1007,7 @@ pub(super) struct Decided {
     pub(super) stored_entries: BTreeMap<String, Vec<IdEntry>>,
     pub(super) record_ids: HashSet<String>,
     pub(super) since_export: Option<SinceExport>,
+    pub(super) refused_as_stored: Vec<String>,
 }
 
 /// `import --prune` of an export: the stored users kept because they were written after it.

@@ -52,6 +52,11 @@ pub struct Outcome {
     /// The record ids of an export's rows untouched since it was made whose users were removed
     /// from the store since: no S004, and no record (an import leaves them out).
     pub removed_since: Vec<String>,
+    /// The record ids of rows with errors that hold their stored record's current
+    /// `row_version`: exported from the store as it is, so, unless edited, records an earlier
+    /// muster or another configuration stored that this one refuses (upgrade review: the
+    /// store's own export failed with no word of why or what to do).
+    pub refused_as_stored: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -948,6 +953,10 @@ pub fn validate_with(
                                     || (!user.tags_as_given.is_empty()
                                         && versioned(&user.tags_as_given))
                             };
+                            // Exported from the record as it is stored now.
+                            let as_stored = !user.bot
+                                && matches!((&user.row_version, stored), (Some((v, _)), Some(s))
+                                    if same_row_version(s.row_version, v));
                             let mut removed_since = false;
                             let (current, untouched) = match (&user.row_version, stored) {
                                 (Some((v, _)), Some(s)) if !same_row_version(s.row_version, v) => {
@@ -1015,6 +1024,7 @@ pub fn validate_with(
                                 in_store,
                                 untouched,
                                 removed_since,
+                                as_stored,
                                 exported_current,
                                 findings: f,
                                 known_findings,
@@ -1083,6 +1093,7 @@ pub fn validate_with(
         stored_entries: decided.stored_entries,
         from_export,
         since_export: decided.since_export,
+        refused_as_stored: decided.refused_as_stored,
         rows_in_store,
         rows_untouched,
         removed_since,
@@ -1110,6 +1121,9 @@ fn append(
         cross.rows_in_store += usize::from(user.in_store);
         if user.untouched {
             cross.untouched.insert(base + k);
+        }
+        if user.as_stored {
+            cross.as_stored.push(base + k);
         }
         // Left out: no record, so the plan neither creates nor counts it.
         let record = match user.removed_since {
@@ -1168,6 +1182,8 @@ struct CheckedUser {
     removed_since: bool,
     /// The stored record's number, when the row holds its stored row_version.
     exported_current: Option<u32>,
+    /// The row holds its stored record's current row_version.
+    as_stored: bool,
     findings: Vec<Finding>,
     known_findings: Vec<StoreFinding>,
 }
