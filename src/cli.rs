@@ -4,7 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "muster", version, about = "Validate, annotate and normalize spreadsheets of manual users", long_about = None)]
+#[command(name = "muster", version = crate::VERSION, about = "Validate, annotate and normalize spreadsheets of manual users", long_about = None)]
 pub struct Cli {
     /// When to colour the terminal output.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]

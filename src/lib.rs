@@ -5,6 +5,10 @@
 //! [`input`] (read and map headers) → [`validate`] (per-row in parallel, then cross-row) →
 //! [`report`] (findings, records, terminal summary). [`rules`] is the one registry of rules.
 
+/// This build's version: the package version, and the commit it was built from where it was
+/// built from a git checkout (`0.3.0+d2ba847`, semver's build metadata; `build.rs`).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("MUSTER_BUILD_SUFFIX"));
+
 pub mod annotate;
 pub mod check;
 pub mod cli;

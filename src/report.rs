@@ -243,7 +243,7 @@ impl Summary {
             with_warnings,
         } = outcome.stats.clone();
         Summary {
-            muster_version: env!("CARGO_PKG_VERSION"),
+            muster_version: crate::VERSION,
             files: files.to_vec(),
             configuration: configuration.to_string(),
             rows,
@@ -508,7 +508,7 @@ pub fn summary_text(
     let mut out = String::new();
     out.push_str(&format!(
         "muster {} — {}\n",
-        env!("CARGO_PKG_VERSION"),
+        crate::VERSION,
         one_line(&files.join(", "))
     ));
     out.push_str(&format!("configuration: {}\n", one_line(config_source)));

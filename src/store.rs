@@ -1885,7 +1885,7 @@ impl Writer<'_> {
                     info.sha256,
                     now,
                     user,
-                    env!("CARGO_PKG_VERSION"),
+                    crate::VERSION,
                     info.counts.create as i64,
                     info.counts.update as i64,
                     info.counts.unchanged as i64,

@@ -4223,3 +4223,36 @@ fn an_export_of_records_this_muster_refuses_says_the_way_out() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(!text.contains("note:"), "{text}");
 }
+
+/// The version carries the commit of a build made from this crate's git checkout, and
+/// `history` says which muster applied each batch (upgrade review: every build before 0.3.0
+/// said `0.1.0`, and history's lines named none).
+#[test]
+fn the_version_names_the_commit_and_history_shows_it() {
+    let out = muster().arg("--version").output().unwrap();
+    let line = String::from_utf8(out.stdout).unwrap();
+    let version = line.trim().strip_prefix("muster ").unwrap().to_string();
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=7", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8(o.stdout).unwrap().trim().to_string());
+    let package = env!("CARGO_PKG_VERSION");
+    match commit {
+        Some(commit) => assert_eq!(version, format!("{package}+{commit}")),
+        None => assert_eq!(version, package),
+    }
+    let env = Env::new();
+    env.import(
+        &env.write("b.csv", &users_csv(&["a@acme.com,A1,Al Bo,,,"])),
+        &[],
+    );
+    let history = String::from_utf8(env.run(&["history"]).stdout).unwrap();
+    assert!(
+        history.contains(&format!("by "))
+            && history.contains(&format!(" with muster {version}: 1 create")),
+        "{history}"
+    );
+}

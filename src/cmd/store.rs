@@ -155,7 +155,7 @@ fn list_batches(
     for b in batches {
         let c = &b.counts;
         outln!(
-            "{}  batch `{}`{} {} by {}: {} create, {} update, {} remove",
+            "{}  batch `{}`{} {} by {} with muster {}: {} create, {} update, {} remove",
             b.applied_at,
             one_line(&b.name),
             if b.reverted_by.is_some() {
@@ -165,6 +165,7 @@ fn list_batches(
             },
             one_line(&origin(&b.name, &b.file)),
             one_line(&b.os_user),
+            one_line(&b.muster_version),
             c.create,
             c.update,
             c.remove
