@@ -4251,8 +4251,7 @@ fn the_version_names_the_commit_and_history_shows_it() {
     );
     let history = String::from_utf8(env.run(&["history"]).stdout).unwrap();
     assert!(
-        history.contains(&format!("by "))
-            && history.contains(&format!(" with muster {version}: 1 create")),
+        history.contains(&format!(" with muster {version}: 1 create")),
         "{history}"
     );
 }
