@@ -200,6 +200,16 @@ V014_ROWS = [["a@acme.com", "CTR-1003", "Al Bo", "", ""],
              ["h@acme.com", "R8", "H\u00e9l\u00e8ne Lu", "\u0391\u0392\u0393-8", ""]]
 
 
+# V015: a `?` a save wrote for a character its code page lacks (Windows review), in names and
+# addresses, and between two letters of other text; a question in free text passes.
+V015_ROWS = [["a@acme.com", "R1", "Al Bo", "", "", ""],
+             ["?ukasz@acme.com", "R2", "?ukasz Nowak", "", "", "V015"],
+             ["c@acme.com", "R3", "Zo? Garcia", "", "", "V015"],
+             ["d@acme.com", "R4", "Di Lu", "M?nchen", "", "V015"],
+             ["e@acme.com", "R5", "Ed Lu", "", "Remote?", ""],
+             ["f@acme.com", "R6", "Fa Lu", "Berlin", "IT (?)", ""]]
+
+
 def rule_csv(code, extra, rows, name=None):
     write_csv(os.path.join(HERE, "rules", f"{name or code}.csv"), U + extra + ["expect"], rows)
 
@@ -266,6 +276,7 @@ def rule_fixtures():
         ["h@acme.com", "R8", "\u738b\u5c0f\u660e", "\u5c0f\u660e", "\u738b", ""], ["i@acme.com", "R9", "\uae40\ubbfc\uc900", "\ubbfc\uc900", "\uae40", ""],
         ["j@acme.com", "R10", "\u30b8\u30e7\u30f3\u30fb\u30b9\u30df\u30b9", "\u30b8\u30e7\u30f3", "\u30b9\u30df\u30b9", ""]])
     rule_csv("V014", ["employee_id"], V014_ROWS)
+    rule_csv("V015", ["city", "custom.note"], V015_ROWS)
     # V012: a row split by a comma not in quotes, written as text (a CSV writer would quote it).
     with open(os.path.join(HERE, "rules", "V012.csv"), "w", encoding="utf-8", newline="") as f:
         f.write("expect,email_addr,record_id,full_name,department\n"
@@ -678,6 +689,9 @@ if __name__ == "__main__":
         sys.exit()
     if sys.argv[1:] == ["V014"]:
         rule_csv("V014", ["employee_id"], V014_ROWS)
+        sys.exit()
+    if sys.argv[1:] == ["V015"]:
+        rule_csv("V015", ["city", "custom.note"], V015_ROWS)
         sys.exit()
     if sys.argv[1:] == ["padded"]:
         padded_fixture()

@@ -1813,6 +1813,60 @@ fn an_inline_entry_and_an_id_sheet_row_for_one_integration_are_both_d003() {
     );
 }
 
+/// A `?` that a Windows save wrote for a character its code page lacks is V015, on every cell
+/// where it stands (Windows review: Windows PowerShell 5.1's ASCII `Export-Csv` loaded
+/// `zo?.garcia@…` and `Jos? Mensah` with exit 0).
+#[test]
+fn a_question_mark_a_windows_save_wrote_is_v015() {
+    let v015 = |file: &str| -> Vec<(u64, String)> {
+        let (code, report) = validate_json(&[file]);
+        assert_eq!(code, 1, "{report:#}");
+        findings(&report)
+            .iter()
+            .filter(|f| f["code"] == "V015")
+            .map(|f| {
+                (
+                    f["row"].as_u64().unwrap(),
+                    f["column"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let at = |cells: &[(u64, &str)]| -> Vec<(u64, String)> {
+        cells.iter().map(|(r, c)| (*r, c.to_string())).collect()
+    };
+    assert_eq!(
+        v015("testdata/batches/windows-saves/excel-csv-comma-delimited.csv"),
+        at(&[(2, "A"), (2, "C"), (2, "D"), (3, "F")])
+    );
+    // The `#TYPE` line is row 1.
+    assert_eq!(
+        v015("testdata/batches/windows-saves/powershell-5.1-export-csv.csv"),
+        at(&[
+            (3, "A"),
+            (3, "C"),
+            (3, "D"),
+            (4, "A"),
+            (4, "C"),
+            (4, "D"),
+            (4, "F"),
+            (5, "C"),
+            (5, "D"),
+            (5, "F"),
+        ])
+    );
+    // In other text only between two letters; a question is no lost character.
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("b.csv");
+    std::fs::write(
+        &batch,
+        "email_addr,record_id,full_name,city,custom.note\n\
+         a@acme.com,R1,Al Bo,M?nchen,Remote?\n",
+    )
+    .unwrap();
+    assert_eq!(v015(batch.to_str().unwrap()), at(&[(2, "D")]));
+}
+
 /// An integration is one connector of one kind: one user's entries for it in two lists are
 /// D003 too, inline, on ID sheets and in JSONL (adversarial review: with I001 silenced,
 /// `itsm.foo` beside `channel.foo` was valid, and the store's own JSONL export then refused).

@@ -1462,8 +1462,22 @@ fn an_update_a_spreadsheet_made_by_saving_an_export_again_is_refused() {
         .map(|c| if c == 'ë' { 0xEB } else { c as u8 })
         .collect();
     std::fs::write(&cp1252, bytes).unwrap();
+    // A `?` in a name is V015 on the row, before any comparison with the store.
+    let (code, plan) = env.import(&cp1252, &[]);
+    assert_eq!(
+        (code, codes(&plan)),
+        (1, vec!["F005".to_string(), "V015".to_string()]),
+        "{plan:#}"
+    );
+    // Lowered, the comparison with the store still refuses it.
+    let lowered = env.write("lowered.toml", "[rules]\nwarn = [\"V015\"]\n");
     env.refused(
-        &["import", cp1252.to_str().unwrap()],
+        &[
+            "import",
+            cp1252.to_str().unwrap(),
+            "--config",
+            lowered.to_str().unwrap(),
+        ],
         "(characters turned into `?` in `full_name`) on 1 user",
     );
     // The export read as Windows-1252 and saved as UTF-8, as a spreadsheet does with a CSV

@@ -611,6 +611,22 @@ pub fn lookalike(value: &str) -> Option<Lookalike> {
     Some(Lookalike { found, what, fixed })
 }
 
+/// V015: where `?` stands for a character a save could not write (Windows-1252 has no `Ł`,
+/// ASCII no `ë`, and both write `?`; a name or an address never holds one), or, in other text,
+/// a `?` between two letters (`M?nchen`), as a question never has it.
+pub fn lost_character(text: &str, name_or_address: bool) -> bool {
+    if !text.contains('?') {
+        return false;
+    }
+    if name_or_address {
+        return true;
+    }
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .windows(3)
+        .any(|w| w[1] == '?' && w[0].is_alphabetic() && w[2].is_alphabetic())
+}
+
 /// The first space other than U+0020 inside a key (U+00A0, U+2007, U+202F, an ideographic
 /// space; at its ends they are trimmed, N001): V008, for it makes two keys that look alike
 /// differ.
@@ -1279,6 +1295,27 @@ mod tests {
         // Not format characters: a no-break space, accents, a line break.
         for visible in ["R\u{a0}1", "Zoë", "R1", "a\nb"] {
             assert_eq!(format_character(visible, false), None, "{visible:?}");
+        }
+    }
+
+    #[test]
+    fn a_question_mark_is_a_lost_character_in_names_and_between_letters() {
+        use super::lost_character;
+        for name in [
+            "?ukasz",
+            "Zo? Garcia",
+            "Jos?",
+            "Zoë ?",
+            "?ukasz.nowak@acme.com",
+        ] {
+            assert!(lost_character(name, true), "{name}");
+        }
+        assert!(!lost_character("Zoë Garcia", true));
+        for text in ["M?nchen", "Bj?rn's team", "Stra?e 4"] {
+            assert!(lost_character(text, false), "{text}");
+        }
+        for text in ["Remote?", "Who? Me", "? pending", "IT (?)", "5?6"] {
+            assert!(!lost_character(text, false), "{text}");
         }
     }
 }

@@ -2249,6 +2249,43 @@ fn user_row<'a>(
             }
             v => v,
         };
+        let text_field = match &col.field {
+            Field::Attr(
+                Attr::FullName
+                | Attr::FirstName
+                | Attr::LastName
+                | Attr::EmailAddr
+                | Attr::ManagerEmail,
+            )
+            | Field::EmailAliases => Some(true),
+            Field::Attr(
+                Attr::Role
+                | Attr::Department
+                | Attr::CostCenterName
+                | Attr::Region
+                | Attr::City
+                | Attr::State,
+            )
+            | Field::Custom(_) => Some(false),
+            _ => None,
+        };
+        if let (Some(v), Some(name_or_address)) = (value.as_deref(), text_field) {
+            if values::lost_character(v, name_or_address) {
+                let code_page = sheet
+                    .encoding
+                    .map_or(String::new(), |e| format!(" (this file was read as {e})"));
+                cx.report(
+                    Rule::LostCharacter,
+                    &p,
+                    raw_text,
+                    format!(
+                        "`{}` holds `?` where a character was: a save in a code page without it writes `?`{code_page}",
+                        clip(v)
+                    ),
+                    Some("Save the file again from the original as CSV UTF-8 (or as a workbook), and send that".into()),
+                );
+            }
+        }
         match &col.field {
             Field::Attr(attr @ (Attr::EmailAddr | Attr::RecordId | Attr::FullName)) => {
                 let Some(v) = cx.required(&p, raw_text, value, flagged) else {
