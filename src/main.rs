@@ -94,7 +94,14 @@ fn end_cleanly_on_signals() {
             } else {
                 ""
             };
-            let said = format!("{lead}muster: stopped by {name}: outputs not finished were deleted, and a store change not committed was not made\n");
+            let said = match muster::store::committed() {
+                None => format!("{lead}muster: stopped by {name}: outputs not finished were deleted, and a store change not committed was not made\n"),
+                Some(c) => format!(
+                    "{lead}muster: stopped by {name} after its change to {} was committed: the change stands (`muster history` shows it); outputs not finished were deleted{}\n",
+                    muster::report::one_line(&c.store.display().to_string()),
+                    c.left_undone.get().map_or(String::new(), |what| format!("; {what}"))
+                ),
+            };
             // SAFETY: writes a buffer we own to the standard error's descriptor.
             unsafe { libc::write(2, said.as_ptr().cast(), said.len()) };
             // SAFETY: ends the process at once, as the signal's default action would.

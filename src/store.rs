@@ -1570,6 +1570,30 @@ fn is_bot(text: &str) -> bool {
 }
 
 /// The write lock and the transaction that applies one batch.
+/// What this process has committed to a store, for the thread that ends muster on a signal: a
+/// signal in what follows a commit (SQLite's checkpoint, a JSON plan, `forget`'s compaction)
+/// said the change "was not made" while it stood (automation review).
+static COMMITTED: std::sync::OnceLock<Committed> = std::sync::OnceLock::new();
+
+/// A change committed to a store, and what is left undone if muster stops after it.
+#[derive(Debug)]
+pub struct Committed {
+    pub store: PathBuf,
+    pub left_undone: std::sync::OnceLock<&'static str>,
+}
+
+/// The change this process committed, if any.
+pub fn committed() -> Option<&'static Committed> {
+    COMMITTED.get()
+}
+
+/// Says what is left undone should muster stop after its commit (`forget`: the compaction).
+pub fn left_undone_if_stopped(what: &'static str) {
+    if let Some(c) = COMMITTED.get() {
+        let _ = c.left_undone.set(what);
+    }
+}
+
 pub struct Writer<'a> {
     tx: rusqlite::Transaction<'a>,
     conn: &'a Connection,
@@ -2082,9 +2106,14 @@ impl Writer<'_> {
 
     pub fn commit(self) -> Result<(), StoreError> {
         let path = self.path.clone();
-        self.tx
-            .commit()
-            .map_err(|source| StoreError::Sqlite { path, source })?;
+        self.tx.commit().map_err(|source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let _ = COMMITTED.set(Committed {
+            store: path,
+            left_undone: std::sync::OnceLock::new(),
+        });
         if self.restore_wal {
             // Committed either way; someone already in the store sets the WAL as it opens.
             let _ = set_journal_mode(self.conn, "WAL");

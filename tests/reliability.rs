@@ -359,3 +359,60 @@ fn a_failed_write_leaves_no_output_and_no_temporary_file() {
 fn shell_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
 }
+
+/// A signal after the store change was committed says the change stands (automation review:
+/// "a store change not committed was not made", while the batch was in the store). Made
+/// certain by a pipe nobody reads: the JSON plan, written after the commit, fills it and
+/// muster waits there.
+#[cfg(unix)]
+#[test]
+fn a_signal_after_the_commit_says_the_change_stands() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("users.csv");
+    let mut text = String::from("email_addr,record_id,full_name\n");
+    for i in 0..3_000 {
+        text.push_str(&format!("u{i}@acme.com,R{i},User Number\n"));
+    }
+    std::fs::write(&input, text).unwrap();
+    let store = dir.path().join("s.db");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("muster"))
+        .args([
+            "import",
+            input.to_str().unwrap(),
+            "--format",
+            "json",
+            "--store",
+        ])
+        .arg(&store)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let applied = || -> bool {
+        let Ok(conn) = rusqlite::Connection::open_with_flags(
+            &store,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        ) else {
+            return false;
+        };
+        conn.query_row("SELECT count(*) FROM batches", [], |r| r.get::<_, i64>(0))
+            .is_ok_and(|n| n == 1)
+    };
+    let start = std::time::Instant::now();
+    while !applied() {
+        assert!(child.try_wait().unwrap().is_none(), "muster ended first");
+        assert!(start.elapsed().as_secs() < 120, "never committed");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: sends a signal to the child we started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("muster: stopped by SIGTERM after its change to ")
+            && stderr.contains("was committed: the change stands"),
+        "{stderr}"
+    );
+    assert!(applied());
+}

@@ -3629,6 +3629,21 @@ fn forget_erases_a_person_from_the_store_and_its_history() {
             &Value::from(true)
         )
     );
+    // The shape of a forget that erased something (automation review).
+    let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "applied",
+            "batch",
+            "erased",
+            "already_erased",
+            "removed",
+            "same_address_elsewhere",
+            "compacted",
+            "copies_left_in_wal"
+        ]
+    );
     let batches_after = String::from_utf8_lossy(&env.run(&["history"]).stdout).into_owned();
     assert_eq!(batches_before, batches_after);
     // An empty id: refused.

@@ -344,9 +344,15 @@ fn erase(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
                 erased.join(", ")
             );
         }
+        // The shape of a forget that erased something, for a script reads it the same way
+        // (automation review: `d["erased"]` raised KeyError on a second forget).
         let json = serde_json::json!({
             "applied": false,
+            "batch": null,
+            "erased": [],
             "already_erased": erased,
+            "removed": [],
+            "same_address_elsewhere": [],
             "compacted": true,
             "copies_left_in_wal": !emptied,
         });
@@ -366,6 +372,9 @@ fn erase(args: &ForgetArgs) -> anyhow::Result<ExitStatus> {
     let elsewhere = writer.same_address_elsewhere(&ids)?;
     writer.forget(&info, &changes, &ids)?;
     writer.commit()?;
+    crate::store::left_undone_if_stopped(
+        "the old copies of what was erased may still be in the store's file: give the same `muster forget` again to compact it",
+    );
     let (emptied, failed) = compacted(&store);
     let (n, it) = match record_ids.len() {
         1 => ("1 record".to_string(), "it"),
