@@ -340,7 +340,7 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     super::refuse_changed_batch(&batch, &hashed, "nothing was applied")?;
     // In NFC, as `revert` and `history` take a name typed on any keyboard (locale review: a
     // file named on a Mac gave a batch no typed name found).
-    let name = super::nfc(
+    let mut name = super::nfc(
         &args
             .name
             .clone()
@@ -365,12 +365,27 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     if let Source::Read(store) = &source {
         store.check_unchanged()?;
     }
+    // The same file applied again, with changes (a user removed or reverted since, whom it
+    // brings back): SPEC §6 refuses only a name another file used, so it is applied under
+    // the name with the first free `-2`, `-3`, … (automation review: a nightly job re-running
+    // its file after a `remove` was refused every night, its dry run too).
+    let mut named_again: Option<String> = None;
     let refused = match batches.iter().find(|b| b.name == name) {
-        Some(existing) if !plan.changes.is_empty() => Some(if existing.sha256 != sha {
-            format!("batch name `{name}` is already used by another file ({}); nothing was applied (pass --batch with a new name)", existing.file)
-        } else {
-            format!("batch `{name}` was already applied (on {}); nothing was applied (pass --batch with a new name to apply it again)", existing.applied_at)
-        }),
+        Some(existing) if !plan.changes.is_empty() && existing.sha256 != sha => {
+            Some(format!("batch name `{name}` is already used by another file ({}); nothing was applied (pass --batch with a new name)", existing.file))
+        }
+        Some(existing) if !plan.changes.is_empty() => {
+            let free = (2..)
+                .map(|n| format!("{name}-{n}"))
+                .find(|n| !batches.iter().any(|b| &b.name == n))
+                .expect("a free name");
+            named_again = Some(format!(
+                "`{name}` is this file's import on {}",
+                existing.applied_at
+            ));
+            name = free;
+            None
+        }
         _ => None,
     };
     // The same file applied before under another name: its updates now set back what was
@@ -489,10 +504,16 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
         });
     // A dry run shows the plan it refuses, so that who would go can be looked at first; so
     // does `--format json` always, with why it was refused (a script reads stdout).
-    if let (Some(refused), false, Format::Text) = (&refused, args.dry_run, args.format) {
+    // A batch with errors applies nothing whatever else would refuse it: exit 1, its errors
+    // shown, and the refusal said beside them (automation review: the same vendor's typos
+    // were exit 2, "muster could not do its job", into a store holding its users).
+    let held_by_errors = errors && !args.partial;
+    if let (Some(refused), false, Format::Text, false) =
+        (&refused, args.dry_run, args.format, held_by_errors)
+    {
         bail!("{refused}");
     }
-    let blocked = (errors && !args.partial) || refused.is_some();
+    let blocked = held_by_errors || refused.is_some();
     // The record ids of the rows with errors, which the plan leaves out.
     let left_out: std::collections::BTreeSet<&str> = (outcome.findings.iter())
         .filter(|f| f.severity == Severity::Error)
@@ -542,9 +563,9 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     }
 
     let status = match (&refused, errors) {
-        (Some(_), _) => ExitStatus::Error,
-        (None, true) => ExitStatus::Failure,
-        (None, false) => ExitStatus::Success,
+        (Some(_), _) if !held_by_errors => ExitStatus::Error,
+        (_, true) => ExitStatus::Failure,
+        (_, false) => ExitStatus::Success,
     };
     match (args.format, args.quiet) {
         (Format::Json, _) => {
@@ -630,6 +651,9 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
                 );
                 out_raw!("{summary}")?;
                 out!("{}", plan_text(&plan, &name, &args.store.store))?;
+                if let Some(again) = &named_again {
+                    outln!("  note: {again}; this import of it again is batch `{name}`")?;
+                }
                 if let Some(before) = applied_before {
                     let n = plan.counts.update;
                     let why = match (set_back, n) {
@@ -724,7 +748,10 @@ fn plan_and_apply(args: &ImportArgs, style: Style) -> anyhow::Result<ExitStatus>
     std::mem::forget((outcome, batch, stored, plan));
     // Refused after the plan was printed (and in JSON, with why): said on stderr too.
     if let Some(refused) = refused {
-        errln!("muster: {refused}");
+        match held_by_errors {
+            true => errln!("muster: with its errors fixed, it would still be refused: {refused}"),
+            false => errln!("muster: {refused}"),
+        }
     }
     Ok(status)
 }
