@@ -1813,6 +1813,45 @@ fn an_inline_entry_and_an_id_sheet_row_for_one_integration_are_both_d003() {
     );
 }
 
+/// What Windows leaves beside a batch: Excel's lock file, handed over by a wildcard, is said as
+/// what it is; DOS's end-of-file mark (Ctrl-Z) ending a CSV is no row and no value (Windows
+/// review: "not a workbook: it looks like text"; a user of its own, V008 and V001).
+#[test]
+fn windows_leftovers_are_taken_for_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("~$q3.xlsx");
+    let mut owner = vec![5u8];
+    owner.extend(b"Admin");
+    owner.resize(165, 0x20);
+    std::fs::write(&lock, owner).unwrap();
+    let (code, report) = validate_json(&[lock.to_str().unwrap()]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        first_message(&report).starts_with("Excel's lock file"),
+        "{report:#}"
+    );
+
+    let users = b"email_addr,record_id,full_name\r\na@acme.com,R1,Al Bo\r\nb@acme.com,R2,Bo Al\r\n";
+    for tail in [&b"\x1a"[..], &b""[..]] {
+        let mut bytes = users.to_vec();
+        if tail.is_empty() {
+            // The mark on the last line, with no line break after it.
+            bytes.truncate(bytes.len() - 2);
+            bytes.push(0x1a);
+        } else {
+            bytes.extend(tail);
+        }
+        let batch = dir.path().join("copied.csv");
+        std::fs::write(&batch, bytes).unwrap();
+        let (code, report) = validate_json(&[batch.to_str().unwrap()]);
+        assert_eq!(
+            (code, &report["summary"]["users"]),
+            (0, &Value::from(2)),
+            "{report:#}"
+        );
+    }
+}
+
 /// A `?` that a Windows save wrote for a character its code page lacks is V015, on every cell
 /// where it stands (Windows review: Windows PowerShell 5.1's ASCII `Export-Csv` loaded
 /// `zo?.garcia@…` and `Jos? Mensah` with exit 0).

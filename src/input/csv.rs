@@ -29,8 +29,9 @@ pub fn read_bytes(
     let delimiter = options
         .delimiter
         .unwrap_or_else(|| sniff_delimiter(&text, &options.renames));
-    let rows = parse(&text, delimiter)
+    let mut rows = parse(&text, delimiter)
         .map_err(|e| ReadProblem::unreadable(format!("not valid CSV: {e}")))?;
+    drop_end_of_file_mark(&mut rows);
     if let Some(row) = unterminated_quote(&text, &rows, delimiter) {
         return Err(ReadProblem::unreadable(format!(
             "a quote opened in row {row} is never closed, so the rest of the file would run into one cell"
@@ -39,6 +40,21 @@ pub fn read_bytes(
     }
     check_size(&rows, None, &options.limits)?;
     Ok((rows, encoding))
+}
+
+/// Drops DOS's end-of-file mark (Ctrl-Z, U+001A) that ends a file, as `copy a.csv+b.csv` and
+/// DOS-era exports write it: no value of the last row (Windows review: it made a user of its
+/// own, V008 and V001, or V008 on the last user's last cell). A row it leaves blank is skipped
+/// as blank rows are.
+fn drop_end_of_file_mark(rows: &mut [Row]) {
+    let Some(last) = rows.last_mut() else {
+        return;
+    };
+    if let Some(cell) = last.cells.iter_mut().rev().find(|c| !c.text.is_empty()) {
+        if cell.text.ends_with('\u{1a}') {
+            cell.text.pop();
+        }
+    }
 }
 
 /// Decodes bytes to NFC text. Binary content is refused with what it looks like. Bytes that
@@ -1006,6 +1022,9 @@ impl CsvStream {
             self.number += breaks.saturating_sub(u32::from(!piece_rows.is_empty()));
             rows.append(&mut piece_rows);
         }
+        if last == self.cuts.len() {
+            drop_end_of_file_mark(&mut rows);
+        }
         if self.unguard {
             super::unguard_cells(&mut rows);
         }
@@ -1131,6 +1150,23 @@ mod tests {
         let rows = parse(closed, b',').unwrap();
         assert_eq!(rows.last().unwrap().cells[1].text, "x\nyz");
         assert_eq!(unterminated_quote(closed, &rows, b','), None);
+    }
+
+    #[test]
+    fn the_end_of_file_mark_of_dos_is_no_value() {
+        let options = ReadOptions::default();
+        let texts = |bytes: &[u8]| -> Vec<Vec<String>> {
+            let (rows, _) = read_bytes(bytes, &options).unwrap();
+            (rows.iter())
+                .filter(|r| !r.is_blank())
+                .map(|r| r.cells.iter().map(|c| c.text.clone()).collect())
+                .collect()
+        };
+        let want = vec![vec!["a", "b"], vec!["1", "2"]];
+        assert_eq!(texts(b"a,b\r\n1,2\r\n\x1a"), want);
+        assert_eq!(texts(b"a,b\r\n1,2\x1a"), want);
+        // Anywhere else it is a value, for V008 to flag.
+        assert_eq!(texts(b"a,b\r\n1\x1a,2\r\n")[1][0], "1\u{1a}");
     }
 
     #[test]
@@ -1289,6 +1325,9 @@ mod tests {
             b"a,b\n\n\xEF\xBB\xBF\n\xEF\xBB\xBFx,1\n".to_vec(),
             // Also the fuzzer's: lines that are blank in Windows-1252 (a no-break space) but
             // not when read as UTF-8 decide which ten lines the delimiter is sniffed from.
+            // DOS's end-of-file mark after the last line break, and ending the last cell.
+            b"a,b\r\n1,2\r\n\x1a".to_vec(),
+            b"a,b\r\n1,2\x1a".to_vec(),
             [&b"\xA0\n"[..]; 10]
                 .concat()
                 .into_iter()

@@ -768,6 +768,25 @@ fn read_file(
         .unwrap_or_default();
     let sub = kind.map_or(0, |k| k as usize);
     batch.stamps.push((path.to_path_buf(), FileStamp::of(path)));
+    // Excel's owner file beside a workbook it has open (`~$batch.xlsx`, 165 bytes), which a
+    // wildcard hands muster: said as what it is (Windows review: "not a workbook: it looks like
+    // text", or UTF-16 without a byte-order mark).
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    if let Some(of) = name.strip_prefix("~$") {
+        if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= 4096) {
+            batch.problems.push(FileProblem {
+                file: shown.to_string(),
+                order: (i, sub),
+                code: "F001",
+                message: format!("Excel's lock file, which says who has a workbook named like `…{of}` open, not a batch: leave it out (it goes when the workbook is closed)"),
+                ..Default::default()
+            });
+            return;
+        }
+    }
     let result = match ext.as_str() {
         ext if WORKBOOK_EXTENSIONS.contains(&ext) => workbook::read(path, shown, i, options).map(|(sheets, others, notes)| {
             // The vendor's notes are all written back, up to a bound: rust_xlsxwriter holds every
