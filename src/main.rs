@@ -129,7 +129,10 @@ fn main() -> ExitCode {
             std::env::remove_var(name);
         }
     }
-    let cli = muster::cli::Cli::parse();
+    let cli = match muster::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return arguments_refused(&e),
+    };
     set_huge_pages(huge_pages(&cli.command));
     // What is still in stdout's buffer is written here, where a failure is an error like any
     // other, not at exit, where it would go unsaid.
@@ -160,6 +163,48 @@ fn main() -> ExitCode {
             ExitCode::from(muster::ExitStatus::Error as u8)
         }
     }
+}
+
+/// What clap says instead of running: help and the version on stdout, whose failure to be
+/// written is said and exit 2 (automation review: `--version > /dev/full` exited 0); a usage
+/// error on stderr, and, where `--format json` was asked for, as `{"error", "exit_code"}` on
+/// stdout too, as every other failure is (automation review: stdout was empty).
+fn arguments_refused(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let code = e.exit_code().clamp(0, 255) as u8;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let mut out = std::io::stdout().lock();
+        let written = write!(out, "{}", e.render()).and_then(|()| out.flush());
+        return match written {
+            Ok(()) => ExitCode::from(code),
+            Err(io) if io.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(code),
+            Err(io) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "muster: cannot write to standard output: {io}"
+                );
+                ExitCode::from(muster::ExitStatus::Error as u8)
+            }
+        };
+    }
+    let _ = e.print();
+    let args: Vec<String> = std::env::args().collect();
+    let json = (args.windows(2)).any(|w| w[0] == "--format" && w[1] == "json")
+        || args.iter().any(|a| a == "--format=json");
+    if json {
+        // The first paragraph: the error, with what it lists (the arguments not given).
+        let rendered = e.render().to_string();
+        let why: Vec<&str> = (rendered.lines())
+            .skip_while(|l| l.trim().is_empty())
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        let why = why.join(" ");
+        let why = why.trim_start_matches("error: ");
+        let body = serde_json::json!({ "error": why, "exit_code": code });
+        let _ = writeln!(std::io::stdout(), "{body}");
+    }
+    ExitCode::from(code)
 }
 
 #[cfg(test)]

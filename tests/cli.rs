@@ -4131,3 +4131,43 @@ fn the_configuration_in_force_is_said() {
         "{stdout}"
     );
 }
+
+/// Arguments clap refuses are JSON on stdout too under `--format json`, and help or the version
+/// that cannot be written is exit 2 with a line (automation review: stdout empty; `--version >
+/// /dev/full` exit 0).
+#[test]
+fn refused_arguments_answer_in_json_and_unwritten_help_fails() {
+    for args in [
+        &["validate", "--format", "json", "-j", "0", "x.csv"][..],
+        &["remove", "--format", "json"][..],
+        &["import", "x.csv", "--max-remove", "abc", "--format=json"][..],
+    ] {
+        let out = muster().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let json: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+        assert_eq!(json["exit_code"], 2);
+        assert!(!json["error"].as_str().unwrap().is_empty(), "{json}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("error:"));
+    }
+    // Without it, stdout stays empty.
+    let out = muster().args(["remove"]).output().unwrap();
+    assert_eq!((out.status.code(), out.stdout.len()), (Some(2), 0));
+    #[cfg(target_os = "linux")]
+    for flag in ["--version", "--help"] {
+        let full = std::fs::File::create("/dev/full").unwrap();
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("muster"))
+            .arg(flag)
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("cannot write to standard output"),
+            "{flag}"
+        );
+    }
+    let out = muster().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("muster "));
+}
