@@ -686,6 +686,32 @@ static MONTH_DATE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// What German and French Excel show for `1-3` or `3-26` typed into a cell they turned into a
+/// date, with no year: `01. Mrz` (`TT. MMM`), `01-mars` (`jj-mmm`), `mars-26` (`mmm-aa`)
+/// (Windows review: the English `1-Mar` was V009, these not). Only as Excel writes them: a
+/// day of two digits, German months capitalized after `. `, French ones in small letters with
+/// their dots; `31-Dez` or `1-mai` stays a code.
+static EXCEL_DAY_MONTH: LazyLock<Regex> = LazyLock::new(|| {
+    const FRENCH: &str =
+        r"(?:janv\.|févr\.|mars|avr\.|mai|juin|juil\.|août|sept\.|oct\.|nov\.|déc\.)";
+    Regex::new(&format!(
+        r"^(?:(?:0[1-9]|[12][0-9]|3[01])(?:\. (?:Jan|Feb|Mrz|Apr|Mai|Jun|Jul|Aug|Sep|Okt|Nov|Dez)|-{FRENCH})|{FRENCH}-[0-9]{{2}})$"
+    ))
+    .expect("valid regex")
+});
+
+/// [`EXCEL_DAY_MONTH`], run only on what could match: short, starting with a digit and `. ` or
+/// `-` after it, or a small letter.
+fn is_excel_day_month(value: &str) -> bool {
+    let b = value.as_bytes();
+    let shape = match b.first() {
+        Some(b'0'..=b'3') => matches!(b.get(2), Some(b'.' | b'-')),
+        Some(b'a'..=b'z') => true,
+        _ => false,
+    };
+    (6..=10).contains(&b.len()) && shape && EXCEL_DAY_MONTH.is_match(value)
+}
+
 /// A date as spreadsheets in other languages write one with its month's name, and a year
 /// (`31-Dez-2026`, `31. Dez. 2026`, `31-déc.-2026`, `31 dic 2026`), or in Chinese, Japanese
 /// or Korean (`2026年12月31日`, `2026년 12월 31일`) (locale review: none was V009).
@@ -763,7 +789,7 @@ pub fn mangled_text(value: &str) -> Option<&'static str> {
                 && (day_then_separator(1) || day_then_separator(2) || !value.is_ascii())
                 && LOCAL_DATE.is_match(value)
         };
-        return (is_month_date(value) || local()).then_some(DATE);
+        return (is_month_date(value) || local() || is_excel_day_month(value)).then_some(DATE);
     }
     if SCIENTIFIC.is_match(value) {
         Some("is in scientific notation: a spreadsheet turned the id into a number and dropped digits")
@@ -1212,6 +1238,13 @@ mod tests {
             "31. Dez. 2026",
             "31-déc.-2026",
             "31 dic 2026",
+            // German and French Excel's `1-3` and `3-26` (Windows review).
+            "01. Mrz",
+            "12. Okt",
+            "01-mars",
+            "01-févr.",
+            "mars-26",
+            "déc.-26",
         ] {
             assert!(mangled_text(date).is_some(), "{date}");
         }
@@ -1232,6 +1265,11 @@ mod tests {
             "00-Gen-2000",
             "99月99日",
             "1月2",
+            "1-mai",
+            "01-Mars",
+            "01. MRZ",
+            "mars-2026x",
+            "32. Mrz",
         ] {
             assert!(mangled_text(id).is_none(), "{id}");
         }
@@ -1262,7 +1300,8 @@ mod tests {
             let by_regex = SCIENTIFIC.is_match(&v)
                 || is_date_text(&v)
                 || MONTH_DATE.is_match(&v)
-                || LOCAL_DATE.is_match(&v);
+                || LOCAL_DATE.is_match(&v)
+                || EXCEL_DAY_MONTH.is_match(&v);
             prop_assert_eq!(mangled_text(&v).is_some(), by_regex);
             prop_assert_eq!(
                 runs_as_formula(&v),
