@@ -1569,7 +1569,6 @@ fn is_bot(text: &str) -> bool {
     serde_json::from_str::<Flag>(text).is_ok_and(|f| f.bot_account == Some(Value::Bool(true)))
 }
 
-/// The write lock and the transaction that applies one batch.
 /// What this process has committed to a store, for the thread that ends muster on a signal: a
 /// signal in what follows a commit (SQLite's checkpoint, a JSON plan, `forget`'s compaction)
 /// said the change "was not made" while it stood (automation review).
@@ -1594,6 +1593,7 @@ pub fn left_undone_if_stopped(what: &'static str) {
     }
 }
 
+/// The write lock and the transaction that applies one batch.
 pub struct Writer<'a> {
     tx: rusqlite::Transaction<'a>,
     conn: &'a Connection,

@@ -80,6 +80,8 @@ pub fn stdout_error(e: std::io::Error) -> anyhow::Error {
     anyhow::Error::new(e).context("cannot write to standard output")
 }
 
+use crate::report::shown_list;
+
 pub mod export;
 pub mod import;
 pub mod rules;
@@ -224,5 +226,3 @@ fn resolved(path: &std::path::Path) -> Option<std::path::PathBuf> {
     let folder = folder.unwrap_or(std::path::Path::new("."));
     Some(folder.canonicalize().ok()?.join(name))
 }
-
-use crate::report::shown_list;

@@ -1323,11 +1323,11 @@ mod tests {
             // Also the fuzzer's: a UTF-8 byte-order mark that starts a line (and a block) inside
             // the file is text, alone on its line or before a cell.
             b"a,b\n\n\xEF\xBB\xBF\n\xEF\xBB\xBFx,1\n".to_vec(),
-            // Also the fuzzer's: lines that are blank in Windows-1252 (a no-break space) but
-            // not when read as UTF-8 decide which ten lines the delimiter is sniffed from.
             // DOS's end-of-file mark after the last line break, and ending the last cell.
             b"a,b\r\n1,2\r\n\x1a".to_vec(),
             b"a,b\r\n1,2\x1a".to_vec(),
+            // Also the fuzzer's: lines that are blank in Windows-1252 (a no-break space) but
+            // not when read as UTF-8 decide which ten lines the delimiter is sniffed from.
             [&b"\xA0\n"[..]; 10]
                 .concat()
                 .into_iter()
